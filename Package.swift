@@ -1,0 +1,185 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let hummingbird = Target.Dependency.product(name: "Hummingbird", package: "hummingbird")
+let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
+let lifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+
+/// One service: a library target (what tests import) and a thin executable over it.
+func service(_ name: String, executable: String, dependencies: [Target.Dependency]) -> [Target] {
+    [
+        .target(
+            name: name,
+            dependencies: dependencies,
+            path: "Services/\(name)/Sources",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: executable,
+            dependencies: [.target(name: name), "ServiceSupport"],
+            path: "Services/\(name)/Main",
+            swiftSettings: swiftSettings
+        ),
+    ]
+}
+
+let package = Package(
+    name: "greenlight",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "greenlight-intake", targets: ["greenlight-intake"]),
+        .executable(name: "greenlight-orchestrator", targets: ["greenlight-orchestrator"]),
+        .executable(name: "greenlight-notifier", targets: ["greenlight-notifier"]),
+        .executable(name: "greenlight-callbacks", targets: ["greenlight-callbacks"]),
+        .executable(name: "greenlight-dev-broker", targets: ["greenlight-dev-broker"]),
+        .executable(name: "greenlight-mail-sink", targets: ["greenlight-mail-sink"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+    ],
+    targets: [
+        // MARK: - Shared
+
+        .target(name: "GreenlightModels", path: "Shared/Models", swiftSettings: swiftSettings),
+        .systemLibrary(
+            name: "CRdKafka",
+            path: "Shared/CRdKafka",
+            pkgConfig: "rdkafka",
+            providers: [.apt(["librdkafka-dev"])]
+        ),
+        .target(name: "Kafka", dependencies: ["CRdKafka", logging], path: "Shared/Kafka", swiftSettings: swiftSettings),
+        .systemLibrary(
+            name: "CLibPQ",
+            path: "Shared/CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
+        .target(name: "Postgres", dependencies: ["CLibPQ", logging], path: "Shared/Postgres", swiftSettings: swiftSettings),
+        .systemLibrary(
+            name: "CCurl",
+            path: "Shared/CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        .target(
+            name: "Mail",
+            dependencies: ["CCurl", "GreenlightModels", logging],
+            path: "Shared/Mail",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "MailSink",
+            dependencies: [
+                logging,
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+            ],
+            path: "Shared/MailSink",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ApprovalStore",
+            dependencies: ["GreenlightModels", "Postgres", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Shared/ApprovalStore",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ServiceSupport",
+            dependencies: ["GreenlightModels", "Kafka", "Postgres", hummingbird, logging, lifecycle],
+            path: "Shared/ServiceSupport",
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: - Services
+
+        .executableTarget(
+            name: "greenlight-dev-broker",
+            dependencies: ["Kafka", "GreenlightModels", logging],
+            path: "Services/DevBroker",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "greenlight-mail-sink",
+            dependencies: ["MailSink", logging],
+            path: "Services/MailSinkMain",
+            swiftSettings: swiftSettings
+        ),
+    ]
+        + service(
+            "Intake",
+            executable: "greenlight-intake",
+            dependencies: ["GreenlightModels", "Kafka", "Postgres", "ApprovalStore", "ServiceSupport", hummingbird]
+        )
+        + service(
+            "Orchestrator",
+            executable: "greenlight-orchestrator",
+            dependencies: ["GreenlightModels", "Kafka", "Postgres", "ApprovalStore", "ServiceSupport", hummingbird]
+        )
+        + service(
+            "Notifier",
+            executable: "greenlight-notifier",
+            dependencies: ["GreenlightModels", "Kafka", "Mail", "ServiceSupport", hummingbird]
+        )
+        + service(
+            "Callbacks",
+            executable: "greenlight-callbacks",
+            dependencies: ["GreenlightModels", "Kafka", "Postgres", "ApprovalStore", "ServiceSupport", hummingbird]
+        )
+        + [
+            // MARK: - Tests
+
+            .target(
+                name: "GreenlightTestSupport",
+                dependencies: [
+                    "Kafka", "Postgres", "MailSink", "GreenlightModels", logging,
+                    .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                ],
+                path: "Tests/Support",
+                swiftSettings: swiftSettings
+            ),
+            .testTarget(
+                name: "ModelsTests",
+                dependencies: ["GreenlightModels", "Mail", "ServiceSupport"],
+                path: "Tests/ModelsTests",
+                swiftSettings: swiftSettings
+            ),
+            .testTarget(
+                name: "KafkaTests",
+                dependencies: ["Kafka", "GreenlightTestSupport"],
+                path: "Tests/KafkaTests",
+                swiftSettings: swiftSettings
+            ),
+            .testTarget(
+                name: "PostgresTests",
+                dependencies: ["Postgres", "ApprovalStore", "GreenlightTestSupport"],
+                path: "Tests/PostgresTests",
+                swiftSettings: swiftSettings
+            ),
+            .testTarget(
+                name: "ServiceTests",
+                dependencies: [
+                    "Intake", "Callbacks", "Mail", "MailSink", "GreenlightTestSupport", "ApprovalStore",
+                    .product(name: "HummingbirdTesting", package: "hummingbird"),
+                ],
+                path: "Tests/ServiceTests",
+                swiftSettings: swiftSettings
+            ),
+            .testTarget(
+                name: "EndToEndTests",
+                dependencies: ["GreenlightTestSupport", "GreenlightModels", "Kafka", "MailSink"],
+                path: "Tests/EndToEndTests",
+                swiftSettings: swiftSettings
+            ),
+        ]
+)

@@ -1,0 +1,113 @@
+import CRdKafka
+import Logging
+
+/// Where the brokers are and any librdkafka properties to set (see librdkafka's CONFIGURATION.md).
+public struct KafkaConfiguration: Sendable {
+    /// Comma-separated `host:port` list.
+    public var bootstrapServers: String
+    public var clientId: String
+    /// Extra librdkafka properties; they override Greenlight's defaults.
+    public var properties: [String: String]
+
+    public init(bootstrapServers: String, clientId: String = "greenlight", properties: [String: String] = [:]) {
+        self.bootstrapServers = bootstrapServers
+        self.clientId = clientId
+        self.properties = properties
+    }
+
+    /// The properties librdkafka gets: base ones, then the role's defaults, then the caller's overrides.
+    func merged(with defaults: [String: String]) -> [String: String] {
+        var all = [
+            "bootstrap.servers": bootstrapServers,
+            "client.id": clientId,
+            "log.connection.close": "false",
+            "socket.keepalive.enable": "true",
+        ]
+        all.merge(defaults) { _, new in new }
+        all.merge(properties) { _, new in new }
+        return all
+    }
+}
+
+/// Builds an `rd_kafka_conf_t`. Ownership passes to `rd_kafka_new` on success; `RDKafkaClient` handles both cases.
+enum RDKafkaConf {
+    static func make(_ properties: [String: String]) throws -> OpaquePointer {
+        let conf = rd_kafka_conf_new()!
+        var errorText = [CChar](repeating: 0, count: 512)
+        for (name, value) in properties.sorted(by: { $0.key < $1.key }) {
+            let result = errorText.withUnsafeMutableBufferPointer {
+                rd_kafka_conf_set(conf, name, value, $0.baseAddress, $0.count)
+            }
+            if result != RD_KAFKA_CONF_OK {
+                rd_kafka_conf_destroy(conf)
+                let reason = String(decoding: errorText.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                throw KafkaError(.configuration, "property \(name): \(reason)")
+            }
+        }
+        return conf
+    }
+}
+
+/// What librdkafka's callbacks reach through the `opaque` pointer: the logger and, for producers, the table of
+/// callers waiting for delivery reports.
+final class RDKafkaContext: Sendable {
+    let logger: Logger
+    let deliveries = DeliveryTable()
+
+    init(logger: Logger) {
+        self.logger = logger
+    }
+
+    static func from(_ opaque: UnsafeMutableRawPointer?) -> RDKafkaContext? {
+        opaque.map { Unmanaged<RDKafkaContext>.fromOpaque($0).takeUnretainedValue() }
+    }
+}
+
+/// librdkafka's log lines go to swift-log, at the matching level.
+let rdKafkaLogCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar>?, UnsafePointer<CChar>?) -> Void = {
+    handle, level, facility, text in
+    guard let handle, let context = RDKafkaContext.from(rd_kafka_opaque(handle)) else { return }
+    let message = text.map { String(cString: $0) } ?? ""
+    let facilityName = facility.map { String(cString: $0) } ?? ""
+    let swiftLevel: Logger.Level
+    switch level {
+    case 0...3: swiftLevel = .error
+    case 4: swiftLevel = .warning
+    case 5, 6: swiftLevel = .info
+    default: swiftLevel = .debug
+    }
+    context.logger.log(level: swiftLevel, "\(message)", metadata: ["rdkafka.facility": "\(facilityName)"])
+}
+
+/// Owns one `rd_kafka_t` and the context its callbacks use.
+/// `@unchecked Sendable`: librdkafka documents `rd_kafka_t` as thread-safe, and the handle never changes.
+final class RDKafkaClient: @unchecked Sendable {
+    let handle: OpaquePointer
+    let context: RDKafkaContext
+
+    /// Takes ownership of `conf` in every case.
+    init(type: rd_kafka_type_t, conf: OpaquePointer, logger: Logger, configure: (OpaquePointer) -> Void = { _ in })
+        throws
+    {
+        let context = RDKafkaContext(logger: logger)
+        // Retained until deinit, after rd_kafka_destroy has stopped every callback.
+        rd_kafka_conf_set_opaque(conf, Unmanaged.passRetained(context).toOpaque())
+        rd_kafka_conf_set_log_cb(conf, rdKafkaLogCallback)
+        configure(conf)
+        var errorText = [CChar](repeating: 0, count: 512)
+        let handle = errorText.withUnsafeMutableBufferPointer { rd_kafka_new(type, conf, $0.baseAddress, $0.count) }
+        guard let handle else {
+            rd_kafka_conf_destroy(conf)
+            Unmanaged.passUnretained(context).release()
+            let reason = String(decoding: errorText.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            throw KafkaError(.clientCreation, reason)
+        }
+        self.handle = handle
+        self.context = context
+    }
+
+    deinit {
+        rd_kafka_destroy(handle)
+        Unmanaged.passUnretained(context).release()
+    }
+}

@@ -1,0 +1,182 @@
+import CRdKafka
+import Foundation
+import Logging
+
+/// A consumer-group member. Messages arrive through `messages` (an `AsyncSequence`); the caller commits each
+/// message's offset after it has processed it (`commit`), so delivery is at least once. Rebalances are handled
+/// (partitions assigned and revoked as the group changes); `close()` leaves the group cleanly.
+public final class KafkaConsumer: Sendable {
+    private let client: RDKafkaClient
+    private let buffer: MessageBuffer
+    private let pollThread: PollThread
+    private let blockingQueue = DispatchQueue(label: "greenlight.kafka.consumer.blocking")
+    private let logger: Logger
+    public let groupId: String
+
+    public static let defaultProperties: [String: String] = [
+        "enable.auto.commit": "false",
+        "enable.auto.offset.store": "false",
+        "auto.offset.reset": "earliest",
+        "session.timeout.ms": "10000",
+        "heartbeat.interval.ms": "1000",
+        "partition.assignment.strategy": "range,roundrobin",
+    ]
+
+    public init(
+        configuration: KafkaConfiguration, groupId: String, topics: [String], logger: Logger, bufferCapacity: Int = 512
+    ) throws {
+        var properties = configuration.merged(with: Self.defaultProperties)
+        properties["group.id"] = groupId
+        let conf = try RDKafkaConf.make(properties)
+        let client = try RDKafkaClient(type: RD_KAFKA_CONSUMER, conf: conf, logger: logger) { conf in
+            rd_kafka_conf_set_rebalance_cb(conf, rebalanceCallback)
+        }
+        // Route the main queue to the consumer queue so one poll serves messages, rebalances and errors.
+        rd_kafka_poll_set_consumer(client.handle)
+        let list = rd_kafka_topic_partition_list_new(Int32(topics.count))
+        for topic in topics { rd_kafka_topic_partition_list_add(list, topic, RD_KAFKA_PARTITION_UA) }
+        let error = rd_kafka_subscribe(client.handle, list)
+        rd_kafka_topic_partition_list_destroy(list)
+        guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            throw KafkaError(.consumerFailed, "cannot subscribe to \(topics.joined(separator: ", "))", error: error)
+        }
+
+        self.client = client
+        self.groupId = groupId
+        self.logger = logger
+        let buffer = MessageBuffer(capacity: bufferCapacity)
+        self.buffer = buffer
+        pollThread = PollThread(
+            name: "greenlight.kafka.consumer.poll",
+            body: { Self.pollOnce(handle: client.handle, buffer: buffer, logger: logger) },
+            finally: {
+                // Leaves the group (revoking partitions) before the handle is destroyed.
+                rd_kafka_consumer_close(client.handle)
+                buffer.finish()
+            })
+    }
+
+    /// The consumed messages, in order per partition. One task iterates them.
+    public var messages: KafkaMessages { KafkaMessages(buffer: buffer) }
+
+    /// Commits `message`'s offset (the next one to read is `offset + 1`) and waits for the coordinator.
+    public func commit(_ message: KafkaMessage) async throws {
+        try await commit([message])
+    }
+
+    /// Commits the highest offset of each partition among `messages`.
+    public func commit(_ messages: [KafkaMessage]) async throws {
+        var highest: [String: [Int32: Int64]] = [:]
+        for message in messages {
+            highest[message.topic, default: [:]][message.partition] = max(
+                highest[message.topic]?[message.partition] ?? -1, message.offset)
+        }
+        guard !highest.isEmpty else { return }
+        let client = self.client
+        let offsets = highest
+        try await blockingQueue.run {
+            let list = rd_kafka_topic_partition_list_new(Int32(messages.count))
+            defer { rd_kafka_topic_partition_list_destroy(list) }
+            for (topic, partitions) in offsets {
+                for (partition, offset) in partitions {
+                    rd_kafka_topic_partition_list_add(list, topic, partition).pointee.offset = offset + 1
+                }
+            }
+            let error = rd_kafka_commit(client.handle, list, 0)
+            guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                throw KafkaError(.commitFailed, "cannot commit offsets; the messages will be delivered again", error: error)
+            }
+        }
+    }
+
+    /// The partitions this member holds right now.
+    public func assignment() async throws -> [(topic: String, partition: Int32)] {
+        let client = self.client
+        return try await blockingQueue.run {
+            var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
+            let error = rd_kafka_assignment(client.handle, &list)
+            guard error == RD_KAFKA_RESP_ERR_NO_ERROR, let list else {
+                throw KafkaError(.consumerFailed, "cannot read the assignment", error: error)
+            }
+            defer { rd_kafka_topic_partition_list_destroy(list) }
+            return (0..<Int(list.pointee.cnt)).map { index in
+                let element = list.pointee.elems[index]
+                return (String(cString: element.topic), element.partition)
+            }
+        }
+    }
+
+    /// Whether the brokers answer a metadata request within `timeout`.
+    public func isConnected(timeout: Duration = .seconds(2)) async -> Bool {
+        await client.isReachable(timeout: timeout, queue: blockingQueue)
+    }
+
+    /// Leaves the group and stops; the message sequence ends.
+    public func close() async {
+        buffer.finish()
+        await pollThread.stop()
+    }
+
+    private static func pollOnce(handle: OpaquePointer, buffer: MessageBuffer, logger: Logger) {
+        guard let message = rd_kafka_consumer_poll(handle, 100) else { return }
+        defer { rd_kafka_message_destroy(message) }
+        let error = message.pointee.err
+        if error == RD_KAFKA_RESP_ERR_NO_ERROR {
+            buffer.push(KafkaMessage(copying: message))
+        } else if error == RD_KAFKA_RESP_ERR__PARTITION_EOF {
+            return
+        } else if error == RD_KAFKA_RESP_ERR__FATAL {
+            logger.critical("Kafka consumer hit a fatal error", metadata: ["error": "\(String(cString: rd_kafka_err2str(error)))"])
+            buffer.finish(error: KafkaError(.consumerFailed, "fatal consumer error", error: error))
+        } else {
+            // Transient: librdkafka retries by itself (broker down, transport errors...).
+            logger.warning("Kafka consumer error", metadata: ["error": "\(String(cString: rd_kafka_err2str(error)))"])
+        }
+    }
+}
+
+/// The messages of a `KafkaConsumer`.
+public struct KafkaMessages: AsyncSequence, Sendable {
+    public typealias Element = KafkaMessage
+    let buffer: MessageBuffer
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let buffer: MessageBuffer
+        public mutating func next() async throws -> KafkaMessage? { try await buffer.next() }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(buffer: buffer) }
+}
+
+/// Runs on the poll thread, inside rd_kafka_consumer_poll, when the group assigns or revokes partitions.
+private let rebalanceCallback:
+    @convention(c) (
+        OpaquePointer?, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?,
+        UnsafeMutableRawPointer?
+    ) -> Void = { handle, error, partitions, opaque in
+        guard let handle else { return }
+        let context = RDKafkaContext.from(opaque)
+        let cooperative = String(cString: rd_kafka_rebalance_protocol(handle)) == "COOPERATIVE"
+        var names: [String] = []
+        if let partitions {
+            for index in 0..<Int(partitions.pointee.cnt) {
+                let element = partitions.pointee.elems[index]
+                names.append("\(String(cString: element.topic))[\(element.partition)]")
+            }
+        }
+        if error == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS {
+            context?.logger.info("Kafka partitions assigned", metadata: ["partitions": "\(names.joined(separator: ","))"])
+            if cooperative {
+                rd_kafka_error_destroy(rd_kafka_incremental_assign(handle, partitions))
+            } else {
+                rd_kafka_assign(handle, partitions)
+            }
+        } else {
+            context?.logger.info("Kafka partitions revoked", metadata: ["partitions": "\(names.joined(separator: ","))"])
+            if cooperative {
+                rd_kafka_error_destroy(rd_kafka_incremental_unassign(handle, partitions))
+            } else {
+                rd_kafka_assign(handle, nil)
+            }
+        }
+    }

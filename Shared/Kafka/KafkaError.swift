@@ -1,0 +1,49 @@
+import CRdKafka
+
+/// An error from the Kafka module: what failed, why, and (where librdkafka gave one) its error code.
+public struct KafkaError: Error, Sendable, CustomStringConvertible {
+    public enum Code: String, Sendable, Equatable {
+        /// A configuration property was rejected; the reason names it.
+        case configuration
+        /// The client could not be created.
+        case clientCreation
+        /// The broker did not take a message (the reason says why).
+        case deliveryFailed
+        /// No broker acknowledged a message within `message.timeout.ms`.
+        case messageTimedOut
+        /// Committing a consumer's offsets failed; the message will be delivered again.
+        case commitFailed
+        /// A consumer hit an error it cannot recover from.
+        case consumerFailed
+        /// An admin request (such as creating topics) failed.
+        case adminFailed
+        /// The client is shut down.
+        case closed
+        /// The embedded (mock) broker rejected a request.
+        case mockCluster
+    }
+
+    public var code: Code
+    public var reason: String
+    /// librdkafka's `rd_kafka_resp_err_t` value, when there is one.
+    public var rdkafkaCode: Int32?
+
+    public init(_ code: Code, _ reason: String, rdkafkaCode: Int32? = nil) {
+        self.code = code
+        self.reason = reason
+        self.rdkafkaCode = rdkafkaCode
+    }
+
+    init(_ code: Code, _ context: String, error: rd_kafka_resp_err_t) {
+        self.init(code, "\(context): \(String(cString: rd_kafka_err2str(error)))", rdkafkaCode: error.rawValue)
+    }
+
+    public var description: String {
+        switch code {
+        case .messageTimedOut:
+            return "Kafka \(code.rawValue): \(reason) (is GREENLIGHT_KAFKA_BROKERS right and the broker running?)"
+        default:
+            return "Kafka \(code.rawValue): \(reason)"
+        }
+    }
+}

@@ -1,0 +1,143 @@
+import CRdKafka
+import Foundation
+import Logging
+import Synchronization
+
+/// An idempotent producer (`enable.idempotence=true`, `acks=all`). `send` returns only once the broker has the
+/// message, as its delivery report says, and throws a `KafkaError` otherwise; it never waits longer than
+/// `message.timeout.ms`.
+public final class KafkaProducer: Sendable {
+    private let client: RDKafkaClient
+    private let pollThread: PollThread
+    private let blockingQueue = DispatchQueue(label: "greenlight.kafka.producer.blocking")
+    private let logger: Logger
+
+    /// Greenlight's producer defaults; `KafkaConfiguration.properties` may override them.
+    public static let defaultProperties: [String: String] = [
+        "enable.idempotence": "true",
+        "acks": "all",
+        "linger.ms": "2",
+        "message.timeout.ms": "30000",
+        "compression.type": "lz4",
+    ]
+
+    public init(configuration: KafkaConfiguration, logger: Logger) throws {
+        let conf = try RDKafkaConf.make(configuration.merged(with: Self.defaultProperties))
+        client = try RDKafkaClient(type: RD_KAFKA_PRODUCER, conf: conf, logger: logger) { conf in
+            rd_kafka_conf_set_dr_msg_cb(conf, deliveryReportCallback)
+        }
+        self.logger = logger
+        let client = self.client
+        // rd_kafka_poll serves delivery reports; it blocks up to 100 ms, so it gets a thread of its own.
+        pollThread = PollThread(name: "greenlight.kafka.producer.poll") { rd_kafka_poll(client.handle, 100) }
+    }
+
+    /// Sends one message and waits for the broker's acknowledgement.
+    @discardableResult
+    public func send(
+        topic: String, key: String?, value: [UInt8], headers: [KafkaHeader] = []
+    ) async throws -> KafkaDeliveryReport {
+        let keyBytes = key.map { Array($0.utf8) }
+        while true {
+            let outcome: DeliveryOutcome = try await withCheckedThrowingContinuation { continuation in
+                guard let id = client.context.deliveries.register(continuation) else {
+                    continuation.resume(throwing: KafkaError(.closed, "the producer is shut down"))
+                    return
+                }
+                let error = produce(topic: topic, key: keyBytes, value: value, headers: headers, id: id)
+                guard error != RD_KAFKA_RESP_ERR_NO_ERROR, let waiter = client.context.deliveries.take(id) else { return }
+                if error == RD_KAFKA_RESP_ERR__QUEUE_FULL {
+                    waiter.resume(returning: .queueFull)
+                } else {
+                    waiter.resume(throwing: KafkaError(.deliveryFailed, "cannot enqueue to \(topic)", error: error))
+                }
+            }
+            switch outcome {
+            case .delivered(let report):
+                return report
+            case .queueFull:
+                // librdkafka's local queue is full: wait for deliveries to drain it.
+                try await Task.sleep(for: .milliseconds(5))
+            }
+        }
+    }
+
+    /// Waits up to `timeout` for outstanding messages, then stops; later sends fail with `.closed`.
+    public func shutdown(timeout: Duration = .seconds(10)) async {
+        let client = self.client
+        let milliseconds = Int32(timeout.components.seconds * 1000)
+        let remaining = try? await blockingQueue.run { rd_kafka_flush(client.handle, milliseconds) }
+        if let remaining, remaining != RD_KAFKA_RESP_ERR_NO_ERROR {
+            logger.warning("Kafka producer shut down with messages not yet acknowledged")
+        }
+        for waiter in client.context.deliveries.close() {
+            waiter.resume(throwing: KafkaError(.closed, "the producer shut down before the broker acknowledged"))
+        }
+        await pollThread.stop()
+    }
+
+    /// Whether the producer's brokers answer a metadata request within `timeout`.
+    public func isConnected(timeout: Duration = .seconds(2)) async -> Bool {
+        await client.isReachable(timeout: timeout, queue: blockingQueue)
+    }
+
+    private func produce(topic: String, key: [UInt8]?, value: [UInt8], headers: [KafkaHeader], id: UInt)
+        -> rd_kafka_resp_err_t
+    {
+        let list: OpaquePointer? = headers.isEmpty ? nil : rd_kafka_headers_new(headers.count)
+        for header in headers {
+            if let bytes = header.value {
+                bytes.withUnsafeBytes { _ = rd_kafka_header_add(list, header.name, -1, $0.baseAddress, $0.count) }
+            } else {
+                _ = rd_kafka_header_add(list, header.name, -1, nil, 0)
+            }
+        }
+        let opaque = UnsafeMutableRawPointer(bitPattern: id)
+        let error = value.withUnsafeBytes { valueBuffer in
+            if let key {
+                return key.withUnsafeBytes { keyBuffer in
+                    greenlight_rd_kafka_produce(
+                        client.handle, topic, valueBuffer.baseAddress, valueBuffer.count, keyBuffer.baseAddress,
+                        keyBuffer.count, list, opaque)
+                }
+            }
+            return greenlight_rd_kafka_produce(
+                client.handle, topic, valueBuffer.baseAddress, valueBuffer.count, nil, 0, list, opaque)
+        }
+        // On failure librdkafka did not take the headers.
+        if error != RD_KAFKA_RESP_ERR_NO_ERROR, let list { rd_kafka_headers_destroy(list) }
+        return error
+    }
+}
+
+/// Runs on the producer's poll thread, inside rd_kafka_poll.
+private let deliveryReportCallback:
+    @convention(c) (OpaquePointer?, UnsafePointer<rd_kafka_message_t>?, UnsafeMutableRawPointer?) -> Void = {
+        _, message, opaque in
+        guard let message, let context = RDKafkaContext.from(opaque) else { return }
+        let m = message.pointee
+        let id = UInt(bitPattern: m._private)
+        guard let waiter = context.deliveries.take(id) else { return }
+        let topic = m.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
+        if m.err == RD_KAFKA_RESP_ERR_NO_ERROR {
+            waiter.resume(returning: .delivered(KafkaDeliveryReport(topic: topic, partition: m.partition, offset: m.offset)))
+        } else if m.err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT {
+            waiter.resume(throwing: KafkaError(.messageTimedOut, "no broker acknowledged the message to \(topic)", error: m.err))
+        } else {
+            waiter.resume(throwing: KafkaError(.deliveryFailed, "the broker refused the message to \(topic)", error: m.err))
+        }
+    }
+
+extension RDKafkaClient {
+    /// Asks the cluster for metadata; true when it answers within `timeout`.
+    func isReachable(timeout: Duration, queue: DispatchQueue) async -> Bool {
+        let milliseconds = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        let ok = try? await queue.run { [self] () -> Bool in
+            var metadata: UnsafePointer<rd_kafka_metadata>?
+            let error = rd_kafka_metadata(handle, 0, nil, &metadata, milliseconds)
+            if let metadata { rd_kafka_metadata_destroy(metadata) }
+            return error == RD_KAFKA_RESP_ERR_NO_ERROR
+        }
+        return ok ?? false
+    }
+}

@@ -1,0 +1,198 @@
+import Foundation
+
+/// The body of `POST /v1/requests`, as sent. Every field is optional here so that validation can name each
+/// missing one; `validate` turns it into a `ValidatedApprovalRequest` or a list of field errors.
+public struct ApprovalRequestBody: Codable, Sendable {
+    public var requestId: String?
+    public var amount: Double?
+    public var currency: String?
+    public var description: String?
+    public var requester: String?
+    public var approvers: [String]?
+    public var timeoutSeconds: Int?
+
+    public init(
+        requestId: String?, amount: Double?, currency: String? = nil, description: String?, requester: String? = nil,
+        approvers: [String]? = nil, timeoutSeconds: Int? = nil
+    ) {
+        self.requestId = requestId
+        self.amount = amount
+        self.currency = currency
+        self.description = description
+        self.requester = requester
+        self.approvers = approvers
+        self.timeoutSeconds = timeoutSeconds
+    }
+}
+
+/// An approval request that passed validation.
+public struct ValidatedApprovalRequest: Sendable, Equatable {
+    public var requestId: String
+    public var amount: Double
+    public var currency: String
+    public var description: String
+    public var requester: String?
+    public var approvers: [String]
+    public var timeoutSeconds: Int
+
+    public func event(eventId: UUID = UUID(), submittedAt: Date) -> ApprovalRequested {
+        ApprovalRequested(
+            eventId: eventId, requestId: requestId, amount: amount, currency: currency, description: description,
+            requester: requester, approvers: approvers, timeoutSeconds: timeoutSeconds, submittedAt: submittedAt)
+    }
+}
+
+/// The limits every approval request must respect.
+public enum ApprovalLimits {
+    public static let requestIdMaxLength = 128
+    public static let descriptionMaxLength = 2000
+    public static let maxApprovers = 20
+    public static let defaultTimeoutSeconds = 86_400
+    /// 30 days.
+    public static let maxTimeoutSeconds = 2_592_000
+    public static let maxAmount = 1e15
+}
+
+extension ApprovalRequestBody {
+    /// Checks every field; `defaultApprover` is used when the body names no approvers.
+    public func validate(defaultApprover: String) -> Result<ValidatedApprovalRequest, Problem> {
+        var errors: [Problem.FieldError] = []
+        func fail(_ field: String, _ message: String) { errors.append(.init(field: field, message: message)) }
+
+        let requestId = self.requestId ?? ""
+        if self.requestId == nil {
+            fail("requestId", "is required")
+        } else if requestId.isEmpty || requestId.count > ApprovalLimits.requestIdMaxLength
+            || !requestId.unicodeScalars.allSatisfy(Self.isRequestIdCharacter)
+        {
+            fail(
+                "requestId",
+                "must be 1 to \(ApprovalLimits.requestIdMaxLength) characters of letters, digits, '.', '_', ':' or '-'"
+            )
+        }
+
+        let amount = self.amount ?? 0
+        if self.amount == nil {
+            fail("amount", "is required")
+        } else if !amount.isFinite || amount < 0 || amount > ApprovalLimits.maxAmount {
+            fail("amount", "must be a finite number from 0 to \(Int(ApprovalLimits.maxAmount))")
+        }
+
+        let currency = (self.currency ?? "USD").uppercased()
+        if currency.count != 3 || !currency.unicodeScalars.allSatisfy({ ("A"..."Z").contains($0) }) {
+            fail("currency", "must be a three-letter ISO 4217 code such as USD")
+        }
+
+        let description = (self.description ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        if self.description == nil {
+            fail("description", "is required")
+        } else if description.isEmpty || description.count > ApprovalLimits.descriptionMaxLength {
+            fail("description", "must be 1 to \(ApprovalLimits.descriptionMaxLength) characters")
+        }
+
+        if let requester, requester.count > 200 || requester.contains(where: \.isNewline) {
+            fail("requester", "must be at most 200 characters on one line")
+        }
+
+        var approvers = self.approvers ?? []
+        if self.approvers != nil && approvers.isEmpty {
+            fail("approvers", "must name at least one approver, or be left out to use the default approver")
+        }
+        if approvers.count > ApprovalLimits.maxApprovers {
+            fail("approvers", "must name at most \(ApprovalLimits.maxApprovers) approvers")
+        }
+        for (index, approver) in approvers.enumerated() where !EmailAddress.isValid(approver) {
+            fail("approvers[\(index)]", "must be an email address such as a@example.com")
+        }
+        if self.approvers == nil { approvers = [defaultApprover] }
+        var seen = Set<String>()
+        approvers = approvers.filter { seen.insert($0.lowercased()).inserted }
+
+        let timeoutSeconds = self.timeoutSeconds ?? ApprovalLimits.defaultTimeoutSeconds
+        if !(1...ApprovalLimits.maxTimeoutSeconds).contains(timeoutSeconds) {
+            fail("timeoutSeconds", "must be an integer from 1 to \(ApprovalLimits.maxTimeoutSeconds) (30 days)")
+        }
+
+        guard errors.isEmpty else { return .failure(.validation(errors)) }
+        return .success(
+            ValidatedApprovalRequest(
+                requestId: requestId, amount: amount, currency: currency, description: description,
+                requester: requester.flatMap { $0.isEmpty ? nil : $0 }, approvers: approvers,
+                timeoutSeconds: timeoutSeconds))
+    }
+
+    static func isRequestIdCharacter(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar {
+        case "a"..."z", "A"..."Z", "0"..."9", ".", "_", ":", "-": return true
+        default: return false
+        }
+    }
+}
+
+/// A deliberately simple email address check: one `@`, a non-empty local part, a dotted domain, no spaces or
+/// angle brackets (the address ends up in SMTP commands and mail headers).
+public enum EmailAddress {
+    public static func isValid(_ text: String) -> Bool {
+        guard text.count <= 254, !text.contains(where: { $0.isWhitespace || "<>\"(),;:\\[]".contains($0) }) else {
+            return false
+        }
+        let parts = text.split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, parts[1].count >= 3 else { return false }
+        let domain = parts[1]
+        return domain.contains(".") && !domain.hasPrefix(".") && !domain.hasSuffix(".") && !domain.contains("..")
+    }
+}
+
+/// The answer to an accepted `POST /v1/requests`.
+public struct RequestAccepted: Codable, Sendable, Equatable {
+    public var message: String
+    public var requestId: String
+    public var statusUrl: String
+
+    public init(message: String, requestId: String, statusUrl: String) {
+        self.message = message
+        self.requestId = requestId
+        self.statusUrl = statusUrl
+    }
+}
+
+/// The answer to `GET /v1/requests/{requestId}`.
+public struct RequestStatusBody: Codable, Sendable, Equatable {
+    public var requestId: String
+    public var executionId: UUID
+    public var status: ApprovalStatus
+    public var amount: Double
+    public var currency: String
+    public var description: String
+    public var requester: String?
+    public var approvers: [String]
+    public var submittedAt: Date
+    public var expiresAt: Date
+    public var decidedBy: String?
+    public var decidedAt: Date?
+    public var channel: DecisionChannel?
+    public var comment: String?
+    public var completedAt: Date?
+
+    public init(
+        requestId: String, executionId: UUID, status: ApprovalStatus, amount: Double, currency: String,
+        description: String, requester: String?, approvers: [String], submittedAt: Date, expiresAt: Date,
+        decidedBy: String?, decidedAt: Date?, channel: DecisionChannel?, comment: String?, completedAt: Date?
+    ) {
+        self.requestId = requestId
+        self.executionId = executionId
+        self.status = status
+        self.amount = amount
+        self.currency = currency
+        self.description = description
+        self.requester = requester
+        self.approvers = approvers
+        self.submittedAt = submittedAt
+        self.expiresAt = expiresAt
+        self.decidedBy = decidedBy
+        self.decidedAt = decidedAt
+        self.channel = channel
+        self.comment = comment
+        self.completedAt = completedAt
+    }
+}

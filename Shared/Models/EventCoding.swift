@@ -1,0 +1,138 @@
+import Foundation
+
+/// The one JSON coding every service uses for events and HTTP bodies: ISO 8601 dates with fractional seconds,
+/// sorted keys (stable bytes for the same value).
+public enum GreenlightJSON {
+    public static func encoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(Timestamp.format(date))
+        }
+        return encoder
+    }
+
+    public static func decoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let container = try decoder.singleValueContainer()
+            let text = try container.decode(String.self)
+            guard let date = Timestamp.parse(text) else {
+                throw DecodingError.dataCorruptedError(
+                    in: container, debugDescription: "expected an ISO 8601 date such as 2026-01-31T12:00:00Z")
+            }
+            return date
+        }
+        return decoder
+    }
+
+    public static func encode(_ value: some Encodable) throws -> Data {
+        try encoder().encode(value)
+    }
+}
+
+/// ISO 8601 timestamps in UTC, e.g. `2026-11-27T02:42:56.123Z`.
+public enum Timestamp {
+    public static func format(_ date: Date) -> String {
+        date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+    }
+
+    public static func parse(_ text: String) -> Date? {
+        if let date = try? Date(text, strategy: .iso8601.year().month().day().time(includingFractionalSeconds: true)) {
+            return date
+        }
+        return try? Date(text, strategy: .iso8601)
+    }
+}
+
+/// Why an event on a topic could not be read.
+public struct EventDecodingError: Error, CustomStringConvertible {
+    public var topic: String
+    public var reason: String
+    public var description: String { "cannot read event on \(topic): \(reason)" }
+}
+
+/// The events the orchestrator consumes, told apart by their `type` field.
+public enum InboundEvent: Sendable, Equatable {
+    case approvalRequested(ApprovalRequested)
+    case decisionSubmitted(DecisionSubmitted)
+
+    private struct TypeProbe: Decodable {
+        var type: String
+        var version: Int?
+    }
+
+    public static func decode(_ data: [UInt8], topic: String) throws -> InboundEvent {
+        let decoder = GreenlightJSON.decoder()
+        let bytes = Data(data)
+        let probe: TypeProbe
+        do {
+            probe = try decoder.decode(TypeProbe.self, from: bytes)
+        } catch {
+            throw EventDecodingError(topic: topic, reason: "not a JSON object with a string field \"type\"")
+        }
+        if let version = probe.version, version != 1 {
+            throw EventDecodingError(topic: topic, reason: "\(probe.type) schema version \(version) is not supported")
+        }
+        do {
+            switch probe.type {
+            case ApprovalRequested.eventType:
+                return .approvalRequested(try decoder.decode(ApprovalRequested.self, from: bytes))
+            case DecisionSubmitted.eventType:
+                return .decisionSubmitted(try decoder.decode(DecisionSubmitted.self, from: bytes))
+            default:
+                throw EventDecodingError(topic: topic, reason: "unknown event type \"\(probe.type)\"")
+            }
+        } catch let error as DecodingError {
+            throw EventDecodingError(topic: topic, reason: "\(probe.type): \(DecodingErrorDescription(error))")
+        }
+    }
+}
+
+/// A short, data-free account of a `DecodingError`: which field, and what was wrong with it.
+public struct DecodingErrorDescription: CustomStringConvertible {
+    public var field: String
+    public var problem: String
+
+    public init(_ error: DecodingError) {
+        func path(_ codingPath: [any CodingKey]) -> String {
+            codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+                .replacingOccurrences(of: ".[", with: "[")
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            field = path(context.codingPath + [key])
+            problem = "is required"
+        case .typeMismatch(let type, let context):
+            field = path(context.codingPath)
+            problem = "must be \(Self.describe(type))"
+        case .valueNotFound(let type, let context):
+            field = path(context.codingPath)
+            problem = "must be \(Self.describe(type)), not null"
+        case .dataCorrupted(let context):
+            field = path(context.codingPath)
+            problem = context.codingPath.isEmpty ? "the body is not valid JSON" : context.debugDescription
+        @unknown default:
+            field = ""
+            problem = "cannot be read"
+        }
+    }
+
+    static func describe(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: return "a string"
+        case is Double.Type, is Float.Type: return "a number"
+        case is Int.Type: return "an integer"
+        case is Bool.Type: return "true or false"
+        case is [String].Type: return "an array of strings"
+        default:
+            let name = String(describing: type)
+            if name.hasPrefix("Array") { return "an array" }
+            if name.hasPrefix("Dictionary") { return "an object" }
+            return "a value of type \(name)"
+        }
+    }
+
+    public var description: String { field.isEmpty ? problem : "\(field) \(problem)" }
+}

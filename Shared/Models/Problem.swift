@@ -1,0 +1,38 @@
+/// An RFC 9457 problem-details body (`application/problem+json`): what went wrong and which input to fix.
+public struct Problem: Codable, Sendable, Equatable, Error {
+    public struct FieldError: Codable, Sendable, Equatable {
+        public var field: String
+        public var message: String
+
+        public init(field: String, message: String) {
+            self.field = field
+            self.message = message
+        }
+    }
+
+    public var type: String
+    public var title: String
+    public var status: Int
+    public var detail: String
+    public var errors: [FieldError]?
+
+    public init(type: String = "about:blank", title: String, status: Int, detail: String, errors: [FieldError]? = nil) {
+        self.type = type
+        self.title = title
+        self.status = status
+        self.detail = detail
+        self.errors = errors
+    }
+
+    public static let mediaType = "application/problem+json"
+
+    public static func validation(_ errors: [FieldError]) -> Problem {
+        Problem(
+            type: "https://greenlight.dev/problems/validation",
+            title: "Invalid request",
+            status: 400,
+            detail: errors.map { "\($0.field): \($0.message)" }.joined(separator: "; "),
+            errors: errors
+        )
+    }
+}

@@ -1,0 +1,13 @@
+/// The Kafka topics Greenlight uses. `decisions` and `outcomes` are public contracts for other systems.
+public enum Topic: String, CaseIterable, Sendable {
+    /// `ApprovalRequested`, written by intake, read by the orchestrator.
+    case requests = "approvals.requests"
+    /// `DecisionSubmitted`, written by the callback receiver and by other systems, read by the orchestrator.
+    case decisions = "approvals.decisions"
+    /// `NotificationRequested`, written by the orchestrator (through its outbox), read by the notifier.
+    case notifications = "approvals.notifications"
+    /// `ApprovalCompleted`, written by the orchestrator (through its outbox), read by anyone.
+    case outcomes = "approvals.outcomes"
+    /// Events that could not be handled, with the reason.
+    case deadLetters = "approvals.dlq"
+}

@@ -1,0 +1,45 @@
+/// An error from the Postgres module. Descriptions carry the server's SQLSTATE and primary message and the
+/// SQL text, never the bound values, so that data does not leak into logs.
+public struct PostgresError: Error, Sendable, CustomStringConvertible {
+    public enum Code: String, Sendable, Equatable {
+        /// The URL in `GREENLIGHT_DATABASE_URL` (or given to the pool) cannot be used.
+        case invalidConfiguration
+        /// The server could not be reached or refused the login.
+        case connectionFailed
+        /// The connection broke during a query (for example the server restarted); retry with a new connection.
+        case connectionLost
+        /// The server rejected the statement.
+        case queryFailed
+        /// A column's value did not have the type the caller asked for.
+        case decodingFailed
+        /// The pool is shut down.
+        case poolClosed
+    }
+
+    public var code: Code
+    public var reason: String
+    /// The five-character SQLSTATE, for `.queryFailed`.
+    public var sqlState: String?
+    /// The statement's SQL text (with `$n` placeholders, never values).
+    public var query: String?
+
+    public init(_ code: Code, _ reason: String, sqlState: String? = nil, query: String? = nil) {
+        self.code = code
+        self.reason = reason
+        self.sqlState = sqlState
+        self.query = query
+    }
+
+    /// `23505`: a unique constraint was violated.
+    public var isUniqueViolation: Bool { sqlState == "23505" }
+    /// `40001`/`40P01`: a serialization failure or deadlock; the transaction may be retried.
+    public var isRetryableConflict: Bool { sqlState == "40001" || sqlState == "40P01" }
+
+    public var description: String {
+        var text = "Postgres \(code.rawValue): \(reason)"
+        if let sqlState { text += " (SQLSTATE \(sqlState))" }
+        if let query { text += " in: \(query.split(whereSeparator: \.isNewline).joined(separator: " ").prefix(200))" }
+        if code == .connectionFailed { text += " (check GREENLIGHT_DATABASE_URL and that the server is running)" }
+        return text
+    }
+}

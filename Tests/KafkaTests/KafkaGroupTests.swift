@@ -1,0 +1,61 @@
+import GreenlightTestSupport
+import Kafka
+import Testing
+
+@Suite(.timeLimit(.minutes(2)))
+struct KafkaGroupTests {
+    let logger = TestEnvironment.logger("kafka-group-tests")
+
+    @Test func twoConsumersInAGroupSplitThePartitions() async throws {
+        let cluster = try KafkaMockCluster()
+        let topic = TestEnvironment.uniqueName("split")
+        try cluster.createTopic(topic, partitions: 4)
+        let configuration = KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
+        let group = TestEnvironment.uniqueName("group")
+        let first = try KafkaConsumer(configuration: configuration, groupId: group, topics: [topic], logger: logger)
+        let second = try KafkaConsumer(configuration: configuration, groupId: group, topics: [topic], logger: logger)
+
+        var firstPartitions: Set<Int32> = []
+        var secondPartitions: Set<Int32> = []
+        let split = try await eventually(timeout: .seconds(45), interval: .milliseconds(250)) {
+            firstPartitions = Set(try await first.assignment().map(\.partition))
+            secondPartitions = Set(try await second.assignment().map(\.partition))
+            return !firstPartitions.isEmpty && !secondPartitions.isEmpty
+                && firstPartitions.union(secondPartitions) == [0, 1, 2, 3]
+        }
+        #expect(split, "assignments: \(firstPartitions) and \(secondPartitions)")
+        #expect(firstPartitions.isDisjoint(with: secondPartitions))
+        await first.close()
+        await second.close()
+    }
+
+    @Test func restartedConsumerResumesAfterLastCommittedOffset() async throws {
+        let cluster = try KafkaMockCluster()
+        let topic = TestEnvironment.uniqueName("resume")
+        try cluster.createTopic(topic, partitions: 1)
+        let configuration = KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
+        let producer = try KafkaProducer(configuration: configuration, logger: logger)
+        for index in 1...5 {
+            try await producer.send(topic: topic, key: "k", value: Array("m\(index)".utf8))
+        }
+        let group = TestEnvironment.uniqueName("group")
+
+        let consumer = try KafkaConsumer(configuration: configuration, groupId: group, topics: [topic], logger: logger)
+        var iterator = consumer.messages.makeAsyncIterator()
+        var seen: [String] = []
+        for _ in 1...3 {
+            let message = try #require(try await iterator.next())
+            seen.append(String(decoding: message.value, as: UTF8.self))
+            try await consumer.commit(message)
+        }
+        #expect(seen == ["m1", "m2", "m3"])
+        await consumer.close()
+
+        let restarted = try KafkaConsumer(configuration: configuration, groupId: group, topics: [topic], logger: logger)
+        var resumed = restarted.messages.makeAsyncIterator()
+        let next = try #require(try await resumed.next())
+        #expect(String(decoding: next.value, as: UTF8.self) == "m4")
+        await restarted.close()
+        await producer.shutdown()
+    }
+}

@@ -1,0 +1,54 @@
+import GreenlightTestSupport
+import Kafka
+import Testing
+
+@Suite(.timeLimit(.minutes(2)))
+struct KafkaRoundTripTests {
+    let logger = TestEnvironment.logger("kafka-tests")
+
+    @Test func producedMessageIsConsumedWithKeyAndHeaders() async throws {
+        let cluster = try KafkaMockCluster()
+        let topic = TestEnvironment.uniqueName("round-trip")
+        try cluster.createTopic(topic, partitions: 3)
+        let configuration = KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
+
+        let producer = try KafkaProducer(configuration: configuration, logger: logger)
+        let report = try await producer.send(
+            topic: topic, key: "REQ-1", value: Array("hello".utf8),
+            headers: [KafkaHeader(name: "traceparent", string: "00-abc-def-01")])
+        #expect(report.topic == topic)
+        #expect(report.offset >= 0)
+
+        let consumer = try KafkaConsumer(
+            configuration: configuration, groupId: TestEnvironment.uniqueName("group"), topics: [topic], logger: logger)
+        var iterator = consumer.messages.makeAsyncIterator()
+        let message = try #require(try await iterator.next())
+        #expect(message.value == Array("hello".utf8))
+        #expect(message.keyString == "REQ-1")
+        #expect(message.partition == report.partition)
+        #expect(message.offset == report.offset)
+        #expect(message.header("traceparent") == Array("00-abc-def-01".utf8))
+        try await consumer.commit(message)
+        await consumer.close()
+        await producer.shutdown()
+    }
+
+    @Test func sameKeyLandsOnSamePartition() async throws {
+        let cluster = try KafkaMockCluster()
+        let topic = TestEnvironment.uniqueName("keys")
+        try cluster.createTopic(topic, partitions: 6)
+        let producer = try KafkaProducer(
+            configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers), logger: logger)
+        var partitionsByKey: [String: Set<Int32>] = [:]
+        for round in 0..<5 {
+            for key in ["REQ-A", "REQ-B", "REQ-C", "REQ-D"] {
+                let report = try await producer.send(topic: topic, key: key, value: Array("\(round)".utf8))
+                partitionsByKey[key, default: []].insert(report.partition)
+            }
+        }
+        for (key, partitions) in partitionsByKey {
+            #expect(partitions.count == 1, "key \(key) went to partitions \(partitions)")
+        }
+        await producer.shutdown()
+    }
+}

@@ -1,0 +1,46 @@
+import Foundation
+import Logging
+
+/// Shared helpers for tests: loggers, unique names, and the servers the test script starts.
+public enum TestEnvironment {
+    /// A logger that stays quiet unless `GREENLIGHT_TEST_LOG_LEVEL` asks for more.
+    public static func logger(_ label: String) -> Logger {
+        var logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
+        logger.logLevel = Logger.Level(rawValue: ProcessInfo.processInfo.environment["GREENLIGHT_TEST_LOG_LEVEL"] ?? "")
+            ?? .critical
+        return logger
+    }
+
+    /// A name no other test uses (topics, groups, databases, request ids).
+    public static func uniqueName(_ prefix: String) -> String {
+        "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())"
+    }
+
+    /// An environment variable the test script sets; a missing one fails the test with a message saying how to
+    /// run it, instead of skipping.
+    public static func required(_ name: String) throws -> String {
+        guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else {
+            throw MissingTestServer(variable: name)
+        }
+        return value
+    }
+}
+
+public struct MissingTestServer: Error, CustomStringConvertible {
+    public var variable: String
+    public var description: String {
+        "\(variable) is not set: run the tests with scripts/test, which starts a throwaway Postgres and sets it"
+    }
+}
+
+/// Polls `condition` until it holds or `timeout` passes.
+public func eventually(
+    timeout: Duration = .seconds(20), interval: Duration = .milliseconds(50), _ condition: () async throws -> Bool
+) async throws -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try await Task.sleep(for: interval)
+    }
+    return try await condition()
+}
