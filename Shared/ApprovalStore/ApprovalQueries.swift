@@ -1,0 +1,118 @@
+import Foundation
+import GreenlightModels
+import Postgres
+
+/// Read-only look-ups for intake (status) and the callback receiver (link tokens).
+public struct ApprovalReader: Sendable {
+    let pool: PostgresPool
+
+    public init(pool: PostgresPool) {
+        self.pool = pool
+    }
+
+    public func status(requestId: String) async throws -> RequestStatusBody? {
+        let rows = try await pool.query(
+            """
+            SELECT request_id, execution_id, status, amount, currency, description, requester, approvers::text,
+                   submitted_at, expires_at, decided_by, decided_at, decision_channel, decision_comment, completed_at
+            FROM approval_executions WHERE request_id = \(requestId)
+            """)
+        guard let row = rows.first else { return nil }
+        let (id, executionId, status, amount, currency, description, requester, approvers) = try row.decode(
+            (String, UUID, String, Double, String, String, String?, String).self)
+        let (_, _, _, _, _, _, _, _, submittedAt, expiresAt, decidedBy, decidedAt, channel, comment, completedAt) =
+            try row.decode(
+                (String, UUID, String, Double, String, String, String?, String, Date, Date, String?, Date?, String?,
+                    String?, Date?).self)
+        return RequestStatusBody(
+            requestId: id, executionId: executionId, status: ApprovalStatus(rawValue: status) ?? .pending,
+            amount: amount, currency: currency, description: description, requester: requester,
+            approvers: PostgresTextArray.parse(approvers), submittedAt: submittedAt, expiresAt: expiresAt,
+            decidedBy: decidedBy, decidedAt: decidedAt, channel: channel.flatMap(DecisionChannel.init(rawValue:)),
+            comment: comment, completedAt: completedAt)
+    }
+
+    /// What a link token may do, with the request it belongs to. Nil when no such token exists.
+    public func linkToken(hash: String) async throws -> LinkTokenRecord? {
+        let rows = try await pool.query(
+            """
+            SELECT t.request_id, t.approver, t.expires_at, t.used_at, e.status, e.amount, e.currency, e.description,
+                   e.requester, e.submitted_at, e.decided_by, e.decided_at
+            FROM link_tokens t JOIN approval_executions e ON e.request_id = t.request_id
+            WHERE t.token_hash = \(hash)
+            """)
+        guard let row = rows.first else { return nil }
+        let (requestId, approver, expiresAt, usedAt, status, amount, currency, description, requester, submittedAt,
+            decidedBy, decidedAt) = try row.decode(
+                (String, String, Date, Date?, String, Double, String, String, String?, Date, String?, Date?).self)
+        return LinkTokenRecord(
+            tokenHash: hash, requestId: requestId, approver: approver, expiresAt: expiresAt, usedAt: usedAt,
+            status: ApprovalStatus(rawValue: status) ?? .pending, amount: amount, currency: currency,
+            description: description, requester: requester, submittedAt: submittedAt, decidedBy: decidedBy,
+            decidedAt: decidedAt)
+    }
+}
+
+/// A link token and the request it decides.
+public struct LinkTokenRecord: Sendable, Equatable {
+    public var tokenHash: String
+    public var requestId: String
+    public var approver: String
+    public var expiresAt: Date
+    public var usedAt: Date?
+    public var status: ApprovalStatus
+    public var amount: Double
+    public var currency: String
+    public var description: String
+    public var requester: String?
+    public var submittedAt: Date
+    public var decidedBy: String?
+    public var decidedAt: Date?
+
+    public init(
+        tokenHash: String, requestId: String, approver: String, expiresAt: Date, usedAt: Date?, status: ApprovalStatus,
+        amount: Double, currency: String, description: String, requester: String?, submittedAt: Date,
+        decidedBy: String?, decidedAt: Date?
+    ) {
+        self.tokenHash = tokenHash
+        self.requestId = requestId
+        self.approver = approver
+        self.expiresAt = expiresAt
+        self.usedAt = usedAt
+        self.status = status
+        self.amount = amount
+        self.currency = currency
+        self.description = description
+        self.requester = requester
+        self.submittedAt = submittedAt
+        self.decidedBy = decidedBy
+        self.decidedAt = decidedAt
+    }
+}
+
+/// Reads Postgres's text form of a `text[]` (`{a,"b c"}`).
+enum PostgresTextArray {
+    static func parse(_ text: String) -> [String] {
+        var items: [String] = []
+        var current = ""
+        var quoted = false
+        var escaped = false
+        for character in text.dropFirst().dropLast() {
+            if escaped {
+                current.append(character)
+                escaped = false
+            } else if character == "\\" {
+                escaped = true
+            } else if character == "\"" {
+                quoted.toggle()
+            } else if character == "," && !quoted {
+                items.append(current)
+                current = ""
+            } else {
+                current.append(character)
+            }
+        }
+        if !text.isEmpty && text != "{}" { items.append(current) }
+        return items
+    }
+}

@@ -1,0 +1,105 @@
+import Foundation
+import GreenlightTestSupport
+import Postgres
+import Testing
+
+@Suite(.timeLimit(.minutes(1)))
+struct PostgresQueryTests {
+    @Test func parametersRoundTripAsTypedValuesAndAreNeverSpliced() async throws {
+        let pool = try await TestDatabase.create("query").pool()
+        defer { pool.close() }
+        try await pool.query("CREATE TABLE notes (id uuid PRIMARY KEY, body text, amount double precision, at timestamptz, n bigint, ok boolean, raw bytea)")
+        let id = UUID()
+        let hostile = "x'); DROP TABLE notes; --"
+        let at = Date(timeIntervalSince1970: 1_795_000_000.123456)
+        let raw = Data([0, 1, 0xfe, 0xff])
+        try await pool.query(
+            "INSERT INTO notes VALUES (\(id), \(hostile), \(5000.25), \(at), \(Int64(1) << 40), \(true), \(raw))")
+        let nothing: String? = nil
+        try await pool.query("INSERT INTO notes VALUES (\(UUID()), \(nothing), \(0.0), \(at), \(0), \(false), \(Data()))")
+
+        let row = try #require(
+            try await pool.query("SELECT id, body, amount, at, n, ok, raw FROM notes WHERE id = \(id)").first)
+        let (readId, body, amount, readAt, n, ok, readRaw) = try row.decode(
+            (UUID, String, Double, Date, Int64, Bool, Data).self)
+        #expect(readId == id)
+        #expect(body == hostile)
+        #expect(amount == 5000.25)
+        #expect(abs(readAt.timeIntervalSince(at)) < 0.000_001)
+        #expect(n == 1 << 40)
+        #expect(ok)
+        #expect(readRaw == raw)
+
+        let bodies = try await pool.query("SELECT body FROM notes ORDER BY body NULLS FIRST").decode((String?).self)
+        #expect(bodies == [nil, hostile])
+        let count = try await pool.query("SELECT count(*) FROM notes").column(Int.self)
+        #expect(count == [2])
+    }
+
+    @Test func wrongTypeIsATypedDecodingError() async throws {
+        let pool = try await TestDatabase.create("decode").pool()
+        defer { pool.close() }
+        let rows = try await pool.query("SELECT 'not a number' AS amount, NULL::text AS missing")
+        #expect(throws: PostgresError.self) { try rows.first!.decode((Int, String).self) }
+        do {
+            _ = try rows.first!.decode((String, String).self)
+            Issue.record("NULL decoded as a non-optional String")
+        } catch let error as PostgresError {
+            #expect(error.code == .decodingFailed)
+            #expect(error.description.contains("missing"))
+        }
+    }
+
+    @Test func serverErrorsCarrySQLStateButNotValues() async throws {
+        let pool = try await TestDatabase.create("errors").pool()
+        defer { pool.close() }
+        try await pool.query("CREATE TABLE t (id text PRIMARY KEY)")
+        try await pool.query("INSERT INTO t VALUES (\("secret-value"))")
+        do {
+            try await pool.query("INSERT INTO t VALUES (\("secret-value"))")
+            Issue.record("duplicate insert succeeded")
+        } catch let error as PostgresError {
+            #expect(error.code == .queryFailed)
+            #expect(error.isUniqueViolation)
+            #expect(!error.description.contains("secret-value"))
+        }
+    }
+
+    @Test func transactionCommitsOrRollsBackWhenTheBodyThrows() async throws {
+        let pool = try await TestDatabase.create("tx").pool()
+        defer { pool.close() }
+        try await pool.query("CREATE TABLE t (id int PRIMARY KEY)")
+        struct Boom: Error {}
+        await #expect(throws: Boom.self) {
+            try await pool.transaction { connection in
+                try await connection.query("INSERT INTO t VALUES (\(1))")
+                throw Boom()
+            }
+        }
+        try await pool.transaction { connection in
+            try await connection.query("INSERT INTO t VALUES (\(2))")
+        }
+        #expect(try await pool.query("SELECT id FROM t").column(Int.self) == [2])
+    }
+
+    @Test func poolNeverOpensMoreThanItsLimit() async throws {
+        let database = try await TestDatabase.create("bounded")
+        let application = "bounded_\(UInt32.random(in: 0...UInt32.max))"
+        let pool = try PostgresPool(
+            configuration: PostgresConfiguration(url: database.url(applicationName: application)), maxConnections: 2,
+            logger: TestEnvironment.logger("pool"))
+        defer { pool.close() }
+        let seen = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    try await pool.query(
+                        "SELECT count(*) FROM pg_stat_activity, pg_sleep(0.1) WHERE application_name = \(application)"
+                    ).column(Int.self)[0]
+                }
+            }
+            return try await group.reduce(into: [Int]()) { $0.append($1) }
+        }
+        #expect(seen.count == 8)
+        #expect(seen.max() == 2)
+    }
+}

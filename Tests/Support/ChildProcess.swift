@@ -1,0 +1,108 @@
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A child process started with posix_spawn, its output going to a log file. (Foundation's `Process` can miss
+/// a child's exit when waited on from a concurrency thread, so tests use this instead.)
+public final class ChildProcess: Sendable {
+    public let pid: pid_t
+    public let name: String
+    public let logPath: String
+    private let exitStatus = Mutex<Int32?>(nil)
+    private let waitQueue = DispatchQueue(label: "greenlight.test.child-wait")
+
+    /// Starts `executable` with `arguments` and `environment` (added to this process's own).
+    public init(
+        name: String, executable: String, arguments: [String] = [], environment: [String: String] = [:],
+        logPath: String
+    ) throws {
+        self.name = name
+        self.logPath = logPath
+        var fileActions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&fileActions)
+        defer { posix_spawn_file_actions_destroy(&fileActions) }
+        posix_spawn_file_actions_addopen(&fileActions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&fileActions, 1, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&fileActions, 1, 2)
+
+        var merged = ProcessInfo.processInfo.environment
+        merged.merge(environment) { _, new in new }
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let envp = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, executable, &fileActions, nil, argv, envp)
+        guard result == 0 else {
+            throw ChildProcessError(description: "cannot start \(executable): \(String(cString: strerror(result)))")
+        }
+        self.pid = pid
+    }
+
+    /// Runs a shell command to completion and returns its exit status.
+    public static func shell(_ command: String, logPath: String = "/dev/null") async throws -> Int32 {
+        let child = try ChildProcess(
+            name: "sh", executable: "/bin/sh", arguments: ["-c", command], logPath: logPath)
+        return await child.waitForExit()
+    }
+
+    public func signal(_ signal: Int32) {
+        if exitStatus.withLock({ $0 }) == nil { kill(pid, signal) }
+    }
+
+    /// Waits (on a thread of its own) until the process exits; returns its exit status, or 128+signal.
+    public func waitForExit() async -> Int32 {
+        if let status = exitStatus.withLock({ $0 }) { return status }
+        let pid = self.pid
+        let status: Int32 = await withCheckedContinuation { continuation in
+            waitQueue.async {
+                var raw: Int32 = 0
+                while waitpid(pid, &raw, 0) == -1 && errno == EINTR {}
+                let exited = raw & 0x7f == 0
+                continuation.resume(returning: exited ? (raw >> 8) & 0xff : 128 + (raw & 0x7f))
+            }
+        }
+        exitStatus.withLock { $0 = status }
+        return status
+    }
+
+    public var hasExited: Bool {
+        if exitStatus.withLock({ $0 }) != nil { return true }
+        var raw: Int32 = 0
+        let result = waitpid(pid, &raw, WNOHANG)
+        if result == pid {
+            let exited = raw & 0x7f == 0
+            exitStatus.withLock { $0 = exited ? (raw >> 8) & 0xff : 128 + (raw & 0x7f) }
+            return true
+        }
+        return false
+    }
+
+    /// SIGTERM, then SIGKILL if it has not exited within `grace`.
+    public func stop(grace: Duration = .seconds(10)) async -> Int32 {
+        signal(SIGTERM)
+        let waiting = Task { await waitForExit() }
+        let killer = Task {
+            try await Task.sleep(for: grace)
+            self.signal(SIGKILL)
+        }
+        let status = await waiting.value
+        killer.cancel()
+        return status
+    }
+
+    /// The last `lines` lines of the process's output, for failure messages.
+    public func logTail(_ lines: Int = 40) -> String {
+        let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
+    }
+}
+
+public struct ChildProcessError: Error, CustomStringConvertible {
+    public var description: String
+}

@@ -1,0 +1,35 @@
+import Foundation
+import Logging
+import Postgres
+
+/// A database of its own for one test or suite, created on the throwaway server scripts/test starts.
+public struct TestDatabase: Sendable {
+    public let url: String
+    public let name: String
+    let adminURL: String
+
+    /// Creates a fresh, empty database; `variable` names the server's URL.
+    public static func create(
+        _ prefix: String = "test", serverVariable variable: String = "GREENLIGHT_TEST_DATABASE_URL"
+    ) async throws -> TestDatabase {
+        let adminURL = try TestEnvironment.required(variable)
+        let name = TestEnvironment.uniqueName(prefix).replacingOccurrences(of: "-", with: "_")
+        let admin = try await PostgresConnection.connect(PostgresConfiguration(url: adminURL))
+        // CREATE DATABASE takes an identifier, which cannot be a bound parameter; `name` is ours (letters,
+        // digits and underscores only).
+        precondition(name.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" })
+        try await admin.execute(script: "CREATE DATABASE \(name)")
+        var components = URLComponents(string: adminURL)!
+        components.path = "/\(name)"
+        return TestDatabase(url: components.string!, name: name, adminURL: adminURL)
+    }
+
+    public func pool(maxConnections: Int = 4, logger: Logger = TestEnvironment.logger("test-db")) throws -> PostgresPool {
+        PostgresPool(configuration: try PostgresConfiguration(url: url), maxConnections: maxConnections, logger: logger)
+    }
+
+    /// This database's URL with an `application_name`, to tell its connections apart in `pg_stat_activity`.
+    public func url(applicationName: String) -> String {
+        "\(url)?application_name=\(applicationName)"
+    }
+}
