@@ -14,35 +14,81 @@ final class DeliveryTable: Sendable {
 
     private struct State {
         var nextId: UInt = 1
-        var waiters: [UInt: Waiter] = [:]
+        var waiters: [UInt: Entry] = [:]
         var closed = false
     }
 
     private let state = Mutex(State())
 
+    /// One caller of `send`, or one message of a `send(batch:)`.
+    enum Entry: Sendable {
+        case single(Waiter)
+        case batch(BatchCollector, index: Int)
+
+        func resume(with result: Result<DeliveryOutcome, KafkaError>) {
+            switch self {
+            case .single(let waiter):
+                waiter.resume(with: result.mapError { $0 as any Error })
+            case .batch(let collector, let index):
+                collector.complete(index, with: result)
+            }
+        }
+    }
+
     /// Registers a waiter; nil when the producer is already shut down.
-    func register(_ waiter: Waiter) -> UInt? {
+    func register(_ entry: Entry) -> UInt? {
         state.withLock { state in
             guard !state.closed else { return nil }
             let id = state.nextId
             state.nextId &+= 1
-            state.waiters[id] = waiter
+            state.waiters[id] = entry
             return id
         }
     }
 
-    func take(_ id: UInt) -> Waiter? {
+    func take(_ id: UInt) -> Entry? {
         state.withLock { $0.waiters.removeValue(forKey: id) }
     }
 
     var count: Int { state.withLock { $0.waiters.count } }
 
     /// Stops new registrations and returns every waiter still pending.
-    func close() -> [Waiter] {
+    func close() -> [Entry] {
         state.withLock { state in
             state.closed = true
             defer { state.waiters.removeAll() }
             return Array(state.waiters.values)
         }
+    }
+}
+
+/// Gathers the delivery reports of one batch and resumes its caller when the last one is in.
+final class BatchCollector: Sendable {
+    private struct State {
+        var results: [Result<KafkaDeliveryReport, KafkaError>?]
+        var remaining: Int
+        var continuation: CheckedContinuation<[Result<KafkaDeliveryReport, KafkaError>], Never>?
+    }
+
+    private let state: Mutex<State>
+
+    init(count: Int, continuation: CheckedContinuation<[Result<KafkaDeliveryReport, KafkaError>], Never>) {
+        state = Mutex(State(results: Array(repeating: nil, count: count), remaining: count, continuation: continuation))
+    }
+
+    func complete(_ index: Int, with result: Result<DeliveryOutcome, KafkaError>) {
+        let finished = state.withLock { state -> ([Result<KafkaDeliveryReport, KafkaError>], CheckedContinuation<[Result<KafkaDeliveryReport, KafkaError>], Never>)? in
+            guard state.results[index] == nil else { return nil }
+            switch result {
+            case .success(.delivered(let report)): state.results[index] = .success(report)
+            case .success(.queueFull): state.results[index] = .failure(KafkaError(.deliveryFailed, "the local queue is full"))
+            case .failure(let error): state.results[index] = .failure(error)
+            }
+            state.remaining -= 1
+            guard state.remaining == 0, let continuation = state.continuation else { return nil }
+            state.continuation = nil
+            return (state.results.map { $0! }, continuation)
+        }
+        if let (results, continuation) = finished { continuation.resume(returning: results) }
     }
 }

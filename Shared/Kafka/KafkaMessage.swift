@@ -70,3 +70,18 @@ public struct KafkaDeliveryReport: Sendable, Equatable {
     public var partition: Int32
     public var offset: Int64
 }
+
+/// A message to produce.
+public struct KafkaOutgoingMessage: Sendable {
+    public var topic: String
+    public var key: String?
+    public var value: [UInt8]
+    public var headers: [KafkaHeader]
+
+    public init(topic: String, key: String?, value: [UInt8], headers: [KafkaHeader] = []) {
+        self.topic = topic
+        self.key = key
+        self.value = value
+        self.headers = headers
+    }
+}

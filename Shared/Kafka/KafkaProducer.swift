@@ -40,16 +40,16 @@ public final class KafkaProducer: Sendable {
         let keyBytes = key.map { Array($0.utf8) }
         while true {
             let outcome: DeliveryOutcome = try await withCheckedThrowingContinuation { continuation in
-                guard let id = client.context.deliveries.register(continuation) else {
+                guard let id = client.context.deliveries.register(.single(continuation)) else {
                     continuation.resume(throwing: KafkaError(.closed, "the producer is shut down"))
                     return
                 }
                 let error = produce(topic: topic, key: keyBytes, value: value, headers: headers, id: id)
                 guard error != RD_KAFKA_RESP_ERR_NO_ERROR, let waiter = client.context.deliveries.take(id) else { return }
                 if error == RD_KAFKA_RESP_ERR__QUEUE_FULL {
-                    waiter.resume(returning: .queueFull)
+                    waiter.resume(with: .success(.queueFull))
                 } else {
-                    waiter.resume(throwing: KafkaError(.deliveryFailed, "cannot enqueue to \(topic)", error: error))
+                    waiter.resume(with: .failure(KafkaError(.deliveryFailed, "cannot enqueue to \(topic)", error: error)))
                 }
             }
             switch outcome {
@@ -58,6 +58,27 @@ public final class KafkaProducer: Sendable {
             case .queueFull:
                 // librdkafka's local queue is full: wait for deliveries to drain it.
                 try await Task.sleep(for: .milliseconds(5))
+            }
+        }
+    }
+
+    /// Enqueues every message in order (so messages with the same key keep their order) and waits for all of
+    /// their delivery reports. Each result says whether that message reached the broker.
+    public func send(batch messages: [KafkaOutgoingMessage]) async -> [Result<KafkaDeliveryReport, KafkaError>] {
+        guard !messages.isEmpty else { return [] }
+        return await withCheckedContinuation { continuation in
+            let collector = BatchCollector(count: messages.count, continuation: continuation)
+            for (index, message) in messages.enumerated() {
+                guard let id = client.context.deliveries.register(.batch(collector, index: index)) else {
+                    collector.complete(index, with: .failure(KafkaError(.closed, "the producer is shut down")))
+                    continue
+                }
+                let error = produce(
+                    topic: message.topic, key: message.key.map { Array($0.utf8) }, value: message.value,
+                    headers: message.headers, id: id)
+                if error != RD_KAFKA_RESP_ERR_NO_ERROR, let entry = client.context.deliveries.take(id) {
+                    entry.resume(with: .failure(KafkaError(.deliveryFailed, "cannot enqueue to \(message.topic)", error: error)))
+                }
             }
         }
     }
@@ -71,7 +92,7 @@ public final class KafkaProducer: Sendable {
             logger.warning("Kafka producer shut down with messages not yet acknowledged")
         }
         for waiter in client.context.deliveries.close() {
-            waiter.resume(throwing: KafkaError(.closed, "the producer shut down before the broker acknowledged"))
+            waiter.resume(with: .failure(KafkaError(.closed, "the producer shut down before the broker acknowledged")))
         }
         await pollThread.stop()
     }
@@ -120,11 +141,11 @@ private let deliveryReportCallback:
         guard let waiter = context.deliveries.take(id) else { return }
         let topic = m.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
         if m.err == RD_KAFKA_RESP_ERR_NO_ERROR {
-            waiter.resume(returning: .delivered(KafkaDeliveryReport(topic: topic, partition: m.partition, offset: m.offset)))
+            waiter.resume(with: .success(.delivered(KafkaDeliveryReport(topic: topic, partition: m.partition, offset: m.offset))))
         } else if m.err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT {
-            waiter.resume(throwing: KafkaError(.messageTimedOut, "no broker acknowledged the message to \(topic)", error: m.err))
+            waiter.resume(with: .failure(KafkaError(.messageTimedOut, "no broker acknowledged the message to \(topic)", error: m.err)))
         } else {
-            waiter.resume(throwing: KafkaError(.deliveryFailed, "the broker refused the message to \(topic)", error: m.err))
+            waiter.resume(with: .failure(KafkaError(.deliveryFailed, "the broker refused the message to \(topic)", error: m.err)))
         }
     }
 

@@ -1,0 +1,23 @@
+import GreenlightModels
+import Postgres
+import ServiceSupport
+
+/// Intake's settings, from `GREENLIGHT_*` environment variables.
+public struct IntakeConfiguration: Sendable {
+    public var common: CommonConfiguration
+    public var database: PostgresConfiguration
+    public var defaultApprover: String
+    public var banner: String
+
+    public static func load(_ environment: [String: String]) throws -> IntakeConfiguration {
+        var reader = EnvironmentReader(environment)
+        let common = CommonConfiguration.read(&reader, service: "greenlight-intake", defaultPort: 8080)
+        let database = readDatabaseConfiguration(&reader)
+        let approver = reader.string("GREENLIGHT_DEFAULT_APPROVER", default: "approver@example.com")
+        if !EmailAddress.isValid(approver) {
+            reader.report("GREENLIGHT_DEFAULT_APPROVER must be an email address, not \"\(approver)\"")
+        }
+        try reader.validate()
+        return IntakeConfiguration(common: common, database: database!, defaultApprover: approver, banner: reader.banner)
+    }
+}

@@ -1,0 +1,40 @@
+import ApprovalStore
+import Foundation
+import GreenlightModels
+import Hummingbird
+import Kafka
+import Logging
+import Postgres
+import ServiceSupport
+
+/// Builds and runs intake: the HTTP API over a Kafka producer and a read-only Postgres pool.
+public enum IntakeService {
+    public static func run(configuration: IntakeConfiguration, logger: Logger) async throws {
+        logger.info("Starting greenlight-intake", metadata: ["configuration": "\(configuration.banner)"])
+        let producer = try KafkaProducer(configuration: configuration.common.kafka, logger: logger)
+        let pool = PostgresPool(configuration: configuration.database, maxConnections: 8, logger: logger)
+        try await Backoff().retrying("Migrating the database", logger: logger) {
+            try await PostgresMigrator.migrate(
+                pool, component: ApprovalSchema.component, migrations: ApprovalSchema.migrations, logger: logger)
+        }
+
+        let router = Router()
+        router.add(middleware: ProblemMiddleware())
+        HealthRoutes(checks: [
+            ("kafka", { await producer.isConnected() }),
+            ("postgres", { (try? await pool.query("SELECT 1")) != nil }),
+        ]).register(on: router)
+        IntakeRoutes(
+            publisher: KafkaEventPublisher(producer: producer), statuses: ApprovalReader(pool: pool),
+            defaultApprover: configuration.defaultApprover
+        ).register(on: router)
+
+        let server = makeHTTPServer(
+            router: router, host: configuration.common.httpHost, port: configuration.common.httpPort,
+            serviceName: "greenlight-intake", logger: logger)
+        // Started in this order, stopped in reverse: the HTTP server stops taking requests before the producer
+        // flushes and the pool closes.
+        try await ServiceRunner.run(
+            [PostgresPoolService(pool), KafkaProducerService(producer), server], logger: logger)
+    }
+}

@@ -1,0 +1,21 @@
+import Postgres
+import ServiceSupport
+
+/// The orchestrator's settings, from `GREENLIGHT_*` environment variables.
+public struct OrchestratorConfiguration: Sendable {
+    public var common: CommonConfiguration
+    public var database: PostgresConfiguration
+    /// How often the timer scheduler and outbox relay look for work when nothing wakes them.
+    public var pollInterval: Duration
+    public var banner: String
+
+    public static func load(_ environment: [String: String]) throws -> OrchestratorConfiguration {
+        var reader = EnvironmentReader(environment)
+        let common = CommonConfiguration.read(&reader, service: "greenlight-orchestrator", defaultPort: 8082)
+        let database = readDatabaseConfiguration(&reader)
+        let pollMilliseconds = reader.int("GREENLIGHT_POLL_INTERVAL_MS", default: 200, range: 10...60_000)
+        try reader.validate()
+        return OrchestratorConfiguration(
+            common: common, database: database!, pollInterval: .milliseconds(pollMilliseconds), banner: reader.banner)
+    }
+}

@@ -1,0 +1,74 @@
+import ApprovalStore
+import Foundation
+import GreenlightModels
+import Hummingbird
+import Kafka
+import Logging
+import Postgres
+import ServiceSupport
+
+/// Builds and runs the orchestrator: the event processor, the timer scheduler, the outbox relay and a health
+/// endpoint.
+public enum OrchestratorService {
+    public static let consumerGroup = "greenlight-orchestrator"
+
+    public static func run(configuration: OrchestratorConfiguration, logger: Logger) async throws {
+        logger.info("Starting greenlight-orchestrator", metadata: ["configuration": "\(configuration.banner)"])
+        let kafka = configuration.common.kafka
+        try await createTopics(configuration.common, logger: logger)
+        let pool = PostgresPool(configuration: configuration.database, maxConnections: 8, logger: logger)
+        try await Backoff().retrying("Migrating the database", logger: logger) {
+            try await PostgresMigrator.migrate(
+                pool, component: ApprovalSchema.component, migrations: ApprovalSchema.migrations, logger: logger)
+        }
+        let producer = try KafkaProducer(configuration: kafka, logger: logger)
+        let consumer = try KafkaConsumer(
+            configuration: kafka, groupId: consumerGroup, topics: [Topic.requests.rawValue, Topic.decisions.rawValue],
+            logger: logger)
+        let wakeUp = WakeUpSignal()
+        let workflow = ApprovalWorkflow()
+
+        let router = Router()
+        router.add(middleware: ProblemMiddleware())
+        HealthRoutes(checks: [
+            ("kafka", { await consumer.isConnected() }),
+            ("postgres", { (try? await pool.query("SELECT 1")) != nil }),
+        ]).register(on: router)
+        let server = makeHTTPServer(
+            router: router, host: configuration.common.httpHost, port: configuration.common.httpPort,
+            serviceName: "greenlight-orchestrator", logger: logger)
+
+        let processor = EventProcessor(
+            consumer: consumer, pool: pool, workflow: workflow, outboxWakeUp: wakeUp, logger: logger)
+        let timers = TimerScheduler(
+            pool: pool, workflow: workflow, pollInterval: configuration.pollInterval, outboxWakeUp: wakeUp, logger: logger)
+        let relay = OutboxRelay(
+            pool: pool, producer: producer, wakeUp: wakeUp, pollInterval: configuration.pollInterval, logger: logger)
+
+        try await ServiceRunner.run(
+            [
+                PostgresPoolService(pool),
+                KafkaProducerService(producer),
+                ClosureService("outbox-relay") { try await cancelWhenShuttingDown { try await relay.run() } },
+                ClosureService("timer-scheduler") { try await cancelWhenShuttingDown { try await timers.run() } },
+                ClosureService("event-processor") {
+                    try await runUntilShutdown {
+                        try await processor.run()
+                    } onShutdown: {
+                        // Ends the message sequence; the handler finishes the event in hand first.
+                        Task { await consumer.close() }
+                    }
+                },
+                server,
+            ], logger: logger)
+    }
+
+    static func createTopics(_ common: CommonConfiguration, logger: Logger) async throws {
+        let admin = try KafkaAdmin(configuration: common.kafka, logger: logger)
+        try await Backoff().retrying("Creating Kafka topics", logger: logger) {
+            try await admin.createTopics(
+                Topic.allCases.map(\.rawValue), partitions: common.topicPartitions,
+                replicationFactor: common.topicReplicationFactor)
+        }
+    }
+}

@@ -1,0 +1,46 @@
+import Kafka
+import Logging
+import Postgres
+
+/// The settings every service reads, under the same names everywhere.
+public struct CommonConfiguration: Sendable {
+    public var serviceName: String
+    public var kafka: KafkaConfiguration
+    public var httpHost: String
+    public var httpPort: Int
+    public var logLevel: Logger.Level
+    /// Partitions and replicas for topics the service creates when they are missing.
+    public var topicPartitions: Int
+    public var topicReplicationFactor: Int
+
+    /// Reads `GREENLIGHT_KAFKA_BROKERS`, `GREENLIGHT_HTTP_HOST`, `GREENLIGHT_HTTP_PORT`, `GREENLIGHT_LOG_LEVEL`,
+    /// `GREENLIGHT_KAFKA_PARTITIONS` and `GREENLIGHT_KAFKA_REPLICATION_FACTOR`.
+    public static func read(_ reader: inout EnvironmentReader, service: String, defaultPort: Int) -> CommonConfiguration {
+        let brokers = reader.string("GREENLIGHT_KAFKA_BROKERS", default: "127.0.0.1:9092")
+        if brokers.split(separator: ",").contains(where: { !$0.contains(":") }) {
+            reader.report("GREENLIGHT_KAFKA_BROKERS must be a comma-separated list of host:port, not \"\(brokers)\"")
+        }
+        let host = reader.string("GREENLIGHT_HTTP_HOST", default: "127.0.0.1")
+        let port = reader.int("GREENLIGHT_HTTP_PORT", default: defaultPort, range: 0...65535)
+        let levelText = reader.string("GREENLIGHT_LOG_LEVEL", default: "info")
+        let level = Logger.Level(rawValue: levelText.lowercased())
+        if level == nil {
+            reader.report(
+                "GREENLIGHT_LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical, not \"\(levelText)\"")
+        }
+        let partitions = reader.int("GREENLIGHT_KAFKA_PARTITIONS", default: 6, range: 1...1000)
+        let replicas = reader.int("GREENLIGHT_KAFKA_REPLICATION_FACTOR", default: 1, range: 1...10)
+        return CommonConfiguration(
+            serviceName: service,
+            kafka: KafkaConfiguration(bootstrapServers: brokers, clientId: service),
+            httpHost: host, httpPort: port, logLevel: level ?? .info, topicPartitions: partitions,
+            topicReplicationFactor: replicas)
+    }
+}
+
+/// Reads `GREENLIGHT_DATABASE_URL`.
+public func readDatabaseConfiguration(_ reader: inout EnvironmentReader) -> PostgresConfiguration? {
+    reader.parse(
+        "GREENLIGHT_DATABASE_URL", default: "postgresql://greenlight@127.0.0.1:5432/greenlight",
+        masked: { $0.maskedURL }, { try PostgresConfiguration(url: $0) })
+}

@@ -1,0 +1,90 @@
+import Foundation
+
+/// A setting that is missing or malformed; the message names the variable and says what it should look like.
+public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
+    public var problems: [String]
+
+    public var description: String {
+        "Invalid configuration:\n" + problems.map { "  - \($0)" }.joined(separator: "\n")
+    }
+}
+
+/// Reads `GREENLIGHT_*` variables, collecting every problem so that one start-up reports them all.
+public struct EnvironmentReader {
+    public let values: [String: String]
+    public private(set) var problems: [String] = []
+    /// Every setting read, for the start-up banner; secrets are masked.
+    public private(set) var effective: [(name: String, value: String)] = []
+
+    public init(_ values: [String: String] = ProcessInfo.processInfo.environment) {
+        self.values = values
+    }
+
+    /// A string setting; empty counts as unset.
+    public mutating func string(_ name: String, default defaultValue: String, secret: Bool = false) -> String {
+        let value = values[name].flatMap { $0.isEmpty ? nil : $0 } ?? defaultValue
+        effective.append((name, secret ? "***" : value))
+        return value
+    }
+
+    /// A required string with no default.
+    public mutating func required(_ name: String, example: String) -> String {
+        guard let value = values[name], !value.isEmpty else {
+            problems.append("\(name) is required (for example \(name)=\(example))")
+            return ""
+        }
+        effective.append((name, value))
+        return value
+    }
+
+    public mutating func int(_ name: String, default defaultValue: Int, range: ClosedRange<Int>) -> Int {
+        let text = string(name, default: String(defaultValue))
+        guard let value = Int(text), range.contains(value) else {
+            problems.append("\(name) must be an integer from \(range.lowerBound) to \(range.upperBound), not \"\(text)\"")
+            return defaultValue
+        }
+        return value
+    }
+
+    /// A setting turned into a value by `parse`, which throws an error whose description says what is wrong.
+    public mutating func parse<T>(
+        _ name: String, default defaultValue: String, masked: (T) -> String, _ parse: (String) throws -> T
+    ) -> T? {
+        let text = values[name].flatMap { $0.isEmpty ? nil : $0 } ?? defaultValue
+        do {
+            let value = try parse(text)
+            effective.append((name, masked(value)))
+            return value
+        } catch {
+            problems.append("\(name) is not usable: \(error)")
+            return nil
+        }
+    }
+
+    /// An absolute http(s) URL without a trailing slash.
+    public mutating func httpURL(_ name: String, default defaultValue: String) -> String {
+        let text = string(name, default: defaultValue)
+        guard let url = URL(string: text), let scheme = url.scheme, ["http", "https"].contains(scheme),
+            url.host != nil
+        else {
+            problems.append("\(name) must be an absolute http(s) URL such as http://127.0.0.1:8081, not \"\(text)\"")
+            return defaultValue
+        }
+        return text.hasSuffix("/") ? String(text.dropLast()) : text
+    }
+
+    /// Records a problem found by checks of the caller's own.
+    public mutating func report(_ problem: String) {
+        problems.append(problem)
+    }
+
+    /// Throws a `ConfigurationError` listing every problem found so far.
+    public func validate() throws {
+        if !problems.isEmpty { throw ConfigurationError(problems: problems) }
+    }
+
+    /// One line per setting, for the start-up log.
+    public var banner: String {
+        effective.sorted { $0.name < $1.name }.map { "\($0.name)=\($0.value)" }.joined(separator: " ")
+    }
+}

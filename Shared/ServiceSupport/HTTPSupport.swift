@@ -1,0 +1,97 @@
+import Foundation
+import GreenlightModels
+import Hummingbird
+import Logging
+import NIOCore
+
+/// Turns every error that reaches the HTTP edge, unknown routes included, into an `application/problem+json`
+/// answer. Unexpected errors are logged and answered 500 without their details.
+public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
+    public init() {}
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
+        do {
+            return try await next(request, context)
+        } catch let problem as Problem {
+            return .problem(problem)
+        } catch let error as HTTPError {
+            let status = Int(error.status.code)
+            let detail: String
+            switch error.status {
+            case .notFound: detail = "No route matches \(request.method) \(request.uri.path)."
+            case .methodNotAllowed: detail = "\(request.method) is not allowed on \(request.uri.path)."
+            case .contentTooLarge: detail = error.body ?? "The request body is too large."
+            default: detail = error.body ?? error.status.reasonPhrase
+            }
+            return .problem(Problem(title: error.status.reasonPhrase, status: status, detail: detail))
+        } catch {
+            context.logger.error("Request failed", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
+            return .problem(
+                Problem(
+                    title: "Internal Server Error", status: 500,
+                    detail: "The request could not be completed; it is safe to retry."))
+        }
+    }
+}
+
+extension Response {
+    /// A problem-details response.
+    public static func problem(_ problem: Problem, headers extra: HTTPFields = [:]) -> Response {
+        let body = (try? GreenlightJSON.encode(problem)) ?? Data()
+        var headers: HTTPFields = [.contentType: Problem.mediaType]
+        headers.append(contentsOf: extra)
+        return Response(
+            status: HTTPResponse.Status(code: problem.status), headers: headers,
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    /// A JSON response encoded the Greenlight way.
+    public static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok, headers extra: HTTPFields = [:])
+        throws -> Response
+    {
+        var headers: HTTPFields = [.contentType: "application/json"]
+        headers.append(contentsOf: extra)
+        return Response(
+            status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: try GreenlightJSON.encode(value))))
+    }
+}
+
+/// `/healthz` (the process is alive) and `/readyz` (its dependencies answer: each check names one).
+public struct HealthRoutes: Sendable {
+    public typealias Check = @Sendable () async -> Bool
+    let checks: [(name: String, check: Check)]
+
+    public init(checks: [(name: String, check: Check)]) {
+        self.checks = checks
+    }
+
+    public func register<Context: RequestContext>(on router: Router<Context>) {
+        router.get("healthz") { _, _ in
+            try Response.json(["status": "ok"])
+        }
+        router.get("readyz") { _, _ in
+            var results: [String: String] = [:]
+            for (name, check) in checks {
+                results[name] = await check() ? "ok" : "unavailable"
+            }
+            let ready = results.values.allSatisfy { $0 == "ok" }
+            return try Response.json(
+                ["status": ready ? "ready" : "not ready"].merging(results) { a, _ in a },
+                status: ready ? .ok : .serviceUnavailable)
+        }
+    }
+}
+
+/// Builds the HTTP server every service runs (health endpoints at least).
+public func makeHTTPServer(
+    router: Router<BasicRequestContext>, host: String, port: Int, serviceName: String, logger: Logger,
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+) -> some ApplicationProtocol {
+    Application(
+        router: router,
+        configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: serviceName),
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
+        logger: logger)
+}

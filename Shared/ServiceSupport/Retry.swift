@@ -1,0 +1,34 @@
+import Logging
+
+/// Exponential back-off with a cap, for work that must eventually succeed (a consumer may not skip a message
+/// because Postgres is restarting). Stops only when the task is cancelled.
+public struct Backoff: Sendable {
+    public var initial: Duration
+    public var maximum: Duration
+
+    public init(initial: Duration = .milliseconds(100), maximum: Duration = .seconds(5)) {
+        self.initial = initial
+        self.maximum = maximum
+    }
+
+    public func retrying<T>(
+        _ what: String, logger: Logger, metadata: Logger.Metadata = [:], _ body: () async throws -> T
+    ) async throws -> T {
+        var delay = initial
+        var attempt = 1
+        while true {
+            do {
+                return try await body()
+            } catch {
+                if Task.isCancelled { throw error }
+                var details = metadata
+                details["attempt"] = "\(attempt)"
+                details["error"] = "\(error)"
+                logger.warning("\(what) failed; retrying in \(delay)", metadata: details)
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, maximum)
+                attempt += 1
+            }
+        }
+    }
+}

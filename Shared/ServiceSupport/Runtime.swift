@@ -1,0 +1,97 @@
+import Foundation
+import Hummingbird
+import Kafka
+import Logging
+import Postgres
+import ServiceLifecycle
+
+/// Logging for every executable: one line per event on standard error, at the configured level.
+public enum GreenlightLogging {
+    public static func bootstrap(level: Logger.Level) {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+    }
+}
+
+/// Runs a service's long-lived parts in one `ServiceGroup` that starts them in order and, on SIGTERM or SIGINT,
+/// shuts them down in reverse order within a bounded grace period.
+public enum ServiceRunner {
+    public static func run(_ services: [any Service], logger: Logger, gracePeriod: Duration = .seconds(15))
+        async throws
+    {
+        var configuration = ServiceGroupConfiguration(
+            services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger)
+        configuration.maximumGracefulShutdownDuration = gracePeriod
+        try await ServiceGroup(configuration: configuration).run()
+    }
+
+    /// Prints why the configuration is unusable and exits with status 78 (EX_CONFIG).
+    public static func exitForBadConfiguration(_ error: any Error, service: String) -> Never {
+        FileHandle.standardError.write(Data("\(service): \(error)\n".utf8))
+        exit(78)
+    }
+}
+
+/// A `Service` around a closure: `run` does the work; `shutdown` runs after graceful shutdown is requested.
+public struct ClosureService: Service {
+    let name: String
+    let body: @Sendable () async throws -> Void
+
+    public init(_ name: String, _ body: @escaping @Sendable () async throws -> Void) {
+        self.name = name
+        self.body = body
+    }
+
+    public func run() async throws {
+        try await body()
+    }
+}
+
+/// Flushes the producer when the service group shuts down (it is the last thing to stop).
+public struct KafkaProducerService: Service {
+    let producer: KafkaProducer
+
+    public init(_ producer: KafkaProducer) {
+        self.producer = producer
+    }
+
+    public func run() async throws {
+        try? await gracefulShutdown()
+        await producer.shutdown()
+    }
+}
+
+/// Closes the Postgres pool when the service group shuts down.
+public struct PostgresPoolService: Service {
+    let pool: PostgresPool
+
+    public init(_ pool: PostgresPool) {
+        self.pool = pool
+    }
+
+    public func run() async throws {
+        try? await gracefulShutdown()
+        pool.close()
+    }
+}
+
+/// Runs `body` until it returns or graceful shutdown begins, whichever is first (polling loops use this).
+public func cancelWhenShuttingDown(_ body: @escaping @Sendable () async throws -> Void) async throws {
+    try await cancelOnGracefulShutdown { try await body() }
+}
+
+/// Runs `body`; when graceful shutdown begins, calls `onShutdown` (which should make `body` finish soon).
+public func runUntilShutdown(
+    _ body: @escaping @Sendable () async throws -> Void, onShutdown: @escaping @Sendable () -> Void
+) async throws {
+    try await withGracefulShutdownHandler {
+        try await body()
+    } onGracefulShutdown: {
+        onShutdown()
+    }
+}
