@@ -44,6 +44,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
@@ -134,7 +135,10 @@ let package = Package(
         + service(
             "Callbacks",
             executable: "greenlight-callbacks",
-            dependencies: ["GreenlightModels", "Kafka", "Postgres", "ApprovalStore", "ServiceSupport", hummingbird]
+            dependencies: [
+                "GreenlightModels", "Kafka", "Postgres", "ApprovalStore", "ServiceSupport", hummingbird,
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]
         )
         + [
             // MARK: - Tests

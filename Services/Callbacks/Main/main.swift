@@ -1,1 +1,13 @@
-print("placeholder")
+import Callbacks
+import Foundation
+import Logging
+import ServiceSupport
+
+let configuration: CallbacksConfiguration
+do {
+    configuration = try CallbacksConfiguration.load(ProcessInfo.processInfo.environment)
+} catch {
+    ServiceRunner.exitForBadConfiguration(error, service: "greenlight-callbacks")
+}
+GreenlightLogging.bootstrap(level: configuration.common.logLevel)
+try await CallbacksService.run(configuration: configuration, logger: Logger(label: "greenlight-callbacks"))

@@ -1,1 +1,13 @@
-print("placeholder")
+import Foundation
+import Logging
+import Notifier
+import ServiceSupport
+
+let configuration: NotifierConfiguration
+do {
+    configuration = try NotifierConfiguration.load(ProcessInfo.processInfo.environment)
+} catch {
+    ServiceRunner.exitForBadConfiguration(error, service: "greenlight-notifier")
+}
+GreenlightLogging.bootstrap(level: configuration.common.logLevel)
+try await NotifierService.run(configuration: configuration, logger: Logger(label: "greenlight-notifier"))

@@ -1,0 +1,36 @@
+import ApprovalStore
+import Foundation
+import GreenlightModels
+import Hummingbird
+import Kafka
+import Logging
+import Postgres
+import ServiceSupport
+
+/// Builds and runs the callback receiver: the link pages over a read-only Postgres pool and a Kafka producer.
+public enum CallbacksService {
+    public static func run(configuration: CallbacksConfiguration, logger: Logger) async throws {
+        logger.info("Starting greenlight-callbacks", metadata: ["configuration": "\(configuration.banner)"])
+        let producer = try KafkaProducer(configuration: configuration.common.kafka, logger: logger)
+        let pool = PostgresPool(configuration: configuration.database, maxConnections: 8, logger: logger)
+        try await Backoff().retrying("Migrating the database", logger: logger) {
+            try await PostgresMigrator.migrate(
+                pool, component: ApprovalSchema.component, migrations: ApprovalSchema.migrations, logger: logger)
+        }
+
+        let router = Router()
+        router.add(middleware: ProblemMiddleware())
+        HealthRoutes(checks: [
+            ("kafka", { await producer.isConnected() }),
+            ("postgres", { (try? await pool.query("SELECT 1")) != nil }),
+        ]).register(on: router)
+        LinkRoutes(tokens: ApprovalReader(pool: pool), publisher: KafkaEventPublisher(producer: producer))
+            .register(on: router)
+
+        let server = makeHTTPServer(
+            router: router, host: configuration.common.httpHost, port: configuration.common.httpPort,
+            serviceName: "greenlight-callbacks", logger: logger)
+        try await ServiceRunner.run(
+            [PostgresPoolService(pool), KafkaProducerService(producer), server], logger: logger)
+    }
+}

@@ -1,0 +1,137 @@
+import Foundation
+import GreenlightModels
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// The HTML pages approvers see. Self-contained (inline CSS, no external assets), readable on a phone.
+enum Page {
+    static func layout(title: String, body: String) -> String {
+        """
+        <!DOCTYPE html>
+        <html lang="en">
+        <head>
+        <meta charset="utf-8">
+        <meta name="viewport" content="width=device-width, initial-scale=1">
+        <meta name="robots" content="noindex, nofollow">
+        <title>\(htmlEscape(title)) · Greenlight</title>
+        <style>
+        body{margin:0;padding:24px 16px;background:#f4f5f7;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Arial,sans-serif;color:#1f2328}
+        main{max-width:560px;margin:0 auto;background:#fff;border-radius:10px;padding:24px;box-shadow:0 1px 3px rgba(0,0,0,.12)}
+        h1{font-size:1.5rem;margin:0 0 12px} dl{display:grid;grid-template-columns:auto 1fr;gap:4px 16px;margin:16px 0}
+        dt{font-weight:600} dd{margin:0;word-break:break-word} label{display:block;font-weight:600;margin:16px 0 4px}
+        textarea{width:100%;box-sizing:border-box;min-height:80px;font:inherit;padding:8px;border:1px solid #8c959f;border-radius:6px}
+        button{margin-top:16px;width:100%;padding:14px;font:inherit;font-weight:700;color:#fff;border:0;border-radius:8px;cursor:pointer}
+        .approve{background:#1a7f37} .reject{background:#cf222e} .icon{font-size:3rem;line-height:1}
+        .ok{color:#1a7f37} .bad{color:#cf222e} .muted{color:#57606a;font-size:.9rem}
+        </style>
+        </head>
+        <body><main>
+        \(body)
+        </main></body>
+        </html>
+        """
+    }
+
+    static func details(_ token: TokenView) -> String {
+        """
+        <dl>
+        <dt>Request</dt><dd>\(htmlEscape(token.requestId))</dd>
+        <dt>Description</dt><dd>\(htmlEscape(token.description))</dd>
+        <dt>Amount</dt><dd>\(htmlEscape(HumanFormat.amount(token.amount, currency: token.currency)))</dd>
+        <dt>Requester</dt><dd>\(htmlEscape(token.requester ?? "an automated system"))</dd>
+        <dt>Submitted</dt><dd>\(HumanFormat.utc(token.submittedAt))</dd>
+        <dt>Expires</dt><dd>\(HumanFormat.utc(token.expiresAt))</dd>
+        </dl>
+        """
+    }
+
+    /// The review page a GET shows: details and a form whose button POSTs the decision.
+    static func confirm(_ decision: Decision, token: TokenView, path: String) -> String {
+        let verb = decision == .approve ? "Approve" : "Reject"
+        return layout(
+            title: "\(verb) request \(token.requestId)",
+            body: """
+                <h1>\(verb) this request?</h1>
+                <p class="muted">Signed in by link as \(htmlEscape(token.approver)). Nothing has been decided yet.</p>
+                \(details(token))
+                <form method="post" action="\(htmlEscape(path))">
+                <input type="hidden" name="decision" value="\(decision.rawValue)">
+                <label for="comment">Comment (optional)</label>
+                <textarea id="comment" name="comment" maxlength="1000"></textarea>
+                <button type="submit" class="\(decision == .approve ? "approve" : "reject")">\(verb) request</button>
+                </form>
+                """)
+    }
+
+    static func decided(_ decision: Decision, token: TokenView) -> String {
+        let approved = decision == .approve
+        return layout(
+            title: approved ? "Request Approved" : "Request Rejected",
+            body: """
+                <div class="icon \(approved ? "ok" : "bad")" aria-hidden="true">\(approved ? "&#10004;" : "&#10008;")</div>
+                <h1>\(approved ? "Request Approved!" : "Request Rejected!")</h1>
+                <p>Your decision on \(htmlEscape(token.requestId)) has been recorded and the workflow has been notified.</p>
+                \(details(token))
+                """)
+    }
+
+    static func alreadyDecided(_ token: TokenView) -> String {
+        var outcome = "already \(token.status == .timedOut ? "timed out" : token.status.rawValue)"
+        if token.status == .pending { outcome = "already being decided" }
+        var who = ""
+        if let decidedBy = token.decidedBy {
+            who = " by \(htmlEscape(decidedBy))"
+            if let at = token.decidedAt { who += " on \(HumanFormat.utc(at))" }
+        }
+        return layout(
+            title: "Already decided",
+            body: """
+                <h1>This request was \(htmlEscape(outcome))</h1>
+                <p>Request \(htmlEscape(token.requestId)) was \(htmlEscape(outcome))\(who). This link cannot change it.</p>
+                \(details(token))
+                """)
+    }
+
+    static func expired(_ token: TokenView) -> String {
+        layout(
+            title: "Link expired",
+            body: """
+                <h1>This link has expired</h1>
+                <p>The decision window for request \(htmlEscape(token.requestId)) closed at \(HumanFormat.utc(token.expiresAt)).</p>
+                """)
+    }
+
+    static let unknown = layout(
+        title: "Link not recognised",
+        body: """
+            <h1>This link is not recognised</h1>
+            <p>Check that the whole link was copied from the email. Links work only for the request they were sent for.</p>
+            """)
+
+    static let unavailable = layout(
+        title: "Temporarily unavailable",
+        body: """
+            <h1>Temporarily unavailable</h1>
+            <p>Your decision was not recorded. Please try again in a minute.</p>
+            """)
+
+    /// Every page goes out with these headers: the token is in the URL, so no referrer and no caching.
+    static func response(_ html: String, status: HTTPResponse.Status, extra: HTTPFields = [:]) -> Response {
+        var headers: HTTPFields = [
+            .contentType: "text/html; charset=utf-8",
+            .contentSecurityPolicy:
+                "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            .referrerPolicy: "no-referrer",
+            .xContentTypeOptions: "nosniff",
+            .cacheControl: "no-store",
+        ]
+        headers.append(contentsOf: extra)
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: html)))
+    }
+}
+
+extension HTTPField.Name {
+    static let referrerPolicy = Self("Referrer-Policy")!
+    static let xContentTypeOptions = Self("X-Content-Type-Options")!
+}

@@ -1,0 +1,27 @@
+import GreenlightModels
+import Mail
+import ServiceSupport
+
+/// The notifier's settings, from `GREENLIGHT_*` environment variables.
+public struct NotifierConfiguration: Sendable {
+    public var common: CommonConfiguration
+    public var smtp: SMTPConfiguration
+    public var mailFrom: String
+    public var publicURL: String
+    public var banner: String
+
+    public static func load(_ environment: [String: String]) throws -> NotifierConfiguration {
+        var reader = EnvironmentReader(environment)
+        let common = CommonConfiguration.read(&reader, service: "greenlight-notifier", defaultPort: 8083)
+        let smtp = reader.parse("GREENLIGHT_SMTP_URL", default: "smtp://127.0.0.1:1025", masked: { $0.description }) {
+            try SMTPConfiguration(url: $0)
+        }
+        let from = reader.string("GREENLIGHT_MAIL_FROM", default: "greenlight@localhost.localdomain")
+        if !EmailAddress.isValid(from) {
+            reader.report("GREENLIGHT_MAIL_FROM must be an email address such as greenlight@example.com, not \"\(from)\"")
+        }
+        let publicURL = reader.httpURL("GREENLIGHT_PUBLIC_URL", default: "http://127.0.0.1:8081")
+        try reader.validate()
+        return NotifierConfiguration(common: common, smtp: smtp!, mailFrom: from, publicURL: publicURL, banner: reader.banner)
+    }
+}

@@ -1,0 +1,42 @@
+import Foundation
+import GreenlightModels
+import Hummingbird
+import Kafka
+import Logging
+import Mail
+import ServiceSupport
+
+/// Builds and runs the notifier: a member of the `greenlight-notifier` consumer group (run several to share the
+/// work) and a health endpoint.
+public enum NotifierService {
+    public static let consumerGroup = "greenlight-notifier"
+
+    public static func run(configuration: NotifierConfiguration, logger: Logger) async throws {
+        logger.info("Starting greenlight-notifier", metadata: ["configuration": "\(configuration.banner)"])
+        let consumer = try KafkaConsumer(
+            configuration: configuration.common.kafka, groupId: consumerGroup, topics: [Topic.notifications.rawValue],
+            logger: logger)
+        let sender = NotificationSender(
+            consumer: consumer, smtp: SMTPClient(configuration: configuration.smtp), configuration: configuration,
+            logger: logger)
+
+        let router = Router()
+        router.add(middleware: ProblemMiddleware())
+        HealthRoutes(checks: [("kafka", { await consumer.isConnected() })]).register(on: router)
+        let server = makeHTTPServer(
+            router: router, host: configuration.common.httpHost, port: configuration.common.httpPort,
+            serviceName: "greenlight-notifier", logger: logger)
+
+        try await ServiceRunner.run(
+            [
+                ClosureService("notification-sender") {
+                    try await runUntilShutdown {
+                        try await sender.run()
+                    } onShutdown: {
+                        Task { await consumer.close() }
+                    }
+                },
+                server,
+            ], logger: logger)
+    }
+}

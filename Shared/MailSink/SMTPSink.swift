@@ -1,0 +1,153 @@
+import Logging
+import NIOCore
+import NIOExtras
+import NIOPosix
+import Synchronization
+
+/// A small SMTP server that accepts every message and keeps it: the mail sink for local runs and the real SMTP
+/// peer for tests. Speaks EHLO/HELO, MAIL, RCPT, DATA (with dot-unstuffing), RSET, NOOP and QUIT over TCP.
+public final class SMTPSink: Sendable {
+    private let channel: any Channel
+    private let store: MailStore
+    public let port: Int
+
+    /// Starts listening on `host:port` (port 0 picks a free one). `onMessage` runs for every message received.
+    public static func start(
+        host: String = "127.0.0.1", port: Int = 0, onMessage: @escaping @Sendable (ReceivedMail) -> Void = { _ in }
+    ) async throws -> SMTPSink {
+        let store = MailStore(onMessage: onMessage)
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineBasedFrameDecoder()))
+                    try channel.pipeline.syncOperations.addHandler(SMTPSessionHandler(store: store))
+                }
+            }
+            .bind(host: host, port: port).get()
+        return SMTPSink(channel: channel, store: store, port: channel.localAddress?.port ?? port)
+    }
+
+    private init(channel: any Channel, store: MailStore, port: Int) {
+        self.channel = channel
+        self.store = store
+        self.port = port
+    }
+
+    /// Every message received so far, oldest first.
+    public var messages: [ReceivedMail] { store.all }
+
+    public func shutdown() async {
+        try? await channel.close()
+    }
+}
+
+/// One message as the sink received it.
+public struct ReceivedMail: Sendable {
+    public var from: String
+    public var recipients: [String]
+    /// The message text as sent after DATA (CRLF line ends, dots unstuffed).
+    public var raw: String
+
+    public var parsed: ParsedMail { ParsedMail(raw: raw) }
+}
+
+final class MailStore: Sendable {
+    private let mails = Mutex<[ReceivedMail]>([])
+    private let onMessage: @Sendable (ReceivedMail) -> Void
+
+    init(onMessage: @escaping @Sendable (ReceivedMail) -> Void) {
+        self.onMessage = onMessage
+    }
+
+    func add(_ mail: ReceivedMail) {
+        mails.withLock { $0.append(mail) }
+        onMessage(mail)
+    }
+
+    var all: [ReceivedMail] { mails.withLock { $0 } }
+}
+
+/// One SMTP conversation. Lives on its channel's event loop.
+final class SMTPSessionHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let store: MailStore
+    private var from: String?
+    private var recipients: [String] = []
+    private var dataLines: [String]?
+
+    init(store: MailStore) {
+        self.store = store
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        reply("220 greenlight-mail-sink ESMTP ready", context: context)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var buffer = unwrapInboundIn(data)
+        var line = buffer.readString(length: buffer.readableBytes) ?? ""
+        if line.hasSuffix("\r") { line.removeLast() }
+
+        if var lines = dataLines {
+            if line == "." {
+                dataLines = nil
+                store.add(
+                    ReceivedMail(from: from ?? "", recipients: recipients, raw: lines.joined(separator: "\r\n") + "\r\n"))
+                from = nil
+                recipients = []
+                reply("250 2.0.0 Message accepted", context: context)
+            } else {
+                lines.append(line.hasPrefix("..") ? String(line.dropFirst()) : line)
+                dataLines = lines
+            }
+            return
+        }
+
+        let verb = line.prefix(4).uppercased()
+        switch verb {
+        case "EHLO":
+            reply("250-greenlight-mail-sink\r\n250-8BITMIME\r\n250-SIZE 10485760\r\n250 SMTPUTF8", context: context)
+        case "HELO":
+            reply("250 greenlight-mail-sink", context: context)
+        case "MAIL":
+            from = Self.address(in: line)
+            recipients = []
+            reply("250 2.1.0 OK", context: context)
+        case "RCPT":
+            guard from != nil else { return reply("503 5.5.1 MAIL first", context: context) }
+            recipients.append(Self.address(in: line))
+            reply("250 2.1.5 OK", context: context)
+        case "DATA":
+            guard !recipients.isEmpty else { return reply("503 5.5.1 RCPT first", context: context) }
+            dataLines = []
+            reply("354 End data with <CR><LF>.<CR><LF>", context: context)
+        case "RSET":
+            from = nil
+            recipients = []
+            reply("250 2.0.0 OK", context: context)
+        case "NOOP":
+            reply("250 2.0.0 OK", context: context)
+        case "QUIT":
+            context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "221 2.0.0 Bye\r\n"))).whenComplete { _ in
+                context.close(promise: nil)
+            }
+        default:
+            reply("502 5.5.2 Command not recognized", context: context)
+        }
+    }
+
+    private func reply(_ text: String, context: ChannelHandlerContext) {
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: text + "\r\n")), promise: nil)
+    }
+
+    /// The address between `<` and `>` in `MAIL FROM:<a@b>` or `RCPT TO:<a@b>`.
+    static func address(in line: String) -> String {
+        guard let open = line.firstIndex(of: "<"), let close = line[open...].firstIndex(of: ">") else {
+            return String(line.split(separator: ":", maxSplits: 1).last ?? "").trimmingCharacters(in: .whitespaces)
+        }
+        return String(line[line.index(after: open)..<close])
+    }
+}

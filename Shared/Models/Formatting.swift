@@ -1,0 +1,56 @@
+import Foundation
+
+/// How amounts and times are shown to people (emails and pages), the same everywhere.
+public enum HumanFormat {
+    /// `5,000.00 USD`.
+    public static func amount(_ amount: Double, currency: String) -> String {
+        let cents = (amount * 100).rounded()
+        let whole = Int64(cents / 100)
+        let fraction = Int64(abs(cents.truncatingRemainder(dividingBy: 100)))
+        var digits = String(abs(whole))
+        var grouped = ""
+        while digits.count > 3 {
+            grouped = "," + digits.suffix(3) + grouped
+            digits = String(digits.dropLast(3))
+        }
+        let sign = amount < 0 ? "-" : ""
+        return "\(sign)\(digits)\(grouped).\(fraction < 10 ? "0" : "")\(fraction) \(currency)"
+    }
+
+    /// `2026-11-28 02:42 UTC`.
+    public static func utc(_ date: Date) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute], from: date)
+        return String(format: "%04d-%02d-%02d %02d:%02d UTC", c.year!, c.month!, c.day!, c.hour!, c.minute!)
+    }
+
+    /// `24 hours`, `90 minutes`, `2 days`, `less than a minute`.
+    public static func duration(from start: Date, to end: Date) -> String {
+        let seconds = max(0, Int(end.timeIntervalSince(start).rounded()))
+        func plural(_ n: Int, _ unit: String) -> String { "\(n) \(unit)\(n == 1 ? "" : "s")" }
+        switch seconds {
+        case ..<60: return seconds <= 1 ? "less than a minute" : plural(seconds, "second")
+        case ..<(2 * 3600): return plural(seconds / 60, "minute")
+        case ..<(2 * 86_400): return plural(seconds / 3600, "hour")
+        default: return plural(seconds / 86_400, "day")
+        }
+    }
+}
+
+/// Escapes text for HTML element content and attribute values.
+public func htmlEscape(_ text: String) -> String {
+    var escaped = ""
+    escaped.reserveCapacity(text.utf8.count)
+    for character in text {
+        switch character {
+        case "&": escaped += "&amp;"
+        case "<": escaped += "&lt;"
+        case ">": escaped += "&gt;"
+        case "\"": escaped += "&quot;"
+        case "'": escaped += "&#39;"
+        default: escaped.append(character)
+        }
+    }
+    return escaped
+}
