@@ -12,10 +12,30 @@ public final class KafkaAdmin: Sendable {
         client = try RDKafkaClient(type: RD_KAFKA_PRODUCER, conf: conf, logger: logger)
     }
 
-    /// Creates each missing topic with `partitions` partitions and `replicationFactor` replicas.
+    /// The names of the topics the cluster has.
+    public func topicNames(timeout: Duration = .seconds(10)) async throws -> Set<String> {
+        let client = self.client
+        let milliseconds = Int32(timeout.components.seconds * 1000)
+        return try await blockingQueue.run {
+            var metadata: UnsafePointer<rd_kafka_metadata>?
+            let error = rd_kafka_metadata(client.handle, 1, nil, &metadata, milliseconds)
+            guard error == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else {
+                throw KafkaError(.adminFailed, "cannot list topics", error: error)
+            }
+            defer { rd_kafka_metadata_destroy(metadata) }
+            return Set((0..<Int(metadata.pointee.topic_cnt)).map { String(cString: metadata.pointee.topics[$0].topic) })
+        }
+    }
+
+    /// Creates each missing topic with `partitions` partitions and `replicationFactor` replicas; returns the
+    /// names it created. Asks the cluster first, so nothing is sent when every topic exists.
+    @discardableResult
     public func createTopics(
         _ names: [String], partitions: Int, replicationFactor: Int, timeout: Duration = .seconds(15)
-    ) async throws {
+    ) async throws -> [String] {
+        let existing = try await topicNames(timeout: timeout)
+        let missing = names.filter { !existing.contains($0) }
+        guard !missing.isEmpty else { return [] }
         let client = self.client
         let milliseconds = Int32(timeout.components.seconds * 1000)
         try await blockingQueue.run {
@@ -23,12 +43,12 @@ public final class KafkaAdmin: Sendable {
             var errorText = [CChar](repeating: 0, count: 512)
             var newTopics: [OpaquePointer?] = []
             defer { for topic in newTopics { rd_kafka_NewTopic_destroy(topic) } }
-            for name in names {
+            for name in missing {
                 let topic = errorText.withUnsafeMutableBufferPointer {
                     rd_kafka_NewTopic_new(name, Int32(partitions), Int32(replicationFactor), $0.baseAddress, $0.count)
                 }
                 guard let topic else {
-                    throw KafkaError(.adminFailed, "topic \(name): \(String(cString: errorText))")
+                    throw KafkaError(.adminFailed, "topic \(name): \(String(decoding: errorText.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))")
                 }
                 newTopics.append(topic)
             }
@@ -63,5 +83,6 @@ public final class KafkaAdmin: Sendable {
                 }
             }
         }
+        return missing
     }
 }

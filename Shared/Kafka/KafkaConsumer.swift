@@ -20,6 +20,9 @@ public final class KafkaConsumer: Sendable {
         "session.timeout.ms": "10000",
         "heartbeat.interval.ms": "1000",
         "partition.assignment.strategy": "range,roundrobin",
+        // How long a fetch waits for data: bounds the delay on brokers (like the embedded one) that do not answer
+        // a waiting fetch as soon as data arrives.
+        "fetch.wait.max.ms": "50",
     ]
 
     public init(

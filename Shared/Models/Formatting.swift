@@ -31,9 +31,9 @@ public enum HumanFormat {
         func plural(_ n: Int, _ unit: String) -> String { "\(n) \(unit)\(n == 1 ? "" : "s")" }
         switch seconds {
         case ..<60: return seconds <= 1 ? "less than a minute" : plural(seconds, "second")
-        case ..<(2 * 3600): return plural(seconds / 60, "minute")
-        case ..<(2 * 86_400): return plural(seconds / 3600, "hour")
-        default: return plural(seconds / 86_400, "day")
+        case ..<(2 * 3600): return plural(Int((Double(seconds) / 60).rounded()), "minute")
+        case ..<(2 * 86_400): return plural(Int((Double(seconds) / 3600).rounded()), "hour")
+        default: return plural(Int((Double(seconds) / 86_400).rounded()), "day")
         }
     }
 }

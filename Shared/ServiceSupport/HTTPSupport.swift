@@ -26,6 +26,8 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             default: detail = error.body ?? error.status.reasonPhrase
             }
             return .problem(Problem(title: error.status.reasonPhrase, status: status, detail: detail))
+        } catch is NIOTooManyBytesError {
+            return .problem(Problem(title: "Content Too Large", status: 413, detail: "The request body is too large."))
         } catch {
             context.logger.error("Request failed", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
             return .problem(

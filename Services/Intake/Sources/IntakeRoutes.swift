@@ -3,6 +3,7 @@ import Foundation
 import GreenlightModels
 import Hummingbird
 import Logging
+import NIOCore
 import ServiceSupport
 
 /// Where intake reads a request's status.
@@ -52,7 +53,7 @@ public struct IntakeRoutes: Sendable {
         let body: ByteBuffer
         do {
             body = try await request.collectBody(upTo: Self.maxBodyBytes)
-        } catch let error as HTTPError where error.status == .contentTooLarge {
+        } catch is NIOTooManyBytesError {
             throw Problem(
                 title: "Content Too Large", status: 413,
                 detail: "The body is larger than \(Self.maxBodyBytes) bytes; shorten the description.")

@@ -1,0 +1,172 @@
+import Foundation
+import GreenlightModels
+import GreenlightTestSupport
+import MailSink
+import Testing
+
+/// The four services as separate processes, driven as a user would: HTTP in, email over SMTP, a click on the
+/// link (GET, then the form's POST), the outcome on Kafka and on the status API.
+@Suite(.timeLimit(.minutes(3)))
+struct ApprovalFlowTests {
+    @Test func approvedByEmailLink() async throws {
+        try await ServiceStack.with { stack in
+            let requestId = TestEnvironment.uniqueName("REQ")
+            let accepted = try await stack.submit(
+                #"{"requestId": "\#(requestId)", "amount": 5000, "description": "New server purchase", "approvers": ["a@example.com"], "timeoutSeconds": 86400}"#)
+            #expect(accepted.status == 202)
+            let body = try GreenlightJSON.decoder().decode(RequestAccepted.self, from: Data(accepted.body.utf8))
+            #expect(body == RequestAccepted(message: "Request accepted", requestId: requestId, statusUrl: "/v1/requests/\(requestId)"))
+
+            let mail = try await stack.waitForMail(forRequest: requestId)
+            #expect(mail.subject == "Approval needed: New server purchase (5,000.00 USD)")
+            #expect(mail.header("To") == "a@example.com")
+            #expect(mail.text?.contains("expires in 24 hours") == true)
+            let approve = try #require(mail.links.first { $0.contains("/approve/") })
+            #expect(approve.hasPrefix(stack.callbacksURL))
+            #expect(mail.links.contains { $0.contains("/reject/") })
+
+            // A GET (what a mail scanner does) shows the page and decides nothing.
+            let page = try await HTTP.get(approve)
+            #expect(page.status == 200)
+            #expect(page.body.contains("Approve this request?"))
+            #expect(page.header("Referrer-Policy") == "no-referrer")
+            #expect(page.header("Cache-Control") == "no-store")
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(try await stack.status(requestId)?.status == .pending)
+            #expect(stack.outcomes.outcomes(forRequest: requestId).isEmpty)
+
+            let decided = try await HTTP.post(
+                approve, body: "decision=approve&comment=Looks+good", contentType: "application/x-www-form-urlencoded")
+            #expect(decided.status == 200)
+            #expect(decided.body.contains("Request Approved!"))
+
+            let outcome = try await stack.outcomes.waitFor(requestId)
+            #expect(outcome.status == .approved)
+            #expect(outcome.approved)
+            #expect(outcome.decidedBy == "a@example.com")
+            #expect(outcome.channel == .link)
+            #expect(outcome.comment == "Looks good")
+
+            let status = try #require(try await stack.status(requestId))
+            #expect(status.status == .approved)
+            #expect(status.decidedBy == "a@example.com")
+            #expect(status.decidedAt != nil)
+
+            // The link is spent: a second click gets its own page and changes nothing.
+            let again = try await HTTP.post(approve, body: "decision=approve", contentType: "application/x-www-form-urlencoded")
+            #expect(again.status == 409)
+            #expect(again.body.contains("already approved"))
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(stack.outcomes.outcomes(forRequest: requestId).count == 1)
+        }
+    }
+
+    @Test func rejectedByEmailLinkAndUnknownLinksAreRefused() async throws {
+        try await ServiceStack.with { stack in
+            let requestId = TestEnvironment.uniqueName("REQ")
+            // The original pattern's path, and no approvers: the configured default approver is asked.
+            let accepted = try await stack.submit(
+                #"{"requestId": "\#(requestId)", "amount": 12.5, "description": "Team lunch"}"#, path: "/requests")
+            #expect(accepted.status == 202)
+            let mail = try await stack.waitForMail(forRequest: requestId)
+            #expect(mail.header("To") == "default-approver@example.com")
+            let reject = try #require(mail.links.first { $0.contains("/reject/") })
+
+            #expect(try await HTTP.get(reject).body.contains("Reject this request?"))
+            let decided = try await HTTP.post(reject, body: "decision=reject", contentType: "application/x-www-form-urlencoded")
+            #expect(decided.status == 200)
+            #expect(decided.body.contains("Request Rejected!"))
+
+            let outcome = try await stack.outcomes.waitFor(requestId)
+            #expect(outcome.status == .rejected)
+            #expect(!outcome.approved)
+            #expect(try await stack.status(requestId)?.status == .rejected)
+
+            let unknown = try await HTTP.get("\(stack.callbacksURL)/approve/AAAAAAAAAAAAAAAAAAAAAA")
+            #expect(unknown.status == 404)
+            #expect(unknown.body.contains("not recognised"))
+            #expect(try await HTTP.get("\(stack.callbacksURL)/approve/short").status == 404)
+        }
+    }
+
+    @Test func deadlinePassesAndTheRequestTimesOut() async throws {
+        try await ServiceStack.with { stack in
+            let requestId = TestEnvironment.uniqueName("REQ")
+            let submitted = Date()
+            #expect(
+                try await stack.submit(
+                    #"{"requestId": "\#(requestId)", "amount": 99, "description": "Short deadline", "approvers": ["t@example.com"], "timeoutSeconds": 2}"#
+                ).status == 202)
+            let mail = try await stack.waitForMail(forRequest: requestId)
+            let outcome = try await stack.outcomes.waitFor(requestId)
+            #expect(outcome.status == .timedOut)
+            #expect(!outcome.approved)
+            #expect(outcome.decidedBy == nil)
+            #expect(outcome.completedAt.timeIntervalSince(submitted) >= 2)
+            #expect(try await stack.status(requestId)?.status == .timedOut)
+
+            // The link no longer decides anything.
+            let approve = try #require(mail.links.first { $0.contains("/approve/") })
+            let late = try await HTTP.post(approve, body: "decision=approve", contentType: "application/x-www-form-urlencoded")
+            #expect(late.status == 409)
+            #expect(late.body.contains("timed out"))
+        }
+    }
+
+    @Test func duplicateSubmissionsStartOneWorkflow() async throws {
+        try await ServiceStack.with { stack in
+            let requestId = TestEnvironment.uniqueName("REQ")
+            let json = #"{"requestId": "\#(requestId)", "amount": 700, "description": "Submitted twice", "approvers": ["d@example.com"]}"#
+            // Two at once (both reach Kafka: the orchestrator must ignore the second)...
+            async let first = stack.submit(json)
+            async let second = stack.submit(json)
+            let statuses = try await [first.status, second.status]
+            #expect(statuses.allSatisfy { $0 == 202 || $0 == 200 })
+
+            let mail = try await stack.waitForMail(forRequest: requestId)
+            // ...and one after it is known: answered from the status store, nothing published.
+            _ = try await eventually { try await stack.status(requestId) != nil }
+            let third = try await stack.submit(json)
+            #expect(third.status == 200)
+            #expect(third.body.contains("already accepted"))
+
+            let approve = try #require(mail.links.first { $0.contains("/approve/") })
+            _ = try await HTTP.post(approve, body: "decision=approve", contentType: "application/x-www-form-urlencoded")
+            _ = try await stack.outcomes.waitFor(requestId)
+            try await Task.sleep(for: .seconds(1))
+            #expect(stack.mails(forRequest: requestId).count == 1)
+            #expect(stack.outcomes.outcomes(forRequest: requestId).count == 1)
+        }
+    }
+
+    @Test func badInputGetsProblemDetailsAndPublishesNothing() async throws {
+        try await ServiceStack.with { stack in
+            let requestId = TestEnvironment.uniqueName("REQ")
+            let cases: [(body: String, status: Int, field: String?)] = [
+                ("{not json", 400, nil),
+                (#"{"requestId": "\#(requestId)", "amount": "5000", "description": "x"}"#, 400, "amount"),
+                (#"{"requestId": "\#(requestId)", "amount": -1, "description": "x"}"#, 400, "amount"),
+                (#"{"requestId": "\#(requestId)", "amount": 1e400, "description": "x"}"#, 400, nil),
+                (#"{"requestId": "\#(requestId)", "description": "x"}"#, 400, "amount"),
+                (#"{"requestId": "\#(requestId)", "amount": 5, "description": "x", "approvers": ["nope"]}"#, 400, "approvers[0]"),
+                (#"{"requestId": "\#(requestId)", "amount": 5, "description": "\#(String(repeating: "x", count: 70_000))"}"#, 413, nil),
+            ]
+            for (body, status, field) in cases {
+                let response = try await stack.submit(body)
+                #expect(response.status == status, "\(body.prefix(80))")
+                #expect(response.header("Content-Type") == "application/problem+json")
+                if let field {
+                    let problem = try GreenlightJSON.decoder().decode(Problem.self, from: Data(response.body.utf8))
+                    #expect(problem.errors?.contains { $0.field == field } == true, "\(problem)")
+                }
+            }
+            let unknown = try await HTTP.get("\(stack.intakeURL)/v1/nothing-here")
+            #expect(unknown.status == 404)
+            #expect(unknown.header("Content-Type") == "application/problem+json")
+
+            try await Task.sleep(for: .seconds(1))
+            #expect(try await stack.status(requestId) == nil)
+            #expect(stack.mails(forRequest: requestId).isEmpty)
+        }
+    }
+}

@@ -1,0 +1,280 @@
+import AsyncHTTPClient
+import Foundation
+import GreenlightModels
+import Kafka
+import Logging
+import MailSink
+import NIOCore
+import Synchronization
+
+/// The four Greenlight services running as real processes against a throwaway database, an embedded Kafka
+/// broker (in this process, over TCP) and an SMTP sink (also in this process). Use `ServiceStack.with { … }`,
+/// which stops everything however the body ends.
+public final class ServiceStack: Sendable {
+    public let cluster: KafkaMockCluster
+    public let sink: SMTPSink
+    public let database: TestDatabase
+    public let ports: [String: Int]
+    public let processes: [String: ChildProcess]
+    public let outcomes: OutcomeCollector
+    public let logDirectory: String
+
+    public static let services = [
+        "intake": "greenlight-intake", "orchestrator": "greenlight-orchestrator",
+        "notifier": "greenlight-notifier", "callbacks": "greenlight-callbacks",
+    ]
+
+    public var intakeURL: String { "http://127.0.0.1:\(ports["intake"]!)" }
+    public var callbacksURL: String { "http://127.0.0.1:\(ports["callbacks"]!)" }
+
+    public static func with<T>(
+        environment extra: [String: String] = [:], _ body: (ServiceStack) async throws -> T
+    ) async throws -> T {
+        let stack = try await start(environment: extra)
+        do {
+            let result = try await body(stack)
+            await stack.stop()
+            return result
+        } catch {
+            FileHandle.standardError.write(Data(stack.diagnostics().utf8))
+            await stack.stop()
+            throw error
+        }
+    }
+
+    static func start(environment extra: [String: String]) async throws -> ServiceStack {
+        let binDirectory = try Self.binDirectory()
+        let cluster = try KafkaMockCluster()
+        for topic in Topic.allCases { try cluster.createTopic(topic.rawValue, partitions: 6) }
+        let sink = try await SMTPSink.start()
+        let database = try await TestDatabase.create("e2e")
+        let logDirectory = NSTemporaryDirectory() + "greenlight-e2e-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: logDirectory, withIntermediateDirectories: true)
+
+        var ports: [String: Int] = [:]
+        for name in services.keys { ports[name] = try freePort() }
+        let common = [
+            "GREENLIGHT_KAFKA_BROKERS": cluster.bootstrapServers,
+            "GREENLIGHT_DATABASE_URL": database.url,
+            "GREENLIGHT_SMTP_URL": "smtp://127.0.0.1:\(sink.port)",
+            "GREENLIGHT_PUBLIC_URL": "http://127.0.0.1:\(ports["callbacks"]!)",
+            "GREENLIGHT_MAIL_FROM": "greenlight@example.com",
+            "GREENLIGHT_DEFAULT_APPROVER": "default-approver@example.com",
+            "GREENLIGHT_HTTP_HOST": "127.0.0.1",
+            "GREENLIGHT_LOG_LEVEL": "info",
+            "GREENLIGHT_POLL_INTERVAL_MS": "100",
+        ].merging(extra) { _, new in new }
+
+        var processes: [String: ChildProcess] = [:]
+        for (name, executable) in services {
+            var environment = common
+            environment["GREENLIGHT_HTTP_PORT"] = String(ports[name]!)
+            processes[name] = try ChildProcess(
+                name: name, executable: "\(binDirectory)/\(executable)", environment: environment,
+                logPath: "\(logDirectory)/\(name).log")
+        }
+        let outcomes = try OutcomeCollector(brokers: cluster.bootstrapServers)
+        let stack = ServiceStack(
+            cluster: cluster, sink: sink, database: database, ports: ports, processes: processes, outcomes: outcomes,
+            logDirectory: logDirectory)
+        do {
+            try await stack.waitUntilReady()
+        } catch {
+            FileHandle.standardError.write(Data(stack.diagnostics().utf8))
+            await stack.stop()
+            throw error
+        }
+        return stack
+    }
+
+    private init(
+        cluster: KafkaMockCluster, sink: SMTPSink, database: TestDatabase, ports: [String: Int],
+        processes: [String: ChildProcess], outcomes: OutcomeCollector, logDirectory: String
+    ) {
+        self.cluster = cluster
+        self.sink = sink
+        self.database = database
+        self.ports = ports
+        self.processes = processes
+        self.outcomes = outcomes
+        self.logDirectory = logDirectory
+    }
+
+    /// Waits until every service's `/readyz` answers 200 and the outcome consumer has joined its group.
+    func waitUntilReady(timeout: Duration = .seconds(60)) async throws {
+        for (name, port) in ports {
+            let ready = try await eventually(timeout: timeout, interval: .milliseconds(100)) {
+                if processes[name]!.hasExited {
+                    throw ChildProcessError(description: "\(name) exited during start-up")
+                }
+                return (try? await HTTP.get("http://127.0.0.1:\(port)/readyz").status) == 200
+            }
+            guard ready else { throw ChildProcessError(description: "\(name) did not become ready") }
+        }
+    }
+
+    public func stop() async {
+        for process in processes.values {
+            let status = await process.stop()
+            if status != 0 {
+                FileHandle.standardError.write(Data("\(process.name) exited with status \(status)\n".utf8))
+            }
+        }
+        await outcomes.close()
+        await sink.shutdown()
+    }
+
+    /// The last lines of every service's log, for a failing test's output.
+    public func diagnostics() -> String {
+        processes.values.map { "----- \($0.name) (\($0.logPath))\n\($0.logTail())\n" }.joined()
+    }
+
+    // MARK: - Acting as a client
+
+    /// POSTs a JSON body to intake.
+    public func submit(_ json: String, path: String = "/v1/requests") async throws -> HTTP.Response {
+        try await HTTP.post(intakeURL + path, body: json, contentType: "application/json")
+    }
+
+    public func status(_ requestId: String) async throws -> RequestStatusBody? {
+        let response = try await HTTP.get("\(intakeURL)/v1/requests/\(requestId)")
+        guard response.status == 200 else { return nil }
+        return try GreenlightJSON.decoder().decode(RequestStatusBody.self, from: Data(response.body.utf8))
+    }
+
+    /// The emails received for one request, found by their `X-Greenlight-Request-Id` header.
+    public func mails(forRequest requestId: String) -> [ParsedMail] {
+        sink.messages.map(\.parsed).filter { $0.header("X-Greenlight-Request-Id") == requestId }
+    }
+
+    /// Waits for the first email about a request.
+    public func waitForMail(forRequest requestId: String, timeout: Duration = .seconds(30)) async throws -> ParsedMail {
+        var found: ParsedMail?
+        _ = try await eventually(timeout: timeout) {
+            found = mails(forRequest: requestId).first
+            return found != nil
+        }
+        guard let found else { throw ChildProcessError(description: "no email arrived for \(requestId)") }
+        return found
+    }
+}
+
+/// Reads `approvals.outcomes` with a group of its own and keeps every `ApprovalCompleted`.
+public final class OutcomeCollector: Sendable {
+    private final class Received: Sendable {
+        let events = Mutex<[ApprovalCompleted]>([])
+    }
+
+    private let consumer: KafkaConsumer
+    private let received = Received()
+    private let task: Task<Void, Never>
+
+    init(brokers: String) throws {
+        let consumer = try KafkaConsumer(
+            configuration: KafkaConfiguration(bootstrapServers: brokers), groupId: "test-outcomes-\(UUID())",
+            topics: [Topic.outcomes.rawValue], logger: TestEnvironment.logger("outcomes"))
+        let received = self.received
+        self.consumer = consumer
+        task = Task {
+            do {
+                for try await message in consumer.messages {
+                    if let event = try? GreenlightJSON.decoder().decode(ApprovalCompleted.self, from: Data(message.value)) {
+                        received.events.withLock { $0.append(event) }
+                    }
+                }
+            } catch {}
+        }
+    }
+
+    public var all: [ApprovalCompleted] { received.events.withLock { $0 } }
+
+    public func outcomes(forRequest requestId: String) -> [ApprovalCompleted] {
+        all.filter { $0.requestId == requestId }
+    }
+
+    /// Waits for the first outcome of a request.
+    public func waitFor(_ requestId: String, timeout: Duration = .seconds(30)) async throws -> ApprovalCompleted {
+        var found: ApprovalCompleted?
+        _ = try await eventually(timeout: timeout) {
+            found = outcomes(forRequest: requestId).first
+            return found != nil
+        }
+        guard let found else { throw ChildProcessError(description: "no outcome arrived for \(requestId)") }
+        return found
+    }
+
+    func close() async {
+        await consumer.close()
+        await task.value
+    }
+}
+
+extension ServiceStack {
+    /// Where `swift build` put the executables: `GREENLIGHT_BIN_DIR`, or beside the test bundle.
+    static func binDirectory() throws -> String {
+        if let directory = ProcessInfo.processInfo.environment["GREENLIGHT_BIN_DIR"], !directory.isEmpty {
+            return directory
+        }
+        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
+        guard FileManager.default.isExecutableFile(atPath: "\(bundle)/greenlight-intake") else {
+            throw ChildProcessError(
+                description: "the service executables are not built: run scripts/test (it runs swift build first)")
+        }
+        return bundle
+    }
+}
+
+/// A free TCP port on 127.0.0.1 (the kernel picks it; there is a small window before the service binds it).
+public func freePort() throws -> Int {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard descriptor >= 0 else { throw ChildProcessError(description: "socket() failed") }
+    defer { close(descriptor) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Bool in
+            bind(descriptor, pointer, length) == 0 && getsockname(descriptor, pointer, &length) == 0
+        }
+    }
+    guard bound else { throw ChildProcessError(description: "bind() failed") }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// A small HTTP client for tests.
+public enum HTTP {
+    public struct Response: Sendable {
+        public var status: Int
+        public var headers: [(String, String)]
+        public var body: String
+
+        public func header(_ name: String) -> String? {
+            headers.first { $0.0.lowercased() == name.lowercased() }?.1
+        }
+    }
+
+    public static func get(_ url: String) async throws -> Response {
+        try await send(HTTPClientRequest(url: url))
+    }
+
+    public static func post(_ url: String, body: String, contentType: String, headers: [(String, String)] = [])
+        async throws -> Response
+    {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: contentType)
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        request.body = .bytes(ByteBuffer(string: body))
+        return try await send(request)
+    }
+
+    static func send(_ request: HTTPClientRequest) async throws -> Response {
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let body = try await response.body.collect(upTo: 4 * 1024 * 1024)
+        return Response(
+            status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) },
+            body: String(buffer: body))
+    }
+}
