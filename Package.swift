@@ -154,7 +154,7 @@ let package = Package(
             ),
             .testTarget(
                 name: "ModelsTests",
-                dependencies: ["GreenlightModels", "Mail", "ServiceSupport"],
+                dependencies: ["GreenlightModels", "Mail", "MailSink", "ServiceSupport"],
                 path: "Tests/ModelsTests",
                 swiftSettings: swiftSettings
             ),
@@ -173,7 +173,8 @@ let package = Package(
             .testTarget(
                 name: "ServiceTests",
                 dependencies: [
-                    "Intake", "Callbacks", "Mail", "MailSink", "GreenlightTestSupport", "ApprovalStore",
+                    "Intake", "Callbacks", "Orchestrator", "Notifier", "Mail", "MailSink", "GreenlightTestSupport",
+                    "ApprovalStore", "ServiceSupport",
                     .product(name: "HummingbirdTesting", package: "hummingbird"),
                 ],
                 path: "Tests/ServiceTests",

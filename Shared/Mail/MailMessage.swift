@@ -42,7 +42,7 @@ public struct MailMessage: Sendable {
         for header in extraHeaders { lines.append("\(header.name): \(MIME.encodeHeaderWord(header.value))") }
         if let html {
             let boundary = "greenlight-\(UUID().uuidString.lowercased())"
-            lines.append("Content-Type: multipart/alternative; boundary=\"\(boundary)\"")
+            lines.append("Content-Type: multipart/alternative;\r\n boundary=\"\(boundary)\"")
             lines.append("")
             lines.append("This is a multi-part message in MIME format.")
             for (type, body) in [("text/plain", text), ("text/html", html)] {
@@ -102,7 +102,7 @@ public enum MIME {
         var words: [String] = []
         var chunk = ""
         for character in clean {
-            if (chunk + String(character)).utf8.count > 45 {
+            if (chunk + String(character)).utf8.count > 39 {
                 words.append(chunk)
                 chunk = ""
             }

@@ -70,7 +70,9 @@ public struct ParsedMail: Sendable {
         if lowered.hasPrefix("multipart/"), let boundary = parameter("boundary", in: contentType) {
             let sections = body.components(separatedBy: "--\(boundary)")
             for section in sections.dropFirst() where !section.hasPrefix("--") {
-                let trimmed = section.hasPrefix("\n") ? String(section.dropFirst()) : section
+                // The line break before a boundary belongs to the boundary (RFC 2046).
+                var trimmed = section.hasPrefix("\n") ? String(section.dropFirst()) : section
+                if trimmed.hasSuffix("\n") { trimmed.removeLast() }
                 let (partHeaders, partBody) = split(trimmed)
                 collect(headers: partHeaders, body: partBody, text: &text, html: &html, types: &types)
             }

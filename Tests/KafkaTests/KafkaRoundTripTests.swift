@@ -51,4 +51,39 @@ struct KafkaRoundTripTests {
         }
         await producer.shutdown()
     }
+
+    @Test func batchKeepsOrderAndReportsEachMessage() async throws {
+        let cluster = try KafkaMockCluster()
+        let topic = TestEnvironment.uniqueName("batch")
+        try cluster.createTopic(topic, partitions: 3)
+        let configuration = KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
+        let producer = try KafkaProducer(configuration: configuration, logger: logger)
+        let messages = (0..<50).map { KafkaOutgoingMessage(topic: topic, key: "same", value: Array("\($0)".utf8)) }
+        let results = await producer.send(batch: messages)
+        let reports = try results.map { try $0.get() }
+        #expect(reports.count == 50)
+        #expect(Set(reports.map(\.partition)).count == 1)
+        #expect(reports.map(\.offset) == reports.map(\.offset).sorted())
+
+        let consumer = try KafkaConsumer(
+            configuration: configuration, groupId: TestEnvironment.uniqueName("group"), topics: [topic], logger: logger)
+        var received: [String] = []
+        for try await message in consumer.messages {
+            received.append(String(decoding: message.value, as: UTF8.self))
+            if received.count == 50 { break }
+        }
+        #expect(received == (0..<50).map { "\($0)" })
+        await consumer.close()
+        await producer.shutdown()
+    }
+
+    @Test func sendAfterShutdownIsATypedError() async throws {
+        let cluster = try KafkaMockCluster()
+        let producer = try KafkaProducer(
+            configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers), logger: logger)
+        await producer.shutdown()
+        await #expect {
+            try await producer.send(topic: "t", key: nil, value: [1])
+        } throws: { ($0 as? KafkaError)?.code == .closed }
+    }
 }

@@ -1,0 +1,112 @@
+import Foundation
+import GreenlightModels
+import Testing
+
+struct ValidationTests {
+    func validate(_ json: String) throws -> Result<ValidatedApprovalRequest, Problem> {
+        try GreenlightJSON.decoder().decode(ApprovalRequestBody.self, from: Data(json.utf8))
+            .validate(defaultApprover: "boss@example.com")
+    }
+
+    func fields(_ result: Result<ValidatedApprovalRequest, Problem>) -> [String] {
+        guard case .failure(let problem) = result else { return [] }
+        return problem.errors?.map(\.field) ?? []
+    }
+
+    @Test func validRequestGetsDefaults() throws {
+        let result = try validate(#"{"requestId": "REQ-001", "amount": 5000, "description": "  New server purchase "}"#)
+        let request = try result.get()
+        #expect(request.requestId == "REQ-001")
+        #expect(request.description == "New server purchase")
+        #expect(request.currency == "USD")
+        #expect(request.approvers == ["boss@example.com"])
+        #expect(request.timeoutSeconds == 86_400)
+    }
+
+    @Test func duplicateApproversAreMergedCaseInsensitively() throws {
+        let request = try validate(
+            #"{"requestId": "R", "amount": 1, "description": "d", "approvers": ["a@example.com", "A@example.com", "b@example.com"]}"#
+        ).get()
+        #expect(request.approvers == ["a@example.com", "b@example.com"])
+    }
+
+    @Test(arguments: [
+        (#"{"amount": 1, "description": "d"}"#, "requestId"),
+        (#"{"requestId": "has space", "amount": 1, "description": "d"}"#, "requestId"),
+        (#"{"requestId": "R", "description": "d"}"#, "amount"),
+        (#"{"requestId": "R", "amount": -0.01, "description": "d"}"#, "amount"),
+        (#"{"requestId": "R", "amount": 1e16, "description": "d"}"#, "amount"),
+        (#"{"requestId": "R", "amount": 1}"#, "description"),
+        (#"{"requestId": "R", "amount": 1, "description": "   "}"#, "description"),
+        (#"{"requestId": "R", "amount": 1, "description": "d", "currency": "dollars"}"#, "currency"),
+        (#"{"requestId": "R", "amount": 1, "description": "d", "approvers": []}"#, "approvers"),
+        (#"{"requestId": "R", "amount": 1, "description": "d", "approvers": ["a@b"]}"#, "approvers[0]"),
+        (#"{"requestId": "R", "amount": 1, "description": "d", "approvers": ["x <a@example.com>"]}"#, "approvers[0]"),
+        (#"{"requestId": "R", "amount": 1, "description": "d", "timeoutSeconds": 0}"#, "timeoutSeconds"),
+        (#"{"requestId": "R", "amount": 1, "description": "d", "timeoutSeconds": 2592001}"#, "timeoutSeconds"),
+    ])
+    func invalidFieldIsNamed(json: String, field: String) throws {
+        #expect(fields(try validate(json)) == [field])
+    }
+
+    @Test func wronglyTypedFieldIsNamedByTheDecoder() {
+        do {
+            _ = try GreenlightJSON.decoder().decode(
+                ApprovalRequestBody.self, from: Data(#"{"requestId": "R", "amount": "5000"}"#.utf8))
+            Issue.record("a string amount decoded")
+        } catch let error as DecodingError {
+            let description = DecodingErrorDescription(error)
+            #expect(description.field == "amount")
+            #expect(description.problem == "must be a number")
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+    }
+}
+
+struct EventCodingTests {
+    @Test func eventsRoundTripWithTypeAndVersion() throws {
+        let event = ApprovalRequested(
+            requestId: "REQ-1", amount: 10.5, currency: "EUR", description: "Chairs", requester: "r@example.com",
+            approvers: ["a@example.com"], timeoutSeconds: 60, submittedAt: Date(timeIntervalSince1970: 1_800_000_000.25))
+        let data = try GreenlightJSON.encode(event)
+        let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect(json["type"] as? String == "ApprovalRequested")
+        #expect(json["version"] as? Int == 1)
+        #expect(json["submittedAt"] as? String == "2027-01-15T08:00:00.250Z")
+        #expect(try InboundEvent.decode(Array(data), topic: "t") == .approvalRequested(event))
+    }
+
+    @Test(arguments: [
+        "not json",
+        #"{"no": "type"}"#,
+        #"{"type": "Unheard"}"#,
+        #"{"type": "DecisionSubmitted", "version": 2}"#,
+        #"{"type": "DecisionSubmitted", "eventId": "x"}"#,
+    ])
+    func malformedEventsAreTypedErrors(text: String) {
+        #expect(throws: EventDecodingError.self) { try InboundEvent.decode(Array(text.utf8), topic: "approvals.decisions") }
+    }
+}
+
+struct HumanFormatTests {
+    @Test func amounts() {
+        #expect(HumanFormat.amount(5000, currency: "USD") == "5,000.00 USD")
+        #expect(HumanFormat.amount(1_234_567.891, currency: "EUR") == "1,234,567.89 EUR")
+        #expect(HumanFormat.amount(0.5, currency: "USD") == "0.50 USD")
+        #expect(HumanFormat.amount(999, currency: "USD") == "999.00 USD")
+    }
+
+    @Test func durations() {
+        let start = Date(timeIntervalSince1970: 0)
+        #expect(HumanFormat.duration(from: start, to: start.addingTimeInterval(86_399.6)) == "24 hours")
+        #expect(HumanFormat.duration(from: start, to: start.addingTimeInterval(3 * 86_400)) == "3 days")
+        #expect(HumanFormat.duration(from: start, to: start.addingTimeInterval(90 * 60)) == "90 minutes")
+        #expect(HumanFormat.duration(from: start, to: start) == "less than a minute")
+        #expect(HumanFormat.utc(Date(timeIntervalSince1970: 1_800_000_000)) == "2027-01-15 08:00 UTC")
+    }
+
+    @Test func htmlIsEscaped() {
+        #expect(htmlEscape(#"<a href="x">'&'</a>"#) == "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;")
+    }
+}

@@ -1,0 +1,128 @@
+import Foundation
+import GreenlightModels
+import Hummingbird
+import HummingbirdTesting
+import Intake
+import ServiceSupport
+import Synchronization
+import Testing
+
+/// Records what would have been published.
+final class RecordingPublisher: EventPublishing {
+    let events = Mutex<[any GreenlightEvent]>([])
+    let failure: (any Error)?
+
+    init(failure: (any Error)? = nil) {
+        self.failure = failure
+    }
+
+    func publish<Event: GreenlightEvent>(_ event: Event) async throws {
+        if let failure { throw failure }
+        events.withLock { $0.append(event) }
+    }
+
+    func published<Event: GreenlightEvent>(_ type: Event.Type) -> [Event] {
+        events.withLock { $0.compactMap { $0 as? Event } }
+    }
+}
+
+struct FixedStatuses: ApprovalStatusReading {
+    var known: [String: RequestStatusBody] = [:]
+    var failing = false
+
+    func status(requestId: String) async throws -> RequestStatusBody? {
+        if failing { throw CancellationError() }
+        return known[requestId]
+    }
+}
+
+struct IntakeRoutesTests {
+    func app(_ publisher: RecordingPublisher, statuses: FixedStatuses = FixedStatuses()) -> some ApplicationProtocol {
+        let router = Router()
+        router.add(middleware: ProblemMiddleware())
+        IntakeRoutes(
+            publisher: publisher, statuses: statuses, defaultApprover: "boss@example.com",
+            now: { Date(timeIntervalSince1970: 1_800_000_000) }
+        ).register(on: router)
+        return Application(router: router)
+    }
+
+    @Test func acceptedRequestIsPublishedOnce() async throws {
+        let publisher = RecordingPublisher()
+        try await app(publisher).test(.router) { client in
+            try await client.execute(
+                uri: "/v1/requests", method: .post, headers: [.contentType: "application/json"],
+                body: ByteBuffer(string: #"{"requestId": "REQ-9", "amount": 5000, "description": "Server"}"#)
+            ) { response in
+                #expect(response.status == .accepted)
+                #expect(response.headers[.location] == "/v1/requests/REQ-9")
+                let body = try GreenlightJSON.decoder().decode(RequestAccepted.self, from: Data(buffer: response.body))
+                #expect(body.message == "Request accepted")
+            }
+        }
+        let events = publisher.published(ApprovalRequested.self)
+        #expect(events.count == 1)
+        #expect(events.first?.requestId == "REQ-9")
+        #expect(events.first?.approvers == ["boss@example.com"])
+        #expect(events.first?.submittedAt == Date(timeIntervalSince1970: 1_800_000_000))
+    }
+
+    @Test func invalidRequestsPublishNothing() async throws {
+        let publisher = RecordingPublisher()
+        try await app(publisher).test(.router) { client in
+            for body in ["[]", "{", #"{"requestId": "R", "amount": null, "description": "d"}"#] {
+                try await client.execute(
+                    uri: "/v1/requests", method: .post, headers: [.contentType: "application/json"],
+                    body: ByteBuffer(string: body)
+                ) { response in
+                    #expect(response.status == .badRequest, "\(body)")
+                    #expect(response.headers[.contentType] == "application/problem+json")
+                }
+            }
+            try await client.execute(
+                uri: "/v1/requests", method: .post, headers: [.contentType: "text/plain"], body: ByteBuffer(string: "x")
+            ) { response in
+                #expect(response.status == .unsupportedMediaType)
+            }
+        }
+        #expect(publisher.events.withLock { $0.isEmpty })
+    }
+
+    @Test func brokerFailureIsA503() async throws {
+        let publisher = RecordingPublisher(failure: CancellationError())
+        try await app(publisher).test(.router) { client in
+            try await client.execute(
+                uri: "/requests", method: .post, headers: [.contentType: "application/json"],
+                body: ByteBuffer(string: #"{"requestId": "R", "amount": 1, "description": "d"}"#)
+            ) { response in
+                #expect(response.status == .serviceUnavailable)
+                let problem = try GreenlightJSON.decoder().decode(Problem.self, from: Data(buffer: response.body))
+                #expect(problem.detail.contains("Retry"))
+            }
+        }
+    }
+
+    @Test func statusIsReadAndUnknownIdsAre404() async throws {
+        let known = RequestStatusBody(
+            requestId: "REQ-1", executionId: UUID(), status: .approved, amount: 1, currency: "USD", description: "d",
+            requester: nil, approvers: ["a@example.com"], submittedAt: Date(), expiresAt: Date(),
+            decidedBy: "a@example.com", decidedAt: Date(), channel: .link, comment: nil, completedAt: Date())
+        try await app(RecordingPublisher(), statuses: FixedStatuses(known: ["REQ-1": known])).test(.router) { client in
+            try await client.execute(uri: "/v1/requests/REQ-1", method: .get) { response in
+                #expect(response.status == .ok)
+                let body = try GreenlightJSON.decoder().decode(RequestStatusBody.self, from: Data(buffer: response.body))
+                #expect(body.status == .approved)
+                #expect(body.decidedBy == "a@example.com")
+            }
+            try await client.execute(uri: "/v1/requests/REQ-2", method: .get) { response in
+                #expect(response.status == .notFound)
+                #expect(response.headers[.contentType] == "application/problem+json")
+            }
+        }
+        try await app(RecordingPublisher(), statuses: FixedStatuses(failing: true)).test(.router) { client in
+            try await client.execute(uri: "/v1/requests/REQ-1", method: .get) { response in
+                #expect(response.status == .serviceUnavailable)
+            }
+        }
+    }
+}
