@@ -1,5 +1,6 @@
 import Foundation
 import GreenlightModels
+import Kafka
 import GreenlightTestSupport
 import MailSink
 import Testing
@@ -167,6 +168,33 @@ struct ApprovalFlowTests {
             try await Task.sleep(for: .seconds(1))
             #expect(try await stack.status(requestId) == nil)
             #expect(stack.mails(forRequest: requestId).isEmpty)
+        }
+    }
+
+    @Test func malformedEventsAreSkippedAndTheConsumersCarryOn() async throws {
+        try await ServiceStack.with { stack in
+            let requestId = TestEnvironment.uniqueName("REQ")
+            let producer = try KafkaProducer(
+                configuration: KafkaConfiguration(bootstrapServers: stack.cluster.bootstrapServers),
+                logger: TestEnvironment.logger("garbage"))
+            // Keyed like the request that follows, so the garbage sits ahead of it on the same partitions.
+            for topic in [Topic.requests, .decisions, .notifications] {
+                for garbage in ["not json", #"{"type": "ApprovalRequested"}"#, #"{"type": "Nope", "version": 1}"#] {
+                    try await producer.send(topic: topic.rawValue, key: requestId, value: Array(garbage.utf8))
+                }
+            }
+            await producer.shutdown()
+
+            #expect(
+                try await stack.submit(#"{"requestId": "\#(requestId)", "amount": 1, "description": "After garbage"}"#)
+                    .status == 202)
+            let mail = try await stack.waitForMail(forRequest: requestId)
+            let reject = try #require(mail.links.first { $0.contains("/reject/") })
+            _ = try await HTTP.post(reject, body: "decision=reject", contentType: "application/x-www-form-urlencoded")
+            #expect(try await stack.outcomes.waitFor(requestId).status == .rejected)
+            for name in ["orchestrator", "notifier"] {
+                #expect(stack.processes[name]?.hasExited == false, "\(name) died")
+            }
         }
     }
 }
