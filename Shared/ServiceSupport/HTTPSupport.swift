@@ -94,6 +94,11 @@ public func makeHTTPServer(
     Application(
         router: router,
         configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: serviceName),
-        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
+        onServerRunning: { channel in
+            let bound = channel.localAddress?.port ?? port
+            // With GREENLIGHT_HTTP_PORT=0 the kernel picks the port; this line says which (tests read it).
+            logger.info("HTTP server listening", metadata: ["host": "\(host)", "port": "\(bound)"])
+            await onServerRunning(bound)
+        },
         logger: logger)
 }

@@ -51,27 +51,39 @@ public final class ServiceStack: Sendable {
         let logDirectory = NSTemporaryDirectory() + "greenlight-e2e-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: logDirectory, withIntermediateDirectories: true)
 
-        var ports: [String: Int] = [:]
-        for name in services.keys { ports[name] = try freePort() }
-        let common = [
+        // Every service binds port 0 and logs the port it got: ports picked here and bound later could be taken
+        // in between by another stack of a test running in parallel.
+        var environment = [
             "GREENLIGHT_KAFKA_BROKERS": cluster.bootstrapServers,
             "GREENLIGHT_DATABASE_URL": database.url,
             "GREENLIGHT_SMTP_URL": "smtp://127.0.0.1:\(sink.port)",
-            "GREENLIGHT_PUBLIC_URL": "http://127.0.0.1:\(ports["callbacks"]!)",
             "GREENLIGHT_MAIL_FROM": "greenlight@example.com",
             "GREENLIGHT_DEFAULT_APPROVER": "default-approver@example.com",
             "GREENLIGHT_HTTP_HOST": "127.0.0.1",
+            "GREENLIGHT_HTTP_PORT": "0",
             "GREENLIGHT_LOG_LEVEL": "info",
             "GREENLIGHT_POLL_INTERVAL_MS": "100",
         ].merging(extra) { _, new in new }
 
+        var ports: [String: Int] = [:]
         var processes: [String: ChildProcess] = [:]
-        for (name, executable) in services {
-            var environment = common
-            environment["GREENLIGHT_HTTP_PORT"] = String(ports[name]!)
-            processes[name] = try ChildProcess(
-                name: name, executable: "\(binDirectory)/\(executable)", environment: environment,
-                logPath: "\(logDirectory)/\(name).log")
+        do {
+            // The callback receiver first: its address is the public URL the notifier puts in links.
+            for name in ["callbacks", "intake", "orchestrator", "notifier"] {
+                let process = try ChildProcess(
+                    name: name, executable: "\(binDirectory)/\(services[name]!)", environment: environment,
+                    logPath: "\(logDirectory)/\(name).log")
+                processes[name] = process
+                ports[name] = try await listeningPort(of: process)
+                if name == "callbacks" { environment["GREENLIGHT_PUBLIC_URL"] = "http://127.0.0.1:\(ports[name]!)" }
+            }
+        } catch {
+            for process in processes.values {
+                FileHandle.standardError.write(Data("----- \(process.name)\n\(process.logTail())\n".utf8))
+                _ = await process.stop()
+            }
+            await sink.shutdown()
+            throw error
         }
         let outcomes = try OutcomeCollector(brokers: cluster.bootstrapServers)
         let stack = ServiceStack(
@@ -98,6 +110,22 @@ public final class ServiceStack: Sendable {
         self.processes = processes
         self.outcomes = outcomes
         self.logDirectory = logDirectory
+    }
+
+    /// Reads the port a service logged ("HTTP server listening … port=N").
+    static func listeningPort(of process: ChildProcess, timeout: Duration = .seconds(30)) async throws -> Int {
+        var port: Int?
+        _ = try await eventually(timeout: timeout, interval: .milliseconds(20)) {
+            if process.hasExited { throw ChildProcessError(description: "\(process.name) exited during start-up") }
+            let log = (try? String(contentsOfFile: process.logPath, encoding: .utf8)) ?? ""
+            guard let line = log.split(separator: "\n").first(where: { $0.contains("HTTP server listening") }),
+                let range = line.range(of: "port=")
+            else { return false }
+            port = Int(line[range.upperBound...].prefix { $0.isNumber })
+            return port != nil
+        }
+        guard let port else { throw ChildProcessError(description: "\(process.name) did not report its port") }
+        return port
     }
 
     /// Waits until every service's `/readyz` answers 200 and the outcome consumer has joined its group.
