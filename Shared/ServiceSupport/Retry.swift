@@ -1,7 +1,8 @@
 import Logging
 
 /// Exponential back-off with a cap, for work that must eventually succeed (a consumer may not skip a message
-/// because Postgres is restarting). Stops only when the task is cancelled.
+/// because Postgres is restarting). Stops when the task is cancelled or `giveUp` says the error is final; the
+/// last error is then thrown.
 public struct Backoff: Sendable {
     public var initial: Duration
     public var maximum: Duration
@@ -12,7 +13,8 @@ public struct Backoff: Sendable {
     }
 
     public func retrying<T>(
-        _ what: String, logger: Logger, metadata: Logger.Metadata = [:], _ body: () async throws -> T
+        _ what: String, logger: Logger, metadata: Logger.Metadata = [:],
+        giveUp: (any Error, _ attempt: Int) -> Bool = { _, _ in false }, _ body: () async throws -> T
     ) async throws -> T {
         var delay = initial
         var attempt = 1
@@ -20,7 +22,7 @@ public struct Backoff: Sendable {
             do {
                 return try await body()
             } catch {
-                if Task.isCancelled { throw error }
+                if Task.isCancelled || giveUp(error, attempt) { throw error }
                 var details = metadata
                 details["attempt"] = "\(attempt)"
                 details["error"] = "\(error)"

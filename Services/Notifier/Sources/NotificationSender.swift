@@ -18,8 +18,10 @@ struct NotificationSender: Sendable {
     func run() async throws {
         for try await message in consumer.messages {
             await handle(message)
-            try await Backoff().retrying("Committing the offset", logger: logger) {
+            do {
                 try await consumer.commit(message)
+            } catch {
+                logger.warning("Offset not committed; the email may be sent again", metadata: ["error": "\(error)"])
             }
         }
     }

@@ -19,8 +19,12 @@ struct EventProcessor: Sendable {
     func run() async throws {
         for try await message in consumer.messages {
             try await handle(message)
-            try await Backoff().retrying("Committing the offset", logger: logger) {
+            do {
                 try await consumer.commit(message)
+            } catch {
+                // After a rebalance the partition may belong to another member, which reads from the last
+                // committed offset: the event comes again and its inbox row makes that harmless.
+                logger.warning("Offset not committed; the event may be delivered again", metadata: ["error": "\(error)"])
             }
         }
     }
@@ -38,10 +42,21 @@ struct EventProcessor: Sendable {
         }
         let (eventId, requestId) = event.identity
         let metadata: Logger.Metadata = ["eventId": "\(eventId)", "requestId": "\(requestId)"]
-        try await Backoff().retrying("Handling an event", logger: logger, metadata: metadata) {
+        do {
+            try await apply(event, eventId: eventId, topic: message.topic, metadata: metadata)
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            logger.error("Skipping an event that keeps failing", metadata: metadata.merging(["error": "\(error)"]) { a, _ in a })
+        }
+        outboxWakeUp.signal()
+    }
+
+    private func apply(_ event: InboundEvent, eventId: UUID, topic: String, metadata: Logger.Metadata) async throws {
+        try await Backoff().retrying("Handling an event", logger: logger, metadata: metadata, giveUp: Self.isPoison) {
             try await pool.transaction { connection in
                 let writer = ApprovalWriter(connection)
-                guard try await writer.recordInbox(eventId: eventId, topic: message.topic) else {
+                guard try await writer.recordInbox(eventId: eventId, topic: topic) else {
                     logger.debug("Event already handled", metadata: metadata)
                     return
                 }
@@ -53,7 +68,19 @@ struct EventProcessor: Sendable {
                 }
             }
         }
-        outboxWakeUp.signal()
+    }
+}
+
+extension EventProcessor {
+    /// Connection trouble is retried for as long as it lasts; any other failure of the same event five times
+    /// over is that event's fault, and it is skipped so that the partition moves on.
+    static func isPoison(_ error: any Error, attempt: Int) -> Bool {
+        if let error = error as? PostgresError, error.code == .connectionLost || error.code == .connectionFailed
+            || error.isRetryableConflict
+        {
+            return false
+        }
+        return attempt >= 5
     }
 }
 
