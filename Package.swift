@@ -91,8 +91,16 @@ let package = Package(
         ),
         .target(
             name: "ApprovalStore",
-            dependencies: ["GreenlightModels", "Postgres", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "GreenlightModels", "Postgres", "DurableExecution", .product(name: "Crypto", package: "swift-crypto"),
+            ],
             path: "Shared/ApprovalStore",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "DurableExecution",
+            dependencies: ["GreenlightModels", "Postgres", "Kafka", logging],
+            path: "Shared/DurableExecution",
             swiftSettings: swiftSettings
         ),
         .target(
@@ -125,7 +133,9 @@ let package = Package(
         + service(
             "Orchestrator",
             executable: "greenlight-orchestrator",
-            dependencies: ["GreenlightModels", "Kafka", "Postgres", "ApprovalStore", "ServiceSupport", hummingbird]
+            dependencies: [
+                "GreenlightModels", "Kafka", "Postgres", "ApprovalStore", "DurableExecution", "ServiceSupport", hummingbird,
+            ]
         )
         + service(
             "Notifier",
@@ -178,6 +188,12 @@ let package = Package(
                     .product(name: "HummingbirdTesting", package: "hummingbird"),
                 ],
                 path: "Tests/ServiceTests",
+                swiftSettings: swiftSettings
+            ),
+            .testTarget(
+                name: "DurableTests",
+                dependencies: ["DurableExecution", "Postgres", "GreenlightModels", "GreenlightTestSupport"],
+                path: "Tests/DurableTests",
                 swiftSettings: swiftSettings
             ),
             .testTarget(

@@ -14,8 +14,9 @@ public struct ApprovalReader: Sendable {
         let rows = try await pool.query(
             """
             SELECT request_id, execution_id, status, amount, currency, description, requester, approvers::text,
-                   submitted_at, expires_at, decided_by, decided_at, decision_channel, decision_comment, completed_at
-            FROM approval_executions WHERE request_id = \(requestId)
+                   submitted_at, expires_at, decided_by, decided_at, decision_channel, decision_comment, completed_at,
+                   error_type, error_message
+            FROM approval_requests WHERE request_id = \(requestId)
             """)
         guard let row = rows.first else { return nil }
         let (id, executionId, status, amount, currency, description, requester, approvers) = try row.decode(
@@ -24,12 +25,14 @@ public struct ApprovalReader: Sendable {
             try row.decode(
                 (String, UUID, String, Double, String, String, String?, String, Date, Date, String?, Date?, String?,
                     String?, Date?).self)
+        let errorType = try row.decode(String?.self, column: "error_type")
+        let errorMessage = try row.decode(String?.self, column: "error_message")
         return RequestStatusBody(
             requestId: id, executionId: executionId, status: ApprovalStatus(rawValue: status) ?? .pending,
             amount: amount, currency: currency, description: description, requester: requester,
             approvers: PostgresTextArray.parse(approvers), submittedAt: submittedAt, expiresAt: expiresAt,
             decidedBy: decidedBy, decidedAt: decidedAt, channel: channel.flatMap(DecisionChannel.init(rawValue:)),
-            comment: comment, completedAt: completedAt)
+            comment: comment, completedAt: completedAt, errorType: errorType, errorMessage: errorMessage)
     }
 
     /// What a link token may do, with the request it belongs to. Nil when no such token exists.
@@ -38,7 +41,7 @@ public struct ApprovalReader: Sendable {
             """
             SELECT t.request_id, t.approver, t.expires_at, t.used_at, e.status, e.amount, e.currency, e.description,
                    e.requester, e.submitted_at, e.decided_by, e.decided_at
-            FROM link_tokens t JOIN approval_executions e ON e.request_id = t.request_id
+            FROM link_tokens t JOIN approval_requests e ON e.request_id = t.request_id
             WHERE t.token_hash = \(hash)
             """)
         guard let row = rows.first else { return nil }

@@ -10,10 +10,13 @@ public struct ApprovalRequestBody: Codable, Sendable {
     public var requester: String?
     public var approvers: [String]?
     public var timeoutSeconds: Int?
+    public var heartbeatTimeoutSeconds: Int?
+    public var onTimeout: TimeoutPolicy?
 
     public init(
         requestId: String?, amount: Double?, currency: String? = nil, description: String?, requester: String? = nil,
-        approvers: [String]? = nil, timeoutSeconds: Int? = nil
+        approvers: [String]? = nil, timeoutSeconds: Int? = nil, heartbeatTimeoutSeconds: Int? = nil,
+        onTimeout: TimeoutPolicy? = nil
     ) {
         self.requestId = requestId
         self.amount = amount
@@ -22,6 +25,8 @@ public struct ApprovalRequestBody: Codable, Sendable {
         self.requester = requester
         self.approvers = approvers
         self.timeoutSeconds = timeoutSeconds
+        self.heartbeatTimeoutSeconds = heartbeatTimeoutSeconds
+        self.onTimeout = onTimeout
     }
 }
 
@@ -34,11 +39,14 @@ public struct ValidatedApprovalRequest: Sendable, Equatable {
     public var requester: String?
     public var approvers: [String]
     public var timeoutSeconds: Int
+    public var heartbeatTimeoutSeconds: Int?
+    public var onTimeout: TimeoutPolicy
 
     public func event(eventId: UUID = UUID(), submittedAt: Date) -> ApprovalRequested {
         ApprovalRequested(
             eventId: eventId, requestId: requestId, amount: amount, currency: currency, description: description,
-            requester: requester, approvers: approvers, timeoutSeconds: timeoutSeconds, submittedAt: submittedAt)
+            requester: requester, approvers: approvers, timeoutSeconds: timeoutSeconds,
+            heartbeatTimeoutSeconds: heartbeatTimeoutSeconds, onTimeout: onTimeout, submittedAt: submittedAt)
     }
 }
 
@@ -113,12 +121,17 @@ extension ApprovalRequestBody {
             fail("timeoutSeconds", "must be an integer from 1 to \(ApprovalLimits.maxTimeoutSeconds) (30 days)")
         }
 
+        if let heartbeat = heartbeatTimeoutSeconds, !(1...timeoutSeconds).contains(heartbeat) {
+            fail("heartbeatTimeoutSeconds", "must be an integer from 1 to timeoutSeconds")
+        }
+
         guard errors.isEmpty else { return .failure(.validation(errors)) }
         return .success(
             ValidatedApprovalRequest(
                 requestId: requestId, amount: amount, currency: currency, description: description,
                 requester: requester.flatMap { $0.isEmpty ? nil : $0 }, approvers: approvers,
-                timeoutSeconds: timeoutSeconds))
+                timeoutSeconds: timeoutSeconds, heartbeatTimeoutSeconds: heartbeatTimeoutSeconds,
+                onTimeout: onTimeout ?? .reject))
     }
 
     static func isRequestIdCharacter(_ scalar: Unicode.Scalar) -> Bool {
@@ -173,11 +186,16 @@ public struct RequestStatusBody: Codable, Sendable, Equatable {
     public var channel: DecisionChannel?
     public var comment: String?
     public var completedAt: Date?
+    public var errorType: String?
+    public var errorMessage: String?
+    /// The request's callback ids; shown only to callers with an API key.
+    public var callbackIds: [UUID]?
 
     public init(
         requestId: String, executionId: UUID, status: ApprovalStatus, amount: Double, currency: String,
         description: String, requester: String?, approvers: [String], submittedAt: Date, expiresAt: Date,
-        decidedBy: String?, decidedAt: Date?, channel: DecisionChannel?, comment: String?, completedAt: Date?
+        decidedBy: String?, decidedAt: Date?, channel: DecisionChannel?, comment: String?, completedAt: Date?,
+        errorType: String? = nil, errorMessage: String? = nil, callbackIds: [UUID]? = nil
     ) {
         self.requestId = requestId
         self.executionId = executionId
@@ -194,5 +212,8 @@ public struct RequestStatusBody: Codable, Sendable, Equatable {
         self.channel = channel
         self.comment = comment
         self.completedAt = completedAt
+        self.errorType = errorType
+        self.errorMessage = errorMessage
+        self.callbackIds = callbackIds
     }
 }

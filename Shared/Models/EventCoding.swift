@@ -57,10 +57,22 @@ public struct EventDecodingError: Error, CustomStringConvertible {
 public enum InboundEvent: Sendable, Equatable {
     case approvalRequested(ApprovalRequested)
     case decisionSubmitted(DecisionSubmitted)
+    case callbackCommand(CallbackCommand)
+    case cancelRequested(CancelRequested)
 
     private struct TypeProbe: Decodable {
         var type: String
         var version: Int?
+    }
+
+    /// The event's id and the request it belongs to.
+    public var identity: (eventId: UUID, requestId: String) {
+        switch self {
+        case .approvalRequested(let event): return (event.eventId, event.requestId)
+        case .decisionSubmitted(let event): return (event.eventId, event.requestId)
+        case .callbackCommand(let event): return (event.eventId, event.requestId)
+        case .cancelRequested(let event): return (event.eventId, event.requestId)
+        }
     }
 
     public static func decode(_ data: [UInt8], topic: String) throws -> InboundEvent {
@@ -81,6 +93,10 @@ public enum InboundEvent: Sendable, Equatable {
                 return .approvalRequested(try decoder.decode(ApprovalRequested.self, from: bytes))
             case DecisionSubmitted.eventType:
                 return .decisionSubmitted(try decoder.decode(DecisionSubmitted.self, from: bytes))
+            case CallbackCommand.eventType:
+                return .callbackCommand(try decoder.decode(CallbackCommand.self, from: bytes))
+            case CancelRequested.eventType:
+                return .cancelRequested(try decoder.decode(CancelRequested.self, from: bytes))
             default:
                 throw EventDecodingError(topic: topic, reason: "unknown event type \"\(probe.type)\"")
             }

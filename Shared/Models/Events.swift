@@ -18,6 +18,14 @@ public enum DecisionChannel: String, Codable, Sendable, CaseIterable {
     case kafka
 }
 
+/// What happens when nobody decides before the deadline.
+public enum TimeoutPolicy: String, Codable, Sendable, CaseIterable {
+    /// The request ends `timed_out`, which counts as a rejection (the default).
+    case reject
+    /// The request is approved.
+    case approve
+}
+
 /// What an approver decided.
 public enum Decision: String, Codable, Sendable, CaseIterable {
     case approve
@@ -30,6 +38,8 @@ public enum ApprovalStatus: String, Codable, Sendable, CaseIterable {
     case approved
     case rejected
     case timedOut = "timed_out"
+    case failed
+    case cancelled
 
     public var isTerminal: Bool { self != .pending }
 }
@@ -49,11 +59,15 @@ public struct ApprovalRequested: GreenlightEvent {
     public var requester: String?
     public var approvers: [String]
     public var timeoutSeconds: Int
+    /// Seconds within which a heartbeat must reach the callback; nil for none.
+    public var heartbeatTimeoutSeconds: Int?
+    public var onTimeout: TimeoutPolicy?
     public var submittedAt: Date
 
     public init(
         eventId: UUID = UUID(), requestId: String, amount: Double, currency: String, description: String,
-        requester: String?, approvers: [String], timeoutSeconds: Int, submittedAt: Date
+        requester: String?, approvers: [String], timeoutSeconds: Int, heartbeatTimeoutSeconds: Int? = nil,
+        onTimeout: TimeoutPolicy? = nil, submittedAt: Date
     ) {
         self.eventId = eventId
         self.requestId = requestId
@@ -63,6 +77,8 @@ public struct ApprovalRequested: GreenlightEvent {
         self.requester = requester
         self.approvers = approvers
         self.timeoutSeconds = timeoutSeconds
+        self.heartbeatTimeoutSeconds = heartbeatTimeoutSeconds
+        self.onTimeout = onTimeout
         self.submittedAt = submittedAt
     }
 }
@@ -156,11 +172,15 @@ public struct ApprovalCompleted: GreenlightEvent {
     public var decidedAt: Date?
     public var channel: DecisionChannel?
     public var comment: String?
+    /// For `failed` and `cancelled`: why.
+    public var errorType: String?
+    public var errorMessage: String?
     public var completedAt: Date
 
     public init(
         eventId: UUID = UUID(), requestId: String, executionId: UUID, status: ApprovalStatus, decidedBy: String?,
-        decidedAt: Date?, channel: DecisionChannel?, comment: String?, completedAt: Date
+        decidedAt: Date?, channel: DecisionChannel?, comment: String?, errorType: String? = nil,
+        errorMessage: String? = nil, completedAt: Date
     ) {
         self.eventId = eventId
         self.requestId = requestId
@@ -171,6 +191,112 @@ public struct ApprovalCompleted: GreenlightEvent {
         self.decidedAt = decidedAt
         self.channel = channel
         self.comment = comment
+        self.errorType = errorType
+        self.errorMessage = errorMessage
         self.completedAt = completedAt
+    }
+}
+
+/// A program's command to a callback, through the callback API or straight onto `approvals.decisions`
+/// (mirrors SendDurableExecutionCallbackSuccess / Failure / Heartbeat).
+public struct CallbackCommand: GreenlightEvent {
+    public static let eventType = "CallbackCommand"
+    public static let topic = Topic.decisions
+
+    public enum Command: String, Codable, Sendable {
+        case success
+        case failure
+        case heartbeat
+    }
+
+    public var eventId: UUID
+    public var type: String = Self.eventType
+    public var version: Int = 1
+    public var requestId: String
+    public var callbackId: UUID
+    public var command: Command
+    /// The success payload. For approvals: `{"decision": "approved" | "rejected", "approver": …, "comment": …}`.
+    public var result: JSONValue?
+    public var errorType: String?
+    public var errorMessage: String?
+    public var submittedAt: Date
+
+    public init(
+        eventId: UUID = UUID(), requestId: String, callbackId: UUID, command: Command, result: JSONValue? = nil,
+        errorType: String? = nil, errorMessage: String? = nil, submittedAt: Date
+    ) {
+        self.eventId = eventId
+        self.requestId = requestId
+        self.callbackId = callbackId
+        self.command = command
+        self.result = result
+        self.errorType = errorType
+        self.errorMessage = errorMessage
+        self.submittedAt = submittedAt
+    }
+}
+
+/// Stop a pending request (like StopDurableExecution). Topic `approvals.decisions`.
+public struct CancelRequested: GreenlightEvent {
+    public static let eventType = "CancelRequested"
+    public static let topic = Topic.decisions
+
+    public var eventId: UUID
+    public var type: String = Self.eventType
+    public var version: Int = 1
+    public var requestId: String
+    public var reason: String?
+    public var requestedAt: Date
+
+    public init(eventId: UUID = UUID(), requestId: String, reason: String?, requestedAt: Date) {
+        self.eventId = eventId
+        self.requestId = requestId
+        self.reason = reason
+        self.requestedAt = requestedAt
+    }
+}
+
+/// An event that could not be handled, with the reason and the original bytes. Topic `approvals.dlq`.
+public struct DeadLetter: Codable, Sendable, Equatable {
+    public var type: String = "DeadLetter"
+    public var version: Int = 1
+    public var eventId: UUID
+    public var reason: String
+    public var topic: String
+    public var partition: Int32
+    public var offset: Int64
+    public var key: String?
+    /// The original message value, base64.
+    public var payloadBase64: String
+    public var deadLetteredAt: Date
+
+    public init(eventId: UUID = UUID(), reason: String, topic: String, partition: Int32, offset: Int64, key: String?,
+                payload: [UInt8], deadLetteredAt: Date) {
+        self.eventId = eventId
+        self.reason = reason
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+        self.key = key
+        payloadBase64 = Data(payload).base64EncodedString()
+        self.deadLetteredAt = deadLetteredAt
+    }
+}
+
+/// The success payload of an approval's callback: how a decision resumes the workflow.
+public struct ApprovalDecisionPayload: Codable, Sendable, Equatable {
+    /// `approved` or `rejected`.
+    public var decision: String
+    public var approver: String?
+    public var comment: String?
+    public var channel: DecisionChannel?
+    public var decidedAt: Date?
+
+    public init(decision: String, approver: String?, comment: String?, channel: DecisionChannel?, decidedAt: Date?) {
+        self.decision = decision
+        self.approver = approver
+        self.comment = comment
+        self.channel = channel
+        self.decidedAt = decidedAt
     }
 }

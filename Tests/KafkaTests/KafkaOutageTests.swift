@@ -36,7 +36,8 @@ struct KafkaOutageTests {
         try cluster.createTopic(topic, partitions: 1)
         let producer = try KafkaProducer(
             configuration: KafkaConfiguration(
-                bootstrapServers: cluster.bootstrapServers, properties: ["message.timeout.ms": "20000"]),
+                bootstrapServers: cluster.bootstrapServers,
+                properties: ["message.timeout.ms": "45000", "reconnect.backoff.max.ms": "1000"]),
             logger: logger)
         try await producer.send(topic: topic, key: "k", value: Array("before".utf8))
 

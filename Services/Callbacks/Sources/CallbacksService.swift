@@ -14,8 +14,7 @@ public enum CallbacksService {
         let producer = try KafkaProducer(configuration: configuration.common.kafka, logger: logger)
         let pool = PostgresPool(configuration: configuration.database, maxConnections: 8, logger: logger)
         try await Backoff().retrying("Migrating the database", logger: logger) {
-            try await PostgresMigrator.migrate(
-                pool, component: ApprovalSchema.component, migrations: ApprovalSchema.migrations, logger: logger)
+            try await GreenlightDatabase.migrate(pool, logger: logger)
         }
 
         let router = Router()

@@ -1,4 +1,5 @@
 import ApprovalStore
+import DurableExecution
 import Foundation
 import GreenlightModels
 import Kafka
@@ -8,11 +9,13 @@ import ServiceSupport
 
 /// Consumes `approvals.requests` and `approvals.decisions`. Each event is handled in one transaction with its
 /// inbox row; the offset is committed only after that transaction commits. A redelivered event finds its inbox
-/// row and has no second effect; a malformed one is logged and skipped.
+/// row and has no second effect; an event that cannot be read goes to `approvals.dlq` with the reason.
 struct EventProcessor: Sendable {
     let consumer: KafkaConsumer
+    let producer: KafkaProducer
     let pool: PostgresPool
-    let workflow: ApprovalWorkflow
+    let engine: DurableEngine
+    let decisions: DecisionHandler
     let outboxWakeUp: WakeUpSignal
     let logger: Logger
 
@@ -34,46 +37,63 @@ struct EventProcessor: Sendable {
         do {
             event = try InboundEvent.decode(message.value, topic: message.topic)
         } catch {
-            logger.error(
-                "Skipping a malformed event",
-                metadata: ["topic": "\(message.topic)", "partition": "\(message.partition)", "offset": "\(message.offset)",
-                    "reason": "\(error)"])
+            try await deadLetter(message, reason: "\(error)")
             return
         }
         let (eventId, requestId) = event.identity
         let metadata: Logger.Metadata = ["eventId": "\(eventId)", "requestId": "\(requestId)"]
         do {
-            try await apply(event, eventId: eventId, topic: message.topic, metadata: metadata)
+            try await Backoff().retrying("Handling an event", logger: logger, metadata: metadata, giveUp: Self.isPoison) {
+                try await pool.transaction { connection in
+                    guard try await engine.recordInbox(eventId: eventId, topic: message.topic, on: connection) else {
+                        logger.debug("Event already handled", metadata: metadata)
+                        return
+                    }
+                    try await apply(event, on: connection)
+                }
+            }
         } catch is CancellationError {
             throw CancellationError()
         } catch {
-            logger.error("Skipping an event that keeps failing", metadata: metadata.merging(["error": "\(error)"]) { a, _ in a })
+            try await deadLetter(message, reason: "handling failed repeatedly: \(error)")
         }
         outboxWakeUp.signal()
     }
 
-    private func apply(_ event: InboundEvent, eventId: UUID, topic: String, metadata: Logger.Metadata) async throws {
-        try await Backoff().retrying("Handling an event", logger: logger, metadata: metadata, giveUp: Self.isPoison) {
-            try await pool.transaction { connection in
-                let writer = ApprovalWriter(connection)
-                guard try await writer.recordInbox(eventId: eventId, topic: topic) else {
-                    logger.debug("Event already handled", metadata: metadata)
-                    return
-                }
-                switch event {
-                case .approvalRequested(let request):
-                    try await workflow.start(request, writer: writer, now: Date(), logger: logger)
-                case .decisionSubmitted(let decision):
-                    try await workflow.decide(decision, writer: writer, now: Date(), logger: logger)
-                }
+    private func apply(_ event: InboundEvent, on connection: PostgresConnection) async throws {
+        switch event {
+        case .approvalRequested(let request):
+            let started = try await engine.start(ApprovalWorkflow(), name: request.requestId, input: request, on: connection)
+            if started == .alreadyExists {
+                logger.notice("Request id already has a workflow; ignoring the duplicate", metadata: ["requestId": "\(request.requestId)"])
             }
+        case .decisionSubmitted(let decision):
+            try await decisions.apply(decision, on: connection)
+        case .callbackCommand(let command):
+            try await decisions.apply(command, on: connection)
+        case .cancelRequested(let cancel):
+            try await decisions.apply(cancel, on: connection)
+        }
+    }
+
+    /// Publishes the message to `approvals.dlq` with the reason and its original bytes.
+    func deadLetter(_ message: KafkaMessage, reason: String) async throws {
+        logger.error(
+            "Event sent to the dead-letter topic",
+            metadata: ["topic": "\(message.topic)", "partition": "\(message.partition)", "offset": "\(message.offset)", "reason": "\(reason)"])
+        let letter = DeadLetter(
+            reason: reason, topic: message.topic, partition: message.partition, offset: message.offset,
+            key: message.keyString, payload: message.value, deadLetteredAt: Date())
+        try await Backoff().retrying("Publishing a dead letter", logger: logger) {
+            try await producer.send(
+                topic: Topic.deadLetters.rawValue, key: message.keyString, value: Array(try GreenlightJSON.encode(letter)))
         }
     }
 }
 
 extension EventProcessor {
     /// Connection trouble is retried for as long as it lasts; any other failure of the same event five times
-    /// over is that event's fault, and it is skipped so that the partition moves on.
+    /// over is that event's fault, and it goes to the dead-letter topic so that the partition moves on.
     static func isPoison(_ error: any Error, attempt: Int) -> Bool {
         if let error = error as? PostgresError, error.code == .connectionLost || error.code == .connectionFailed
             || error.isRetryableConflict
@@ -81,14 +101,5 @@ extension EventProcessor {
             return false
         }
         return attempt >= 5
-    }
-}
-
-extension InboundEvent {
-    var identity: (eventId: UUID, requestId: String) {
-        switch self {
-        case .approvalRequested(let event): return (event.eventId, event.requestId)
-        case .decisionSubmitted(let event): return (event.eventId, event.requestId)
-        }
     }
 }

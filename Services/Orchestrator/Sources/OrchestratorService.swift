@@ -1,4 +1,5 @@
 import ApprovalStore
+import DurableExecution
 import Foundation
 import GreenlightModels
 import Hummingbird
@@ -7,8 +8,8 @@ import Logging
 import Postgres
 import ServiceSupport
 
-/// Builds and runs the orchestrator: the event processor, the timer scheduler, the outbox relay and a health
-/// endpoint.
+/// Builds and runs the orchestrator: the event processor, the timer scheduler, the outbox relay, the janitor
+/// and a health endpoint.
 public enum OrchestratorService {
     public static let consumerGroup = "greenlight-orchestrator"
 
@@ -17,16 +18,14 @@ public enum OrchestratorService {
         let kafka = configuration.common.kafka
         try await createTopics(configuration.common, logger: logger)
         let pool = PostgresPool(configuration: configuration.database, maxConnections: 8, logger: logger)
-        try await Backoff().retrying("Migrating the database", logger: logger) {
-            try await PostgresMigrator.migrate(
-                pool, component: ApprovalSchema.component, migrations: ApprovalSchema.migrations, logger: logger)
-        }
+        try await Backoff().retrying("Migrating the database", logger: logger) { try await GreenlightDatabase.migrate(pool, logger: logger) }
         let producer = try KafkaProducer(configuration: kafka, logger: logger)
         let consumer = try KafkaConsumer(
             configuration: kafka, groupId: consumerGroup, topics: [Topic.requests.rawValue, Topic.decisions.rawValue],
             logger: logger)
-        let wakeUp = WakeUpSignal()
-        let workflow = ApprovalWorkflow()
+        let outboxWakeUp = WakeUpSignal()
+        let timerWakeUp = WakeUpSignal()
+        let engine = DurableEngine(workflows: [ApprovalWorkflow()], logger: logger)
 
         let router = Router()
         router.add(middleware: ProblemMiddleware())
@@ -39,11 +38,19 @@ public enum OrchestratorService {
             serviceName: "greenlight-orchestrator", logger: logger)
 
         let processor = EventProcessor(
-            consumer: consumer, pool: pool, workflow: workflow, outboxWakeUp: wakeUp, logger: logger)
+            consumer: consumer, producer: producer, pool: pool, engine: engine,
+            decisions: DecisionHandler(engine: engine, logger: logger), outboxWakeUp: outboxWakeUp, logger: logger)
         let timers = TimerScheduler(
-            pool: pool, workflow: workflow, pollInterval: configuration.pollInterval, outboxWakeUp: wakeUp, logger: logger)
+            pool: pool, engine: engine, pollInterval: configuration.pollInterval, wakeUp: timerWakeUp, logger: logger
+        ) { fired in
+            outboxWakeUp.signal()
+            if let worst = fired.lateness.max(), worst > 1 {
+                logger.warning("Timers fired late", metadata: ["count": "\(fired.count)", "maxLatenessSeconds": "\(worst)"])
+            }
+        }
         let relay = OutboxRelay(
-            pool: pool, producer: producer, wakeUp: wakeUp, pollInterval: configuration.pollInterval, logger: logger)
+            pool: pool, producer: producer, wakeUp: outboxWakeUp, pollInterval: configuration.pollInterval, logger: logger)
+        let janitor = Janitor(pool: pool, logger: logger)
 
         try await ServiceRunner.run(
             [
@@ -51,6 +58,7 @@ public enum OrchestratorService {
                 KafkaProducerService(producer),
                 ClosureService("outbox-relay") { try await cancelWhenShuttingDown { try await relay.run() } },
                 ClosureService("timer-scheduler") { try await cancelWhenShuttingDown { try await timers.run() } },
+                ClosureService("janitor") { try await cancelWhenShuttingDown { try await janitor.run() } },
                 ClosureService("event-processor") {
                     try await runUntilShutdown {
                         try await processor.run()

@@ -1,0 +1,88 @@
+import ApprovalStore
+import DurableExecution
+import Foundation
+import GreenlightModels
+import Logging
+import Postgres
+
+/// Turns decisions, callback commands and cancellations into engine calls, inside the transaction of the event
+/// that carries them. The first decision that reaches a waiting callback wins; every other one is recorded (who,
+/// when, channel, why) and changes nothing.
+struct DecisionHandler: Sendable {
+    let engine: DurableEngine
+    let logger: Logger
+
+    func apply(_ decision: DecisionSubmitted, on connection: PostgresConnection) async throws {
+        let writer = ApprovalWriter(connection)
+        let metadata: Logger.Metadata = ["requestId": "\(decision.requestId)", "eventId": "\(decision.eventId)"]
+        func refuse(_ reason: String) async throws {
+            logger.notice("Decision not applied: \(reason)", metadata: metadata)
+            try await writer.recordDecisionAttempt(decision, accepted: false, reason: reason)
+        }
+        if let hash = decision.tokenHash {
+            guard let token = try await writer.linkToken(hash: hash), token.requestId == decision.requestId else {
+                return try await refuse("the link token does not belong to this request")
+            }
+            guard token.usedAt == nil else { return try await refuse("the link token was already used") }
+            guard token.expiresAt > decision.decidedAt else { return try await refuse("the link token had expired") }
+        }
+        let payload = ApprovalDecisionPayload(
+            decision: decision.decision == .approve ? "approved" : "rejected", approver: decision.decidedBy,
+            comment: decision.comment, channel: decision.channel, decidedAt: decision.decidedAt)
+        let result = try await engine.send(
+            .success(String(decoding: try GreenlightJSON.encode(payload), as: UTF8.self)),
+            toCallbackNamed: ApprovalWorkflow.callbackName, ofExecution: decision.requestId, on: connection)
+        switch result {
+        case .accepted:
+            if let hash = decision.tokenHash { try await writer.markLinkTokenUsed(hash: hash, at: Date()) }
+            try await writer.recordDecisionAttempt(decision, accepted: true, reason: nil)
+            logger.info("Decision applied", metadata: metadata)
+        case .deferred:
+            try await writer.recordDecisionAttempt(decision, accepted: true, reason: "kept until the request's workflow starts")
+        case .alreadyEnded(let callback):
+            try await refuse("the request was already decided (callback \(callback.status.rawValue))")
+        case .notFound:
+            try await refuse("no request with this id is waiting for a decision")
+        }
+    }
+
+    func apply(_ command: CallbackCommand, on connection: PostgresConnection) async throws {
+        let completion: CallbackCompletion
+        switch command.command {
+        case .success:
+            completion = .success(String(decoding: try GreenlightJSON.encode(command.result ?? .null), as: UTF8.self))
+        case .failure:
+            completion = .failure(
+                DurableError(errorType: command.errorType ?? "Callback.Failed", errorMessage: command.errorMessage ?? ""))
+        case .heartbeat:
+            completion = .heartbeat
+        }
+        let result = try await engine.send(completion, toCallback: command.callbackId, on: connection)
+        logger.info(
+            "Callback command \(command.command.rawValue): \(result)",
+            metadata: ["requestId": "\(command.requestId)", "callbackId": "\(command.callbackId)"])
+    }
+
+    func apply(_ cancel: CancelRequested, on connection: PostgresConnection) async throws {
+        let reason = cancel.reason ?? "cancelled"
+        guard try await engine.stop(executionNamed: cancel.requestId, reason: reason, on: connection) else {
+            logger.notice("Nothing to cancel", metadata: ["requestId": "\(cancel.requestId)"])
+            return
+        }
+        let writer = ApprovalWriter(connection)
+        let now = Date()
+        // The workflow does not run again once stopped, so its outcome is written here.
+        guard try await writer.completeRequest(
+            requestId: cancel.requestId, status: .cancelled, decidedBy: nil, decidedAt: nil, channel: nil, comment: nil,
+            errorType: DurableError.executionStopped, errorMessage: reason, completedAt: now),
+            let executionId = try await writer.executionId(requestId: cancel.requestId)
+        else { return }
+        try await writer.expireLinkTokens(requestId: cancel.requestId, at: now)
+        let outcome = ApprovalCompleted(
+            requestId: cancel.requestId, executionId: executionId, status: .cancelled, decidedBy: nil, decidedAt: nil,
+            channel: nil, comment: nil, errorType: DurableError.executionStopped, errorMessage: reason, completedAt: now)
+        try await engine.enqueue(
+            topic: Topic.outcomes.rawValue, key: cancel.requestId,
+            payload: String(decoding: try GreenlightJSON.encode(outcome), as: UTF8.self), on: connection)
+    }
+}

@@ -1,0 +1,273 @@
+import Foundation
+import GreenlightModels
+import Logging
+import Postgres
+
+/// What a workflow does durably. Each call is an operation with a position in program order; on replay an
+/// operation that has a checkpoint returns its recorded result instead of running again.
+/// `@unchecked Sendable`: one invocation's task uses it, one operation at a time, and it never escapes that task.
+public final class DurableContext: @unchecked Sendable {
+    let store: DurableStore
+    public let executionId: UUID
+    /// The execution's name (for approvals, the request id).
+    public let executionName: String
+    let invocationTime: Date
+    let logger: Logger
+    var operations: [Int: OperationRecord]
+    var callbacks: [UUID: CallbackRecord]
+    private var position = 0
+    /// Set when the workflow reached something it must wait for, even if the workflow swallowed the error.
+    var suspended = false
+    /// The earliest timer this invocation created, to wake the scheduler.
+    var earliestNewTimer: Date?
+
+    init(
+        store: DurableStore, execution: ExecutionRecord, invocationTime: Date, operations: [Int: OperationRecord],
+        callbacks: [UUID: CallbackRecord], logger: Logger
+    ) {
+        self.store = store
+        executionId = execution.executionId
+        executionName = execution.name
+        self.invocationTime = invocationTime
+        self.operations = operations
+        self.callbacks = callbacks
+        self.logger = logger
+    }
+
+    /// The next operation's position and its checkpoint, if any. A checkpoint of another kind or name means
+    /// the workflow is not deterministic.
+    private func nextOperation(_ kind: OperationKind, _ name: String) throws -> (Int, OperationRecord?) {
+        position += 1
+        guard let record = operations[position] else { return (position, nil) }
+        guard record.kind == kind.rawValue, record.name == name else {
+            throw DurableError(
+                errorType: DurableError.nonDeterministic,
+                errorMessage: "operation \(position) was \(record.kind) \"\(record.name)\" and is now \(kind.rawValue) \"\(name)\"")
+        }
+        return (position, record)
+    }
+
+    func history(_ type: String, _ details: [String: JSONValue]) async throws {
+        try await store.appendHistory(executionId: executionId, type: type, details: details, at: invocationTime)
+    }
+
+    private func save(_ record: OperationRecord) async throws {
+        operations[record.position] = record
+        try await store.saveOperation(record, executionId: executionId, at: invocationTime)
+    }
+
+    func encode<T: Encodable>(_ value: T) throws -> String {
+        String(decoding: try GreenlightJSON.encode(value), as: UTF8.self)
+    }
+
+    func decode<T: Decodable>(_ text: String?, as type: T.Type = T.self) throws -> T {
+        try GreenlightJSON.decoder().decode(T.self, from: Data((text ?? "null").utf8))
+    }
+
+    static func json(_ text: String?) -> JSONValue {
+        (try? GreenlightJSON.decoder().decode(JSONValue.self, from: Data((text ?? "null").utf8))) ?? .null
+    }
+
+    static func json(_ error: DurableError) -> JSONValue {
+        .object(["ErrorType": .string(error.errorType), "ErrorMessage": .string(error.errorMessage)])
+    }
+
+    // MARK: - Steps
+
+    /// Runs `body` once and checkpoints its result (or its final error). Whatever the body writes through its
+    /// `StepContext` commits with the checkpoint; a body that throws has its writes rolled back. Thrown errors
+    /// are retried as `retry` says, except `NonRetryableError`s.
+    public func step<T: Codable & Sendable>(
+        _ name: String, retry: RetryPolicy = .none, _ body: (StepContext) async throws -> T
+    ) async throws -> T {
+        let (position, record) = try nextOperation(.step, name)
+        if let record {
+            if record.status == .failed { throw record.error ?? DurableError(errorType: "Error", errorMessage: "") }
+            return try decode(record.result)
+        }
+        try await history("StepStarted", ["Name": .string(name)])
+        var attempt = 1
+        while true {
+            let savepoint = "step_\(position)"
+            try await store.connection.execute(script: "SAVEPOINT \(savepoint)")
+            do {
+                let value = try await body(StepContext(connection: store.connection, context: self))
+                try await store.connection.execute(script: "RELEASE SAVEPOINT \(savepoint)")
+                let text = try encode(value)
+                try await save(OperationRecord(position: position, kind: OperationKind.step.rawValue, name: name, status: .succeeded, result: text))
+                try await history("StepSucceeded", ["Name": .string(name), "Result": Self.json(text)])
+                // Returned as a replay would return it.
+                return try decode(text)
+            } catch let error where !(error is Suspension) {
+                try await store.connection.execute(script: "ROLLBACK TO SAVEPOINT \(savepoint)")
+                let durable = DurableError.from(error)
+                try await history(
+                    "StepFailed", ["Name": .string(name), "Attempt": .number(Double(attempt)), "Error": Self.json(durable)])
+                if attempt < retry.maxAttempts && !(error is any NonRetryableError) {
+                    try await Task.sleep(for: retry.delay(afterAttempt: attempt))
+                    attempt += 1
+                    continue
+                }
+                try await save(
+                    OperationRecord(position: position, kind: OperationKind.step.rawValue, name: name, status: .failed, error: durable))
+                throw durable
+            }
+        }
+    }
+
+    // MARK: - Callbacks
+
+    /// Creates a callback that ends with a success, a failure, a general timeout (`Callback.Timeout`) or, when
+    /// `heartbeatTimeout` is set and no heartbeat comes in time, a heartbeat timeout (`Callback.Heartbeat`).
+    /// Its outcome surfaces only when the workflow asks for `result()`.
+    public func createCallback(_ name: String, timeout: Duration, heartbeatTimeout: Duration? = nil) async throws
+        -> CallbackHandle
+    {
+        let (position, record) = try nextOperation(.callback, name)
+        if let record, let callbackId = UUID(uuidString: try decode(record.result, as: String.self)) {
+            return CallbackHandle(callbackId: callbackId, context: self)
+        }
+        let callbackId = UUID()
+        let timeoutAt = invocationTime.addingTimeInterval(TimeInterval(timeout.components.seconds))
+        let heartbeatSeconds = heartbeatTimeout.map { Int($0.components.seconds) }
+        let heartbeatDueAt = heartbeatSeconds.map { invocationTime.addingTimeInterval(TimeInterval($0)) }
+        let callback = CallbackRecord(
+            callbackId: callbackId, executionId: executionId, name: name, status: .started, timeoutAt: timeoutAt,
+            heartbeatSeconds: heartbeatSeconds, heartbeatDueAt: heartbeatDueAt, startedAt: invocationTime)
+        try await store.insertCallback(callback)
+        callbacks[callbackId] = callback
+        try await addTimer(.callbackTimeout, dueAt: timeoutAt, callbackId: callbackId)
+        if let heartbeatDueAt { try await addTimer(.callbackHeartbeat, dueAt: heartbeatDueAt, callbackId: callbackId) }
+        try await save(
+            OperationRecord(
+                position: position, kind: OperationKind.callback.rawValue, name: name, status: .succeeded,
+                result: try encode(callbackId.uuidString)))
+        try await history(
+            "CallbackStarted",
+            [
+                "Name": .string(name), "CallbackId": .string(callbackId.uuidString),
+                "Timeout": .number(Double(timeout.components.seconds)),
+                "HeartbeatTimeout": heartbeatSeconds.map { .number(Double($0)) } ?? .null,
+            ])
+        // A completion that arrived before the callback existed is applied now: never lost.
+        if let early = try await store.takeEarlyCompletion(executionName: executionName, callbackName: name) {
+            _ = try await end(callbackId, with: early)
+        }
+        return CallbackHandle(callbackId: callbackId, context: self)
+    }
+
+    /// Ends a started callback with a success or failure; false if it had ended.
+    func end(_ callbackId: UUID, with completion: CallbackCompletion) async throws -> Bool {
+        let status: CallbackStatus
+        let result: String?
+        let error: DurableError?
+        switch completion {
+        case .success(let payload): (status, result, error) = (.succeeded, payload, nil)
+        case .failure(let failure): (status, result, error) = (.failed, nil, failure)
+        case .heartbeat: return false
+        }
+        guard try await store.endCallback(id: callbackId, status: status, result: result, error: error, at: invocationTime)
+        else { return false }
+        callbacks[callbackId]?.status = status
+        callbacks[callbackId]?.result = result
+        callbacks[callbackId]?.error = error
+        callbacks[callbackId]?.endedAt = invocationTime
+        try await store.cancelTimers(callbackId: callbackId, at: invocationTime)
+        if let error {
+            try await history("CallbackFailed", ["CallbackId": .string(callbackId.uuidString), "Error": Self.json(error)])
+        } else {
+            try await history("CallbackSucceeded", ["CallbackId": .string(callbackId.uuidString), "Result": Self.json(result)])
+        }
+        return true
+    }
+
+    func addTimer(_ kind: TimerKind, dueAt: Date, callbackId: UUID? = nil, position: Int? = nil) async throws {
+        try await store.insertTimer(
+            TimerRecord(timerId: UUID(), executionId: executionId, kind: kind, callbackId: callbackId, position: position, dueAt: dueAt))
+        earliestNewTimer = min(earliestNewTimer ?? dueAt, dueAt)
+    }
+
+    // MARK: - Waits, time, randomness, events
+
+    /// A durable sleep: the invocation ends here and a timer resumes the workflow after `duration`.
+    public func wait(_ name: String, for duration: Duration) async throws {
+        let (position, record) = try nextOperation(.wait, name)
+        if let record {
+            if record.status == .succeeded { return }
+            suspended = true
+            throw Suspension()
+        }
+        let end = invocationTime.addingTimeInterval(TimeInterval(duration.components.seconds))
+        try await save(OperationRecord(position: position, kind: OperationKind.wait.rawValue, name: name, status: .started))
+        try await addTimer(.wait, dueAt: end, position: position)
+        try await history(
+            "WaitStarted",
+            ["Name": .string(name), "Duration": .number(Double(duration.components.seconds)),
+                "ScheduledEndTimestamp": .string(Timestamp.format(end))])
+        suspended = true
+        throw Suspension()
+    }
+
+    /// The time, recorded the first time so that replays see the same value.
+    public func now() async throws -> Date {
+        try await recorded(.now, "now") { Date() }
+    }
+
+    /// A random UUID, recorded the first time so that replays see the same value.
+    public func randomUUID() async throws -> UUID {
+        try await recorded(.uuid, "uuid") { UUID() }
+    }
+
+    private func recorded<T: Codable>(_ kind: OperationKind, _ name: String, _ make: () -> T) async throws -> T {
+        let (position, record) = try nextOperation(kind, name)
+        if let record { return try decode(record.result) }
+        let text = try encode(make())
+        try await save(OperationRecord(position: position, kind: kind.rawValue, name: name, status: .succeeded, result: text))
+        return try decode(text)
+    }
+
+    /// Publishes `event` on `topic` exactly once, through the transactional outbox.
+    public func emit<E: Encodable>(topic: String, key: String, event: E) async throws {
+        let (position, record) = try nextOperation(.emit, topic)
+        if record != nil { return }
+        try await store.enqueue(topic: topic, key: key, payload: try encode(event))
+        try await save(OperationRecord(position: position, kind: OperationKind.emit.rawValue, name: topic, status: .succeeded))
+    }
+}
+
+/// What a step's body may touch: the invocation's transaction, and the outbox.
+public struct StepContext: Sendable {
+    /// The invocation's connection, inside its transaction: what the step writes commits with its checkpoint.
+    public let connection: PostgresConnection
+    let context: DurableContext
+
+    /// Queues an event for publication, committed with the step.
+    public func emit<E: Encodable>(topic: String, key: String, event: E) async throws {
+        try await context.store.enqueue(topic: topic, key: key, payload: try context.encode(event))
+    }
+
+    public var executionName: String { context.executionName }
+}
+
+/// A callback the workflow created.
+public struct CallbackHandle: Sendable {
+    public let callbackId: UUID
+    let context: DurableContext
+
+    /// The callback's success payload. Throws its failure (or `Callback.Timeout` / `Callback.Heartbeat`) as a
+    /// `DurableError`; suspends the invocation while the callback is still waiting.
+    public func result<T: Decodable>(as type: T.Type = T.self) async throws -> T {
+        guard let callback = context.callbacks[callbackId] else {
+            throw DurableError(errorType: "Callback.Unknown", errorMessage: "callback \(callbackId) is not in this execution")
+        }
+        switch callback.status {
+        case .succeeded:
+            return try context.decode(callback.result)
+        case .failed, .timedOut:
+            throw callback.error ?? DurableError(errorType: "Callback.Failed", errorMessage: "")
+        case .started:
+            context.suspended = true
+            throw Suspension()
+        }
+    }
+}

@@ -1,0 +1,268 @@
+import Foundation
+import GreenlightModels
+import Logging
+import Postgres
+
+/// Runs workflows durably. Every method works inside the caller's transaction (`connection`), so that what an
+/// invocation does commits together with the inbox row of the event that caused it, or not at all.
+public struct DurableEngine: Sendable {
+    private let runners: [String: WorkflowRunner]
+    let logger: Logger
+
+    public init(workflows: [any Workflow], logger: Logger) {
+        var runners: [String: WorkflowRunner] = [:]
+        for workflow in workflows { runners[type(of: workflow).name] = WorkflowRunner(workflow) }
+        self.runners = runners
+        self.logger = logger
+    }
+
+    /// What starting an execution did.
+    public enum StartResult: Sendable, Equatable {
+        case started(UUID)
+        /// An execution with this name exists; nothing was started.
+        case alreadyExists
+    }
+
+    /// Starts an execution named `name` (unique) and runs its first invocation.
+    @discardableResult
+    public func start<W: Workflow>(
+        _ workflow: W, name: String, input: W.Input, on connection: PostgresConnection, now: Date = Date()
+    ) async throws -> StartResult {
+        let store = DurableStore(connection: connection)
+        let executionId = UUID()
+        let inputText = String(decoding: try GreenlightJSON.encode(input), as: UTF8.self)
+        guard try await store.insertExecution(id: executionId, workflow: W.name, name: name, input: inputText, at: now) else {
+            return .alreadyExists
+        }
+        try await store.appendHistory(
+            executionId: executionId, type: "ExecutionStarted",
+            details: ["Name": .string(name), "Workflow": .string(W.name), "Input": DurableContext.json(inputText)], at: now)
+        try await invoke(executionId: executionId, on: connection, now: now)
+        return .started(executionId)
+    }
+
+    /// Replays the execution from the top: checkpointed operations return their results, new ones run, and the
+    /// invocation ends at the first thing still pending, or with the workflow's end.
+    @discardableResult
+    public func invoke(executionId: UUID, on connection: PostgresConnection, now: Date = Date()) async throws -> Invocation {
+        let store = DurableStore(connection: connection)
+        guard let execution = try await store.lockExecution(id: executionId), execution.status == .running else {
+            return Invocation(status: nil, earliestNewTimer: nil)
+        }
+        return try await invoke(execution, store: store, now: now)
+    }
+
+    /// What an invocation ended with.
+    public struct Invocation: Sendable {
+        /// nil while the execution is still running (suspended).
+        public var status: ExecutionStatus?
+        /// The earliest timer the invocation created (the scheduler may want to wake for it).
+        public var earliestNewTimer: Date?
+    }
+
+    func invoke(_ execution: ExecutionRecord, store: DurableStore, now: Date) async throws -> Invocation {
+        guard let runner = runners[execution.workflow] else {
+            throw DurableError(errorType: "Workflow.Unknown", errorMessage: "no workflow named \(execution.workflow) is registered")
+        }
+        let context = DurableContext(
+            store: store, execution: execution, invocationTime: now,
+            operations: try await store.operations(of: execution.executionId),
+            callbacks: try await store.callbacks(of: execution.executionId), logger: logger)
+        var status: ExecutionStatus?
+        do {
+            let output = try await runner.run(context, execution.input)
+            if context.suspended {
+                try await context.history("InvocationCompleted", ["Suspended": .bool(true)])
+            } else {
+                try await context.history("InvocationCompleted", ["Suspended": .bool(false)])
+                try await store.finishExecution(id: execution.executionId, status: .succeeded, output: output, error: nil, at: now)
+                try await context.history("ExecutionSucceeded", ["Result": DurableContext.json(output)])
+                try await store.cancelTimers(executionId: execution.executionId, at: now)
+                status = .succeeded
+            }
+        } catch is Suspension {
+            try await context.history("InvocationCompleted", ["Suspended": .bool(true)])
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch let error as PostgresError {
+            // Infrastructure trouble is not the workflow's failure: the caller rolls back and retries.
+            throw error
+        } catch {
+            if context.suspended {
+                try await context.history("InvocationCompleted", ["Suspended": .bool(true)])
+            } else {
+                let durable = DurableError.from(error)
+                try await context.history("InvocationCompleted", ["Suspended": .bool(false)])
+                try await store.finishExecution(id: execution.executionId, status: .failed, output: nil, error: durable, at: now)
+                try await context.history("ExecutionFailed", ["Error": DurableContext.json(durable)])
+                try await store.cancelTimers(executionId: execution.executionId, at: now)
+                status = .failed
+            }
+        }
+        try await store.touchExecution(id: execution.executionId, at: now)
+        return Invocation(status: status, earliestNewTimer: context.earliestNewTimer)
+    }
+
+    // MARK: - Callbacks
+
+    /// Sends a success, failure or heartbeat to a callback by id. Success and failure resume the workflow;
+    /// a heartbeat only moves the heartbeat deadline (no history event, the general timeout unchanged).
+    public func send(_ completion: CallbackCompletion, toCallback callbackId: UUID, on connection: PostgresConnection, now: Date = Date())
+        async throws -> CallbackCommandResult
+    {
+        let store = DurableStore(connection: connection)
+        guard let found = try await store.callback(id: callbackId) else { return .notFound }
+        guard let execution = try await store.lockExecution(id: found.executionId) else { return .notFound }
+        // Read again under the execution's lock: another transaction may have ended it meanwhile.
+        guard let callback = try await store.callback(id: callbackId), callback.status == .started,
+            execution.status == .running
+        else {
+            return .alreadyEnded(try await store.callback(id: callbackId) ?? found)
+        }
+        if completion == .heartbeat {
+            if let seconds = callback.heartbeatSeconds {
+                try await store.extendHeartbeat(callbackId: callbackId, dueAt: now.addingTimeInterval(TimeInterval(seconds)))
+            }
+            return .accepted
+        }
+        let context = DurableContext(
+            store: store, execution: execution, invocationTime: now, operations: [:], callbacks: [callbackId: callback],
+            logger: logger)
+        _ = try await context.end(callbackId, with: completion)
+        try await invoke(execution, store: store, now: now)
+        return .accepted
+    }
+
+    /// Sends a completion to the callback named `callbackName` of the execution named `executionName`. When
+    /// either does not exist yet, the completion is kept and applied when the callback is created.
+    public func send(
+        _ completion: CallbackCompletion, toCallbackNamed callbackName: String, ofExecution executionName: String,
+        on connection: PostgresConnection, now: Date = Date()
+    ) async throws -> CallbackCommandResult {
+        let store = DurableStore(connection: connection)
+        if let executionId = try await store.executionId(named: executionName),
+            let execution = try await store.lockExecution(id: executionId)
+        {
+            let callbacks = try await store.callbacks(of: executionId).values.filter { $0.name == callbackName }
+            if let open = callbacks.first(where: { $0.status == .started }) {
+                return try await send(completion, toCallback: open.callbackId, on: connection, now: now)
+            }
+            if let ended = callbacks.max(by: { $0.startedAt < $1.startedAt }) { return .alreadyEnded(ended) }
+            if execution.status != .running { return .notFound }
+        }
+        guard completion != .heartbeat else { return .notFound }
+        try await store.saveEarlyCompletion(
+            executionName: executionName, callbackName: callbackName, completion: completion, at: now)
+        return .deferred
+    }
+
+    /// A callback by id, with its current state.
+    public func callback(_ callbackId: UUID, on connection: PostgresConnection) async throws -> CallbackRecord? {
+        try await DurableStore(connection: connection).callback(id: callbackId)
+    }
+
+    /// The callbacks of the execution named `name`.
+    public func callbacks(ofExecution name: String, on connection: PostgresConnection) async throws -> [CallbackRecord] {
+        let store = DurableStore(connection: connection)
+        guard let id = try await store.executionId(named: name) else { return [] }
+        return try await store.callbacks(of: id).values.sorted { $0.startedAt < $1.startedAt }
+    }
+
+    // MARK: - Stopping
+
+    /// Stops a running execution (like StopDurableExecution): its callbacks end failed with
+    /// `Execution.Stopped`, its timers are cancelled, the workflow does not run again. False if it was not running.
+    public func stop(executionNamed name: String, reason: String, on connection: PostgresConnection, now: Date = Date())
+        async throws -> Bool
+    {
+        let store = DurableStore(connection: connection)
+        guard let id = try await store.executionId(named: name), let execution = try await store.lockExecution(id: id),
+            execution.status == .running
+        else { return false }
+        let error = DurableError(errorType: DurableError.executionStopped, errorMessage: reason)
+        for callback in try await store.callbacks(of: id).values where callback.status == .started {
+            _ = try await store.endCallback(id: callback.callbackId, status: .failed, result: nil, error: error, at: now)
+        }
+        try await store.cancelTimers(executionId: id, at: now)
+        try await store.finishExecution(id: id, status: .stopped, output: nil, error: error, at: now)
+        try await store.appendHistory(executionId: id, type: "ExecutionStopped", details: ["Error": DurableContext.json(error)], at: now)
+        return true
+    }
+
+    // MARK: - Timers
+
+    /// Claims and fires up to `limit` due timers: callback timeouts, heartbeat timeouts and waits. Timers of an
+    /// execution another transaction holds are left for the next round (no lock-order deadlock).
+    public func fireDueTimers(limit: Int, on connection: PostgresConnection, now: Date = Date()) async throws -> FiredTimers {
+        let store = DurableStore(connection: connection)
+        var fired = FiredTimers()
+        for timer in try await store.claimDueTimers(now: now, limit: limit) {
+            guard let execution = try await store.lockExecution(id: timer.executionId, skipLocked: true) else { continue }
+            try await store.markTimerFired(timer.timerId, at: now)
+            fired.count += 1
+            fired.lateness.append(now.timeIntervalSince(timer.dueAt))
+            guard execution.status == .running else { continue }
+            let context = DurableContext(
+                store: store, execution: execution, invocationTime: now, operations: [:], callbacks: [:], logger: logger)
+            switch timer.kind {
+            case .callbackTimeout, .callbackHeartbeat:
+                guard let callbackId = timer.callbackId else { continue }
+                let error =
+                    timer.kind == .callbackTimeout
+                    ? DurableError(errorType: DurableError.callbackTimeout, errorMessage: "no result within the callback's timeout")
+                    : DurableError(errorType: DurableError.callbackHeartbeat, errorMessage: "no heartbeat within the heartbeat timeout")
+                guard try await store.endCallback(id: callbackId, status: .timedOut, result: nil, error: error, at: now)
+                else { continue }
+                try await store.cancelTimers(callbackId: callbackId, at: now)
+                try await context.history("CallbackTimedOut", ["CallbackId": .string(callbackId.uuidString), "Error": DurableContext.json(error)])
+            case .wait:
+                guard let position = timer.position else { continue }
+                let operations = try await store.operations(of: execution.executionId)
+                guard var operation = operations[position], operation.status == .started else { continue }
+                operation.status = .succeeded
+                try await store.saveOperation(operation, executionId: execution.executionId, at: now)
+                try await context.history("WaitSucceeded", ["Name": .string(operation.name)])
+            }
+            let invocation = try await invoke(execution, store: store, now: now)
+            if let status = invocation.status { fired.finished.append((execution.name, status)) }
+        }
+        return fired
+    }
+
+    public struct FiredTimers: Sendable {
+        public var count = 0
+        /// Seconds between each timer's due time and its firing.
+        public var lateness: [Double] = []
+        public var finished: [(name: String, status: ExecutionStatus)] = []
+    }
+
+    /// When the earliest pending timer is due.
+    public func nextDueTime(on connection: PostgresConnection) async throws -> Date? {
+        try await DurableStore(connection: connection).nextDueTime()
+    }
+
+    // MARK: - Inbox and outbox
+
+    /// Records a consumed event by id; false when it was handled before (a redelivery).
+    public func recordInbox(eventId: UUID, topic: String, on connection: PostgresConnection) async throws -> Bool {
+        try await DurableStore(connection: connection).recordInbox(eventId: eventId, topic: topic)
+    }
+
+    /// Queues an event for the outbox relay, outside any workflow (for example a dead letter).
+    public func enqueue(topic: String, key: String, payload: String, on connection: PostgresConnection) async throws {
+        try await DurableStore(connection: connection).enqueue(topic: topic, key: key, payload: payload)
+    }
+}
+
+/// Runs one workflow type from and to JSON text.
+struct WorkflowRunner: Sendable {
+    let run: @Sendable (DurableContext, String) async throws -> String
+
+    init<W: Workflow>(_ workflow: W) {
+        run = { context, inputText in
+            let input = try GreenlightJSON.decoder().decode(W.Input.self, from: Data(inputText.utf8))
+            let output = try await workflow.run(context: context, input: input)
+            return String(decoding: try GreenlightJSON.encode(output), as: UTF8.self)
+        }
+    }
+}

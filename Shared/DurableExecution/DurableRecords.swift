@@ -1,0 +1,116 @@
+import Foundation
+import GreenlightModels
+
+/// The state of an execution.
+public enum ExecutionStatus: String, Codable, Sendable {
+    case running = "RUNNING"
+    case succeeded = "SUCCEEDED"
+    case failed = "FAILED"
+    case stopped = "STOPPED"
+}
+
+/// The state of a callback.
+public enum CallbackStatus: String, Codable, Sendable {
+    case started = "STARTED"
+    case succeeded = "SUCCEEDED"
+    case failed = "FAILED"
+    case timedOut = "TIMED_OUT"
+}
+
+enum OperationKind: String, Sendable {
+    case step = "STEP"
+    case callback = "CALLBACK"
+    case wait = "WAIT"
+    case now = "NOW"
+    case uuid = "UUID"
+    case emit = "EMIT"
+}
+
+enum OperationStatus: String, Sendable {
+    case started = "STARTED"
+    case succeeded = "SUCCEEDED"
+    case failed = "FAILED"
+}
+
+struct OperationRecord: Sendable {
+    var position: Int
+    var kind: String
+    var name: String
+    var status: OperationStatus
+    var result: String?
+    var error: DurableError?
+}
+
+/// A callback as stored.
+public struct CallbackRecord: Sendable, Equatable {
+    public var callbackId: UUID
+    public var executionId: UUID
+    public var name: String
+    public var status: CallbackStatus
+    public var timeoutAt: Date
+    public var heartbeatSeconds: Int?
+    public var heartbeatDueAt: Date?
+    /// The success payload (JSON text).
+    public var result: String?
+    public var error: DurableError?
+    public var startedAt: Date
+    public var endedAt: Date?
+}
+
+struct ExecutionRecord: Sendable {
+    var executionId: UUID
+    var workflow: String
+    var name: String
+    var status: ExecutionStatus
+    var input: String
+}
+
+/// How a callback ends, or is kept alive.
+public enum CallbackCompletion: Sendable, Equatable {
+    /// Success with a JSON payload.
+    case success(String)
+    case failure(DurableError)
+    /// Resets the heartbeat deadline (and nothing else).
+    case heartbeat
+}
+
+/// What sending something to a callback did.
+public enum CallbackCommandResult: Sendable, Equatable {
+    case accepted
+    /// The callback had already ended: nothing changed. Carries its final state.
+    case alreadyEnded(CallbackRecord)
+    /// No callback has this id.
+    case notFound
+    /// The execution or callback does not exist yet; the completion is kept and applied when it does.
+    case deferred
+}
+
+enum TimerKind: String, Sendable {
+    case callbackTimeout = "CALLBACK_TIMEOUT"
+    case callbackHeartbeat = "CALLBACK_HEARTBEAT"
+    case wait = "WAIT"
+}
+
+struct TimerRecord: Sendable {
+    var timerId: UUID
+    var executionId: UUID
+    var kind: TimerKind
+    var callbackId: UUID?
+    var position: Int?
+    var dueAt: Date
+}
+
+/// One entry of an execution's history, named as in Lambda durable functions' execution history.
+public struct HistoryEvent: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var type: String
+    public var timestamp: Date
+    public var details: [String: JSONValue]
+
+    public init(id: Int64, type: String, timestamp: Date, details: [String: JSONValue]) {
+        self.id = id
+        self.type = type
+        self.timestamp = timestamp
+        self.details = details
+    }
+}

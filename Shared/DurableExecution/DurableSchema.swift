@@ -1,0 +1,109 @@
+import Postgres
+
+/// The durable engine's tables. Nothing here knows about approvals.
+public enum DurableSchema {
+    public static let component = "durable"
+
+    public static let migrations: [PostgresMigration] = [
+        PostgresMigration(
+            version: 1, name: "executions, operations, callbacks, timers, history, inbox, outbox",
+            sql: """
+                CREATE TABLE durable_executions (
+                    execution_id  uuid PRIMARY KEY,
+                    workflow      text NOT NULL,
+                    name          text NOT NULL UNIQUE,
+                    status        text NOT NULL CHECK (status IN ('RUNNING', 'SUCCEEDED', 'FAILED', 'STOPPED')),
+                    input         text NOT NULL,
+                    output        text,
+                    error_type    text,
+                    error_message text,
+                    created_at    timestamptz NOT NULL,
+                    updated_at    timestamptz NOT NULL,
+                    ended_at      timestamptz
+                );
+                CREATE INDEX durable_executions_running ON durable_executions (created_at) WHERE status = 'RUNNING';
+
+                -- Checkpoints: one row per operation the workflow performed, in program order.
+                CREATE TABLE durable_operations (
+                    execution_id  uuid NOT NULL REFERENCES durable_executions (execution_id),
+                    position      integer NOT NULL,
+                    kind          text NOT NULL,
+                    name          text NOT NULL,
+                    status        text NOT NULL CHECK (status IN ('STARTED', 'SUCCEEDED', 'FAILED')),
+                    result        text,
+                    error_type    text,
+                    error_message text,
+                    updated_at    timestamptz NOT NULL,
+                    PRIMARY KEY (execution_id, position)
+                );
+
+                CREATE TABLE durable_callbacks (
+                    callback_id        uuid PRIMARY KEY,
+                    execution_id       uuid NOT NULL REFERENCES durable_executions (execution_id),
+                    name               text NOT NULL,
+                    status             text NOT NULL CHECK (status IN ('STARTED', 'SUCCEEDED', 'FAILED', 'TIMED_OUT')),
+                    timeout_at         timestamptz NOT NULL,
+                    heartbeat_seconds  integer,
+                    heartbeat_due_at   timestamptz,
+                    result             text,
+                    error_type         text,
+                    error_message      text,
+                    started_at         timestamptz NOT NULL,
+                    ended_at           timestamptz
+                );
+                CREATE INDEX durable_callbacks_execution ON durable_callbacks (execution_id);
+
+                -- Completions that arrived before their callback existed, applied when it is created.
+                CREATE TABLE durable_early_completions (
+                    id             bigserial PRIMARY KEY,
+                    execution_name text NOT NULL,
+                    callback_name  text NOT NULL,
+                    outcome        text NOT NULL CHECK (outcome IN ('SUCCEEDED', 'FAILED')),
+                    result         text,
+                    error_type     text,
+                    error_message  text,
+                    received_at    timestamptz NOT NULL
+                );
+                CREATE INDEX durable_early_completions_target ON durable_early_completions (execution_name, callback_name);
+
+                CREATE TABLE durable_timers (
+                    timer_id     uuid PRIMARY KEY,
+                    execution_id uuid NOT NULL REFERENCES durable_executions (execution_id),
+                    kind         text NOT NULL CHECK (kind IN ('CALLBACK_TIMEOUT', 'CALLBACK_HEARTBEAT', 'WAIT')),
+                    callback_id  uuid,
+                    position     integer,
+                    due_at       timestamptz NOT NULL,
+                    fired_at     timestamptz
+                );
+                CREATE INDEX durable_timers_due ON durable_timers (due_at) WHERE fired_at IS NULL;
+                CREATE INDEX durable_timers_fired ON durable_timers (fired_at) WHERE fired_at IS NOT NULL;
+
+                CREATE TABLE durable_history (
+                    id           bigserial PRIMARY KEY,
+                    execution_id uuid NOT NULL REFERENCES durable_executions (execution_id),
+                    event_type   text NOT NULL,
+                    details      text NOT NULL,
+                    at           timestamptz NOT NULL
+                );
+                CREATE INDEX durable_history_execution ON durable_history (execution_id, id);
+
+                -- Consumed events by eventId: a redelivered event finds its row and has no second effect.
+                CREATE TABLE durable_inbox (
+                    event_id    uuid PRIMARY KEY,
+                    topic       text NOT NULL,
+                    received_at timestamptz NOT NULL DEFAULT now()
+                );
+
+                -- Events to publish, written in the same transaction as the state they describe.
+                CREATE TABLE durable_outbox (
+                    id          bigserial PRIMARY KEY,
+                    topic       text NOT NULL,
+                    message_key text NOT NULL,
+                    payload     text NOT NULL,
+                    created_at  timestamptz NOT NULL DEFAULT now(),
+                    sent_at     timestamptz
+                );
+                CREATE INDEX durable_outbox_unsent ON durable_outbox (id) WHERE sent_at IS NULL;
+                """)
+    ]
+}

@@ -1,0 +1,254 @@
+import Foundation
+import GreenlightModels
+import Postgres
+
+/// The engine's SQL, on the connection of the transaction that handles one event, command or timer.
+struct DurableStore: Sendable {
+    let connection: PostgresConnection
+
+    // MARK: - Executions
+
+    func insertExecution(id: UUID, workflow: String, name: String, input: String, at: Date) async throws -> Bool {
+        try await connection.query(
+            """
+            INSERT INTO durable_executions (execution_id, workflow, name, status, input, created_at, updated_at)
+            VALUES (\(id), \(workflow), \(name), 'RUNNING', \(input), \(at), \(at))
+            ON CONFLICT (name) DO NOTHING
+            """
+        ).affectedRows == 1
+    }
+
+    /// Locks the execution until the transaction ends; with `skipLocked`, returns nil instead of waiting.
+    func lockExecution(id: UUID, skipLocked: Bool = false) async throws -> ExecutionRecord? {
+        let rows =
+            skipLocked
+            ? try await connection.query(
+                "SELECT execution_id, workflow, name, status, input FROM durable_executions WHERE execution_id = \(id) FOR UPDATE SKIP LOCKED")
+            : try await connection.query(
+                "SELECT execution_id, workflow, name, status, input FROM durable_executions WHERE execution_id = \(id) FOR UPDATE")
+        return try rows.first.map { row in
+            let (id, workflow, name, status, input) = try row.decode((UUID, String, String, String, String).self)
+            return ExecutionRecord(
+                executionId: id, workflow: workflow, name: name, status: ExecutionStatus(rawValue: status) ?? .running,
+                input: input)
+        }
+    }
+
+    func executionId(named name: String) async throws -> UUID? {
+        try await connection.query("SELECT execution_id FROM durable_executions WHERE name = \(name)").column(UUID.self).first
+    }
+
+    func finishExecution(id: UUID, status: ExecutionStatus, output: String?, error: DurableError?, at: Date) async throws {
+        try await connection.query(
+            """
+            UPDATE durable_executions SET status = \(status.rawValue), output = \(output), error_type = \(error?.errorType),
+                error_message = \(error?.errorMessage), updated_at = \(at), ended_at = \(at)
+            WHERE execution_id = \(id)
+            """)
+    }
+
+    func touchExecution(id: UUID, at: Date) async throws {
+        try await connection.query("UPDATE durable_executions SET updated_at = \(at) WHERE execution_id = \(id)")
+    }
+
+    // MARK: - Operations
+
+    func operations(of id: UUID) async throws -> [Int: OperationRecord] {
+        let rows = try await connection.query(
+            """
+            SELECT position, kind, name, status, result, error_type, error_message
+            FROM durable_operations WHERE execution_id = \(id)
+            """)
+        var records: [Int: OperationRecord] = [:]
+        for row in rows {
+            let (position, kind, name, status, result, errorType, errorMessage) = try row.decode(
+                (Int, String, String, String, String?, String?, String?).self)
+            records[position] = OperationRecord(
+                position: position, kind: kind, name: name, status: OperationStatus(rawValue: status) ?? .started,
+                result: result,
+                error: errorType.map { DurableError(errorType: $0, errorMessage: errorMessage ?? "") })
+        }
+        return records
+    }
+
+    func saveOperation(_ record: OperationRecord, executionId: UUID, at: Date) async throws {
+        try await connection.query(
+            """
+            INSERT INTO durable_operations
+                (execution_id, position, kind, name, status, result, error_type, error_message, updated_at)
+            VALUES (\(executionId), \(record.position), \(record.kind), \(record.name), \(record.status.rawValue),
+                    \(record.result), \(record.error?.errorType), \(record.error?.errorMessage), \(at))
+            ON CONFLICT (execution_id, position) DO UPDATE
+            SET status = EXCLUDED.status, result = EXCLUDED.result, error_type = EXCLUDED.error_type,
+                error_message = EXCLUDED.error_message, updated_at = EXCLUDED.updated_at
+            """)
+    }
+
+    // MARK: - Callbacks
+
+    static let callbackColumns = """
+        callback_id, execution_id, name, status, timeout_at, heartbeat_seconds, heartbeat_due_at, result, error_type,
+        error_message, started_at, ended_at
+        """
+
+    func callbacks(of id: UUID) async throws -> [UUID: CallbackRecord] {
+        let rows = try await connection.query(
+            "SELECT callback_id, execution_id, name, status, timeout_at, heartbeat_seconds, heartbeat_due_at, result, error_type, error_message, started_at, ended_at FROM durable_callbacks WHERE execution_id = \(id)"
+        )
+        return Dictionary(uniqueKeysWithValues: try rows.map { try Self.callback(from: $0) }.map { ($0.callbackId, $0) })
+    }
+
+    func callback(id: UUID) async throws -> CallbackRecord? {
+        try await connection.query(
+            "SELECT callback_id, execution_id, name, status, timeout_at, heartbeat_seconds, heartbeat_due_at, result, error_type, error_message, started_at, ended_at FROM durable_callbacks WHERE callback_id = \(id)"
+        ).first.map(Self.callback(from:))
+    }
+
+    static func callback(from row: PostgresRow) throws -> CallbackRecord {
+        let (id, executionId, name, status, timeoutAt, heartbeatSeconds, heartbeatDueAt, result, errorType, errorMessage,
+            startedAt, endedAt) = try row.decode(
+                (UUID, UUID, String, String, Date, Int?, Date?, String?, String?, String?, Date, Date?).self)
+        return CallbackRecord(
+            callbackId: id, executionId: executionId, name: name, status: CallbackStatus(rawValue: status) ?? .started,
+            timeoutAt: timeoutAt, heartbeatSeconds: heartbeatSeconds, heartbeatDueAt: heartbeatDueAt, result: result,
+            error: errorType.map { DurableError(errorType: $0, errorMessage: errorMessage ?? "") }, startedAt: startedAt,
+            endedAt: endedAt)
+    }
+
+    func insertCallback(_ record: CallbackRecord) async throws {
+        try await connection.query(
+            """
+            INSERT INTO durable_callbacks
+                (callback_id, execution_id, name, status, timeout_at, heartbeat_seconds, heartbeat_due_at, started_at)
+            VALUES (\(record.callbackId), \(record.executionId), \(record.name), 'STARTED', \(record.timeoutAt),
+                    \(record.heartbeatSeconds), \(record.heartbeatDueAt), \(record.startedAt))
+            """)
+    }
+
+    /// Ends a started callback; false when it had already ended.
+    func endCallback(id: UUID, status: CallbackStatus, result: String?, error: DurableError?, at: Date) async throws -> Bool {
+        try await connection.query(
+            """
+            UPDATE durable_callbacks SET status = \(status.rawValue), result = \(result), error_type = \(error?.errorType),
+                error_message = \(error?.errorMessage), ended_at = \(at)
+            WHERE callback_id = \(id) AND status = 'STARTED'
+            """
+        ).affectedRows == 1
+    }
+
+    func extendHeartbeat(callbackId: UUID, dueAt: Date) async throws {
+        try await connection.query(
+            "UPDATE durable_callbacks SET heartbeat_due_at = \(dueAt) WHERE callback_id = \(callbackId)")
+        try await connection.query(
+            """
+            UPDATE durable_timers SET due_at = \(dueAt)
+            WHERE callback_id = \(callbackId) AND kind = 'CALLBACK_HEARTBEAT' AND fired_at IS NULL
+            """)
+    }
+
+    func saveEarlyCompletion(executionName: String, callbackName: String, completion: CallbackCompletion, at: Date)
+        async throws
+    {
+        let (outcome, result, error): (String, String?, DurableError?) =
+            switch completion {
+            case .success(let payload): ("SUCCEEDED", payload, nil)
+            case .failure(let error): ("FAILED", nil, error)
+            case .heartbeat: ("SUCCEEDED", nil, nil)
+            }
+        try await connection.query(
+            """
+            INSERT INTO durable_early_completions
+                (execution_name, callback_name, outcome, result, error_type, error_message, received_at)
+            VALUES (\(executionName), \(callbackName), \(outcome), \(result), \(error?.errorType), \(error?.errorMessage), \(at))
+            """)
+    }
+
+    /// Removes and returns the oldest completion kept for a callback that did not exist yet.
+    func takeEarlyCompletion(executionName: String, callbackName: String) async throws -> CallbackCompletion? {
+        guard
+            let row = try await connection.query(
+                """
+                DELETE FROM durable_early_completions WHERE id = (
+                    SELECT id FROM durable_early_completions
+                    WHERE execution_name = \(executionName) AND callback_name = \(callbackName)
+                    ORDER BY id LIMIT 1)
+                RETURNING outcome, result, error_type, error_message
+                """
+            ).first
+        else { return nil }
+        let (outcome, result, errorType, errorMessage) = try row.decode((String, String?, String?, String?).self)
+        if outcome == "FAILED" {
+            return .failure(DurableError(errorType: errorType ?? "Error", errorMessage: errorMessage ?? ""))
+        }
+        return .success(result ?? "null")
+    }
+
+    // MARK: - Timers
+
+    func insertTimer(_ timer: TimerRecord) async throws {
+        try await connection.query(
+            """
+            INSERT INTO durable_timers (timer_id, execution_id, kind, callback_id, position, due_at)
+            VALUES (\(timer.timerId), \(timer.executionId), \(timer.kind.rawValue), \(timer.callbackId), \(timer.position), \(timer.dueAt))
+            """)
+    }
+
+    func cancelTimers(callbackId: UUID, at: Date) async throws {
+        try await connection.query(
+            "UPDATE durable_timers SET fired_at = \(at) WHERE callback_id = \(callbackId) AND fired_at IS NULL")
+    }
+
+    func cancelTimers(executionId: UUID, at: Date) async throws {
+        try await connection.query(
+            "UPDATE durable_timers SET fired_at = \(at) WHERE execution_id = \(executionId) AND fired_at IS NULL")
+    }
+
+    /// Claims due timers; `SKIP LOCKED` keeps two schedulers from claiming the same one.
+    func claimDueTimers(now: Date, limit: Int) async throws -> [TimerRecord] {
+        try await connection.query(
+            """
+            SELECT timer_id, execution_id, kind, callback_id, position, due_at FROM durable_timers
+            WHERE fired_at IS NULL AND due_at <= \(now)
+            ORDER BY due_at LIMIT \(limit)
+            FOR UPDATE SKIP LOCKED
+            """
+        ).decode((UUID, UUID, String, UUID?, Int?, Date).self).map {
+            TimerRecord(
+                timerId: $0.0, executionId: $0.1, kind: TimerKind(rawValue: $0.2) ?? .wait, callbackId: $0.3,
+                position: $0.4, dueAt: $0.5)
+        }
+    }
+
+    func markTimerFired(_ id: UUID, at: Date) async throws {
+        try await connection.query("UPDATE durable_timers SET fired_at = \(at) WHERE timer_id = \(id)")
+    }
+
+    /// The earliest pending due time, so the scheduler can sleep until then.
+    func nextDueTime() async throws -> Date? {
+        try await connection.query("SELECT min(due_at) FROM durable_timers WHERE fired_at IS NULL").column(Date?.self).first ?? nil
+    }
+
+    // MARK: - History
+
+    func appendHistory(executionId: UUID, type: String, details: [String: JSONValue], at: Date) async throws {
+        let text = String(decoding: try GreenlightJSON.encode(details), as: UTF8.self)
+        try await connection.query(
+            """
+            INSERT INTO durable_history (execution_id, event_type, details, at)
+            VALUES (\(executionId), \(type), \(text), \(at))
+            """)
+    }
+
+    // MARK: - Inbox and outbox
+
+    func recordInbox(eventId: UUID, topic: String) async throws -> Bool {
+        try await connection.query(
+            "INSERT INTO durable_inbox (event_id, topic) VALUES (\(eventId), \(topic)) ON CONFLICT (event_id) DO NOTHING"
+        ).affectedRows == 1
+    }
+
+    func enqueue(topic: String, key: String, payload: String) async throws {
+        try await connection.query(
+            "INSERT INTO durable_outbox (topic, message_key, payload) VALUES (\(topic), \(key), \(payload))")
+    }
+}

@@ -1,0 +1,123 @@
+import Foundation
+import Kafka
+import Logging
+import Postgres
+
+/// Publishes outbox rows with the idempotent producer, oldest first, and marks them sent. A row is marked only
+/// after the broker acknowledged it, so a crash in between publishes it again (consumers dedupe on `eventId`);
+/// rows are locked while published (`SKIP LOCKED`), so two relays never publish the same row at once.
+public struct OutboxRelay: Sendable {
+    let pool: PostgresPool
+    let producer: KafkaProducer
+    let wakeUp: WakeUpSignal
+    let pollInterval: Duration
+    let logger: Logger
+    let batchSize: Int
+
+    public init(
+        pool: PostgresPool, producer: KafkaProducer, wakeUp: WakeUpSignal, pollInterval: Duration, logger: Logger,
+        batchSize: Int = 500
+    ) {
+        self.pool = pool
+        self.producer = producer
+        self.wakeUp = wakeUp
+        self.pollInterval = pollInterval
+        self.logger = logger
+        self.batchSize = batchSize
+    }
+
+    public func run() async throws {
+        var lastPrune = ContinuousClock.now
+        while !Task.isCancelled {
+            let published: Int
+            do {
+                published = try await publishBatch()
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.warning("Publishing the outbox failed; retrying", metadata: ["error": "\(error)"])
+                published = 0
+                try? await Task.sleep(for: pollInterval)
+            }
+            if ContinuousClock.now - lastPrune > .seconds(60) {
+                lastPrune = ContinuousClock.now
+                _ = try? await pool.query(
+                    "DELETE FROM durable_outbox WHERE sent_at < \(Date().addingTimeInterval(-3600))")
+            }
+            if published < batchSize { await wakeUp.wait(timeout: pollInterval) }
+        }
+    }
+
+    /// Publishes one batch; returns how many rows it marked sent.
+    public func publishBatch() async throws -> Int {
+        try await pool.transaction { connection in
+            let rows = try await connection.query(
+                """
+                SELECT id, topic, message_key, payload FROM durable_outbox WHERE sent_at IS NULL
+                ORDER BY id LIMIT \(batchSize) FOR UPDATE SKIP LOCKED
+                """
+            ).decode((Int64, String, String, String).self)
+            guard !rows.isEmpty else { return 0 }
+            let results = await producer.send(
+                batch: rows.map { KafkaOutgoingMessage(topic: $0.1, key: $0.2, value: Array($0.3.utf8)) })
+            var sent: [String] = []
+            for (row, result) in zip(rows, results) {
+                switch result {
+                case .success: sent.append(String(row.0))
+                case .failure(let error):
+                    logger.warning(
+                        "Outbox row not published; it will be retried",
+                        metadata: ["outboxId": "\(row.0)", "topic": "\(row.1)", "error": "\(error)"])
+                }
+            }
+            if !sent.isEmpty {
+                try await connection.query(
+                    "UPDATE durable_outbox SET sent_at = \(Date()) WHERE id = ANY(\(sent)::bigint[])")
+            }
+            return sent.count
+        }
+    }
+}
+
+/// Fires due timers in batches, then waits `pollInterval` unless woken earlier (an invocation that creates a
+/// timer due sooner wakes it). Any number of schedulers may share a database.
+public struct TimerScheduler: Sendable {
+    let pool: PostgresPool
+    let engine: DurableEngine
+    let pollInterval: Duration
+    let wakeUp: WakeUpSignal
+    let onFired: @Sendable (DurableEngine.FiredTimers) -> Void
+    let logger: Logger
+    let batchSize: Int
+
+    public init(
+        pool: PostgresPool, engine: DurableEngine, pollInterval: Duration, wakeUp: WakeUpSignal, logger: Logger,
+        batchSize: Int = 100, onFired: @escaping @Sendable (DurableEngine.FiredTimers) -> Void = { _ in }
+    ) {
+        self.pool = pool
+        self.engine = engine
+        self.pollInterval = pollInterval
+        self.wakeUp = wakeUp
+        self.logger = logger
+        self.batchSize = batchSize
+        self.onFired = onFired
+    }
+
+    public func run() async throws {
+        while !Task.isCancelled {
+            var fired = 0
+            do {
+                let result = try await pool.transaction { connection in
+                    try await engine.fireDueTimers(limit: batchSize, on: connection)
+                }
+                fired = result.count
+                if fired > 0 { onFired(result) }
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.warning("Firing timers failed; retrying", metadata: ["error": "\(error)"])
+            }
+            if fired < batchSize { await wakeUp.wait(timeout: pollInterval) }
+        }
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+
+/// A durable workflow: plain Swift run against a `DurableContext`. It is replayed from the top on every
+/// invocation, so it must be deterministic: time, randomness and side effects go through the context.
+public protocol Workflow: Sendable {
+    associatedtype Input: Codable & Sendable
+    associatedtype Output: Codable & Sendable
+    /// Stored with each execution; the engine finds the workflow by it.
+    static var name: String { get }
+    func run(context: DurableContext, input: Input) async throws -> Output
+}
+
+/// An error as the engine records it and workflows see it: a type and a message, as in Lambda durable functions
+/// (`Callback.Timeout`, `Callback.Heartbeat`, or whatever a callback's failure or a step said).
+public struct DurableError: Error, Codable, Sendable, Equatable, CustomStringConvertible {
+    public var errorType: String
+    public var errorMessage: String
+
+    public init(errorType: String, errorMessage: String) {
+        self.errorType = errorType
+        self.errorMessage = errorMessage
+    }
+
+    public static let callbackTimeout = "Callback.Timeout"
+    public static let callbackHeartbeat = "Callback.Heartbeat"
+    public static let executionStopped = "Execution.Stopped"
+    public static let nonDeterministic = "Workflow.NonDeterministic"
+
+    public var isTimeout: Bool { errorType == Self.callbackTimeout || errorType == Self.callbackHeartbeat }
+
+    public var description: String { "\(errorType): \(errorMessage)" }
+
+    /// The type and message a thrown error is recorded with.
+    static func from(_ error: any Error) -> DurableError {
+        if let error = error as? DurableError { return error }
+        return DurableError(errorType: String(describing: type(of: error)), errorMessage: "\(error)")
+    }
+}
+
+/// Errors that retrying cannot fix; a step stops retrying when its body throws one.
+public protocol NonRetryableError: Error {}
+
+/// How a step retries when its body throws: up to `maxAttempts` in all, waiting `initialDelay`, then
+/// `backoffRate` times longer each time, at most `maxDelay`.
+public struct RetryPolicy: Sendable {
+    public var maxAttempts: Int
+    public var initialDelay: Duration
+    public var backoffRate: Double
+    public var maxDelay: Duration
+
+    public init(maxAttempts: Int, initialDelay: Duration = .milliseconds(100), backoffRate: Double = 2, maxDelay: Duration = .seconds(5)) {
+        self.maxAttempts = max(1, maxAttempts)
+        self.initialDelay = initialDelay
+        self.backoffRate = backoffRate
+        self.maxDelay = maxDelay
+    }
+
+    public static let none = RetryPolicy(maxAttempts: 1)
+
+    func delay(afterAttempt attempt: Int) -> Duration {
+        var delay = initialDelay
+        for _ in 1..<max(1, attempt) { delay = delay * backoffRate }
+        return min(delay, maxDelay)
+    }
+}
+
+/// Thrown through the workflow when it reaches an operation whose result is not there yet; the engine catches
+/// it and commits what the invocation did. Workflow code must let it pass (catch specific errors, not all).
+struct Suspension: Error {}

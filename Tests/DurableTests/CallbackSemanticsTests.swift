@@ -1,0 +1,134 @@
+import DurableExecution
+import Foundation
+import GreenlightModels
+import GreenlightTestSupport
+import Testing
+
+/// Callback semantics as Lambda durable functions define them, one test each, against real Postgres.
+@Suite(.timeLimit(.minutes(1)))
+struct CallbackSemanticsTests {
+    let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+
+    @Test func successResumesTheWorkflowWithThePayloadAndTheStepDoesNotRunAgain() async throws {
+        let harness = try await EngineHarness.make()
+        try await harness.start("ok", .init(timeoutSeconds: 3600), at: t0)
+        #expect(try await harness.execution("ok").status == "RUNNING")
+        let id = try await harness.callbackId("ok")
+        #expect(try await harness.send(.success(#"{"decision":"approved"}"#), to: id, at: t0 + 5) == .accepted)
+
+        let execution = try await harness.execution("ok")
+        #expect(execution.status == "SUCCEEDED")
+        #expect(execution.output == #"{"decision":"approved"}"#)
+        // Created, then a step, then the result awaited: the replay that resumed it did not run the step again.
+        #expect(harness.runs.count("ok/after-create") == 1)
+        let types = try await harness.history("ok").map(\.type)
+        #expect(types == [
+            "ExecutionStarted", "CallbackStarted", "StepStarted", "StepSucceeded", "InvocationCompleted",
+            "CallbackSucceeded", "InvocationCompleted", "ExecutionSucceeded",
+        ])
+        let started = try #require(try await harness.history("ok").first { $0.type == "CallbackStarted" })
+        #expect(started.details["CallbackId"] == .string(id.uuidString))
+        #expect(started.details["Timeout"] == .number(3600))
+        #expect(started.details["HeartbeatTimeout"] == .null)
+    }
+
+    @Test func failureIsThrownInTheWorkflowAndUncaughtFailsTheExecution() async throws {
+        let harness = try await EngineHarness.make()
+        try await harness.start("fail", .init(timeoutSeconds: 3600), at: t0)
+        let id = try await harness.callbackId("fail")
+        let error = DurableError(errorType: "Approval.Denied", errorMessage: "budget exhausted")
+        #expect(try await harness.send(.failure(error), to: id, at: t0 + 1) == .accepted)
+        let execution = try await harness.execution("fail")
+        #expect(execution.status == "FAILED")
+        #expect(execution.errorType == "Approval.Denied")
+        #expect(execution.errorMessage == "budget exhausted")
+        let failed = try #require(try await harness.history("fail").first { $0.type == "CallbackFailed" })
+        #expect(failed.details["Error"]?["ErrorType"] == .string("Approval.Denied"))
+    }
+
+    @Test func nothingWithinTheTimeoutTimesTheCallbackOut() async throws {
+        let harness = try await EngineHarness.make()
+        try await harness.start("late", .init(timeoutSeconds: 60), at: t0)
+        #expect(try await harness.fire(at: t0 + 59).count == 0)
+        #expect(try await harness.fire(at: t0 + 60).count == 1)
+        let execution = try await harness.execution("late")
+        #expect(execution.status == "FAILED")
+        #expect(execution.errorType == "Callback.Timeout")
+        let timedOut = try #require(try await harness.history("late").first { $0.type == "CallbackTimedOut" })
+        #expect(timedOut.details["Error"]?["ErrorType"] == .string("Callback.Timeout"))
+    }
+
+    @Test func noHeartbeatWithinTheHeartbeatTimeoutTimesTheCallbackOut() async throws {
+        let harness = try await EngineHarness.make()
+        try await harness.start("quiet", .init(timeoutSeconds: 3600, heartbeatSeconds: 30), at: t0)
+        #expect(try await harness.fire(at: t0 + 31).count == 1)
+        let execution = try await harness.execution("quiet")
+        #expect(execution.status == "FAILED")
+        #expect(execution.errorType == "Callback.Heartbeat")
+    }
+
+    @Test func heartbeatsResetOnlyTheHeartbeatDeadlineAndSuccessStillWins() async throws {
+        let harness = try await EngineHarness.make()
+        try await harness.start("alive", .init(timeoutSeconds: 100, heartbeatSeconds: 10), at: t0)
+        let id = try await harness.callbackId("alive")
+        let historyBefore = try await harness.history("alive").count
+        for second in [8.0, 16, 24, 32] {
+            #expect(try await harness.send(.heartbeat, to: id, at: t0 + second) == .accepted)
+            #expect(try await harness.fire(at: t0 + second + 9).count == 0)
+        }
+        // Heartbeats write no history and do not move the general timeout.
+        #expect(try await harness.history("alive").count == historyBefore)
+        let callback = try await harness.pool.withConnection { try await harness.engine.callback(id, on: $0) }
+        #expect(callback?.timeoutAt == t0 + 100)
+        #expect(callback?.heartbeatDueAt == t0 + 42)
+        #expect(try await harness.send(.success("\"done\""), to: id, at: t0 + 40) == .accepted)
+        #expect(try await harness.execution("alive").status == "SUCCEEDED")
+    }
+
+    @Test func anythingSentToAnEndedCallbackChangesNothingAndReturnsItsFinalState() async throws {
+        let harness = try await EngineHarness.make()
+        try await harness.start("ended", .init(timeoutSeconds: 3600), at: t0)
+        let id = try await harness.callbackId("ended")
+        _ = try await harness.send(.success("1"), to: id, at: t0 + 1)
+        let historyCount = try await harness.history("ended").count
+        for completion in [CallbackCompletion.success("2"), .failure(DurableError(errorType: "X", errorMessage: "y")), .heartbeat] {
+            guard case .alreadyEnded(let final) = try await harness.send(completion, to: id, at: t0 + 2) else {
+                Issue.record("\(completion) was not refused")
+                continue
+            }
+            #expect(final.status == .succeeded)
+            #expect(final.result == "1")
+        }
+        #expect(try await harness.history("ended").count == historyCount)
+        #expect(try await harness.send(.success("3"), to: UUID(), at: t0 + 3) == .notFound)
+    }
+
+    @Test func aCompletionThatArrivesBeforeItsExecutionIsKeptAndApplied() async throws {
+        let harness = try await EngineHarness.make()
+        let early = try await harness.pool.transaction {
+            try await harness.engine.send(.success("\"early\""), toCallbackNamed: "approval", ofExecution: "early", on: $0, now: t0)
+        }
+        #expect(early == .deferred)
+        try await harness.start("early", .init(timeoutSeconds: 3600), at: t0 + 1)
+        let execution = try await harness.execution("early")
+        #expect(execution.status == "SUCCEEDED")
+        #expect(execution.output == "\"early\"")
+    }
+
+    @Test func aCallbackThatEndsWhileTheWorkflowIsBusyElsewhereSurfacesOnlyAtResult() async throws {
+        let harness = try await EngineHarness.make()
+        try await harness.start("busy", .init(timeoutSeconds: 3600, waitSeconds: 60), at: t0)
+        let id = try await harness.callbackId("busy")
+        let error = DurableError(errorType: "Upstream.Failed", errorMessage: "no")
+        #expect(try await harness.send(.failure(error), to: id, at: t0 + 10) == .accepted)
+        // Still waiting: the failure is deferred until the workflow asks for the result.
+        #expect(try await harness.execution("busy").status == "RUNNING")
+        #expect(try await harness.fire(at: t0 + 60).count == 1)
+        let execution = try await harness.execution("busy")
+        #expect(execution.status == "FAILED")
+        #expect(execution.errorType == "Upstream.Failed")
+        let types = try await harness.history("busy").map(\.type)
+        #expect(types.contains("WaitStarted") && types.contains("WaitSucceeded"))
+        #expect(harness.runs.count("busy/after-create") == 1)
+    }
+}

@@ -1,0 +1,90 @@
+import DurableExecution
+import Foundation
+import GreenlightModels
+import GreenlightTestSupport
+import Postgres
+import Synchronization
+import Testing
+
+/// Counts how often step bodies really ran, per test.
+final class RunCounter: Sendable {
+    private let counts = Mutex<[String: Int]>([:])
+    func hit(_ key: String) { counts.withLock { $0[key, default: 0] += 1 } }
+    func count(_ key: String) -> Int { counts.withLock { $0[key] ?? 0 } }
+}
+
+/// A workflow that creates a callback, runs a step, optionally waits, then returns the callback's result.
+struct CallbackWorkflow: Workflow {
+    static let name = "test.callback"
+    struct Input: Codable, Sendable {
+        var timeoutSeconds: Int
+        var heartbeatSeconds: Int?
+        var waitSeconds: Int?
+    }
+
+    let counter: RunCounter
+
+    func run(context: DurableContext, input: Input) async throws -> JSONValue {
+        let callback = try await context.createCallback(
+            "approval", timeout: .seconds(input.timeoutSeconds), heartbeatTimeout: input.heartbeatSeconds.map { .seconds($0) })
+        _ = try await context.step("after-create") { _ in
+            counter.hit("\(context.executionName)/after-create")
+            return 1
+        }
+        if let wait = input.waitSeconds { try await context.wait("pause", for: .seconds(wait)) }
+        return try await callback.result(as: JSONValue.self)
+    }
+}
+
+/// A fresh database with the engine's tables, and helpers to drive the engine in transactions.
+struct EngineHarness {
+    let pool: PostgresPool
+    let engine: DurableEngine
+    let counter = RunCounter()
+
+    static func make(_ extra: [any Workflow] = []) async throws -> EngineHarness {
+        let logger = TestEnvironment.logger("durable")
+        let pool = try await TestDatabase.create("durable").pool(maxConnections: 6)
+        try await PostgresMigrator.migrate(pool, component: DurableSchema.component, migrations: DurableSchema.migrations, logger: logger)
+        let counter = RunCounter()
+        return EngineHarness(pool: pool, engine: DurableEngine(workflows: [CallbackWorkflow(counter: counter)] + extra, logger: logger), counter: counter)
+    }
+
+    init(pool: PostgresPool, engine: DurableEngine, counter: RunCounter) {
+        self.pool = pool
+        self.engine = engine
+        self.counterStorage = counter
+    }
+
+    private let counterStorage: RunCounter
+    var runs: RunCounter { counterStorage }
+
+    func start(_ name: String, _ input: CallbackWorkflow.Input, at now: Date) async throws {
+        try await pool.transaction { connection in
+            try await engine.start(CallbackWorkflow(counter: counterStorage), name: name, input: input, on: connection, now: now)
+        }
+    }
+
+    func send(_ completion: CallbackCompletion, to callbackId: UUID, at now: Date) async throws -> CallbackCommandResult {
+        try await pool.transaction { try await engine.send(completion, toCallback: callbackId, on: $0, now: now) }
+    }
+
+    func fire(at now: Date) async throws -> DurableEngine.FiredTimers {
+        try await pool.transaction { try await engine.fireDueTimers(limit: 1000, on: $0, now: now) }
+    }
+
+    func callbackId(_ name: String) async throws -> UUID {
+        try await pool.withConnection { try await engine.callbacks(ofExecution: name, on: $0) }.first!.callbackId
+    }
+
+    func execution(_ name: String) async throws -> (status: String, output: String?, errorType: String?, errorMessage: String?) {
+        let row = try await pool.query(
+            "SELECT status, output, error_type, error_message FROM durable_executions WHERE name = \(name)").first!
+        let (status, output, errorType, errorMessage) = try row.decode((String, String?, String?, String?).self)
+        return (status, output, errorType, errorMessage)
+    }
+
+    func history(_ name: String) async throws -> [HistoryEvent] {
+        try await DurableReader(pool: pool).history(ofExecution: name) ?? []
+    }
+}
