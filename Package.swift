@@ -128,7 +128,9 @@ let package = Package(
         + service(
             "Intake",
             executable: "greenlight-intake",
-            dependencies: ["GreenlightModels", "Kafka", "Postgres", "ApprovalStore", "ServiceSupport", hummingbird]
+            dependencies: [
+                "GreenlightModels", "Kafka", "Postgres", "ApprovalStore", "DurableExecution", "ServiceSupport", hummingbird,
+            ]
         )
         + service(
             "Orchestrator",
@@ -146,7 +148,7 @@ let package = Package(
             "Callbacks",
             executable: "greenlight-callbacks",
             dependencies: [
-                "GreenlightModels", "Kafka", "Postgres", "ApprovalStore", "ServiceSupport", hummingbird,
+                "GreenlightModels", "Kafka", "Postgres", "ApprovalStore", "DurableExecution", "ServiceSupport", hummingbird,
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ]
         )

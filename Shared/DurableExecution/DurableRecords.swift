@@ -55,6 +55,24 @@ public struct CallbackRecord: Sendable, Equatable {
     public var error: DurableError?
     public var startedAt: Date
     public var endedAt: Date?
+
+    public init(
+        callbackId: UUID, executionId: UUID, name: String, status: CallbackStatus, timeoutAt: Date,
+        heartbeatSeconds: Int? = nil, heartbeatDueAt: Date? = nil, result: String? = nil, error: DurableError? = nil,
+        startedAt: Date, endedAt: Date? = nil
+    ) {
+        self.callbackId = callbackId
+        self.executionId = executionId
+        self.name = name
+        self.status = status
+        self.timeoutAt = timeoutAt
+        self.heartbeatSeconds = heartbeatSeconds
+        self.heartbeatDueAt = heartbeatDueAt
+        self.result = result
+        self.error = error
+        self.startedAt = startedAt
+        self.endedAt = endedAt
+    }
 }
 
 struct ExecutionRecord: Sendable {

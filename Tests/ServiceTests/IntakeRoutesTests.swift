@@ -1,3 +1,4 @@
+import DurableExecution
 import Foundation
 import GreenlightModels
 import Hummingbird
@@ -28,20 +29,33 @@ final class RecordingPublisher: EventPublishing {
 
 struct FixedStatuses: ApprovalStatusReading {
     var known: [String: RequestStatusBody] = [:]
+    var histories: [String: [HistoryEvent]] = [:]
+    var callbacks: [String: [UUID]] = [:]
     var failing = false
 
     func status(requestId: String) async throws -> RequestStatusBody? {
         if failing { throw CancellationError() }
         return known[requestId]
     }
+
+    func history(requestId: String) async throws -> [HistoryEvent]? {
+        if failing { throw CancellationError() }
+        return histories[requestId]
+    }
+
+    func callbackIds(requestId: String) async throws -> [UUID] {
+        callbacks[requestId] ?? []
+    }
 }
 
 struct IntakeRoutesTests {
+    static let key = "test-key-0123456789abcdef"
+
     func app(_ publisher: RecordingPublisher, statuses: FixedStatuses = FixedStatuses()) -> some ApplicationProtocol {
         let router = Router()
         router.add(middleware: ProblemMiddleware())
         IntakeRoutes(
-            publisher: publisher, statuses: statuses, defaultApprover: "boss@example.com",
+            publisher: publisher, statuses: statuses, defaultApprover: "boss@example.com", apiKeys: APIKeys([Self.key]),
             now: { Date(timeIntervalSince1970: 1_800_000_000) }
         ).register(on: router)
         return Application(router: router)
@@ -124,5 +138,68 @@ struct IntakeRoutesTests {
                 #expect(response.status == .serviceUnavailable)
             }
         }
+    }
+
+    func status(_ status: ApprovalStatus) -> RequestStatusBody {
+        RequestStatusBody(
+            requestId: "REQ-1", executionId: UUID(), status: status, amount: 1, currency: "USD", description: "d",
+            requester: nil, approvers: ["a@example.com"], submittedAt: Date(), expiresAt: Date(), decidedBy: nil,
+            decidedAt: nil, channel: nil, comment: nil, completedAt: nil)
+    }
+
+    @Test func historyIsServedInOrder() async throws {
+        let events = [
+            HistoryEvent(id: 1, type: "ExecutionStarted", timestamp: Date(), details: [:]),
+            HistoryEvent(id: 2, type: "CallbackStarted", timestamp: Date(), details: ["Timeout": .number(60)]),
+        ]
+        let statuses = FixedStatuses(histories: ["REQ-1": events])
+        try await app(RecordingPublisher(), statuses: statuses).test(.router) { client in
+            try await client.execute(uri: "/v1/requests/REQ-1/history", method: .get) { response in
+                #expect(response.status == .ok)
+                let body = try GreenlightJSON.decoder().decode(HistoryBody.self, from: Data(buffer: response.body))
+                #expect(body.events.map(\.type) == ["ExecutionStarted", "CallbackStarted"])
+                #expect(body.events[1].details["Timeout"] == .number(60))
+            }
+            try await client.execute(uri: "/v1/requests/REQ-2/history", method: .get) { response in
+                #expect(response.status == .notFound)
+            }
+        }
+    }
+
+    @Test func callbackIdsAndCancellationNeedAnAPIKey() async throws {
+        let callbackId = UUID()
+        let publisher = RecordingPublisher()
+        let statuses = FixedStatuses(known: ["REQ-1": status(.pending), "REQ-D": status(.approved)], callbacks: ["REQ-1": [callbackId]])
+        try await app(publisher, statuses: statuses).test(.router) { client in
+            try await client.execute(uri: "/v1/requests/REQ-1", method: .get) { response in
+                let body = try GreenlightJSON.decoder().decode(RequestStatusBody.self, from: Data(buffer: response.body))
+                #expect(body.callbackIds == nil)
+            }
+            try await client.execute(
+                uri: "/v1/requests/REQ-1", method: .get, headers: [.authorization: "Bearer \(Self.key)"]
+            ) { response in
+                let body = try GreenlightJSON.decoder().decode(RequestStatusBody.self, from: Data(buffer: response.body))
+                #expect(body.callbackIds == [callbackId])
+            }
+            try await client.execute(uri: "/v1/requests/REQ-1/cancel", method: .post) { response in
+                #expect(response.status == .unauthorized)
+            }
+            try await client.execute(
+                uri: "/v1/requests/REQ-1/cancel", method: .post, headers: [.authorization: "Bearer wrong-key-0123456789"]
+            ) { response in
+                #expect(response.status == .unauthorized)
+            }
+            try await client.execute(
+                uri: "/v1/requests/REQ-D/cancel", method: .post, headers: [.authorization: "Bearer \(Self.key)"]
+            ) { response in
+                #expect(response.status == .conflict)
+            }
+            try await client.execute(
+                uri: "/v1/requests/REQ-1/cancel", method: .post, headers: [.authorization: "Bearer \(Self.key)"]
+            ) { response in
+                #expect(response.status == .accepted)
+            }
+        }
+        #expect(publisher.published(CancelRequested.self).map(\.requestId) == ["REQ-1"])
     }
 }

@@ -7,6 +7,7 @@ public struct CallbacksConfiguration: Sendable {
     public var database: PostgresConfiguration
     /// The base of the links in emails: the address people reach this service at.
     public var publicURL: String
+    public var apiKeys: APIKeys
     public var banner: String
 
     public static func load(_ environment: [String: String]) throws -> CallbacksConfiguration {
@@ -14,7 +15,9 @@ public struct CallbacksConfiguration: Sendable {
         let common = CommonConfiguration.read(&reader, service: "greenlight-callbacks", defaultPort: 8081)
         let database = readDatabaseConfiguration(&reader)
         let publicURL = reader.httpURL("GREENLIGHT_PUBLIC_URL", default: "http://127.0.0.1:8081")
+        let apiKeys = APIKeys.read(&reader)
         try reader.validate()
-        return CallbacksConfiguration(common: common, database: database!, publicURL: publicURL, banner: reader.banner)
+        return CallbacksConfiguration(
+            common: common, database: database!, publicURL: publicURL, apiKeys: apiKeys, banner: reader.banner)
     }
 }

@@ -1,4 +1,5 @@
 import ApprovalStore
+import DurableExecution
 import Foundation
 import GreenlightModels
 import Hummingbird
@@ -23,7 +24,9 @@ public enum CallbacksService {
             ("kafka", { await producer.isConnected() }),
             ("postgres", { (try? await pool.query("SELECT 1")) != nil }),
         ]).register(on: router)
-        LinkRoutes(tokens: ApprovalReader(pool: pool), publisher: KafkaEventPublisher(producer: producer))
+        let publisher = KafkaEventPublisher(producer: producer)
+        LinkRoutes(tokens: ApprovalReader(pool: pool), publisher: publisher).register(on: router)
+        CallbackAPIRoutes(callbacks: DurableReader(pool: pool), publisher: publisher, apiKeys: configuration.apiKeys)
             .register(on: router)
 
         let server = makeHTTPServer(

@@ -7,6 +7,7 @@ public struct IntakeConfiguration: Sendable {
     public var common: CommonConfiguration
     public var database: PostgresConfiguration
     public var defaultApprover: String
+    public var apiKeys: APIKeys
     public var banner: String
 
     public static func load(_ environment: [String: String]) throws -> IntakeConfiguration {
@@ -17,7 +18,9 @@ public struct IntakeConfiguration: Sendable {
         if !EmailAddress.isValid(approver) {
             reader.report("GREENLIGHT_DEFAULT_APPROVER must be an email address, not \"\(approver)\"")
         }
+        let apiKeys = APIKeys.read(&reader)
         try reader.validate()
-        return IntakeConfiguration(common: common, database: database!, defaultApprover: approver, banner: reader.banner)
+        return IntakeConfiguration(
+            common: common, database: database!, defaultApprover: approver, apiKeys: apiKeys, banner: reader.banner)
     }
 }

@@ -1,17 +1,48 @@
 import ApprovalStore
+import DurableExecution
 import Foundation
 import GreenlightModels
 import Hummingbird
 import Logging
+import Postgres
 import NIOCore
 import ServiceSupport
 
-/// Where intake reads a request's status.
+/// Where intake reads a request's status, its execution history and its callbacks.
 public protocol ApprovalStatusReading: Sendable {
     func status(requestId: String) async throws -> RequestStatusBody?
+    func history(requestId: String) async throws -> [HistoryEvent]?
+    func callbackIds(requestId: String) async throws -> [UUID]
 }
 
-extension ApprovalReader: ApprovalStatusReading {}
+/// The Postgres-backed reader.
+public struct LiveStatusReader: ApprovalStatusReading {
+    let approvals: ApprovalReader
+    let durable: DurableReader
+
+    public init(pool: PostgresPool) {
+        approvals = ApprovalReader(pool: pool)
+        durable = DurableReader(pool: pool)
+    }
+
+    public func status(requestId: String) async throws -> RequestStatusBody? {
+        try await approvals.status(requestId: requestId)
+    }
+
+    public func history(requestId: String) async throws -> [HistoryEvent]? {
+        try await durable.history(ofExecution: requestId)
+    }
+
+    public func callbackIds(requestId: String) async throws -> [UUID] {
+        try await durable.callbacks(ofExecution: requestId).map(\.callbackId)
+    }
+}
+
+/// The answer to `GET /v1/requests/{requestId}/history`.
+public struct HistoryBody: Codable, Sendable {
+    public var requestId: String
+    public var events: [HistoryEvent]
+}
 
 /// The intake HTTP API: submit a request, read its status. Shared by `main` and the tests.
 public struct IntakeRoutes: Sendable {
@@ -21,15 +52,17 @@ public struct IntakeRoutes: Sendable {
     let publisher: any EventPublishing
     let statuses: any ApprovalStatusReading
     let defaultApprover: String
+    let apiKeys: APIKeys
     let now: @Sendable () -> Date
 
     public init(
         publisher: any EventPublishing, statuses: any ApprovalStatusReading, defaultApprover: String,
-        now: @escaping @Sendable () -> Date = Date.init
+        apiKeys: APIKeys = APIKeys([]), now: @escaping @Sendable () -> Date = Date.init
     ) {
         self.publisher = publisher
         self.statuses = statuses
         self.defaultApprover = defaultApprover
+        self.apiKeys = apiKeys
         self.now = now
     }
 
@@ -37,8 +70,14 @@ public struct IntakeRoutes: Sendable {
         // `/requests` is the path of the pattern Greenlight replaces; `/v1/requests` is ours.
         for prefix in ["v1/requests", "requests"] {
             router.post(RouterPath(prefix)) { request, context in try await submit(request, context: context) }
-            router.get(RouterPath("\(prefix)/:requestId")) { _, context in
-                try await status(context.parameters.require("requestId"), context: context)
+            router.get(RouterPath("\(prefix)/:requestId")) { request, context in
+                try await status(context.parameters.require("requestId"), request: request, context: context)
+            }
+            router.get(RouterPath("\(prefix)/:requestId/history")) { _, context in
+                try await history(context.parameters.require("requestId"), context: context)
+            }
+            router.post(RouterPath("\(prefix)/:requestId/cancel")) { request, context in
+                try await cancel(context.parameters.require("requestId"), request: request, context: context)
             }
         }
     }
@@ -91,21 +130,63 @@ public struct IntakeRoutes: Sendable {
             status: .accepted, headers: [.location: statusPath])
     }
 
-    func status(_ requestId: String, context: BasicRequestContext) async throws -> Response {
-        let found: RequestStatusBody?
+    func status(_ requestId: String, request: Request, context: BasicRequestContext) async throws -> Response {
+        var found = try await lookUp(requestId, context: context)
+        if apiKeys.allows(request) {
+            found.callbackIds = try await reading(context) { try await statuses.callbackIds(requestId: requestId) }
+        }
+        return try .json(found)
+    }
+
+    func history(_ requestId: String, context: BasicRequestContext) async throws -> Response {
+        guard let events = try await reading(context, { try await statuses.history(requestId: requestId) }) else {
+            throw Self.notFound(requestId)
+        }
+        return try .json(HistoryBody(requestId: requestId, events: events))
+    }
+
+    /// Stops a pending request (API key required): its callbacks end, its links stop working, the outcome says
+    /// cancelled.
+    func cancel(_ requestId: String, request: Request, context: BasicRequestContext) async throws -> Response {
+        try apiKeys.require(request)
+        let found = try await lookUp(requestId, context: context)
+        guard found.status == .pending else {
+            throw Problem(
+                title: "Conflict", status: 409, detail: "Request \(requestId) is already \(found.status.rawValue).")
+        }
+        let event = CancelRequested(requestId: requestId, reason: "cancelled through the API", requestedAt: now())
         do {
-            found = try await statuses.status(requestId: requestId)
+            try await publisher.publish(event)
         } catch {
-            context.logger.error("Status look-up failed", metadata: ["requestId": "\(requestId)", "error": "\(error)"])
+            throw Problem(title: "Service Unavailable", status: 503, detail: "The cancellation could not be queued. Retry shortly.")
+        }
+        return try .json(
+            RequestAccepted(message: "Cancellation accepted", requestId: requestId, statusUrl: "/v1/requests/\(requestId)"),
+            status: .accepted)
+    }
+
+    private func lookUp(_ requestId: String, context: BasicRequestContext) async throws -> RequestStatusBody {
+        guard let found = try await reading(context, { try await statuses.status(requestId: requestId) }) else {
+            throw Self.notFound(requestId)
+        }
+        return found
+    }
+
+    /// Runs a read, turning store failures into a 503 problem.
+    private func reading<T>(_ context: BasicRequestContext, _ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch {
+            context.logger.error("Status look-up failed", metadata: ["error": "\(error)"])
             throw Problem(
                 title: "Service Unavailable", status: 503, detail: "The status store is not reachable. Retry shortly.")
         }
-        guard let found else {
-            throw Problem(
-                title: "Not Found", status: 404,
-                detail: "No request with id \(requestId). A request accepted moments ago may take a moment to appear.")
-        }
-        return try .json(found)
+    }
+
+    static func notFound(_ requestId: String) -> Problem {
+        Problem(
+            title: "Not Found", status: 404,
+            detail: "No request with id \(requestId). A request accepted moments ago may take a moment to appear.")
     }
 
     /// Decodes and validates a submission; throws a `Problem` naming each bad field.

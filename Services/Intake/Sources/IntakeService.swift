@@ -24,8 +24,8 @@ public enum IntakeService {
             ("postgres", { (try? await pool.query("SELECT 1")) != nil }),
         ]).register(on: router)
         IntakeRoutes(
-            publisher: KafkaEventPublisher(producer: producer), statuses: ApprovalReader(pool: pool),
-            defaultApprover: configuration.defaultApprover
+            publisher: KafkaEventPublisher(producer: producer), statuses: LiveStatusReader(pool: pool),
+            defaultApprover: configuration.defaultApprover, apiKeys: configuration.apiKeys
         ).register(on: router)
 
         let server = makeHTTPServer(

@@ -1,0 +1,144 @@
+import DurableExecution
+import Foundation
+import GreenlightModels
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceSupport
+
+/// Where the receiver looks callbacks up.
+public protocol CallbackReading: Sendable {
+    func callback(_ callbackId: UUID) async throws -> (record: CallbackRecord, executionName: String)?
+}
+
+extension DurableReader: CallbackReading {}
+
+/// The callback API for programs, mirroring SendDurableExecutionCallbackSuccess / Failure / Heartbeat:
+/// `POST /v1/callbacks/{callbackId}/success|failure|heartbeat`, with an API key. The command travels on
+/// `approvals.decisions` to the orchestrator, which applies it; 202 means it was queued.
+public struct CallbackAPIRoutes: Sendable {
+    let callbacks: any CallbackReading
+    let publisher: any EventPublishing
+    let apiKeys: APIKeys
+    let now: @Sendable () -> Date
+
+    public static let maxBodyBytes = 64 * 1024
+    /// The callback the approval workflow waits on; its success payload must say approved or rejected.
+    public static let approvalCallbackName = "wait-for-approval"
+
+    public init(
+        callbacks: any CallbackReading, publisher: any EventPublishing, apiKeys: APIKeys,
+        now: @escaping @Sendable () -> Date = Date.init
+    ) {
+        self.callbacks = callbacks
+        self.publisher = publisher
+        self.apiKeys = apiKeys
+        self.now = now
+    }
+
+    public func register(on router: Router<BasicRequestContext>) {
+        router.post("v1/callbacks/:callbackId/:command") { request, context in
+            try await handle(request, context: context)
+        }
+    }
+
+    /// The state of a callback that has ended, in the 409 answer.
+    public struct EndedCallback: Codable, Sendable {
+        public var type = "https://greenlight.dev/problems/callback-ended"
+        public var title = "Conflict"
+        public var status = 409
+        public var detail: String
+        public var callbackId: UUID
+        public var callbackStatus: String
+        public var result: JSONValue?
+        public var error: DurableError?
+        public var endedAt: Date?
+    }
+
+    func handle(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        try apiKeys.require(request)
+        let rawId = try context.parameters.require("callbackId")
+        guard let callbackId = UUID(uuidString: rawId),
+            let command = CallbackCommand.Command(rawValue: try context.parameters.require("command"))
+        else {
+            throw Problem(title: "Not Found", status: 404, detail: "Use /v1/callbacks/{callbackId}/success, /failure or /heartbeat.")
+        }
+        let found: (record: CallbackRecord, executionName: String)?
+        do {
+            found = try await callbacks.callback(callbackId)
+        } catch {
+            context.logger.error("Callback look-up failed", metadata: ["error": "\(error)"])
+            throw Problem(title: "Service Unavailable", status: 503, detail: "The callback store is not reachable. Retry shortly.")
+        }
+        guard let (callback, executionName) = found else {
+            throw Problem(title: "Not Found", status: 404, detail: "No callback with id \(callbackId).")
+        }
+        guard callback.status == .started else {
+            let ended = EndedCallback(
+                detail: "Callback \(callbackId) has already ended (\(callback.status.rawValue)); nothing was changed.",
+                callbackId: callbackId, callbackStatus: callback.status.rawValue,
+                result: callback.result.flatMap { try? GreenlightJSON.decoder().decode(JSONValue.self, from: Data($0.utf8)) },
+                error: callback.error, endedAt: callback.endedAt)
+            return Response(
+                status: .conflict, headers: [.contentType: Problem.mediaType],
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: try GreenlightJSON.encode(ended))))
+        }
+
+        var request = request
+        let body = try await request.collectBody(upTo: Self.maxBodyBytes)
+        let event = try makeCommand(
+            command, body: Data(buffer: body), callback: callback, executionName: executionName)
+        do {
+            try await publisher.publish(event)
+        } catch {
+            context.logger.error("Could not publish CallbackCommand", metadata: ["callbackId": "\(callbackId)", "error": "\(error)"])
+            throw Problem(title: "Service Unavailable", status: 503, detail: "The command could not be queued. Retry shortly.")
+        }
+        context.logger.info(
+            "Callback command accepted",
+            metadata: ["callbackId": "\(callbackId)", "requestId": "\(executionName)", "command": "\(command.rawValue)"])
+        return try .json(["message": "Callback command accepted", "callbackId": callbackId.uuidString], status: .accepted)
+    }
+
+    /// Checks the body for the command and builds the event; a bad body is a 400 naming what to fix.
+    func makeCommand(_ command: CallbackCommand.Command, body: Data, callback: CallbackRecord, executionName: String) throws
+        -> CallbackCommand
+    {
+        func parse() throws -> JSONValue {
+            guard !body.isEmpty else { return .null }
+            do {
+                return try GreenlightJSON.decoder().decode(JSONValue.self, from: body)
+            } catch {
+                throw Problem(
+                    type: "https://greenlight.dev/problems/malformed-json", title: "Malformed JSON", status: 400,
+                    detail: "The body must be JSON.")
+            }
+        }
+        switch command {
+        case .heartbeat:
+            return CallbackCommand(requestId: executionName, callbackId: callback.callbackId, command: .heartbeat, submittedAt: now())
+        case .failure:
+            let value = try parse()
+            guard let errorType = value["errorType"]?.stringValue, !errorType.isEmpty else {
+                throw Problem.validation([.init(field: "errorType", message: "is required (a string such as \"Approval.Denied\")")])
+            }
+            return CallbackCommand(
+                requestId: executionName, callbackId: callback.callbackId, command: .failure, errorType: errorType,
+                errorMessage: value["errorMessage"]?.stringValue ?? "", submittedAt: now())
+        case .success:
+            var value = try parse()
+            if callback.name == Self.approvalCallbackName {
+                guard case .object(var object) = value,
+                    let decision = object["decision"]?.stringValue, ["approved", "rejected"].contains(decision)
+                else {
+                    throw Problem.validation([.init(field: "decision", message: "must be \"approved\" or \"rejected\"")])
+                }
+                object["channel"] = .string(DecisionChannel.api.rawValue)
+                object["decidedAt"] = .string(Timestamp.format(now()))
+                value = .object(object)
+            }
+            return CallbackCommand(
+                requestId: executionName, callbackId: callback.callbackId, command: .success, result: value, submittedAt: now())
+        }
+    }
+}
