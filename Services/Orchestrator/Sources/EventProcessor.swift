@@ -14,8 +14,7 @@ struct EventProcessor: Sendable {
     let consumer: KafkaConsumer
     let producer: KafkaProducer
     let pool: PostgresPool
-    let engine: DurableEngine
-    let decisions: DecisionHandler
+    let handler: EventHandler
     let outboxWakeUp: WakeUpSignal
     let logger: Logger
 
@@ -45,11 +44,9 @@ struct EventProcessor: Sendable {
         do {
             try await Backoff().retrying("Handling an event", logger: logger, metadata: metadata, giveUp: Self.isPoison) {
                 try await pool.transaction { connection in
-                    guard try await engine.recordInbox(eventId: eventId, topic: message.topic, on: connection) else {
+                    if try await !handler.handle(event, topic: message.topic, on: connection) {
                         logger.debug("Event already handled", metadata: metadata)
-                        return
                     }
-                    try await apply(event, on: connection)
                 }
             }
         } catch is CancellationError {
@@ -58,22 +55,6 @@ struct EventProcessor: Sendable {
             try await deadLetter(message, reason: "handling failed repeatedly: \(error)")
         }
         outboxWakeUp.signal()
-    }
-
-    private func apply(_ event: InboundEvent, on connection: PostgresConnection) async throws {
-        switch event {
-        case .approvalRequested(let request):
-            let started = try await engine.start(ApprovalWorkflow(), name: request.requestId, input: request, on: connection)
-            if started == .alreadyExists {
-                logger.notice("Request id already has a workflow; ignoring the duplicate", metadata: ["requestId": "\(request.requestId)"])
-            }
-        case .decisionSubmitted(let decision):
-            try await decisions.apply(decision, on: connection)
-        case .callbackCommand(let command):
-            try await decisions.apply(command, on: connection)
-        case .cancelRequested(let cancel):
-            try await decisions.apply(cancel, on: connection)
-        }
     }
 
     /// Publishes the message to `approvals.dlq` with the reason and its original bytes.
@@ -101,5 +82,39 @@ extension EventProcessor {
             return false
         }
         return attempt >= 5
+    }
+}
+
+/// Applies one consumed event inside the caller's transaction, at most once.
+struct EventHandler: Sendable {
+    let engine: DurableEngine
+    let decisions: DecisionHandler
+    let logger: Logger
+
+    init(engine: DurableEngine, logger: Logger) {
+        self.engine = engine
+        decisions = DecisionHandler(engine: engine, logger: logger)
+        self.logger = logger
+    }
+
+    /// False when the event's inbox row shows it was handled before (a redelivery): nothing happens then.
+    func handle(_ event: InboundEvent, topic: String, on connection: PostgresConnection) async throws -> Bool {
+        guard try await engine.recordInbox(eventId: event.identity.eventId, topic: topic, on: connection) else {
+            return false
+        }
+        switch event {
+        case .approvalRequested(let request):
+            let started = try await engine.start(ApprovalWorkflow(), name: request.requestId, input: request, on: connection)
+            if started == .alreadyExists {
+                logger.notice("Request id already has a workflow; ignoring the duplicate", metadata: ["requestId": "\(request.requestId)"])
+            }
+        case .decisionSubmitted(let decision):
+            try await decisions.apply(decision, on: connection)
+        case .callbackCommand(let command):
+            try await decisions.apply(command, on: connection)
+        case .cancelRequested(let cancel):
+            try await decisions.apply(cancel, on: connection)
+        }
+        return true
     }
 }

@@ -38,8 +38,8 @@ public enum OrchestratorService {
             serviceName: "greenlight-orchestrator", logger: logger)
 
         let processor = EventProcessor(
-            consumer: consumer, producer: producer, pool: pool, engine: engine,
-            decisions: DecisionHandler(engine: engine, logger: logger), outboxWakeUp: outboxWakeUp, logger: logger)
+            consumer: consumer, producer: producer, pool: pool, handler: EventHandler(engine: engine, logger: logger),
+            outboxWakeUp: outboxWakeUp, logger: logger)
         let timers = TimerScheduler(
             pool: pool, engine: engine, pollInterval: configuration.pollInterval, wakeUp: timerWakeUp, logger: logger
         ) { fired in

@@ -1,0 +1,201 @@
+import ApprovalStore
+import DurableExecution
+import Foundation
+import GreenlightModels
+import GreenlightTestSupport
+@testable import Orchestrator
+import Postgres
+import Testing
+
+/// The orchestrator's handling of events against a real Postgres: what each event leaves behind.
+@Suite(.timeLimit(.minutes(1)))
+struct OrchestratorFlowTests {
+    let logger = TestEnvironment.logger("orchestrator")
+
+    struct Harness {
+        let pool: PostgresPool
+        let engine: DurableEngine
+        let handler: EventHandler
+
+        @discardableResult
+        func handle(_ event: InboundEvent) async throws -> Bool {
+            try await pool.transaction { try await handler.handle(event, topic: "test", on: $0) }
+        }
+
+        func outbox<E: Decodable>(_ type: String, as: E.Type) async throws -> [E] {
+            try await pool.query(
+                "SELECT payload FROM durable_outbox WHERE payload LIKE \("%\"type\":\"\(type)\"%") ORDER BY id"
+            ).column(String.self).map { try GreenlightJSON.decoder().decode(E.self, from: Data($0.utf8)) }
+        }
+
+        func attempts(_ requestId: String) async throws -> [(decidedBy: String, channel: String, accepted: Bool, reason: String?)] {
+            try await pool.query(
+                "SELECT decided_by, channel, accepted, reason FROM decision_attempts WHERE request_id = \(requestId) ORDER BY id"
+            ).decode((String, String, Bool, String?).self).map { ($0.0, $0.1, $0.2, $0.3) }
+        }
+
+        func status(_ requestId: String) async throws -> RequestStatusBody? {
+            try await ApprovalReader(pool: pool).status(requestId: requestId)
+        }
+    }
+
+    func harness() async throws -> Harness {
+        let pool = try await TestDatabase.create("orchestrator").pool()
+        try await GreenlightDatabase.migrate(pool, logger: logger)
+        let engine = DurableEngine(workflows: [ApprovalWorkflow()], logger: logger)
+        return Harness(pool: pool, engine: engine, handler: EventHandler(engine: engine, logger: logger))
+    }
+
+    func request(_ id: String, approvers: [String] = ["a@example.com", "b@example.com"], timeout: Int = 3600,
+                 onTimeout: TimeoutPolicy? = nil) -> ApprovalRequested {
+        ApprovalRequested(
+            requestId: id, amount: 10, currency: "USD", description: "d", requester: nil, approvers: approvers,
+            timeoutSeconds: timeout, onTimeout: onTimeout, submittedAt: Date())
+    }
+
+    func decision(_ id: String, by approver: String, _ decision: Decision = .approve, token: String? = nil,
+                  channel: DecisionChannel = .link) -> DecisionSubmitted {
+        DecisionSubmitted(
+            requestId: id, decision: decision, decidedBy: approver, channel: channel, comment: nil, decidedAt: Date(),
+            tokenHash: token.map(LinkToken.hash))
+    }
+
+    @Test func startRecordsTheRequestHashedTokensAndOneNotificationPerApprover() async throws {
+        let h = try await harness()
+        let event = request("REQ-1")
+        #expect(try await h.handle(.approvalRequested(event)))
+        // The same event again (a redelivery): no second effect.
+        #expect(try await !h.handle(.approvalRequested(event)))
+        // The same request id in a new event (a second submission): no second workflow.
+        #expect(try await h.handle(.approvalRequested(request("REQ-1"))))
+
+        let notifications = try await h.outbox("NotificationRequested", as: NotificationRequested.self)
+        #expect(notifications.map(\.approver).sorted() == ["a@example.com", "b@example.com"])
+        let hashes = Set(try await h.pool.query("SELECT token_hash FROM link_tokens").column(String.self))
+        #expect(hashes == Set(notifications.map { LinkToken.hash($0.linkToken) }))
+        #expect(notifications.allSatisfy { !hashes.contains($0.linkToken) })
+        #expect(try await h.status("REQ-1")?.status == .pending)
+        #expect(try await h.pool.query("SELECT count(*) FROM durable_executions").column(Int.self) == [1])
+    }
+
+    @Test func racingDecisionsOneWinsTheOtherIsRecordedAsLate() async throws {
+        let h = try await harness()
+        try await h.handle(.approvalRequested(request("REQ-2")))
+        let tokens = Dictionary(
+            uniqueKeysWithValues: try await h.outbox("NotificationRequested", as: NotificationRequested.self).map { ($0.approver, $0.linkToken) })
+        let first = decision("REQ-2", by: "a@example.com", .approve, token: tokens["a@example.com"])
+        let second = decision("REQ-2", by: "b@example.com", .reject, token: tokens["b@example.com"])
+        try await h.handle(.decisionSubmitted(first))
+        try await h.handle(.decisionSubmitted(second))
+        try await h.handle(.decisionSubmitted(first))  // redelivered: no effect at all
+
+        let outcomes = try await h.outbox("ApprovalCompleted", as: ApprovalCompleted.self)
+        #expect(outcomes.count == 1)
+        #expect(outcomes.first?.status == .approved)
+        #expect(outcomes.first?.decidedBy == "a@example.com")
+        #expect(outcomes.first?.channel == .link)
+        let attempts = try await h.attempts("REQ-2")
+        #expect(attempts.count == 2)
+        #expect(attempts[0].decidedBy == "a@example.com" && attempts[0].accepted)
+        #expect(attempts[1].decidedBy == "b@example.com" && !attempts[1].accepted && attempts[1].channel == "link")
+        #expect(attempts[1].reason?.contains("already") == true)
+    }
+
+    @Test func aTokenDecidesOnlyItsOwnRequest() async throws {
+        let h = try await harness()
+        try await h.handle(.approvalRequested(request("REQ-A", approvers: ["a@example.com"])))
+        try await h.handle(.approvalRequested(request("REQ-B", approvers: ["a@example.com"])))
+        let tokenOfA = try await h.outbox("NotificationRequested", as: NotificationRequested.self)
+            .first { $0.requestId == "REQ-A" }!.linkToken
+        try await h.handle(.decisionSubmitted(decision("REQ-B", by: "a@example.com", token: tokenOfA)))
+        #expect(try await h.outbox("ApprovalCompleted", as: ApprovalCompleted.self).isEmpty)
+        #expect(try await h.attempts("REQ-B").map(\.reason) == ["the link token does not belong to this request"])
+    }
+
+    @Test func aDecisionThatArrivesBeforeItsRequestIsKeptAndApplied() async throws {
+        let h = try await harness()
+        try await h.handle(.decisionSubmitted(decision("REQ-E", by: "ops@example.com", .reject, channel: .kafka)))
+        #expect(try await h.status("REQ-E") == nil)
+        try await h.handle(.approvalRequested(request("REQ-E")))
+        let status = try #require(try await h.status("REQ-E"))
+        #expect(status.status == .rejected)
+        #expect(status.decidedBy == "ops@example.com")
+        #expect(status.channel == .kafka)
+        #expect(try await h.outbox("ApprovalCompleted", as: ApprovalCompleted.self).count == 1)
+    }
+
+    @Test func callbackCommandsFromTheAPIDecideOrFail() async throws {
+        let h = try await harness()
+        try await h.handle(.approvalRequested(request("REQ-OK")))
+        try await h.handle(.approvalRequested(request("REQ-KO")))
+        func callbackId(_ name: String) async throws -> UUID {
+            try await DurableReader(pool: h.pool).callbacks(ofExecution: name)[0].callbackId
+        }
+        let approve = CallbackCommand(
+            requestId: "REQ-OK", callbackId: try await callbackId("REQ-OK"), command: .success,
+            result: .object(["decision": .string("approved"), "approver": .string("bot@example.com"), "channel": .string("api")]),
+            submittedAt: Date())
+        try await h.handle(.callbackCommand(approve))
+        let fail = CallbackCommand(
+            requestId: "REQ-KO", callbackId: try await callbackId("REQ-KO"), command: .failure, errorType: "Review.Blocked",
+            errorMessage: "legal hold", submittedAt: Date())
+        try await h.handle(.callbackCommand(fail))
+
+        let ok = try #require(try await h.status("REQ-OK"))
+        #expect(ok.status == .approved)
+        #expect(ok.decidedBy == "bot@example.com")
+        #expect(ok.channel == .api)
+        let ko = try #require(try await h.status("REQ-KO"))
+        #expect(ko.status == .failed)
+        #expect(ko.errorType == "Review.Blocked")
+        #expect(ko.errorMessage == "legal hold")
+        let statuses = try await h.outbox("ApprovalCompleted", as: ApprovalCompleted.self).map(\.status)
+        #expect(statuses.sorted { $0.rawValue < $1.rawValue } == [.approved, .failed])
+    }
+
+    @Test func cancellationEndsTheRequestItsCallbackAndItsLinks() async throws {
+        let h = try await harness()
+        try await h.handle(.approvalRequested(request("REQ-C", approvers: ["a@example.com"])))
+        let token = try await h.outbox("NotificationRequested", as: NotificationRequested.self)[0].linkToken
+        try await h.handle(.cancelRequested(CancelRequested(requestId: "REQ-C", reason: "budget frozen", requestedAt: Date())))
+        let status = try #require(try await h.status("REQ-C"))
+        #expect(status.status == .cancelled)
+        #expect(status.errorMessage == "budget frozen")
+        let callbacks = try await DurableReader(pool: h.pool).callbacks(ofExecution: "REQ-C")
+        #expect(callbacks.allSatisfy { $0.status == .failed && $0.error?.errorType == "Execution.Stopped" })
+        let link = try #require(try await ApprovalReader(pool: h.pool).linkToken(hash: LinkToken.hash(token)))
+        #expect(link.expiresAt <= Date())
+        try await h.handle(.decisionSubmitted(decision("REQ-C", by: "a@example.com", token: token)))
+        let outcomes = try await h.outbox("ApprovalCompleted", as: ApprovalCompleted.self)
+        #expect(outcomes.map(\.status) == [.cancelled])
+    }
+
+    @Test func timeoutPolicyDecidesWhatADeadlineMeans() async throws {
+        let h = try await harness()
+        try await h.handle(.approvalRequested(request("REQ-R", timeout: 1)))
+        try await h.handle(.approvalRequested(request("REQ-A", timeout: 1, onTimeout: .approve)))
+        let fired = try await h.pool.transaction { try await h.engine.fireDueTimers(limit: 10, on: $0, now: Date() + 2) }
+        #expect(fired.count == 2)
+        #expect(try await h.status("REQ-R")?.status == .timedOut)
+        let approved = try #require(try await h.status("REQ-A"))
+        #expect(approved.status == .approved)
+        #expect(approved.errorType == "Callback.Timeout")
+        // Nothing left to fire, and a second round fires nothing twice.
+        #expect(try await h.pool.transaction { try await h.engine.fireDueTimers(limit: 10, on: $0, now: Date() + 3) }.count == 0)
+        #expect(try await h.outbox("ApprovalCompleted", as: ApprovalCompleted.self).count == 2)
+        let history = try #require(try await DurableReader(pool: h.pool).history(ofExecution: "REQ-R"))
+        #expect(history.map(\.type).contains("CallbackTimedOut"))
+        #expect(history.last?.type == "ExecutionSucceeded")
+    }
+
+    @Test func janitorRemovesExpiredLinksAndOldTimersInBoundedBatches() async throws {
+        let h = try await harness()
+        for index in 0..<5 { try await h.handle(.approvalRequested(request("REQ-J\(index)", approvers: ["a@example.com"], timeout: 1))) }
+        _ = try await h.pool.transaction { try await h.engine.fireDueTimers(limit: 10, on: $0, now: Date() + 2) }
+        let janitor = Janitor(pool: h.pool, logger: logger, batchSize: 3)
+        let later = Date() + 2 * 86_400
+        #expect(try await janitor.sweep(now: later) == (3, 3))
+        #expect(try await janitor.sweep(now: later) == (2, 2))
+        #expect(try await janitor.sweep(now: later) == (0, 0))
+    }
+}
