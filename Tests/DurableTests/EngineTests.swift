@@ -1,0 +1,139 @@
+import DurableExecution
+import Foundation
+import GreenlightModels
+import GreenlightTestSupport
+import Postgres
+import Synchronization
+import Testing
+
+/// A workflow that uses time, randomness, a retried step and an emitted event.
+struct RecordingWorkflow: Workflow {
+    static let name = "test.recording"
+    struct Output: Codable, Sendable, Equatable {
+        var now: Date
+        var id: UUID
+        var attempts: Int
+        var decided: String
+    }
+
+    let counter: RunCounter
+
+    func run(context: DurableContext, input: String) async throws -> Output {
+        let now = try await context.now()
+        let id = try await context.randomUUID()
+        let attempts = try await context.step("flaky", retry: RetryPolicy(maxAttempts: 3, initialDelay: .milliseconds(1))) { step in
+            counter.hit("\(context.executionName)/flaky")
+            // Written, then thrown away when the attempt fails: only the successful attempt's row stays.
+            try await step.connection.query("INSERT INTO flaky_writes VALUES (\(context.executionName))")
+            if counter.count("\(context.executionName)/flaky") < 3 { throw FlakyError() }
+            return counter.count("\(context.executionName)/flaky")
+        }
+        try await context.emit(topic: "test.events", key: context.executionName, event: ["at": now])
+        let callback = try await context.createCallback("go", timeout: .seconds(60))
+        let decided: String = try await callback.result()
+        return Output(now: now, id: id, attempts: attempts, decided: decided)
+    }
+
+    struct FlakyError: Error {}
+}
+
+/// A workflow whose code changed between invocations.
+struct ShiftyWorkflow: Workflow {
+    static let name = "test.shifty"
+    static let flip = Mutex(false)
+
+    func run(context: DurableContext, input: String) async throws -> String {
+        if Self.flip.withLock({ $0 }) {
+            try await context.wait("a different first operation", for: .seconds(1))
+        } else {
+            _ = try await context.step("first") { _ in 1 }
+        }
+        let callback = try await context.createCallback("go", timeout: .seconds(60))
+        return try await callback.result()
+    }
+}
+
+@Suite(.timeLimit(.minutes(2)))
+struct EngineTests {
+    let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+
+    @Test func timeRandomnessRetriedStepsAndEmittedEventsAreStableAcrossReplays() async throws {
+        let counter = RunCounter()
+        let harness = try await EngineHarness.make([RecordingWorkflow(counter: counter)])
+        try await harness.pool.query("CREATE TABLE flaky_writes (name text)")
+        try await harness.pool.transaction {
+            try await harness.engine.start(RecordingWorkflow(counter: counter), name: "rec", input: "x", on: $0, now: t0)
+        }
+        let id = try await harness.callbackId("rec")
+        _ = try await harness.send(.success("\"yes\""), to: id, at: t0 + 5)
+
+        let output = try GreenlightJSON.decoder().decode(
+            RecordingWorkflow.Output.self, from: Data(try await harness.execution("rec").output!.utf8))
+        #expect(output.attempts == 3)
+        #expect(output.decided == "yes")
+        #expect(counter.count("rec/flaky") == 3)
+        #expect(try await harness.pool.query("SELECT count(*) FROM flaky_writes").column(Int.self) == [1])
+        #expect(try await harness.pool.query("SELECT count(*) FROM durable_outbox WHERE topic = 'test.events'").column(Int.self) == [1])
+        let types = try await harness.history("rec").map(\.type)
+        #expect(types.filter { $0 == "StepFailed" }.count == 2)
+        #expect(types.filter { $0 == "StepSucceeded" }.count == 1)
+        let recordedNow = try await harness.pool.query(
+            "SELECT result FROM durable_operations WHERE kind = 'NOW'").column(String.self)
+        #expect(recordedNow.count == 1)
+        #expect(try GreenlightJSON.decoder().decode(Date.self, from: Data(recordedNow[0].utf8)) == output.now)
+    }
+
+    @Test func changedWorkflowCodeIsCaughtAsNonDeterministic() async throws {
+        let harness = try await EngineHarness.make([ShiftyWorkflow()])
+        ShiftyWorkflow.flip.withLock { $0 = false }
+        try await harness.pool.transaction {
+            try await harness.engine.start(ShiftyWorkflow(), name: "shifty", input: "x", on: $0, now: t0)
+        }
+        ShiftyWorkflow.flip.withLock { $0 = true }
+        let id = try await harness.callbackId("shifty")
+        _ = try await harness.send(.success("\"done\""), to: id, at: t0 + 1)
+        let execution = try await harness.execution("shifty")
+        #expect(execution.status == "FAILED")
+        #expect(execution.errorType == "Workflow.NonDeterministic")
+    }
+
+    /// Two schedulers (as two orchestrator instances would) on one database with 1,000 timers due at once:
+    /// every timer fires exactly once.
+    @Test func twoSchedulersFireEachOfAThousandTimersExactlyOnce() async throws {
+        let harness = try await EngineHarness.make()
+        try await harness.pool.transaction { connection in
+            for index in 0..<1000 {
+                try await harness.engine.start(
+                    CallbackWorkflow(counter: harness.runs), name: "t\(index)", input: .init(timeoutSeconds: 30),
+                    on: connection, now: t0)
+            }
+        }
+        let logger = TestEnvironment.logger("schedulers")
+        let pools = try (0..<2).map { _ in
+            PostgresPool(configuration: harness.pool.configuration, maxConnections: 2, logger: logger)
+        }
+        let engines = (0..<2).map { _ in DurableEngine(workflows: [CallbackWorkflow(counter: harness.runs)], logger: logger) }
+        let fired = try await withThrowingTaskGroup(of: Int.self) { group in
+            for (pool, engine) in zip(pools, engines) {
+                group.addTask {
+                    var total = 0
+                    while true {
+                        let batch = try await pool.transaction { try await engine.fireDueTimers(limit: 50, on: $0, now: t0 + 31) }
+                        total += batch.count
+                        if batch.count == 0 { return total }
+                    }
+                }
+            }
+            return try await group.reduce(into: [Int]()) { $0.append($1) }
+        }
+        #expect(fired.reduce(0, +) == 1000)
+        #expect(fired.allSatisfy { $0 > 0 }, "both schedulers took part: \(fired)")
+        let timedOut = try await harness.pool.query(
+            "SELECT count(*) FROM durable_history WHERE event_type = 'CallbackTimedOut'").column(Int.self)
+        #expect(timedOut == [1000])
+        let failed = try await harness.pool.query(
+            "SELECT count(*) FROM durable_executions WHERE status = 'FAILED' AND error_type = 'Callback.Timeout'").column(Int.self)
+        #expect(failed == [1000])
+        pools.forEach { $0.close() }
+    }
+}
