@@ -195,6 +195,22 @@ struct ApprovalFlowTests {
             for name in ["orchestrator", "notifier"] {
                 #expect(stack.processes[name]?.hasExited == false, "\(name) died")
             }
+
+            // What the orchestrator could not read went to the dead-letter topic, with the reason and the bytes.
+            let dlq = try KafkaConsumer(
+                configuration: KafkaConfiguration(bootstrapServers: stack.cluster.bootstrapServers),
+                groupId: TestEnvironment.uniqueName("dlq"), topics: [Topic.deadLetters.rawValue],
+                logger: TestEnvironment.logger("dlq"))
+            var letters: [DeadLetter] = []
+            for try await message in dlq.messages {
+                letters.append(try GreenlightJSON.decoder().decode(DeadLetter.self, from: Data(message.value)))
+                if letters.count == 6 { break }
+            }
+            await dlq.close()
+            #expect(Set(letters.map(\.topic)) == [Topic.requests.rawValue, Topic.decisions.rawValue])
+            #expect(letters.allSatisfy { $0.key == requestId && !$0.reason.isEmpty })
+            let originals = Set(letters.compactMap { Data(base64Encoded: $0.payloadBase64) }.map { String(decoding: $0, as: UTF8.self) })
+            #expect(originals.contains("not json"))
         }
     }
 }

@@ -287,6 +287,13 @@ public enum HTTP {
         try await send(HTTPClientRequest(url: url))
     }
 
+    /// A GET with headers.
+    public static func send(url: String, headers: [(String, String)]) async throws -> Response {
+        var request = HTTPClientRequest(url: url)
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        return try await send(request)
+    }
+
     public static func post(_ url: String, body: String, contentType: String, headers: [(String, String)] = [])
         async throws -> Response
     {

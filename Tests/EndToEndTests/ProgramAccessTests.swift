@@ -1,0 +1,79 @@
+import Foundation
+import GreenlightModels
+import GreenlightTestSupport
+import Testing
+
+/// Programs deciding through the callback API, reading the history and cancelling, against the real processes.
+@Suite(.timeLimit(.minutes(3)))
+struct ProgramAccessTests {
+    static let key = "e2e-api-key-0123456789"
+    let auth = [("Authorization", "Bearer \(Self.key)")]
+
+    @Test func aProgramDecidesThroughTheCallbackAPIAndReadsTheHistory() async throws {
+        try await ServiceStack.with(environment: ["GREENLIGHT_API_KEYS": Self.key]) { stack in
+            let requestId = TestEnvironment.uniqueName("REQ")
+            #expect(
+                try await stack.submit(
+                    #"{"requestId": "\#(requestId)", "amount": 250, "description": "Licence renewal", "approvers": ["a@example.com"], "heartbeatTimeoutSeconds": 600}"#
+                ).status == 202)
+            _ = try await stack.waitForMail(forRequest: requestId)
+
+            let withKey = try await HTTP.send(url: "\(stack.intakeURL)/v1/requests/\(requestId)", headers: auth)
+            let status = try GreenlightJSON.decoder().decode(RequestStatusBody.self, from: Data(withKey.body.utf8))
+            let callbackId = try #require(status.callbackIds?.first)
+            let anonymous = try await stack.status(requestId)
+            #expect(anonymous?.callbackIds == nil)
+
+            let url = "\(stack.callbacksURL)/v1/callbacks/\(callbackId)"
+            #expect(try await HTTP.post("\(url)/heartbeat", body: "", contentType: "application/json").status == 401)
+            #expect(try await HTTP.post("\(url)/heartbeat", body: "", contentType: "application/json", headers: auth).status == 202)
+            let decided = try await HTTP.post(
+                "\(url)/success", body: #"{"decision": "approved", "approver": "bot@example.com", "comment": "auto"}"#,
+                contentType: "application/json", headers: auth)
+            #expect(decided.status == 202)
+
+            let outcome = try await stack.outcomes.waitFor(requestId)
+            #expect(outcome.status == .approved)
+            #expect(outcome.decidedBy == "bot@example.com")
+            #expect(outcome.channel == .api)
+            #expect(outcome.comment == "auto")
+
+            let again = try await HTTP.post(
+                "\(url)/success", body: #"{"decision": "rejected"}"#, contentType: "application/json", headers: auth)
+            #expect(again.status == 409)
+            #expect(again.body.contains("SUCCEEDED"))
+            #expect(try await HTTP.post("\(stack.callbacksURL)/v1/callbacks/\(UUID())/success", body: "{}", contentType: "application/json", headers: auth).status == 404)
+
+            let history = try await HTTP.get("\(stack.intakeURL)/v1/requests/\(requestId)/history")
+            #expect(history.status == 200)
+            let types = try JSONSerialization.jsonObject(with: Data(history.body.utf8)) as? [String: Any]
+            let events = (types?["events"] as? [[String: Any]])?.compactMap { $0["type"] as? String } ?? []
+            #expect(events.first == "ExecutionStarted")
+            #expect(events.contains("CallbackStarted"))
+            #expect(events.contains("StepSucceeded"))
+            #expect(events.contains("CallbackSucceeded"))
+            #expect(events.last == "ExecutionSucceeded")
+            #expect(events.filter { $0 == "InvocationCompleted" }.count == 2)
+        }
+    }
+
+    @Test func cancellingAPendingRequestEndsItAndItsLinks() async throws {
+        try await ServiceStack.with(environment: ["GREENLIGHT_API_KEYS": Self.key]) { stack in
+            let requestId = TestEnvironment.uniqueName("REQ")
+            _ = try await stack.submit(#"{"requestId": "\#(requestId)", "amount": 1, "description": "To be cancelled"}"#)
+            let mail = try await stack.waitForMail(forRequest: requestId)
+            let cancelURL = "\(stack.intakeURL)/v1/requests/\(requestId)/cancel"
+            #expect(try await HTTP.post(cancelURL, body: "", contentType: "application/json").status == 401)
+            #expect(try await HTTP.post(cancelURL, body: "", contentType: "application/json", headers: auth).status == 202)
+
+            let outcome = try await stack.outcomes.waitFor(requestId)
+            #expect(outcome.status == .cancelled)
+            #expect(!outcome.approved)
+            _ = try await eventually { try await stack.status(requestId)?.status == .cancelled }
+            let approve = try #require(mail.links.first { $0.contains("/approve/") })
+            let late = try await HTTP.post(approve, body: "decision=approve", contentType: "application/x-www-form-urlencoded")
+            #expect(late.status == 409)
+            #expect(try await HTTP.post(cancelURL, body: "", contentType: "application/json", headers: auth).status == 409)
+        }
+    }
+}
