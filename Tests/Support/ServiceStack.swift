@@ -15,7 +15,11 @@ public final class ServiceStack: Sendable {
     public let sink: SMTPSink
     public let database: TestDatabase
     public let ports: [String: Int]
-    public let processes: [String: ChildProcess]
+    private let live: Mutex<[String: ChildProcess]>
+    private let environments: [String: [String: String]]
+    private let binDirectory: String
+    /// The running process of each service.
+    public var processes: [String: ChildProcess] { live.withLock { $0 } }
     public let outcomes: OutcomeCollector
     public let logDirectory: String
 
@@ -67,6 +71,7 @@ public final class ServiceStack: Sendable {
 
         var ports: [String: Int] = [:]
         var processes: [String: ChildProcess] = [:]
+        var environments: [String: [String: String]] = [:]
         do {
             // The callback receiver first: its address is the public URL the notifier puts in links.
             for name in ["callbacks", "intake", "orchestrator", "notifier"] {
@@ -74,6 +79,7 @@ public final class ServiceStack: Sendable {
                     name: name, executable: "\(binDirectory)/\(services[name]!)", environment: environment,
                     logPath: "\(logDirectory)/\(name).log")
                 processes[name] = process
+                environments[name] = environment
                 ports[name] = try await listeningPort(of: process)
                 if name == "callbacks" { environment["GREENLIGHT_PUBLIC_URL"] = "http://127.0.0.1:\(ports[name]!)" }
             }
@@ -87,8 +93,8 @@ public final class ServiceStack: Sendable {
         }
         let outcomes = try OutcomeCollector(brokers: cluster.bootstrapServers)
         let stack = ServiceStack(
-            cluster: cluster, sink: sink, database: database, ports: ports, processes: processes, outcomes: outcomes,
-            logDirectory: logDirectory)
+            cluster: cluster, sink: sink, database: database, ports: ports, processes: processes,
+            environments: environments, binDirectory: binDirectory, outcomes: outcomes, logDirectory: logDirectory)
         do {
             try await stack.waitUntilReady()
         } catch {
@@ -101,13 +107,16 @@ public final class ServiceStack: Sendable {
 
     private init(
         cluster: KafkaMockCluster, sink: SMTPSink, database: TestDatabase, ports: [String: Int],
-        processes: [String: ChildProcess], outcomes: OutcomeCollector, logDirectory: String
+        processes: [String: ChildProcess], environments: [String: [String: String]], binDirectory: String,
+        outcomes: OutcomeCollector, logDirectory: String
     ) {
         self.cluster = cluster
         self.sink = sink
         self.database = database
         self.ports = ports
-        self.processes = processes
+        live = Mutex(processes)
+        self.environments = environments
+        self.binDirectory = binDirectory
         self.outcomes = outcomes
         self.logDirectory = logDirectory
     }
@@ -139,6 +148,17 @@ public final class ServiceStack: Sendable {
             }
             guard ready else { throw ChildProcessError(description: "\(name) did not become ready") }
         }
+    }
+
+    /// Kills a service with SIGKILL (no clean-up of any kind) and starts it again, on a new port.
+    public func killAndRestart(_ name: String) async throws {
+        let old = processes[name]!
+        old.signal(SIGKILL)
+        _ = await old.waitForExit()
+        let process = try ChildProcess(
+            name: name, executable: "\(binDirectory)/\(Self.services[name]!)", environment: environments[name]!,
+            logPath: "\(logDirectory)/\(name).log")
+        live.withLock { $0[name] = process }
     }
 
     public func stop() async {

@@ -1,0 +1,74 @@
+import Foundation
+import GreenlightModels
+import GreenlightTestSupport
+import Kafka
+import Postgres
+import Testing
+
+/// The orchestrator killed with SIGKILL again and again while requests, decisions and deadlines flow: afterwards
+/// every workflow has exactly one terminal state and exactly one outcome (by eventId; redeliveries counted).
+@Suite(.timeLimit(.minutes(5)))
+struct CrashTests {
+    @Test func everyWorkflowEndsOnceAfterRepeatedKills() async throws {
+        try await ServiceStack.with { stack in
+            let total = 120
+            let ids = (0..<total).map { "CRASH-\($0)-\(UUID().uuidString.prefix(6))" }
+            let decisions = try KafkaProducer(
+                configuration: KafkaConfiguration(bootstrapServers: stack.cluster.bootstrapServers),
+                logger: TestEnvironment.logger("crash"))
+
+            // Submit, decide half of them straight on Kafka (another system's decisions), let the rest time out,
+            // and kill the orchestrator three times meanwhile.
+            let load = Task {
+                for (index, id) in ids.enumerated() {
+                    _ = try await stack.submit(
+                        #"{"requestId": "\#(id)", "amount": \#(index), "description": "Crash test", "approvers": ["c@example.com"], "timeoutSeconds": 4}"#)
+                    if index % 2 == 0 {
+                        let decision = DecisionSubmitted(
+                            requestId: id, decision: index % 4 == 0 ? .approve : .reject, decidedBy: "system@example.com",
+                            channel: .kafka, comment: nil, decidedAt: Date(), tokenHash: nil)
+                        try await decisions.send(
+                            topic: Topic.decisions.rawValue, key: id, value: Array(try GreenlightJSON.encode(decision)))
+                    }
+                }
+            }
+            var kills = 0
+            for _ in 0..<3 {
+                try await Task.sleep(for: .milliseconds(1200))
+                try await stack.killAndRestart("orchestrator")
+                kills += 1
+            }
+            try await load.value
+            await decisions.shutdown()
+
+            let allEnded = try await eventually(timeout: .seconds(90), interval: .milliseconds(500)) {
+                Set(stack.outcomes.all.map(\.requestId)).isSuperset(of: ids)
+            }
+            #expect(allEnded, "outcomes for \(Set(stack.outcomes.all.map(\.requestId)).intersection(ids).count) of \(total)")
+            try await Task.sleep(for: .seconds(1))
+
+            let outcomes = stack.outcomes.all.filter { ids.contains($0.requestId) }
+            let byRequest = Dictionary(grouping: outcomes, by: \.requestId)
+            let distinctPerRequest = byRequest.mapValues { Set($0.map(\.eventId)).count }
+            let distinct = Set(outcomes.map(\.eventId)).count
+            let duplicates = outcomes.count - distinct
+            print("crash test: \(total) requests, \(kills) SIGKILLs of the orchestrator, \(distinct) distinct outcome events, \(duplicates) duplicate deliveries")
+            #expect(distinctPerRequest.values.allSatisfy { $0 == 1 }, "a workflow emitted two different outcomes")
+            #expect(distinct == total)
+
+            let pool = try stack.database.pool()
+            defer { pool.close() }
+            let statuses = try await pool.query(
+                "SELECT status, count(*) FROM approval_requests GROUP BY status ORDER BY status"
+            ).decode((String, Int).self)
+            print("crash test: final states \(statuses.map { "\($0.0)=\($0.1)" }.joined(separator: " "))")
+            #expect(statuses.map(\.1).reduce(0, +) == total)
+            #expect(!statuses.contains { $0.0 == "pending" })
+            for (requestId, events) in byRequest {
+                let expected: ApprovalStatus =
+                    ids.firstIndex(of: requestId).map { $0 % 2 == 0 ? ($0 % 4 == 0 ? .approved : .rejected) : .timedOut } ?? .pending
+                #expect(events[0].status == expected, "\(requestId)")
+            }
+        }
+    }
+}
