@@ -106,6 +106,18 @@ struct ApprovalFlowTests {
             #expect(outcome.completedAt.timeIntervalSince(submitted) >= 2)
             #expect(try await stack.status(requestId)?.status == .timedOut)
 
+            // Timer lateness under light load: the timeout fired within a second of its due time.
+            let history = try await HTTP.get("\(stack.intakeURL)/v1/requests/\(requestId)/history")
+            let events = (try JSONSerialization.jsonObject(with: Data(history.body.utf8)) as? [String: Any])?["events"]
+                as? [[String: Any]] ?? []
+            func time(_ type: String) -> Date? {
+                (events.first { $0["type"] as? String == type }?["timestamp"] as? String).flatMap(Timestamp.parse)
+            }
+            let started = try #require(time("CallbackStarted"))
+            let timedOut = try #require(time("CallbackTimedOut"))
+            let lateness = timedOut.timeIntervalSince(started) - 2
+            #expect(lateness >= 0 && lateness < 1, "timer lateness \(lateness) s")
+
             // The link no longer decides anything.
             let approve = try #require(mail.links.first { $0.contains("/approve/") })
             let late = try await HTTP.post(approve, body: "decision=approve", contentType: "application/x-www-form-urlencoded")
