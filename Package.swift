@@ -119,6 +119,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(
+            name: "greenlight-bench-seed",
+            dependencies: ["Orchestrator", "ApprovalStore", "DurableExecution", "Postgres", "GreenlightModels", logging],
+            path: "Services/BenchSeed",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
             name: "greenlight-mail-sink",
             dependencies: ["MailSink", logging],
             path: "Services/MailSinkMain",

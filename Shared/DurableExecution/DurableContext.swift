@@ -92,13 +92,16 @@ public final class DurableContext: @unchecked Sendable {
             try await store.connection.execute(script: "SAVEPOINT \(savepoint)")
             do {
                 let value = try await body(StepContext(connection: store.connection, context: self))
-                try await store.connection.execute(script: "RELEASE SAVEPOINT \(savepoint)")
                 let text = try encode(value)
+                try await store.connection.execute(script: "RELEASE SAVEPOINT \(savepoint)")
                 try await save(OperationRecord(position: position, kind: OperationKind.step.rawValue, name: name, status: .succeeded, result: text))
                 try await history("StepSucceeded", ["Name": .string(name), "Result": Self.json(text)])
                 // Returned as a replay would return it.
                 return try decode(text)
             } catch let error where !(error is Suspension) {
+                // A lost connection, a deadlock or cancellation is not the step's failure: the whole invocation
+                // rolls back and is retried, so nothing is checkpointed for them.
+                if error is CancellationError || DurableEngine.isTransient(error) { throw error }
                 try await store.connection.execute(script: "ROLLBACK TO SAVEPOINT \(savepoint)")
                 let durable = DurableError.from(error)
                 try await history(
@@ -262,7 +265,13 @@ public struct CallbackHandle: Sendable {
         }
         switch callback.status {
         case .succeeded:
-            return try context.decode(callback.result)
+            do {
+                return try context.decode(callback.result)
+            } catch {
+                throw DurableError(
+                    errorType: "Callback.InvalidResult",
+                    errorMessage: "the callback's result is not a \(T.self): \(DurableError.from(error).errorMessage)")
+            }
         case .failed, .timedOut:
             throw callback.error ?? DurableError(errorType: "Callback.Failed", errorMessage: "")
         case .started:

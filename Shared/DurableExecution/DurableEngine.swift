@@ -29,6 +29,7 @@ public struct DurableEngine: Sendable {
         _ workflow: W, name: String, input: W.Input, on connection: PostgresConnection, now: Date = Date()
     ) async throws -> StartResult {
         let store = DurableStore(connection: connection)
+        try await store.lockName(name)
         let executionId = UUID()
         let inputText = String(decoding: try GreenlightJSON.encode(input), as: UTF8.self)
         guard try await store.insertExecution(id: executionId, workflow: W.name, name: name, input: inputText, at: now) else {
@@ -77,7 +78,7 @@ public struct DurableEngine: Sendable {
                 try await context.history("InvocationCompleted", ["Suspended": .bool(false)])
                 try await store.finishExecution(id: execution.executionId, status: .succeeded, output: output, error: nil, at: now)
                 try await context.history("ExecutionSucceeded", ["Result": DurableContext.json(output)])
-                try await store.cancelTimers(executionId: execution.executionId, at: now)
+                try await endOpenCallbacks(of: execution.executionId, store: store, now: now)
                 status = .succeeded
             }
         } catch is Suspension {
@@ -95,12 +96,21 @@ public struct DurableEngine: Sendable {
                 try await context.history("InvocationCompleted", ["Suspended": .bool(false)])
                 try await store.finishExecution(id: execution.executionId, status: .failed, output: nil, error: durable, at: now)
                 try await context.history("ExecutionFailed", ["Error": DurableContext.json(durable)])
-                try await store.cancelTimers(executionId: execution.executionId, at: now)
+                try await endOpenCallbacks(of: execution.executionId, store: store, now: now)
                 status = .failed
             }
         }
         try await store.touchExecution(id: execution.executionId, at: now)
         return Invocation(status: status, earliestNewTimer: context.earliestNewTimer)
+    }
+
+    /// A finished execution's callbacks that nobody awaited end too, so nothing shows them as still waiting.
+    private func endOpenCallbacks(of executionId: UUID, store: DurableStore, now: Date) async throws {
+        let ended = DurableError(errorType: "Execution.Ended", errorMessage: "the execution ended before the callback")
+        for callback in try await store.callbacks(of: executionId).values where callback.status == .started {
+            _ = try await store.endCallback(id: callback.callbackId, status: .failed, result: nil, error: ended, at: now)
+        }
+        try await store.cancelTimers(executionId: executionId, at: now)
     }
 
     // MARK: - Callbacks
@@ -140,6 +150,9 @@ public struct DurableEngine: Sendable {
         on connection: PostgresConnection, now: Date = Date()
     ) async throws -> CallbackCommandResult {
         let store = DurableStore(connection: connection)
+        // Serialised with `start` of the same name: a completion kept now cannot miss the callback being created
+        // by a transaction this one cannot see yet.
+        try await store.lockName(executionName)
         if let executionId = try await store.executionId(named: executionName),
             let execution = try await store.lockExecution(id: executionId)
         {
@@ -202,31 +215,56 @@ public struct DurableEngine: Sendable {
             fired.count += 1
             fired.lateness.append(now.timeIntervalSince(timer.dueAt))
             guard execution.status == .running else { continue }
-            let context = DurableContext(
-                store: store, execution: execution, invocationTime: now, operations: [:], callbacks: [:], logger: logger)
-            switch timer.kind {
-            case .callbackTimeout, .callbackHeartbeat:
-                guard let callbackId = timer.callbackId else { continue }
-                let error =
-                    timer.kind == .callbackTimeout
-                    ? DurableError(errorType: DurableError.callbackTimeout, errorMessage: "no result within the callback's timeout")
-                    : DurableError(errorType: DurableError.callbackHeartbeat, errorMessage: "no heartbeat within the heartbeat timeout")
-                guard try await store.endCallback(id: callbackId, status: .timedOut, result: nil, error: error, at: now)
-                else { continue }
-                try await store.cancelTimers(callbackId: callbackId, at: now)
-                try await context.history("CallbackTimedOut", ["CallbackId": .string(callbackId.uuidString), "Error": DurableContext.json(error)])
-            case .wait:
-                guard let position = timer.position else { continue }
-                let operations = try await store.operations(of: execution.executionId)
-                guard var operation = operations[position], operation.status == .started else { continue }
-                operation.status = .succeeded
-                try await store.saveOperation(operation, executionId: execution.executionId, at: now)
-                try await context.history("WaitSucceeded", ["Name": .string(operation.name)])
+            // Each timer in a savepoint of its own: one that cannot be fired (say, its workflow is not registered
+            // in this build) is set aside instead of rolling back the batch and blocking every timer behind it.
+            try await connection.execute(script: "SAVEPOINT fire_timer")
+            do {
+                if let finished = try await fire(timer, execution: execution, store: store, now: now) {
+                    fired.finished.append((execution.name, finished))
+                }
+                try await connection.execute(script: "RELEASE SAVEPOINT fire_timer")
+            } catch let error where !(error is CancellationError) && !Self.isTransient(error) {
+                try await connection.execute(script: "ROLLBACK TO SAVEPOINT fire_timer")
+                logger.error(
+                    "Timer could not be fired; set aside",
+                    metadata: ["timerId": "\(timer.timerId)", "execution": "\(execution.name)", "error": "\(error)"])
             }
-            let invocation = try await invoke(execution, store: store, now: now)
-            if let status = invocation.status { fired.finished.append((execution.name, status)) }
         }
         return fired
+    }
+
+    static func isTransient(_ error: any Error) -> Bool {
+        guard let error = error as? PostgresError else { return false }
+        return error.code == .connectionLost || error.code == .connectionFailed || error.isRetryableConflict
+    }
+
+    /// Applies one due timer to its (locked, running) execution and resumes it; returns the execution's final
+    /// status when the invocation ended it.
+    private func fire(_ timer: TimerRecord, execution: ExecutionRecord, store: DurableStore, now: Date) async throws
+        -> ExecutionStatus?
+    {
+        let context = DurableContext(
+            store: store, execution: execution, invocationTime: now, operations: [:], callbacks: [:], logger: logger)
+        switch timer.kind {
+        case .callbackTimeout, .callbackHeartbeat:
+            guard let callbackId = timer.callbackId else { return nil }
+            let error =
+                timer.kind == .callbackTimeout
+                ? DurableError(errorType: DurableError.callbackTimeout, errorMessage: "no result within the callback's timeout")
+                : DurableError(errorType: DurableError.callbackHeartbeat, errorMessage: "no heartbeat within the heartbeat timeout")
+            guard try await store.endCallback(id: callbackId, status: .timedOut, result: nil, error: error, at: now)
+            else { return nil }
+            try await store.cancelTimers(callbackId: callbackId, at: now)
+            try await context.history("CallbackTimedOut", ["CallbackId": .string(callbackId.uuidString), "Error": DurableContext.json(error)])
+        case .wait:
+            guard let position = timer.position else { return nil }
+            let operations = try await store.operations(of: execution.executionId)
+            guard var operation = operations[position], operation.status == .started else { return nil }
+            operation.status = .succeeded
+            try await store.saveOperation(operation, executionId: execution.executionId, at: now)
+            try await context.history("WaitSucceeded", ["Name": .string(operation.name)])
+        }
+        return try await invoke(execution, store: store, now: now).status
     }
 
     public struct FiredTimers: Sendable {

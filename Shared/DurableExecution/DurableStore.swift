@@ -8,6 +8,11 @@ struct DurableStore: Sendable {
 
     // MARK: - Executions
 
+    /// A transaction-scoped advisory lock on an execution name.
+    func lockName(_ name: String) async throws {
+        try await connection.query("SELECT pg_advisory_xact_lock(hashtext(\(name)))")
+    }
+
     func insertExecution(id: UUID, workflow: String, name: String, input: String, at: Date) async throws -> Bool {
         try await connection.query(
             """
@@ -193,14 +198,25 @@ struct DurableStore: Sendable {
             """)
     }
 
+    /// Cancels pending timers. Timers a scheduler has claimed right now are skipped rather than waited for (no
+    /// lock-order deadlock with it): when it gets to them, it finds their callback or execution ended and does
+    /// nothing.
     func cancelTimers(callbackId: UUID, at: Date) async throws {
         try await connection.query(
-            "UPDATE durable_timers SET fired_at = \(at) WHERE callback_id = \(callbackId) AND fired_at IS NULL")
+            """
+            UPDATE durable_timers SET fired_at = \(at) WHERE timer_id IN (
+                SELECT timer_id FROM durable_timers WHERE callback_id = \(callbackId) AND fired_at IS NULL
+                FOR UPDATE SKIP LOCKED)
+            """)
     }
 
     func cancelTimers(executionId: UUID, at: Date) async throws {
         try await connection.query(
-            "UPDATE durable_timers SET fired_at = \(at) WHERE execution_id = \(executionId) AND fired_at IS NULL")
+            """
+            UPDATE durable_timers SET fired_at = \(at) WHERE timer_id IN (
+                SELECT timer_id FROM durable_timers WHERE execution_id = \(executionId) AND fired_at IS NULL
+                FOR UPDATE SKIP LOCKED)
+            """)
     }
 
     /// Claims due timers; `SKIP LOCKED` keeps two schedulers from claiming the same one.

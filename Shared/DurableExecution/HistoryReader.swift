@@ -31,13 +31,14 @@ public struct DurableReader: Sendable {
             let row = try await pool.query(
                 """
                 SELECT c.callback_id, c.execution_id, c.name, c.status, c.timeout_at, c.heartbeat_seconds,
-                       c.heartbeat_due_at, c.result, c.error_type, c.error_message, c.started_at, c.ended_at, e.name
+                       c.heartbeat_due_at, c.result, c.error_type, c.error_message, c.started_at, c.ended_at,
+                       e.name AS execution_name
                 FROM durable_callbacks c JOIN durable_executions e ON e.execution_id = c.execution_id
                 WHERE c.callback_id = \(callbackId)
                 """
             ).first
         else { return nil }
-        return (try DurableStore.callback(from: row), try row.decode(String.self, column: "name"))
+        return (try DurableStore.callback(from: row), try row.decode(String.self, column: "execution_name"))
     }
 
     /// The callbacks of the execution named `name`, oldest first.

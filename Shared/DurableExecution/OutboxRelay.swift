@@ -26,6 +26,9 @@ public struct OutboxRelay: Sendable {
         self.batchSize = batchSize
     }
 
+    /// The advisory lock only the publishing relay holds.
+    static let lockKey: Int64 = 0x6f75_7462_6f78  // "outbox"
+
     public func run() async throws {
         var lastPrune = ContinuousClock.now
         while !Task.isCancelled {
@@ -51,6 +54,9 @@ public struct OutboxRelay: Sendable {
     /// Publishes one batch; returns how many rows it marked sent.
     public func publishBatch() async throws -> Int {
         try await pool.transaction { connection in
+            // One relay at a time across all orchestrators, so rows go out in the order they were written.
+            guard try await connection.query("SELECT pg_try_advisory_xact_lock(\(Self.lockKey))").column(Bool.self).first == true
+            else { return 0 }
             let rows = try await connection.query(
                 """
                 SELECT id, topic, message_key, payload FROM durable_outbox WHERE sent_at IS NULL

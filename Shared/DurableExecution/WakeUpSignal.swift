@@ -30,10 +30,11 @@ public final class WakeUpSignal: Sendable {
                 await withTaskCancellationHandler {
                     await withCheckedContinuation { continuation in
                         let ready = self.state.withLock { state -> Bool in
-                            if state.pending || Task.isCancelled {
+                            if state.pending {
                                 state.pending = false
                                 return true
                             }
+                            if Task.isCancelled { return true }
                             state.waiter = continuation
                             return false
                         }

@@ -34,8 +34,18 @@ public enum GreenlightJSON {
 
 /// ISO 8601 timestamps in UTC, e.g. `2026-11-27T02:42:56.123Z`.
 public enum Timestamp {
+    /// Rounds to the millisecond (parse then format gives back the same text, so values survive any number of
+    /// round trips unchanged).
     public static func format(_ date: Date) -> String {
-        date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+        let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded())
+        let seconds = milliseconds >= 0 ? milliseconds / 1000 : (milliseconds - 999) / 1000
+        let fraction = milliseconds - seconds * 1000
+        var time = time_t(seconds)
+        var parts = tm()
+        gmtime_r(&time, &parts)
+        return String(
+            format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
+            parts.tm_hour, parts.tm_min, parts.tm_sec, Int(fraction))
     }
 
     public static func parse(_ text: String) -> Date? {

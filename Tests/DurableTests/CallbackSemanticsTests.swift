@@ -30,6 +30,9 @@ struct CallbackSemanticsTests {
         #expect(started.details["CallbackId"] == .string(id.uuidString))
         #expect(started.details["Timeout"] == .number(3600))
         #expect(started.details["HeartbeatTimeout"] == .null)
+        let found = try await DurableReader(pool: harness.pool).callback(id)
+        #expect(found?.executionName == "ok")
+        #expect(found?.record.status == .succeeded)
     }
 
     @Test func failureIsThrownInTheWorkflowAndUncaughtFailsTheExecution() async throws {

@@ -53,6 +53,16 @@ struct ShiftyWorkflow: Workflow {
     }
 }
 
+/// A workflow that creates a callback and never awaits it.
+struct ForgetfulWorkflow: Workflow {
+    static let name = "test.forgetful"
+
+    func run(context: DurableContext, input: String) async throws -> String {
+        _ = try await context.createCallback("ignored", timeout: .seconds(60))
+        return "done"
+    }
+}
+
 @Suite(.timeLimit(.minutes(2)))
 struct EngineTests {
     let t0 = Date(timeIntervalSince1970: 1_800_000_000)
@@ -135,5 +145,34 @@ struct EngineTests {
             "SELECT count(*) FROM durable_executions WHERE status = 'FAILED' AND error_type = 'Callback.Timeout'").column(Int.self)
         #expect(failed == [1000])
         pools.forEach { $0.close() }
+    }
+
+    @Test func aTimerWhoseWorkflowCannotRunIsSetAsideAndTheOthersStillFire() async throws {
+        let counter = RunCounter()
+        let harness = try await EngineHarness.make([RecordingWorkflow(counter: counter)])
+        try await harness.pool.query("CREATE TABLE flaky_writes (name text)")
+        try await harness.pool.transaction {
+            try await harness.engine.start(RecordingWorkflow(counter: counter), name: "unknown-later", input: "x", on: $0, now: t0)
+        }
+        try await harness.start("known", .init(timeoutSeconds: 30), at: t0)
+        // A build that no longer knows RecordingWorkflow fires both timers.
+        let older = DurableEngine(workflows: [CallbackWorkflow(counter: harness.runs)], logger: TestEnvironment.logger("older"))
+        let fired = try await harness.pool.transaction { try await older.fireDueTimers(limit: 10, on: $0, now: t0 + 61) }
+        #expect(fired.count == 2)
+        #expect(try await harness.execution("known").status == "FAILED")
+        #expect(try await harness.execution("known").errorType == "Callback.Timeout")
+        #expect(try await harness.execution("unknown-later").status == "RUNNING")
+    }
+
+    @Test func callbacksNobodyAwaitedEndWithTheirExecution() async throws {
+        let harness = try await EngineHarness.make([ForgetfulWorkflow()])
+        try await harness.pool.transaction {
+            try await harness.engine.start(ForgetfulWorkflow(), name: "forgetful", input: "x", on: $0, now: t0)
+        }
+        #expect(try await harness.execution("forgetful").status == "SUCCEEDED")
+        let callbacks = try await DurableReader(pool: harness.pool).callbacks(ofExecution: "forgetful")
+        #expect(callbacks.map(\.status) == [.failed])
+        #expect(callbacks.first?.error?.errorType == "Execution.Ended")
+        #expect(try await harness.fire(at: t0 + 120).count == 0)
     }
 }

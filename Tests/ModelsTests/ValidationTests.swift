@@ -21,6 +21,17 @@ struct ValidationTests {
         #expect(request.currency == "USD")
         #expect(request.approvers == ["boss@example.com"])
         #expect(request.timeoutSeconds == 86_400)
+        #expect(request.heartbeatTimeoutSeconds == nil)
+        #expect(request.onTimeout == .reject)
+    }
+
+    @Test func heartbeatAndTimeoutPolicyAreCarriedToTheEvent() throws {
+        let request = try validate(
+            #"{"requestId": "R", "amount": 1, "description": "d", "timeoutSeconds": 600, "heartbeatTimeoutSeconds": 60, "onTimeout": "approve"}"#
+        ).get()
+        let event = request.event(submittedAt: Date())
+        #expect(event.heartbeatTimeoutSeconds == 60)
+        #expect(event.onTimeout == .approve)
     }
 
     @Test func duplicateApproversAreMergedCaseInsensitively() throws {
@@ -44,6 +55,8 @@ struct ValidationTests {
         (#"{"requestId": "R", "amount": 1, "description": "d", "approvers": ["x <a@example.com>"]}"#, "approvers[0]"),
         (#"{"requestId": "R", "amount": 1, "description": "d", "timeoutSeconds": 0}"#, "timeoutSeconds"),
         (#"{"requestId": "R", "amount": 1, "description": "d", "timeoutSeconds": 2592001}"#, "timeoutSeconds"),
+        (#"{"requestId": "R", "amount": 1, "description": "d", "timeoutSeconds": 60, "heartbeatTimeoutSeconds": 61}"#, "heartbeatTimeoutSeconds"),
+        (#"{"requestId": "R", "amount": 1, "description": "d", "heartbeatTimeoutSeconds": 0}"#, "heartbeatTimeoutSeconds"),
     ])
     func invalidFieldIsNamed(json: String, field: String) throws {
         #expect(fields(try validate(json)) == [field])
@@ -75,6 +88,16 @@ struct EventCodingTests {
         #expect(json["version"] as? Int == 1)
         #expect(json["submittedAt"] as? String == "2027-01-15T08:00:00.250Z")
         #expect(try InboundEvent.decode(Array(data), topic: "t") == .approvalRequested(event))
+    }
+
+    @Test func timestampsSurviveRepeatedRoundTrips() throws {
+        var date = Date(timeIntervalSince1970: 1_800_000_000.1237)
+        let first = Timestamp.format(date)
+        #expect(first == "2027-01-15T08:00:00.124Z")
+        for _ in 0..<50 {
+            date = try #require(Timestamp.parse(Timestamp.format(date)))
+            #expect(Timestamp.format(date) == first)
+        }
     }
 
     @Test(arguments: [

@@ -198,4 +198,18 @@ struct OrchestratorFlowTests {
         #expect(try await janitor.sweep(now: later) == (2, 2))
         #expect(try await janitor.sweep(now: later) == (0, 0))
     }
+
+    @Test func aResultThatIsNotADecisionEndsTheRequestFailedNotStuck() async throws {
+        let h = try await harness()
+        try await h.handle(.approvalRequested(request("REQ-X")))
+        let callbackId = try await DurableReader(pool: h.pool).callbacks(ofExecution: "REQ-X")[0].callbackId
+        let bad = CallbackCommand(
+            requestId: "REQ-X", callbackId: callbackId, command: .success,
+            result: .object(["decision": .string("approved"), "approver": .number(123)]), submittedAt: Date())
+        try await h.handle(.callbackCommand(bad))
+        let status = try #require(try await h.status("REQ-X"))
+        #expect(status.status == .failed)
+        #expect(status.errorType == "Callback.InvalidResult")
+        #expect(try await h.outbox("ApprovalCompleted", as: ApprovalCompleted.self).map(\.status) == [.failed])
+    }
 }

@@ -259,6 +259,10 @@ public final class OutcomeCollector: Sendable {
 
 extension ServiceStack {
     /// Where `swift build` put the executables: `GREENLIGHT_BIN_DIR`, or beside the test bundle.
+    public static func executableDirectory() throws -> String {
+        try binDirectory()
+    }
+
     static func binDirectory() throws -> String {
         if let directory = ProcessInfo.processInfo.environment["GREENLIGHT_BIN_DIR"], !directory.isEmpty {
             return directory
