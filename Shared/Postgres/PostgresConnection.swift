@@ -34,7 +34,7 @@ public final class PostgresConnection: @unchecked Sendable {
             }
             return PostgresConnection(connection: raw, queue: queue)
         }
-        try await connection.execute(script: "SET TIME ZONE 'UTC'; SET DateStyle = 'ISO, YMD'")
+        try await connection.execute(script: "SET TIME ZONE 'UTC'; SET DateStyle = 'ISO, YMD'; SET client_min_messages = warning")
         return connection
     }
 
