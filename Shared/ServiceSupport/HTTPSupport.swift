@@ -1,8 +1,10 @@
 import Foundation
 import GreenlightModels
 import Hummingbird
+import Kafka
 import Logging
 import NIOCore
+import Postgres
 
 /// Turns every error that reaches the HTTP edge, unknown routes included, into an `application/problem+json`
 /// answer. Unexpected errors are logged and answered 500 without their details.
@@ -101,4 +103,27 @@ public func makeHTTPServer(
             await onServerRunning(bound)
         },
         logger: logger)
+}
+
+/// The router every service starts from: problem-details errors and the health endpoints.
+public func makeServiceRouter(checks: [(name: String, check: HealthRoutes.Check)]) -> Router<BasicRequestContext> {
+    let router = Router()
+    router.add(middleware: ProblemMiddleware())
+    HealthRoutes(checks: checks).register(on: router)
+    return router
+}
+
+/// Readiness checks shared by the services.
+public enum ReadinessCheck {
+    public static func kafka(_ producer: KafkaProducer) -> (name: String, check: HealthRoutes.Check) {
+        ("kafka", { await producer.isConnected() })
+    }
+
+    public static func kafka(_ consumer: KafkaConsumer) -> (name: String, check: HealthRoutes.Check) {
+        ("kafka", { await consumer.isConnected() })
+    }
+
+    public static func postgres(_ pool: PostgresPool) -> (name: String, check: HealthRoutes.Check) {
+        ("postgres", { (try? await pool.query("SELECT 1")) != nil })
+    }
 }

@@ -18,12 +18,7 @@ public enum CallbacksService {
             try await GreenlightDatabase.migrate(pool, logger: logger)
         }
 
-        let router = Router()
-        router.add(middleware: ProblemMiddleware())
-        HealthRoutes(checks: [
-            ("kafka", { await producer.isConnected() }),
-            ("postgres", { (try? await pool.query("SELECT 1")) != nil }),
-        ]).register(on: router)
+        let router = makeServiceRouter(checks: [ReadinessCheck.kafka(producer), ReadinessCheck.postgres(pool)])
         let publisher = KafkaEventPublisher(producer: producer)
         LinkRoutes(tokens: ApprovalReader(pool: pool), publisher: publisher).register(on: router)
         CallbackAPIRoutes(callbacks: DurableReader(pool: pool), publisher: publisher, apiKeys: configuration.apiKeys)

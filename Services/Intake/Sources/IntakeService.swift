@@ -17,12 +17,7 @@ public enum IntakeService {
             try await GreenlightDatabase.migrate(pool, logger: logger)
         }
 
-        let router = Router()
-        router.add(middleware: ProblemMiddleware())
-        HealthRoutes(checks: [
-            ("kafka", { await producer.isConnected() }),
-            ("postgres", { (try? await pool.query("SELECT 1")) != nil }),
-        ]).register(on: router)
+        let router = makeServiceRouter(checks: [ReadinessCheck.kafka(producer), ReadinessCheck.postgres(pool)])
         IntakeRoutes(
             publisher: KafkaEventPublisher(producer: producer), statuses: LiveStatusReader(pool: pool),
             defaultApprover: configuration.defaultApprover, apiKeys: configuration.apiKeys

@@ -20,9 +20,7 @@ public enum NotifierService {
             consumer: consumer, smtp: SMTPClient(configuration: configuration.smtp), configuration: configuration,
             logger: logger)
 
-        let router = Router()
-        router.add(middleware: ProblemMiddleware())
-        HealthRoutes(checks: [("kafka", { await consumer.isConnected() })]).register(on: router)
+        let router = makeServiceRouter(checks: [ReadinessCheck.kafka(consumer)])
         let server = makeHTTPServer(
             router: router, host: configuration.common.httpHost, port: configuration.common.httpPort,
             serviceName: "greenlight-notifier", logger: logger)

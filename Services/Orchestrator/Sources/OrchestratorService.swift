@@ -27,12 +27,7 @@ public enum OrchestratorService {
         let timerWakeUp = WakeUpSignal()
         let engine = DurableEngine(workflows: [ApprovalWorkflow()], logger: logger)
 
-        let router = Router()
-        router.add(middleware: ProblemMiddleware())
-        HealthRoutes(checks: [
-            ("kafka", { await consumer.isConnected() }),
-            ("postgres", { (try? await pool.query("SELECT 1")) != nil }),
-        ]).register(on: router)
+        let router = makeServiceRouter(checks: [ReadinessCheck.kafka(consumer), ReadinessCheck.postgres(pool)])
         let server = makeHTTPServer(
             router: router, host: configuration.common.httpHost, port: configuration.common.httpPort,
             serviceName: "greenlight-orchestrator", logger: logger)
