@@ -46,6 +46,7 @@ public final class SMTPClient: @unchecked Sendable {
             (CURLOPT_MAIL_FROM, "<\(from)>"),
         ]
         if let username = config.username { options.append((CURLOPT_USERNAME, username)) }
+        if let caFile = config.caFile { options.append((CURLOPT_CAINFO, caFile)) }
         if let password = config.password { options.append((CURLOPT_PASSWORD, password)) }
         for (option, value) in options { greenlight_curl_set_string(curl, option, value) }
         greenlight_curl_set_long(curl, CURLOPT_UPLOAD, 1)

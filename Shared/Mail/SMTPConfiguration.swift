@@ -1,7 +1,7 @@
 import Foundation
 
 /// How to reach the SMTP server: `smtp://[user:pass@]host:port[?tls=starttls|none]` or
-/// `smtps://[user:pass@]host:port` (implicit TLS).
+/// `smtps://[user:pass@]host:port` (implicit TLS); `&cafile=/path/ca.pem` trusts a private certificate authority.
 public struct SMTPConfiguration: Sendable, CustomStringConvertible {
     public enum Security: String, Sendable {
         /// Plain SMTP, no TLS (local mail catchers).
@@ -17,18 +17,21 @@ public struct SMTPConfiguration: Sendable, CustomStringConvertible {
     public var username: String?
     public var password: String?
     public var security: Security
+    /// PEM file of the certificate authorities to trust instead of the system's.
+    public var caFile: String?
     public var connectTimeout: Duration
     public var timeout: Duration
 
     public init(
         host: String, port: Int, username: String? = nil, password: String? = nil, security: Security = .none,
-        connectTimeout: Duration = .seconds(10), timeout: Duration = .seconds(30)
+        caFile: String? = nil, connectTimeout: Duration = .seconds(10), timeout: Duration = .seconds(30)
     ) {
         self.host = host
         self.port = port
         self.username = username
         self.password = password
         self.security = security
+        self.caFile = caFile
         self.connectTimeout = connectTimeout
         self.timeout = timeout
     }
@@ -55,7 +58,8 @@ public struct SMTPConfiguration: Sendable, CustomStringConvertible {
         self.init(
             host: host, port: components.port ?? (security == .implicitTLS ? 465 : 25),
             username: components.percentEncodedUser?.removingPercentEncoding,
-            password: components.percentEncodedPassword?.removingPercentEncoding, security: security)
+            password: components.percentEncodedPassword?.removingPercentEncoding, security: security,
+            caFile: components.queryItems?.first { $0.name == "cafile" }?.value)
     }
 
     /// The URL without its password, for logs.

@@ -145,6 +145,12 @@ public struct DecodingErrorDescription: CustomStringConvertible {
         }
     }
 
+    /// A data-free description of any decoding failure.
+    public static func describe(_ error: any Error) -> String {
+        if let error = error as? DecodingError { return DecodingErrorDescription(error).description }
+        return "the bytes are not valid JSON"
+    }
+
     static func describe(_ type: Any.Type) -> String {
         switch type {
         case is String.Type: return "a string"

@@ -161,6 +161,18 @@ public final class ServiceStack: Sendable {
         live.withLock { $0[name] = process }
     }
 
+    /// Starts one more instance of a service (for example a second notifier in the same consumer group).
+    @discardableResult
+    public func startAnother(_ name: String, as instance: String) throws -> ChildProcess {
+        var environment = environments[name]!
+        environment["GREENLIGHT_HTTP_PORT"] = "0"
+        let process = try ChildProcess(
+            name: instance, executable: "\(binDirectory)/\(Self.services[name]!)", environment: environment,
+            logPath: "\(logDirectory)/\(instance).log")
+        live.withLock { $0[instance] = process }
+        return process
+    }
+
     public func stop() async {
         for process in processes.values {
             let status = await process.stop()

@@ -7,13 +7,13 @@ import ServiceSupport
 
 /// Consumes `approvals.notifications` and emails each approver. The offset is committed after the server took
 /// the message; temporary failures (4xx, connection errors) are retried with back-off, permanent ones (5xx,
-/// refused login) are logged and skipped.
+/// refused login) go to `approvals.dlq` with the reason.
 struct NotificationSender: Sendable {
     let consumer: KafkaConsumer
-    let smtp: SMTPClient
+    let producer: KafkaProducer
+    let delivery: MailDelivery
     let configuration: NotifierConfiguration
     let logger: Logger
-    let maxAttempts = 8
 
     func run() async throws {
         for try await message in consumer.messages {
@@ -31,27 +31,65 @@ struct NotificationSender: Sendable {
         do {
             notification = try GreenlightJSON.decoder().decode(NotificationRequested.self, from: Data(message.value))
         } catch {
-            logger.error(
-                "Skipping a malformed notification",
-                metadata: ["partition": "\(message.partition)", "offset": "\(message.offset)", "reason": "\(error)"])
+            await deadLetter(message, reason: "not a NotificationRequested: \(DecodingErrorDescription.describe(error))")
             return
         }
         let metadata: Logger.Metadata = ["requestId": "\(notification.requestId)", "eventId": "\(notification.eventId)"]
         let mail = ApprovalEmail.make(for: notification, publicURL: configuration.publicURL, from: configuration.mailFrom)
-        var delay = Duration.milliseconds(200)
+        switch await delivery.deliver(mail, metadata: metadata) {
+        case .delivered:
+            logger.info("Approval email sent", metadata: metadata)
+        case .failed(let error):
+            await deadLetter(message, reason: "the approval email to \(notification.approver) was not delivered: \(error)")
+        }
+    }
+
+    func deadLetter(_ message: KafkaMessage, reason: String) async {
+        logger.error("Notification sent to the dead-letter topic", metadata: ["offset": "\(message.offset)", "reason": "\(reason)"])
+        let letter = DeadLetter(
+            reason: reason, topic: message.topic, partition: message.partition, offset: message.offset,
+            key: message.keyString, payload: message.value, deadLetteredAt: Date())
+        do {
+            try await Backoff().retrying("Publishing a dead letter", logger: logger) {
+                try await producer.send(
+                    topic: Topic.deadLetters.rawValue, key: message.keyString, value: Array(try GreenlightJSON.encode(letter)))
+            }
+        } catch {
+            logger.error("Dead letter not published", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+/// Sends one email with retries: a temporary failure (4xx reply, connection trouble) is retried with
+/// exponential back-off up to `maxAttempts`; a permanent one (5xx reply, refused login) is not.
+struct MailDelivery: Sendable {
+    enum Result: Sendable {
+        case delivered
+        case failed(SMTPError)
+    }
+
+    let smtp: SMTPClient
+    let logger: Logger
+    var maxAttempts = 8
+    var initialDelay: Duration = .milliseconds(200)
+
+    func deliver(_ mail: MailMessage, metadata: Logger.Metadata = [:]) async -> Result {
+        var delay = initialDelay
         for attempt in 1...maxAttempts {
             do {
                 try await smtp.send(mail)
-                logger.info("Approval email sent", metadata: metadata)
-                return
+                return .delivered
             } catch let error as SMTPError where !error.isPermanent && attempt < maxAttempts {
-                logger.warning("Sending failed; retrying in \(delay)", metadata: metadata.merging(["error": "\(error)"]) { a, _ in a })
+                logger.warning(
+                    "Sending failed; retrying in \(delay)", metadata: metadata.merging(["error": "\(error)"]) { a, _ in a })
                 try? await Task.sleep(for: delay)
                 delay = min(delay * 2, .seconds(30))
+            } catch let error as SMTPError {
+                return .failed(error)
             } catch {
-                logger.error("Approval email not delivered", metadata: metadata.merging(["error": "\(error)"]) { a, _ in a })
-                return
+                return .failed(SMTPError(.connectionFailed, "\(error)"))
             }
         }
+        return .failed(SMTPError(.temporaryFailure, "gave up after \(maxAttempts) attempts"))
     }
 }

@@ -16,9 +16,11 @@ public enum NotifierService {
         let consumer = try KafkaConsumer(
             configuration: configuration.common.kafka, groupId: consumerGroup, topics: [Topic.notifications.rawValue],
             logger: logger)
+        let producer = try KafkaProducer(configuration: configuration.common.kafka, logger: logger)
         let sender = NotificationSender(
-            consumer: consumer, smtp: SMTPClient(configuration: configuration.smtp), configuration: configuration,
-            logger: logger)
+            consumer: consumer, producer: producer,
+            delivery: MailDelivery(smtp: SMTPClient(configuration: configuration.smtp), logger: logger),
+            configuration: configuration, logger: logger)
 
         let router = makeServiceRouter(checks: [ReadinessCheck.kafka(consumer)])
         let server = makeHTTPServer(
@@ -27,6 +29,7 @@ public enum NotifierService {
 
         try await ServiceRunner.run(
             [
+                KafkaProducerService(producer),
                 ClosureService("notification-sender") {
                     try await runUntilShutdown {
                         try await sender.run()

@@ -1,0 +1,66 @@
+import Foundation
+import GreenlightTestSupport
+import Mail
+@testable import Notifier
+import Testing
+
+/// Delivery to a real SMTP server that requires STARTTLS and AUTH.
+@Suite(.timeLimit(.minutes(1)), .serialized)
+struct SMTPSecurityTests {
+    func message(to recipient: String) -> MailMessage {
+        MailMessage(from: "greenlight@example.com", to: [recipient], subject: "Approval needed: Ünïcode test", text: "Hello")
+    }
+
+    func client(_ server: TLSSMTPServer, password: String? = nil, tls: String = "starttls") throws -> SMTPClient {
+        SMTPClient(
+            configuration: try SMTPConfiguration(
+                url: "smtp://\(server.user):\(password ?? server.password)@127.0.0.1:\(server.port)?tls=\(tls)&cafile=\(server.certificatePath)"))
+    }
+
+    @Test func startTLSAndAuthDeliverTheMessage() async throws {
+        let server = try await TLSSMTPServer.start()
+        do {
+            try await client(server).send(message(to: "a@example.com"))
+            let messages = server.messages
+            #expect(messages.count == 1)
+            #expect(messages.first?.contains("X-Test-Envelope-To: a@example.com") == true)
+            #expect(messages.first?.contains("Subject: =?utf-8?B?") == true)
+        } catch {
+            Issue.record("delivery failed: \(error)")
+        }
+        await server.stop()
+    }
+
+    @Test func aWrongPasswordOrNoTLSIsAPermanentFailure() async throws {
+        let server = try await TLSSMTPServer.start()
+        for smtp in [try client(server, password: "wrong-password"), try client(server, tls: "none")] {
+            do {
+                try await smtp.send(message(to: "a@example.com"))
+                Issue.record("sent without valid credentials over TLS")
+            } catch let error as SMTPError {
+                #expect(error.isPermanent, "\(error)")
+            }
+        }
+        #expect(server.messages.isEmpty)
+        await server.stop()
+    }
+
+    @Test func aTemporaryRefusalIsRetriedAndDeliveredOnceAPermanentOneIsNot() async throws {
+        let server = try await TLSSMTPServer.start()
+        let delivery = MailDelivery(
+            smtp: try client(server), logger: TestEnvironment.logger("delivery"), maxAttempts: 4, initialDelay: .milliseconds(10))
+        guard case .delivered = await delivery.deliver(message(to: "tempfail-once@example.com")) else {
+            Issue.record("a 451 then 250 was not delivered")
+            return
+        }
+        #expect(server.messages.filter { $0.contains("X-Test-Envelope-To: tempfail-once@example.com") }.count == 1)
+
+        guard case .failed(let error) = await delivery.deliver(message(to: "reject@example.com")) else {
+            Issue.record("a 550 was reported delivered")
+            return
+        }
+        #expect(error.code == .permanentFailure)
+        #expect(error.replyCode == 550)
+        await server.stop()
+    }
+}
