@@ -1,4 +1,5 @@
 import CRdKafka
+import Dispatch
 import Logging
 
 /// Where the brokers are and any librdkafka properties to set (see librdkafka's CONFIGURATION.md).
@@ -79,6 +80,11 @@ let rdKafkaLogCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<CCh
     context.logger.log(level: swiftLevel, "\(message)", metadata: ["rdkafka.facility": "\(facilityName)"])
 }
 
+/// Carries a handle to the destroy queue. `@unchecked Sendable`: nothing else uses it by then.
+private struct UncheckedHandle: @unchecked Sendable {
+    let pointer: OpaquePointer
+}
+
 /// Owns one `rd_kafka_t` and the context its callbacks use.
 /// `@unchecked Sendable`: librdkafka documents `rd_kafka_t` as thread-safe, and the handle never changes.
 final class RDKafkaClient: @unchecked Sendable {
@@ -106,8 +112,16 @@ final class RDKafkaClient: @unchecked Sendable {
         self.context = context
     }
 
+    /// rd_kafka_destroy blocks until librdkafka's threads have stopped, so it runs on a queue of its own rather
+    /// than on whatever (possibly cooperative) thread drops the last reference.
+    private static let destroyQueue = DispatchQueue(label: "greenlight.kafka.destroy")
+
     deinit {
-        rd_kafka_destroy(handle)
-        Unmanaged.passUnretained(context).release()
+        let handle = UncheckedHandle(pointer: handle)
+        let context = Unmanaged.passUnretained(self.context)
+        Self.destroyQueue.async {
+            rd_kafka_destroy(handle.pointer)
+            context.release()
+        }
     }
 }

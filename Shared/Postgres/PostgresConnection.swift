@@ -17,7 +17,9 @@ public final class PostgresConnection: @unchecked Sendable {
     }
 
     deinit {
-        PQfinish(connection)
+        // PQfinish writes to the socket; it runs on the connection's own queue, like every libpq call.
+        let connection = FinishingConnection(pointer: connection)
+        queue.async { PQfinish(connection.pointer) }
     }
 
     /// Opens a connection and sets the session to UTC with ISO dates.
@@ -109,6 +111,11 @@ public final class PostgresConnection: @unchecked Sendable {
         let message = String(cString: text).trimmingCharacters(in: .whitespacesAndNewlines)
         return message.split(whereSeparator: \.isNewline).first.map(String.init) ?? "unknown error"
     }
+}
+
+/// Carries a closing connection to its queue. `@unchecked Sendable`: nothing else uses it by then.
+private struct FinishingConnection: @unchecked Sendable {
+    let pointer: OpaquePointer
 }
 
 extension DispatchQueue {
