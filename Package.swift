@@ -47,6 +47,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // MARK: - Shared
@@ -194,6 +195,7 @@ let package = Package(
                     "Intake", "Callbacks", "Orchestrator", "Notifier", "Mail", "MailSink", "GreenlightTestSupport",
                     "ApprovalStore", "ServiceSupport",
                     .product(name: "HummingbirdTesting", package: "hummingbird"),
+                    .product(name: "Yams", package: "Yams"),
                 ],
                 path: "Tests/ServiceTests",
                 swiftSettings: swiftSettings

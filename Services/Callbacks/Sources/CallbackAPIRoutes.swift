@@ -37,8 +37,10 @@ public struct CallbackAPIRoutes: Sendable {
     }
 
     public func register(on router: Router<BasicRequestContext>) {
-        router.post("v1/callbacks/:callbackId/:command") { request, context in
-            try await handle(request, context: context)
+        for command in [CallbackCommand.Command.success, .failure, .heartbeat] {
+            router.post(RouterPath("v1/callbacks/:callbackId/\(command.rawValue)")) { request, context in
+                try await handle(command, request, context: context)
+            }
         }
     }
 
@@ -55,13 +57,12 @@ public struct CallbackAPIRoutes: Sendable {
         public var endedAt: Date?
     }
 
-    func handle(_ request: Request, context: BasicRequestContext) async throws -> Response {
+    func handle(_ command: CallbackCommand.Command, _ request: Request, context: BasicRequestContext) async throws
+        -> Response
+    {
         try apiKeys.require(request)
-        let rawId = try context.parameters.require("callbackId")
-        guard let callbackId = UUID(uuidString: rawId),
-            let command = CallbackCommand.Command(rawValue: try context.parameters.require("command"))
-        else {
-            throw Problem(title: "Not Found", status: 404, detail: "Use /v1/callbacks/{callbackId}/success, /failure or /heartbeat.")
+        guard let callbackId = UUID(uuidString: try context.parameters.require("callbackId")) else {
+            throw Problem(title: "Not Found", status: 404, detail: "A callback id is a UUID such as 6F1C0B1E-….")
         }
         let found: (record: CallbackRecord, executionName: String)?
         do {
