@@ -1,0 +1,88 @@
+import Callbacks
+import Foundation
+import Intake
+import Notifier
+import Orchestrator
+import Testing
+import Yams
+
+/// docker-compose.yml against the services' own configuration: every setting a service needs is set for it, and
+/// ports, URLs and credentials agree across services.
+struct ComposeFileTests {
+    static let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../docker-compose.yml").standardized
+
+    /// Tuning knobs with defaults that suit containers as well; everything else a service reads must be set.
+    static let optional: Set<String> = [
+        "GREENLIGHT_LOG_LEVEL", "GREENLIGHT_POLL_INTERVAL_MS", "GREENLIGHT_KAFKA_REPLICATION_FACTOR", "GREENLIGHT_API_KEYS",
+    ]
+
+    /// The variables each service reads, as its own configuration loader reports them.
+    static func settings() throws -> [String: Set<String>] {
+        func names(_ banner: String) -> Set<String> {
+            Set(banner.split(separator: " ").compactMap { $0.split(separator: "=").first.map(String.init) })
+        }
+        return [
+            "intake": names(try IntakeConfiguration.load([:]).banner),
+            "orchestrator": names(try OrchestratorConfiguration.load([:]).banner),
+            "notifier": names(try NotifierConfiguration.load([:]).banner),
+            "callbacks": names(try CallbacksConfiguration.load([:]).banner),
+        ]
+    }
+
+    func services() throws -> [String: [String: Any]] {
+        let root = try #require(try Yams.load(yaml: String(contentsOf: Self.file, encoding: .utf8)) as? [String: Any])
+        return try #require(root["services"] as? [String: [String: Any]])
+    }
+
+    func environment(_ service: [String: Any]) -> [String: String] {
+        (service["environment"] as? [String: Any] ?? [:]).mapValues { "\($0)" }
+    }
+
+    @Test func everyRequiredSettingIsSetForEveryService() throws {
+        let services = try services()
+        for (name, settings) in try Self.settings() {
+            let service = try #require(services[name], "no \(name) service in docker-compose.yml")
+            let environment = environment(service)
+            for setting in settings.subtracting(Self.optional) {
+                #expect(environment[setting]?.isEmpty == false, "\(name) needs \(setting)")
+            }
+            #expect(service["restart"] != nil, "\(name) has no restart policy")
+            #expect(service["healthcheck"] != nil, "\(name) has no health check")
+            #expect(service["depends_on"] != nil, "\(name) does not wait for its dependencies")
+        }
+    }
+
+    @Test func portsURLsAndCredentialsAgree() throws {
+        let services = try services()
+        for name in ["intake", "orchestrator", "notifier", "callbacks"] {
+            let service = try #require(services[name])
+            let port = try #require(environment(service)["GREENLIGHT_HTTP_PORT"])
+            let check = (service["healthcheck"] as? [String: Any])?["test"] as? [String] ?? []
+            #expect(check.joined(separator: " ").contains("127.0.0.1:\(port)/"), "\(name)'s health check misses port \(port)")
+            for mapping in service["ports"] as? [String] ?? [] {
+                #expect(mapping.hasSuffix(":\(port)"), "\(name) publishes \(mapping) but listens on \(port)")
+            }
+        }
+        // The notifier and orchestrator publish no host port, so they can be scaled.
+        #expect(services["notifier"]?["ports"] == nil)
+        #expect(services["orchestrator"]?["ports"] == nil)
+
+        // Links in emails reach the callback receiver's published port.
+        let publicURL = try #require(URLComponents(string: environment(services["notifier"]!)["GREENLIGHT_PUBLIC_URL"] ?? ""))
+        let callbackPorts = (services["callbacks"]?["ports"] as? [String] ?? []).compactMap { $0.split(separator: ":").first }
+        #expect(callbackPorts.contains { String($0) == String(publicURL.port ?? 80) })
+
+        // The notifier's SMTP server, the brokers and the database are the compose services of those names.
+        let smtp = try #require(URLComponents(string: environment(services["notifier"]!)["GREENLIGHT_SMTP_URL"] ?? ""))
+        #expect(services[smtp.host ?? ""] != nil, "no SMTP service \(smtp.host ?? "")")
+        let brokers = environment(services["intake"]!)["GREENLIGHT_KAFKA_BROKERS"] ?? ""
+        let kafka = try #require(services["kafka"])
+        #expect(environment(kafka)["KAFKA_ADVERTISED_LISTENERS"]?.contains("//\(brokers)") == true)
+        let database = try #require(URLComponents(string: environment(services["intake"]!)["GREENLIGHT_DATABASE_URL"] ?? ""))
+        let postgres = environment(try #require(services[database.host ?? ""]))
+        #expect(postgres["POSTGRES_USER"] == database.user)
+        #expect(postgres["POSTGRES_PASSWORD"] == database.password)
+        #expect(postgres["POSTGRES_DB"] == database.path.trimmingCharacters(in: CharacterSet(charactersIn: "/")))
+    }
+}
