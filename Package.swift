@@ -193,7 +193,7 @@ let package = Package(
                 name: "ServiceTests",
                 dependencies: [
                     "Intake", "Callbacks", "Orchestrator", "Notifier", "Mail", "MailSink", "GreenlightTestSupport",
-                    "ApprovalStore", "ServiceSupport",
+                    "ApprovalStore", "ServiceSupport", logging,
                     .product(name: "HummingbirdTesting", package: "hummingbird"),
                     .product(name: "Yams", package: "Yams"),
                 ],

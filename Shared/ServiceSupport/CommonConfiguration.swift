@@ -9,6 +9,7 @@ public struct CommonConfiguration: Sendable {
     public var httpHost: String
     public var httpPort: Int
     public var logLevel: Logger.Level
+    public var logFormat: GreenlightLogging.Format
     /// Partitions and replicas for topics the service creates when they are missing.
     public var topicPartitions: Int
     public var topicReplicationFactor: Int
@@ -28,12 +29,16 @@ public struct CommonConfiguration: Sendable {
             reader.report(
                 "GREENLIGHT_LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical, not \"\(levelText)\"")
         }
+        let formatText = reader.string("GREENLIGHT_LOG_FORMAT", default: "json")
+        let format = GreenlightLogging.Format(rawValue: formatText.lowercased())
+        if format == nil { reader.report("GREENLIGHT_LOG_FORMAT must be json or text, not \"\(formatText)\"") }
         let partitions = reader.int("GREENLIGHT_KAFKA_PARTITIONS", default: 6, range: 1...1000)
         let replicas = reader.int("GREENLIGHT_KAFKA_REPLICATION_FACTOR", default: 1, range: 1...10)
         return CommonConfiguration(
             serviceName: service,
             kafka: KafkaConfiguration(bootstrapServers: brokers, clientId: service),
-            httpHost: host, httpPort: port, logLevel: level ?? .info, topicPartitions: partitions,
+            httpHost: host, httpPort: port, logLevel: level ?? .info, logFormat: format ?? .json,
+            topicPartitions: partitions,
             topicReplicationFactor: replicas)
     }
 }

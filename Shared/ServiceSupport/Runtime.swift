@@ -5,14 +5,29 @@ import Logging
 import Postgres
 import ServiceLifecycle
 
-/// Logging for every executable: one line per event on standard error, at the configured level.
+/// Logging for every executable: one line per event on standard error, at the configured level, as JSON
+/// (`GREENLIGHT_LOG_FORMAT=json`, the default) or as text for people (`text`).
 public enum GreenlightLogging {
-    public static func bootstrap(level: Logger.Level) {
+    public enum Format: String, Sendable {
+        case json
+        case text
+    }
+
+    public static func bootstrap(level: Logger.Level, format: Format = .json) {
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
+            switch format {
+            case .json:
+                return JSONLogHandler(service: label, level: level)
+            case .text:
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            }
         }
+    }
+
+    public static func bootstrap(_ common: CommonConfiguration) {
+        bootstrap(level: common.logLevel, format: common.logFormat)
     }
 }
 

@@ -59,6 +59,12 @@ struct ApprovalFlowTests {
             #expect(again.body.contains("already approved"))
             try await Task.sleep(for: .milliseconds(300))
             #expect(stack.outcomes.outcomes(forRequest: requestId).count == 1)
+
+            // Structured logs: one JSON object per line, the request's id as a field of its own.
+            let lines = stack.processes["orchestrator"]!.logTail(500).split(separator: "\n")
+            let objects = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            #expect(objects.count == lines.count)
+            #expect(objects.contains { $0["requestId"] as? String == requestId && $0["service"] as? String == "greenlight-orchestrator" })
         }
     }
 

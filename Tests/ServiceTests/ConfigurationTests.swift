@@ -3,6 +3,8 @@ import Intake
 import Notifier
 import Orchestrator
 import ServiceSupport
+import Foundation
+import Logging
 import Testing
 
 struct ConfigurationTests {
@@ -42,5 +44,36 @@ struct ConfigurationTests {
         let intake = try IntakeConfiguration.load(["GREENLIGHT_DATABASE_URL": "postgresql://u:hunter2@db:5432/g"])
         #expect(!intake.banner.contains("hunter2"))
         #expect(intake.banner.contains("postgresql://u:***@db:5432/g"))
+    }
+}
+
+struct JSONLogTests {
+    final class Lines: @unchecked Sendable {
+        let lock = NSLock()
+        var lines: [String] = []
+        func append(_ line: String) { lock.withLock { lines.append(line) } }
+    }
+
+    @Test func logLinesAreJSONWithTheirMetadataAtTheTopLevel() throws {
+        let lines = Lines()
+        var logger = Logger(label: "greenlight-test") { _ in JSONLogHandler(service: "greenlight-test", level: .info) { lines.append($0) } }
+        logger[metadataKey: "executionId"] = "E-1"
+        logger.info("Workflow started", metadata: ["requestId": "REQ-1", "eventId": "\(42)"])
+        logger.debug("not at this level")
+        #expect(lines.lines.count == 1)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(lines.lines[0].utf8)) as? [String: Any])
+        #expect(object["message"] as? String == "Workflow started")
+        #expect(object["level"] as? String == "info")
+        #expect(object["service"] as? String == "greenlight-test")
+        #expect(object["requestId"] as? String == "REQ-1")
+        #expect(object["executionId"] as? String == "E-1")
+        #expect(object["eventId"] as? String == "42")
+        #expect(object["timestamp"] as? String != nil)
+    }
+
+    @Test func theFormatIsASetting() throws {
+        #expect(try IntakeConfiguration.load([:]).common.logFormat == .json)
+        #expect(try IntakeConfiguration.load(["GREENLIGHT_LOG_FORMAT": "text"]).common.logFormat == .text)
+        #expect(throws: ConfigurationError.self) { try IntakeConfiguration.load(["GREENLIGHT_LOG_FORMAT": "xml"]) }
     }
 }

@@ -127,10 +127,15 @@ public final class ServiceStack: Sendable {
         _ = try await eventually(timeout: timeout, interval: .milliseconds(20)) {
             if process.hasExited { throw ChildProcessError(description: "\(process.name) exited during start-up") }
             let log = (try? String(contentsOfFile: process.logPath, encoding: .utf8)) ?? ""
-            guard let line = log.split(separator: "\n").first(where: { $0.contains("HTTP server listening") }),
-                let range = line.range(of: "port=")
-            else { return false }
-            port = Int(line[range.upperBound...].prefix { $0.isNumber })
+            guard let line = log.split(separator: "\n").first(where: { $0.contains("HTTP server listening") }) else {
+                return false
+            }
+            // A JSON log line (the default), or a text one with `port=N`.
+            if let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] {
+                port = (object["port"] as? String).flatMap { Int($0) }
+            } else if let range = line.range(of: "port=") {
+                port = Int(line[range.upperBound...].prefix { $0.isNumber })
+            }
             return port != nil
         }
         guard let port else { throw ChildProcessError(description: "\(process.name) did not report its port") }

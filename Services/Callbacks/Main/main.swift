@@ -9,5 +9,5 @@ do {
 } catch {
     ServiceRunner.exitForBadConfiguration(error, service: "greenlight-callbacks")
 }
-GreenlightLogging.bootstrap(level: configuration.common.logLevel)
+GreenlightLogging.bootstrap(configuration.common)
 try await CallbacksService.run(configuration: configuration, logger: Logger(label: "greenlight-callbacks"))

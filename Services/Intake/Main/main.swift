@@ -9,5 +9,5 @@ do {
 } catch {
     ServiceRunner.exitForBadConfiguration(error, service: "greenlight-intake")
 }
-GreenlightLogging.bootstrap(level: configuration.common.logLevel)
+GreenlightLogging.bootstrap(configuration.common)
 try await IntakeService.run(configuration: configuration, logger: Logger(label: "greenlight-intake"))

@@ -9,5 +9,5 @@ do {
 } catch {
     ServiceRunner.exitForBadConfiguration(error, service: "greenlight-notifier")
 }
-GreenlightLogging.bootstrap(level: configuration.common.logLevel)
+GreenlightLogging.bootstrap(configuration.common)
 try await NotifierService.run(configuration: configuration, logger: Logger(label: "greenlight-notifier"))

@@ -9,5 +9,5 @@ do {
 } catch {
     ServiceRunner.exitForBadConfiguration(error, service: "greenlight-orchestrator")
 }
-GreenlightLogging.bootstrap(level: configuration.common.logLevel)
+GreenlightLogging.bootstrap(configuration.common)
 try await OrchestratorService.run(configuration: configuration, logger: Logger(label: "greenlight-orchestrator"))
