@@ -8,13 +8,14 @@ let swiftSettings: [SwiftSetting] = [
 let hummingbird = Target.Dependency.product(name: "Hummingbird", package: "hummingbird")
 let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
 let lifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+let metrics = Target.Dependency.product(name: "Metrics", package: "swift-metrics")
 
 /// One service: a library target (what tests import) and a thin executable over it.
 func service(_ name: String, executable: String, dependencies: [Target.Dependency]) -> [Target] {
     [
         .target(
             name: name,
-            dependencies: dependencies,
+            dependencies: dependencies + [metrics],
             path: "Services/\(name)/Sources",
             swiftSettings: swiftSettings
         ),
@@ -48,6 +49,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // MARK: - Shared
@@ -106,7 +109,10 @@ let package = Package(
         ),
         .target(
             name: "ServiceSupport",
-            dependencies: ["GreenlightModels", "Kafka", "Postgres", hummingbird, logging, lifecycle],
+            dependencies: [
+                "GreenlightModels", "Kafka", "Postgres", hummingbird, logging, lifecycle, metrics,
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
             path: "Shared/ServiceSupport",
             swiftSettings: swiftSettings
         ),

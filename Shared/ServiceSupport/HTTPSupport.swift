@@ -105,11 +105,14 @@ public func makeHTTPServer(
         logger: logger)
 }
 
-/// The router every service starts from: problem-details errors and the health endpoints.
+/// The router every service starts from: request metrics (Hummingbird's `MetricsMiddleware`: requests by
+/// method, route and status, with durations), problem-details errors, the health endpoints and `/metrics`.
 public func makeServiceRouter(checks: [(name: String, check: HealthRoutes.Check)]) -> Router<BasicRequestContext> {
     let router = Router()
+    router.add(middleware: MetricsMiddleware())
     router.add(middleware: ProblemMiddleware())
     HealthRoutes(checks: checks).register(on: router)
+    GreenlightMetrics.register(on: router)
     return router
 }
 

@@ -60,6 +60,16 @@ struct ApprovalFlowTests {
             try await Task.sleep(for: .milliseconds(300))
             #expect(stack.outcomes.outcomes(forRequest: requestId).count == 1)
 
+            // Prometheus metrics on every service.
+            let intakeMetrics = try await HTTP.get("\(stack.intakeURL)/metrics").body
+            #expect(intakeMetrics.contains("greenlight_requests_accepted_total 1"))
+            #expect(intakeMetrics.contains("hb_requests"))
+            let orchestratorMetrics = try await HTTP.get("http://127.0.0.1:\(stack.ports["orchestrator"]!)/metrics").body
+            #expect(orchestratorMetrics.contains(#"greenlight_decisions_total{channel="link",result="accepted"} 1"#))
+            #expect(orchestratorMetrics.contains("greenlight_pending_executions"))
+            let notifierMetrics = try await HTTP.get("http://127.0.0.1:\(stack.ports["notifier"]!)/metrics").body
+            #expect(notifierMetrics.contains(#"greenlight_emails_total{result="sent"} 1"#))
+
             // Structured logs: one JSON object per line, the request's id as a field of its own.
             let lines = stack.processes["orchestrator"]!.logTail(500).split(separator: "\n")
             let objects = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }

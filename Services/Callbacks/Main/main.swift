@@ -10,4 +10,5 @@ do {
     ServiceRunner.exitForBadConfiguration(error, service: "greenlight-callbacks")
 }
 GreenlightLogging.bootstrap(configuration.common)
+GreenlightMetrics.bootstrap()
 try await CallbacksService.run(configuration: configuration, logger: Logger(label: "greenlight-callbacks"))

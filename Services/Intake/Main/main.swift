@@ -10,4 +10,5 @@ do {
     ServiceRunner.exitForBadConfiguration(error, service: "greenlight-intake")
 }
 GreenlightLogging.bootstrap(configuration.common)
+GreenlightMetrics.bootstrap()
 try await IntakeService.run(configuration: configuration, logger: Logger(label: "greenlight-intake"))

@@ -4,6 +4,7 @@ import Foundation
 import GreenlightModels
 import Hummingbird
 import Logging
+import Metrics
 import Postgres
 import NIOCore
 import ServiceSupport
@@ -123,6 +124,7 @@ public struct IntakeRoutes: Sendable {
                 title: "Service Unavailable", status: 503,
                 detail: "The request could not be queued (the message broker did not acknowledge it). Retry shortly.")
         }
+        Counter(label: "greenlight_requests_accepted_total").increment()
         context.logger.info(
             "Request accepted", metadata: ["requestId": "\(validated.requestId)", "eventId": "\(event.eventId)"])
         return try .json(

@@ -10,4 +10,5 @@ do {
     ServiceRunner.exitForBadConfiguration(error, service: "greenlight-notifier")
 }
 GreenlightLogging.bootstrap(configuration.common)
+GreenlightMetrics.bootstrap()
 try await NotifierService.run(configuration: configuration, logger: Logger(label: "greenlight-notifier"))

@@ -2,6 +2,7 @@ import Foundation
 import GreenlightModels
 import Kafka
 import Logging
+import Metrics
 import Mail
 import ServiceSupport
 
@@ -36,16 +37,21 @@ struct NotificationSender: Sendable {
         }
         let metadata: Logger.Metadata = ["requestId": "\(notification.requestId)", "eventId": "\(notification.eventId)"]
         let mail = ApprovalEmail.make(for: notification, publicURL: configuration.publicURL, from: configuration.mailFrom)
+        let started = ContinuousClock.now
         switch await delivery.deliver(mail, metadata: metadata) {
         case .delivered:
+            Metrics.Timer(label: "greenlight_email_send_seconds").record(duration: ContinuousClock.now - started)
+            Counter(label: "greenlight_emails_total", dimensions: [("result", "sent")]).increment()
             logger.info("Approval email sent", metadata: metadata)
         case .failed(let error):
+            Counter(label: "greenlight_emails_total", dimensions: [("result", "failed")]).increment()
             await deadLetter(message, reason: "the approval email to \(notification.approver) was not delivered: \(error)")
         }
     }
 
     func deadLetter(_ message: KafkaMessage, reason: String) async {
         logger.error("Notification sent to the dead-letter topic", metadata: ["offset": "\(message.offset)", "reason": "\(reason)"])
+        Counter(label: "greenlight_dead_letters_total", dimensions: [("service", "notifier")]).increment()
         let letter = DeadLetter(
             reason: reason, topic: message.topic, partition: message.partition, offset: message.offset,
             key: message.keyString, payload: message.value, deadLetteredAt: Date())

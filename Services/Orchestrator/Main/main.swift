@@ -10,4 +10,5 @@ do {
     ServiceRunner.exitForBadConfiguration(error, service: "greenlight-orchestrator")
 }
 GreenlightLogging.bootstrap(configuration.common)
+GreenlightMetrics.bootstrap()
 try await OrchestratorService.run(configuration: configuration, logger: Logger(label: "greenlight-orchestrator"))

@@ -3,6 +3,7 @@ import DurableExecution
 import Foundation
 import GreenlightModels
 import Logging
+import Metrics
 import Postgres
 
 /// Turns decisions, callback commands and cancellations into engine calls, inside the transaction of the event
@@ -32,6 +33,10 @@ struct DecisionHandler: Sendable {
         let result = try await engine.send(
             .success(String(decoding: try GreenlightJSON.encode(payload), as: UTF8.self)),
             toCallbackNamed: ApprovalWorkflow.callbackName, ofExecution: decision.requestId, on: connection)
+        Counter(
+            label: "greenlight_decisions_total",
+            dimensions: [("channel", decision.channel.rawValue), ("result", Self.name(result))]
+        ).increment()
         switch result {
         case .accepted:
             if let hash = decision.tokenHash { try await writer.markLinkTokenUsed(hash: hash, at: Date()) }
@@ -43,6 +48,15 @@ struct DecisionHandler: Sendable {
             try await refuse("the request was already decided (callback \(callback.status.rawValue))")
         case .notFound:
             try await refuse("no request with this id is waiting for a decision")
+        }
+    }
+
+    static func name(_ result: CallbackCommandResult) -> String {
+        switch result {
+        case .accepted: return "accepted"
+        case .deferred: return "deferred"
+        case .alreadyEnded: return "late"
+        case .notFound: return "unknown"
         }
     }
 
@@ -58,6 +72,9 @@ struct DecisionHandler: Sendable {
             completion = .heartbeat
         }
         let result = try await engine.send(completion, toCallback: command.callbackId, on: connection)
+        if command.command != .heartbeat {
+            Counter(label: "greenlight_decisions_total", dimensions: [("channel", "api"), ("result", Self.name(result))]).increment()
+        }
         logger.info(
             "Callback command \(command.command.rawValue): \(result)",
             metadata: ["requestId": "\(command.requestId)", "callbackId": "\(command.callbackId)"])

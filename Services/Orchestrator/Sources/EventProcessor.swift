@@ -4,6 +4,7 @@ import Foundation
 import GreenlightModels
 import Kafka
 import Logging
+import Metrics
 import Postgres
 import ServiceSupport
 
@@ -62,6 +63,7 @@ struct EventProcessor: Sendable {
         logger.error(
             "Event sent to the dead-letter topic",
             metadata: ["topic": "\(message.topic)", "partition": "\(message.partition)", "offset": "\(message.offset)", "reason": "\(reason)"])
+        Counter(label: "greenlight_dead_letters_total", dimensions: [("service", "orchestrator")]).increment()
         let letter = DeadLetter(
             reason: reason, topic: message.topic, partition: message.partition, offset: message.offset,
             key: message.keyString, payload: message.value, deadLetteredAt: Date())

@@ -5,6 +5,7 @@ import GreenlightModels
 import Hummingbird
 import Kafka
 import Logging
+import Metrics
 import Postgres
 import ServiceSupport
 
@@ -39,6 +40,8 @@ public enum OrchestratorService {
             pool: pool, engine: engine, pollInterval: configuration.pollInterval, wakeUp: timerWakeUp, logger: logger
         ) { fired in
             outboxWakeUp.signal()
+            let lateness = Recorder(label: "greenlight_timer_lateness_seconds")
+            for seconds in fired.lateness { lateness.record(seconds) }
             if let worst = fired.lateness.max(), worst > 1 {
                 logger.warning("Timers fired late", metadata: ["count": "\(fired.count)", "maxLatenessSeconds": "\(worst)"])
             }
@@ -54,6 +57,7 @@ public enum OrchestratorService {
                 ClosureService("outbox-relay") { try await cancelWhenShuttingDown { try await relay.run() } },
                 ClosureService("timer-scheduler") { try await cancelWhenShuttingDown { try await timers.run() } },
                 ClosureService("janitor") { try await cancelWhenShuttingDown { try await janitor.run() } },
+                ClosureService("gauges") { try await cancelWhenShuttingDown { try await StateGauges(pool: pool).run() } },
                 ClosureService("event-processor") {
                     try await runUntilShutdown {
                         try await processor.run()
