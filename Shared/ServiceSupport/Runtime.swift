@@ -110,3 +110,22 @@ public func runUntilShutdown(
         onShutdown()
     }
 }
+
+/// What every executable's `main` does: load the configuration (exit 78 naming each bad variable), bootstrap
+/// logging and metrics, run the service.
+public enum ServiceMain {
+    public static func run<Configuration>(
+        _ name: String, load: ([String: String]) throws -> Configuration, common: (Configuration) -> CommonConfiguration,
+        run: (Configuration, Logger) async throws -> Void
+    ) async throws {
+        let configuration: Configuration
+        do {
+            configuration = try load(ProcessInfo.processInfo.environment)
+        } catch {
+            ServiceRunner.exitForBadConfiguration(error, service: name)
+        }
+        GreenlightLogging.bootstrap(common(configuration))
+        GreenlightMetrics.bootstrap()
+        try await run(configuration, Logger(label: name))
+    }
+}

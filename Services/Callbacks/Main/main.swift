@@ -1,14 +1,5 @@
 import Callbacks
-import Foundation
-import Logging
 import ServiceSupport
 
-let configuration: CallbacksConfiguration
-do {
-    configuration = try CallbacksConfiguration.load(ProcessInfo.processInfo.environment)
-} catch {
-    ServiceRunner.exitForBadConfiguration(error, service: "greenlight-callbacks")
-}
-GreenlightLogging.bootstrap(configuration.common)
-GreenlightMetrics.bootstrap()
-try await CallbacksService.run(configuration: configuration, logger: Logger(label: "greenlight-callbacks"))
+try await ServiceMain.run(
+    "greenlight-callbacks", load: CallbacksConfiguration.load, common: \.common, run: CallbacksService.run(configuration:logger:))
