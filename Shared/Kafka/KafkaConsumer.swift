@@ -62,6 +62,22 @@ public final class KafkaConsumer: Sendable {
     /// The consumed messages, in order per partition. One task iterates them.
     public var messages: KafkaMessages { KafkaMessages(buffer: buffer) }
 
+    /// Handles each message in turn, then commits its offset (at least once). A commit that fails is reported
+    /// to `commitFailed` and not retried: after a rebalance the partition belongs to another member, which
+    /// reads from the last committed offset, so the message comes again rather than being lost.
+    public func forEachMessage(
+        _ handle: (KafkaMessage) async throws -> Void, commitFailed: (KafkaMessage, any Error) -> Void
+    ) async throws {
+        for try await message in messages {
+            try await handle(message)
+            do {
+                try await commit(message)
+            } catch {
+                commitFailed(message, error)
+            }
+        }
+    }
+
     /// Commits `message`'s offset (the next one to read is `offset + 1`) and waits for the coordinator.
     public func commit(_ message: KafkaMessage) async throws {
         try await commit([message])

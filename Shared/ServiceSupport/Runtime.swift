@@ -129,3 +129,14 @@ public enum ServiceMain {
         try await run(configuration, Logger(label: name))
     }
 }
+
+/// Opens the service's connection pool and brings the schema up to date, retrying while Postgres is not
+/// reachable yet (services may start before it).
+public func openMigratedPool(
+    _ configuration: PostgresConfiguration, maxConnections: Int = 8, logger: Logger,
+    migrate: (PostgresPool, Logger) async throws -> Void
+) async throws -> PostgresPool {
+    let pool = PostgresPool(configuration: configuration, maxConnections: maxConnections, logger: logger)
+    try await Backoff().retrying("Migrating the database", logger: logger) { try await migrate(pool, logger) }
+    return pool
+}

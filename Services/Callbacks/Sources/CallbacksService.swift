@@ -13,10 +13,7 @@ public enum CallbacksService {
     public static func run(configuration: CallbacksConfiguration, logger: Logger) async throws {
         logger.info("Starting greenlight-callbacks", metadata: ["configuration": "\(configuration.banner)"])
         let producer = try KafkaProducer(configuration: configuration.common.kafka, logger: logger)
-        let pool = PostgresPool(configuration: configuration.database, maxConnections: 8, logger: logger)
-        try await Backoff().retrying("Migrating the database", logger: logger) {
-            try await GreenlightDatabase.migrate(pool, logger: logger)
-        }
+        let pool = try await openMigratedPool(configuration.database, logger: logger, migrate: GreenlightDatabase.migrate)
 
         let router = makeServiceRouter(checks: [ReadinessCheck.kafka(producer), ReadinessCheck.postgres(pool)])
         let publisher = KafkaEventPublisher(producer: producer)

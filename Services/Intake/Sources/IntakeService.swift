@@ -12,10 +12,7 @@ public enum IntakeService {
     public static func run(configuration: IntakeConfiguration, logger: Logger) async throws {
         logger.info("Starting greenlight-intake", metadata: ["configuration": "\(configuration.banner)"])
         let producer = try KafkaProducer(configuration: configuration.common.kafka, logger: logger)
-        let pool = PostgresPool(configuration: configuration.database, maxConnections: 8, logger: logger)
-        try await Backoff().retrying("Migrating the database", logger: logger) {
-            try await GreenlightDatabase.migrate(pool, logger: logger)
-        }
+        let pool = try await openMigratedPool(configuration.database, logger: logger, migrate: GreenlightDatabase.migrate)
 
         let router = makeServiceRouter(checks: [ReadinessCheck.kafka(producer), ReadinessCheck.postgres(pool)])
         IntakeRoutes(

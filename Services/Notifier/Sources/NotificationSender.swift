@@ -17,13 +17,8 @@ struct NotificationSender: Sendable {
     let logger: Logger
 
     func run() async throws {
-        for try await message in consumer.messages {
-            await handle(message)
-            do {
-                try await consumer.commit(message)
-            } catch {
-                logger.warning("Offset not committed; the email may be sent again", metadata: ["error": "\(error)"])
-            }
+        try await consumer.forEachMessage({ await handle($0) }) { _, error in
+            logger.warning("Offset not committed; the email may be sent again", metadata: ["error": "\(error)"])
         }
     }
 

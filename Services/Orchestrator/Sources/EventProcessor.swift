@@ -20,15 +20,9 @@ struct EventProcessor: Sendable {
     let logger: Logger
 
     func run() async throws {
-        for try await message in consumer.messages {
-            try await handle(message)
-            do {
-                try await consumer.commit(message)
-            } catch {
-                // After a rebalance the partition may belong to another member, which reads from the last
-                // committed offset: the event comes again and its inbox row makes that harmless.
-                logger.warning("Offset not committed; the event may be delivered again", metadata: ["error": "\(error)"])
-            }
+        // A redelivered event finds its inbox row, so a failed commit is harmless.
+        try await consumer.forEachMessage(handle) { _, error in
+            logger.warning("Offset not committed; the event may be delivered again", metadata: ["error": "\(error)"])
         }
     }
 

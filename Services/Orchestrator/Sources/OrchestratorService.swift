@@ -18,8 +18,7 @@ public enum OrchestratorService {
         logger.info("Starting greenlight-orchestrator", metadata: ["configuration": "\(configuration.banner)"])
         let kafka = configuration.common.kafka
         try await createTopics(configuration.common, logger: logger)
-        let pool = PostgresPool(configuration: configuration.database, maxConnections: 8, logger: logger)
-        try await Backoff().retrying("Migrating the database", logger: logger) { try await GreenlightDatabase.migrate(pool, logger: logger) }
+        let pool = try await openMigratedPool(configuration.database, logger: logger, migrate: GreenlightDatabase.migrate)
         let producer = try KafkaProducer(configuration: kafka, logger: logger)
         let consumer = try KafkaConsumer(
             configuration: kafka, groupId: consumerGroup, topics: [Topic.requests.rawValue, Topic.decisions.rawValue],
