@@ -112,6 +112,7 @@ let package = Package(
             dependencies: [
                 "GreenlightModels", "Kafka", "Postgres", hummingbird, logging, lifecycle, metrics,
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             path: "Shared/ServiceSupport",
             swiftSettings: swiftSettings

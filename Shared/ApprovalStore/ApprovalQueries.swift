@@ -40,7 +40,7 @@ public struct ApprovalReader: Sendable {
         let rows = try await pool.query(
             """
             SELECT t.request_id, t.approver, t.expires_at, t.used_at, e.status, e.amount, e.currency, e.description,
-                   e.requester, e.submitted_at, e.decided_by, e.decided_at
+                   e.requester, e.submitted_at, e.decided_by, e.decided_at, e.trace_parent
             FROM link_tokens t JOIN approval_requests e ON e.request_id = t.request_id
             WHERE t.token_hash = \(hash)
             """)
@@ -48,11 +48,12 @@ public struct ApprovalReader: Sendable {
         let (requestId, approver, expiresAt, usedAt, status, amount, currency, description, requester, submittedAt,
             decidedBy, decidedAt) = try row.decode(
                 (String, String, Date, Date?, String, Double, String, String, String?, Date, String?, Date?).self)
+        let trace = try row.decode(String?.self, column: "trace_parent")
         return LinkTokenRecord(
             tokenHash: hash, requestId: requestId, approver: approver, expiresAt: expiresAt, usedAt: usedAt,
             status: ApprovalStatus(rawValue: status) ?? .pending, amount: amount, currency: currency,
             description: description, requester: requester, submittedAt: submittedAt, decidedBy: decidedBy,
-            decidedAt: decidedAt)
+            decidedAt: decidedAt, trace: trace.flatMap(TraceContext.init(traceparent:)))
     }
 }
 
@@ -71,11 +72,13 @@ public struct LinkTokenRecord: Sendable, Equatable {
     public var submittedAt: Date
     public var decidedBy: String?
     public var decidedAt: Date?
+    /// The trace the request belongs to.
+    public var trace: TraceContext?
 
     public init(
         tokenHash: String, requestId: String, approver: String, expiresAt: Date, usedAt: Date?, status: ApprovalStatus,
         amount: Double, currency: String, description: String, requester: String?, submittedAt: Date,
-        decidedBy: String?, decidedAt: Date?
+        decidedBy: String?, decidedAt: Date?, trace: TraceContext? = nil
     ) {
         self.tokenHash = tokenHash
         self.requestId = requestId
@@ -90,6 +93,7 @@ public struct LinkTokenRecord: Sendable, Equatable {
         self.submittedAt = submittedAt
         self.decidedBy = decidedBy
         self.decidedAt = decidedAt
+        self.trace = trace
     }
 }
 

@@ -62,6 +62,14 @@ public enum ApprovalSchema {
                     recorded_at timestamptz NOT NULL DEFAULT now()
                 );
                 CREATE INDEX decision_attempts_request ON decision_attempts (request_id);
-                """)
+                """),
+        PostgresMigration(
+            version: 2, name: "trace context and listing pending requests",
+            sql: """
+                -- The request's W3C traceparent: a click joins the trace the request started.
+                ALTER TABLE approval_requests ADD COLUMN trace_parent text;
+                -- Operators list pending requests oldest first.
+                CREATE INDEX approval_requests_pending_submitted ON approval_requests (submitted_at) WHERE status = 'pending';
+                """),
     ]
 }

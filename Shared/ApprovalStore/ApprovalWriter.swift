@@ -13,16 +13,17 @@ public struct ApprovalWriter: Sendable {
 
     /// Records a new request; false when one exists for this request id already.
     public func insertRequest(
-        _ request: ApprovalRequested, executionId: UUID, callbackId: UUID, expiresAt: Date
+        _ request: ApprovalRequested, executionId: UUID, callbackId: UUID, expiresAt: Date, trace: TraceContext? = nil
     ) async throws -> Bool {
         try await connection.query(
             """
             INSERT INTO approval_requests
                 (request_id, execution_id, callback_id, status, amount, currency, description, requester, approvers,
-                 on_timeout, submitted_at, expires_at)
+                 on_timeout, submitted_at, expires_at, trace_parent)
             VALUES (\(request.requestId), \(executionId), \(callbackId), 'pending', \(request.amount), \(request.currency),
                     \(request.description), \(request.requester), \(request.approvers)::text[],
-                    \((request.onTimeout ?? .reject).rawValue), \(request.submittedAt), \(expiresAt))
+                    \((request.onTimeout ?? .reject).rawValue), \(request.submittedAt), \(expiresAt),
+                    \(trace?.traceparent))
             ON CONFLICT (request_id) DO NOTHING
             """
         ).affectedRows == 1

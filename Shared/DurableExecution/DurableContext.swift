@@ -13,6 +13,8 @@ public final class DurableContext: @unchecked Sendable {
     public let executionName: String
     let invocationTime: Date
     let logger: Logger
+    /// The trace this execution belongs to; what it emits carries it.
+    public let trace: TraceContext?
     var operations: [Int: OperationRecord]
     var callbacks: [UUID: CallbackRecord]
     private var position = 0
@@ -28,6 +30,7 @@ public final class DurableContext: @unchecked Sendable {
         self.store = store
         executionId = execution.executionId
         executionName = execution.name
+        trace = execution.trace
         self.invocationTime = invocationTime
         self.operations = operations
         self.callbacks = callbacks
@@ -233,7 +236,7 @@ public final class DurableContext: @unchecked Sendable {
     public func emit<E: Encodable>(topic: String, key: String, event: E) async throws {
         let (position, record) = try nextOperation(.emit, topic)
         if record != nil { return }
-        try await store.enqueue(topic: topic, key: key, payload: try encode(event))
+        try await store.enqueue(topic: topic, key: key, payload: try encode(event), trace: trace)
         try await save(OperationRecord(position: position, kind: OperationKind.emit.rawValue, name: topic, status: .succeeded))
     }
 }
@@ -246,7 +249,8 @@ public struct StepContext: Sendable {
 
     /// Queues an event for publication, committed with the step.
     public func emit<E: Encodable>(topic: String, key: String, event: E) async throws {
-        try await context.store.enqueue(topic: topic, key: key, payload: try context.encode(event))
+        try await context.store.enqueue(
+            topic: topic, key: key, payload: try context.encode(event), trace: context.trace)
     }
 
     public var executionName: String { context.executionName }

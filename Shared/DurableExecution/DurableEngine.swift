@@ -23,16 +23,19 @@ public struct DurableEngine: Sendable {
         case alreadyExists
     }
 
-    /// Starts an execution named `name` (unique) and runs its first invocation.
+    /// Starts an execution named `name` (unique) and runs its first invocation. `trace` (the context of the
+    /// event that started it) is kept with the execution: every message it emits, now or when resumed later,
+    /// carries it.
     @discardableResult
     public func start<W: Workflow>(
-        _ workflow: W, name: String, input: W.Input, on connection: PostgresConnection, now: Date = Date()
+        _ workflow: W, name: String, input: W.Input, trace: TraceContext? = nil, on connection: PostgresConnection,
+        now: Date = Date()
     ) async throws -> StartResult {
         let store = DurableStore(connection: connection)
         try await store.lockName(name)
         let executionId = UUID()
         let inputText = String(decoding: try GreenlightJSON.encode(input), as: UTF8.self)
-        guard try await store.insertExecution(id: executionId, workflow: W.name, name: name, input: inputText, at: now) else {
+        guard try await store.insertExecution(id: executionId, workflow: W.name, name: name, input: inputText, trace: trace, at: now) else {
             return .alreadyExists
         }
         try await store.appendHistory(
@@ -287,8 +290,10 @@ public struct DurableEngine: Sendable {
     }
 
     /// Queues an event for the outbox relay, outside any workflow (for example a dead letter).
-    public func enqueue(topic: String, key: String, payload: String, on connection: PostgresConnection) async throws {
-        try await DurableStore(connection: connection).enqueue(topic: topic, key: key, payload: payload)
+    public func enqueue(
+        topic: String, key: String, payload: String, trace: TraceContext? = nil, on connection: PostgresConnection
+    ) async throws {
+        try await DurableStore(connection: connection).enqueue(topic: topic, key: key, payload: payload, trace: trace)
     }
 }
 

@@ -81,6 +81,8 @@ struct ExecutionRecord: Sendable {
     var name: String
     var status: ExecutionStatus
     var input: String
+    /// The trace the execution belongs to (from the event that started it), if any.
+    var trace: TraceContext?
 }
 
 /// How a callback ends, or is kept alive.

@@ -104,6 +104,13 @@ public enum DurableSchema {
                     sent_at     timestamptz
                 );
                 CREATE INDEX durable_outbox_unsent ON durable_outbox (id) WHERE sent_at IS NULL;
-                """)
+                """),
+        PostgresMigration(
+            version: 2, name: "trace context on executions and outbox rows",
+            sql: """
+                -- The W3C traceparent of the event that started an execution; its outbox rows carry it onwards.
+                ALTER TABLE durable_executions ADD COLUMN trace_parent text;
+                ALTER TABLE durable_outbox ADD COLUMN trace_parent text;
+                """),
     ]
 }

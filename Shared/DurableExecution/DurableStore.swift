@@ -13,11 +13,14 @@ struct DurableStore: Sendable {
         try await connection.query("SELECT pg_advisory_xact_lock(hashtext(\(name)))")
     }
 
-    func insertExecution(id: UUID, workflow: String, name: String, input: String, at: Date) async throws -> Bool {
+    func insertExecution(
+        id: UUID, workflow: String, name: String, input: String, trace: TraceContext?, at: Date
+    ) async throws -> Bool {
         try await connection.query(
             """
-            INSERT INTO durable_executions (execution_id, workflow, name, status, input, created_at, updated_at)
-            VALUES (\(id), \(workflow), \(name), 'RUNNING', \(input), \(at), \(at))
+            INSERT INTO durable_executions
+                (execution_id, workflow, name, status, input, trace_parent, created_at, updated_at)
+            VALUES (\(id), \(workflow), \(name), 'RUNNING', \(input), \(trace?.traceparent), \(at), \(at))
             ON CONFLICT (name) DO NOTHING
             """
         ).affectedRows == 1
@@ -28,14 +31,21 @@ struct DurableStore: Sendable {
         let rows =
             skipLocked
             ? try await connection.query(
-                "SELECT execution_id, workflow, name, status, input FROM durable_executions WHERE execution_id = \(id) FOR UPDATE SKIP LOCKED")
+                """
+                SELECT execution_id, workflow, name, status, input, trace_parent FROM durable_executions
+                WHERE execution_id = \(id) FOR UPDATE SKIP LOCKED
+                """)
             : try await connection.query(
-                "SELECT execution_id, workflow, name, status, input FROM durable_executions WHERE execution_id = \(id) FOR UPDATE")
+                """
+                SELECT execution_id, workflow, name, status, input, trace_parent FROM durable_executions
+                WHERE execution_id = \(id) FOR UPDATE
+                """)
         return try rows.first.map { row in
-            let (id, workflow, name, status, input) = try row.decode((UUID, String, String, String, String).self)
+            let (id, workflow, name, status, input, trace) = try row.decode(
+                (UUID, String, String, String, String, String?).self)
             return ExecutionRecord(
                 executionId: id, workflow: workflow, name: name, status: ExecutionStatus(rawValue: status) ?? .running,
-                input: input)
+                input: input, trace: trace.flatMap(TraceContext.init(traceparent:)))
         }
     }
 
@@ -263,8 +273,12 @@ struct DurableStore: Sendable {
         ).affectedRows == 1
     }
 
-    func enqueue(topic: String, key: String, payload: String) async throws {
+    /// Queues a message; `trace` (a new span of it) travels in its `traceparent` header.
+    func enqueue(topic: String, key: String, payload: String, trace: TraceContext?) async throws {
         try await connection.query(
-            "INSERT INTO durable_outbox (topic, message_key, payload) VALUES (\(topic), \(key), \(payload))")
+            """
+            INSERT INTO durable_outbox (topic, message_key, payload, trace_parent)
+            VALUES (\(topic), \(key), \(payload), \(trace?.child().traceparent))
+            """)
     }
 }

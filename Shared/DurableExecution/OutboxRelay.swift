@@ -1,4 +1,5 @@
 import Foundation
+import GreenlightModels
 import Kafka
 import Logging
 import Postgres
@@ -59,13 +60,17 @@ public struct OutboxRelay: Sendable {
             else { return 0 }
             let rows = try await connection.query(
                 """
-                SELECT id, topic, message_key, payload FROM durable_outbox WHERE sent_at IS NULL
+                SELECT id, topic, message_key, payload, trace_parent FROM durable_outbox WHERE sent_at IS NULL
                 ORDER BY id LIMIT \(batchSize) FOR UPDATE SKIP LOCKED
                 """
-            ).decode((Int64, String, String, String).self)
+            ).decode((Int64, String, String, String, String?).self)
             guard !rows.isEmpty else { return 0 }
             let results = await producer.send(
-                batch: rows.map { KafkaOutgoingMessage(topic: $0.1, key: $0.2, value: Array($0.3.utf8)) })
+                batch: rows.map { row in
+                    KafkaOutgoingMessage(
+                        topic: row.1, key: row.2, value: Array(row.3.utf8),
+                        headers: row.4.map { [KafkaHeader(name: TraceContext.headerName, string: $0)] } ?? [])
+                })
             var sent: [String] = []
             for (row, result) in zip(rows, results) {
                 switch result {

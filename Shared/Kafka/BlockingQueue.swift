@@ -8,3 +8,10 @@ extension DispatchQueue {
         }
     }
 }
+
+extension Duration {
+    /// The duration in whole milliseconds, as librdkafka's timeout arguments take it.
+    var milliseconds: Int32 {
+        Int32(clamping: components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000)
+    }
+}

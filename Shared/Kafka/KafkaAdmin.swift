@@ -15,7 +15,7 @@ public final class KafkaAdmin: Sendable {
     /// The names of the topics the cluster has.
     public func topicNames(timeout: Duration = .seconds(10)) async throws -> Set<String> {
         let client = self.client
-        let milliseconds = Int32(timeout.components.seconds * 1000)
+        let milliseconds = timeout.milliseconds
         return try await blockingQueue.run {
             var metadata: UnsafePointer<rd_kafka_metadata>?
             let error = rd_kafka_metadata(client.handle, 1, nil, &metadata, milliseconds)
@@ -37,7 +37,7 @@ public final class KafkaAdmin: Sendable {
         let missing = names.filter { !existing.contains($0) }
         guard !missing.isEmpty else { return [] }
         let client = self.client
-        let milliseconds = Int32(timeout.components.seconds * 1000)
+        let milliseconds = timeout.milliseconds
         try await blockingQueue.run {
             let handle = client.handle
             var errorText = [CChar](repeating: 0, count: 512)

@@ -10,6 +10,8 @@ public final class KafkaConsumer: Sendable {
     private let buffer: MessageBuffer
     private let pollThread: PollThread
     private let blockingQueue = DispatchQueue(label: "greenlight.kafka.consumer.blocking")
+    /// Lag queries ask the brokers; they get their own queue so they never hold up a commit.
+    private let lagQueue = DispatchQueue(label: "greenlight.kafka.consumer.lag")
     private let logger: Logger
     public let groupId: String
 
@@ -125,6 +127,43 @@ public final class KafkaConsumer: Sendable {
         }
     }
 
+    /// How far behind the group's committed offsets are, for each partition this member holds: the partition's
+    /// high watermark minus the committed offset (from the start of the log when nothing is committed yet).
+    public func lag(timeout: Duration = .seconds(5)) async throws -> [PartitionLag] {
+        let client = self.client
+        let milliseconds = timeout.milliseconds
+        return try await lagQueue.run {
+            var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
+            let error = rd_kafka_assignment(client.handle, &list)
+            guard error == RD_KAFKA_RESP_ERR_NO_ERROR, let list else {
+                throw KafkaError(.consumerFailed, "cannot read the assignment", error: error)
+            }
+            defer { rd_kafka_topic_partition_list_destroy(list) }
+            guard list.pointee.cnt > 0 else { return [] }
+            let committedError = rd_kafka_committed(client.handle, list, milliseconds)
+            guard committedError == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                throw KafkaError(.consumerFailed, "cannot read the committed offsets", error: committedError)
+            }
+            var lags: [PartitionLag] = []
+            for index in 0..<Int(list.pointee.cnt) {
+                let element = list.pointee.elems[index]
+                var low: Int64 = 0
+                var high: Int64 = 0
+                let watermarkError = rd_kafka_query_watermark_offsets(
+                    client.handle, element.topic, element.partition, &low, &high, milliseconds)
+                guard watermarkError == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                    throw KafkaError(.consumerFailed, "cannot read the partition's watermarks", error: watermarkError)
+                }
+                let committed = element.offset >= 0 ? element.offset : nil
+                lags.append(
+                    PartitionLag(
+                        topic: String(cString: element.topic), partition: element.partition, committed: committed,
+                        highWatermark: high, lag: max(0, high - (committed ?? low))))
+            }
+            return lags
+        }
+    }
+
     /// Whether the brokers answer a metadata request within `timeout`.
     public func isConnected(timeout: Duration = .seconds(2)) async -> Bool {
         await client.isReachable(timeout: timeout, queue: blockingQueue)
@@ -151,6 +190,25 @@ public final class KafkaConsumer: Sendable {
             // Transient: librdkafka retries by itself (broker down, transport errors...).
             logger.warning("Kafka consumer error", metadata: ["error": "\(String(cString: rd_kafka_err2str(error)))"])
         }
+    }
+}
+
+/// One partition's consumer lag.
+public struct PartitionLag: Sendable, Equatable {
+    public var topic: String
+    public var partition: Int32
+    /// The group's committed offset (the next message it will read); nil when it has committed nothing yet.
+    public var committed: Int64?
+    public var highWatermark: Int64
+    /// Messages written but not yet committed by the group.
+    public var lag: Int64
+
+    public init(topic: String, partition: Int32, committed: Int64?, highWatermark: Int64, lag: Int64) {
+        self.topic = topic
+        self.partition = partition
+        self.committed = committed
+        self.highWatermark = highWatermark
+        self.lag = lag
     }
 }
 

@@ -86,7 +86,7 @@ public final class KafkaProducer: Sendable {
     /// Waits up to `timeout` for outstanding messages, then stops; later sends fail with `.closed`.
     public func shutdown(timeout: Duration = .seconds(10)) async {
         let client = self.client
-        let milliseconds = Int32(timeout.components.seconds * 1000)
+        let milliseconds = timeout.milliseconds
         let remaining = try? await blockingQueue.run { rd_kafka_flush(client.handle, milliseconds) }
         if let remaining, remaining != RD_KAFKA_RESP_ERR_NO_ERROR {
             logger.warning("Kafka producer shut down with messages not yet acknowledged")
@@ -152,7 +152,7 @@ private let deliveryReportCallback:
 extension RDKafkaClient {
     /// Asks the cluster for metadata; true when it answers within `timeout`.
     func isReachable(timeout: Duration, queue: DispatchQueue) async -> Bool {
-        let milliseconds = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        let milliseconds = timeout.milliseconds
         let ok = try? await queue.run { [self] () -> Bool in
             var metadata: UnsafePointer<rd_kafka_metadata>?
             let error = rd_kafka_metadata(handle, 0, nil, &metadata, milliseconds)

@@ -69,6 +69,20 @@ struct ApprovalFlowTests {
             #expect(orchestratorMetrics.contains("greenlight_pending_executions"))
             let notifierMetrics = try await HTTP.get("http://127.0.0.1:\(stack.ports["notifier"]!)/metrics").body
             #expect(notifierMetrics.contains(#"greenlight_emails_total{result="sent"} 1"#))
+            // Consumer lag, per group and partition, from both consuming services (refreshed every 5 s).
+            for (service, group) in [("orchestrator", "greenlight-orchestrator"), ("notifier", "greenlight-notifier")] {
+                let reported = try await eventually(timeout: .seconds(20), interval: .milliseconds(500)) {
+                    try await HTTP.get("http://127.0.0.1:\(stack.ports[service]!)/metrics").body
+                        .contains(#"greenlight_kafka_consumer_lag{group="\#(group)""#)
+                }
+                #expect(reported, "\(service) reports no greenlight_kafka_consumer_lag")
+            }
+            // Readiness against the running services: every dependency named and reachable.
+            for service in ["intake", "orchestrator", "notifier", "callbacks"] {
+                let ready = try await HTTP.get("http://127.0.0.1:\(stack.ports[service]!)/readyz")
+                #expect(ready.status == 200, "\(service): \(ready.body)")
+                #expect(ready.body.contains(#""kafka":"ok""#), "\(service): \(ready.body)")
+            }
 
             // Structured logs: one JSON object per line, the request's id as a field of its own.
             let lines = stack.processes["orchestrator"]!.logTail(500).split(separator: "\n")
@@ -239,6 +253,52 @@ struct ApprovalFlowTests {
             #expect(letters.allSatisfy { $0.key == requestId && !$0.reason.isEmpty })
             let originals = Set(letters.compactMap { Data(base64Encoded: $0.payloadBase64) }.map { String(decoding: $0, as: UTF8.self) })
             #expect(originals.contains("not json"))
+        }
+    }
+}
+
+/// W3C trace context across the four services: the trace a client starts on the POST is the trace of the
+/// request's notification, of the click on the emailed link, and of the outcome, in Kafka headers and logs.
+@Suite(.timeLimit(.minutes(3)))
+struct TracePropagationTests {
+    @Test func oneTraceFromSubmissionToOutcome() async throws {
+        try await ServiceStack.with { stack in
+            let requestId = TestEnvironment.uniqueName("REQ")
+            let traceId = "4bf92f3577b34da6a3ce929d0e0e4736"
+            let accepted = try await stack.submit(
+                #"{"requestId": "\#(requestId)", "amount": 10, "description": "Traced", "approvers": ["t@example.com"]}"#,
+                headers: [("traceparent", "00-\(traceId)-00f067aa0ba902b7-01")])
+            #expect(accepted.status == 202)
+            // Intake answers with its own span of the caller's trace.
+            let answered = try #require(accepted.header("traceparent").flatMap(TraceContext.init(traceparent:)))
+            #expect(answered.traceId == traceId)
+            #expect(answered.spanId != "00f067aa0ba902b7")
+
+            let mail = try await stack.waitForMail(forRequest: requestId)
+            let approve = try #require(mail.links.first { $0.contains("/approve/") })
+            // The click carries no trace of its own; the receiver joins the request's.
+            let decided = try await HTTP.post(approve, body: "decision=approve", contentType: "application/x-www-form-urlencoded")
+            #expect(decided.status == 200)
+            #expect(try await stack.outcomes.waitFor(requestId).status == .approved)
+            let outcomeTrace = try #require(stack.outcomes.traceparent(forRequest: requestId).flatMap(TraceContext.init(traceparent:)))
+            #expect(outcomeTrace.traceId == traceId)
+
+            // Every service logged its part of the request under the trace id.
+            for service in ["intake", "orchestrator", "notifier", "callbacks"] {
+                let logged = try await eventually(timeout: .seconds(5)) {
+                    stack.processes[service]!.logTail(2000).split(separator: "\n").contains { line in
+                        guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+                        else { return false }
+                        return object["traceId"] as? String == traceId && object["requestId"] as? String == requestId
+                    }
+                }
+                #expect(logged, "\(service) logged nothing for \(requestId) under trace \(traceId)")
+            }
+
+            // A request without a trace starts one, and says which.
+            let untraced = try await stack.submit(
+                #"{"requestId": "\#(requestId)-2", "amount": 1, "description": "Untraced"}"#)
+            #expect(untraced.header("traceparent").flatMap(TraceContext.init(traceparent:)) != nil)
         }
     }
 }

@@ -133,3 +133,38 @@ struct HumanFormatTests {
         #expect(htmlEscape(#"<a href="x">'&'</a>"#) == "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;")
     }
 }
+
+struct TraceContextTests {
+    @Test func parsesAndFormatsTraceparent() throws {
+        let header = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        let context = try #require(TraceContext(traceparent: header))
+        #expect(context.traceId == "4bf92f3577b34da6a3ce929d0e0e4736")
+        #expect(context.spanId == "00f067aa0ba902b7")
+        #expect(context.sampled)
+        #expect(context.traceparent == header)
+        #expect(TraceContext(traceparent: header.uppercased())?.traceparent == header)
+    }
+
+    @Test(arguments: [
+        "", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7", "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01", "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        "00-4bf92f3577b34da6a3ce929d0e0e473g-00f067aa0ba902b7-01", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+    ])
+    func refusesMalformedTraceparent(_ header: String) {
+        #expect(TraceContext(traceparent: header) == nil)
+    }
+
+    @Test func childKeepsTheTraceAndContinuingStartsOneWhenMissing() throws {
+        let parent = try #require(TraceContext(traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"))
+        let child = parent.child()
+        #expect(child.traceId == parent.traceId)
+        #expect(child.spanId != parent.spanId)
+        #expect(!child.sampled)
+        #expect(TraceContext.continuing(parent.traceparent).traceId == parent.traceId)
+        let fresh = TraceContext.continuing(nil)
+        #expect(TraceContext(traceparent: fresh.traceparent) == fresh)
+        #expect(TraceContext.continuing("garbage").traceId != parent.traceId)
+        // A future version may carry more fields; the first four still count.
+        #expect(TraceContext(traceparent: "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-more")?.sampled == true)
+    }
+}

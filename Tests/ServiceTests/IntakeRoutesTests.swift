@@ -11,15 +11,17 @@ import Testing
 /// Records what would have been published.
 final class RecordingPublisher: EventPublishing {
     let events = Mutex<[any GreenlightEvent]>([])
+    let traces = Mutex<[TraceContext]>([])
     let failure: (any Error)?
 
     init(failure: (any Error)? = nil) {
         self.failure = failure
     }
 
-    func publish<Event: GreenlightEvent>(_ event: Event) async throws {
+    func publish<Event: GreenlightEvent>(_ event: Event, trace: TraceContext) async throws {
         if let failure { throw failure }
         events.withLock { $0.append(event) }
+        traces.withLock { $0.append(trace) }
     }
 
     func published<Event: GreenlightEvent>(_ type: Event.Type) -> [Event] {

@@ -197,8 +197,10 @@ public final class ServiceStack: Sendable {
     // MARK: - Acting as a client
 
     /// POSTs a JSON body to intake.
-    public func submit(_ json: String, path: String = "/v1/requests") async throws -> HTTP.Response {
-        try await HTTP.post(intakeURL + path, body: json, contentType: "application/json")
+    public func submit(_ json: String, path: String = "/v1/requests", headers: [(String, String)] = []) async throws
+        -> HTTP.Response
+    {
+        try await HTTP.post(intakeURL + path, body: json, contentType: "application/json", headers: headers)
     }
 
     public func status(_ requestId: String) async throws -> RequestStatusBody? {
@@ -228,6 +230,7 @@ public final class ServiceStack: Sendable {
 public final class OutcomeCollector: Sendable {
     private final class Received: Sendable {
         let events = Mutex<[ApprovalCompleted]>([])
+        let traceparents = Mutex<[String: String]>([:])
     }
 
     private let consumer: KafkaConsumer
@@ -245,6 +248,9 @@ public final class OutcomeCollector: Sendable {
                 for try await message in consumer.messages {
                     if let event = try? GreenlightJSON.decoder().decode(ApprovalCompleted.self, from: Data(message.value)) {
                         received.events.withLock { $0.append(event) }
+                        if let header = message.header("traceparent") {
+                            received.traceparents.withLock { $0[event.requestId] = String(decoding: header, as: UTF8.self) }
+                        }
                     }
                 }
             } catch {}
@@ -252,6 +258,11 @@ public final class OutcomeCollector: Sendable {
     }
 
     public var all: [ApprovalCompleted] { received.events.withLock { $0 } }
+
+    /// The `traceparent` header the request's outcome message carried.
+    public func traceparent(forRequest requestId: String) -> String? {
+        received.traceparents.withLock { $0[requestId] }
+    }
 
     public func outcomes(forRequest requestId: String) -> [ApprovalCompleted] {
         all.filter { $0.requestId == requestId }

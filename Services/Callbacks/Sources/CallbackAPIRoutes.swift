@@ -90,7 +90,7 @@ public struct CallbackAPIRoutes: Sendable {
         let event = try makeCommand(
             command, body: Data(buffer: body), callback: callback, executionName: executionName)
         do {
-            try await publisher.publish(event)
+            try await publisher.publish(event, trace: request.trace)
         } catch {
             context.logger.error("Could not publish CallbackCommand", metadata: ["callbackId": "\(callbackId)", "error": "\(error)"])
             throw Problem(title: "Service Unavailable", status: 503, detail: "The command could not be queued. Retry shortly.")

@@ -92,8 +92,10 @@ public struct LinkRoutes: Sendable {
         let event = DecisionSubmitted(
             requestId: record.requestId, decision: decision, decidedBy: record.approver, channel: .link,
             comment: comment, decidedAt: now(), tokenHash: record.tokenHash)
+        // The click joins the trace of the request it decides, so the request's whole path is one trace.
+        let trace = record.trace?.child() ?? request.trace
         do {
-            try await publisher.publish(event)
+            try await publisher.publish(event, trace: trace)
         } catch {
             context.logger.error(
                 "Could not publish DecisionSubmitted", metadata: ["requestId": "\(record.requestId)", "error": "\(error)"])
@@ -101,7 +103,10 @@ public struct LinkRoutes: Sendable {
         }
         context.logger.info(
             "Decision submitted by link",
-            metadata: ["requestId": "\(record.requestId)", "eventId": "\(event.eventId)", "decision": "\(decision.rawValue)"])
+            metadata: [
+                "requestId": "\(record.requestId)", "eventId": "\(event.eventId)", "decision": "\(decision.rawValue)",
+                "traceId": "\(trace.traceId)",
+            ])
         return Page.response(Page.decided(decision, token: record), status: .ok)
     }
 }

@@ -114,22 +114,25 @@ public struct IntakeRoutes: Sendable {
         }
 
         let event = validated.event(submittedAt: now())
+        let trace = request.trace
         do {
-            try await publisher.publish(event)
+            try await publisher.publish(event, trace: trace)
         } catch {
             context.logger.error(
                 "Could not publish ApprovalRequested",
-                metadata: ["requestId": "\(validated.requestId)", "error": "\(error)"])
+                metadata: ["requestId": "\(validated.requestId)", "traceId": "\(trace.traceId)", "error": "\(error)"])
             throw Problem(
                 title: "Service Unavailable", status: 503,
                 detail: "The request could not be queued (the message broker did not acknowledge it). Retry shortly.")
         }
         Counter(label: "greenlight_requests_accepted_total").increment()
         context.logger.info(
-            "Request accepted", metadata: ["requestId": "\(validated.requestId)", "eventId": "\(event.eventId)"])
+            "Request accepted",
+            metadata: ["requestId": "\(validated.requestId)", "eventId": "\(event.eventId)", "traceId": "\(trace.traceId)"])
+        // The trace the request's whole path (orchestrator, notifier, click, outcome) is recorded under.
         return try .json(
             RequestAccepted(message: "Request accepted", requestId: validated.requestId, statusUrl: statusPath),
-            status: .accepted, headers: [.location: statusPath])
+            status: .accepted, headers: [.location: statusPath, .traceparent: trace.traceparent])
     }
 
     func status(_ requestId: String, request: Request, context: BasicRequestContext) async throws -> Response {
@@ -158,7 +161,7 @@ public struct IntakeRoutes: Sendable {
         }
         let event = CancelRequested(requestId: requestId, reason: "cancelled through the API", requestedAt: now())
         do {
-            try await publisher.publish(event)
+            try await publisher.publish(event, trace: request.trace)
         } catch {
             throw Problem(title: "Service Unavailable", status: 503, detail: "The cancellation could not be queued. Retry shortly.")
         }

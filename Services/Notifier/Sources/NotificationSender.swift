@@ -30,7 +30,10 @@ struct NotificationSender: Sendable {
             await deadLetter(message, reason: "not a NotificationRequested: \(DecodingErrorDescription.describe(error))")
             return
         }
-        let metadata: Logger.Metadata = ["requestId": "\(notification.requestId)", "eventId": "\(notification.eventId)"]
+        let metadata: Logger.Metadata = [
+            "requestId": "\(notification.requestId)", "eventId": "\(notification.eventId)",
+            "executionId": "\(notification.executionId)", "traceId": "\(message.trace.traceId)",
+        ]
         let mail = ApprovalEmail.make(for: notification, publicURL: configuration.publicURL, from: configuration.mailFrom)
         let started = ContinuousClock.now
         switch await delivery.deliver(mail, metadata: metadata) {

@@ -30,6 +30,9 @@ public enum NotifierService {
         try await ServiceRunner.run(
             [
                 KafkaProducerService(producer),
+                ClosureService("consumer-lag") {
+                    try await cancelWhenShuttingDown { try await ConsumerLagGauge(consumer: consumer, logger: logger).run() }
+                },
                 ClosureService("notification-sender") {
                     try await runUntilShutdown {
                         try await sender.run()

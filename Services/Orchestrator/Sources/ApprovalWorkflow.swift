@@ -22,7 +22,8 @@ public struct ApprovalWorkflow: Workflow {
 
         try await context.step("record-request") { step in
             try await ApprovalWriter(step.connection).insertRequest(
-                request, executionId: context.executionId, callbackId: callback.callbackId, expiresAt: expiresAt)
+                request, executionId: context.executionId, callbackId: callback.callbackId, expiresAt: expiresAt,
+                trace: context.trace)
         }
         _ = try await context.step("notify-approvers") { step in
             let writer = ApprovalWriter(step.connection)

@@ -13,9 +13,10 @@ struct DecisionHandler: Sendable {
     let engine: DurableEngine
     let logger: Logger
 
-    func apply(_ decision: DecisionSubmitted, on connection: PostgresConnection) async throws {
+    func apply(_ decision: DecisionSubmitted, trace: TraceContext? = nil, on connection: PostgresConnection) async throws {
         let writer = ApprovalWriter(connection)
-        let metadata: Logger.Metadata = ["requestId": "\(decision.requestId)", "eventId": "\(decision.eventId)"]
+        var metadata: Logger.Metadata = ["requestId": "\(decision.requestId)", "eventId": "\(decision.eventId)"]
+        if let trace { metadata["traceId"] = "\(trace.traceId)" }
         func refuse(_ reason: String) async throws {
             logger.notice("Decision not applied: \(reason)", metadata: metadata)
             try await writer.recordDecisionAttempt(decision, accepted: false, reason: reason)
@@ -80,7 +81,7 @@ struct DecisionHandler: Sendable {
             metadata: ["requestId": "\(command.requestId)", "callbackId": "\(command.callbackId)"])
     }
 
-    func apply(_ cancel: CancelRequested, on connection: PostgresConnection) async throws {
+    func apply(_ cancel: CancelRequested, trace: TraceContext? = nil, on connection: PostgresConnection) async throws {
         let reason = cancel.reason ?? "cancelled"
         guard try await engine.stop(executionNamed: cancel.requestId, reason: reason, on: connection) else {
             logger.notice("Nothing to cancel", metadata: ["requestId": "\(cancel.requestId)"])
@@ -100,6 +101,6 @@ struct DecisionHandler: Sendable {
             channel: nil, comment: nil, errorType: DurableError.executionStopped, errorMessage: reason, completedAt: now)
         try await engine.enqueue(
             topic: Topic.outcomes.rawValue, key: cancel.requestId,
-            payload: String(decoding: try GreenlightJSON.encode(outcome), as: UTF8.self), on: connection)
+            payload: String(decoding: try GreenlightJSON.encode(outcome), as: UTF8.self), trace: trace, on: connection)
     }
 }

@@ -35,11 +35,12 @@ struct EventProcessor: Sendable {
             return
         }
         let (eventId, requestId) = event.identity
-        let metadata: Logger.Metadata = ["eventId": "\(eventId)", "requestId": "\(requestId)"]
+        let trace = message.trace
+        let metadata: Logger.Metadata = ["eventId": "\(eventId)", "requestId": "\(requestId)", "traceId": "\(trace.traceId)"]
         do {
             try await Backoff().retrying("Handling an event", logger: logger, metadata: metadata, giveUp: Self.isPoison) {
                 try await pool.transaction { connection in
-                    if try await !handler.handle(event, topic: message.topic, on: connection) {
+                    if try await !handler.handle(event, topic: message.topic, trace: trace, on: connection) {
                         logger.debug("Event already handled", metadata: metadata)
                     }
                 }
@@ -94,22 +95,33 @@ struct EventHandler: Sendable {
     }
 
     /// False when the event's inbox row shows it was handled before (a redelivery): nothing happens then.
-    func handle(_ event: InboundEvent, topic: String, on connection: PostgresConnection) async throws -> Bool {
+    func handle(_ event: InboundEvent, topic: String, trace: TraceContext? = nil, on connection: PostgresConnection)
+        async throws -> Bool
+    {
         guard try await engine.recordInbox(eventId: event.identity.eventId, topic: topic, on: connection) else {
             return false
         }
         switch event {
         case .approvalRequested(let request):
-            let started = try await engine.start(ApprovalWorkflow(), name: request.requestId, input: request, on: connection)
-            if started == .alreadyExists {
+            let started = try await engine.start(
+                ApprovalWorkflow(), name: request.requestId, input: request, trace: trace, on: connection)
+            switch started {
+            case .started(let executionId):
+                logger.info(
+                    "Approval workflow started",
+                    metadata: [
+                        "requestId": "\(request.requestId)", "executionId": "\(executionId)",
+                        "traceId": "\(trace?.traceId ?? "")",
+                    ])
+            case .alreadyExists:
                 logger.notice("Request id already has a workflow; ignoring the duplicate", metadata: ["requestId": "\(request.requestId)"])
             }
         case .decisionSubmitted(let decision):
-            try await decisions.apply(decision, on: connection)
+            try await decisions.apply(decision, trace: trace, on: connection)
         case .callbackCommand(let command):
             try await decisions.apply(command, on: connection)
         case .cancelRequested(let cancel):
-            try await decisions.apply(cancel, on: connection)
+            try await decisions.apply(cancel, trace: trace, on: connection)
         }
         return true
     }

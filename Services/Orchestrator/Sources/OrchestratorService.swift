@@ -57,6 +57,9 @@ public enum OrchestratorService {
                 ClosureService("timer-scheduler") { try await cancelWhenShuttingDown { try await timers.run() } },
                 ClosureService("janitor") { try await cancelWhenShuttingDown { try await janitor.run() } },
                 ClosureService("gauges") { try await cancelWhenShuttingDown { try await StateGauges(pool: pool).run() } },
+                ClosureService("consumer-lag") {
+                    try await cancelWhenShuttingDown { try await ConsumerLagGauge(consumer: consumer, logger: logger).run() }
+                },
                 ClosureService("event-processor") {
                     try await runUntilShutdown {
                         try await processor.run()

@@ -1,0 +1,101 @@
+import CRdKafka
+import Dispatch
+import Foundation
+import Logging
+
+/// Reads a whole topic, from the start of each partition to the end it has when the read begins, outside any
+/// consumer group (it commits nothing, so no group's position moves). For operator tools such as listing the
+/// dead-letter topic; services consume through `KafkaConsumer`.
+public enum KafkaTopicReader {
+    public static func readAll(
+        topic: String, configuration: KafkaConfiguration, logger: Logger, timeout: Duration = .seconds(30)
+    ) async throws -> [KafkaMessage] {
+        let queue = DispatchQueue(label: "greenlight.kafka.topic-reader")
+        return try await queue.run { try read(topic: topic, configuration: configuration, logger: logger, timeout: timeout) }
+    }
+
+    /// Blocks; runs on the queue above.
+    private static func read(
+        topic: String, configuration: KafkaConfiguration, logger: Logger, timeout: Duration
+    ) throws -> [KafkaMessage] {
+        let deadline = ContinuousClock.now + timeout
+        let conf = try RDKafkaConf.make(
+            configuration.merged(with: [
+                // assign() needs no group, but a consumer handle needs a group id; nothing is ever committed to it.
+                "group.id": "greenlight-topic-reader-\(UUID().uuidString)",
+                "enable.auto.commit": "false",
+                "enable.auto.offset.store": "false",
+                "enable.partition.eof": "true",
+                "allow.auto.create.topics": "false",
+                "fetch.wait.max.ms": "50",
+            ]))
+        let client = try RDKafkaClient(type: RD_KAFKA_CONSUMER, conf: conf, logger: logger)
+        rd_kafka_poll_set_consumer(client.handle)
+        defer { rd_kafka_consumer_close(client.handle) }
+
+        let partitions = try partitionIds(of: topic, client: client, timeout: timeout)
+        var remaining: [Int32: Int64] = [:]
+        let list = rd_kafka_topic_partition_list_new(Int32(partitions.count))!
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        for partition in partitions {
+            var low: Int64 = 0
+            var high: Int64 = 0
+            let error = rd_kafka_query_watermark_offsets(
+                client.handle, topic, partition, &low, &high, timeout.milliseconds)
+            guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                throw KafkaError(.consumerFailed, "cannot read the watermarks of \(topic)[\(partition)]", error: error)
+            }
+            guard high > low else { continue }
+            remaining[partition] = high
+            rd_kafka_topic_partition_list_add(list, topic, partition).pointee.offset = low
+        }
+        guard !remaining.isEmpty else { return [] }
+        let assignError = rd_kafka_assign(client.handle, list)
+        guard assignError == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            throw KafkaError(.consumerFailed, "cannot assign the partitions of \(topic)", error: assignError)
+        }
+
+        var messages: [KafkaMessage] = []
+        while !remaining.isEmpty {
+            guard ContinuousClock.now < deadline else {
+                throw KafkaError(
+                    .consumerFailed,
+                    "reading \(topic) did not reach the end of partitions \(remaining.keys.sorted()) within \(timeout)")
+            }
+            guard let message = rd_kafka_consumer_poll(client.handle, 100) else { continue }
+            defer { rd_kafka_message_destroy(message) }
+            let partition = message.pointee.partition
+            switch message.pointee.err {
+            case RD_KAFKA_RESP_ERR_NO_ERROR:
+                messages.append(KafkaMessage(copying: message))
+                if let end = remaining[partition], message.pointee.offset + 1 >= end { remaining[partition] = nil }
+            case RD_KAFKA_RESP_ERR__PARTITION_EOF:
+                remaining[partition] = nil
+            case let error:
+                logger.warning(
+                    "Kafka error while reading \(topic)", metadata: ["error": "\(String(cString: rd_kafka_err2str(error)))"])
+            }
+        }
+        return messages
+    }
+
+    private static func partitionIds(of topic: String, client: RDKafkaClient, timeout: Duration) throws -> [Int32] {
+        let topicHandle = rd_kafka_topic_new(client.handle, topic, nil)
+        defer { if let topicHandle { rd_kafka_topic_destroy(topicHandle) } }
+        var metadata: UnsafePointer<rd_kafka_metadata>?
+        let error = rd_kafka_metadata(client.handle, 0, topicHandle, &metadata, timeout.milliseconds)
+        guard error == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else {
+            throw KafkaError(.consumerFailed, "cannot read the metadata of \(topic)", error: error)
+        }
+        defer { rd_kafka_metadata_destroy(metadata) }
+        for index in 0..<Int(metadata.pointee.topic_cnt) {
+            let entry = metadata.pointee.topics[index]
+            guard String(cString: entry.topic) == topic else { continue }
+            guard entry.err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                throw KafkaError(.consumerFailed, "topic \(topic) is not readable", error: entry.err)
+            }
+            return (0..<Int(entry.partition_cnt)).map { entry.partitions[$0].id }
+        }
+        throw KafkaError(.consumerFailed, "the broker does not know topic \(topic)")
+    }
+}
