@@ -10,15 +10,29 @@ public struct ApprovalReader: Sendable {
         self.pool = pool
     }
 
+    static let statusColumns: StaticString = """
+        request_id, execution_id, status, amount, currency, description, requester, approvers::text, submitted_at,
+        expires_at, decided_by, decided_at, decision_channel, decision_comment, completed_at, error_type, error_message
+        """
+
     public func status(requestId: String) async throws -> RequestStatusBody? {
         let rows = try await pool.query(
+            "SELECT \(sql: Self.statusColumns) FROM approval_requests WHERE request_id = \(requestId)")
+        return try rows.first.map(Self.statusBody(from:))
+    }
+
+    /// Pending requests submitted before `submittedBefore` (all when nil), oldest first, at most `limit`.
+    public func pending(submittedBefore: Date?, limit: Int) async throws -> [RequestStatusBody] {
+        let rows = try await pool.query(
             """
-            SELECT request_id, execution_id, status, amount, currency, description, requester, approvers::text,
-                   submitted_at, expires_at, decided_by, decided_at, decision_channel, decision_comment, completed_at,
-                   error_type, error_message
-            FROM approval_requests WHERE request_id = \(requestId)
+            SELECT \(sql: Self.statusColumns) FROM approval_requests
+            WHERE status = 'pending' AND submitted_at < \(submittedBefore ?? Date.distantFuture)
+            ORDER BY submitted_at LIMIT \(limit)
             """)
-        guard let row = rows.first else { return nil }
+        return try rows.map(Self.statusBody(from:))
+    }
+
+    static func statusBody(from row: PostgresRow) throws -> RequestStatusBody {
         let (id, executionId, status, amount, currency, description, requester, approvers) = try row.decode(
             (String, UUID, String, Double, String, String, String?, String).self)
         let (_, _, _, _, _, _, _, _, submittedAt, expiresAt, decidedBy, decidedAt, channel, comment, completedAt) =

@@ -217,3 +217,35 @@ public struct RequestStatusBody: Codable, Sendable, Equatable {
         self.callbackIds = callbackIds
     }
 }
+
+/// The answer to `GET /v1/requests?status=pending`: oldest first.
+public struct RequestListBody: Codable, Sendable, Equatable {
+    public var requests: [RequestStatusBody]
+
+    public init(requests: [RequestStatusBody]) {
+        self.requests = requests
+    }
+}
+
+/// The body of `POST /v1/requests/{requestId}/decision`: a decision made by someone with an API key (an
+/// operator, another program), recorded with the name given in `decidedBy`.
+public struct DecisionRequestBody: Codable, Sendable, Equatable {
+    public var decision: Decision
+    public var decidedBy: String
+    public var comment: String?
+
+    public init(decision: Decision, decidedBy: String, comment: String?) {
+        self.decision = decision
+        self.decidedBy = decidedBy
+        self.comment = comment
+    }
+}
+
+/// The optional body of `POST /v1/requests/{requestId}/cancel`.
+public struct CancelRequestBody: Codable, Sendable, Equatable {
+    public var reason: String?
+
+    public init(reason: String?) {
+        self.reason = reason
+    }
+}

@@ -39,6 +39,12 @@ public struct PostgresQuery: Sendable, ExpressibleByStringInterpolation {
             bindings.append(value?.postgresText)
             sql += "$\(bindings.count)"
         }
+
+        /// Splices SQL text that is fixed at compile time (a shared column list, say): only a `StaticString`
+        /// is accepted, so no runtime value can reach the statement this way.
+        public mutating func appendInterpolation(sql fragment: StaticString) {
+            sql += fragment.description
+        }
     }
 }
 

@@ -48,6 +48,12 @@ struct FixedStatuses: ApprovalStatusReading {
     func callbackIds(requestId: String) async throws -> [UUID] {
         callbacks[requestId] ?? []
     }
+
+    func pending(submittedBefore: Date?, limit: Int) async throws -> [RequestStatusBody] {
+        Array(
+            known.values.filter { $0.status == .pending && $0.submittedAt < (submittedBefore ?? .distantFuture) }
+                .sorted { $0.submittedAt < $1.submittedAt }.prefix(limit))
+    }
 }
 
 struct IntakeRoutesTests {
@@ -203,5 +209,88 @@ struct IntakeRoutesTests {
             }
         }
         #expect(publisher.published(CancelRequested.self).map(\.requestId) == ["REQ-1"])
+    }
+
+    @Test func pendingListNeedsAKeyAndFiltersByAge() async throws {
+        var old = status(.pending)
+        old.requestId = "REQ-OLD"
+        // The app's clock reads 1_800_000_000.
+        old.submittedAt = Date(timeIntervalSince1970: 1_800_000_000 - 7200)
+        var recent = status(.pending)
+        recent.requestId = "REQ-NEW"
+        recent.submittedAt = Date(timeIntervalSince1970: 1_800_000_000 - 60)
+        let statuses = FixedStatuses(known: ["REQ-OLD": old, "REQ-NEW": recent, "REQ-D": status(.approved)])
+        let auth: HTTPFields = [.authorization: "Bearer \(Self.key)"]
+        try await app(RecordingPublisher(), statuses: statuses).test(.router) { client in
+            try await client.execute(uri: "/v1/requests?status=pending", method: .get) { response in
+                #expect(response.status == .unauthorized)
+            }
+            try await client.execute(uri: "/v1/requests?status=pending", method: .get, headers: auth) { response in
+                let body = try GreenlightJSON.decoder().decode(RequestListBody.self, from: Data(buffer: response.body))
+                #expect(body.requests.map(\.requestId) == ["REQ-OLD", "REQ-NEW"])
+            }
+            try await client.execute(
+                uri: "/v1/requests?status=pending&olderThanSeconds=3600", method: .get, headers: auth
+            ) { response in
+                let body = try GreenlightJSON.decoder().decode(RequestListBody.self, from: Data(buffer: response.body))
+                #expect(body.requests.map(\.requestId) == ["REQ-OLD"])
+            }
+            try await client.execute(
+                uri: "/v1/requests?status=approved&limit=0&olderThanSeconds=soon", method: .get, headers: auth
+            ) { response in
+                #expect(response.status == .badRequest)
+                #expect(String(buffer: response.body).contains("status"))
+            }
+            try await client.execute(
+                uri: "/v1/requests?status=pending&limit=0&olderThanSeconds=soon", method: .get, headers: auth
+            ) { response in
+                let problem = try GreenlightJSON.decoder().decode(Problem.self, from: Data(buffer: response.body))
+                #expect(problem.errors?.map(\.field) == ["olderThanSeconds", "limit"])
+            }
+        }
+    }
+
+    @Test func decisionThroughTheAPIIsPublishedLikeAClick() async throws {
+        let publisher = RecordingPublisher()
+        let statuses = FixedStatuses(known: ["REQ-1": status(.pending), "REQ-D": status(.approved)])
+        let auth: HTTPFields = [.authorization: "Bearer \(Self.key)", .contentType: "application/json"]
+        let body = #"{"decision": "reject", "decidedBy": "ops@example.com", "comment": "Over budget"}"#
+        try await app(publisher, statuses: statuses).test(.router) { client in
+            try await client.execute(uri: "/v1/requests/REQ-1/decision", method: .post, body: ByteBuffer(string: body)) {
+                #expect($0.status == .unauthorized)
+            }
+            try await client.execute(
+                uri: "/v1/requests/REQ-1/decision", method: .post, headers: auth,
+                body: ByteBuffer(string: #"{"decision": "maybe", "decidedBy": "x"}"#)
+            ) { response in
+                #expect(response.status == .badRequest)
+                #expect(String(buffer: response.body).contains("decision"))
+            }
+            try await client.execute(
+                uri: "/v1/requests/REQ-1/decision", method: .post, headers: auth,
+                body: ByteBuffer(string: #"{"decision": "approve", "decidedBy": "  "}"#)
+            ) { #expect($0.status == .badRequest) }
+            try await client.execute(
+                uri: "/v1/requests/REQ-D/decision", method: .post, headers: auth, body: ByteBuffer(string: body)
+            ) { #expect($0.status == .conflict) }
+            try await client.execute(
+                uri: "/v1/requests/REQ-X/decision", method: .post, headers: auth, body: ByteBuffer(string: body)
+            ) { #expect($0.status == .notFound) }
+            try await client.execute(
+                uri: "/v1/requests/REQ-1/decision", method: .post, headers: auth, body: ByteBuffer(string: body)
+            ) { #expect($0.status == .accepted) }
+            try await client.execute(
+                uri: "/v1/requests/REQ-1/cancel", method: .post, headers: auth,
+                body: ByteBuffer(string: #"{"reason": "duplicate of REQ-0"}"#)
+            ) { #expect($0.status == .accepted) }
+        }
+        let decision = try #require(publisher.published(DecisionSubmitted.self).first)
+        #expect(decision.requestId == "REQ-1")
+        #expect(decision.decision == .reject)
+        #expect(decision.decidedBy == "ops@example.com")
+        #expect(decision.channel == .api)
+        #expect(decision.comment == "Over budget")
+        #expect(decision.tokenHash == nil)
+        #expect(publisher.published(CancelRequested.self).first?.reason == "duplicate of REQ-0")
     }
 }

@@ -14,6 +14,8 @@ public protocol ApprovalStatusReading: Sendable {
     func status(requestId: String) async throws -> RequestStatusBody?
     func history(requestId: String) async throws -> [HistoryEvent]?
     func callbackIds(requestId: String) async throws -> [UUID]
+    /// Pending requests submitted before `submittedBefore` (all when nil), oldest first.
+    func pending(submittedBefore: Date?, limit: Int) async throws -> [RequestStatusBody]
 }
 
 /// The Postgres-backed reader.
@@ -36,6 +38,10 @@ public struct LiveStatusReader: ApprovalStatusReading {
 
     public func callbackIds(requestId: String) async throws -> [UUID] {
         try await durable.callbacks(ofExecution: requestId).map(\.callbackId)
+    }
+
+    public func pending(submittedBefore: Date?, limit: Int) async throws -> [RequestStatusBody] {
+        try await approvals.pending(submittedBefore: submittedBefore, limit: limit)
     }
 }
 
@@ -80,6 +86,11 @@ public struct IntakeRoutes: Sendable {
             router.post(RouterPath("\(prefix)/:requestId/cancel")) { request, context in
                 try await cancel(context.parameters.require("requestId"), request: request, context: context)
             }
+        }
+        // Operator routes exist only under /v1.
+        router.get("v1/requests") { request, context in try await list(request, context: context) }
+        router.post("v1/requests/:requestId/decision") { request, context in
+            try await decide(context.parameters.require("requestId"), request: request, context: context)
         }
     }
 
@@ -159,7 +170,9 @@ public struct IntakeRoutes: Sendable {
             throw Problem(
                 title: "Conflict", status: 409, detail: "Request \(requestId) is already \(found.status.rawValue).")
         }
-        let event = CancelRequested(requestId: requestId, reason: "cancelled through the API", requestedAt: now())
+        let body = try await Self.optionalBody(CancelRequestBody.self, of: request)
+        let reason = body?.reason.flatMap { $0.isEmpty ? nil : String($0.prefix(500)) } ?? "cancelled through the API"
+        let event = CancelRequested(requestId: requestId, reason: reason, requestedAt: now())
         do {
             try await publisher.publish(event, trace: request.trace)
         } catch {
@@ -168,6 +181,84 @@ public struct IntakeRoutes: Sendable {
         return try .json(
             RequestAccepted(message: "Cancellation accepted", requestId: requestId, statusUrl: "/v1/requests/\(requestId)"),
             status: .accepted)
+    }
+
+    /// Lists requests (API key required). Only `status=pending` is supported; `olderThanSeconds` keeps those
+    /// submitted at least that long ago; `limit` (1–1000, default 100) caps the answer, oldest first.
+    func list(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        try apiKeys.require(request)
+        let query = request.uri.queryParameters
+        guard query.get("status") == ApprovalStatus.pending.rawValue else {
+            throw Problem.validation([.init(field: "status", message: "must be \"pending\" (the only list there is)")])
+        }
+        var problems: [Problem.FieldError] = []
+        let olderThan = query.get("olderThanSeconds").map { Int($0) }
+        if case .some(.none) = olderThan { problems.append(.init(field: "olderThanSeconds", message: "must be a whole number of seconds")) }
+        if case .some(.some(let seconds)) = olderThan, seconds < 0 {
+            problems.append(.init(field: "olderThanSeconds", message: "must not be negative"))
+        }
+        let limit = query.get("limit").map { Int($0) } ?? 100
+        if limit == nil || !(1...1000).contains(limit!) {
+            problems.append(.init(field: "limit", message: "must be a whole number from 1 to 1000"))
+        }
+        guard problems.isEmpty, let limit else { throw Problem.validation(problems) }
+        let before = olderThan.flatMap { $0 }.map { now().addingTimeInterval(-TimeInterval($0)) }
+        let found = try await reading(context) { try await statuses.pending(submittedBefore: before, limit: limit) }
+        return try .json(RequestListBody(requests: found))
+    }
+
+    /// Decides a pending request on behalf of `decidedBy` (API key required): the decision travels the same
+    /// way as a click on an emailed link (`approvals.decisions`, then the orchestrator), on the `api` channel.
+    func decide(_ requestId: String, request: Request, context: BasicRequestContext) async throws -> Response {
+        try apiKeys.require(request)
+        guard let body = try await Self.optionalBody(DecisionRequestBody.self, of: request) else {
+            throw Problem.validation([
+                .init(field: "decision", message: "send {\"decision\": \"approve\" or \"reject\", \"decidedBy\": …}")
+            ])
+        }
+        let decidedBy = body.decidedBy.trimmingCharacters(in: .whitespaces)
+        guard !decidedBy.isEmpty, decidedBy.count <= 320 else {
+            throw Problem.validation([.init(field: "decidedBy", message: "must name who decides (1–320 characters)")])
+        }
+        let found = try await lookUp(requestId, context: context)
+        guard found.status == .pending else {
+            throw Problem(
+                title: "Conflict", status: 409, detail: "Request \(requestId) is already \(found.status.rawValue).")
+        }
+        let comment = body.comment.flatMap { $0.isEmpty ? nil : String($0.prefix(1000)) }
+        let event = DecisionSubmitted(
+            requestId: requestId, decision: body.decision, decidedBy: decidedBy, channel: .api, comment: comment,
+            decidedAt: now(), tokenHash: nil)
+        let trace = request.trace
+        do {
+            try await publisher.publish(event, trace: trace)
+        } catch {
+            throw Problem(title: "Service Unavailable", status: 503, detail: "The decision could not be queued. Retry shortly.")
+        }
+        context.logger.info(
+            "Decision submitted through the API",
+            metadata: [
+                "requestId": "\(requestId)", "eventId": "\(event.eventId)", "decision": "\(body.decision.rawValue)",
+                "traceId": "\(trace.traceId)",
+            ])
+        return try .json(
+            RequestAccepted(message: "Decision accepted", requestId: requestId, statusUrl: "/v1/requests/\(requestId)"),
+            status: .accepted)
+    }
+
+    /// Decodes a small JSON body; nil when there is none. A malformed one is a 400 naming the field.
+    static func optionalBody<Body: Decodable>(_ type: Body.Type, of request: Request) async throws -> Body? {
+        var request = request
+        let buffer = try await request.collectBody(upTo: 16 * 1024)
+        guard buffer.readableBytes > 0 else { return nil }
+        do {
+            return try GreenlightJSON.decoder().decode(Body.self, from: Data(buffer: buffer))
+        } catch let error as DecodingError {
+            let description = DecodingErrorDescription(error)
+            throw Problem.validation([
+                .init(field: description.field.isEmpty ? "body" : description.field, message: description.problem)
+            ])
+        }
     }
 
     private func lookUp(_ requestId: String, context: BasicRequestContext) async throws -> RequestStatusBody {
