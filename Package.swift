@@ -38,6 +38,7 @@ let package = Package(
         .executable(name: "greenlight-callbacks", targets: ["greenlight-callbacks"]),
         .executable(name: "greenlight-dev-broker", targets: ["greenlight-dev-broker"]),
         .executable(name: "greenlight-mail-sink", targets: ["greenlight-mail-sink"]),
+        .executable(name: "greenlight", targets: ["greenlight"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -51,6 +52,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     ],
     targets: [
         // MARK: - Shared
@@ -130,6 +132,22 @@ let package = Package(
             name: "greenlight-bench-seed",
             dependencies: ["Orchestrator", "ApprovalStore", "DurableExecution", "Postgres", "GreenlightModels", logging],
             path: "Services/BenchSeed",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "GreenlightCLI",
+            dependencies: [
+                "GreenlightModels", "Kafka", "DurableExecution", logging,
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            path: "Services/CLI/Sources",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "greenlight",
+            dependencies: ["GreenlightCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Services/CLI/Main",
             swiftSettings: swiftSettings
         ),
         .executableTarget(

@@ -1,0 +1,8 @@
+import GreenlightCLI
+
+@main
+enum Entry {
+    static func main() async {
+        await GreenlightCommand.main()
+    }
+}
