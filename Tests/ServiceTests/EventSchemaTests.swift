@@ -1,0 +1,110 @@
+import Foundation
+import GreenlightModels
+import GreenlightTestSupport
+import Testing
+
+/// The JSON Schemas in deploy/events (one per topic, the public event contracts) against the models module:
+/// every event type, with every optional field set and with none, as the services encode it, must validate —
+/// and since the schemas forbid properties they do not list, a field added to a model without documenting it
+/// fails here too.
+struct EventSchemaTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardized
+
+    static let at = Date(timeIntervalSince1970: 1_800_000_000.123)
+    static let uuid = UUID(uuidString: "6F1C0B1E-2D3A-4B5C-8D9E-0F1A2B3C4D5E")!
+
+    static let samples: [Topic: [any Encodable & Sendable]] = [
+        .requests: [
+            ApprovalRequested(
+                requestId: "REQ-001", amount: 5000, currency: "USD", description: "New server", requester: "it@example.com",
+                approvers: ["a@example.com", "b@example.com"], timeoutSeconds: 86400, heartbeatTimeoutSeconds: 600,
+                onTimeout: .approve, submittedAt: at),
+            ApprovalRequested(
+                requestId: "REQ-002", amount: 0, currency: "EUR", description: "Minimal", requester: nil,
+                approvers: ["a@example.com"], timeoutSeconds: 1, submittedAt: at),
+        ],
+        .decisions: [
+            DecisionSubmitted(
+                requestId: "REQ-001", decision: .approve, decidedBy: "a@example.com", channel: .link, comment: "ok",
+                decidedAt: at, tokenHash: String(repeating: "ab", count: 32)),
+            DecisionSubmitted(
+                requestId: "REQ-001", decision: .reject, decidedBy: "erp", channel: .kafka, comment: nil, decidedAt: at,
+                tokenHash: nil),
+            CallbackCommand(
+                requestId: "REQ-001", callbackId: uuid, command: .success,
+                result: .object(["decision": .string("approved"), "approver": .string("bot")]), submittedAt: at),
+            CallbackCommand(
+                requestId: "REQ-001", callbackId: uuid, command: .failure, errorType: "Bot.Error", errorMessage: "no",
+                submittedAt: at),
+            CallbackCommand(requestId: "REQ-001", callbackId: uuid, command: .heartbeat, submittedAt: at),
+            CancelRequested(requestId: "REQ-001", reason: "duplicate", requestedAt: at),
+            CancelRequested(requestId: "REQ-001", reason: nil, requestedAt: at),
+        ],
+        .notifications: [
+            NotificationRequested(
+                requestId: "REQ-001", executionId: uuid, approver: "a@example.com", linkToken: "iW6DFsXBhzboflHDnXTzHQ",
+                amount: 5000, currency: "USD", description: "New server", requester: "it@example.com", submittedAt: at,
+                expiresAt: at),
+            NotificationRequested(
+                requestId: "REQ-001", executionId: uuid, approver: "a@example.com", linkToken: "iW6DFsXBhzboflHDnXTzHQ",
+                amount: 5000, currency: "USD", description: "New server", requester: nil, submittedAt: at, expiresAt: at),
+        ],
+        .outcomes: [
+            ApprovalCompleted(
+                requestId: "REQ-001", executionId: uuid, status: .approved, decidedBy: "a@example.com", decidedAt: at,
+                channel: .link, comment: "ok", completedAt: at),
+            ApprovalCompleted(
+                requestId: "REQ-001", executionId: uuid, status: .cancelled, decidedBy: nil, decidedAt: nil, channel: nil,
+                comment: nil, errorType: "Execution.Stopped", errorMessage: "duplicate", completedAt: at),
+            ApprovalCompleted(
+                requestId: "REQ-001", executionId: uuid, status: .timedOut, decidedBy: nil, decidedAt: nil, channel: nil,
+                comment: nil, completedAt: at),
+        ],
+        .deadLetters: [
+            DeadLetter(
+                reason: "not JSON", topic: "approvals.requests", partition: 3, offset: 42, key: "REQ-001",
+                payload: Array("garbage".utf8), deadLetteredAt: at),
+            DeadLetter(
+                reason: "not JSON", topic: "approvals.requests", partition: 0, offset: 0, key: nil, payload: [],
+                deadLetteredAt: at),
+        ],
+    ]
+
+    static func validate(_ topic: Topic, _ events: [any Encodable & Sendable]) async throws -> (status: Int32, output: String) {
+        let directory = NSTemporaryDirectory() + "event-schema-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var paths: [String] = []
+        for (index, event) in events.enumerated() {
+            let path = "\(directory)/\(topic.rawValue)-\(index).json"
+            try GreenlightJSON.encode(event).write(to: URL(fileURLWithPath: path))
+            paths.append(path)
+        }
+        let schema = root.appendingPathComponent("deploy/events/\(topic.rawValue).schema.json").path
+        let log = "\(directory)/check.log"
+        let status = try await ChildProcess.shell(
+            "python3 \(root.path)/scripts/check-event-schema \(schema) \(paths.joined(separator: " "))", logPath: log)
+        return (status, (try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
+    }
+
+    @Test(arguments: Topic.allCases)
+    func everyEventTheModelsEncodeMatchesItsTopicsSchema(_ topic: Topic) async throws {
+        let events = try #require(Self.samples[topic], "no samples for \(topic.rawValue)")
+        let result = try await Self.validate(topic, events)
+        #expect(result.status == 0, "\(result.output)")
+    }
+
+    @Test func aFieldTheSchemaDoesNotDocumentIsRefused() async throws {
+        struct Undocumented: Encodable, Sendable {
+            var eventId = EventSchemaTests.uuid
+            var type = "CancelRequested"
+            var version = 1
+            var requestId = "REQ-001"
+            var requestedAt = EventSchemaTests.at
+            var surprise = true
+        }
+        let result = try await Self.validate(.decisions, [Undocumented()])
+        #expect(result.status == 1)
+        #expect(result.output.contains("surprise"))
+    }
+}
