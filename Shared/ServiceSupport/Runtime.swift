@@ -95,9 +95,15 @@ public struct PostgresPoolService: Service {
     }
 }
 
-/// Runs `body` until it returns or graceful shutdown begins, whichever is first (polling loops use this).
+/// Runs `body` until it returns or graceful shutdown begins, whichever is first (polling loops use this). The
+/// `CancellationError` a loop throws when shutdown cancels it (from a sleep, say) is the normal way out, not a
+/// failure: it must not reach the service group, which would end the process with a crash.
 public func cancelWhenShuttingDown(_ body: @escaping @Sendable () async throws -> Void) async throws {
-    try await cancelOnGracefulShutdown { try await body() }
+    do {
+        try await cancelWhenGracefulShutdown { try await body() }
+    } catch is CancellationError where Task.isShuttingDownGracefully || Task.isCancelled {
+        return
+    }
 }
 
 /// Runs `body`; when graceful shutdown begins, calls `onShutdown` (which should make `body` finish soon).

@@ -15,4 +15,19 @@ struct StartupTests {
         #expect(output.contains("GREENLIGHT_HTTP_PORT"))
         #expect(output.contains("GREENLIGHT_KAFKA_BROKERS"))
     }
+
+    /// SIGTERM (what `docker stop` and Kubernetes send) ends every service cleanly, with status 0, after it has
+    /// done some work: its loops stop without the shutdown being mistaken for a failure.
+    @Test func everyServiceShutsDownCleanlyOnSIGTERM() async throws {
+        try await ServiceStack.with { stack in
+            let requestId = TestEnvironment.uniqueName("REQ")
+            #expect(
+                try await stack.submit(#"{"requestId": "\#(requestId)", "amount": 1, "description": "Shutdown"}"#).status == 202)
+            _ = try await stack.waitForMail(forRequest: requestId)
+            // Long enough for the periodic loops (consumer lag, gauges) to be asleep when the signal comes.
+            try await Task.sleep(for: .seconds(6))
+            let statuses = await stack.stop()
+            #expect(statuses == ["intake": 0, "orchestrator": 0, "notifier": 0, "callbacks": 0], "\(stack.diagnostics())")
+        }
+    }
 }

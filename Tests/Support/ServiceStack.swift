@@ -16,6 +16,7 @@ public final class ServiceStack: Sendable {
     public let database: TestDatabase
     public let ports: [String: Int]
     private let live: Mutex<[String: ChildProcess]>
+    private let stopped = Mutex<[String: Int32]?>(nil)
     private let environments: [String: [String: String]]
     private let binDirectory: String
     /// The running process of each service.
@@ -178,15 +179,23 @@ public final class ServiceStack: Sendable {
         return process
     }
 
-    public func stop() async {
-        for process in processes.values {
+    /// Stops every service with SIGTERM (as an orchestrator would) and returns each one's exit status; 0 is a
+    /// clean shutdown. Later calls return the same statuses and do nothing else.
+    @discardableResult
+    public func stop() async -> [String: Int32] {
+        if let statuses = stopped.withLock({ $0 }) { return statuses }
+        var statuses: [String: Int32] = [:]
+        for (name, process) in processes {
             let status = await process.stop()
+            statuses[name] = status
             if status != 0 {
                 FileHandle.standardError.write(Data("\(process.name) exited with status \(status)\n".utf8))
             }
         }
         await outcomes.close()
         await sink.shutdown()
+        stopped.withLock { $0 = statuses }
+        return statuses
     }
 
     /// The last lines of every service's log, for a failing test's output.
