@@ -57,7 +57,9 @@ let package = Package(
     targets: [
         // MARK: - Shared
 
-        .target(name: "GreenlightModels", path: "Shared/Models", swiftSettings: swiftSettings),
+        .target(
+            name: "GreenlightModels", dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            path: "Shared/Models", swiftSettings: swiftSettings),
         .systemLibrary(
             name: "CRdKafka",
             path: "Shared/CRdKafka",
@@ -233,7 +235,7 @@ let package = Package(
             ),
             .testTarget(
                 name: "EndToEndTests",
-                dependencies: ["GreenlightTestSupport", "GreenlightModels", "Kafka", "MailSink"],
+                dependencies: ["GreenlightTestSupport", "GreenlightModels", "Kafka", "MailSink", "Postgres"],
                 path: "Tests/EndToEndTests",
                 swiftSettings: swiftSettings
             ),

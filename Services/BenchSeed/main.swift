@@ -20,7 +20,9 @@ logger.logLevel = .warning
 let url = ProcessInfo.processInfo.environment["GREENLIGHT_DATABASE_URL"] ?? "postgresql://greenlight@127.0.0.1:5432/greenlight"
 let pool = PostgresPool(configuration: try PostgresConfiguration(url: url), maxConnections: 4, logger: logger)
 try await GreenlightDatabase.migrate(pool, logger: logger)
-let engine = DurableEngine(workflows: [ApprovalWorkflow()], logger: logger)
+// The seeded requests are never clicked, so any secret will do.
+let workflow = ApprovalWorkflow(linkSecret: LinkSecret(UUID().uuidString + UUID().uuidString)!)
+let engine = DurableEngine(workflows: [workflow], logger: logger)
 let run = UUID().uuidString.prefix(8)
 let batch = 500
 let started = ContinuousClock.now
@@ -34,7 +36,7 @@ try await withThrowingTaskGroup(of: Void.self) { group in
                             requestId: "IDLE-\(run)-\(index)", amount: Double(index), currency: "USD",
                             description: "Idle benchmark request \(index)", requester: nil,
                             approvers: ["idle@example.com"], timeoutSeconds: 2_592_000, submittedAt: Date())
-                        try await engine.start(ApprovalWorkflow(), name: request.requestId, input: request, on: connection)
+                        try await engine.start(workflow, name: request.requestId, input: request, on: connection)
                     }
                 }
             }

@@ -85,19 +85,20 @@ public struct ApprovalRequested: GreenlightEvent {
 
 /// Ask the notifier to tell one approver about a request. Topic `approvals.notifications`.
 ///
-/// It carries the approver's raw link token, which exists nowhere else (Postgres holds only its hash), so this
-/// topic must stay internal.
+/// It carries no link token: the notifier derives the approver's token from `tokenNonce` with the link secret
+/// (see `LinkToken`). Version 2; version 1 carried the token itself.
 public struct NotificationRequested: GreenlightEvent {
     public static let eventType = "NotificationRequested"
     public static let topic = Topic.notifications
 
     public var eventId: UUID
     public var type: String = Self.eventType
-    public var version: Int = 1
+    public var version: Int = 2
     public var requestId: String
     public var executionId: UUID
     public var approver: String
-    public var linkToken: String
+    /// What the approver's link token is derived from.
+    public var tokenNonce: UUID
     public var amount: Double
     public var currency: String
     public var description: String
@@ -106,14 +107,14 @@ public struct NotificationRequested: GreenlightEvent {
     public var expiresAt: Date
 
     public init(
-        eventId: UUID = UUID(), requestId: String, executionId: UUID, approver: String, linkToken: String,
+        eventId: UUID = UUID(), requestId: String, executionId: UUID, approver: String, tokenNonce: UUID,
         amount: Double, currency: String, description: String, requester: String?, submittedAt: Date, expiresAt: Date
     ) {
         self.eventId = eventId
         self.requestId = requestId
         self.executionId = executionId
         self.approver = approver
-        self.linkToken = linkToken
+        self.tokenNonce = tokenNonce
         self.amount = amount
         self.currency = currency
         self.description = description

@@ -1,3 +1,4 @@
+import GreenlightModels
 import Kafka
 import Logging
 import Postgres
@@ -41,6 +42,19 @@ public struct CommonConfiguration: Sendable {
             topicPartitions: partitions,
             topicReplicationFactor: replicas)
     }
+}
+
+/// Reads `GREENLIGHT_LINK_SECRET` (required, masked in the banner): the orchestrator and the notifiers derive link
+/// tokens with it, so all of them must have the same value.
+public func readLinkSecret(_ reader: inout EnvironmentReader) -> LinkSecret? {
+    let text = reader.string("GREENLIGHT_LINK_SECRET", default: "", secret: true)
+    guard let secret = LinkSecret(text) else {
+        reader.report(
+            "GREENLIGHT_LINK_SECRET must be set to a random string of at least \(LinkSecret.minimumLength) characters "
+                + "(e.g. the output of `openssl rand -hex 32`), the same for the orchestrator and every notifier")
+        return nil
+    }
+    return secret
 }
 
 /// Reads `GREENLIGHT_DATABASE_URL`.

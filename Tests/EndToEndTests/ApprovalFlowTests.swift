@@ -3,6 +3,7 @@ import GreenlightModels
 import Kafka
 import GreenlightTestSupport
 import MailSink
+import Postgres
 import Testing
 
 /// The four services as separate processes, driven as a user would: HTTP in, email over SMTP, a click on the
@@ -25,6 +26,12 @@ struct ApprovalFlowTests {
             let approve = try #require(mail.links.first { $0.contains("/approve/") })
             #expect(approve.hasPrefix(stack.callbacksURL))
             #expect(mail.links.contains { $0.contains("/reject/") })
+            // The token in the email is nowhere in the database (only its hash, in link_tokens).
+            let token = String(approve.split(separator: "/").last!)
+            let database = try stack.database.pool()
+            #expect(try await database.tablesContaining(token).isEmpty)
+            #expect(try await database.tablesContaining(LinkToken.hash(token)) == ["link_tokens"])
+            database.close()
 
             // A GET (what a mail scanner does) shows the page and decides nothing.
             let page = try await HTTP.get(approve)

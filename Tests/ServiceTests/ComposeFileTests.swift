@@ -19,13 +19,14 @@ struct ComposeFileTests {
 
     /// The variables each service reads, as its own configuration loader reports them.
     static func settings() throws -> [String: Set<String>] {
+        let secret = ["GREENLIGHT_LINK_SECRET": String(repeating: "s", count: 32)]
         func names(_ banner: String) -> Set<String> {
             Set(banner.split(separator: " ").compactMap { $0.split(separator: "=").first.map(String.init) })
         }
         return [
             "intake": names(try IntakeConfiguration.load([:]).banner),
-            "orchestrator": names(try OrchestratorConfiguration.load([:]).banner),
-            "notifier": names(try NotifierConfiguration.load([:]).banner),
+            "orchestrator": names(try OrchestratorConfiguration.load(secret).banner),
+            "notifier": names(try NotifierConfiguration.load(secret).banner),
             "callbacks": names(try CallbacksConfiguration.load([:]).banner),
         ]
     }

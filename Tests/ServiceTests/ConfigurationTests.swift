@@ -8,14 +8,27 @@ import Logging
 import Testing
 
 struct ConfigurationTests {
+    static let secret = ["GREENLIGHT_LINK_SECRET": "configuration-tests-secret-0123456789"]
+
     @Test func defaultsAreUsableForLocalRuns() throws {
         let intake = try IntakeConfiguration.load([:])
         #expect(intake.common.httpPort == 8080)
         #expect(intake.common.kafka.bootstrapServers == "127.0.0.1:9092")
         #expect(intake.defaultApprover == "approver@example.com")
         #expect(try CallbacksConfiguration.load([:]).common.httpPort == 8081)
-        #expect(try OrchestratorConfiguration.load([:]).common.httpPort == 8082)
-        #expect(try NotifierConfiguration.load([:]).publicURL == "http://127.0.0.1:8081")
+        #expect(try OrchestratorConfiguration.load(Self.secret).common.httpPort == 8082)
+        #expect(try NotifierConfiguration.load(Self.secret).publicURL == "http://127.0.0.1:8081")
+    }
+
+    @Test func theLinkSecretIsRequiredAndLongEnough() {
+        for environment in [[:], ["GREENLIGHT_LINK_SECRET": "short"]] {
+            #expect {
+                try OrchestratorConfiguration.load(environment)
+            } throws: { error in
+                "\(error)".contains("GREENLIGHT_LINK_SECRET") && "\(error)".contains("openssl rand -hex 32")
+            }
+            #expect(throws: ConfigurationError.self) { try NotifierConfiguration.load(environment) }
+        }
     }
 
     @Test func everyMalformedSettingIsNamed() {
@@ -39,8 +52,11 @@ struct ConfigurationTests {
     }
 
     @Test func secretsAreMaskedInTheStartupBanner() throws {
-        let notifier = try NotifierConfiguration.load(["GREENLIGHT_SMTP_URL": "smtp://u:hunter2@mail:587?tls=starttls"])
+        let notifier = try NotifierConfiguration.load(
+            ["GREENLIGHT_SMTP_URL": "smtp://u:hunter2@mail:587?tls=starttls"].merging(Self.secret) { a, _ in a })
         #expect(!notifier.banner.contains("hunter2"))
+        #expect(!notifier.banner.contains("configuration-tests-secret"))
+        #expect(notifier.banner.contains("GREENLIGHT_LINK_SECRET=***"))
         let intake = try IntakeConfiguration.load(["GREENLIGHT_DATABASE_URL": "postgresql://u:hunter2@db:5432/g"])
         #expect(!intake.banner.contains("hunter2"))
         #expect(intake.banner.contains("postgresql://u:***@db:5432/g"))

@@ -42,11 +42,11 @@ struct EventSchemaTests {
         ],
         .notifications: [
             NotificationRequested(
-                requestId: "REQ-001", executionId: uuid, approver: "a@example.com", linkToken: "iW6DFsXBhzboflHDnXTzHQ",
+                requestId: "REQ-001", executionId: uuid, approver: "a@example.com", tokenNonce: uuid,
                 amount: 5000, currency: "USD", description: "New server", requester: "it@example.com", submittedAt: at,
                 expiresAt: at),
             NotificationRequested(
-                requestId: "REQ-001", executionId: uuid, approver: "a@example.com", linkToken: "iW6DFsXBhzboflHDnXTzHQ",
+                requestId: "REQ-001", executionId: uuid, approver: "a@example.com", tokenNonce: uuid,
                 amount: 5000, currency: "USD", description: "New server", requester: nil, submittedAt: at, expiresAt: at),
         ],
         .outcomes: [

@@ -18,7 +18,7 @@ struct FixedTokens: LinkTokenReading {
 }
 
 struct LinkRoutesTests {
-    let token = LinkToken.generate()
+    let token = LinkToken.derive(secret: LinkSecret(String(repeating: "s", count: 32))!, nonce: UUID())
     let now = Date(timeIntervalSince1970: 1_800_000_000)
 
     func record(status: ApprovalStatus = .pending, usedAt: Date? = nil, expiresIn: TimeInterval = 3600) -> LinkTokenRecord {
@@ -112,9 +112,16 @@ struct LinkRoutesTests {
         #expect(publisher.events.withLock { $0.isEmpty })
     }
 
-    @Test func tokensAreLongRandomAndStoredHashed() {
-        let tokens = (0..<1000).map { _ in LinkToken.generate() }
+    @Test func tokensAreDerivedFromTheSecretAndTheNonceAndStoredHashed() {
+        let secret = LinkSecret("link-routes-tests-secret-0123456789abc")!
+        let nonces = (0..<1000).map { _ in UUID() }
+        let tokens = nonces.map { LinkToken.derive(secret: secret, nonce: $0) }
         #expect(Set(tokens).count == 1000)
+        // The same nonce and secret give the same token; another secret gives another.
+        #expect(LinkToken.derive(secret: secret, nonce: nonces[0]) == tokens[0])
+        #expect(LinkToken.derive(secret: LinkSecret("another-secret-0123456789abcdefghijkl")!, nonce: nonces[0]) != tokens[0])
+        #expect(LinkSecret("too short") == nil)
+        #expect("\(secret)" == "LinkSecret(***)")
         #expect(tokens.allSatisfy { $0.count == 22 && LinkToken.isWellFormed($0) })
         #expect(LinkToken.hash(tokens[0]).count == 64)
         #expect(!LinkToken.isWellFormed("../../../etc/passwd!!!"))

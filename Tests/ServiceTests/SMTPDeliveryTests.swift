@@ -13,11 +13,11 @@ struct SMTPDeliveryTests {
         let client = SMTPClient(configuration: SMTPConfiguration(host: "127.0.0.1", port: sink.port))
         let now = Date(timeIntervalSince1970: 1_800_000_000)
         let notification = NotificationRequested(
-            requestId: "REQ-5", executionId: UUID(), approver: "a@example.com", linkToken: "TOKEN_abcdefghijklmnop",
+            requestId: "REQ-5", executionId: UUID(), approver: "a@example.com", tokenNonce: UUID(),
             amount: 5000, currency: "USD", description: "New server purchase", requester: "dev@example.com",
             submittedAt: now, expiresAt: now.addingTimeInterval(86_400))
         let mail = ApprovalEmail.make(
-            for: notification, publicURL: "https://approvals.example.com", from: "greenlight@example.com", now: now)
+            for: notification, linkToken: "TOKEN_abcdefghijklmnop", publicURL: "https://approvals.example.com", from: "greenlight@example.com", now: now)
         try await client.send(mail)
         try await client.send(mail)  // the second send reuses the connection
 

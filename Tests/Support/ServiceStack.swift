@@ -24,6 +24,9 @@ public final class ServiceStack: Sendable {
     public let outcomes: OutcomeCollector
     public let logDirectory: String
 
+    /// The link secret every stack's orchestrator and notifiers share.
+    public static let linkSecret = "e2e-link-secret-0123456789abcdef0123456789"
+
     public static let services = [
         "intake": "greenlight-intake", "orchestrator": "greenlight-orchestrator",
         "notifier": "greenlight-notifier", "callbacks": "greenlight-callbacks",
@@ -68,6 +71,7 @@ public final class ServiceStack: Sendable {
             "GREENLIGHT_HTTP_PORT": "0",
             "GREENLIGHT_LOG_LEVEL": "info",
             "GREENLIGHT_POLL_INTERVAL_MS": "100",
+            "GREENLIGHT_LINK_SECRET": ServiceStack.linkSecret,
         ].merging(extra) { _, new in new }
 
         var ports: [String: Int] = [:]

@@ -33,3 +33,18 @@ public struct TestDatabase: Sendable {
         "\(url)?application_name=\(applicationName)"
     }
 }
+
+extension PostgresPool {
+    /// The tables of the current schema with a row whose text form contains `text` (any column).
+    public func tablesContaining(_ text: String) async throws -> [String] {
+        try await query(
+            """
+            SELECT table_name::text FROM information_schema.tables
+            WHERE table_schema = current_schema() AND (xpath('/row/n/text()', query_to_xml(
+                format('SELECT count(*) AS n FROM %I x WHERE x::text LIKE %L', table_name, '%' || \(text) || '%'),
+                false, true, '')))[1]::text::int > 0
+            ORDER BY 1
+            """
+        ).column(String.self)
+    }
+}

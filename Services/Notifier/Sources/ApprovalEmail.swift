@@ -5,11 +5,11 @@ import Mail
 /// The email that asks an approver to decide: details, approve and reject links, and when the links expire.
 public enum ApprovalEmail {
     public static func make(
-        for notification: NotificationRequested, publicURL: String, from: String, now: Date = Date()
+        for notification: NotificationRequested, linkToken: String, publicURL: String, from: String, now: Date = Date()
     ) -> MailMessage {
         let amount = HumanFormat.amount(notification.amount, currency: notification.currency)
-        let approveURL = "\(publicURL)/approve/\(notification.linkToken)"
-        let rejectURL = "\(publicURL)/reject/\(notification.linkToken)"
+        let approveURL = "\(publicURL)/approve/\(linkToken)"
+        let rejectURL = "\(publicURL)/reject/\(linkToken)"
         let expires = HumanFormat.utc(notification.expiresAt)
         let remaining = HumanFormat.duration(from: now, to: notification.expiresAt)
         let requester = notification.requester ?? "an automated system"

@@ -34,7 +34,9 @@ struct NotificationSender: Sendable {
             "requestId": "\(notification.requestId)", "eventId": "\(notification.eventId)",
             "executionId": "\(notification.executionId)", "traceId": "\(message.trace.traceId)",
         ]
-        let mail = ApprovalEmail.make(for: notification, publicURL: configuration.publicURL, from: configuration.mailFrom)
+        let token = LinkToken.derive(secret: configuration.linkSecret, nonce: notification.tokenNonce)
+        let mail = ApprovalEmail.make(
+            for: notification, linkToken: token, publicURL: configuration.publicURL, from: configuration.mailFrom)
         let started = ContinuousClock.now
         switch await delivery.deliver(mail, metadata: metadata) {
         case .delivered:

@@ -8,6 +8,8 @@ public struct NotifierConfiguration: Sendable {
     public var smtp: SMTPConfiguration
     public var mailFrom: String
     public var publicURL: String
+    /// What link tokens are derived with; the orchestrator must have the same.
+    public var linkSecret: LinkSecret
     public var banner: String
 
     public static func load(_ environment: [String: String]) throws -> NotifierConfiguration {
@@ -21,7 +23,9 @@ public struct NotifierConfiguration: Sendable {
             reader.report("GREENLIGHT_MAIL_FROM must be an email address such as greenlight@example.com, not \"\(from)\"")
         }
         let publicURL = reader.httpURL("GREENLIGHT_PUBLIC_URL", default: "http://127.0.0.1:8081")
+        let linkSecret = readLinkSecret(&reader)
         try reader.validate()
-        return NotifierConfiguration(common: common, smtp: smtp!, mailFrom: from, publicURL: publicURL, banner: reader.banner)
+        return NotifierConfiguration(
+            common: common, smtp: smtp!, mailFrom: from, publicURL: publicURL, linkSecret: linkSecret!, banner: reader.banner)
     }
 }

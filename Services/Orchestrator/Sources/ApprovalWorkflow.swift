@@ -11,7 +11,12 @@ public struct ApprovalWorkflow: Workflow {
     /// The callback an approval waits on.
     public static let callbackName = "wait-for-approval"
 
-    public init() {}
+    /// What link tokens are derived with (`GREENLIGHT_LINK_SECRET`).
+    let linkSecret: LinkSecret
+
+    public init(linkSecret: LinkSecret) {
+        self.linkSecret = linkSecret
+    }
 
     public func run(context: DurableContext, input request: ApprovalRequested) async throws -> ApprovalCompleted {
         let startedAt = try await context.now()
@@ -28,12 +33,13 @@ public struct ApprovalWorkflow: Workflow {
         _ = try await context.step("notify-approvers") { step in
             let writer = ApprovalWriter(step.connection)
             for approver in request.approvers {
-                let token = LinkToken.generate()
+                // The token itself goes nowhere: only its hash here, only its nonce in the notification.
+                let nonce = UUID()
                 try await writer.insertLinkToken(
-                    hash: LinkToken.hash(token), requestId: request.requestId, callbackId: callback.callbackId,
+                    hash: LinkToken.hash(LinkToken.derive(secret: linkSecret, nonce: nonce)), requestId: request.requestId, callbackId: callback.callbackId,
                     approver: approver, expiresAt: expiresAt)
                 let notification = NotificationRequested(
-                    requestId: request.requestId, executionId: context.executionId, approver: approver, linkToken: token,
+                    requestId: request.requestId, executionId: context.executionId, approver: approver, tokenNonce: nonce,
                     amount: request.amount, currency: request.currency, description: request.description,
                     requester: request.requester, submittedAt: request.submittedAt, expiresAt: expiresAt)
                 try await step.emit(topic: Topic.notifications.rawValue, key: request.requestId, event: notification)

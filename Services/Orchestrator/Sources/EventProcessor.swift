@@ -85,11 +85,13 @@ extension EventProcessor {
 /// Applies one consumed event inside the caller's transaction, at most once.
 struct EventHandler: Sendable {
     let engine: DurableEngine
+    let workflow: ApprovalWorkflow
     let decisions: DecisionHandler
     let logger: Logger
 
-    init(engine: DurableEngine, logger: Logger) {
+    init(engine: DurableEngine, workflow: ApprovalWorkflow, logger: Logger) {
         self.engine = engine
+        self.workflow = workflow
         decisions = DecisionHandler(engine: engine, logger: logger)
         self.logger = logger
     }
@@ -104,7 +106,7 @@ struct EventHandler: Sendable {
         switch event {
         case .approvalRequested(let request):
             let started = try await engine.start(
-                ApprovalWorkflow(), name: request.requestId, input: request, trace: trace, on: connection)
+                workflow, name: request.requestId, input: request, trace: trace, on: connection)
             switch started {
             case .started(let executionId):
                 logger.info(

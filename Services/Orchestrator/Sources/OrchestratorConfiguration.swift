@@ -1,3 +1,4 @@
+import GreenlightModels
 import Postgres
 import ServiceSupport
 
@@ -7,6 +8,8 @@ public struct OrchestratorConfiguration: Sendable {
     public var database: PostgresConfiguration
     /// How often the timer scheduler and outbox relay look for work when nothing wakes them.
     public var pollInterval: Duration
+    /// What link tokens are derived with; the notifiers must have the same.
+    public var linkSecret: LinkSecret
     public var banner: String
 
     public static func load(_ environment: [String: String]) throws -> OrchestratorConfiguration {
@@ -14,8 +17,10 @@ public struct OrchestratorConfiguration: Sendable {
         let common = CommonConfiguration.read(&reader, service: "greenlight-orchestrator", defaultPort: 8082)
         let database = readDatabaseConfiguration(&reader)
         let pollMilliseconds = reader.int("GREENLIGHT_POLL_INTERVAL_MS", default: 200, range: 10...60_000)
+        let linkSecret = readLinkSecret(&reader)
         try reader.validate()
         return OrchestratorConfiguration(
-            common: common, database: database!, pollInterval: .milliseconds(pollMilliseconds), banner: reader.banner)
+            common: common, database: database!, pollInterval: .milliseconds(pollMilliseconds), linkSecret: linkSecret!,
+            banner: reader.banner)
     }
 }

@@ -25,7 +25,8 @@ public enum OrchestratorService {
             logger: logger)
         let outboxWakeUp = WakeUpSignal()
         let timerWakeUp = WakeUpSignal()
-        let engine = DurableEngine(workflows: [ApprovalWorkflow()], logger: logger)
+        let workflow = ApprovalWorkflow(linkSecret: configuration.linkSecret)
+        let engine = DurableEngine(workflows: [workflow], logger: logger)
 
         let router = makeServiceRouter(checks: [ReadinessCheck.kafka(consumer), ReadinessCheck.postgres(pool)])
         let server = makeHTTPServer(
@@ -33,7 +34,7 @@ public enum OrchestratorService {
             serviceName: "greenlight-orchestrator", logger: logger)
 
         let processor = EventProcessor(
-            consumer: consumer, producer: producer, pool: pool, handler: EventHandler(engine: engine, logger: logger),
+            consumer: consumer, producer: producer, pool: pool, handler: EventHandler(engine: engine, workflow: workflow, logger: logger),
             outboxWakeUp: outboxWakeUp, logger: logger)
         let timers = TimerScheduler(
             pool: pool, engine: engine, pollInterval: configuration.pollInterval, wakeUp: timerWakeUp, logger: logger

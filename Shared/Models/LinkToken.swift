@@ -1,0 +1,59 @@
+import Crypto
+import Foundation
+
+/// Link tokens: 128 bits, written as 22 characters of base64url, stored only as `hash(_:)`.
+///
+/// A token is derived, not drawn: `HMAC-SHA256(secret, nonce)`, first 16 bytes, where the nonce is a random
+/// UUID the orchestrator puts in the `NotificationRequested` event and the secret is `GREENLIGHT_LINK_SECRET`,
+/// known to the orchestrator (which stores the token's hash) and the notifier (which puts the token in the
+/// email). So the plain token exists only in the email: not in Postgres, not in the outbox, not on Kafka — a
+/// copy of the database or the topic is not a set of working links.
+public enum LinkToken {
+    public static let length = 22
+
+    /// The token for `nonce` under `secret`.
+    public static func derive(secret: LinkSecret, nonce: UUID) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: Data("greenlight-link-token-v1:\(nonce.uuidString)".utf8), using: secret.key)
+        return Data(Array(mac).prefix(16)).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    /// Whether `text` has a token's shape; anything else is answered 404 without a look-up.
+    public static func isWellFormed(_ text: String) -> Bool {
+        text.utf8.count == length
+            && text.utf8.allSatisfy { byte in
+                switch byte {
+                case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                    UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"):
+                    return true
+                default:
+                    return false
+                }
+            }
+    }
+
+    /// Hex SHA-256 of the token.
+    public static func hash(_ token: String) -> String {
+        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// The key link tokens are derived with (`GREENLIGHT_LINK_SECRET`): at least 32 characters, the same for the
+/// orchestrator and every notifier.
+public struct LinkSecret: Sendable, CustomStringConvertible {
+    public static let minimumLength = 32
+    private let bytes: Data
+
+    var key: SymmetricKey { SymmetricKey(data: bytes) }
+
+    /// Nil when `text` is shorter than `minimumLength`.
+    public init?(_ text: String) {
+        guard text.utf8.count >= Self.minimumLength else { return nil }
+        bytes = Data(text.utf8)
+    }
+
+    /// Never the secret itself.
+    public var description: String { "LinkSecret(***)" }
+}
