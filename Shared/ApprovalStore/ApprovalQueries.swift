@@ -12,13 +12,17 @@ public struct ApprovalReader: Sendable {
 
     static let statusColumns: StaticString = """
         request_id, execution_id, status, amount, currency, description, requester, approvers::text, submitted_at,
-        expires_at, decided_by, decided_at, decision_channel, decision_comment, completed_at, error_type, error_message
+        expires_at, decided_by, decided_at, decision_channel, decision_comment, completed_at, error_type, error_message,
+        policy
         """
 
     public func status(requestId: String) async throws -> RequestStatusBody? {
         let rows = try await pool.query(
             "SELECT \(sql: Self.statusColumns) FROM approval_requests WHERE request_id = \(requestId)")
-        return try rows.first.map(Self.statusBody(from:))
+        guard var status = try rows.first.map(Self.statusBody(from:)) else { return nil }
+        let votes = try await ApprovalVotes.read(requestId: requestId) { try await pool.query($0) }
+        status.votes = votes.isEmpty ? nil : votes
+        return status
     }
 
     /// Pending requests submitted before `submittedBefore` (all when nil), oldest first, at most `limit`.
@@ -41,12 +45,14 @@ public struct ApprovalReader: Sendable {
                     String?, Date?).self)
         let errorType = try row.decode(String?.self, column: "error_type")
         let errorMessage = try row.decode(String?.self, column: "error_message")
+        let policy = ApprovalPolicy(storedAs: try row.decode(String.self, column: "policy")) ?? .any
         return RequestStatusBody(
             requestId: id, executionId: executionId, status: ApprovalStatus(rawValue: status) ?? .pending,
             amount: amount, currency: currency, description: description, requester: requester,
             approvers: PostgresTextArray.parse(approvers), submittedAt: submittedAt, expiresAt: expiresAt,
             decidedBy: decidedBy, decidedAt: decidedAt, channel: channel.flatMap(DecisionChannel.init(rawValue:)),
-            comment: comment, completedAt: completedAt, errorType: errorType, errorMessage: errorMessage)
+            comment: comment, completedAt: completedAt, errorType: errorType, errorMessage: errorMessage,
+            policy: policy == .any ? nil : policy)
     }
 
     /// What a link token may do, with the request it belongs to. Nil when no such token exists.
@@ -108,6 +114,23 @@ public struct LinkTokenRecord: Sendable, Equatable {
         self.decidedBy = decidedBy
         self.decidedAt = decidedAt
         self.trace = trace
+    }
+}
+
+/// The votes of a request, for the writer (inside its transaction) and the reader (from the pool).
+enum ApprovalVotes {
+    static func read(requestId: String, _ run: (PostgresQuery) async throws -> PostgresRows) async throws -> [ApprovalVote] {
+        try await run(
+            """
+            SELECT approver, decision, channel, comment, decided_at, client_address, user_agent
+            FROM approval_votes WHERE request_id = \(requestId) ORDER BY id
+            """
+        ).decode((String, String, String, String?, Date, String?, String?).self).map { row in
+            ApprovalVote(
+                approver: row.0, decision: Decision(rawValue: row.1) ?? .reject,
+                channel: DecisionChannel(rawValue: row.2) ?? .api, comment: row.3, decidedAt: row.4, clientAddress: row.5,
+                userAgent: row.6)
+        }
     }
 }
 

@@ -71,5 +71,29 @@ public enum ApprovalSchema {
                 -- Operators list pending requests oldest first.
                 CREATE INDEX approval_requests_pending_submitted ON approval_requests (submitted_at) WHERE status = 'pending';
                 """),
+        PostgresMigration(
+            version: 3, name: "approval policies and votes",
+            sql: """
+                -- How the approvers' decisions combine: any, all or quorum:N.
+                ALTER TABLE approval_requests ADD COLUMN policy text NOT NULL DEFAULT 'any';
+
+                -- Each approver's decision that counted, one per approver (the audit trail of the outcome).
+                CREATE TABLE approval_votes (
+                    id             bigserial PRIMARY KEY,
+                    request_id     text NOT NULL REFERENCES approval_requests (request_id),
+                    approver       text NOT NULL,
+                    decision       text NOT NULL CHECK (decision IN ('approve', 'reject')),
+                    channel        text NOT NULL,
+                    comment        text,
+                    decided_at     timestamptz NOT NULL,
+                    client_address text,
+                    user_agent     text,
+                    recorded_at    timestamptz NOT NULL DEFAULT now()
+                );
+                CREATE UNIQUE INDEX approval_votes_one_per_approver ON approval_votes (request_id, lower(approver));
+
+                -- Where a link decision came from.
+                ALTER TABLE decision_attempts ADD COLUMN client_address text, ADD COLUMN user_agent text;
+                """),
     ]
 }

@@ -19,11 +19,11 @@ public struct ApprovalWriter: Sendable {
             """
             INSERT INTO approval_requests
                 (request_id, execution_id, callback_id, status, amount, currency, description, requester, approvers,
-                 on_timeout, submitted_at, expires_at, trace_parent)
+                 on_timeout, submitted_at, expires_at, trace_parent, policy)
             VALUES (\(request.requestId), \(executionId), \(callbackId), 'pending', \(request.amount), \(request.currency),
                     \(request.description), \(request.requester), \(request.approvers)::text[],
                     \((request.onTimeout ?? .reject).rawValue), \(request.submittedAt), \(expiresAt),
-                    \(trace?.traceparent))
+                    \(trace?.traceparent), \((request.policy ?? .any).description))
             ON CONFLICT (request_id) DO NOTHING
             """
         ).affectedRows == 1
@@ -87,10 +87,45 @@ public struct ApprovalWriter: Sendable {
         try await connection.query(
             """
             INSERT INTO decision_attempts
-                (request_id, event_id, decision, decided_by, channel, decided_at, accepted, reason)
+                (request_id, event_id, decision, decided_by, channel, decided_at, accepted, reason, client_address,
+                 user_agent)
             VALUES (\(decision.requestId), \(decision.eventId), \(decision.decision.rawValue), \(decision.decidedBy),
-                    \(decision.channel.rawValue), \(decision.decidedAt), \(accepted), \(reason))
+                    \(decision.channel.rawValue), \(decision.decidedAt), \(accepted), \(reason), \(decision.clientAddress),
+                    \(decision.userAgent))
             """)
+    }
+
+    /// A pending request's policy and approvers, locked until the transaction ends (so that votes, decisions
+    /// and the deadline are applied one at a time). Nil when the request is unknown or no longer pending.
+    public func lockPendingRequest(requestId: String) async throws -> (policy: ApprovalPolicy, approvers: [String])? {
+        guard
+            let row = try await connection.query(
+                """
+                SELECT policy, approvers::text FROM approval_requests
+                WHERE request_id = \(requestId) AND status = 'pending' FOR UPDATE
+                """
+            ).first
+        else { return nil }
+        let (policy, approvers) = try row.decode((String, String).self)
+        return (ApprovalPolicy(storedAs: policy) ?? .any, PostgresTextArray.parse(approvers))
+    }
+
+    /// Records an approver's vote; false when the approver has voted on this request already.
+    public func insertVote(requestId: String, _ vote: ApprovalVote) async throws -> Bool {
+        try await connection.query(
+            """
+            INSERT INTO approval_votes
+                (request_id, approver, decision, channel, comment, decided_at, client_address, user_agent)
+            VALUES (\(requestId), \(vote.approver), \(vote.decision.rawValue), \(vote.channel.rawValue), \(vote.comment),
+                    \(vote.decidedAt), \(vote.clientAddress), \(vote.userAgent))
+            ON CONFLICT (request_id, lower(approver)) DO NOTHING
+            """
+        ).affectedRows == 1
+    }
+
+    /// The request's votes, in the order they were recorded.
+    public func votes(requestId: String) async throws -> [ApprovalVote] {
+        try await ApprovalVotes.read(requestId: requestId) { try await connection.query($0) }
     }
 
     /// Deletes up to `limit` link tokens that expired before `cutoff`; returns how many.

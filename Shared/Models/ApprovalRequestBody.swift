@@ -12,12 +12,14 @@ public struct ApprovalRequestBody: Codable, Sendable {
     public var timeoutSeconds: Int?
     public var heartbeatTimeoutSeconds: Int?
     public var onTimeout: TimeoutPolicy?
+    public var policy: ApprovalPolicy?
 
     public init(
         requestId: String?, amount: Double?, currency: String? = nil, description: String?, requester: String? = nil,
         approvers: [String]? = nil, timeoutSeconds: Int? = nil, heartbeatTimeoutSeconds: Int? = nil,
-        onTimeout: TimeoutPolicy? = nil
+        onTimeout: TimeoutPolicy? = nil, policy: ApprovalPolicy? = nil
     ) {
+        self.policy = policy
         self.requestId = requestId
         self.amount = amount
         self.currency = currency
@@ -41,12 +43,14 @@ public struct ValidatedApprovalRequest: Sendable, Equatable {
     public var timeoutSeconds: Int
     public var heartbeatTimeoutSeconds: Int?
     public var onTimeout: TimeoutPolicy
+    public var policy: ApprovalPolicy
 
     public func event(eventId: UUID = UUID(), submittedAt: Date) -> ApprovalRequested {
         ApprovalRequested(
             eventId: eventId, requestId: requestId, amount: amount, currency: currency, description: description,
             requester: requester, approvers: approvers, timeoutSeconds: timeoutSeconds,
-            heartbeatTimeoutSeconds: heartbeatTimeoutSeconds, onTimeout: onTimeout, submittedAt: submittedAt)
+            heartbeatTimeoutSeconds: heartbeatTimeoutSeconds, onTimeout: onTimeout,
+            policy: policy == .any ? nil : policy, submittedAt: submittedAt)
     }
 }
 
@@ -125,13 +129,17 @@ extension ApprovalRequestBody {
             fail("heartbeatTimeoutSeconds", "must be an integer from 1 to timeoutSeconds")
         }
 
+        if case .quorum(let count) = policy, !(1...approvers.count).contains(count) {
+            fail("policy", "quorum must be from 1 to the number of approvers (\(approvers.count))")
+        }
+
         guard errors.isEmpty else { return .failure(.validation(errors)) }
         return .success(
             ValidatedApprovalRequest(
                 requestId: requestId, amount: amount, currency: currency, description: description,
                 requester: requester.flatMap { $0.isEmpty ? nil : $0 }, approvers: approvers,
                 timeoutSeconds: timeoutSeconds, heartbeatTimeoutSeconds: heartbeatTimeoutSeconds,
-                onTimeout: onTimeout ?? .reject))
+                onTimeout: onTimeout ?? .reject, policy: policy ?? .any))
     }
 
     static func isRequestIdCharacter(_ scalar: Unicode.Scalar) -> Bool {
@@ -190,13 +198,20 @@ public struct RequestStatusBody: Codable, Sendable, Equatable {
     public var errorMessage: String?
     /// The request's callback ids; shown only to callers with an API key.
     public var callbackIds: [UUID]?
+    /// How the approvers' decisions combine; absent for `any`.
+    public var policy: ApprovalPolicy?
+    /// The approvers' decisions so far, in order.
+    public var votes: [ApprovalVote]?
 
     public init(
         requestId: String, executionId: UUID, status: ApprovalStatus, amount: Double, currency: String,
         description: String, requester: String?, approvers: [String], submittedAt: Date, expiresAt: Date,
         decidedBy: String?, decidedAt: Date?, channel: DecisionChannel?, comment: String?, completedAt: Date?,
-        errorType: String? = nil, errorMessage: String? = nil, callbackIds: [UUID]? = nil
+        errorType: String? = nil, errorMessage: String? = nil, callbackIds: [UUID]? = nil, policy: ApprovalPolicy? = nil,
+        votes: [ApprovalVote]? = nil
     ) {
+        self.policy = policy
+        self.votes = votes
         self.requestId = requestId
         self.executionId = executionId
         self.status = status

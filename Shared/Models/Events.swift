@@ -62,13 +62,16 @@ public struct ApprovalRequested: GreenlightEvent {
     /// Seconds within which a heartbeat must reach the callback; nil for none.
     public var heartbeatTimeoutSeconds: Int?
     public var onTimeout: TimeoutPolicy?
+    /// How the approvers' decisions combine; nil means `any`.
+    public var policy: ApprovalPolicy?
     public var submittedAt: Date
 
     public init(
         eventId: UUID = UUID(), requestId: String, amount: Double, currency: String, description: String,
         requester: String?, approvers: [String], timeoutSeconds: Int, heartbeatTimeoutSeconds: Int? = nil,
-        onTimeout: TimeoutPolicy? = nil, submittedAt: Date
+        onTimeout: TimeoutPolicy? = nil, policy: ApprovalPolicy? = nil, submittedAt: Date
     ) {
+        self.policy = policy
         self.eventId = eventId
         self.requestId = requestId
         self.amount = amount
@@ -140,11 +143,16 @@ public struct DecisionSubmitted: GreenlightEvent {
     public var decidedAt: Date
     /// Hex SHA-256 of the link token used, for decisions made through a link.
     public var tokenHash: String?
+    /// For link decisions: the address the form was posted from, and the browser's User-Agent.
+    public var clientAddress: String?
+    public var userAgent: String?
 
     public init(
         eventId: UUID = UUID(), requestId: String, decision: Decision, decidedBy: String, channel: DecisionChannel,
-        comment: String?, decidedAt: Date, tokenHash: String?
+        comment: String?, decidedAt: Date, tokenHash: String?, clientAddress: String? = nil, userAgent: String? = nil
     ) {
+        self.clientAddress = clientAddress
+        self.userAgent = userAgent
         self.eventId = eventId
         self.requestId = requestId
         self.decision = decision
@@ -176,13 +184,16 @@ public struct ApprovalCompleted: GreenlightEvent {
     /// For `failed` and `cancelled`: why.
     public var errorType: String?
     public var errorMessage: String?
+    /// Every approver's decision that counted, in order (the audit trail); empty when nobody decided.
+    public var votes: [ApprovalVote]?
     public var completedAt: Date
 
     public init(
         eventId: UUID = UUID(), requestId: String, executionId: UUID, status: ApprovalStatus, decidedBy: String?,
         decidedAt: Date?, channel: DecisionChannel?, comment: String?, errorType: String? = nil,
-        errorMessage: String? = nil, completedAt: Date
+        errorMessage: String? = nil, votes: [ApprovalVote]? = nil, completedAt: Date
     ) {
+        self.votes = votes
         self.eventId = eventId
         self.requestId = requestId
         self.executionId = executionId
@@ -292,8 +303,14 @@ public struct ApprovalDecisionPayload: Codable, Sendable, Equatable {
     public var comment: String?
     public var channel: DecisionChannel?
     public var decidedAt: Date?
+    /// The votes that led to this decision (every policy but `any` collects several).
+    public var votes: [ApprovalVote]?
 
-    public init(decision: String, approver: String?, comment: String?, channel: DecisionChannel?, decidedAt: Date?) {
+    public init(
+        decision: String, approver: String?, comment: String?, channel: DecisionChannel?, decidedAt: Date?,
+        votes: [ApprovalVote]? = nil
+    ) {
+        self.votes = votes
         self.decision = decision
         self.approver = approver
         self.comment = comment

@@ -168,3 +168,32 @@ struct TraceContextTests {
         #expect(TraceContext(traceparent: "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-more")?.sampled == true)
     }
 }
+
+struct PolicyValidationTests {
+    func validate(_ json: String) throws -> Result<ValidatedApprovalRequest, Problem> {
+        try GreenlightJSON.decoder().decode(ApprovalRequestBody.self, from: Data(json.utf8)).validate(defaultApprover: "x@example.com")
+    }
+
+    @Test func policiesParseAndTravelOnTheEvent() throws {
+        let base = #""requestId": "R", "amount": 1, "description": "d", "approvers": ["a@example.com", "b@example.com"]"#
+        for (text, policy) in [(#""any""#, ApprovalPolicy.any), (#""all""#, .all), (#"{"quorum": 2}"#, .quorum(2))] {
+            let validated = try validate("{\(base), \"policy\": \(text)}").get()
+            #expect(validated.policy == policy)
+            let event = validated.event(submittedAt: Date())
+            let decoded = try GreenlightJSON.decoder().decode(ApprovalRequested.self, from: GreenlightJSON.encode(event))
+            #expect((decoded.policy ?? .any) == policy)
+        }
+        #expect(try validate("{\(base)}").get().policy == .any)
+        #expect(ApprovalPolicy(storedAs: ApprovalPolicy.quorum(3).description) == .quorum(3))
+    }
+
+    @Test func aQuorumLargerThanTheApproversOrAnUnknownPolicyIsRefused() throws {
+        let base = #""requestId": "R", "amount": 1, "description": "d", "approvers": ["a@example.com"]"#
+        guard case .failure(let problem) = try validate("{\(base), \"policy\": {\"quorum\": 2}}") else {
+            Issue.record("a quorum of 2 out of 1 was accepted")
+            return
+        }
+        #expect(problem.errors?.map(\.field) == ["policy"])
+        #expect(throws: DecodingError.self) { try validate("{\(base), \"policy\": \"most\"}") }
+    }
+}

@@ -18,7 +18,10 @@ struct EventSchemaTests {
             ApprovalRequested(
                 requestId: "REQ-001", amount: 5000, currency: "USD", description: "New server", requester: "it@example.com",
                 approvers: ["a@example.com", "b@example.com"], timeoutSeconds: 86400, heartbeatTimeoutSeconds: 600,
-                onTimeout: .approve, submittedAt: at),
+                onTimeout: .approve, policy: .quorum(2), submittedAt: at),
+            ApprovalRequested(
+                requestId: "REQ-003", amount: 1, currency: "USD", description: "All", requester: nil,
+                approvers: ["a@example.com"], timeoutSeconds: 60, policy: .all, submittedAt: at),
             ApprovalRequested(
                 requestId: "REQ-002", amount: 0, currency: "EUR", description: "Minimal", requester: nil,
                 approvers: ["a@example.com"], timeoutSeconds: 1, submittedAt: at),
@@ -26,7 +29,8 @@ struct EventSchemaTests {
         .decisions: [
             DecisionSubmitted(
                 requestId: "REQ-001", decision: .approve, decidedBy: "a@example.com", channel: .link, comment: "ok",
-                decidedAt: at, tokenHash: String(repeating: "ab", count: 32)),
+                decidedAt: at, tokenHash: String(repeating: "ab", count: 32), clientAddress: "203.0.113.7",
+                userAgent: "Mozilla/5.0"),
             DecisionSubmitted(
                 requestId: "REQ-001", decision: .reject, decidedBy: "erp", channel: .kafka, comment: nil, decidedAt: at,
                 tokenHash: nil),
@@ -52,7 +56,13 @@ struct EventSchemaTests {
         .outcomes: [
             ApprovalCompleted(
                 requestId: "REQ-001", executionId: uuid, status: .approved, decidedBy: "a@example.com", decidedAt: at,
-                channel: .link, comment: "ok", completedAt: at),
+                channel: .link, comment: "ok",
+                votes: [
+                    ApprovalVote(
+                        approver: "a@example.com", decision: .approve, channel: .link, comment: "ok", decidedAt: at,
+                        clientAddress: "203.0.113.7", userAgent: "Mozilla/5.0"),
+                    ApprovalVote(approver: "ops@example.com", decision: .approve, channel: .api, comment: nil, decidedAt: at),
+                ], completedAt: at),
             ApprovalCompleted(
                 requestId: "REQ-001", executionId: uuid, status: .cancelled, decidedBy: nil, decidedAt: nil, channel: nil,
                 comment: nil, errorType: "Execution.Stopped", errorMessage: "duplicate", completedAt: at),

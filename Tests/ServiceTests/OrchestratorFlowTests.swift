@@ -55,10 +55,104 @@ struct OrchestratorFlowTests {
     }
 
     func request(_ id: String, approvers: [String] = ["a@example.com", "b@example.com"], timeout: Int = 3600,
-                 onTimeout: TimeoutPolicy? = nil) -> ApprovalRequested {
+                 onTimeout: TimeoutPolicy? = nil, policy: ApprovalPolicy? = nil) -> ApprovalRequested {
         ApprovalRequested(
             requestId: id, amount: 10, currency: "USD", description: "d", requester: nil, approvers: approvers,
-            timeoutSeconds: timeout, onTimeout: onTimeout, submittedAt: Date())
+            timeoutSeconds: timeout, onTimeout: onTimeout, policy: policy, submittedAt: Date())
+    }
+
+    /// Each approver's link token for a request.
+    func tokens(_ h: Harness, _ requestId: String) async throws -> [String: String] {
+        Dictionary(
+            uniqueKeysWithValues: try await h.outbox("NotificationRequested", as: NotificationRequested.self)
+                .filter { $0.requestId == requestId }.map { ($0.approver, $0.linkToken) })
+    }
+
+    // MARK: - Policies
+
+    @Test func allNeedsEveryApproverAndRecordsEachVote() async throws {
+        let h = try await harness()
+        try await h.handle(.approvalRequested(request("REQ-ALL", policy: .all)))
+        let tokens = try await tokens(h, "REQ-ALL")
+        try await h.handle(.decisionSubmitted(decision("REQ-ALL", by: "a@example.com", token: tokens["a@example.com"])))
+        // One approval of two: still pending, the vote on record, no outcome.
+        var status = try #require(try await h.status("REQ-ALL"))
+        #expect(status.status == .pending)
+        #expect(status.policy == .all)
+        #expect(status.votes?.map(\.approver) == ["a@example.com"])
+        #expect(try await h.outbox("ApprovalCompleted", as: ApprovalCompleted.self).isEmpty)
+        #expect(try await h.attempts("REQ-ALL").last?.reason == "vote recorded: 1 of 2 approvals (all)")
+        // The same approver again, through the API this time: refused, nothing changes.
+        try await h.handle(.decisionSubmitted(decision("REQ-ALL", by: "A@example.com", .reject, channel: .api)))
+        #expect(try await h.attempts("REQ-ALL").last?.reason == "A@example.com has already decided on this request")
+        #expect(try await h.status("REQ-ALL")?.status == .pending)
+
+        try await h.handle(.decisionSubmitted(decision("REQ-ALL", by: "b@example.com", token: tokens["b@example.com"])))
+        status = try #require(try await h.status("REQ-ALL"))
+        #expect(status.status == .approved)
+        let outcome = try #require(try await h.outbox("ApprovalCompleted", as: ApprovalCompleted.self).first)
+        #expect(outcome.status == .approved)
+        #expect(outcome.decidedBy == "b@example.com")
+        #expect(outcome.votes?.map(\.approver) == ["a@example.com", "b@example.com"])
+        #expect(outcome.votes?.allSatisfy { $0.decision == .approve && $0.channel == .link } == true)
+    }
+
+    @Test func allIsRejectedByAnyRejection() async throws {
+        let h = try await harness()
+        try await h.handle(.approvalRequested(request("REQ-ALLR", approvers: ["a@example.com", "b@example.com", "c@example.com"], policy: .all)))
+        let tokens = try await tokens(h, "REQ-ALLR")
+        try await h.handle(.decisionSubmitted(decision("REQ-ALLR", by: "a@example.com", token: tokens["a@example.com"])))
+        try await h.handle(.decisionSubmitted(decision("REQ-ALLR", by: "b@example.com", .reject, token: tokens["b@example.com"])))
+        let outcome = try #require(try await h.outbox("ApprovalCompleted", as: ApprovalCompleted.self).first)
+        #expect(outcome.status == .rejected)
+        #expect(outcome.votes?.map(\.decision) == [.approve, .reject])
+        // The third approver's link is spent with the request.
+        try await h.handle(.decisionSubmitted(decision("REQ-ALLR", by: "c@example.com", token: tokens["c@example.com"])))
+        #expect(try await h.outbox("ApprovalCompleted", as: ApprovalCompleted.self).count == 1)
+    }
+
+    @Test func quorumApprovesAtNAndRejectsWhenNCanNoLongerBeReached() async throws {
+        let h = try await harness()
+        let three = ["a@example.com", "b@example.com", "c@example.com"]
+        try await h.handle(.approvalRequested(request("REQ-Q1", approvers: three, policy: .quorum(2))))
+        try await h.handle(.approvalRequested(request("REQ-Q2", approvers: three, policy: .quorum(2))))
+        let first = try await tokens(h, "REQ-Q1")
+        let second = try await tokens(h, "REQ-Q2")
+
+        try await h.handle(.decisionSubmitted(decision("REQ-Q1", by: "a@example.com", token: first["a@example.com"])))
+        try await h.handle(.decisionSubmitted(decision("REQ-Q1", by: "b@example.com", .reject, token: first["b@example.com"])))
+        #expect(try await h.status("REQ-Q1")?.status == .pending)
+        try await h.handle(.decisionSubmitted(decision("REQ-Q1", by: "c@example.com", token: first["c@example.com"])))
+        #expect(try await h.status("REQ-Q1")?.status == .approved)
+
+        try await h.handle(.decisionSubmitted(decision("REQ-Q2", by: "a@example.com", .reject, token: second["a@example.com"])))
+        #expect(try await h.status("REQ-Q2")?.status == .pending)
+        try await h.handle(.decisionSubmitted(decision("REQ-Q2", by: "c@example.com", .reject, token: second["c@example.com"])))
+        #expect(try await h.status("REQ-Q2")?.status == .rejected)
+        let outcomes = try await h.outbox("ApprovalCompleted", as: ApprovalCompleted.self)
+        #expect(Dictionary(uniqueKeysWithValues: outcomes.map { ($0.requestId, $0.status) }) == ["REQ-Q1": .approved, "REQ-Q2": .rejected])
+    }
+
+    @Test func someoneWhoIsNotAnApproverDecidesOutright() async throws {
+        let h = try await harness()
+        try await h.handle(.approvalRequested(request("REQ-OVR", policy: .all)))
+        try await h.handle(.decisionSubmitted(decision("REQ-OVR", by: "ops@example.com", .reject, channel: .api)))
+        let outcome = try #require(try await h.outbox("ApprovalCompleted", as: ApprovalCompleted.self).first)
+        #expect(outcome.status == .rejected)
+        #expect(outcome.decidedBy == "ops@example.com")
+        #expect(outcome.votes?.map(\.approver) == ["ops@example.com"])
+    }
+
+    @Test func policyTally() {
+        func votes(_ decisions: Decision...) -> [ApprovalVote] {
+            decisions.enumerated().map { ApprovalVote(approver: "\($0.offset)@x.com", decision: $0.element, channel: .link, comment: nil, decidedAt: Date()) }
+        }
+        #expect(PolicyTally(policy: .any, approvers: 3, votes: votes(.reject)) == .rejected)
+        #expect(PolicyTally(policy: .all, approvers: 3, votes: votes(.approve, .approve)) == .waiting(approvals: 2, needed: 3))
+        #expect(PolicyTally(policy: .all, approvers: 3, votes: votes(.approve, .approve, .approve)) == .approved)
+        #expect(PolicyTally(policy: .quorum(2), approvers: 4, votes: votes(.reject, .reject)) == .waiting(approvals: 0, needed: 2))
+        #expect(PolicyTally(policy: .quorum(2), approvers: 4, votes: votes(.reject, .reject, .reject)) == .rejected)
+        #expect(PolicyTally(policy: .quorum(1), approvers: 2, votes: votes(.reject, .approve)) == .approved)
     }
 
     func decision(_ id: String, by approver: String, _ decision: Decision = .approve, token: String? = nil,

@@ -64,7 +64,7 @@ public struct ApprovalWorkflow: Workflow {
                 requestId: request.requestId, executionId: context.executionId, status: verdict.status,
                 decidedBy: verdict.decidedBy, decidedAt: verdict.decidedAt, channel: verdict.channel,
                 comment: verdict.comment, errorType: verdict.error?.errorType, errorMessage: verdict.error?.errorMessage,
-                completedAt: completedAt)
+                votes: verdict.votes, completedAt: completedAt)
             let writer = ApprovalWriter(step.connection)
             _ = try await writer.completeRequest(
                 requestId: request.requestId, status: verdict.status, decidedBy: verdict.decidedBy,
@@ -84,6 +84,7 @@ public struct ApprovalWorkflow: Workflow {
         var channel: DecisionChannel?
         var comment: String?
         var error: DurableError?
+        var votes: [ApprovalVote]?
 
         init(decision: ApprovalDecisionPayload) {
             switch decision.decision.lowercased() {
@@ -94,6 +95,7 @@ public struct ApprovalWorkflow: Workflow {
             decidedAt = decision.decidedAt
             channel = decision.channel ?? .api
             comment = decision.comment
+            votes = decision.votes
         }
 
         init(status: ApprovalStatus, error: DurableError) {

@@ -21,16 +21,50 @@ struct DecisionHandler: Sendable {
             logger.notice("Decision not applied: \(reason)", metadata: metadata)
             try await writer.recordDecisionAttempt(decision, accepted: false, reason: reason)
         }
+        var approver = decision.decidedBy
         if let hash = decision.tokenHash {
             guard let token = try await writer.linkToken(hash: hash), token.requestId == decision.requestId else {
                 return try await refuse("the link token does not belong to this request")
             }
             guard token.usedAt == nil else { return try await refuse("the link token was already used") }
             guard token.expiresAt > decision.decidedAt else { return try await refuse("the link token had expired") }
+            // The vote is the approver's the link was issued to, whatever name the event carries.
+            approver = token.approver
+        }
+        let vote = ApprovalVote(
+            approver: approver, decision: decision.decision, channel: decision.channel, comment: decision.comment,
+            decidedAt: decision.decidedAt, clientAddress: decision.clientAddress, userAgent: decision.userAgent)
+
+        // Under `all` or a quorum, an approver's decision is a vote, and only the vote that settles the policy
+        // resumes the workflow. Under `any`, or from someone who is not an approver (an operator through the API,
+        // another system on Kafka), the decision settles the request at once.
+        var decided = decision.decision
+        var votes: [ApprovalVote]?
+        if let pending = try await writer.lockPendingRequest(requestId: decision.requestId) {
+            let isApprover = pending.approvers.contains { $0.lowercased() == approver.lowercased() }
+            guard try await writer.insertVote(requestId: decision.requestId, vote) || !isApprover else {
+                return try await refuse("\(approver) has already decided on this request")
+            }
+            let recorded = try await writer.votes(requestId: decision.requestId)
+            votes = recorded
+            if isApprover, pending.policy != .any {
+                switch PolicyTally(policy: pending.policy, approvers: pending.approvers.count, votes: recorded) {
+                case .approved: decided = .approve
+                case .rejected: decided = .reject
+                case .waiting(let approvals, let needed):
+                    if let hash = decision.tokenHash { try await writer.markLinkTokenUsed(hash: hash, at: Date()) }
+                    let reason = "vote recorded: \(approvals) of \(needed) approvals (\(pending.policy))"
+                    try await writer.recordDecisionAttempt(decision, accepted: true, reason: reason)
+                    Counter(label: "greenlight_decisions_total", dimensions: [("channel", decision.channel.rawValue), ("result", "vote")])
+                        .increment()
+                    logger.info("Vote recorded", metadata: metadata.merging(["approvals": "\(approvals)", "needed": "\(needed)"]) { a, _ in a })
+                    return
+                }
+            }
         }
         let payload = ApprovalDecisionPayload(
-            decision: decision.decision == .approve ? "approved" : "rejected", approver: decision.decidedBy,
-            comment: decision.comment, channel: decision.channel, decidedAt: decision.decidedAt)
+            decision: decided == .approve ? "approved" : "rejected", approver: approver,
+            comment: decision.comment, channel: decision.channel, decidedAt: decision.decidedAt, votes: votes)
         let result = try await engine.send(
             .success(String(decoding: try GreenlightJSON.encode(payload), as: UTF8.self)),
             toCallbackNamed: ApprovalWorkflow.callbackName, ofExecution: decision.requestId, on: connection)
