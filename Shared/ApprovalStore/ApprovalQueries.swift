@@ -60,7 +60,8 @@ public struct ApprovalReader: Sendable {
         let rows = try await pool.query(
             """
             SELECT t.request_id, t.approver, t.expires_at, t.used_at, e.status, e.amount, e.currency, e.description,
-                   e.requester, e.submitted_at, e.decided_by, e.decided_at, e.trace_parent
+                   e.requester, e.submitted_at, e.decided_by, e.decided_at, e.trace_parent, e.policy,
+                   cardinality(e.approvers) AS approver_count
             FROM link_tokens t JOIN approval_requests e ON e.request_id = t.request_id
             WHERE t.token_hash = \(hash)
             """)
@@ -69,11 +70,14 @@ public struct ApprovalReader: Sendable {
             decidedBy, decidedAt) = try row.decode(
                 (String, String, Date, Date?, String, Double, String, String, String?, Date, String?, Date?).self)
         let trace = try row.decode(String?.self, column: "trace_parent")
+        let policy = ApprovalPolicy(storedAs: try row.decode(String.self, column: "policy")) ?? .any
+        let approverCount = try row.decode(Int.self, column: "approver_count")
         return LinkTokenRecord(
             tokenHash: hash, requestId: requestId, approver: approver, expiresAt: expiresAt, usedAt: usedAt,
             status: ApprovalStatus(rawValue: status) ?? .pending, amount: amount, currency: currency,
             description: description, requester: requester, submittedAt: submittedAt, decidedBy: decidedBy,
-            decidedAt: decidedAt, trace: trace.flatMap(TraceContext.init(traceparent:)))
+            decidedAt: decidedAt, trace: trace.flatMap(TraceContext.init(traceparent:)), policy: policy,
+            approverCount: approverCount)
     }
 }
 
@@ -94,12 +98,17 @@ public struct LinkTokenRecord: Sendable, Equatable {
     public var decidedAt: Date?
     /// The trace the request belongs to.
     public var trace: TraceContext?
+    public var policy: ApprovalPolicy
+    public var approverCount: Int
 
     public init(
         tokenHash: String, requestId: String, approver: String, expiresAt: Date, usedAt: Date?, status: ApprovalStatus,
         amount: Double, currency: String, description: String, requester: String?, submittedAt: Date,
-        decidedBy: String?, decidedAt: Date?, trace: TraceContext? = nil
+        decidedBy: String?, decidedAt: Date?, trace: TraceContext? = nil, policy: ApprovalPolicy = .any,
+        approverCount: Int = 1
     ) {
+        self.policy = policy
+        self.approverCount = approverCount
         self.tokenHash = tokenHash
         self.requestId = requestId
         self.approver = approver

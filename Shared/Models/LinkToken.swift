@@ -34,6 +34,12 @@ public enum LinkToken {
             }
     }
 
+    /// The value of the review form's hidden `confirm` field: bound to the token, so a form can only be posted
+    /// for the link whose page it came from.
+    public static func formProof(for token: String) -> String {
+        String(hash("greenlight-form-v1:" + token).prefix(32))
+    }
+
     /// Hex SHA-256 of the token.
     public static func hash(_ token: String) -> String {
         SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()

@@ -90,7 +90,7 @@ public struct HealthRoutes: Sendable {
 
 /// Builds the HTTP server every service runs (health endpoints at least).
 public func makeHTTPServer(
-    router: Router<BasicRequestContext>, host: String, port: Int, serviceName: String, logger: Logger,
+    router: Router<GreenlightRequestContext>, host: String, port: Int, serviceName: String, logger: Logger,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
     Application(
@@ -107,8 +107,8 @@ public func makeHTTPServer(
 
 /// The router every service starts from: request metrics (Hummingbird's `MetricsMiddleware`: requests by
 /// method, route and status, with durations), problem-details errors, the health endpoints and `/metrics`.
-public func makeServiceRouter(checks: [(name: String, check: HealthRoutes.Check)]) -> Router<BasicRequestContext> {
-    let router = Router()
+public func makeServiceRouter(checks: [(name: String, check: HealthRoutes.Check)]) -> Router<GreenlightRequestContext> {
+    let router = Router(context: GreenlightRequestContext.self)
     router.add(middleware: MetricsMiddleware())
     router.add(middleware: ProblemMiddleware())
     HealthRoutes(checks: checks).register(on: router)

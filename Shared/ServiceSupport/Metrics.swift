@@ -20,7 +20,7 @@ public enum GreenlightMetrics {
         return buffer
     }
 
-    static func register(on router: Router<BasicRequestContext>) {
+    static func register(on router: Router<GreenlightRequestContext>) {
         router.get("metrics") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],

@@ -43,8 +43,7 @@ struct ApprovalFlowTests {
             #expect(try await stack.status(requestId)?.status == .pending)
             #expect(stack.outcomes.outcomes(forRequest: requestId).isEmpty)
 
-            let decided = try await HTTP.post(
-                approve, body: "decision=approve&comment=Looks+good", contentType: "application/x-www-form-urlencoded")
+            let decided = try await HTTP.clickThrough(approve, comment: "Looks good", headers: [("User-Agent", "E2E-Browser/1.0")])
             #expect(decided.status == 200)
             #expect(decided.body.contains("Request Approved!"))
 
@@ -54,6 +53,12 @@ struct ApprovalFlowTests {
             #expect(outcome.decidedBy == "a@example.com")
             #expect(outcome.channel == .link)
             #expect(outcome.comment == "Looks good")
+            // The audit trail: who the link was issued to, when, how, from where, with which browser.
+            let vote = try #require(outcome.votes?.first)
+            #expect(outcome.votes?.count == 1)
+            #expect(vote.approver == "a@example.com" && vote.decision == .approve && vote.channel == .link)
+            #expect(vote.clientAddress == "127.0.0.1")
+            #expect(vote.userAgent == "E2E-Browser/1.0")
 
             let status = try #require(try await stack.status(requestId))
             #expect(status.status == .approved)
@@ -61,7 +66,7 @@ struct ApprovalFlowTests {
             #expect(status.decidedAt != nil)
 
             // The link is spent: a second click gets its own page and changes nothing.
-            let again = try await HTTP.post(approve, body: "decision=approve", contentType: "application/x-www-form-urlencoded")
+            let again = try await HTTP.postDecision(approve)
             #expect(again.status == 409)
             #expect(again.body.contains("already approved"))
             try await Task.sleep(for: .milliseconds(300))
@@ -99,6 +104,32 @@ struct ApprovalFlowTests {
         }
     }
 
+    @Test func twoApproversUnderPolicyAllBothClick() async throws {
+        try await ServiceStack.with { stack in
+            let requestId = TestEnvironment.uniqueName("REQ")
+            #expect(
+                try await stack.submit(
+                    #"{"requestId": "\#(requestId)", "amount": 90000, "description": "Data centre lease", "approvers": ["a@example.com", "b@example.com"], "policy": "all"}"#
+                ).status == 202)
+            _ = try await eventually(timeout: .seconds(30)) { stack.mails(forRequest: requestId).count == 2 }
+            let mails = stack.mails(forRequest: requestId)
+            func link(_ approver: String) throws -> String {
+                try #require(mails.first { $0.header("To") == approver }?.links.first { $0.contains("/approve/") })
+            }
+            let first = try await HTTP.clickThrough(try link("a@example.com"))
+            #expect(first.body.contains("Every approver (2) must approve this request"))
+            // One approval of two: the request waits for the other.
+            _ = try await eventually(timeout: .seconds(10)) { try await stack.status(requestId)?.votes?.count == 1 }
+            #expect(try await stack.status(requestId)?.status == .pending)
+            #expect(stack.outcomes.outcomes(forRequest: requestId).isEmpty)
+
+            _ = try await HTTP.clickThrough(try link("b@example.com"))
+            let outcome = try await stack.outcomes.waitFor(requestId)
+            #expect(outcome.status == .approved)
+            #expect(outcome.votes?.map(\.approver) == ["a@example.com", "b@example.com"])
+        }
+    }
+
     @Test func rejectedByEmailLinkAndUnknownLinksAreRefused() async throws {
         try await ServiceStack.with { stack in
             let requestId = TestEnvironment.uniqueName("REQ")
@@ -111,7 +142,7 @@ struct ApprovalFlowTests {
             let reject = try #require(mail.links.first { $0.contains("/reject/") })
 
             #expect(try await HTTP.get(reject).body.contains("Reject this request?"))
-            let decided = try await HTTP.post(reject, body: "decision=reject", contentType: "application/x-www-form-urlencoded")
+            let decided = try await HTTP.clickThrough(reject)
             #expect(decided.status == 200)
             #expect(decided.body.contains("Request Rejected!"))
 
@@ -157,7 +188,7 @@ struct ApprovalFlowTests {
 
             // The link no longer decides anything.
             let approve = try #require(mail.links.first { $0.contains("/approve/") })
-            let late = try await HTTP.post(approve, body: "decision=approve", contentType: "application/x-www-form-urlencoded")
+            let late = try await HTTP.postDecision(approve)
             #expect(late.status == 409)
             #expect(late.body.contains("timed out"))
         }
@@ -181,7 +212,7 @@ struct ApprovalFlowTests {
             #expect(third.body.contains("already accepted"))
 
             let approve = try #require(mail.links.first { $0.contains("/approve/") })
-            _ = try await HTTP.post(approve, body: "decision=approve", contentType: "application/x-www-form-urlencoded")
+            _ = try await HTTP.clickThrough(approve)
             _ = try await stack.outcomes.waitFor(requestId)
             try await Task.sleep(for: .seconds(1))
             #expect(stack.mails(forRequest: requestId).count == 1)
@@ -239,7 +270,7 @@ struct ApprovalFlowTests {
                     .status == 202)
             let mail = try await stack.waitForMail(forRequest: requestId)
             let reject = try #require(mail.links.first { $0.contains("/reject/") })
-            _ = try await HTTP.post(reject, body: "decision=reject", contentType: "application/x-www-form-urlencoded")
+            _ = try await HTTP.clickThrough(reject)
             #expect(try await stack.outcomes.waitFor(requestId).status == .rejected)
             for name in ["orchestrator", "notifier"] {
                 #expect(stack.processes[name]?.hasExited == false, "\(name) died")
@@ -284,7 +315,7 @@ struct TracePropagationTests {
             let mail = try await stack.waitForMail(forRequest: requestId)
             let approve = try #require(mail.links.first { $0.contains("/approve/") })
             // The click carries no trace of its own; the receiver joins the request's.
-            let decided = try await HTTP.post(approve, body: "decision=approve", contentType: "application/x-www-form-urlencoded")
+            let decided = try await HTTP.clickThrough(approve)
             #expect(decided.status == 200)
             #expect(try await stack.outcomes.waitFor(requestId).status == .approved)
             let outcomeTrace = try #require(stack.outcomes.traceparent(forRequest: requestId).flatMap(TraceContext.init(traceparent:)))

@@ -71,7 +71,7 @@ struct ProgramAccessTests {
             #expect(!outcome.approved)
             _ = try await eventually { try await stack.status(requestId)?.status == .cancelled }
             let approve = try #require(mail.links.first { $0.contains("/approve/") })
-            let late = try await HTTP.post(approve, body: "decision=approve", contentType: "application/x-www-form-urlencoded")
+            let late = try await HTTP.postDecision(approve)
             #expect(late.status == 409)
             #expect(try await HTTP.post(cancelURL, body: "", contentType: "application/json", headers: auth).status == 409)
         }

@@ -34,7 +34,7 @@ struct CallbackAPIRoutesTests {
             open: (record(open), "REQ-1"), ended: (record(ended, status: .succeeded), "REQ-2"),
             generic: (record(generic, name: "other"), "EXEC-3"),
         ])
-        let router = Router()
+        let router = Router(context: GreenlightRequestContext.self)
         router.add(middleware: ProblemMiddleware())
         CallbackAPIRoutes(
             callbacks: callbacks, publisher: publisher, apiKeys: APIKeys([Self.key]),

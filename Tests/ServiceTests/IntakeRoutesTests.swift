@@ -60,7 +60,7 @@ struct IntakeRoutesTests {
     static let key = "test-key-0123456789abcdef"
 
     func app(_ publisher: RecordingPublisher, statuses: FixedStatuses = FixedStatuses()) -> some ApplicationProtocol {
-        let router = Router()
+        let router = Router(context: GreenlightRequestContext.self)
         router.add(middleware: ProblemMiddleware())
         IntakeRoutes(
             publisher: publisher, statuses: statuses, defaultApprover: "boss@example.com", apiKeys: APIKeys([Self.key]),

@@ -29,11 +29,21 @@ struct LinkRoutesTests {
             decidedAt: usedAt)
     }
 
-    func app(_ tokens: FixedTokens, _ publisher: RecordingPublisher) -> some ApplicationProtocol {
-        let router = Router()
+    func app(_ tokens: FixedTokens, _ publisher: RecordingPublisher, limiter: RateLimiter? = nil) -> some ApplicationProtocol {
+        let router = Router(context: GreenlightRequestContext.self)
         router.add(middleware: ProblemMiddleware())
-        LinkRoutes(tokens: tokens, publisher: publisher, now: { [now] in now }).register(on: router)
+        LinkRoutes(
+            tokens: tokens, publisher: publisher, publicURL: "https://approvals.example.com/", limiter: limiter,
+            now: { [now] in now }
+        ).register(on: router)
         return Application(router: router)
+    }
+
+    /// The form body the review page's button sends.
+    func form(_ decision: Decision, comment: String? = nil) -> ByteBuffer {
+        var body = "decision=\(decision.rawValue)&confirm=\(LinkToken.formProof(for: token))"
+        if let comment { body += "&comment=\(comment)" }
+        return ByteBuffer(string: body)
     }
 
     @Test func getShowsAReviewPageAndDecidesNothing() async throws {
@@ -59,7 +69,7 @@ struct LinkRoutesTests {
         try await app(tokens, publisher).test(.router) { client in
             try await client.execute(
                 uri: "/reject/\(token)", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
-                body: ByteBuffer(string: "decision=reject&comment=Too+expensive%21")
+                body: form(.reject, comment: "Too+expensive%21")
             ) { response in
                 #expect(response.status == .ok)
                 #expect(String(buffer: response.body).contains("Request Rejected!"))
@@ -87,7 +97,7 @@ struct LinkRoutesTests {
             try await app(tokens, publisher).test(.router) { client in
                 try await client.execute(
                     uri: "/approve/\(token)", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
-                    body: ByteBuffer(string: "decision=approve")
+                    body: form(.approve)
                 ) { response in
                     #expect(response.status == status)
                     #expect(String(buffer: response.body).contains(text), "\(status)")
@@ -104,7 +114,7 @@ struct LinkRoutesTests {
         try await app(tokens, publisher).test(.router) { client in
             try await client.execute(
                 uri: "/approve/\(token)", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
-                body: ByteBuffer(string: "decision=reject")
+                body: form(.reject)
             ) { response in
                 #expect(response.status == .badRequest)
             }
@@ -125,5 +135,95 @@ struct LinkRoutesTests {
         #expect(tokens.allSatisfy { $0.count == 22 && LinkToken.isWellFormed($0) })
         #expect(LinkToken.hash(tokens[0]).count == 64)
         #expect(!LinkToken.isWellFormed("../../../etc/passwd!!!"))
+    }
+
+    func post(_ client: some TestClientProtocol, _ decision: Decision, body: ByteBuffer, headers: HTTPFields = [:]) async throws
+        -> TestResponse
+    {
+        var all: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
+        all.append(contentsOf: headers)
+        return try await client.execute(uri: "/\(decision.rawValue)/\(token)", method: .post, headers: all, body: body)
+    }
+
+    @Test func theFormCarriesAFieldBoundToTheTokenAndAPostWithoutItDecidesNothing() async throws {
+        let publisher = RecordingPublisher()
+        let tokens = FixedTokens(records: [LinkToken.hash(token): record()])
+        try await app(tokens, publisher).test(.router) { client in
+            let page = try await client.execute(uri: "/approve/\(token)", method: .get)
+            #expect(String(buffer: page.body).contains(#"name="confirm" value="\#(LinkToken.formProof(for: token))""#))
+            #expect(try await post(client, .approve, body: ByteBuffer(string: "decision=approve")).status == .badRequest)
+            let other = LinkToken.formProof(for: "AAAAAAAAAAAAAAAAAAAAAA")
+            #expect(
+                try await post(client, .approve, body: ByteBuffer(string: "decision=approve&confirm=\(other)")).status
+                    == .badRequest)
+        }
+        #expect(publisher.events.withLock { $0.isEmpty })
+    }
+
+    @Test func aPostFromAnotherSiteIsRefused() async throws {
+        let publisher = RecordingPublisher()
+        let tokens = FixedTokens(records: [LinkToken.hash(token): record()])
+        try await app(tokens, publisher).test(.router) { client in
+            let crossSite = try await post(client, .approve, body: form(.approve), headers: [.origin: "https://evil.example"])
+            #expect(crossSite.status == .forbidden)
+            #expect(String(buffer: crossSite.body).contains("Form not accepted"))
+            #expect(
+                try await post(client, .approve, body: form(.approve), headers: [.referer: "https://evil.example/page"]).status
+                    == .forbidden)
+            #expect(publisher.events.withLock { $0.isEmpty })
+            // Our own origin, and the "null" origin browsers send under Referrer-Policy: no-referrer, are fine.
+            #expect(
+                try await post(client, .approve, body: form(.approve), headers: [.origin: "https://approvals.example.com"])
+                    .status == .ok)
+            #expect(
+                try await post(client, .approve, body: form(.approve), headers: [.origin: "null", .userAgent: "TestBrowser/1.0"])
+                    .status == .ok)
+        }
+        #expect(publisher.published(DecisionSubmitted.self).map(\.userAgent) == [nil, "TestBrowser/1.0"])
+    }
+
+    @Test func tokenPagesAreRateLimitedPerClient() async throws {
+        let tokens = FixedTokens(records: [LinkToken.hash(token): record()])
+        try await app(tokens, RecordingPublisher(), limiter: RateLimiter(perMinute: 3)).test(.router) { client in
+            for _ in 1...3 {
+                #expect(try await client.execute(uri: "/approve/\(token)", method: .get).status == .ok)
+            }
+            let limited = try await client.execute(uri: "/r/\(token)", method: .get)
+            #expect(limited.status == .tooManyRequests)
+            #expect(Int(limited.headers[.retryAfter] ?? "") == 20)
+            #expect(String(buffer: limited.body).contains("Too many requests"))
+            // Other routes are not limited.
+            #expect(try await client.execute(uri: "/healthz", method: .get).status != .tooManyRequests)
+        }
+    }
+
+    @Test func rateLimiterRefillsAndForgetsIdleClients() {
+        let limiter = RateLimiter(perMinute: 2, maxKeys: 2)
+        let start = ContinuousClock.now
+        #expect(limiter.acquire("a", now: start) == nil)
+        #expect(limiter.acquire("a", now: start) == nil)
+        #expect(limiter.acquire("a", now: start) == 30)
+        #expect(limiter.acquire("a", now: start + .seconds(31)) == nil)
+        #expect(limiter.acquire("b", now: start + .seconds(31)) == nil)
+        // A third client: the table stays within two entries, dropping idle (refilled) ones first.
+        #expect(limiter.acquire("c", now: start + .seconds(200)) == nil)
+        #expect(limiter.keyCount <= 2)
+    }
+
+    @Test func theReviewPageForBothDecisionsAndThePolicyNote() async throws {
+        var all = record()
+        all.policy = .all
+        all.approverCount = 3
+        let tokens = FixedTokens(records: [LinkToken.hash(token): all])
+        try await app(tokens, RecordingPublisher()).test(.router) { client in
+            let page = try await client.execute(uri: "/r/\(token)", method: .get)
+            #expect(page.status == .ok)
+            let html = String(buffer: page.body)
+            #expect(html.contains("Review this request"))
+            #expect(html.contains(#"action="/approve/\#(token)""#))
+            #expect(html.contains(#"action="/reject/\#(token)""#))
+            #expect(html.contains("Every approver (3) must approve this request"))
+            #expect(html.contains(#"<label for="approve-comment">"#) && html.contains(#"id="approve-comment""#))
+        }
     }
 }

@@ -32,7 +32,7 @@ struct OpenAPITests {
         IntakeRoutes(publisher: RecordingPublisher(), statuses: FixedStatuses(), defaultApprover: "a@example.com")
             .register(on: intake)
         let callbacks = makeServiceRouter(checks: [])
-        LinkRoutes(tokens: FixedTokens(), publisher: RecordingPublisher()).register(on: callbacks)
+        LinkRoutes(tokens: FixedTokens(), publisher: RecordingPublisher(), publicURL: "http://127.0.0.1:8081").register(on: callbacks)
         CallbackAPIRoutes(callbacks: FixedCallbacks(), publisher: RecordingPublisher(), apiKeys: APIKeys([]))
             .register(on: callbacks)
         let routes = intake.routes + callbacks.routes

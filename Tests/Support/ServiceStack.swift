@@ -359,6 +359,35 @@ public enum HTTP {
         return try await send(request)
     }
 
+    /// What a person does with an emailed link: opens the page (GET), then presses its button — POSTs the
+    /// page's form, hidden fields included, with `comment`.
+    public static func clickThrough(_ link: String, comment: String? = nil, headers: [(String, String)] = []) async throws
+        -> Response
+    {
+        let page = try await get(link)
+        guard page.status == 200 else { return page }
+        let decision = link.contains("/reject/") ? "reject" : "approve"
+        guard let action = page.body.range(of: #"action="/\#(decision)/"#),
+            let confirm = page.body[action.upperBound...].range(of: #"name="confirm" value=""#),
+            let end = page.body[confirm.upperBound...].firstIndex(of: "\"")
+        else { throw ChildProcessError(description: "the page at \(link) has no \(decision) form:\n\(page.body)") }
+        let proof = page.body[confirm.upperBound..<end]
+        var body = "decision=\(decision)&confirm=\(proof)"
+        if let comment {
+            body += "&comment=" + (comment.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")
+        }
+        return try await post(link, body: body, contentType: "application/x-www-form-urlencoded", headers: headers)
+    }
+
+    /// The form a link's page would post, sent without opening the page (a resubmitted form).
+    public static func postDecision(_ link: String) async throws -> Response {
+        let decision = link.contains("/reject/") ? "reject" : "approve"
+        let token = String(link.split(separator: "/").last ?? "")
+        return try await post(
+            link, body: "decision=\(decision)&confirm=\(LinkToken.formProof(for: token))",
+            contentType: "application/x-www-form-urlencoded")
+    }
+
     public static func post(_ url: String, body: String, contentType: String, headers: [(String, String)] = [])
         async throws -> Response
     {

@@ -36,7 +36,7 @@ public struct CallbackAPIRoutes: Sendable {
         self.now = now
     }
 
-    public func register(on router: Router<BasicRequestContext>) {
+    public func register(on router: Router<GreenlightRequestContext>) {
         for command in [CallbackCommand.Command.success, .failure, .heartbeat] {
             router.post(RouterPath("v1/callbacks/:callbackId/\(command.rawValue)")) { request, context in
                 try await handle(command, request, context: context)
@@ -57,7 +57,7 @@ public struct CallbackAPIRoutes: Sendable {
         public var endedAt: Date?
     }
 
-    func handle(_ command: CallbackCommand.Command, _ request: Request, context: BasicRequestContext) async throws
+    func handle(_ command: CallbackCommand.Command, _ request: Request, context: GreenlightRequestContext) async throws
         -> Response
     {
         try apiKeys.require(request)

@@ -8,6 +8,10 @@ public struct CallbacksConfiguration: Sendable {
     /// The base of the links in emails: the address people reach this service at.
     public var publicURL: String
     public var apiKeys: APIKeys
+    /// Requests per minute one client address may make to the link pages (0: no limit).
+    public var linkRateLimit: Int
+    /// Whether the client address comes from `X-Forwarded-For` (behind a reverse proxy that sets it).
+    public var trustForwardedFor: Bool
     public var banner: String
 
     public static func load(_ environment: [String: String]) throws -> CallbacksConfiguration {
@@ -16,8 +20,14 @@ public struct CallbacksConfiguration: Sendable {
         let database = readDatabaseConfiguration(&reader)
         let publicURL = reader.httpURL("GREENLIGHT_PUBLIC_URL", default: "http://127.0.0.1:8081")
         let apiKeys = APIKeys.read(&reader)
+        let rateLimit = reader.int("GREENLIGHT_LINK_RATE_LIMIT", default: 60, range: 0...100_000)
+        let forwarded = reader.string("GREENLIGHT_TRUST_FORWARDED_FOR", default: "false").lowercased()
+        if !["true", "false"].contains(forwarded) {
+            reader.report("GREENLIGHT_TRUST_FORWARDED_FOR must be true or false, not \"\(forwarded)\"")
+        }
         try reader.validate()
         return CallbacksConfiguration(
-            common: common, database: database!, publicURL: publicURL, apiKeys: apiKeys, banner: reader.banner)
+            common: common, database: database!, publicURL: publicURL, apiKeys: apiKeys, linkRateLimit: rateLimit,
+            trustForwardedFor: forwarded == "true", banner: reader.banner)
     }
 }

@@ -17,7 +17,11 @@ public enum CallbacksService {
 
         let router = makeServiceRouter(checks: [ReadinessCheck.kafka(producer), ReadinessCheck.postgres(pool)])
         let publisher = KafkaEventPublisher(producer: producer)
-        LinkRoutes(tokens: ApprovalReader(pool: pool), publisher: publisher).register(on: router)
+        LinkRoutes(
+            tokens: ApprovalReader(pool: pool), publisher: publisher, publicURL: configuration.publicURL,
+            limiter: configuration.linkRateLimit > 0 ? RateLimiter(perMinute: configuration.linkRateLimit) : nil,
+            trustForwardedFor: configuration.trustForwardedFor
+        ).register(on: router)
         CallbackAPIRoutes(callbacks: DurableReader(pool: pool), publisher: publisher, apiKeys: configuration.apiKeys)
             .register(on: router)
 

@@ -15,29 +15,69 @@ public protocol LinkTokenReading: Sendable {
 
 extension ApprovalReader: LinkTokenReading {}
 
-/// `GET /approve/{token}` and `GET /reject/{token}` show a review page and change nothing (mail scanners fetch
-/// links); the page's form POSTs to the same path, which publishes the decision.
+/// `GET /approve/{token}`, `GET /reject/{token}` and `GET /r/{token}` show a review page and change nothing (mail
+/// scanners fetch links); the page's form POSTs to `/approve/{token}` or `/reject/{token}`, which publishes the
+/// decision. Every token route is rate-limited per client address.
 public struct LinkRoutes: Sendable {
     let tokens: any LinkTokenReading
     let publisher: any EventPublishing
+    /// The origin the pages are served from (`GREENLIGHT_PUBLIC_URL`'s scheme, host and port): a POST from any
+    /// other origin is refused.
+    let publicOrigin: String
+    let limiter: RateLimiter?
+    let trustForwardedFor: Bool
     let now: @Sendable () -> Date
 
-    public init(tokens: any LinkTokenReading, publisher: any EventPublishing, now: @escaping @Sendable () -> Date = Date.init) {
+    public init(
+        tokens: any LinkTokenReading, publisher: any EventPublishing, publicURL: String, limiter: RateLimiter? = nil,
+        trustForwardedFor: Bool = false, now: @escaping @Sendable () -> Date = Date.init
+    ) {
         self.tokens = tokens
         self.publisher = publisher
+        publicOrigin = Self.origin(of: publicURL) ?? publicURL
+        self.limiter = limiter
+        self.trustForwardedFor = trustForwardedFor
         self.now = now
     }
 
-    public func register(on router: Router<BasicRequestContext>) {
+    public func register(on router: Router<GreenlightRequestContext>) {
+        let links = router.group().add(middleware: RateLimitMiddleware(routes: self))
         for decision in Decision.allCases {
             let path = RouterPath("\(decision.rawValue)/:token")
-            router.get(path) { request, context in
+            links.get(path) { request, context in
                 try await review(decision, token: context.parameters.require("token"), context: context)
             }
-            router.post(path) { request, context in
+            links.post(path) { request, context in
                 try await submit(decision, token: context.parameters.require("token"), request: request, context: context)
             }
         }
+        links.get("r/:token") { request, context in
+            try await review(nil, token: context.parameters.require("token"), context: context)
+        }
+    }
+
+    /// `scheme://host[:port]` of a URL, lowercased, as browsers write it in `Origin`.
+    static func origin(of url: String) -> String? {
+        guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
+            let host = components.host?.lowercased()
+        else { return nil }
+        let defaultPort = scheme == "https" ? 443 : 80
+        return components.port.map { $0 == defaultPort ? "\(scheme)://\(host)" : "\(scheme)://\(host):\($0)" }
+            ?? "\(scheme)://\(host)"
+    }
+
+    /// Whether a POST may come from where its `Origin` (or, failing that, `Referer`) says it comes from. Pages are
+    /// served with `Referrer-Policy: no-referrer`, under which browsers send `Origin: null` and no `Referer` for
+    /// the page's own form, so those are let through (the form's token-bound `confirm` field still has to match);
+    /// a named origin other than ours is cross-site and refused.
+    func isSameOriginOrUnnamed(_ request: Request) -> Bool {
+        if let origin = request.headers[.origin], origin != "null" {
+            return origin.lowercased() == publicOrigin
+        }
+        if let referer = request.headers[.referer], let origin = Self.origin(of: referer) {
+            return origin == publicOrigin
+        }
+        return true
     }
 
     private enum Lookup {
@@ -46,7 +86,7 @@ public struct LinkRoutes: Sendable {
     }
 
     /// Finds the token and checks it may still decide; otherwise the page that says why not.
-    private func lookUp(_ token: String, context: BasicRequestContext) async -> Lookup {
+    private func lookUp(_ token: String, context: GreenlightRequestContext) async -> Lookup {
         guard LinkToken.isWellFormed(token) else { return .page(Page.response(Page.unknown, status: .notFound)) }
         let record: LinkTokenRecord?
         do {
@@ -63,25 +103,28 @@ public struct LinkRoutes: Sendable {
         return .usable(record)
     }
 
-    func review(_ decision: Decision, token: String, context: BasicRequestContext) async throws -> Response {
+    /// The review page: for one decision (`/approve`, `/reject`), or both (`/r`, decision nil).
+    func review(_ decision: Decision?, token: String, context: GreenlightRequestContext) async throws -> Response {
         switch await lookUp(token, context: context) {
         case .page(let response): return response
         case .usable(let record):
-            return Page.response(Page.confirm(decision, token: record, path: "/\(decision.rawValue)/\(token)"), status: .ok)
+            return Page.response(Page.confirm(decision, token: record, plainToken: token), status: .ok)
         }
     }
 
-    func submit(_ decision: Decision, token: String, request: Request, context: BasicRequestContext) async throws
+    func submit(_ decision: Decision, token: String, request: Request, context: GreenlightRequestContext) async throws
         -> Response
     {
+        guard isSameOriginOrUnnamed(request) else {
+            context.logger.notice(
+                "Cross-site decision form refused",
+                metadata: ["origin": "\(request.headers[.origin] ?? "")", "referer": "\(request.headers[.referer] ?? "")"])
+            return Page.response(Page.formRefused, status: .forbidden)
+        }
         var request = request
         let form = FormBody.parse(try await request.collectBody(upTo: 16 * 1024))
-        guard form["decision"] == decision.rawValue else {
-            return Page.response(
-                Page.layout(
-                    title: "Form not accepted",
-                    body: "<h1>Form not accepted</h1><p>Open the link from the email again and use its button.</p>"),
-                status: .badRequest)
+        guard form["decision"] == decision.rawValue, form["confirm"] == LinkToken.formProof(for: token) else {
+            return Page.response(Page.formRefused, status: .badRequest)
         }
         let record: LinkTokenRecord
         switch await lookUp(token, context: context) {
@@ -91,7 +134,9 @@ public struct LinkRoutes: Sendable {
         let comment = form["comment"].map { String($0.prefix(1000)) }.flatMap { $0.isEmpty ? nil : $0 }
         let event = DecisionSubmitted(
             requestId: record.requestId, decision: decision, decidedBy: record.approver, channel: .link,
-            comment: comment, decidedAt: now(), tokenHash: record.tokenHash)
+            comment: comment, decidedAt: now(), tokenHash: record.tokenHash,
+            clientAddress: context.clientAddress(of: request, trustForwardedFor: trustForwardedFor),
+            userAgent: request.headers[.userAgent].map { String($0.prefix(300)) })
         // The click joins the trace of the request it decides, so the request's whole path is one trace.
         let trace = record.trace?.child() ?? request.trace
         do {
@@ -108,6 +153,24 @@ public struct LinkRoutes: Sendable {
                 "traceId": "\(trace.traceId)",
             ])
         return Page.response(Page.decided(decision, token: record), status: .ok)
+    }
+}
+
+/// Answers 429 (with `Retry-After`) to a client address that has used up its token requests.
+struct RateLimitMiddleware: RouterMiddleware {
+    typealias Context = GreenlightRequestContext
+    let routes: LinkRoutes
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        guard let limiter = routes.limiter else { return try await next(request, context) }
+        let client = context.clientAddress(of: request, trustForwardedFor: routes.trustForwardedFor) ?? "unknown"
+        if let wait = limiter.acquire(client) {
+            context.logger.notice("Link requests rate-limited", metadata: ["client": "\(client)", "retryAfter": "\(wait)"])
+            return Page.response(Page.tooManyRequests(retryAfter: wait), status: .tooManyRequests, extra: [.retryAfter: "\(wait)"])
+        }
+        return try await next(request, context)
     }
 }
 

@@ -46,21 +46,71 @@ enum Page {
         """
     }
 
-    /// The review page a GET shows: details and a form whose button POSTs the decision.
-    static func confirm(_ decision: Decision, token: TokenView, path: String) -> String {
+    /// What the policy means for this approver, when it is not "the first decision decides".
+    static func policyNote(_ token: TokenView) -> String {
+        switch token.policy {
+        case .any: return ""
+        case .all:
+            return "<p class=\"muted\">Every approver (\(token.approverCount)) must approve this request; any rejection rejects it.</p>"
+        case .quorum(let count):
+            return "<p class=\"muted\">\(count) of the \(token.approverCount) approvers must approve this request.</p>"
+        }
+    }
+
+    /// One decision's form: it POSTs to that decision's path with a hidden field bound to the token.
+    static func form(_ decision: Decision, plainToken: String, commentId: String) -> String {
         let verb = decision == .approve ? "Approve" : "Reject"
+        return """
+            <form method="post" action="/\(decision.rawValue)/\(htmlEscape(plainToken))">
+            <input type="hidden" name="decision" value="\(decision.rawValue)">
+            <input type="hidden" name="confirm" value="\(LinkToken.formProof(for: plainToken))">
+            <label for="\(commentId)">Comment (optional)</label>
+            <textarea id="\(commentId)" name="comment" maxlength="1000"></textarea>
+            <button type="submit" class="\(decision == .approve ? "approve" : "reject")">\(verb) request</button>
+            </form>
+            """
+    }
+
+    /// The review page a GET shows: details and the form (one decision's, or both for `/r/{token}`).
+    static func confirm(_ decision: Decision?, token: TokenView, plainToken: String) -> String {
+        let heading: String
+        let forms: String
+        switch decision {
+        case .approve?:
+            heading = "Approve this request?"
+            forms = form(.approve, plainToken: plainToken, commentId: "comment")
+        case .reject?:
+            heading = "Reject this request?"
+            forms = form(.reject, plainToken: plainToken, commentId: "comment")
+        case nil:
+            heading = "Review this request"
+            forms = form(.approve, plainToken: plainToken, commentId: "approve-comment")
+                + form(.reject, plainToken: plainToken, commentId: "reject-comment")
+        }
         return layout(
-            title: "\(verb) request \(token.requestId)",
+            title: "\(heading.replacingOccurrences(of: "?", with: "")) \(token.requestId)",
             body: """
-                <h1>\(verb) this request?</h1>
+                <h1>\(heading)</h1>
                 <p class="muted">Signed in by link as \(htmlEscape(token.approver)). Nothing has been decided yet.</p>
+                \(policyNote(token))
                 \(details(token))
-                <form method="post" action="\(htmlEscape(path))">
-                <input type="hidden" name="decision" value="\(decision.rawValue)">
-                <label for="comment">Comment (optional)</label>
-                <textarea id="comment" name="comment" maxlength="1000"></textarea>
-                <button type="submit" class="\(decision == .approve ? "approve" : "reject")">\(verb) request</button>
-                </form>
+                \(forms)
+                """)
+    }
+
+    static let formRefused = layout(
+        title: "Form not accepted",
+        body: """
+            <h1>Form not accepted</h1>
+            <p>Nothing was decided. Open the link from the email again and use the button on its page.</p>
+            """)
+
+    static func tooManyRequests(retryAfter seconds: Int) -> String {
+        layout(
+            title: "Too many requests",
+            body: """
+                <h1>Too many requests</h1>
+                <p>Nothing was decided. Too many links were opened from your address; try again in \(seconds) seconds.</p>
                 """)
     }
 
@@ -72,6 +122,7 @@ enum Page {
                 <div class="icon \(approved ? "ok" : "bad")" aria-hidden="true">\(approved ? "&#10004;" : "&#10008;")</div>
                 <h1>\(approved ? "Request Approved!" : "Request Rejected!")</h1>
                 <p>Your decision on \(htmlEscape(token.requestId)) has been recorded and the workflow has been notified.</p>
+                \(policyNote(token))
                 \(details(token))
                 """)
     }

@@ -73,7 +73,7 @@ public struct IntakeRoutes: Sendable {
         self.now = now
     }
 
-    public func register(on router: Router<BasicRequestContext>) {
+    public func register(on router: Router<GreenlightRequestContext>) {
         // `/requests` is the path of the pattern Greenlight replaces; `/v1/requests` is ours.
         for prefix in ["v1/requests", "requests"] {
             router.post(RouterPath(prefix)) { request, context in try await submit(request, context: context) }
@@ -94,7 +94,7 @@ public struct IntakeRoutes: Sendable {
         }
     }
 
-    func submit(_ request: Request, context: BasicRequestContext) async throws -> Response {
+    func submit(_ request: Request, context: GreenlightRequestContext) async throws -> Response {
         if let type = request.headers[.contentType], !type.lowercased().hasPrefix("application/json") {
             throw Problem(
                 title: "Unsupported Media Type", status: 415,
@@ -146,7 +146,7 @@ public struct IntakeRoutes: Sendable {
             status: .accepted, headers: [.location: statusPath, .traceparent: trace.traceparent])
     }
 
-    func status(_ requestId: String, request: Request, context: BasicRequestContext) async throws -> Response {
+    func status(_ requestId: String, request: Request, context: GreenlightRequestContext) async throws -> Response {
         var found = try await lookUp(requestId, context: context)
         if apiKeys.allows(request) {
             found.callbackIds = try await reading(context) { try await statuses.callbackIds(requestId: requestId) }
@@ -154,7 +154,7 @@ public struct IntakeRoutes: Sendable {
         return try .json(found)
     }
 
-    func history(_ requestId: String, context: BasicRequestContext) async throws -> Response {
+    func history(_ requestId: String, context: GreenlightRequestContext) async throws -> Response {
         guard let events = try await reading(context, { try await statuses.history(requestId: requestId) }) else {
             throw Self.notFound(requestId)
         }
@@ -163,7 +163,7 @@ public struct IntakeRoutes: Sendable {
 
     /// Stops a pending request (API key required): its callbacks end, its links stop working, the outcome says
     /// cancelled.
-    func cancel(_ requestId: String, request: Request, context: BasicRequestContext) async throws -> Response {
+    func cancel(_ requestId: String, request: Request, context: GreenlightRequestContext) async throws -> Response {
         try apiKeys.require(request)
         let found = try await lookUp(requestId, context: context)
         guard found.status == .pending else {
@@ -185,7 +185,7 @@ public struct IntakeRoutes: Sendable {
 
     /// Lists requests (API key required). Only `status=pending` is supported; `olderThanSeconds` keeps those
     /// submitted at least that long ago; `limit` (1–1000, default 100) caps the answer, oldest first.
-    func list(_ request: Request, context: BasicRequestContext) async throws -> Response {
+    func list(_ request: Request, context: GreenlightRequestContext) async throws -> Response {
         try apiKeys.require(request)
         let query = request.uri.queryParameters
         guard query.get("status") == ApprovalStatus.pending.rawValue else {
@@ -209,7 +209,7 @@ public struct IntakeRoutes: Sendable {
 
     /// Decides a pending request on behalf of `decidedBy` (API key required): the decision travels the same
     /// way as a click on an emailed link (`approvals.decisions`, then the orchestrator), on the `api` channel.
-    func decide(_ requestId: String, request: Request, context: BasicRequestContext) async throws -> Response {
+    func decide(_ requestId: String, request: Request, context: GreenlightRequestContext) async throws -> Response {
         try apiKeys.require(request)
         guard let body = try await Self.optionalBody(DecisionRequestBody.self, of: request) else {
             throw Problem.validation([
@@ -261,7 +261,7 @@ public struct IntakeRoutes: Sendable {
         }
     }
 
-    private func lookUp(_ requestId: String, context: BasicRequestContext) async throws -> RequestStatusBody {
+    private func lookUp(_ requestId: String, context: GreenlightRequestContext) async throws -> RequestStatusBody {
         guard let found = try await reading(context, { try await statuses.status(requestId: requestId) }) else {
             throw Self.notFound(requestId)
         }
@@ -269,7 +269,7 @@ public struct IntakeRoutes: Sendable {
     }
 
     /// Runs a read, turning store failures into a 503 problem.
-    private func reading<T>(_ context: BasicRequestContext, _ body: () async throws -> T) async throws -> T {
+    private func reading<T>(_ context: GreenlightRequestContext, _ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
         } catch {
