@@ -214,6 +214,46 @@ public final class DurableContext: @unchecked Sendable {
         throw Suspension()
     }
 
+    /// Waits until `callback` has ended or `duration` has passed, whichever comes first: true when the callback
+    /// ended first (or already had), false when the time ran out first. Either way the callback's outcome is
+    /// still read with `result()`. The answer is recorded, so replays take the same branch; a callback that ends
+    /// while the wait is pending resumes the workflow at once (its timer is retired).
+    public func waitForCallback(_ callback: CallbackHandle, upTo duration: Duration, name: String) async throws -> Bool {
+        let (position, record) = try nextOperation(.wait, name)
+        let ended = callbacks[callback.callbackId].map { $0.status != .started } ?? false
+        if let record {
+            // Succeeded with a result: the callback ended first; without: the timer fired first.
+            if record.status == .succeeded { return record.result != nil }
+            guard ended else {
+                suspended = true
+                throw Suspension()
+            }
+            try await save(
+                OperationRecord(
+                    position: position, kind: OperationKind.wait.rawValue, name: name, status: .succeeded,
+                    result: try encode("callback")))
+            try await store.cancelWaitTimer(executionId: executionId, position: position, at: invocationTime)
+            try await history("WaitSucceeded", ["Name": .string(name), "EndedBy": .string("callback")])
+            return true
+        }
+        if ended {
+            try await save(
+                OperationRecord(
+                    position: position, kind: OperationKind.wait.rawValue, name: name, status: .succeeded,
+                    result: try encode("callback")))
+            return true
+        }
+        let end = invocationTime.addingTimeInterval(TimeInterval(duration.components.seconds))
+        try await save(OperationRecord(position: position, kind: OperationKind.wait.rawValue, name: name, status: .started))
+        try await addTimer(.wait, dueAt: end, position: position)
+        try await history(
+            "WaitStarted",
+            ["Name": .string(name), "Duration": .number(Double(duration.components.seconds)),
+                "ScheduledEndTimestamp": .string(Timestamp.format(end)), "CallbackId": .string(callback.callbackId.uuidString)])
+        suspended = true
+        throw Suspension()
+    }
+
     /// The time, recorded the first time so that replays see the same value.
     public func now() async throws -> Date {
         try await recorded(.now, "now") { Date() }

@@ -220,6 +220,15 @@ struct DurableStore: Sendable {
             """)
     }
 
+    /// Retires the timer of the wait at `position` (its wait ended another way).
+    func cancelWaitTimer(executionId: UUID, position: Int, at: Date) async throws {
+        try await connection.query(
+            """
+            UPDATE durable_timers SET fired_at = \(at)
+            WHERE execution_id = \(executionId) AND position = \(position) AND fired_at IS NULL
+            """)
+    }
+
     func cancelTimers(executionId: UUID, at: Date) async throws {
         try await connection.query(
             """

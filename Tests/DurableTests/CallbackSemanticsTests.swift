@@ -134,4 +134,32 @@ struct CallbackSemanticsTests {
         #expect(types.contains("WaitStarted") && types.contains("WaitSucceeded"))
         #expect(harness.runs.count("busy/after-create") == 1)
     }
+
+    @Test func waitForCallbackRunsTheLaterBranchWhenTheTimeRunsOutFirst() async throws {
+        let harness = try await EngineHarness.make()
+        try await harness.start("nudged", .init(timeoutSeconds: 3600, nudgeSeconds: 10), at: t0)
+        #expect(try await harness.fire(at: t0 + 9).count == 0)
+        #expect(try await harness.fire(at: t0 + 10).count == 1)
+        #expect(harness.runs.count("nudged/nudge") == 1)
+        #expect(try await harness.execution("nudged").status == "RUNNING")
+        let id = try await harness.callbackId("nudged")
+        #expect(try await harness.send(.success("1"), to: id, at: t0 + 20) == .accepted)
+        #expect(try await harness.execution("nudged").status == "SUCCEEDED")
+        // Replays after the timer took the same branch without running the step again.
+        #expect(harness.runs.count("nudged/nudge") == 1)
+    }
+
+    @Test func waitForCallbackEndsAtOnceWhenTheCallbackEndsFirst() async throws {
+        let harness = try await EngineHarness.make()
+        try await harness.start("prompt", .init(timeoutSeconds: 3600, nudgeSeconds: 10), at: t0)
+        let id = try await harness.callbackId("prompt")
+        #expect(try await harness.send(.success("2"), to: id, at: t0 + 5) == .accepted)
+        // Not held until the wait's timer: the execution finished with the callback.
+        #expect(try await harness.execution("prompt").status == "SUCCEEDED")
+        #expect(harness.runs.count("prompt/nudge") == 0)
+        // The wait's timer was retired with it.
+        #expect(try await harness.fire(at: t0 + 10).count == 0)
+        let ended = try #require(try await harness.history("prompt").first { $0.type == "WaitSucceeded" })
+        #expect(ended.details["EndedBy"] == .string("callback"))
+    }
 }

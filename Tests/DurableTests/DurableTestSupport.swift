@@ -20,6 +20,8 @@ struct CallbackWorkflow: Workflow {
         var timeoutSeconds: Int
         var heartbeatSeconds: Int?
         var waitSeconds: Int?
+        /// When set: if the callback has not ended after this long, a "nudge" step runs (then the wait goes on).
+        var nudgeSeconds: Int?
     }
 
     let counter: RunCounter
@@ -32,6 +34,14 @@ struct CallbackWorkflow: Workflow {
             return 1
         }
         if let wait = input.waitSeconds { try await context.wait("pause", for: .seconds(wait)) }
+        if let nudge = input.nudgeSeconds,
+            try await !context.waitForCallback(callback, upTo: .seconds(nudge), name: "nudge-after")
+        {
+            _ = try await context.step("nudge") { _ in
+                counter.hit("\(context.executionName)/nudge")
+                return 1
+            }
+        }
         return try await callback.result(as: JSONValue.self)
     }
 }
