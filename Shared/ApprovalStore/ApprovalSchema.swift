@@ -95,5 +95,12 @@ public enum ApprovalSchema {
                 -- Where a link decision came from.
                 ALTER TABLE decision_attempts ADD COLUMN client_address text, ADD COLUMN user_agent text;
                 """),
+        PostgresMigration(
+            version: 4, name: "link token nonces for reminders",
+            sql: """
+                -- The nonce a link token is derived from (with GREENLIGHT_LINK_SECRET, which the database does not
+                -- hold): a reminder re-sends the same link.
+                ALTER TABLE link_tokens ADD COLUMN token_nonce uuid;
+                """),
     ]
 }

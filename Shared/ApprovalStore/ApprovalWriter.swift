@@ -51,13 +51,36 @@ public struct ApprovalWriter: Sendable {
             .column(UUID.self).first
     }
 
-    public func insertLinkToken(hash: String, requestId: String, callbackId: UUID, approver: String, expiresAt: Date)
-        async throws
-    {
+    public func insertLinkToken(
+        hash: String, nonce: UUID, requestId: String, callbackId: UUID, approver: String, expiresAt: Date
+    ) async throws {
         try await connection.query(
             """
-            INSERT INTO link_tokens (token_hash, request_id, callback_id, approver, expires_at)
-            VALUES (\(hash), \(requestId), \(callbackId), \(approver), \(expiresAt))
+            INSERT INTO link_tokens (token_hash, token_nonce, request_id, callback_id, approver, expires_at)
+            VALUES (\(hash), \(nonce), \(requestId), \(callbackId), \(approver), \(expiresAt))
+            """)
+    }
+
+    /// The approvers of a pending request who have not decided, with the nonce of their (unused) link.
+    public func undecidedApprovers(requestId: String) async throws -> [(approver: String, nonce: UUID)] {
+        try await connection.query(
+            """
+            SELECT t.approver, t.token_nonce FROM link_tokens t
+            WHERE t.request_id = \(requestId) AND t.used_at IS NULL AND t.token_nonce IS NOT NULL
+              AND t.expires_at > now()
+              AND NOT EXISTS (SELECT 1 FROM approval_votes v
+                              WHERE v.request_id = t.request_id AND lower(v.approver) = lower(t.approver))
+            ORDER BY t.approver
+            """
+        ).decode((String, UUID).self).map { ($0.0, $0.1) }
+    }
+
+    /// Adds approvers to a request (an escalation); the policy then counts them too.
+    public func addApprovers(_ approvers: [String], requestId: String) async throws {
+        try await connection.query(
+            """
+            UPDATE approval_requests SET approvers = approvers || \(approvers)::text[]
+            WHERE request_id = \(requestId)
             """)
     }
 

@@ -13,13 +13,20 @@ public struct ApprovalRequestBody: Codable, Sendable {
     public var heartbeatTimeoutSeconds: Int?
     public var onTimeout: TimeoutPolicy?
     public var policy: ApprovalPolicy?
+    public var remindAfterSeconds: Int?
+    public var escalateAfterSeconds: Int?
+    public var escalateTo: [String]?
 
     public init(
         requestId: String?, amount: Double?, currency: String? = nil, description: String?, requester: String? = nil,
         approvers: [String]? = nil, timeoutSeconds: Int? = nil, heartbeatTimeoutSeconds: Int? = nil,
-        onTimeout: TimeoutPolicy? = nil, policy: ApprovalPolicy? = nil
+        onTimeout: TimeoutPolicy? = nil, policy: ApprovalPolicy? = nil, remindAfterSeconds: Int? = nil,
+        escalateAfterSeconds: Int? = nil, escalateTo: [String]? = nil
     ) {
         self.policy = policy
+        self.remindAfterSeconds = remindAfterSeconds
+        self.escalateAfterSeconds = escalateAfterSeconds
+        self.escalateTo = escalateTo
         self.requestId = requestId
         self.amount = amount
         self.currency = currency
@@ -44,13 +51,18 @@ public struct ValidatedApprovalRequest: Sendable, Equatable {
     public var heartbeatTimeoutSeconds: Int?
     public var onTimeout: TimeoutPolicy
     public var policy: ApprovalPolicy
+    public var remindAfterSeconds: Int?
+    public var escalateAfterSeconds: Int?
+    public var escalateTo: [String]
 
     public func event(eventId: UUID = UUID(), submittedAt: Date) -> ApprovalRequested {
         ApprovalRequested(
             eventId: eventId, requestId: requestId, amount: amount, currency: currency, description: description,
             requester: requester, approvers: approvers, timeoutSeconds: timeoutSeconds,
             heartbeatTimeoutSeconds: heartbeatTimeoutSeconds, onTimeout: onTimeout,
-            policy: policy == .any ? nil : policy, submittedAt: submittedAt)
+            policy: policy == .any ? nil : policy, remindAfterSeconds: remindAfterSeconds,
+            escalateAfterSeconds: escalateAfterSeconds, escalateTo: escalateTo.isEmpty ? nil : escalateTo,
+            submittedAt: submittedAt)
     }
 }
 
@@ -129,6 +141,30 @@ extension ApprovalRequestBody {
             fail("heartbeatTimeoutSeconds", "must be an integer from 1 to timeoutSeconds")
         }
 
+        if let remind = remindAfterSeconds, !(1..<timeoutSeconds).contains(remind) {
+            fail("remindAfterSeconds", "must be an integer from 1 to timeoutSeconds - 1")
+        }
+        var escalateTo = self.escalateTo ?? []
+        for (index, address) in escalateTo.enumerated() where !EmailAddress.isValid(address) {
+            fail("escalateTo[\(index)]", "must be an email address such as boss@example.com")
+        }
+        escalateTo = escalateTo.filter { address in !approvers.contains { $0.lowercased() == address.lowercased() } }
+        var seenEscalation = Set<String>()
+        escalateTo = escalateTo.filter { seenEscalation.insert($0.lowercased()).inserted }
+        if let escalate = escalateAfterSeconds {
+            if !(1..<timeoutSeconds).contains(escalate) {
+                fail("escalateAfterSeconds", "must be an integer from 1 to timeoutSeconds - 1")
+            }
+            if escalateTo.isEmpty {
+                fail("escalateTo", "must name at least one address (not already an approver) when escalateAfterSeconds is set")
+            }
+        } else if self.escalateTo?.isEmpty == false {
+            fail("escalateAfterSeconds", "is required with escalateTo: when to escalate, in seconds")
+        }
+        if approvers.count + escalateTo.count > ApprovalLimits.maxApprovers {
+            fail("escalateTo", "approvers and escalateTo together may name at most \(ApprovalLimits.maxApprovers) addresses")
+        }
+
         if case .quorum(let count) = policy, !(1...approvers.count).contains(count) {
             fail("policy", "quorum must be from 1 to the number of approvers (\(approvers.count))")
         }
@@ -139,7 +175,8 @@ extension ApprovalRequestBody {
                 requestId: requestId, amount: amount, currency: currency, description: description,
                 requester: requester.flatMap { $0.isEmpty ? nil : $0 }, approvers: approvers,
                 timeoutSeconds: timeoutSeconds, heartbeatTimeoutSeconds: heartbeatTimeoutSeconds,
-                onTimeout: onTimeout ?? .reject, policy: policy ?? .any))
+                onTimeout: onTimeout ?? .reject, policy: policy ?? .any, remindAfterSeconds: remindAfterSeconds,
+                escalateAfterSeconds: escalateAfterSeconds, escalateTo: escalateTo))
     }
 
     static func isRequestIdCharacter(_ scalar: Unicode.Scalar) -> Bool {

@@ -18,6 +18,16 @@ public enum DecisionChannel: String, Codable, Sendable, CaseIterable {
     case kafka
 }
 
+/// Why an approver is being notified.
+public enum NotificationKind: String, Codable, Sendable, CaseIterable {
+    /// The first message about a request.
+    case request
+    /// The approver has not decided after `remindAfterSeconds`.
+    case reminder
+    /// Nobody decided within `escalateAfterSeconds`; the approver was added then.
+    case escalation
+}
+
 /// What happens when nobody decides before the deadline.
 public enum TimeoutPolicy: String, Codable, Sendable, CaseIterable {
     /// The request ends `timed_out`, which counts as a rejection (the default).
@@ -64,14 +74,23 @@ public struct ApprovalRequested: GreenlightEvent {
     public var onTimeout: TimeoutPolicy?
     /// How the approvers' decisions combine; nil means `any`.
     public var policy: ApprovalPolicy?
+    /// Approvers who have not decided this long after the start get a reminder.
+    public var remindAfterSeconds: Int?
+    /// If the request is still undecided this long after the start, `escalateTo` are notified and become approvers.
+    public var escalateAfterSeconds: Int?
+    public var escalateTo: [String]?
     public var submittedAt: Date
 
     public init(
         eventId: UUID = UUID(), requestId: String, amount: Double, currency: String, description: String,
         requester: String?, approvers: [String], timeoutSeconds: Int, heartbeatTimeoutSeconds: Int? = nil,
-        onTimeout: TimeoutPolicy? = nil, policy: ApprovalPolicy? = nil, submittedAt: Date
+        onTimeout: TimeoutPolicy? = nil, policy: ApprovalPolicy? = nil, remindAfterSeconds: Int? = nil,
+        escalateAfterSeconds: Int? = nil, escalateTo: [String]? = nil, submittedAt: Date
     ) {
         self.policy = policy
+        self.remindAfterSeconds = remindAfterSeconds
+        self.escalateAfterSeconds = escalateAfterSeconds
+        self.escalateTo = escalateTo
         self.eventId = eventId
         self.requestId = requestId
         self.amount = amount
@@ -102,6 +121,8 @@ public struct NotificationRequested: GreenlightEvent {
     public var approver: String
     /// What the approver's link token is derived from.
     public var tokenNonce: UUID
+    /// Why this message: the first request (nil), a reminder, or an escalation.
+    public var kind: NotificationKind?
     public var amount: Double
     public var currency: String
     public var description: String
@@ -111,6 +132,7 @@ public struct NotificationRequested: GreenlightEvent {
 
     public init(
         eventId: UUID = UUID(), requestId: String, executionId: UUID, approver: String, tokenNonce: UUID,
+        kind: NotificationKind? = nil,
         amount: Double, currency: String, description: String, requester: String?, submittedAt: Date, expiresAt: Date
     ) {
         self.eventId = eventId
@@ -118,6 +140,7 @@ public struct NotificationRequested: GreenlightEvent {
         self.executionId = executionId
         self.approver = approver
         self.tokenNonce = tokenNonce
+        self.kind = kind
         self.amount = amount
         self.currency = currency
         self.description = description

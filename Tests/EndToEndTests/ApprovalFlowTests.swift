@@ -130,6 +130,29 @@ struct ApprovalFlowTests {
         }
     }
 
+    @Test func anUndecidedApproverIsRemindedWithTheSameLinkAndOthersAreEscalatedTo() async throws {
+        try await ServiceStack.with { stack in
+            let requestId = TestEnvironment.uniqueName("REQ")
+            #expect(
+                try await stack.submit(
+                    #"{"requestId": "\#(requestId)", "amount": 10, "description": "Nudge me", "approvers": ["slow@example.com"], "timeoutSeconds": 120, "remindAfterSeconds": 1, "escalateAfterSeconds": 2, "escalateTo": ["boss@example.com"]}"#
+                ).status == 202)
+            _ = try await eventually(timeout: .seconds(30)) { stack.mails(forRequest: requestId).count == 3 }
+            let mails = stack.mails(forRequest: requestId)
+            #expect(mails.map(\.subject) == [
+                "Approval needed: Nudge me (10.00 USD)", "Reminder: approval needed: Nudge me (10.00 USD)",
+                "Escalated: approval needed: Nudge me (10.00 USD)",
+            ])
+            #expect(mails[0].links == mails[1].links)
+            #expect(mails[2].header("To") == "boss@example.com")
+            let bossApproves = try #require(mails[2].links.first { $0.contains("/approve/") })
+            #expect(try await HTTP.clickThrough(bossApproves).status == 200)
+            let outcome = try await stack.outcomes.waitFor(requestId)
+            #expect(outcome.status == .approved)
+            #expect(outcome.decidedBy == "boss@example.com")
+        }
+    }
+
     @Test func rejectedByEmailLinkAndUnknownLinksAreRefused() async throws {
         try await ServiceStack.with { stack in
             let requestId = TestEnvironment.uniqueName("REQ")

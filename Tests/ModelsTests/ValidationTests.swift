@@ -197,3 +197,29 @@ struct PolicyValidationTests {
         #expect(throws: DecodingError.self) { try validate("{\(base), \"policy\": \"most\"}") }
     }
 }
+
+struct ReminderValidationTests {
+    func validate(_ json: String) throws -> Result<ValidatedApprovalRequest, Problem> {
+        try GreenlightJSON.decoder().decode(ApprovalRequestBody.self, from: Data(json.utf8)).validate(defaultApprover: "x@example.com")
+    }
+
+    func fields(_ json: String) throws -> [String] {
+        guard case .failure(let problem) = try validate(json) else { return [] }
+        return problem.errors?.map(\.field) ?? []
+    }
+
+    @Test func remindersAndEscalationAreCheckedAgainstTheDeadline() throws {
+        let base = #""requestId": "R", "amount": 1, "description": "d", "approvers": ["a@example.com"], "timeoutSeconds": 3600"#
+        let ok = try validate(
+            "{\(base), \"remindAfterSeconds\": 600, \"escalateAfterSeconds\": 1800, \"escalateTo\": [\"boss@example.com\", \"A@example.com\"]}"
+        ).get()
+        #expect(ok.remindAfterSeconds == 600)
+        // An approver already on the list is not escalated to again.
+        #expect(ok.escalateTo == ["boss@example.com"])
+        #expect(ok.event(submittedAt: Date()).escalateTo == ["boss@example.com"])
+        #expect(try fields("{\(base), \"remindAfterSeconds\": 3600}") == ["remindAfterSeconds"])
+        #expect(try fields("{\(base), \"escalateAfterSeconds\": 60}") == ["escalateTo"])
+        #expect(try fields("{\(base), \"escalateTo\": [\"boss@example.com\"]}") == ["escalateAfterSeconds"])
+        #expect(try fields("{\(base), \"escalateAfterSeconds\": 60, \"escalateTo\": [\"not an address\"]}") == ["escalateTo[0]"])
+    }
+}

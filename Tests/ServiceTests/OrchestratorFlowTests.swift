@@ -41,6 +41,16 @@ struct OrchestratorFlowTests {
             ).decode((String, String, Bool, String?).self).map { ($0.0, $0.1, $0.2, $0.3) }
         }
 
+        func engineHistory(_ name: String) async throws -> [HistoryEvent] {
+            try await DurableReader(pool: pool).history(ofExecution: name) ?? []
+        }
+
+        /// Fires the timers due by `now`.
+        @discardableResult
+        func fire(at now: Date) async throws -> Int {
+            try await pool.transaction { try await engine.fireDueTimers(limit: 100, on: $0, now: now) }.count
+        }
+
         func status(_ requestId: String) async throws -> RequestStatusBody? {
             try await ApprovalReader(pool: pool).status(requestId: requestId)
         }
@@ -55,10 +65,61 @@ struct OrchestratorFlowTests {
     }
 
     func request(_ id: String, approvers: [String] = ["a@example.com", "b@example.com"], timeout: Int = 3600,
-                 onTimeout: TimeoutPolicy? = nil, policy: ApprovalPolicy? = nil) -> ApprovalRequested {
+                 onTimeout: TimeoutPolicy? = nil, policy: ApprovalPolicy? = nil, remindAfter: Int? = nil,
+                 escalateAfter: Int? = nil, escalateTo: [String]? = nil) -> ApprovalRequested {
         ApprovalRequested(
             requestId: id, amount: 10, currency: "USD", description: "d", requester: nil, approvers: approvers,
-            timeoutSeconds: timeout, onTimeout: onTimeout, policy: policy, submittedAt: Date())
+            timeoutSeconds: timeout, onTimeout: onTimeout, policy: policy, remindAfterSeconds: remindAfter,
+            escalateAfterSeconds: escalateAfter, escalateTo: escalateTo, submittedAt: Date())
+    }
+
+    // MARK: - Reminders and escalation
+
+    @Test func aReminderGoesToApproversWhoHaveNotDecidedWithTheSameLink() async throws {
+        let h = try await harness()
+        try await h.handle(.approvalRequested(request("REQ-REM", policy: .all, remindAfter: 60)))
+        let first = try await h.outbox("NotificationRequested", as: NotificationRequested.self)
+        let tokens = try await tokens(h, "REQ-REM")
+        try await h.handle(.decisionSubmitted(decision("REQ-REM", by: "a@example.com", token: tokens["a@example.com"])))
+        #expect(try await h.fire(at: Date().addingTimeInterval(30)) == 0)
+        #expect(try await h.fire(at: Date().addingTimeInterval(61)) == 1)
+        let all = try await h.outbox("NotificationRequested", as: NotificationRequested.self)
+        let reminders = all.filter { $0.kind == .reminder }
+        #expect(reminders.map(\.approver) == ["b@example.com"])
+        // The reminder carries b's original link: the same nonce, so the same token.
+        #expect(reminders.first?.tokenNonce == first.first { $0.approver == "b@example.com" }?.tokenNonce)
+        #expect(try await h.status("REQ-REM")?.status == .pending)
+        let history = try await h.engineHistory("REQ-REM").map(\.type)
+        #expect(history.contains("WaitSucceeded"))
+    }
+
+    @Test func noReminderOnceTheRequestIsDecided() async throws {
+        let h = try await harness()
+        try await h.handle(.approvalRequested(request("REQ-REM2", remindAfter: 60)))
+        let tokens = try await tokens(h, "REQ-REM2")
+        try await h.handle(.decisionSubmitted(decision("REQ-REM2", by: "a@example.com", token: tokens["a@example.com"])))
+        #expect(try await h.status("REQ-REM2")?.status == .approved)
+        #expect(try await h.fire(at: Date().addingTimeInterval(61)) == 0)
+        #expect(try await h.outbox("NotificationRequested", as: NotificationRequested.self).allSatisfy { $0.kind == .request })
+    }
+
+    @Test func escalationAddsApproversWhoCanDecide() async throws {
+        let h = try await harness()
+        try await h.handle(
+            .approvalRequested(
+                request("REQ-ESC", approvers: ["a@example.com"], remindAfter: 60, escalateAfter: 120, escalateTo: ["boss@example.com"])))
+        #expect(try await h.fire(at: Date().addingTimeInterval(61)) == 1)
+        #expect(try await h.fire(at: Date().addingTimeInterval(121)) == 1)
+        let notifications = try await h.outbox("NotificationRequested", as: NotificationRequested.self)
+        #expect(notifications.map { "\($0.approver)/\($0.kind?.rawValue ?? "")" } == [
+            "a@example.com/request", "a@example.com/reminder", "boss@example.com/escalation",
+        ])
+        #expect(try await h.status("REQ-ESC")?.approvers == ["a@example.com", "boss@example.com"])
+        let bossToken = try #require(notifications.last?.linkToken)
+        try await h.handle(.decisionSubmitted(decision("REQ-ESC", by: "boss@example.com", .reject, token: bossToken)))
+        let outcome = try #require(try await h.outbox("ApprovalCompleted", as: ApprovalCompleted.self).first)
+        #expect(outcome.status == .rejected)
+        #expect(outcome.decidedBy == "boss@example.com")
     }
 
     /// Each approver's link token for a request.

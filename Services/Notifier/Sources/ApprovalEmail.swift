@@ -13,10 +13,17 @@ public enum ApprovalEmail {
         let expires = HumanFormat.utc(notification.expiresAt)
         let remaining = HumanFormat.duration(from: now, to: notification.expiresAt)
         let requester = notification.requester ?? "an automated system"
+        let (prefix, why): (String, String)
+        switch notification.kind ?? .request {
+        case .request: (prefix, why) = ("", "")
+        case .reminder: (prefix, why) = ("Reminder: ", "You have not decided on this request yet.")
+        case .escalation: (prefix, why) = ("Escalated: ", "This request was escalated to you: nobody had decided on it in time.")
+        }
+        let heading = prefix.isEmpty ? "Approval needed" : "\(prefix)approval needed"
 
         let text = """
-            Approval needed
-
+            \(heading)
+            \(why.isEmpty ? "" : "\n\(why)\n")
             \(notification.description)
 
             Request:    \(notification.requestId)
@@ -38,7 +45,8 @@ public enum ApprovalEmail {
             <html lang="en"><body style="margin:0;padding:24px;background:#f4f5f7;font-family:Arial,Helvetica,sans-serif;color:#1f2328">
             <table role="presentation" width="100%" cellpadding="0" cellspacing="0" style="max-width:560px;margin:0 auto;background:#ffffff;border-radius:8px">
             <tr><td style="padding:24px">
-            <h1 style="font-size:20px;margin:0 0 16px">Approval needed</h1>
+            <h1 style="font-size:20px;margin:0 0 16px">\(heading)</h1>
+            \(why.isEmpty ? "" : "<p style=\"font-size:14px;margin:0 0 16px;color:#9a6700\"><strong>\(htmlEscape(why))</strong></p>")
             <p style="font-size:16px;margin:0 0 16px">\(htmlEscape(notification.description))</p>
             <table role="presentation" cellpadding="4" cellspacing="0" style="font-size:14px">
             <tr><td><strong>Request</strong></td><td>\(htmlEscape(notification.requestId))</td></tr>
@@ -57,7 +65,7 @@ public enum ApprovalEmail {
             """
         return MailMessage(
             from: from, fromName: "Greenlight", to: [notification.approver],
-            subject: "Approval needed: \(notification.description) (\(amount))", text: text, html: html,
+            subject: "\(heading): \(notification.description) (\(amount))", text: text, html: html,
             extraHeaders: [("X-Greenlight-Request-Id", notification.requestId)])
     }
 }

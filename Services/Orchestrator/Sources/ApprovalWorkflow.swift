@@ -30,21 +30,60 @@ public struct ApprovalWorkflow: Workflow {
                 request, executionId: context.executionId, callbackId: callback.callbackId, expiresAt: expiresAt,
                 trace: context.trace)
         }
-        _ = try await context.step("notify-approvers") { step in
+        func notification(_ approver: String, nonce: UUID, kind: NotificationKind) -> NotificationRequested {
+            NotificationRequested(
+                requestId: request.requestId, executionId: context.executionId, approver: approver, tokenNonce: nonce,
+                kind: kind, amount: request.amount, currency: request.currency, description: request.description,
+                requester: request.requester, submittedAt: request.submittedAt, expiresAt: expiresAt)
+        }
+        /// Gives each approver a link (only its hash and nonce are stored) and queues their notification.
+        func invite(_ approvers: [String], kind: NotificationKind, step: StepContext) async throws {
             let writer = ApprovalWriter(step.connection)
-            for approver in request.approvers {
-                // The token itself goes nowhere: only its hash here, only its nonce in the notification.
+            for approver in approvers {
                 let nonce = UUID()
                 try await writer.insertLinkToken(
-                    hash: LinkToken.hash(LinkToken.derive(secret: linkSecret, nonce: nonce)), requestId: request.requestId, callbackId: callback.callbackId,
-                    approver: approver, expiresAt: expiresAt)
-                let notification = NotificationRequested(
-                    requestId: request.requestId, executionId: context.executionId, approver: approver, tokenNonce: nonce,
-                    amount: request.amount, currency: request.currency, description: request.description,
-                    requester: request.requester, submittedAt: request.submittedAt, expiresAt: expiresAt)
-                try await step.emit(topic: Topic.notifications.rawValue, key: request.requestId, event: notification)
+                    hash: LinkToken.hash(LinkToken.derive(secret: linkSecret, nonce: nonce)), nonce: nonce,
+                    requestId: request.requestId, callbackId: callback.callbackId, approver: approver, expiresAt: expiresAt)
+                try await step.emit(
+                    topic: Topic.notifications.rawValue, key: request.requestId,
+                    event: notification(approver, nonce: nonce, kind: kind))
             }
+        }
+        _ = try await context.step("notify-approvers") { step in
+            try await invite(request.approvers, kind: .request, step: step)
             return request.approvers.count
+        }
+
+        // Reminders and escalation, in time order, each only if the request is still undecided by then.
+        var marks: [(seconds: Int, action: String)] = []
+        if let remind = request.remindAfterSeconds { marks.append((remind, "remind")) }
+        if let escalate = request.escalateAfterSeconds, let escalateTo = request.escalateTo, !escalateTo.isEmpty {
+            marks.append((escalate, "escalate"))
+        }
+        var elapsed = 0
+        for mark in marks.sorted(by: { $0.seconds < $1.seconds }) {
+            let decided = try await context.waitForCallback(
+                callback, upTo: .seconds(mark.seconds - elapsed), name: "\(mark.action)-after")
+            if decided { break }
+            elapsed = mark.seconds
+            if mark.action == "remind" {
+                _ = try await context.step("remind-approvers") { step in
+                    let undecided = try await ApprovalWriter(step.connection).undecidedApprovers(requestId: request.requestId)
+                    for (approver, nonce) in undecided {
+                        try await step.emit(
+                            topic: Topic.notifications.rawValue, key: request.requestId,
+                            event: notification(approver, nonce: nonce, kind: .reminder))
+                    }
+                    return undecided.map(\.approver)
+                }
+            } else {
+                _ = try await context.step("escalate") { step in
+                    let added = request.escalateTo ?? []
+                    try await ApprovalWriter(step.connection).addApprovers(added, requestId: request.requestId)
+                    try await invite(added, kind: .escalation, step: step)
+                    return added
+                }
+            }
         }
 
         let verdict: Verdict
