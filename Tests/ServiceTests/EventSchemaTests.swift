@@ -94,7 +94,7 @@ struct EventSchemaTests {
         let schema = root.appendingPathComponent("deploy/events/\(topic.rawValue).schema.json").path
         let log = "\(directory)/check.log"
         let status = try await ChildProcess.shell(
-            "python3 \(root.path)/scripts/check-event-schema \(schema) \(paths.joined(separator: " "))", logPath: log)
+            "/usr/bin/python3 \(root.path)/scripts/check-event-schema \(schema) \(paths.joined(separator: " "))", logPath: log)
         return (status, (try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
     }
 

@@ -1,0 +1,55 @@
+#!/usr/bin/python3
+"""Drives a real headless Chromium (Debian's chromium + chromium-driver, python3-selenium) through an approval
+link as a person would, and keeps a screenshot of every page.
+
+usage: browser_click.py LINK SCREENSHOT_DIR COMMENT [EMAIL_HTML_FILE]
+
+Opens LINK (the review page), types COMMENT, presses the page's button, waits for the result page, then opens
+LINK again (the spent link's page). With EMAIL_HTML_FILE, first renders the email as a mail client would.
+Prints one JSON object: each page's <h1> and the result page's URL.
+"""
+import json
+import os
+import sys
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
+
+link, directory, comment = sys.argv[1:4]
+email_file = sys.argv[4] if len(sys.argv) > 4 else None
+os.makedirs(directory, exist_ok=True)
+
+options = webdriver.ChromeOptions()
+options.binary_location = "/usr/bin/chromium"
+for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=420,900"):
+    options.add_argument(argument)
+driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+driver.set_page_load_timeout(30)
+result = {}
+try:
+    if email_file:
+        driver.get("file://" + os.path.abspath(email_file))
+        driver.save_screenshot(os.path.join(directory, "email.png"))
+        result["email"] = driver.find_element(By.TAG_NAME, "h1").text
+
+    driver.get(link)
+    result["review"] = driver.find_element(By.TAG_NAME, "h1").text
+    driver.save_screenshot(os.path.join(directory, "review.png"))
+
+    driver.find_element(By.ID, "comment").send_keys(comment)
+    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    WebDriverWait(driver, 20).until(expected_conditions.url_to_be(link))
+    WebDriverWait(driver, 20).until(lambda d: d.find_element(By.TAG_NAME, "h1").text != result["review"])
+    result["result"] = driver.find_element(By.TAG_NAME, "h1").text
+    result["resultText"] = driver.find_element(By.TAG_NAME, "main").text
+    driver.save_screenshot(os.path.join(directory, "result.png"))
+
+    driver.get(link)
+    result["again"] = driver.find_element(By.TAG_NAME, "h1").text
+    driver.save_screenshot(os.path.join(directory, "already-decided.png"))
+finally:
+    driver.quit()
+print(json.dumps(result))
