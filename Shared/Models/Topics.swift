@@ -10,4 +10,7 @@ public enum Topic: String, CaseIterable, Sendable {
     case outcomes = "approvals.outcomes"
     /// Events that could not be handled, with the reason.
     case deadLetters = "approvals.dlq"
+    /// `ApprovalLifecycle`, written by the orchestrator (through its outbox): each stage of each request, for
+    /// downstream systems that follow requests as they go.
+    case lifecycle = "approvals.lifecycle"
 }

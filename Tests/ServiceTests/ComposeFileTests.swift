@@ -1,5 +1,6 @@
 import Callbacks
 import Foundation
+import GreenlightModels
 import Intake
 import Notifier
 import Orchestrator
@@ -86,5 +87,12 @@ struct ComposeFileTests {
         #expect(postgres["POSTGRES_USER"] == database.user)
         #expect(postgres["POSTGRES_PASSWORD"] == database.password)
         #expect(postgres["POSTGRES_DB"] == database.path.trimmingCharacters(in: CharacterSet(charactersIn: "/")))
+    }
+
+    @Test func theTopicStepCreatesEveryTopic() throws {
+        let text = try String(contentsOf: Self.file, encoding: .utf8)
+        for topic in Topic.allCases {
+            #expect(text.contains(" \(topic.rawValue)"), "docker-compose.yml does not create \(topic.rawValue)")
+        }
     }
 }

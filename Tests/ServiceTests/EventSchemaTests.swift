@@ -71,6 +71,14 @@ struct EventSchemaTests {
                 requestId: "REQ-001", executionId: uuid, status: .timedOut, decidedBy: nil, decidedAt: nil, channel: nil,
                 comment: nil, completedAt: at),
         ],
+        .lifecycle: [
+            ApprovalLifecycle(requestId: "REQ-001", executionId: uuid, stage: .requested, at: at),
+            ApprovalLifecycle(requestId: "REQ-001", executionId: uuid, stage: .notified, at: at, approvers: ["a@example.com"]),
+            ApprovalLifecycle(
+                requestId: "REQ-001", executionId: uuid, stage: .decided, at: at, decision: .approve,
+                decidedBy: "a@example.com", channel: .link),
+            ApprovalLifecycle(requestId: "REQ-001", executionId: uuid, stage: .completed, at: at, status: .approved),
+        ],
         .deadLetters: [
             DeadLetter(
                 reason: "not JSON", topic: "approvals.requests", partition: 3, offset: 42, key: "REQ-001",

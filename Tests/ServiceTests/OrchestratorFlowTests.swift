@@ -73,6 +73,26 @@ struct OrchestratorFlowTests {
             escalateAfterSeconds: escalateAfter, escalateTo: escalateTo, submittedAt: Date())
     }
 
+    // MARK: - Lifecycle events
+
+    @Test func everyStageIsPublishedOnceInOrder() async throws {
+        let h = try await harness()
+        try await h.handle(.approvalRequested(request("REQ-LC1", approvers: ["a@example.com"])))
+        try await h.handle(.approvalRequested(request("REQ-LC2", approvers: ["a@example.com"], timeout: 60, remindAfter: 30)))
+        let token = try await tokens(h, "REQ-LC1")["a@example.com"]
+        try await h.handle(.decisionSubmitted(decision("REQ-LC1", by: "a@example.com", .reject, token: token)))
+        try await h.fire(at: Date().addingTimeInterval(31))
+        try await h.fire(at: Date().addingTimeInterval(61))
+        let events = try await h.outbox("ApprovalLifecycle", as: ApprovalLifecycle.self)
+        func stages(_ id: String) -> [String] { events.filter { $0.requestId == id }.map(\.stage.rawValue) }
+        #expect(stages("REQ-LC1") == ["requested", "notified", "decided", "completed"])
+        #expect(stages("REQ-LC2") == ["requested", "notified", "reminded", "expired", "completed"])
+        let decided = try #require(events.first { $0.requestId == "REQ-LC1" && $0.stage == .decided })
+        #expect(decided.decision == .reject && decided.decidedBy == "a@example.com" && decided.channel == .link)
+        #expect(events.last { $0.requestId == "REQ-LC2" }?.status == .timedOut)
+        #expect(events.first { $0.requestId == "REQ-LC1" && $0.stage == .notified }?.approvers == ["a@example.com"])
+    }
+
     // MARK: - Reminders and escalation
 
     @Test func aReminderGoesToApproversWhoHaveNotDecidedWithTheSameLink() async throws {

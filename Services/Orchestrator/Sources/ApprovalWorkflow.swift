@@ -25,10 +25,22 @@ public struct ApprovalWorkflow: Workflow {
             Self.callbackName, timeout: .seconds(request.timeoutSeconds),
             heartbeatTimeout: request.heartbeatTimeoutSeconds.map { .seconds($0) })
 
+        /// Publishes a lifecycle stage through the outbox, with the step that reached it.
+        func lifecycle(_ stage: ApprovalLifecycle.Stage, _ step: StepContext, at: Date = Date(), approvers: [String]? = nil)
+            async throws
+        {
+            try await step.emit(
+                topic: Topic.lifecycle.rawValue, key: request.requestId,
+                event: ApprovalLifecycle(
+                    requestId: request.requestId, executionId: context.executionId, stage: stage, at: at,
+                    approvers: approvers))
+        }
         try await context.step("record-request") { step in
-            try await ApprovalWriter(step.connection).insertRequest(
+            let recorded = try await ApprovalWriter(step.connection).insertRequest(
                 request, executionId: context.executionId, callbackId: callback.callbackId, expiresAt: expiresAt,
                 trace: context.trace)
+            try await lifecycle(.requested, step, at: startedAt)
+            return recorded
         }
         func notification(_ approver: String, nonce: UUID, kind: NotificationKind) -> NotificationRequested {
             NotificationRequested(
@@ -51,6 +63,7 @@ public struct ApprovalWorkflow: Workflow {
         }
         _ = try await context.step("notify-approvers") { step in
             try await invite(request.approvers, kind: .request, step: step)
+            try await lifecycle(.notified, step, approvers: request.approvers)
             return request.approvers.count
         }
 
@@ -74,6 +87,7 @@ public struct ApprovalWorkflow: Workflow {
                             topic: Topic.notifications.rawValue, key: request.requestId,
                             event: notification(approver, nonce: nonce, kind: .reminder))
                     }
+                    try await lifecycle(.reminded, step, approvers: undecided.map(\.approver))
                     return undecided.map(\.approver)
                 }
             } else {
@@ -81,6 +95,7 @@ public struct ApprovalWorkflow: Workflow {
                     let added = request.escalateTo ?? []
                     try await ApprovalWriter(step.connection).addApprovers(added, requestId: request.requestId)
                     try await invite(added, kind: .escalation, step: step)
+                    try await lifecycle(.escalated, step, approvers: added)
                     return added
                 }
             }
@@ -110,6 +125,21 @@ public struct ApprovalWorkflow: Workflow {
                 decidedAt: verdict.decidedAt, channel: verdict.channel, comment: verdict.comment,
                 errorType: verdict.error?.errorType, errorMessage: verdict.error?.errorMessage, completedAt: completedAt)
             try await writer.expireLinkTokens(requestId: request.requestId, at: completedAt)
+            if let decidedBy = verdict.decidedBy {
+                try await step.emit(
+                    topic: Topic.lifecycle.rawValue, key: request.requestId,
+                    event: ApprovalLifecycle(
+                        requestId: request.requestId, executionId: context.executionId, stage: .decided,
+                        at: verdict.decidedAt ?? completedAt, decision: verdict.status == .approved ? .approve : .reject,
+                        decidedBy: decidedBy, channel: verdict.channel))
+            } else if verdict.error?.isTimeout == true {
+                try await lifecycle(.expired, step, at: completedAt)
+            }
+            try await step.emit(
+                topic: Topic.lifecycle.rawValue, key: request.requestId,
+                event: ApprovalLifecycle(
+                    requestId: request.requestId, executionId: context.executionId, stage: .completed, at: completedAt,
+                    status: verdict.status))
             try await step.emit(topic: Topic.outcomes.rawValue, key: request.requestId, event: outcome)
             return outcome
         }

@@ -133,6 +133,11 @@ struct DecisionHandler: Sendable {
         let outcome = ApprovalCompleted(
             requestId: cancel.requestId, executionId: executionId, status: .cancelled, decidedBy: nil, decidedAt: nil,
             channel: nil, comment: nil, errorType: DurableError.executionStopped, errorMessage: reason, completedAt: now)
+        let completed = ApprovalLifecycle(
+            requestId: cancel.requestId, executionId: executionId, stage: .completed, at: now, status: .cancelled)
+        try await engine.enqueue(
+            topic: Topic.lifecycle.rawValue, key: cancel.requestId,
+            payload: String(decoding: try GreenlightJSON.encode(completed), as: UTF8.self), trace: trace, on: connection)
         try await engine.enqueue(
             topic: Topic.outcomes.rawValue, key: cancel.requestId,
             payload: String(decoding: try GreenlightJSON.encode(outcome), as: UTF8.self), trace: trace, on: connection)
