@@ -22,6 +22,17 @@ public struct ApprovalReader: Sendable {
         guard var status = try rows.first.map(Self.statusBody(from:)) else { return nil }
         let votes = try await ApprovalVotes.read(requestId: requestId) { try await pool.query($0) }
         status.votes = votes.isEmpty ? nil : votes
+        let deliveries = try await pool.query(
+            """
+            SELECT approver, kind, result, attempts, error, at FROM notification_deliveries
+            WHERE request_id = \(requestId) ORDER BY at
+            """
+        ).decode((String, String, String, Int, String?, Date).self).map {
+            NotificationStatus(
+                approver: $0.0, kind: NotificationKind(rawValue: $0.1) ?? .request,
+                result: NotificationDelivery.Result(rawValue: $0.2) ?? .failed, attempts: $0.3, error: $0.4, at: $0.5)
+        }
+        status.notifications = deliveries.isEmpty ? nil : deliveries
         return status
     }
 

@@ -102,5 +102,21 @@ public enum ApprovalSchema {
                 -- hold): a reminder re-sends the same link.
                 ALTER TABLE link_tokens ADD COLUMN token_nonce uuid;
                 """),
+        PostgresMigration(
+            version: 5, name: "notification deliveries",
+            sql: """
+                -- The latest report on each notification (delivered, retrying, failed), from the notifiers.
+                CREATE TABLE notification_deliveries (
+                    notification_id uuid PRIMARY KEY,
+                    request_id      text NOT NULL,
+                    approver        text NOT NULL,
+                    kind            text NOT NULL,
+                    result          text NOT NULL,
+                    attempts        integer NOT NULL,
+                    error           text,
+                    at              timestamptz NOT NULL
+                );
+                CREATE INDEX notification_deliveries_request ON notification_deliveries (request_id);
+                """),
     ]
 }

@@ -61,6 +61,35 @@ public struct ApprovalWriter: Sendable {
             """)
     }
 
+    /// Keeps a delivery report, unless a later one for the same notification is already kept.
+    public func recordDelivery(_ report: NotificationDelivery) async throws {
+        try await connection.query(
+            """
+            INSERT INTO notification_deliveries
+                (notification_id, request_id, approver, kind, result, attempts, error, at)
+            VALUES (\(report.notificationId), \(report.requestId), \(report.approver), \(report.kind.rawValue),
+                    \(report.result.rawValue), \(report.attempt), \(report.error), \(report.at))
+            ON CONFLICT (notification_id) DO UPDATE
+            SET result = EXCLUDED.result, attempts = EXCLUDED.attempts, error = EXCLUDED.error, at = EXCLUDED.at
+            WHERE notification_deliveries.attempts <= EXCLUDED.attempts
+            """)
+    }
+
+    /// What a new notification about a pending request needs to say.
+    public func notificationDetails(requestId: String) async throws -> (
+        executionId: UUID, amount: Double, currency: String, description: String, requester: String?,
+        submittedAt: Date, expiresAt: Date
+    )? {
+        try await connection.query(
+            """
+            SELECT execution_id, amount, currency, description, requester, submitted_at, expires_at
+            FROM approval_requests WHERE request_id = \(requestId)
+            """
+        ).decode((UUID, Double, String, String, String?, Date, Date).self).first.map {
+            ($0.0, $0.1, $0.2, $0.3, $0.4, $0.5, $0.6)
+        }
+    }
+
     /// The approvers of a pending request who have not decided, with the nonce of their (unused) link.
     public func undecidedApprovers(requestId: String) async throws -> [(approver: String, nonce: UUID)] {
         try await connection.query(

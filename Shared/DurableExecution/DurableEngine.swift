@@ -277,6 +277,19 @@ public struct DurableEngine: Sendable {
         public var finished: [(name: String, status: ExecutionStatus)] = []
     }
 
+    /// Adds an event to the history of the execution named `name`, from outside the workflow (a delivery report,
+    /// say); false when there is no such execution.
+    @discardableResult
+    public func recordHistory(
+        executionNamed name: String, type: String, details: [String: JSONValue], on connection: PostgresConnection,
+        now: Date = Date()
+    ) async throws -> Bool {
+        let store = DurableStore(connection: connection)
+        guard let executionId = try await store.executionId(named: name) else { return false }
+        try await store.appendHistory(executionId: executionId, type: type, details: details, at: now)
+        return true
+    }
+
     /// When the earliest pending timer is due.
     public func nextDueTime(on connection: PostgresConnection) async throws -> Date? {
         try await DurableStore(connection: connection).nextDueTime()

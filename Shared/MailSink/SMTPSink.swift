@@ -11,9 +11,11 @@ public final class SMTPSink: Sendable {
     private let store: MailStore
     public let port: Int
 
-    /// Starts listening on `host:port` (port 0 picks a free one). `onMessage` runs for every message received.
+    /// Starts listening on `host:port` (port 0 picks a free one). `onMessage` runs for every message received;
+    /// a recipient for which `refuse` is true is answered `550` (a permanent failure, for tests).
     public static func start(
-        host: String = "127.0.0.1", port: Int = 0, onMessage: @escaping @Sendable (ReceivedMail) -> Void = { _ in }
+        host: String = "127.0.0.1", port: Int = 0, onMessage: @escaping @Sendable (ReceivedMail) -> Void = { _ in },
+        refuse: @escaping @Sendable (String) -> Bool = { _ in false }
     ) async throws -> SMTPSink {
         let store = MailStore(onMessage: onMessage)
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -21,7 +23,7 @@ public final class SMTPSink: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineBasedFrameDecoder()))
-                    try channel.pipeline.syncOperations.addHandler(SMTPSessionHandler(store: store))
+                    try channel.pipeline.syncOperations.addHandler(SMTPSessionHandler(store: store, refuse: refuse))
                 }
             }
             .bind(host: host, port: port).get()
@@ -74,12 +76,14 @@ final class SMTPSessionHandler: ChannelInboundHandler {
     typealias OutboundOut = ByteBuffer
 
     private let store: MailStore
+    private let refuse: @Sendable (String) -> Bool
     private var from: String?
     private var recipients: [String] = []
     private var dataLines: [String]?
 
-    init(store: MailStore) {
+    init(store: MailStore, refuse: @escaping @Sendable (String) -> Bool) {
         self.store = store
+        self.refuse = refuse
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -118,7 +122,9 @@ final class SMTPSessionHandler: ChannelInboundHandler {
             reply("250 2.1.0 OK", context: context)
         case "RCPT":
             guard from != nil else { return reply("503 5.5.1 MAIL first", context: context) }
-            recipients.append(Self.address(in: line))
+            let address = Self.address(in: line)
+            if refuse(address) { return reply("550 5.1.1 Mailbox unavailable", context: context) }
+            recipients.append(address)
             reply("250 2.1.5 OK", context: context)
         case "DATA":
             guard !recipients.isEmpty else { return reply("503 5.5.1 RCPT first", context: context) }

@@ -239,6 +239,8 @@ public struct RequestStatusBody: Codable, Sendable, Equatable {
     public var policy: ApprovalPolicy?
     /// The approvers' decisions so far, in order.
     public var votes: [ApprovalVote]?
+    /// How each notification fared, latest report first per message.
+    public var notifications: [NotificationStatus]?
 
     public init(
         requestId: String, executionId: UUID, status: ApprovalStatus, amount: Double, currency: String,
@@ -267,6 +269,37 @@ public struct RequestStatusBody: Codable, Sendable, Equatable {
         self.errorType = errorType
         self.errorMessage = errorMessage
         self.callbackIds = callbackIds
+    }
+}
+
+/// One notification's delivery, as the status shows it.
+public struct NotificationStatus: Codable, Sendable, Equatable {
+    public var approver: String
+    public var kind: NotificationKind
+    public var result: NotificationDelivery.Result
+    public var attempts: Int
+    public var error: String?
+    public var at: Date
+
+    public init(
+        approver: String, kind: NotificationKind, result: NotificationDelivery.Result, attempts: Int, error: String?, at: Date
+    ) {
+        self.approver = approver
+        self.kind = kind
+        self.result = result
+        self.attempts = attempts
+        self.error = error
+        self.at = at
+    }
+}
+
+/// The optional body of `POST /v1/requests/{requestId}/resend`.
+public struct ResendRequestBody: Codable, Sendable, Equatable {
+    /// One approver; absent for every approver who has not decided.
+    public var approver: String?
+
+    public init(approver: String?) {
+        self.approver = approver
     }
 }
 

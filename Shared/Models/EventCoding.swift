@@ -69,6 +69,8 @@ public enum InboundEvent: Sendable, Equatable {
     case decisionSubmitted(DecisionSubmitted)
     case callbackCommand(CallbackCommand)
     case cancelRequested(CancelRequested)
+    case notificationDelivery(NotificationDelivery)
+    case resendRequested(ResendRequested)
 
     private struct TypeProbe: Decodable {
         var type: String
@@ -82,6 +84,8 @@ public enum InboundEvent: Sendable, Equatable {
         case .decisionSubmitted(let event): return (event.eventId, event.requestId)
         case .callbackCommand(let event): return (event.eventId, event.requestId)
         case .cancelRequested(let event): return (event.eventId, event.requestId)
+        case .notificationDelivery(let event): return (event.eventId, event.requestId)
+        case .resendRequested(let event): return (event.eventId, event.requestId)
         }
     }
 
@@ -107,6 +111,10 @@ public enum InboundEvent: Sendable, Equatable {
                 return .callbackCommand(try decoder.decode(CallbackCommand.self, from: bytes))
             case CancelRequested.eventType:
                 return .cancelRequested(try decoder.decode(CancelRequested.self, from: bytes))
+            case NotificationDelivery.eventType:
+                return .notificationDelivery(try decoder.decode(NotificationDelivery.self, from: bytes))
+            case ResendRequested.eventType:
+                return .resendRequested(try decoder.decode(ResendRequested.self, from: bytes))
             default:
                 throw EventDecodingError(topic: topic, reason: "unknown event type \"\(probe.type)\"")
             }

@@ -291,6 +291,72 @@ public struct CancelRequested: GreenlightEvent {
     }
 }
 
+/// The notifier's report on one notification: delivered, being retried, or failed for good. Topic
+/// `approvals.decisions` (keyed by request id, so it stays in order with the request's decisions); the
+/// orchestrator keeps the latest per notification and writes each to the execution's history.
+public struct NotificationDelivery: GreenlightEvent {
+    public static let eventType = "NotificationDelivery"
+    public static let topic = Topic.decisions
+
+    public enum Result: String, Codable, Sendable, CaseIterable {
+        case delivered
+        /// A temporary failure (a 4xx reply, connection trouble); another attempt follows.
+        case retrying
+        /// A permanent failure (a 5xx reply, a refused login) or no success after every attempt.
+        case failed
+    }
+
+    public var eventId: UUID
+    public var type: String = Self.eventType
+    public var version: Int = 1
+    public var requestId: String
+    /// The `eventId` of the `NotificationRequested` this reports on.
+    public var notificationId: UUID
+    public var approver: String
+    public var kind: NotificationKind
+    public var result: Result
+    public var attempt: Int
+    public var error: String?
+    public var at: Date
+
+    public init(
+        eventId: UUID = UUID(), requestId: String, notificationId: UUID, approver: String, kind: NotificationKind,
+        result: Result, attempt: Int, error: String?, at: Date
+    ) {
+        self.eventId = eventId
+        self.requestId = requestId
+        self.notificationId = notificationId
+        self.approver = approver
+        self.kind = kind
+        self.result = result
+        self.attempt = attempt
+        self.error = error
+        self.at = at
+    }
+}
+
+/// Send a pending request's approvers their link again (`POST /v1/requests/{id}/resend`). Topic
+/// `approvals.decisions`.
+public struct ResendRequested: GreenlightEvent {
+    public static let eventType = "ResendRequested"
+    public static let topic = Topic.decisions
+
+    public var eventId: UUID
+    public var type: String = Self.eventType
+    public var version: Int = 1
+    public var requestId: String
+    /// One approver; nil for every approver who has not decided.
+    public var approver: String?
+    public var requestedAt: Date
+
+    public init(eventId: UUID = UUID(), requestId: String, approver: String?, requestedAt: Date) {
+        self.eventId = eventId
+        self.requestId = requestId
+        self.approver = approver
+        self.requestedAt = requestedAt
+    }
+}
+
 /// A stage of a request's life. Topic `approvals.lifecycle`; each stage of each request is published once.
 public struct ApprovalLifecycle: GreenlightEvent {
     public static let eventType = "ApprovalLifecycle"

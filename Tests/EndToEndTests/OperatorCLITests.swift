@@ -67,6 +67,18 @@ struct OperatorCLITests {
             #expect(try await cli("pending", "--older-than", "1h").output.contains("No pending requests."))
             #expect(try await cli("pending", environment: ["GREENLIGHT_API_KEY": ""]).status == 77)
 
+            // resend: the undecided approvers get their link again; status shows how each email fared.
+            let resent = try await cli("resend", approveId)
+            #expect(resent.status == 0, "\(resent.output)")
+            #expect(resent.output.contains("Resend for \(approveId) queued."))
+            _ = try await eventually(timeout: .seconds(20)) { stack.mails(forRequest: approveId).count == 2 }
+            #expect(stack.mails(forRequest: approveId).count == 2)
+            _ = try await eventually(timeout: .seconds(10)) {
+                try await cli("status", approveId).output.contains("a@example.com request: delivered after 1 attempt")
+            }
+            #expect(try await cli("status", approveId).output.contains("a@example.com request: delivered after 1 attempt"))
+            #expect(try await cli("resend", approveId, "--approver", "stranger@example.com").status == 1)
+
             // decide: the same path as a click, waits for the outcome; 3 once the request is decided.
             let decided = try await cli("decide", approveId, "--approve", "--as", "ops@example.com", "--comment", "Checked by phone")
             #expect(decided.status == 0, "\(decided.output)")

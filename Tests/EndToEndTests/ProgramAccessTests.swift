@@ -76,4 +76,39 @@ struct ProgramAccessTests {
             #expect(try await HTTP.post(cancelURL, body: "", contentType: "application/json", headers: auth).status == 409)
         }
     }
+
+    @Test func aFailedEmailIsVisibleAndAResendDeliversTheSameLinkAgain() async throws {
+        try await ServiceStack.with(environment: ["GREENLIGHT_API_KEYS": Self.key]) { stack in
+            let requestId = TestEnvironment.uniqueName("REQ")
+            #expect(
+                try await stack.submit(
+                    #"{"requestId": "\#(requestId)", "amount": 5, "description": "Two approvers", "approvers": ["bounce@example.com", "a@example.com"], "policy": "all"}"#
+                ).status == 202)
+            // The sink refuses bounce@…: the status and the history say so; the request does not wait silently.
+            var status: RequestStatusBody?
+            let reported = try await eventually(timeout: .seconds(30), interval: .milliseconds(200)) {
+                let response = try await HTTP.send(url: "\(stack.intakeURL)/v1/requests/\(requestId)", headers: auth)
+                status = try? GreenlightJSON.decoder().decode(RequestStatusBody.self, from: Data(response.body.utf8))
+                return status?.notifications?.count == 2
+            }
+            #expect(reported, "\(String(describing: status))")
+            let byApprover = Dictionary(uniqueKeysWithValues: (status?.notifications ?? []).map { ($0.approver, $0) })
+            #expect(byApprover["bounce@example.com"]?.result == .failed)
+            #expect(byApprover["bounce@example.com"]?.error?.contains("550") == true)
+            #expect(byApprover["a@example.com"]?.result == .delivered)
+            let history = try await HTTP.get("\(stack.intakeURL)/v1/requests/\(requestId)/history").body
+            #expect(history.contains("NotificationFailed"))
+
+            // Resend to the approver who got it: a second message with the same link.
+            let first = try await stack.waitForMail(forRequest: requestId)
+            let resent = try await HTTP.post(
+                "\(stack.intakeURL)/v1/requests/\(requestId)/resend", body: #"{"approver": "a@example.com"}"#,
+                contentType: "application/json", headers: auth)
+            #expect(resent.status == 202)
+            _ = try await eventually(timeout: .seconds(20)) { stack.mails(forRequest: requestId).count == 2 }
+            let mails = stack.mails(forRequest: requestId)
+            #expect(mails.count == 2)
+            #expect(mails.last?.links == first.links)
+        }
+    }
 }

@@ -44,6 +44,14 @@ struct EventSchemaTests {
             CallbackCommand(requestId: "REQ-001", callbackId: uuid, command: .heartbeat, submittedAt: at),
             CancelRequested(requestId: "REQ-001", reason: "duplicate", requestedAt: at),
             CancelRequested(requestId: "REQ-001", reason: nil, requestedAt: at),
+            NotificationDelivery(
+                requestId: "REQ-001", notificationId: uuid, approver: "a@example.com", kind: .reminder, result: .failed,
+                attempt: 3, error: "SMTP 550", at: at),
+            NotificationDelivery(
+                requestId: "REQ-001", notificationId: uuid, approver: "a@example.com", kind: .request, result: .delivered,
+                attempt: 1, error: nil, at: at),
+            ResendRequested(requestId: "REQ-001", approver: "a@example.com", requestedAt: at),
+            ResendRequested(requestId: "REQ-001", approver: nil, requestedAt: at),
         ],
         .notifications: [
             NotificationRequested(

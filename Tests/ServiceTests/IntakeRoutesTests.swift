@@ -293,4 +293,24 @@ struct IntakeRoutesTests {
         #expect(decision.tokenHash == nil)
         #expect(publisher.published(CancelRequested.self).first?.reason == "duplicate of REQ-0")
     }
+
+    @Test func resendNeedsAKeyAPendingRequestAndOneOfItsApprovers() async throws {
+        let publisher = RecordingPublisher()
+        let statuses = FixedStatuses(known: ["REQ-1": status(.pending), "REQ-D": status(.approved)])
+        let auth: HTTPFields = [.authorization: "Bearer \(Self.key)", .contentType: "application/json"]
+        try await app(publisher, statuses: statuses).test(.router) { client in
+            func resend(_ id: String, headers: HTTPFields = [:], body: String? = nil) async throws -> HTTPResponse.Status {
+                try await client.execute(
+                    uri: "/v1/requests/\(id)/resend", method: .post, headers: headers, body: body.map { ByteBuffer(string: $0) }
+                ).status
+            }
+            let answers = [
+                try await resend("REQ-1"), try await resend("REQ-X", headers: auth), try await resend("REQ-D", headers: auth),
+                try await resend("REQ-1", headers: auth, body: #"{"approver": "stranger@example.com"}"#),
+                try await resend("REQ-1", headers: auth),
+            ]
+            #expect(answers == [.unauthorized, .notFound, .conflict, .badRequest, .accepted])
+        }
+        #expect(publisher.published(ResendRequested.self).map(\.requestId) == ["REQ-1"])
+    }
 }

@@ -93,6 +93,50 @@ struct OrchestratorFlowTests {
         #expect(events.first { $0.requestId == "REQ-LC1" && $0.stage == .notified }?.approvers == ["a@example.com"])
     }
 
+    // MARK: - Delivery reports and resending
+
+    @Test func deliveryReportsShowInTheStatusAndTheHistory() async throws {
+        let h = try await harness()
+        try await h.handle(.approvalRequested(request("REQ-DLV")))
+        let sent = try await h.outbox("NotificationRequested", as: NotificationRequested.self)
+        func report(_ n: NotificationRequested, _ result: NotificationDelivery.Result, attempt: Int, error: String? = nil) -> InboundEvent {
+            .notificationDelivery(
+                NotificationDelivery(
+                    requestId: "REQ-DLV", notificationId: n.eventId, approver: n.approver, kind: .request, result: result,
+                    attempt: attempt, error: error, at: Date()))
+        }
+        let a = try #require(sent.first { $0.approver == "a@example.com" })
+        let b = try #require(sent.first { $0.approver == "b@example.com" })
+        try await h.handle(report(a, .retrying, attempt: 1, error: "451 try later"))
+        try await h.handle(report(a, .delivered, attempt: 2))
+        try await h.handle(report(a, .retrying, attempt: 1, error: "451 try later"))  // late: the delivered report stays
+        try await h.handle(report(b, .failed, attempt: 1, error: "550 no such user"))
+        let notifications = try #require(try await h.status("REQ-DLV")?.notifications)
+        #expect(Dictionary(uniqueKeysWithValues: notifications.map { ($0.approver, $0.result) }) == [
+            "a@example.com": .delivered, "b@example.com": .failed,
+        ])
+        #expect(notifications.first { $0.approver == "b@example.com" }?.error == "550 no such user")
+        let history = try await h.engineHistory("REQ-DLV")
+        #expect(history.filter { $0.type == "NotificationFailed" }.map { $0.details["Approver"] } == [.string("b@example.com")])
+        #expect(history.contains { $0.type == "NotificationDelivered" })
+    }
+
+    @Test func resendSendsTheSameLinkToUndecidedApproversOnly() async throws {
+        let h = try await harness()
+        try await h.handle(.approvalRequested(request("REQ-RS", policy: .all)))
+        let tokens = try await tokens(h, "REQ-RS")
+        try await h.handle(.decisionSubmitted(decision("REQ-RS", by: "a@example.com", token: tokens["a@example.com"])))
+        try await h.handle(.resendRequested(ResendRequested(requestId: "REQ-RS", approver: nil, requestedAt: Date())))
+        let notifications = try await h.outbox("NotificationRequested", as: NotificationRequested.self)
+        #expect(notifications.map(\.approver) == ["a@example.com", "b@example.com", "b@example.com"])
+        #expect(notifications[2].linkToken == tokens["b@example.com"])
+        #expect(try await h.engineHistory("REQ-RS").contains { $0.type == "NotificationsResent" })
+        // Once decided, a resend does nothing.
+        try await h.handle(.decisionSubmitted(decision("REQ-RS", by: "b@example.com", token: tokens["b@example.com"])))
+        try await h.handle(.resendRequested(ResendRequested(requestId: "REQ-RS", approver: nil, requestedAt: Date())))
+        #expect(try await h.outbox("NotificationRequested", as: NotificationRequested.self).count == 3)
+    }
+
     // MARK: - Reminders and escalation
 
     @Test func aReminderGoesToApproversWhoHaveNotDecidedWithTheSameLink() async throws {

@@ -1,6 +1,7 @@
 import Foundation
 import GreenlightTestSupport
 import Mail
+import Synchronization
 @testable import Notifier
 import Testing
 
@@ -49,18 +50,26 @@ struct SMTPSecurityTests {
         let server = try await TLSSMTPServer.start()
         let delivery = MailDelivery(
             smtp: try client(server), logger: TestEnvironment.logger("delivery"), maxAttempts: 4, initialDelay: .milliseconds(10))
-        guard case .delivered = await delivery.deliver(message(to: "tempfail-once@example.com")) else {
+        let retries = Mutex<[Int]>([])
+        guard
+            case .delivered(let attempts) = await delivery.deliver(message(to: "tempfail-once@example.com"), willRetry: { attempt, _ in
+                retries.withLock { $0.append(attempt) }
+            })
+        else {
             Issue.record("a 451 then 250 was not delivered")
             return
         }
+        #expect(attempts == 2)
+        #expect(retries.withLock { $0 } == [1])
         #expect(server.messages.filter { $0.contains("X-Test-Envelope-To: tempfail-once@example.com") }.count == 1)
 
-        guard case .failed(let error) = await delivery.deliver(message(to: "reject@example.com")) else {
+        guard case .failed(let error, let attempts) = await delivery.deliver(message(to: "reject@example.com")) else {
             Issue.record("a 550 was reported delivered")
             return
         }
         #expect(error.code == .permanentFailure)
         #expect(error.replyCode == 550)
+        #expect(attempts == 1)
         await server.stop()
     }
 }

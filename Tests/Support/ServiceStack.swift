@@ -54,7 +54,8 @@ public final class ServiceStack: Sendable {
         let binDirectory = try Self.binDirectory()
         let cluster = try KafkaMockCluster()
         for topic in Topic.allCases { try cluster.createTopic(topic.rawValue, partitions: 6) }
-        let sink = try await SMTPSink.start()
+        // Mail to bounce@… is refused with a 550, for delivery-failure tests.
+        let sink = try await SMTPSink.start(refuse: { $0.lowercased().hasPrefix("bounce@") })
         let database = try await TestDatabase.create("e2e")
         let logDirectory = NSTemporaryDirectory() + "greenlight-e2e-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: logDirectory, withIntermediateDirectories: true)

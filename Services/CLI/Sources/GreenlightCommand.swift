@@ -16,7 +16,9 @@ public struct GreenlightCommand: AsyncParsableCommand {
             Exit status: 0 done; 1 failed; 2 not found; 3 conflict (the request is no longer pending); \
             4 a service is unavailable; 64 wrong usage; 77 the API key is missing or wrong.
             """,
-        subcommands: [Status.self, History.self, Pending.self, Decide.self, Cancel.self, DeadLetters.self])
+        subcommands: [
+            Status.self, History.self, Pending.self, Decide.self, Cancel.self, Resend.self, DeadLetters.self,
+        ])
 
     public init() {}
 }
@@ -57,6 +59,17 @@ struct Status: AsyncParsableCommand {
         fields.add("execution", status.executionId.uuidString)
         if let callbackIds = status.callbackIds, !callbackIds.isEmpty {
             fields.add("callbacks", callbackIds.map(\.uuidString).joined(separator: ", "))
+        }
+        if let policy = status.policy { fields.add("policy", policy.description) }
+        for vote in status.votes ?? [] {
+            fields.add(
+                "vote", "\(vote.approver) \(vote.decision.rawValue) (\(vote.channel.rawValue), \(timestamp(vote.decidedAt)))")
+        }
+        for notification in status.notifications ?? [] {
+            var line = "\(notification.approver) \(notification.kind.rawValue): \(notification.result.rawValue)"
+            line += " after \(notification.attempts) attempt\(notification.attempts == 1 ? "" : "s")"
+            if let error = notification.error { line += " — \(error)" }
+            fields.add("email", line)
         }
         return fields.rendered
     }
@@ -203,6 +216,23 @@ struct Cancel: AsyncParsableCommand {
                 throw CLIError(.conflict, "\(requestId) ended \(final.status.rawValue) before the cancellation reached it")
             }
             if !output.json { print("\(requestId) cancelled.") }
+        }
+    }
+}
+
+struct Resend: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Email a pending request's undecided approvers (or one) their link again (API key).")
+
+    @Argument(help: "The request id.") var requestId: String
+    @Option(help: "Only this approver.") var approver: String?
+    @OptionGroup var connection: ConnectionOptions
+
+    func run() async throws {
+        try await reportingErrors {
+            _ = try await connection.client().post(
+                "/v1/requests/\(IntakeClient.pathComponent(requestId))/resend", json: ResendRequestBody(approver: approver))
+            print("Resend for \(requestId) queued\(approver.map { " (\($0))" } ?? "").")
         }
     }
 }

@@ -92,6 +92,9 @@ public struct IntakeRoutes: Sendable {
         router.post("v1/requests/:requestId/decision") { request, context in
             try await decide(context.parameters.require("requestId"), request: request, context: context)
         }
+        router.post("v1/requests/:requestId/resend") { request, context in
+            try await resend(context.parameters.require("requestId"), request: request, context: context)
+        }
     }
 
     func submit(_ request: Request, context: GreenlightRequestContext) async throws -> Response {
@@ -243,6 +246,32 @@ public struct IntakeRoutes: Sendable {
             ])
         return try .json(
             RequestAccepted(message: "Decision accepted", requestId: requestId, statusUrl: "/v1/requests/\(requestId)"),
+            status: .accepted)
+    }
+
+    /// Sends a pending request's undecided approvers (or the one named) their link again, in a new message
+    /// (API key required). The link itself does not change.
+    func resend(_ requestId: String, request: Request, context: GreenlightRequestContext) async throws -> Response {
+        try apiKeys.require(request)
+        let body = try await Self.optionalBody(ResendRequestBody.self, of: request)
+        let found = try await lookUp(requestId, context: context)
+        guard found.status == .pending else {
+            throw Problem(
+                title: "Conflict", status: 409, detail: "Request \(requestId) is already \(found.status.rawValue).")
+        }
+        if let approver = body?.approver, !found.approvers.contains(where: { $0.lowercased() == approver.lowercased() }) {
+            throw Problem.validation([
+                .init(field: "approver", message: "is not an approver of \(requestId) (\(found.approvers.joined(separator: ", ")))")
+            ])
+        }
+        let event = ResendRequested(requestId: requestId, approver: body?.approver, requestedAt: now())
+        do {
+            try await publisher.publish(event, trace: request.trace)
+        } catch {
+            throw Problem(title: "Service Unavailable", status: 503, detail: "The resend could not be queued. Retry shortly.")
+        }
+        return try .json(
+            RequestAccepted(message: "Resend accepted", requestId: requestId, statusUrl: "/v1/requests/\(requestId)"),
             status: .accepted)
     }
 

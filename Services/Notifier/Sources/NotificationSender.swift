@@ -8,7 +8,8 @@ import ServiceSupport
 
 /// Consumes `approvals.notifications` and emails each approver. The offset is committed after the server took
 /// the message; temporary failures (4xx, connection errors) are retried with back-off, permanent ones (5xx,
-/// refused login) go to `approvals.dlq` with the reason.
+/// refused login) go to `approvals.dlq` with the reason. Each outcome — delivered, retrying, failed — is reported
+/// back to the orchestrator as a `NotificationDelivery` on `approvals.decisions`.
 struct NotificationSender: Sendable {
     let consumer: KafkaConsumer
     let producer: KafkaProducer
@@ -34,17 +35,36 @@ struct NotificationSender: Sendable {
             "requestId": "\(notification.requestId)", "eventId": "\(notification.eventId)",
             "executionId": "\(notification.executionId)", "traceId": "\(message.trace.traceId)",
         ]
+        let publisher = KafkaEventPublisher(producer: producer)
+        let trace = message.trace
+        @Sendable func report(_ result: NotificationDelivery.Result, attempt: Int, error: String?) async {
+            let event = NotificationDelivery(
+                requestId: notification.requestId, notificationId: notification.eventId, approver: notification.approver,
+                kind: notification.kind ?? .request, result: result, attempt: attempt, error: error, at: Date())
+            do {
+                try await Backoff().retrying("Reporting a delivery", logger: logger, metadata: metadata, giveUp: { _, attempt in attempt >= 5 }) {
+                    try await publisher.publish(event, trace: trace)
+                }
+            } catch {
+                logger.error("Delivery report not published", metadata: metadata.merging(["error": "\(error)"]) { a, _ in a })
+            }
+        }
         let token = LinkToken.derive(secret: configuration.linkSecret, nonce: notification.tokenNonce)
         let mail = ApprovalEmail.make(
             for: notification, linkToken: token, publicURL: configuration.publicURL, from: configuration.mailFrom)
         let started = ContinuousClock.now
-        switch await delivery.deliver(mail, metadata: metadata) {
-        case .delivered:
+        let outcome = await delivery.deliver(mail, metadata: metadata) { attempt, error in
+            await report(.retrying, attempt: attempt, error: "\(error)")
+        }
+        switch outcome {
+        case .delivered(let attempts):
             Metrics.Timer(label: "greenlight_email_send_seconds").record(duration: ContinuousClock.now - started)
             Counter(label: "greenlight_emails_total", dimensions: [("result", "sent")]).increment()
             logger.info("Approval email sent", metadata: metadata)
-        case .failed(let error):
+            await report(.delivered, attempt: attempts, error: nil)
+        case .failed(let error, let attempts):
             Counter(label: "greenlight_emails_total", dimensions: [("result", "failed")]).increment()
+            await report(.failed, attempt: attempts, error: "\(error)")
             await deadLetter(message, reason: "the approval email to \(notification.approver) was not delivered: \(error)")
         }
     }
@@ -70,8 +90,10 @@ struct NotificationSender: Sendable {
 /// exponential back-off up to `maxAttempts`; a permanent one (5xx reply, refused login) is not.
 struct MailDelivery: Sendable {
     enum Result: Sendable {
-        case delivered
-        case failed(SMTPError)
+        /// Delivered on attempt N.
+        case delivered(attempts: Int)
+        /// Not delivered, after N attempts.
+        case failed(SMTPError, attempts: Int)
     }
 
     let smtp: SMTPClient
@@ -79,23 +101,28 @@ struct MailDelivery: Sendable {
     var maxAttempts = 8
     var initialDelay: Duration = .milliseconds(200)
 
-    func deliver(_ mail: MailMessage, metadata: Logger.Metadata = [:]) async -> Result {
+    /// `willRetry` hears of each temporary failure that another attempt follows.
+    func deliver(
+        _ mail: MailMessage, metadata: Logger.Metadata = [:],
+        willRetry: @Sendable (_ attempt: Int, SMTPError) async -> Void = { _, _ in }
+    ) async -> Result {
         var delay = initialDelay
         for attempt in 1...maxAttempts {
             do {
                 try await smtp.send(mail)
-                return .delivered
+                return .delivered(attempts: attempt)
             } catch let error as SMTPError where !error.isPermanent && attempt < maxAttempts {
                 logger.warning(
                     "Sending failed; retrying in \(delay)", metadata: metadata.merging(["error": "\(error)"]) { a, _ in a })
+                await willRetry(attempt, error)
                 try? await Task.sleep(for: delay)
                 delay = min(delay * 2, .seconds(30))
             } catch let error as SMTPError {
-                return .failed(error)
+                return .failed(error, attempts: attempt)
             } catch {
-                return .failed(SMTPError(.connectionFailed, "\(error)"))
+                return .failed(SMTPError(.connectionFailed, "\(error)"), attempts: attempt)
             }
         }
-        return .failed(SMTPError(.temporaryFailure, "gave up after \(maxAttempts) attempts"))
+        return .failed(SMTPError(.temporaryFailure, "gave up after \(maxAttempts) attempts"), attempts: maxAttempts)
     }
 }

@@ -87,12 +87,14 @@ struct EventHandler: Sendable {
     let engine: DurableEngine
     let workflow: ApprovalWorkflow
     let decisions: DecisionHandler
+    let notifications: NotificationHandler
     let logger: Logger
 
     init(engine: DurableEngine, workflow: ApprovalWorkflow, logger: Logger) {
         self.engine = engine
         self.workflow = workflow
         decisions = DecisionHandler(engine: engine, logger: logger)
+        notifications = NotificationHandler(engine: engine, logger: logger)
         self.logger = logger
     }
 
@@ -124,6 +126,10 @@ struct EventHandler: Sendable {
             try await decisions.apply(command, on: connection)
         case .cancelRequested(let cancel):
             try await decisions.apply(cancel, trace: trace, on: connection)
+        case .notificationDelivery(let report):
+            try await notifications.apply(report, on: connection)
+        case .resendRequested(let resend):
+            try await notifications.apply(resend, trace: trace, on: connection)
         }
         return true
     }

@@ -1,0 +1,72 @@
+import ApprovalStore
+import DurableExecution
+import Foundation
+import GreenlightModels
+import Logging
+import Metrics
+import Postgres
+
+/// Delivery reports from the notifiers and requests to resend links, inside the transaction of the event that
+/// carries them.
+struct NotificationHandler: Sendable {
+    let engine: DurableEngine
+    let logger: Logger
+
+    /// Keeps the latest report per notification (the status shows it) and writes each to the history, so that a
+    /// failed notification is never silent.
+    func apply(_ report: NotificationDelivery, on connection: PostgresConnection) async throws {
+        try await ApprovalWriter(connection).recordDelivery(report)
+        var details: [String: JSONValue] = [
+            "Approver": .string(report.approver), "Kind": .string(report.kind.rawValue),
+            "Attempt": .number(Double(report.attempt)),
+        ]
+        if let error = report.error { details["Error"] = .string(error) }
+        let type: String
+        switch report.result {
+        case .delivered: type = "NotificationDelivered"
+        case .retrying: type = "NotificationRetrying"
+        case .failed: type = "NotificationFailed"
+        }
+        try await engine.recordHistory(executionNamed: report.requestId, type: type, details: details, on: connection, now: report.at)
+        Counter(label: "greenlight_notification_reports_total", dimensions: [("result", report.result.rawValue)]).increment()
+        if report.result == .failed {
+            logger.error(
+                "An approver could not be notified",
+                metadata: ["requestId": "\(report.requestId)", "approver": "\(report.approver)", "error": "\(report.error ?? "")"])
+        }
+    }
+
+    /// Sends the approvers who have not decided (or the one named) their link again: the same link, in a new
+    /// message. Nothing happens for a request that is no longer pending.
+    func apply(_ resend: ResendRequested, trace: TraceContext?, on connection: PostgresConnection) async throws {
+        let writer = ApprovalWriter(connection)
+        guard try await writer.lockPendingRequest(requestId: resend.requestId) != nil,
+            let request = try await writer.notificationDetails(requestId: resend.requestId)
+        else {
+            logger.notice("Nothing to resend: the request is not pending", metadata: ["requestId": "\(resend.requestId)"])
+            return
+        }
+        let targets = try await writer.undecidedApprovers(requestId: resend.requestId).filter { target in
+            resend.approver.map { $0.lowercased() == target.approver.lowercased() } ?? true
+        }
+        for (approver, nonce) in targets {
+            let notification = NotificationRequested(
+                requestId: resend.requestId, executionId: request.executionId, approver: approver, tokenNonce: nonce,
+                kind: .request, amount: request.amount, currency: request.currency, description: request.description,
+                requester: request.requester, submittedAt: request.submittedAt, expiresAt: request.expiresAt)
+            try await engine.enqueue(
+                topic: Topic.notifications.rawValue, key: resend.requestId,
+                payload: String(decoding: try GreenlightJSON.encode(notification), as: UTF8.self), trace: trace, on: connection)
+        }
+        let approvers = targets.map(\.approver)
+        try await engine.recordHistory(
+            executionNamed: resend.requestId, type: "NotificationsResent",
+            details: ["Approvers": .array(approvers.map(JSONValue.string))], on: connection)
+        guard !approvers.isEmpty else { return }
+        let notified = ApprovalLifecycle(
+            requestId: resend.requestId, executionId: request.executionId, stage: .notified, at: Date(), approvers: approvers)
+        try await engine.enqueue(
+            topic: Topic.lifecycle.rawValue, key: resend.requestId,
+            payload: String(decoding: try GreenlightJSON.encode(notified), as: UTF8.self), trace: trace, on: connection)
+    }
+}
