@@ -176,7 +176,10 @@ let package = Package(
         + service(
             "Notifier",
             executable: "greenlight-notifier",
-            dependencies: ["GreenlightModels", "Kafka", "Mail", "ServiceSupport", hummingbird]
+            dependencies: [
+                "GreenlightModels", "Kafka", "Mail", "ServiceSupport", hummingbird,
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
         )
         + service(
             "Callbacks",
@@ -192,7 +195,7 @@ let package = Package(
             .target(
                 name: "GreenlightTestSupport",
                 dependencies: [
-                    "Kafka", "Postgres", "MailSink", "GreenlightModels", logging,
+                    "Kafka", "Postgres", "MailSink", "GreenlightModels", logging, hummingbird,
                     .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 ],
                 path: "Tests/Support",

@@ -118,5 +118,10 @@ public enum ApprovalSchema {
                 );
                 CREATE INDEX notification_deliveries_request ON notification_deliveries (request_id);
                 """),
+        PostgresMigration(
+            version: 6, name: "notification channel per request",
+            sql: """
+                ALTER TABLE approval_requests ADD COLUMN notify_channel text NOT NULL DEFAULT 'email';
+                """),
     ]
 }

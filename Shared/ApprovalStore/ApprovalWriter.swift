@@ -19,11 +19,12 @@ public struct ApprovalWriter: Sendable {
             """
             INSERT INTO approval_requests
                 (request_id, execution_id, callback_id, status, amount, currency, description, requester, approvers,
-                 on_timeout, submitted_at, expires_at, trace_parent, policy)
+                 on_timeout, submitted_at, expires_at, trace_parent, policy, notify_channel)
             VALUES (\(request.requestId), \(executionId), \(callbackId), 'pending', \(request.amount), \(request.currency),
                     \(request.description), \(request.requester), \(request.approvers)::text[],
                     \((request.onTimeout ?? .reject).rawValue), \(request.submittedAt), \(expiresAt),
-                    \(trace?.traceparent), \((request.policy ?? .any).description))
+                    \(trace?.traceparent), \((request.policy ?? .any).description),
+                    \((request.notify ?? .email).rawValue))
             ON CONFLICT (request_id) DO NOTHING
             """
         ).affectedRows == 1
@@ -78,15 +79,15 @@ public struct ApprovalWriter: Sendable {
     /// What a new notification about a pending request needs to say.
     public func notificationDetails(requestId: String) async throws -> (
         executionId: UUID, amount: Double, currency: String, description: String, requester: String?,
-        submittedAt: Date, expiresAt: Date
+        submittedAt: Date, expiresAt: Date, channel: NotificationChannel
     )? {
         try await connection.query(
             """
-            SELECT execution_id, amount, currency, description, requester, submitted_at, expires_at
+            SELECT execution_id, amount, currency, description, requester, submitted_at, expires_at, notify_channel
             FROM approval_requests WHERE request_id = \(requestId)
             """
-        ).decode((UUID, Double, String, String, String?, Date, Date).self).first.map {
-            ($0.0, $0.1, $0.2, $0.3, $0.4, $0.5, $0.6)
+        ).decode((UUID, Double, String, String, String?, Date, Date, String).self).first.map {
+            ($0.0, $0.1, $0.2, $0.3, $0.4, $0.5, $0.6, NotificationChannel(rawValue: $0.7) ?? .email)
         }
     }
 

@@ -16,13 +16,15 @@ public struct ApprovalRequestBody: Codable, Sendable {
     public var remindAfterSeconds: Int?
     public var escalateAfterSeconds: Int?
     public var escalateTo: [String]?
+    public var notify: NotificationChannel?
 
     public init(
         requestId: String?, amount: Double?, currency: String? = nil, description: String?, requester: String? = nil,
         approvers: [String]? = nil, timeoutSeconds: Int? = nil, heartbeatTimeoutSeconds: Int? = nil,
         onTimeout: TimeoutPolicy? = nil, policy: ApprovalPolicy? = nil, remindAfterSeconds: Int? = nil,
-        escalateAfterSeconds: Int? = nil, escalateTo: [String]? = nil
+        escalateAfterSeconds: Int? = nil, escalateTo: [String]? = nil, notify: NotificationChannel? = nil
     ) {
+        self.notify = notify
         self.policy = policy
         self.remindAfterSeconds = remindAfterSeconds
         self.escalateAfterSeconds = escalateAfterSeconds
@@ -54,6 +56,7 @@ public struct ValidatedApprovalRequest: Sendable, Equatable {
     public var remindAfterSeconds: Int?
     public var escalateAfterSeconds: Int?
     public var escalateTo: [String]
+    public var notify: NotificationChannel = .email
 
     public func event(eventId: UUID = UUID(), submittedAt: Date) -> ApprovalRequested {
         ApprovalRequested(
@@ -62,7 +65,7 @@ public struct ValidatedApprovalRequest: Sendable, Equatable {
             heartbeatTimeoutSeconds: heartbeatTimeoutSeconds, onTimeout: onTimeout,
             policy: policy == .any ? nil : policy, remindAfterSeconds: remindAfterSeconds,
             escalateAfterSeconds: escalateAfterSeconds, escalateTo: escalateTo.isEmpty ? nil : escalateTo,
-            submittedAt: submittedAt)
+            notify: notify == .email ? nil : notify, submittedAt: submittedAt)
     }
 }
 
@@ -78,8 +81,11 @@ public enum ApprovalLimits {
 }
 
 extension ApprovalRequestBody {
-    /// Checks every field; `defaultApprover` is used when the body names no approvers.
-    public func validate(defaultApprover: String) -> Result<ValidatedApprovalRequest, Problem> {
+    /// Checks every field; `defaultApprover` is used when the body names no approvers, `defaultChannel` when it
+    /// names no channel.
+    public func validate(defaultApprover: String, defaultChannel: NotificationChannel = .email)
+        -> Result<ValidatedApprovalRequest, Problem>
+    {
         var errors: [Problem.FieldError] = []
         func fail(_ field: String, _ message: String) { errors.append(.init(field: field, message: message)) }
 
@@ -176,7 +182,7 @@ extension ApprovalRequestBody {
                 requester: requester.flatMap { $0.isEmpty ? nil : $0 }, approvers: approvers,
                 timeoutSeconds: timeoutSeconds, heartbeatTimeoutSeconds: heartbeatTimeoutSeconds,
                 onTimeout: onTimeout ?? .reject, policy: policy ?? .any, remindAfterSeconds: remindAfterSeconds,
-                escalateAfterSeconds: escalateAfterSeconds, escalateTo: escalateTo))
+                escalateAfterSeconds: escalateAfterSeconds, escalateTo: escalateTo, notify: notify ?? defaultChannel))
     }
 
     static func isRequestIdCharacter(_ scalar: Unicode.Scalar) -> Bool {

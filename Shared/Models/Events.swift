@@ -18,6 +18,14 @@ public enum DecisionChannel: String, Codable, Sendable, CaseIterable {
     case kafka
 }
 
+/// How approvers are notified (per request, or intake's `GREENLIGHT_DEFAULT_CHANNEL`).
+public enum NotificationChannel: String, Codable, Sendable, CaseIterable {
+    /// An email with the links (the default).
+    case email
+    /// A JSON POST to the notifiers' `GREENLIGHT_WEBHOOK_URL` (Slack-compatible: `text` and `blocks`).
+    case webhook
+}
+
 /// Why an approver is being notified.
 public enum NotificationKind: String, Codable, Sendable, CaseIterable {
     /// The first message about a request.
@@ -79,14 +87,18 @@ public struct ApprovalRequested: GreenlightEvent {
     /// If the request is still undecided this long after the start, `escalateTo` are notified and become approvers.
     public var escalateAfterSeconds: Int?
     public var escalateTo: [String]?
+    /// How the approvers are notified; nil means email.
+    public var notify: NotificationChannel?
     public var submittedAt: Date
 
     public init(
         eventId: UUID = UUID(), requestId: String, amount: Double, currency: String, description: String,
         requester: String?, approvers: [String], timeoutSeconds: Int, heartbeatTimeoutSeconds: Int? = nil,
         onTimeout: TimeoutPolicy? = nil, policy: ApprovalPolicy? = nil, remindAfterSeconds: Int? = nil,
-        escalateAfterSeconds: Int? = nil, escalateTo: [String]? = nil, submittedAt: Date
+        escalateAfterSeconds: Int? = nil, escalateTo: [String]? = nil, notify: NotificationChannel? = nil,
+        submittedAt: Date
     ) {
+        self.notify = notify
         self.policy = policy
         self.remindAfterSeconds = remindAfterSeconds
         self.escalateAfterSeconds = escalateAfterSeconds
@@ -123,6 +135,8 @@ public struct NotificationRequested: GreenlightEvent {
     public var tokenNonce: UUID
     /// Why this message: the first request (nil), a reminder, or an escalation.
     public var kind: NotificationKind?
+    /// Email (nil) or webhook.
+    public var channel: NotificationChannel?
     public var amount: Double
     public var currency: String
     public var description: String
@@ -132,7 +146,7 @@ public struct NotificationRequested: GreenlightEvent {
 
     public init(
         eventId: UUID = UUID(), requestId: String, executionId: UUID, approver: String, tokenNonce: UUID,
-        kind: NotificationKind? = nil,
+        kind: NotificationKind? = nil, channel: NotificationChannel? = nil,
         amount: Double, currency: String, description: String, requester: String?, submittedAt: Date, expiresAt: Date
     ) {
         self.eventId = eventId
@@ -141,6 +155,7 @@ public struct NotificationRequested: GreenlightEvent {
         self.approver = approver
         self.tokenNonce = tokenNonce
         self.kind = kind
+        self.channel = channel
         self.amount = amount
         self.currency = currency
         self.description = description

@@ -223,3 +223,17 @@ struct ReminderValidationTests {
         #expect(try fields("{\(base), \"escalateAfterSeconds\": 60, \"escalateTo\": [\"not an address\"]}") == ["escalateTo[0]"])
     }
 }
+
+struct ChannelValidationTests {
+    @Test func theChannelIsChosenPerRequestOrByDefault() throws {
+        func validated(_ json: String, default channel: NotificationChannel) throws -> ValidatedApprovalRequest {
+            try GreenlightJSON.decoder().decode(ApprovalRequestBody.self, from: Data(json.utf8))
+                .validate(defaultApprover: "x@example.com", defaultChannel: channel).get()
+        }
+        let base = #""requestId": "R", "amount": 1, "description": "d""#
+        #expect(try validated("{\(base)}", default: .email).notify == .email)
+        #expect(try validated("{\(base)}", default: .webhook).event(submittedAt: Date()).notify == .webhook)
+        #expect(try validated("{\(base), \"notify\": \"email\"}", default: .webhook).notify == .email)
+        #expect(throws: DecodingError.self) { try validated("{\(base), \"notify\": \"pigeon\"}", default: .email) }
+    }
+}

@@ -16,7 +16,7 @@ struct ComposeFileTests {
     /// Tuning knobs with defaults that suit containers as well; everything else a service reads must be set.
     static let optional: Set<String> = [
         "GREENLIGHT_LOG_LEVEL", "GREENLIGHT_POLL_INTERVAL_MS", "GREENLIGHT_KAFKA_REPLICATION_FACTOR", "GREENLIGHT_API_KEYS",
-        "GREENLIGHT_LINK_RATE_LIMIT", "GREENLIGHT_TRUST_FORWARDED_FOR",
+        "GREENLIGHT_LINK_RATE_LIMIT", "GREENLIGHT_TRUST_FORWARDED_FOR", "GREENLIGHT_DEFAULT_CHANNEL", "GREENLIGHT_WEBHOOK_URL",
     ]
 
     /// The variables each service reads, as its own configuration loader reports them.

@@ -19,7 +19,7 @@ struct EventSchemaTests {
                 requestId: "REQ-001", amount: 5000, currency: "USD", description: "New server", requester: "it@example.com",
                 approvers: ["a@example.com", "b@example.com"], timeoutSeconds: 86400, heartbeatTimeoutSeconds: 600,
                 onTimeout: .approve, policy: .quorum(2), remindAfterSeconds: 3600, escalateAfterSeconds: 7200,
-                escalateTo: ["boss@example.com"], submittedAt: at),
+                escalateTo: ["boss@example.com"], notify: .webhook, submittedAt: at),
             ApprovalRequested(
                 requestId: "REQ-003", amount: 1, currency: "USD", description: "All", requester: nil,
                 approvers: ["a@example.com"], timeoutSeconds: 60, policy: .all, submittedAt: at),
@@ -55,7 +55,7 @@ struct EventSchemaTests {
         ],
         .notifications: [
             NotificationRequested(
-                requestId: "REQ-001", executionId: uuid, approver: "a@example.com", tokenNonce: uuid, kind: .reminder,
+                requestId: "REQ-001", executionId: uuid, approver: "a@example.com", tokenNonce: uuid, kind: .reminder, channel: .webhook,
                 amount: 5000, currency: "USD", description: "New server", requester: "it@example.com", submittedAt: at,
                 expiresAt: at),
             NotificationRequested(

@@ -8,6 +8,8 @@ public struct IntakeConfiguration: Sendable {
     public var database: PostgresConfiguration
     public var defaultApprover: String
     public var apiKeys: APIKeys
+    /// How approvers are notified when a request does not say (`notify`).
+    public var defaultChannel: NotificationChannel
     public var banner: String
 
     public static func load(_ environment: [String: String]) throws -> IntakeConfiguration {
@@ -19,8 +21,12 @@ public struct IntakeConfiguration: Sendable {
             reader.report("GREENLIGHT_DEFAULT_APPROVER must be an email address, not \"\(approver)\"")
         }
         let apiKeys = APIKeys.read(&reader)
+        let channelText = reader.string("GREENLIGHT_DEFAULT_CHANNEL", default: "email")
+        let channel = NotificationChannel(rawValue: channelText.lowercased())
+        if channel == nil { reader.report("GREENLIGHT_DEFAULT_CHANNEL must be email or webhook, not \"\(channelText)\"") }
         try reader.validate()
         return IntakeConfiguration(
-            common: common, database: database!, defaultApprover: approver, apiKeys: apiKeys, banner: reader.banner)
+            common: common, database: database!, defaultApprover: approver, apiKeys: apiKeys,
+            defaultChannel: channel ?? .email, banner: reader.banner)
     }
 }

@@ -59,16 +59,19 @@ public struct IntakeRoutes: Sendable {
     let publisher: any EventPublishing
     let statuses: any ApprovalStatusReading
     let defaultApprover: String
+    let defaultChannel: NotificationChannel
     let apiKeys: APIKeys
     let now: @Sendable () -> Date
 
     public init(
         publisher: any EventPublishing, statuses: any ApprovalStatusReading, defaultApprover: String,
+        defaultChannel: NotificationChannel = .email,
         apiKeys: APIKeys = APIKeys([]), now: @escaping @Sendable () -> Date = Date.init
     ) {
         self.publisher = publisher
         self.statuses = statuses
         self.defaultApprover = defaultApprover
+        self.defaultChannel = defaultChannel
         self.apiKeys = apiKeys
         self.now = now
     }
@@ -112,7 +115,7 @@ public struct IntakeRoutes: Sendable {
                 title: "Content Too Large", status: 413,
                 detail: "The body is larger than \(Self.maxBodyBytes) bytes; shorten the description.")
         }
-        let validated = try Self.parse(Data(buffer: body), defaultApprover: defaultApprover)
+        let validated = try Self.parse(Data(buffer: body), defaultApprover: defaultApprover, defaultChannel: defaultChannel)
 
         let statusPath = "/v1/requests/\(validated.requestId)"
         do {
@@ -315,7 +318,9 @@ public struct IntakeRoutes: Sendable {
     }
 
     /// Decodes and validates a submission; throws a `Problem` naming each bad field.
-    static func parse(_ data: Data, defaultApprover: String) throws -> ValidatedApprovalRequest {
+    static func parse(_ data: Data, defaultApprover: String, defaultChannel: NotificationChannel = .email) throws
+        -> ValidatedApprovalRequest
+    {
         let body: ApprovalRequestBody
         do {
             body = try GreenlightJSON.decoder().decode(ApprovalRequestBody.self, from: data)
@@ -329,7 +334,7 @@ public struct IntakeRoutes: Sendable {
             }
             throw Problem.validation([.init(field: description.field, message: description.problem)])
         }
-        switch body.validate(defaultApprover: defaultApprover) {
+        switch body.validate(defaultApprover: defaultApprover, defaultChannel: defaultChannel) {
         case .success(let validated): return validated
         case .failure(let problem): throw problem
         }

@@ -17,7 +17,8 @@ public enum IntakeService {
         let router = makeServiceRouter(checks: [ReadinessCheck.kafka(producer), ReadinessCheck.postgres(pool)])
         IntakeRoutes(
             publisher: KafkaEventPublisher(producer: producer), statuses: LiveStatusReader(pool: pool),
-            defaultApprover: configuration.defaultApprover, apiKeys: configuration.apiKeys
+            defaultApprover: configuration.defaultApprover, defaultChannel: configuration.defaultChannel,
+            apiKeys: configuration.apiKeys
         ).register(on: router)
 
         let server = makeHTTPServer(

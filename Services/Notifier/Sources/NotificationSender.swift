@@ -14,6 +14,7 @@ struct NotificationSender: Sendable {
     let consumer: KafkaConsumer
     let producer: KafkaProducer
     let delivery: MailDelivery
+    let webhook: WebhookDelivery
     let configuration: NotifierConfiguration
     let logger: Logger
 
@@ -50,22 +51,35 @@ struct NotificationSender: Sendable {
             }
         }
         let token = LinkToken.derive(secret: configuration.linkSecret, nonce: notification.tokenNonce)
-        let mail = ApprovalEmail.make(
-            for: notification, linkToken: token, publicURL: configuration.publicURL, from: configuration.mailFrom)
+        let channel = notification.channel ?? .email
         let started = ContinuousClock.now
-        let outcome = await delivery.deliver(mail, metadata: metadata) { attempt, error in
-            await report(.retrying, attempt: attempt, error: "\(error)")
+        let outcome: DeliveryResult<DeliveryFailure>
+        // greenlight_emails_total / greenlight_email_send_seconds, greenlight_webhooks_total / …_webhook_send_seconds
+        let metric = channel == .email ? "email" : "webhook"
+        switch channel {
+        case .email:
+            let mail = ApprovalEmail.make(
+                for: notification, linkToken: token, publicURL: configuration.publicURL, from: configuration.mailFrom)
+            outcome = await delivery.deliver(mail, metadata: metadata) { attempt, error in
+                await report(.retrying, attempt: attempt, error: "\(error)")
+            }.described
+        case .webhook:
+            let body = WebhookMessage.make(for: notification, linkToken: token, publicURL: configuration.publicURL)
+            outcome = await webhook.deliver(body, metadata: metadata) { attempt, error in
+                await report(.retrying, attempt: attempt, error: "\(error)")
+            }.described
         }
         switch outcome {
         case .delivered(let attempts):
-            Metrics.Timer(label: "greenlight_email_send_seconds").record(duration: ContinuousClock.now - started)
-            Counter(label: "greenlight_emails_total", dimensions: [("result", "sent")]).increment()
-            logger.info("Approval email sent", metadata: metadata)
+            Metrics.Timer(label: "greenlight_\(metric)_send_seconds").record(duration: ContinuousClock.now - started)
+            Counter(label: "greenlight_\(metric)s_total", dimensions: [("result", "sent")]).increment()
+            logger.info("Approver notified", metadata: metadata.merging(["channel": "\(channel.rawValue)"]) { a, _ in a })
             await report(.delivered, attempt: attempts, error: nil)
         case .failed(let error, let attempts):
-            Counter(label: "greenlight_emails_total", dimensions: [("result", "failed")]).increment()
-            await report(.failed, attempt: attempts, error: "\(error)")
-            await deadLetter(message, reason: "the approval email to \(notification.approver) was not delivered: \(error)")
+            Counter(label: "greenlight_\(metric)s_total", dimensions: [("result", "failed")]).increment()
+            await report(.failed, attempt: attempts, error: error.description)
+            await deadLetter(
+                message, reason: "the \(channel.rawValue) notification to \(notification.approver) was not delivered: \(error)")
         }
     }
 
@@ -89,12 +103,7 @@ struct NotificationSender: Sendable {
 /// Sends one email with retries: a temporary failure (4xx reply, connection trouble) is retried with
 /// exponential back-off up to `maxAttempts`; a permanent one (5xx reply, refused login) is not.
 struct MailDelivery: Sendable {
-    enum Result: Sendable {
-        /// Delivered on attempt N.
-        case delivered(attempts: Int)
-        /// Not delivered, after N attempts.
-        case failed(SMTPError, attempts: Int)
-    }
+    typealias Result = DeliveryResult<SMTPError>
 
     let smtp: SMTPClient
     let logger: Logger
@@ -106,23 +115,63 @@ struct MailDelivery: Sendable {
         _ mail: MailMessage, metadata: Logger.Metadata = [:],
         willRetry: @Sendable (_ attempt: Int, SMTPError) async -> Void = { _, _ in }
     ) async -> Result {
+        await RetryingDelivery(maxAttempts: maxAttempts, initialDelay: initialDelay, logger: logger).run(
+            metadata: metadata, willRetry: willRetry,
+            classify: { error in
+                let smtp = error as? SMTPError ?? SMTPError(.connectionFailed, "\(error)")
+                return (smtp, smtp.isPermanent)
+            },
+            gaveUp: SMTPError(.temporaryFailure, "gave up after \(maxAttempts) attempts")
+        ) { try await smtp.send(mail) }
+    }
+}
+
+/// How a delivery ended.
+enum DeliveryResult<Failure: Error & Sendable>: Sendable {
+    /// Delivered on attempt N.
+    case delivered(attempts: Int)
+    /// Not delivered, after N attempts.
+    case failed(Failure, attempts: Int)
+
+    /// The same, with the failure as text (for reports).
+    var described: DeliveryResult<DeliveryFailure> {
+        switch self {
+        case .delivered(let attempts): return .delivered(attempts: attempts)
+        case .failed(let error, let attempts): return .failed(DeliveryFailure(description: "\(error)"), attempts: attempts)
+        }
+    }
+}
+
+/// A delivery failure, as text for reports and the dead-letter reason.
+struct DeliveryFailure: Error, Sendable, CustomStringConvertible {
+    var description: String
+}
+
+/// Tries a send up to `maxAttempts` times, with exponential back-off, while its failures are temporary.
+struct RetryingDelivery: Sendable {
+    let maxAttempts: Int
+    let initialDelay: Duration
+    let logger: Logger
+
+    func run<Failure: Error & Sendable>(
+        metadata: Logger.Metadata, willRetry: @Sendable (Int, Failure) async -> Void,
+        classify: (any Error) -> (Failure, permanent: Bool), gaveUp: Failure, _ send: () async throws -> Void
+    ) async -> DeliveryResult<Failure> {
         var delay = initialDelay
         for attempt in 1...maxAttempts {
             do {
-                try await smtp.send(mail)
+                try await send()
                 return .delivered(attempts: attempt)
-            } catch let error as SMTPError where !error.isPermanent && attempt < maxAttempts {
+            } catch {
+                let (failure, permanent) = classify(error)
+                guard !permanent, attempt < maxAttempts else { return .failed(failure, attempts: attempt) }
                 logger.warning(
-                    "Sending failed; retrying in \(delay)", metadata: metadata.merging(["error": "\(error)"]) { a, _ in a })
-                await willRetry(attempt, error)
+                    "Sending failed; retrying in \(delay)", metadata: metadata.merging(["error": "\(failure)"]) { a, _ in a })
+                await willRetry(attempt, failure)
                 try? await Task.sleep(for: delay)
                 delay = min(delay * 2, .seconds(30))
-            } catch let error as SMTPError {
-                return .failed(error, attempts: attempt)
-            } catch {
-                return .failed(SMTPError(.connectionFailed, "\(error)"), attempts: attempt)
             }
         }
-        return .failed(SMTPError(.temporaryFailure, "gave up after \(maxAttempts) attempts"), attempts: maxAttempts)
+        return .failed(gaveUp, attempts: maxAttempts)
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import GreenlightModels
 import Mail
 import ServiceSupport
@@ -10,6 +11,8 @@ public struct NotifierConfiguration: Sendable {
     public var publicURL: String
     /// What link tokens are derived with; the orchestrator must have the same.
     public var linkSecret: LinkSecret
+    /// Where webhook notifications are POSTed (`GREENLIGHT_WEBHOOK_URL`); nil when none is configured.
+    public var webhookURL: String?
     public var banner: String
 
     public static func load(_ environment: [String: String]) throws -> NotifierConfiguration {
@@ -24,8 +27,14 @@ public struct NotifierConfiguration: Sendable {
         }
         let publicURL = reader.httpURL("GREENLIGHT_PUBLIC_URL", default: "http://127.0.0.1:8081")
         let linkSecret = readLinkSecret(&reader)
+        // The URL of a Slack-style incoming webhook carries its credential: masked in the banner.
+        let webhook = reader.string("GREENLIGHT_WEBHOOK_URL", default: "", secret: true)
+        if !webhook.isEmpty, !(webhook.hasPrefix("https://") || webhook.hasPrefix("http://")) || URL(string: webhook)?.host == nil {
+            reader.report("GREENLIGHT_WEBHOOK_URL must be an http:// or https:// URL such as https://hooks.slack.com/services/…")
+        }
         try reader.validate()
         return NotifierConfiguration(
-            common: common, smtp: smtp!, mailFrom: from, publicURL: publicURL, linkSecret: linkSecret!, banner: reader.banner)
+            common: common, smtp: smtp!, mailFrom: from, publicURL: publicURL, linkSecret: linkSecret!,
+            webhookURL: webhook.isEmpty ? nil : webhook, banner: reader.banner)
     }
 }

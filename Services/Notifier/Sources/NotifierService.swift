@@ -20,6 +20,7 @@ public enum NotifierService {
         let sender = NotificationSender(
             consumer: consumer, producer: producer,
             delivery: MailDelivery(smtp: SMTPClient(configuration: configuration.smtp), logger: logger),
+            webhook: WebhookDelivery(url: configuration.webhookURL, logger: logger),
             configuration: configuration, logger: logger)
 
         let router = makeServiceRouter(checks: [ReadinessCheck.kafka(consumer)])

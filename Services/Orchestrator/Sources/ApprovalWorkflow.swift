@@ -45,7 +45,7 @@ public struct ApprovalWorkflow: Workflow {
         func notification(_ approver: String, nonce: UUID, kind: NotificationKind) -> NotificationRequested {
             NotificationRequested(
                 requestId: request.requestId, executionId: context.executionId, approver: approver, tokenNonce: nonce,
-                kind: kind, amount: request.amount, currency: request.currency, description: request.description,
+                kind: kind, channel: request.notify, amount: request.amount, currency: request.currency, description: request.description,
                 requester: request.requester, submittedAt: request.submittedAt, expiresAt: expiresAt)
         }
         /// Gives each approver a link (only its hash and nonce are stored) and queues their notification.

@@ -52,7 +52,7 @@ struct NotificationHandler: Sendable {
         for (approver, nonce) in targets {
             let notification = NotificationRequested(
                 requestId: resend.requestId, executionId: request.executionId, approver: approver, tokenNonce: nonce,
-                kind: .request, amount: request.amount, currency: request.currency, description: request.description,
+                kind: .request, channel: request.channel == .email ? nil : request.channel, amount: request.amount, currency: request.currency, description: request.description,
                 requester: request.requester, submittedAt: request.submittedAt, expiresAt: request.expiresAt)
             try await engine.enqueue(
                 topic: Topic.notifications.rawValue, key: resend.requestId,

@@ -1,0 +1,113 @@
+import AsyncHTTPClient
+import Foundation
+import GreenlightModels
+import Logging
+import NIOCore
+
+/// The JSON a webhook notification POSTs: Slack-compatible (`text`, and `blocks` with the details and two link
+/// buttons), plus a `greenlight` object with the same facts for programs.
+enum WebhookMessage {
+    static func make(for notification: NotificationRequested, linkToken: String, publicURL: String, now: Date = Date())
+        -> Data
+    {
+        let amount = HumanFormat.amount(notification.amount, currency: notification.currency)
+        let approveURL = "\(publicURL)/approve/\(linkToken)"
+        let rejectURL = "\(publicURL)/reject/\(linkToken)"
+        let heading: String
+        switch notification.kind ?? .request {
+        case .request: heading = "Approval needed"
+        case .reminder: heading = "Reminder: approval needed"
+        case .escalation: heading = "Escalated: approval needed"
+        }
+        let expires = "\(HumanFormat.utc(notification.expiresAt)) (expires in \(HumanFormat.duration(from: now, to: notification.expiresAt)))"
+        let details = [
+            "*\(heading)* for \(slack(notification.approver))", slack(notification.description),
+            "*Request:* \(slack(notification.requestId))", "*Amount:* \(slack(amount))",
+            "*Requester:* \(slack(notification.requester ?? "an automated system"))", "*Expires:* \(expires)",
+        ].joined(separator: "\n")
+        let body: JSONValue = .object([
+            "text": .string(
+                "\(heading): \(notification.description) (\(amount)) for \(notification.approver) — approve: \(approveURL) reject: \(rejectURL)"),
+            "blocks": .array([
+                .object(["type": .string("section"), "text": .object(["type": .string("mrkdwn"), "text": .string(details)])]),
+                .object([
+                    "type": .string("actions"),
+                    "elements": .array([
+                        button("Approve", url: approveURL, style: "primary"), button("Reject", url: rejectURL, style: "danger"),
+                    ]),
+                ]),
+            ]),
+            "greenlight": .object([
+                "requestId": .string(notification.requestId), "approver": .string(notification.approver),
+                "kind": .string((notification.kind ?? .request).rawValue), "amount": .number(notification.amount),
+                "currency": .string(notification.currency), "description": .string(notification.description),
+                "requester": notification.requester.map(JSONValue.string) ?? .null,
+                "expiresAt": .string(Timestamp.format(notification.expiresAt)), "approveUrl": .string(approveURL),
+                "rejectUrl": .string(rejectURL),
+            ]),
+        ])
+        return (try? GreenlightJSON.encode(body)) ?? Data()
+    }
+
+    static func button(_ text: String, url: String, style: String) -> JSONValue {
+        .object([
+            "type": .string("button"), "text": .object(["type": .string("plain_text"), "text": .string(text)]),
+            "url": .string(url), "style": .string(style),
+        ])
+    }
+
+    /// Slack's mrkdwn treats `&`, `<` and `>` as markup.
+    static func slack(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;")
+    }
+}
+
+/// Why a webhook POST failed.
+struct WebhookError: Error, Sendable, CustomStringConvertible {
+    var status: Int?
+    var reason: String
+    /// 4xx answers other than 408 and 429 will not get better by retrying; the rest may.
+    var isPermanent: Bool { status.map { (400..<500).contains($0) && $0 != 408 && $0 != 429 } ?? false }
+
+    var description: String {
+        status.map { "the webhook answered \($0): \(reason)" } ?? "the webhook could not be reached: \(reason)"
+    }
+}
+
+/// POSTs webhook notifications to `GREENLIGHT_WEBHOOK_URL`, with the same retries as email.
+struct WebhookDelivery: Sendable {
+    let url: String?
+    let logger: Logger
+    var maxAttempts = 8
+    var initialDelay: Duration = .milliseconds(200)
+
+    func deliver(
+        _ body: Data, metadata: Logger.Metadata = [:], willRetry: @Sendable (_ attempt: Int, WebhookError) async -> Void = { _, _ in }
+    ) async -> DeliveryResult<WebhookError> {
+        guard let url else {
+            return .failed(
+                WebhookError(status: nil, reason: "no webhook is configured: set GREENLIGHT_WEBHOOK_URL for the notifier"),
+                attempts: 1)
+        }
+        return await RetryingDelivery(maxAttempts: maxAttempts, initialDelay: initialDelay, logger: logger).run(
+            metadata: metadata, willRetry: willRetry,
+            classify: { error in
+                let failure = error as? WebhookError ?? WebhookError(status: nil, reason: "\(error)")
+                return (failure, failure.isPermanent)
+            },
+            gaveUp: WebhookError(status: nil, reason: "gave up after \(maxAttempts) attempts")
+        ) {
+            var request = HTTPClientRequest(url: url)
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.headers.add(name: "User-Agent", value: "greenlight-notifier")
+            request.body = .bytes(ByteBuffer(bytes: body))
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(15))
+            let answer = try await response.body.collect(upTo: 64 * 1024)
+            guard (200..<300).contains(Int(response.status.code)) else {
+                throw WebhookError(status: Int(response.status.code), reason: String(String(buffer: answer).prefix(200)))
+            }
+        }
+    }
+}

@@ -1,0 +1,44 @@
+import Foundation
+import GreenlightModels
+import GreenlightTestSupport
+import Testing
+
+/// The webhook channel against the running services: a request that asks for it is announced by a JSON POST
+/// (Slack-compatible) instead of an email; a 503 is retried; the link in it decides like an emailed one.
+@Suite(.timeLimit(.minutes(3)))
+struct WebhookTests {
+    @Test func aWebhookAnnouncesTheRequestAndItsLinkDecides() async throws {
+        let receiver = try await WebhookReceiver.start(failFirst: 1)
+        try await ServiceStack.with(environment: ["GREENLIGHT_WEBHOOK_URL": receiver.url]) { stack in
+            let requestId = TestEnvironment.uniqueName("REQ")
+            #expect(
+                try await stack.submit(
+                    #"{"requestId": "\#(requestId)", "amount": 1200, "description": "Laptop <pro> & dock", "approvers": ["a@example.com"], "notify": "webhook"}"#
+                ).status == 202)
+            _ = try await eventually(timeout: .seconds(30)) { !receiver.bodies.isEmpty }
+            let body = try #require(receiver.bodies.first)
+            let json = try #require(try JSONSerialization.jsonObject(with: body) as? [String: Any])
+            #expect((json["text"] as? String)?.hasPrefix("Approval needed: Laptop <pro> & dock (1,200.00 USD) for a@example.com") == true)
+            let blocks = try #require(json["blocks"] as? [[String: Any]])
+            let section = try #require((blocks.first?["text"] as? [String: Any])?["text"] as? String)
+            #expect(section.contains("Laptop &lt;pro&gt; &amp; dock"))
+            let buttons = try #require(blocks.last?["elements"] as? [[String: Any]])
+            #expect(buttons.compactMap { $0["style"] as? String } == ["primary", "danger"])
+            let facts = try #require(json["greenlight"] as? [String: Any])
+            #expect(facts["requestId"] as? String == requestId)
+            let approve = try #require(facts["approveUrl"] as? String)
+            #expect(approve.hasPrefix(stack.callbacksURL + "/approve/"))
+            // No email for a webhook request.
+            #expect(stack.mails(forRequest: requestId).isEmpty)
+
+            #expect(try await HTTP.clickThrough(approve).status == 200)
+            #expect(try await stack.outcomes.waitFor(requestId).status == .approved)
+            // The 503 was retried, and both reports reached the status.
+            let status = try await HTTP.get("\(stack.intakeURL)/v1/requests/\(requestId)")
+            let decoded = try GreenlightJSON.decoder().decode(RequestStatusBody.self, from: Data(status.body.utf8))
+            #expect(decoded.notifications?.first?.result == .delivered)
+            #expect(decoded.notifications?.first?.attempts == 2)
+        }
+        await receiver.stop()
+    }
+}

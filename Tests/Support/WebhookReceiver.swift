@@ -1,0 +1,56 @@
+import Foundation
+import Hummingbird
+import Logging
+import Synchronization
+
+/// An HTTP server that takes webhook POSTs and keeps their bodies; `failFirst` answers that many with 503 first.
+public final class WebhookReceiver: Sendable {
+    final class State: Sendable {
+        let bodies = Mutex<[Data]>([])
+        let failures: Mutex<Int>
+        init(failFirst: Int) { failures = Mutex(failFirst) }
+    }
+
+    public let port: Int
+    private let state: State
+    private let task: Task<Void, any Error>
+
+    public var url: String { "http://127.0.0.1:\(port)/hook" }
+    public var bodies: [Data] { state.bodies.withLock { $0 } }
+
+    public static func start(failFirst: Int = 0) async throws -> WebhookReceiver {
+        let state = State(failFirst: failFirst)
+        let router = Router()
+        router.post("hook") { request, _ -> Response in
+            var request = request
+            let body = try await request.collectBody(upTo: 1 << 20)
+            let fail = state.failures.withLock { count in
+                defer { count = max(0, count - 1) }
+                return count > 0
+            }
+            if fail { return Response(status: .serviceUnavailable) }
+            state.bodies.withLock { $0.append(Data(body.readableBytesView)) }
+            return Response(status: .ok)
+        }
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        let app = Application(
+            router: router, configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) },
+            logger: TestEnvironment.logger("webhook"))
+        let task = Task { try await app.run() }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw ChildProcessError(description: "the webhook receiver did not start") }
+        return WebhookReceiver(port: port, state: state, task: task)
+    }
+
+    private init(port: Int, state: State, task: Task<Void, any Error>) {
+        self.port = port
+        self.state = state
+        self.task = task
+    }
+
+    public func stop() async {
+        task.cancel()
+        _ = await task.result
+    }
+}
