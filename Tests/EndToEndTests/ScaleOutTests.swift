@@ -26,8 +26,8 @@ struct ScaleOutTests {
             try await Task.sleep(for: .seconds(1))
             for id in ids { #expect(stack.mails(forRequest: id).count == 1, "\(id)") }
 
-            let firstSent = stack.processes["notifier"]!.logTail(2000).components(separatedBy: "Approval email sent").count - 1
-            let secondSent = second.logTail(2000).components(separatedBy: "Approval email sent").count - 1
+            let firstSent = stack.processes["notifier"]!.logTail(2000).components(separatedBy: "Approver notified").count - 1
+            let secondSent = second.logTail(2000).components(separatedBy: "Approver notified").count - 1
             print("scale-out: notifier-1 sent \(firstSent), notifier-2 sent \(secondSent)")
             #expect(firstSent + secondSent == ids.count)
             #expect(firstSent > 0 && secondSent > 0)
