@@ -175,14 +175,12 @@ struct Decide: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let client = connection.client()
-            let path = "/v1/requests/\(IntakeClient.pathComponent(requestId))"
             let decision: GreenlightModels.Decision = verdict == .approve ? .approve : .reject
-            _ = try await client.post(
-                "\(path)/decision", json: DecisionRequestBody(decision: decision, decidedBy: decidedBy, comment: comment))
-            guard wait > 0 else { return print("Decision on \(requestId) queued.") }
-            let final = try await waitForOutcome(client: client, path: path, seconds: wait)
-            if output.json { print(String(decoding: try GreenlightJSON.encode(final), as: UTF8.self)) }
+            guard
+                let final = try await command(
+                    "decision", on: requestId, body: DecisionRequestBody(decision: decision, decidedBy: decidedBy, comment: comment),
+                    connection: connection, wait: wait, json: output.json)
+            else { return print("Decision on \(requestId) queued.") }
             let wanted: ApprovalStatus = decision == .approve ? .approved : .rejected
             guard final.status == wanted, final.decidedBy == decidedBy else {
                 throw CLIError(
@@ -206,12 +204,11 @@ struct Cancel: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let client = connection.client()
-            let path = "/v1/requests/\(IntakeClient.pathComponent(requestId))"
-            _ = try await client.post("\(path)/cancel", json: CancelRequestBody(reason: reason))
-            guard wait > 0 else { return print("Cancellation of \(requestId) queued.") }
-            let final = try await waitForOutcome(client: client, path: path, seconds: wait)
-            if output.json { print(String(decoding: try GreenlightJSON.encode(final), as: UTF8.self)) }
+            guard
+                let final = try await command(
+                    "cancel", on: requestId, body: CancelRequestBody(reason: reason), connection: connection, wait: wait,
+                    json: output.json)
+            else { return print("Cancellation of \(requestId) queued.") }
             guard final.status == .cancelled else {
                 throw CLIError(.conflict, "\(requestId) ended \(final.status.rawValue) before the cancellation reached it")
             }
@@ -235,6 +232,20 @@ struct Resend: AsyncParsableCommand {
             print("Resend for \(requestId) queued\(approver.map { " (\($0))" } ?? "").")
         }
     }
+}
+
+/// POSTs `action` for a request, then, unless `wait` is 0, waits for its outcome (printed as JSON with `json`);
+/// nil when not waiting.
+func command(
+    _ action: String, on requestId: String, body: some Encodable, connection: ConnectionOptions, wait: Int, json: Bool
+) async throws -> RequestStatusBody? {
+    let client = connection.client()
+    let path = "/v1/requests/\(IntakeClient.pathComponent(requestId))"
+    _ = try await client.post("\(path)/\(action)", json: body)
+    guard wait > 0 else { return nil }
+    let final = try await waitForOutcome(client: client, path: path, seconds: wait)
+    if json { print(String(decoding: try GreenlightJSON.encode(final), as: UTF8.self)) }
+    return final
 }
 
 /// Polls the status until the request is no longer pending; exit status 4 if it still is after `seconds`.
