@@ -178,6 +178,11 @@ struct ApprovalFlowTests {
             #expect(unknown.status == 404)
             #expect(unknown.body.contains("not recognised"))
             #expect(try await HTTP.get("\(stack.callbacksURL)/approve/short").status == 404)
+            // A real token with one character changed is just unknown.
+            var tampered = reject
+            let last = tampered.removeLast()
+            tampered.append(last == "A" ? "B" : "A")
+            #expect(try await HTTP.get(tampered.replacingOccurrences(of: "/reject/", with: "/approve/")).status == 404)
         }
     }
 

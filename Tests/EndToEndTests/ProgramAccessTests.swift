@@ -1,6 +1,7 @@
 import Foundation
 import GreenlightModels
 import GreenlightTestSupport
+import Kafka
 import Testing
 
 /// Programs deciding through the callback API, reading the history and cancelling, against the real processes.
@@ -100,6 +101,14 @@ struct ProgramAccessTests {
             #expect(byApprover["a@example.com"]?.result == .delivered)
             let history = try await HTTP.get("\(stack.intakeURL)/v1/requests/\(requestId)/history").body
             #expect(history.contains("NotificationFailed"))
+            // And the refused message is in the dead-letter topic, with the reason.
+            let letters = try await KafkaTopicReader.readAll(
+                topic: Topic.deadLetters.rawValue, configuration: KafkaConfiguration(bootstrapServers: stack.cluster.bootstrapServers),
+                logger: TestEnvironment.logger("dlq"))
+            let reasons = letters.compactMap { try? GreenlightJSON.decoder().decode(DeadLetter.self, from: Data($0.value)) }
+                .filter { $0.key == requestId }.map(\.reason)
+            #expect(reasons.count == 1)
+            #expect(reasons.first?.contains("bounce@example.com") == true)
 
             // Resend to the approver who got it: a second message with the same link.
             let first = try await stack.waitForMail(forRequest: requestId)
