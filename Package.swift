@@ -39,6 +39,7 @@ let package = Package(
         .executable(name: "greenlight-dev-broker", targets: ["greenlight-dev-broker"]),
         .executable(name: "greenlight-mail-sink", targets: ["greenlight-mail-sink"]),
         .executable(name: "greenlight", targets: ["greenlight"]),
+        .executable(name: "greenlight-loadgen", targets: ["greenlight-loadgen"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -53,6 +54,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // MARK: - Shared
@@ -152,6 +154,24 @@ let package = Package(
             path: "Services/CLI/Main",
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "LoadGen",
+            dependencies: [
+                "GreenlightModels", "Kafka", "MailSink", logging,
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            path: "Services/LoadGen/Sources",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "greenlight-loadgen",
+            dependencies: [
+                "LoadGen", "GreenlightModels", logging, .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Services/LoadGen/Main",
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "greenlight-mail-sink",
             dependencies: ["MailSink", logging],
@@ -223,7 +243,7 @@ let package = Package(
                 name: "ServiceTests",
                 dependencies: [
                     "Intake", "Callbacks", "Orchestrator", "Notifier", "Mail", "MailSink", "GreenlightTestSupport",
-                    "ApprovalStore", "ServiceSupport", logging,
+                    "ApprovalStore", "ServiceSupport", "LoadGen", logging,
                     .product(name: "HummingbirdTesting", package: "hummingbird"),
                     .product(name: "Yams", package: "Yams"),
                 ],
