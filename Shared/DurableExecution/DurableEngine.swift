@@ -277,6 +277,14 @@ public struct DurableEngine: Sendable {
         public var finished: [(name: String, status: ExecutionStatus)] = []
     }
 
+    /// Locks the execution named `name` until the transaction ends (nothing happens when there is none). Code
+    /// that touches its own tables before calling the engine takes this first, so that every transaction about
+    /// an execution — an event's, a timer's — locks the execution before anything else, and none deadlocks another.
+    public func lock(executionNamed name: String, on connection: PostgresConnection) async throws {
+        let store = DurableStore(connection: connection)
+        if let id = try await store.executionId(named: name) { _ = try await store.lockExecution(id: id) }
+    }
+
     /// Adds an event to the history of the execution named `name`, from outside the workflow (a delivery report,
     /// say); false when there is no such execution.
     @discardableResult

@@ -11,6 +11,13 @@ import Postgres
 public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
     public init() {}
 
+    /// A path fit for a log line: a link token (22 characters of base64url) in it is replaced by `***`.
+    static func redacted(_ path: String) -> String {
+        path.split(separator: "/", omittingEmptySubsequences: false).map { segment in
+            LinkToken.isWellFormed(String(segment)) ? "***" : String(segment)
+        }.joined(separator: "/")
+    }
+
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
         async throws -> Response
     {
@@ -31,7 +38,7 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch is NIOTooManyBytesError {
             return .problem(Problem(title: "Content Too Large", status: 413, detail: "The request body is too large."))
         } catch {
-            context.logger.error("Request failed", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
+            context.logger.error("Request failed", metadata: ["error": "\(error)", "path": "\(Self.redacted(request.uri.path))"])
             return .problem(
                 Problem(
                     title: "Internal Server Error", status: 500,

@@ -42,12 +42,13 @@ public final class RateLimiter: Sendable {
     }
 
     /// Drops buckets that have refilled completely (their clients look new again anyway), then, if still too
-    /// many, the least recently used.
+    /// many, the least recently used down to 90% of `keep` — so that the next prune is `keep / 10` new clients
+    /// away, and a flood of addresses pays for it once in a while, not on every request.
     static func prune(_ buckets: inout [String: Bucket], now: ContinuousClock.Instant, capacity: Double, refill: Double, keep: Int) {
         let idleForFull = Duration.seconds(capacity / refill)
         buckets = buckets.filter { now - $0.value.updated < idleForFull }
         if buckets.count > keep {
-            let newest = buckets.sorted { $0.value.updated > $1.value.updated }.prefix(keep)
+            let newest = buckets.sorted { $0.value.updated > $1.value.updated }.prefix(max(1, keep * 9 / 10))
             buckets = Dictionary(uniqueKeysWithValues: newest.map { ($0.key, $0.value) })
         }
     }

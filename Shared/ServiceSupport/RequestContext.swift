@@ -14,12 +14,13 @@ public struct GreenlightRequestContext: RequestContext, RemoteAddressRequestCont
         remoteAddress = source.channel.remoteAddress
     }
 
-    /// The client's IP address: the connection's peer, or with `trustForwardedFor` (behind a reverse proxy that
-    /// sets it) the first address of `X-Forwarded-For`. Nil when neither is known (in-process tests).
+    /// The client's IP address: the connection's peer, or with `trustForwardedFor` (behind one reverse proxy
+    /// that appends to it) the last address of `X-Forwarded-For` — the one the proxy added; earlier entries are
+    /// whatever the client sent and prove nothing. Nil when neither is known (in-process tests).
     public func clientAddress(of request: Request, trustForwardedFor: Bool) -> String? {
         if trustForwardedFor, let forwarded = request.headers[.xForwardedFor] {
-            let first = forwarded.split(separator: ",").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
-            if !first.isEmpty { return String(first.prefix(64)) }
+            let last = forwarded.split(separator: ",").last.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+            if !last.isEmpty { return String(last.prefix(64)) }
         }
         return remoteAddress?.ipAddress
     }

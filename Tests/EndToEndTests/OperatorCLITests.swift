@@ -93,6 +93,17 @@ struct OperatorCLITests {
             #expect(late.output.contains("already approved"))
             #expect(try await cli("decide", approveId, "--as", "nobody@example.com").status == 64)
 
+            // Under "all", one approver's decision is a vote: recorded, the request still pending.
+            let voteId = "\(prefix)-V"
+            #expect(
+                try await stack.submit(
+                    #"{"requestId": "\#(voteId)", "amount": 1, "description": "Two must agree", "approvers": ["a@example.com", "b@example.com"], "policy": "all"}"#
+                ).status == 202)
+            _ = try await eventually(timeout: .seconds(20)) { stack.mails(forRequest: voteId).count == 2 }
+            let vote = try await cli("decide", voteId, "--approve", "--as", "a@example.com")
+            #expect(vote.status == 0, "\(vote.output)")
+            #expect(vote.output.contains("Vote by a@example.com on \(voteId) recorded; it waits for more approvers (policy all)."))
+
             // history: the execution's events in order.
             let history = try await cli("history", approveId)
             #expect(history.status == 0, "\(history.output)")

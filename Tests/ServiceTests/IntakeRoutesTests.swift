@@ -313,4 +313,30 @@ struct IntakeRoutesTests {
         }
         #expect(publisher.published(ResendRequested.self).map(\.requestId) == ["REQ-1"])
     }
+
+    @Test func whereApproversClickedFromIsForKeyHoldersOnly() async throws {
+        var decided = status(.approved)
+        decided.votes = [
+            ApprovalVote(
+                approver: "a@example.com", decision: .approve, channel: .link, comment: nil, decidedAt: Date(),
+                clientAddress: "203.0.113.7", userAgent: "Browser/1")
+        ]
+        let result: JSONValue = .object(["votes": .array([.object(["approver": .string("a@example.com"), "clientAddress": .string("203.0.113.7"), "userAgent": .string("Browser/1")])])])
+        let statuses = FixedStatuses(
+            known: ["REQ-1": decided],
+            histories: ["REQ-1": [HistoryEvent(id: 1, type: "CallbackSucceeded", timestamp: Date(), details: ["Result": result])]])
+        try await app(RecordingPublisher(), statuses: statuses).test(.router) { client in
+            let anonymous = try await client.execute(uri: "/v1/requests/REQ-1", method: .get)
+            #expect(!String(buffer: anonymous.body).contains("203.0.113.7"))
+            #expect(String(buffer: anonymous.body).contains("a@example.com"))
+            let keyed = try await client.execute(uri: "/v1/requests/REQ-1", method: .get, headers: [.authorization: "Bearer \(Self.key)"])
+            #expect(String(buffer: keyed.body).contains("203.0.113.7"))
+            let history = try await client.execute(uri: "/v1/requests/REQ-1/history", method: .get)
+            #expect(!String(buffer: history.body).contains("203.0.113.7"))
+            #expect(!String(buffer: history.body).contains("Browser/1"))
+            let keyedHistory = try await client.execute(
+                uri: "/v1/requests/REQ-1/history", method: .get, headers: [.authorization: "Bearer \(Self.key)"])
+            #expect(String(buffer: keyedHistory.body).contains("Browser/1"))
+        }
+    }
 }

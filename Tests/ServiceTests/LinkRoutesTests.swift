@@ -29,12 +29,14 @@ struct LinkRoutesTests {
             decidedAt: usedAt)
     }
 
-    func app(_ tokens: FixedTokens, _ publisher: RecordingPublisher, limiter: RateLimiter? = nil) -> some ApplicationProtocol {
+    func app(_ tokens: FixedTokens, _ publisher: RecordingPublisher, limiter: RateLimiter? = nil, trustForwardedFor: Bool = false)
+        -> some ApplicationProtocol
+    {
         let router = Router(context: GreenlightRequestContext.self)
         router.add(middleware: ProblemMiddleware())
         LinkRoutes(
             tokens: tokens, publisher: publisher, publicURL: "https://approvals.example.com/", limiter: limiter,
-            now: { [now] in now }
+            trustForwardedFor: trustForwardedFor, now: { [now] in now }
         ).register(on: router)
         return Application(router: router)
     }
@@ -225,6 +227,20 @@ struct LinkRoutesTests {
             #expect(html.contains(#"action="/reject/\#(token)""#))
             #expect(html.contains("Every approver (3) must approve this request"))
             #expect(html.contains(#"<label for="approve-comment">"#) && html.contains(#"id="approve-comment""#))
+        }
+    }
+
+    @Test func behindAProxyTheClientIsTheAddressTheProxyAdded() async throws {
+        let tokens = FixedTokens(records: [LinkToken.hash(token): record()])
+        for trust in [true, false] {
+            let publisher = RecordingPublisher()
+            try await app(tokens, publisher, trustForwardedFor: trust).test(.router) { client in
+                // The client wrote the first entry itself; the proxy appended the last.
+                let forwarded: HTTPFields = [.xForwardedFor: "6.6.6.6, 203.0.113.7"]
+                let response = try await post(client, .approve, body: form(.approve), headers: forwarded)
+                #expect(response.status == .ok)
+            }
+            #expect(publisher.published(DecisionSubmitted.self).first?.clientAddress == (trust ? "203.0.113.7" : nil))
         }
     }
 }

@@ -176,11 +176,20 @@ struct Decide: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             let decision: GreenlightModels.Decision = verdict == .approve ? .approve : .reject
+            // Done when the request is decided, or (under `all` or a quorum) when this approver's vote is in.
+            let voter = decidedBy.lowercased()
+            let voted: @Sendable (RequestStatusBody) -> Bool = { status in
+                status.votes?.contains { $0.approver.lowercased() == voter } ?? false
+            }
             guard
                 let final = try await command(
                     "decision", on: requestId, body: DecisionRequestBody(decision: decision, decidedBy: decidedBy, comment: comment),
-                    connection: connection, wait: wait, json: output.json)
+                    connection: connection, wait: wait, json: output.json, until: voted)
             else { return print("Decision on \(requestId) queued.") }
+            if final.status == .pending {
+                let needed = final.policy.map { " (policy \($0))" } ?? ""
+                return output.json ? () : print("Vote by \(decidedBy) on \(requestId) recorded; it waits for more approvers\(needed).")
+            }
             let wanted: ApprovalStatus = decision == .approve ? .approved : .rejected
             guard final.status == wanted, final.decidedBy == decidedBy else {
                 throw CLIError(
@@ -237,23 +246,26 @@ struct Resend: AsyncParsableCommand {
 /// POSTs `action` for a request, then, unless `wait` is 0, waits for its outcome (printed as JSON with `json`);
 /// nil when not waiting.
 func command(
-    _ action: String, on requestId: String, body: some Encodable, connection: ConnectionOptions, wait: Int, json: Bool
+    _ action: String, on requestId: String, body: some Encodable, connection: ConnectionOptions, wait: Int, json: Bool,
+    until done: @Sendable (RequestStatusBody) -> Bool = { _ in false }
 ) async throws -> RequestStatusBody? {
     let client = connection.client()
     let path = "/v1/requests/\(IntakeClient.pathComponent(requestId))"
     _ = try await client.post("\(path)/\(action)", json: body)
     guard wait > 0 else { return nil }
-    let final = try await waitForOutcome(client: client, path: path, seconds: wait)
+    let final = try await waitForOutcome(client: client, path: path, seconds: wait, until: done)
     if json { print(String(decoding: try GreenlightJSON.encode(final), as: UTF8.self)) }
     return final
 }
 
 /// Polls the status until the request is no longer pending; exit status 4 if it still is after `seconds`.
-func waitForOutcome(client: IntakeClient, path: String, seconds: Int) async throws -> RequestStatusBody {
+func waitForOutcome(
+    client: IntakeClient, path: String, seconds: Int, until done: (RequestStatusBody) -> Bool = { _ in false }
+) async throws -> RequestStatusBody {
     let deadline = ContinuousClock.now + .seconds(seconds)
     while true {
         let status = try decode(RequestStatusBody.self, from: try await client.get(path))
-        if status.status != .pending { return status }
+        if status.status != .pending || done(status) { return status }
         guard ContinuousClock.now < deadline else {
             throw CLIError(
                 .unavailable,

@@ -83,8 +83,8 @@ public struct IntakeRoutes: Sendable {
             router.get(RouterPath("\(prefix)/:requestId")) { request, context in
                 try await status(context.parameters.require("requestId"), request: request, context: context)
             }
-            router.get(RouterPath("\(prefix)/:requestId/history")) { _, context in
-                try await history(context.parameters.require("requestId"), context: context)
+            router.get(RouterPath("\(prefix)/:requestId/history")) { request, context in
+                try await history(context.parameters.require("requestId"), request: request, context: context)
             }
             router.post(RouterPath("\(prefix)/:requestId/cancel")) { request, context in
                 try await cancel(context.parameters.require("requestId"), request: request, context: context)
@@ -156,16 +156,34 @@ public struct IntakeRoutes: Sendable {
         var found = try await lookUp(requestId, context: context)
         if apiKeys.allows(request) {
             found.callbackIds = try await reading(context) { try await statuses.callbackIds(requestId: requestId) }
+        } else {
+            // Where approvers clicked from is for key holders (auditors, operators), not for anyone with the id.
+            found.votes = found.votes?.map { vote in
+                var vote = vote
+                vote.clientAddress = nil
+                vote.userAgent = nil
+                return vote
+            }
         }
         return try .json(found)
     }
 
-    func history(_ requestId: String, context: GreenlightRequestContext) async throws -> Response {
-        guard let events = try await reading(context, { try await statuses.history(requestId: requestId) }) else {
+    func history(_ requestId: String, request: Request, context: GreenlightRequestContext) async throws -> Response {
+        guard var events = try await reading(context, { try await statuses.history(requestId: requestId) }) else {
             throw Self.notFound(requestId)
+        }
+        if !apiKeys.allows(request) {
+            events = events.map { event in
+                var event = event
+                event.details = event.details.mapValues { $0.removingKeys(Self.keyHolderOnly) }
+                return event
+            }
         }
         return try .json(HistoryBody(requestId: requestId, events: events))
     }
+
+    /// Fields of the audit trail shown only to callers with an API key.
+    static let keyHolderOnly: Set<String> = ["clientAddress", "userAgent"]
 
     /// Stops a pending request (API key required): its callbacks end, its links stop working, the outcome says
     /// cancelled.

@@ -307,19 +307,19 @@ public final class LoadGenerator: Sendable {
                     let received = ContinuousClock.now
                     guard let outcome = try? GreenlightJSON.decoder().decode(ApprovalCompleted.self, from: Data(message.value))
                     else { continue }
-                    let clicked = state.entries.withLock { entries -> ContinuousClock.Instant?? in
+                    // nil: another run's request, or a duplicate (counted, not measured).
+                    let first = state.entries.withLock { entries -> (clicked: ContinuousClock.Instant?, Void)? in
                         guard var entry = entries[outcome.requestId] else { return nil }
                         entry.outcomes += 1
-                        if entry.outcomes == 1 {
-                            entry.completedAt = outcome.completedAt
-                            if outcome.status != entry.expected { entry.wrongKind = true }
-                        }
-                        entries[outcome.requestId] = entry
-                        return .some(entry.outcomes == 1 ? entry.clicked : nil)
+                        defer { entries[outcome.requestId] = entry }
+                        guard entry.outcomes == 1 else { return nil }
+                        entry.completedAt = outcome.completedAt
+                        if outcome.status != entry.expected { entry.wrongKind = true }
+                        return (entry.clicked, ())
                     }
-                    guard let clicked else { continue }  // another run's outcome
+                    guard let first else { continue }
                     state.outcomesSeen.add(1, ordering: .relaxed)
-                    if let clicked { state.record("click → outcome", received - clicked) }
+                    if let clicked = first.clicked { state.record("click → outcome", received - clicked) }
                 }
             } catch {}
         }

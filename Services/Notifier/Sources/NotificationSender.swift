@@ -26,8 +26,9 @@ struct NotificationSender: Sendable {
 
     func handle(_ message: KafkaMessage) async {
         let notification: NotificationRequested
+        let token: String
         do {
-            notification = try GreenlightJSON.decoder().decode(NotificationRequested.self, from: Data(message.value))
+            (notification, token) = try Self.decode(message.value, secret: configuration.linkSecret)
         } catch {
             await deadLetter(message, reason: "not a NotificationRequested: \(DecodingErrorDescription.describe(error))")
             return
@@ -50,7 +51,6 @@ struct NotificationSender: Sendable {
                 logger.error("Delivery report not published", metadata: metadata.merging(["error": "\(error)"]) { a, _ in a })
             }
         }
-        let token = LinkToken.derive(secret: configuration.linkSecret, nonce: notification.tokenNonce)
         let channel = notification.channel ?? .email
         let started = ContinuousClock.now
         let outcome: DeliveryResult<DeliveryFailure>
@@ -81,6 +81,38 @@ struct NotificationSender: Sendable {
             await deadLetter(
                 message, reason: "the \(channel.rawValue) notification to \(notification.approver) was not delivered: \(error)")
         }
+    }
+
+    /// Version 1 of the event, which carried the token itself: still read, so that messages written before an
+    /// upgrade are delivered after it.
+    struct NotificationRequestedV1: Decodable {
+        var eventId: UUID
+        var requestId: String
+        var executionId: UUID
+        var approver: String
+        var linkToken: String
+        var amount: Double
+        var currency: String
+        var description: String
+        var requester: String?
+        var submittedAt: Date
+        var expiresAt: Date
+    }
+
+    /// The notification and the approver's link token: derived from the nonce (version 2), or as carried
+    /// (version 1).
+    static func decode(_ bytes: [UInt8], secret: LinkSecret) throws -> (NotificationRequested, token: String) {
+        let decoder = GreenlightJSON.decoder()
+        if let legacy = try? decoder.decode(NotificationRequestedV1.self, from: Data(bytes)) {
+            let notification = NotificationRequested(
+                eventId: legacy.eventId, requestId: legacy.requestId, executionId: legacy.executionId,
+                approver: legacy.approver, tokenNonce: UUID(), amount: legacy.amount, currency: legacy.currency,
+                description: legacy.description, requester: legacy.requester, submittedAt: legacy.submittedAt,
+                expiresAt: legacy.expiresAt)
+            return (notification, legacy.linkToken)
+        }
+        let notification = try decoder.decode(NotificationRequested.self, from: Data(bytes))
+        return (notification, LinkToken.derive(secret: secret, nonce: notification.tokenNonce))
     }
 
     func deadLetter(_ message: KafkaMessage, reason: String) async {

@@ -26,8 +26,10 @@ enum WebhookMessage {
             "*Requester:* \(slack(notification.requester ?? "an automated system"))", "*Expires:* \(expires)",
         ].joined(separator: "\n")
         let body: JSONValue = .object([
+            // Escaped like the blocks: `<url|label>` in a description must not become a link.
             "text": .string(
-                "\(heading): \(notification.description) (\(amount)) for \(notification.approver) — approve: \(approveURL) reject: \(rejectURL)"),
+                slack("\(heading): \(notification.description) (\(amount)) for \(notification.approver)")
+                    + " — approve: \(approveURL) reject: \(rejectURL)"),
             "blocks": .array([
                 .object(["type": .string("section"), "text": .object(["type": .string("mrkdwn"), "text": .string(details)])]),
                 .object([

@@ -14,6 +14,8 @@ struct DecisionHandler: Sendable {
     let logger: Logger
 
     func apply(_ decision: DecisionSubmitted, trace: TraceContext? = nil, on connection: PostgresConnection) async throws {
+        // The execution first, as a timer's transaction does: then the request row, then its link tokens.
+        try await engine.lock(executionNamed: decision.requestId, on: connection)
         let writer = ApprovalWriter(connection)
         var metadata: Logger.Metadata = ["requestId": "\(decision.requestId)", "eventId": "\(decision.eventId)"]
         if let trace { metadata["traceId"] = "\(trace.traceId)" }
@@ -21,6 +23,7 @@ struct DecisionHandler: Sendable {
             logger.notice("Decision not applied: \(reason)", metadata: metadata)
             try await writer.recordDecisionAttempt(decision, accepted: false, reason: reason)
         }
+        let pending = try await writer.lockPendingRequest(requestId: decision.requestId)
         var approver = decision.decidedBy
         if let hash = decision.tokenHash {
             guard let token = try await writer.linkToken(hash: hash), token.requestId == decision.requestId else {
@@ -37,21 +40,22 @@ struct DecisionHandler: Sendable {
 
         // Under `all` or a quorum, an approver's decision is a vote, and only the vote that settles the policy
         // resumes the workflow. Under `any`, or from someone who is not an approver (an operator through the API,
-        // another system on Kafka), the decision settles the request at once.
+        // another system on Kafka), the decision settles the request at once. A vote is kept only once it counts.
         var decided = decision.decision
         var votes: [ApprovalVote]?
-        if let pending = try await writer.lockPendingRequest(requestId: decision.requestId) {
+        if let pending {
+            let earlier = try await writer.votes(requestId: decision.requestId)
             let isApprover = pending.approvers.contains { $0.lowercased() == approver.lowercased() }
-            guard try await writer.insertVote(requestId: decision.requestId, vote) || !isApprover else {
+            if isApprover, earlier.contains(where: { $0.approver.lowercased() == approver.lowercased() }) {
                 return try await refuse("\(approver) has already decided on this request")
             }
-            let recorded = try await writer.votes(requestId: decision.requestId)
-            votes = recorded
+            votes = earlier + [vote]
             if isApprover, pending.policy != .any {
-                switch PolicyTally(policy: pending.policy, approvers: pending.approvers.count, votes: recorded) {
+                switch PolicyTally(policy: pending.policy, approvers: pending.approvers.count, votes: earlier + [vote]) {
                 case .approved: decided = .approve
                 case .rejected: decided = .reject
                 case .waiting(let approvals, let needed):
+                    _ = try await writer.insertVote(requestId: decision.requestId, vote)
                     if let hash = decision.tokenHash { try await writer.markLinkTokenUsed(hash: hash, at: Date()) }
                     let reason = "vote recorded: \(approvals) of \(needed) approvals (\(pending.policy))"
                     try await writer.recordDecisionAttempt(decision, accepted: true, reason: reason)
@@ -74,6 +78,7 @@ struct DecisionHandler: Sendable {
         ).increment()
         switch result {
         case .accepted:
+            if pending != nil { _ = try await writer.insertVote(requestId: decision.requestId, vote) }
             if let hash = decision.tokenHash { try await writer.markLinkTokenUsed(hash: hash, at: Date()) }
             try await writer.recordDecisionAttempt(decision, accepted: true, reason: nil)
             logger.info("Decision applied", metadata: metadata)
@@ -116,6 +121,7 @@ struct DecisionHandler: Sendable {
     }
 
     func apply(_ cancel: CancelRequested, trace: TraceContext? = nil, on connection: PostgresConnection) async throws {
+        try await engine.lock(executionNamed: cancel.requestId, on: connection)
         let reason = cancel.reason ?? "cancelled"
         guard try await engine.stop(executionNamed: cancel.requestId, reason: reason, on: connection) else {
             logger.notice("Nothing to cancel", metadata: ["requestId": "\(cancel.requestId)"])

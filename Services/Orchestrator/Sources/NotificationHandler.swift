@@ -39,6 +39,7 @@ struct NotificationHandler: Sendable {
     /// Sends the approvers who have not decided (or the one named) their link again: the same link, in a new
     /// message. Nothing happens for a request that is no longer pending.
     func apply(_ resend: ResendRequested, trace: TraceContext?, on connection: PostgresConnection) async throws {
+        try await engine.lock(executionNamed: resend.requestId, on: connection)
         let writer = ApprovalWriter(connection)
         guard try await writer.lockPendingRequest(requestId: resend.requestId) != nil,
             let request = try await writer.notificationDetails(requestId: resend.requestId)
