@@ -80,6 +80,50 @@ public final class KafkaConsumer: Sendable {
         }
     }
 
+    /// Like `forEachMessage`, but the partitions are handled concurrently: each partition's messages in order,
+    /// one at a time, each committed after it is handled; different partitions side by side. Records with the
+    /// same key share a partition, so they are still handled in order. At most `maxInFlight` messages are
+    /// taken from the consumer and not yet handled. Returns when the consumer closes and every message taken
+    /// has been handled.
+    public func forEachMessageByPartition(
+        maxInFlight: Int = 256, _ handle: @escaping @Sendable (KafkaMessage) async throws -> Void,
+        commitFailed: @escaping @Sendable (KafkaMessage, any Error) -> Void
+    ) async throws {
+        let permits = Permits(maxInFlight)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var lanes: [String: AsyncStream<KafkaMessage>.Continuation] = [:]
+            defer { for lane in lanes.values { lane.finish() } }
+            for try await message in messages {
+                // A lane that failed (cancellation) stops the whole loop, rather than holding its permits.
+                try await permits.acquire()
+                let key = "\(message.topic)/\(message.partition)"
+                if lanes[key] == nil {
+                    let (stream, lane) = AsyncStream.makeStream(of: KafkaMessage.self)
+                    lanes[key] = lane
+                    group.addTask {
+                        for await message in stream {
+                            do {
+                                try await handle(message)
+                            } catch {
+                                await permits.fail(error)
+                                throw error
+                            }
+                            do {
+                                try await self.commit(message)
+                            } catch {
+                                commitFailed(message, error)
+                            }
+                            await permits.release()
+                        }
+                    }
+                }
+                lanes[key]?.yield(message)
+            }
+            for lane in lanes.values { lane.finish() }
+            try await group.waitForAll()
+        }
+    }
+
     /// Commits `message`'s offset (the next one to read is `offset + 1`) and waits for the coordinator.
     public func commit(_ message: KafkaMessage) async throws {
         try await commit([message])
@@ -190,6 +234,42 @@ public final class KafkaConsumer: Sendable {
             // Transient: librdkafka retries by itself (broker down, transport errors...).
             logger.warning("Kafka consumer error", metadata: ["error": "\(String(cString: rd_kafka_err2str(error)))"])
         }
+    }
+}
+
+/// A counting semaphore for tasks: `acquire` waits while every permit is taken, and throws once a holder has
+/// failed.
+actor Permits {
+    private var available: Int
+    private var waiting: [CheckedContinuation<Void, any Error>] = []
+    private var failure: (any Error)?
+
+    init(_ count: Int) {
+        available = max(1, count)
+    }
+
+    func acquire() async throws {
+        if let failure { throw failure }
+        if available > 0 {
+            available -= 1
+            return
+        }
+        try await withCheckedThrowingContinuation { waiting.append($0) }
+    }
+
+    func release() {
+        if waiting.isEmpty {
+            available += 1
+        } else {
+            waiting.removeFirst().resume()
+        }
+    }
+
+    /// A holder failed: every waiter, now and later, gets its error.
+    func fail(_ error: any Error) {
+        failure = failure ?? error
+        for waiter in waiting { waiter.resume(throwing: error) }
+        waiting = []
     }
 }
 

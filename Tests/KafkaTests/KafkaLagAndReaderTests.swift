@@ -1,5 +1,6 @@
 import GreenlightTestSupport
 import Kafka
+import Synchronization
 import Testing
 
 @Suite(.timeLimit(.minutes(2)))
@@ -50,6 +51,48 @@ struct KafkaLagAndReaderTests {
         let again = try await KafkaTopicReader.readAll(topic: topic, configuration: configuration, logger: logger)
         #expect(again.count == 12)
 
+        await producer.shutdown()
+    }
+
+    @Test func partitionsAreHandledSideBySideEachInOrderAndCommitted() async throws {
+        let cluster = try KafkaMockCluster()
+        let topic = TestEnvironment.uniqueName("lanes")
+        try cluster.createTopic(topic, partitions: 3)
+        let configuration = KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
+        let producer = try KafkaProducer(configuration: configuration, logger: logger)
+        for index in 0..<30 {
+            try await producer.send(topic: topic, key: "key-\(index % 3)", value: Array("\(index)".utf8))
+        }
+        let group = TestEnvironment.uniqueName("group")
+        let consumer = try KafkaConsumer(configuration: configuration, groupId: group, topics: [topic], logger: logger)
+        let seen = Mutex<[Int32: [Int]]>([:])
+        let slowPartition = Mutex<Int32?>(nil)
+        let overlapped = Mutex(false)
+        let active = Mutex(0)
+        let run = Task {
+            try await consumer.forEachMessageByPartition(maxInFlight: 8, { message in
+                let now = active.withLock { $0 += 1; return $0 }
+                if now > 1 { overlapped.withLock { $0 = true } }
+                // The first partition seen is slow: the others must not wait for it.
+                let slow = slowPartition.withLock { $0 = $0 ?? message.partition; return $0 == message.partition }
+                if slow { try await Task.sleep(for: .milliseconds(50)) }
+                seen.withLock { $0[message.partition, default: []].append(Int(String(decoding: message.value, as: UTF8.self))!) }
+                active.withLock { $0 -= 1 }
+            }, commitFailed: { _, _ in })
+        }
+        _ = try await eventually(timeout: .seconds(30)) { seen.withLock { $0.values.map(\.count).reduce(0, +) } == 30 }
+        await consumer.close()
+        try await run.value
+        let byPartition = seen.withLock { $0 }
+        #expect(byPartition.values.map(\.count).reduce(0, +) == 30)
+        for values in byPartition.values { #expect(values == values.sorted(), "out of order: \(values)") }
+        #expect(overlapped.withLock { $0 }, "the partitions were handled one after another")
+
+        // Everything handled was committed: the group has nothing left.
+        let again = try KafkaConsumer(configuration: configuration, groupId: group, topics: [topic], logger: logger)
+        _ = try await eventually(timeout: .seconds(20)) { !(try await again.assignment().isEmpty) }
+        #expect(try await again.lag().map(\.lag).reduce(0, +) == 0)
+        await again.close()
         await producer.shutdown()
     }
 }

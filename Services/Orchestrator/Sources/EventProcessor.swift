@@ -20,8 +20,10 @@ struct EventProcessor: Sendable {
     let logger: Logger
 
     func run() async throws {
-        // A redelivered event finds its inbox row, so a failed commit is harmless.
-        try await consumer.forEachMessage(handle) { _, error in
+        // Partitions side by side, each in order (one request's events share a partition). A redelivered event
+        // finds its inbox row, so a failed commit is harmless.
+        let logger = self.logger
+        try await consumer.forEachMessageByPartition({ try await handle($0) }) { _, error in
             logger.warning("Offset not committed; the event may be delivered again", metadata: ["error": "\(error)"])
         }
     }
