@@ -114,7 +114,16 @@ public struct TimerScheduler: Sendable {
         self.onFired = onFired
     }
 
-    public func run() async throws {
+    /// Fires timers until cancelled, with `workers` loops side by side (each claims its own batch with
+    /// `SKIP LOCKED`, on its own connection), so that many deadlines falling together are fired in parallel.
+    public func run(workers: Int = 1) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<max(1, workers) { group.addTask { try await loop() } }
+            try await group.waitForAll()
+        }
+    }
+
+    private func loop() async throws {
         while !Task.isCancelled {
             var fired = 0
             do {

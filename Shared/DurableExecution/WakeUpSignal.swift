@@ -1,30 +1,39 @@
 import Synchronization
 
-/// Wakes a polling loop early: `signal()` from any task; `wait(timeout:)` returns on the first signal or at
-/// the timeout. Signals do not accumulate beyond one.
+/// Wakes polling loops early: `signal()` from any task wakes every loop waiting in `wait(timeout:)` (or, when none
+/// waits, the next one to call it); `wait` otherwise returns at the timeout. Signals do not accumulate beyond one.
+/// Any number of loops may wait at once (the timer scheduler runs several).
 public final class WakeUpSignal: Sendable {
     private struct State {
         var pending = false
-        var waiter: CheckedContinuation<Void, Never>?
+        var nextId: UInt64 = 0
+        var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
     }
 
     private let state = Mutex(State())
 
     public init() {}
 
+    /// How many loops are waiting right now.
+    public var waiting: Int { state.withLock { $0.waiters.count } }
+
     public func signal() {
-        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            if let waiter = state.waiter {
-                state.waiter = nil
-                return waiter
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            guard !state.waiters.isEmpty else {
+                state.pending = true
+                return []
             }
-            state.pending = true
-            return nil
+            defer { state.waiters = [:] }
+            return Array(state.waiters.values)
         }
-        waiter?.resume()
+        for waiter in waiters { waiter.resume() }
     }
 
     public func wait(timeout: Duration) async {
+        let id = state.withLock { state -> UInt64 in
+            state.nextId += 1
+            return state.nextId
+        }
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 await withTaskCancellationHandler {
@@ -35,17 +44,13 @@ public final class WakeUpSignal: Sendable {
                                 return true
                             }
                             if Task.isCancelled { return true }
-                            state.waiter = continuation
+                            state.waiters[id] = continuation
                             return false
                         }
                         if ready { continuation.resume() }
                     }
                 } onCancel: {
-                    self.state.withLock { state in
-                        let waiter = state.waiter
-                        state.waiter = nil
-                        return waiter
-                    }?.resume()
+                    self.state.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
                 }
             }
             group.addTask { try? await Task.sleep(for: timeout) }

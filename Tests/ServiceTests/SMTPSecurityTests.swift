@@ -12,10 +12,13 @@ struct SMTPSecurityTests {
         MailMessage(from: "greenlight@example.com", to: [recipient], subject: "Approval needed: Ünïcode test", text: "Hello")
     }
 
+    func configuration(_ server: TLSSMTPServer, password: String? = nil, tls: String = "starttls") throws -> SMTPConfiguration {
+        try SMTPConfiguration(
+            url: "smtp://\(server.user):\(password ?? server.password)@127.0.0.1:\(server.port)?tls=\(tls)&cafile=\(server.certificatePath)")
+    }
+
     func client(_ server: TLSSMTPServer, password: String? = nil, tls: String = "starttls") throws -> SMTPClient {
-        SMTPClient(
-            configuration: try SMTPConfiguration(
-                url: "smtp://\(server.user):\(password ?? server.password)@127.0.0.1:\(server.port)?tls=\(tls)&cafile=\(server.certificatePath)"))
+        SMTPClient(configuration: try configuration(server, password: password, tls: tls))
     }
 
     @Test func startTLSAndAuthDeliverTheMessage() async throws {
@@ -49,7 +52,7 @@ struct SMTPSecurityTests {
     @Test func aTemporaryRefusalIsRetriedAndDeliveredOnceAPermanentOneIsNot() async throws {
         let server = try await TLSSMTPServer.start()
         let delivery = MailDelivery(
-            smtp: try client(server), logger: TestEnvironment.logger("delivery"), maxAttempts: 4, initialDelay: .milliseconds(10))
+            smtp: try configuration(server), connections: 2, logger: TestEnvironment.logger("delivery"), maxAttempts: 4, initialDelay: .milliseconds(10))
         let retries = Mutex<[Int]>([])
         guard
             case .delivered(let attempts) = await delivery.deliver(message(to: "tempfail-once@example.com"), willRetry: { attempt, _ in

@@ -19,7 +19,9 @@ struct NotificationSender: Sendable {
     let logger: Logger
 
     func run() async throws {
-        try await consumer.forEachMessage({ await handle($0) }) { _, error in
+        // Partitions side by side, each on its own SMTP connection (see `MailDelivery`).
+        let logger = self.logger
+        try await consumer.forEachMessageByPartition({ await handle($0) }) { _, error in
             logger.warning("Offset not committed; the email may be sent again", metadata: ["error": "\(error)"])
         }
     }
@@ -60,7 +62,7 @@ struct NotificationSender: Sendable {
         case .email:
             let mail = ApprovalEmail.make(
                 for: notification, linkToken: token, publicURL: configuration.publicURL, from: configuration.mailFrom)
-            outcome = await delivery.deliver(mail, metadata: metadata) { attempt, error in
+            outcome = await delivery.deliver(mail, lane: Int(message.partition), metadata: metadata) { attempt, error in
                 await report(.retrying, attempt: attempt, error: "\(error)")
             }.described
         case .webhook:
@@ -137,14 +139,24 @@ struct NotificationSender: Sendable {
 struct MailDelivery: Sendable {
     typealias Result = DeliveryResult<SMTPError>
 
-    let smtp: SMTPClient
+    /// One client (one reused SMTP connection) per lane: partitions are handled side by side, and a client sends
+    /// one message at a time.
+    let clients: [SMTPClient]
     let logger: Logger
     var maxAttempts = 8
     var initialDelay: Duration = .milliseconds(200)
 
     /// `willRetry` hears of each temporary failure that another attempt follows.
+    init(smtp configuration: SMTPConfiguration, connections: Int = 4, logger: Logger, maxAttempts: Int = 8,
+         initialDelay: Duration = .milliseconds(200)) {
+        clients = (0..<max(1, connections)).map { _ in SMTPClient(configuration: configuration) }
+        self.logger = logger
+        self.maxAttempts = maxAttempts
+        self.initialDelay = initialDelay
+    }
+
     func deliver(
-        _ mail: MailMessage, metadata: Logger.Metadata = [:],
+        _ mail: MailMessage, lane: Int = 0, metadata: Logger.Metadata = [:],
         willRetry: @Sendable (_ attempt: Int, SMTPError) async -> Void = { _, _ in }
     ) async -> Result {
         await RetryingDelivery(maxAttempts: maxAttempts, initialDelay: initialDelay, logger: logger).run(
@@ -154,7 +166,7 @@ struct MailDelivery: Sendable {
                 return (smtp, smtp.isPermanent)
             },
             gaveUp: SMTPError(.temporaryFailure, "gave up after \(maxAttempts) attempts")
-        ) { try await smtp.send(mail) }
+        ) { try await clients[abs(lane) % clients.count].send(mail) }
     }
 }
 

@@ -19,7 +19,7 @@ public enum NotifierService {
         let producer = try KafkaProducer(configuration: configuration.common.kafka, logger: logger)
         let sender = NotificationSender(
             consumer: consumer, producer: producer,
-            delivery: MailDelivery(smtp: SMTPClient(configuration: configuration.smtp), logger: logger),
+            delivery: MailDelivery(smtp: configuration.smtp, logger: logger),
             webhook: WebhookDelivery(url: configuration.webhookURL, logger: logger),
             configuration: configuration, logger: logger)
 

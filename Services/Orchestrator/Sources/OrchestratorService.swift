@@ -18,7 +18,9 @@ public enum OrchestratorService {
         logger.info("Starting greenlight-orchestrator", metadata: ["configuration": "\(configuration.banner)"])
         let kafka = configuration.common.kafka
         try await createTopics(configuration.common, logger: logger)
-        let pool = try await openMigratedPool(configuration.database, logger: logger, migrate: GreenlightDatabase.migrate)
+        // Six partition lanes, four timer workers, the relay, the janitor and the gauges share it.
+        let pool = try await openMigratedPool(
+            configuration.database, maxConnections: 16, logger: logger, migrate: GreenlightDatabase.migrate)
         let producer = try KafkaProducer(configuration: kafka, logger: logger)
         let consumer = try KafkaConsumer(
             configuration: kafka, groupId: consumerGroup, topics: [Topic.requests.rawValue, Topic.decisions.rawValue],
@@ -37,7 +39,8 @@ public enum OrchestratorService {
             consumer: consumer, producer: producer, pool: pool, handler: EventHandler(engine: engine, workflow: workflow, logger: logger),
             outboxWakeUp: outboxWakeUp, logger: logger)
         let timers = TimerScheduler(
-            pool: pool, engine: engine, pollInterval: configuration.pollInterval, wakeUp: timerWakeUp, logger: logger
+            pool: pool, engine: engine, pollInterval: configuration.pollInterval, wakeUp: timerWakeUp, logger: logger,
+            batchSize: 25
         ) { fired in
             outboxWakeUp.signal()
             let lateness = Recorder(label: "greenlight_timer_lateness_seconds")
@@ -55,7 +58,7 @@ public enum OrchestratorService {
                 PostgresPoolService(pool),
                 KafkaProducerService(producer),
                 ClosureService("outbox-relay") { try await cancelWhenShuttingDown { try await relay.run() } },
-                ClosureService("timer-scheduler") { try await cancelWhenShuttingDown { try await timers.run() } },
+                ClosureService("timer-scheduler") { try await cancelWhenShuttingDown { try await timers.run(workers: 4) } },
                 ClosureService("janitor") { try await cancelWhenShuttingDown { try await janitor.run() } },
                 ClosureService("gauges") { try await cancelWhenShuttingDown { try await StateGauges(pool: pool).run() } },
                 ClosureService("consumer-lag") {

@@ -1,0 +1,30 @@
+import DurableExecution
+import Testing
+
+struct WakeUpSignalTests {
+    @Test func oneSignalWakesEveryWaiterAndALateWaiterSeesIt() async throws {
+        let signal = WakeUpSignal()
+        let start = ContinuousClock.now
+        async let first: Void = signal.wait(timeout: .seconds(30))
+        async let second: Void = signal.wait(timeout: .seconds(30))
+        while signal.waiting < 2 { try await Task.sleep(for: .milliseconds(10)) }
+        signal.signal()
+        _ = await (first, second)
+        #expect(ContinuousClock.now - start < .seconds(10))
+        // With nobody waiting, the signal is kept for the next wait.
+        signal.signal()
+        let later = ContinuousClock.now
+        await signal.wait(timeout: .seconds(30))
+        #expect(ContinuousClock.now - later < .seconds(10))
+    }
+
+    @Test func aCancelledWaitReturns() async {
+        let signal = WakeUpSignal()
+        let waiting = Task { await signal.wait(timeout: .seconds(30)) }
+        try? await Task.sleep(for: .milliseconds(100))
+        let start = ContinuousClock.now
+        waiting.cancel()
+        await waiting.value
+        #expect(ContinuousClock.now - start < .seconds(10))
+    }
+}
