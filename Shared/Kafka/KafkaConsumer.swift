@@ -84,9 +84,11 @@ public final class KafkaConsumer: Sendable {
     /// one at a time, each committed after it is handled; different partitions side by side. Records with the
     /// same key share a partition, so they are still handled in order. At most `maxInFlight` messages are
     /// taken from the consumer and not yet handled. Returns when the consumer closes and every message taken
-    /// has been handled.
+    /// has been handled. `lane` names the sequence a message belongs to (by default its topic and partition);
+    /// messages of one lane are handled one at a time, in the order they were consumed.
     public func forEachMessageByPartition(
-        maxInFlight: Int = 256, _ handle: @escaping @Sendable (KafkaMessage) async throws -> Void,
+        maxInFlight: Int = 256, lane: @escaping @Sendable (KafkaMessage) -> String = { "\($0.topic)/\($0.partition)" },
+        _ handle: @escaping @Sendable (KafkaMessage) async throws -> Void,
         commitFailed: @escaping @Sendable (KafkaMessage, any Error) -> Void
     ) async throws {
         let permits = Permits(maxInFlight)
@@ -96,7 +98,7 @@ public final class KafkaConsumer: Sendable {
             for try await message in messages {
                 // A lane that failed (cancellation) stops the whole loop, rather than holding its permits.
                 try await permits.acquire()
-                let key = "\(message.topic)/\(message.partition)"
+                let key = lane(message)
                 if lanes[key] == nil {
                     let (stream, lane) = AsyncStream.makeStream(of: KafkaMessage.self)
                     lanes[key] = lane

@@ -20,10 +20,12 @@ struct EventProcessor: Sendable {
     let logger: Logger
 
     func run() async throws {
-        // Partitions side by side, each in order (one request's events share a partition). A redelivered event
-        // finds its inbox row, so a failed commit is harmless.
+        // Partitions side by side. One lane per partition *number*, across both topics: a request and its
+        // decisions have the same key, so with the same partition count (the topics are created together) they
+        // land on the same partition number and are handled in the order they were consumed, as before the lanes.
+        // A redelivered event finds its inbox row, so a failed commit is harmless.
         let logger = self.logger
-        try await consumer.forEachMessageByPartition({ try await handle($0) }) { _, error in
+        try await consumer.forEachMessageByPartition(lane: { "\($0.partition)" }, { try await handle($0) }) { _, error in
             logger.warning("Offset not committed; the event may be delivered again", metadata: ["error": "\(error)"])
         }
     }
