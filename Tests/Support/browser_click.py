@@ -11,6 +11,7 @@ Prints one JSON object: each page's <h1> and the result page's URL.
 import json
 import os
 import sys
+import time
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -47,8 +48,13 @@ try:
     result["resultText"] = driver.find_element(By.TAG_NAME, "main").text
     driver.save_screenshot(os.path.join(directory, "result.png"))
 
-    driver.get(link)
-    result["again"] = driver.find_element(By.TAG_NAME, "h1").text
+    # The decision reaches the workflow through Kafka: open the link again until the page says it is spent.
+    for _ in range(100):
+        driver.get(link)
+        result["again"] = driver.find_element(By.TAG_NAME, "h1").text
+        if result["again"].startswith("This request was already"):
+            break
+        time.sleep(0.2)
     driver.save_screenshot(os.path.join(directory, "already-decided.png"))
 finally:
     driver.quit()
