@@ -189,19 +189,11 @@ public struct IntakeRoutes: Sendable {
     /// cancelled.
     func cancel(_ requestId: String, request: Request, context: GreenlightRequestContext) async throws -> Response {
         try apiKeys.require(request)
-        let found = try await lookUp(requestId, context: context)
-        guard found.status == .pending else {
-            throw Problem(
-                title: "Conflict", status: 409, detail: "Request \(requestId) is already \(found.status.rawValue).")
-        }
+        _ = try await lookUpPending(requestId, context: context)
         let body = try await Self.optionalBody(CancelRequestBody.self, of: request)
         let reason = body?.reason.flatMap { $0.isEmpty ? nil : String($0.prefix(500)) } ?? "cancelled through the API"
         let event = CancelRequested(requestId: requestId, reason: reason, requestedAt: now())
-        do {
-            try await publisher.publish(event, trace: request.trace)
-        } catch {
-            throw Problem(title: "Service Unavailable", status: 503, detail: "The cancellation could not be queued. Retry shortly.")
-        }
+        try await queue(event, trace: request.trace, what: "cancellation")
         return try .json(
             RequestAccepted(message: "Cancellation accepted", requestId: requestId, statusUrl: "/v1/requests/\(requestId)"),
             status: .accepted)
@@ -244,21 +236,13 @@ public struct IntakeRoutes: Sendable {
         guard !decidedBy.isEmpty, decidedBy.count <= 320 else {
             throw Problem.validation([.init(field: "decidedBy", message: "must name who decides (1–320 characters)")])
         }
-        let found = try await lookUp(requestId, context: context)
-        guard found.status == .pending else {
-            throw Problem(
-                title: "Conflict", status: 409, detail: "Request \(requestId) is already \(found.status.rawValue).")
-        }
+        _ = try await lookUpPending(requestId, context: context)
         let comment = body.comment.flatMap { $0.isEmpty ? nil : String($0.prefix(1000)) }
         let event = DecisionSubmitted(
             requestId: requestId, decision: body.decision, decidedBy: decidedBy, channel: .api, comment: comment,
             decidedAt: now(), tokenHash: nil)
         let trace = request.trace
-        do {
-            try await publisher.publish(event, trace: trace)
-        } catch {
-            throw Problem(title: "Service Unavailable", status: 503, detail: "The decision could not be queued. Retry shortly.")
-        }
+        try await queue(event, trace: trace, what: "decision")
         context.logger.info(
             "Decision submitted through the API",
             metadata: [
@@ -275,22 +259,14 @@ public struct IntakeRoutes: Sendable {
     func resend(_ requestId: String, request: Request, context: GreenlightRequestContext) async throws -> Response {
         try apiKeys.require(request)
         let body = try await Self.optionalBody(ResendRequestBody.self, of: request)
-        let found = try await lookUp(requestId, context: context)
-        guard found.status == .pending else {
-            throw Problem(
-                title: "Conflict", status: 409, detail: "Request \(requestId) is already \(found.status.rawValue).")
-        }
+        let found = try await lookUpPending(requestId, context: context)
         if let approver = body?.approver, !found.approvers.contains(where: { $0.lowercased() == approver.lowercased() }) {
             throw Problem.validation([
                 .init(field: "approver", message: "is not an approver of \(requestId) (\(found.approvers.joined(separator: ", ")))")
             ])
         }
         let event = ResendRequested(requestId: requestId, approver: body?.approver, requestedAt: now())
-        do {
-            try await publisher.publish(event, trace: request.trace)
-        } catch {
-            throw Problem(title: "Service Unavailable", status: 503, detail: "The resend could not be queued. Retry shortly.")
-        }
+        try await queue(event, trace: request.trace, what: "resend")
         return try .json(
             RequestAccepted(message: "Resend accepted", requestId: requestId, statusUrl: "/v1/requests/\(requestId)"),
             status: .accepted)
@@ -308,6 +284,26 @@ public struct IntakeRoutes: Sendable {
             throw Problem.validation([
                 .init(field: description.field.isEmpty ? "body" : description.field, message: description.problem)
             ])
+        }
+    }
+
+    /// The request, which must still be pending (a 409 naming its state otherwise).
+    @discardableResult
+    private func lookUpPending(_ requestId: String, context: GreenlightRequestContext) async throws -> RequestStatusBody {
+        let found = try await lookUp(requestId, context: context)
+        guard found.status == .pending else {
+            throw Problem(
+                title: "Conflict", status: 409, detail: "Request \(requestId) is already \(found.status.rawValue).")
+        }
+        return found
+    }
+
+    /// Publishes a command for a request; a broker that does not acknowledge it is a 503.
+    private func queue<Event: GreenlightEvent>(_ event: Event, trace: TraceContext, what: String) async throws {
+        do {
+            try await publisher.publish(event, trace: trace)
+        } catch {
+            throw Problem(title: "Service Unavailable", status: 503, detail: "The \(what) could not be queued. Retry shortly.")
         }
     }
 

@@ -35,12 +35,12 @@ struct NotificationSender: Sendable {
             await deadLetter(message, reason: "not a NotificationRequested: \(DecodingErrorDescription.describe(error))")
             return
         }
+        let trace = message.trace
         let metadata: Logger.Metadata = [
             "requestId": "\(notification.requestId)", "eventId": "\(notification.eventId)",
-            "executionId": "\(notification.executionId)", "traceId": "\(message.trace.traceId)",
+            "executionId": "\(notification.executionId)", "traceId": "\(trace.traceId)",
         ]
         let publisher = KafkaEventPublisher(producer: producer)
-        let trace = message.trace
         @Sendable func report(_ result: NotificationDelivery.Result, attempt: Int, error: String?) async {
             let event = NotificationDelivery(
                 requestId: notification.requestId, notificationId: notification.eventId, approver: notification.approver,
@@ -118,16 +118,9 @@ struct NotificationSender: Sendable {
     }
 
     func deadLetter(_ message: KafkaMessage, reason: String) async {
-        logger.error("Notification sent to the dead-letter topic", metadata: ["offset": "\(message.offset)", "reason": "\(reason)"])
-        Counter(label: "greenlight_dead_letters_total", dimensions: [("service", "notifier")]).increment()
-        let letter = DeadLetter(
-            reason: reason, topic: message.topic, partition: message.partition, offset: message.offset,
-            key: message.keyString, payload: message.value, deadLetteredAt: Date())
         do {
-            try await Backoff().retrying("Publishing a dead letter", logger: logger) {
-                try await producer.send(
-                    topic: Topic.deadLetters.rawValue, key: message.keyString, value: Array(try GreenlightJSON.encode(letter)))
-            }
+            try await DeadLetterPublisher(producer: producer, service: "notifier", logger: logger)
+                .publish(message, reason: reason)
         } catch {
             logger.error("Dead letter not published", metadata: ["error": "\(error)"])
         }

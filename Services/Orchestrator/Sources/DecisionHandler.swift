@@ -141,11 +141,7 @@ struct DecisionHandler: Sendable {
             channel: nil, comment: nil, errorType: DurableError.executionStopped, errorMessage: reason, completedAt: now)
         let completed = ApprovalLifecycle(
             requestId: cancel.requestId, executionId: executionId, stage: .completed, at: now, status: .cancelled)
-        try await engine.enqueue(
-            topic: Topic.lifecycle.rawValue, key: cancel.requestId,
-            payload: String(decoding: try GreenlightJSON.encode(completed), as: UTF8.self), trace: trace, on: connection)
-        try await engine.enqueue(
-            topic: Topic.outcomes.rawValue, key: cancel.requestId,
-            payload: String(decoding: try GreenlightJSON.encode(outcome), as: UTF8.self), trace: trace, on: connection)
+        try await engine.enqueue(completed, trace: trace, on: connection)
+        try await engine.enqueue(outcome, trace: trace, on: connection)
     }
 }

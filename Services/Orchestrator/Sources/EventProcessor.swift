@@ -59,17 +59,8 @@ struct EventProcessor: Sendable {
 
     /// Publishes the message to `approvals.dlq` with the reason and its original bytes.
     func deadLetter(_ message: KafkaMessage, reason: String) async throws {
-        logger.error(
-            "Event sent to the dead-letter topic",
-            metadata: ["topic": "\(message.topic)", "partition": "\(message.partition)", "offset": "\(message.offset)", "reason": "\(reason)"])
-        Counter(label: "greenlight_dead_letters_total", dimensions: [("service", "orchestrator")]).increment()
-        let letter = DeadLetter(
-            reason: reason, topic: message.topic, partition: message.partition, offset: message.offset,
-            key: message.keyString, payload: message.value, deadLetteredAt: Date())
-        try await Backoff().retrying("Publishing a dead letter", logger: logger) {
-            try await producer.send(
-                topic: Topic.deadLetters.rawValue, key: message.keyString, value: Array(try GreenlightJSON.encode(letter)))
-        }
+        try await DeadLetterPublisher(producer: producer, service: "orchestrator", logger: logger)
+            .publish(message, reason: reason)
     }
 }
 

@@ -55,9 +55,7 @@ struct NotificationHandler: Sendable {
                 requestId: resend.requestId, executionId: request.executionId, approver: approver, tokenNonce: nonce,
                 kind: .request, channel: request.channel == .email ? nil : request.channel, amount: request.amount, currency: request.currency, description: request.description,
                 requester: request.requester, submittedAt: request.submittedAt, expiresAt: request.expiresAt)
-            try await engine.enqueue(
-                topic: Topic.notifications.rawValue, key: resend.requestId,
-                payload: String(decoding: try GreenlightJSON.encode(notification), as: UTF8.self), trace: trace, on: connection)
+            try await engine.enqueue(notification, trace: trace, on: connection)
         }
         let approvers = targets.map(\.approver)
         try await engine.recordHistory(
@@ -66,8 +64,17 @@ struct NotificationHandler: Sendable {
         guard !approvers.isEmpty else { return }
         let notified = ApprovalLifecycle(
             requestId: resend.requestId, executionId: request.executionId, stage: .notified, at: Date(), approvers: approvers)
-        try await engine.enqueue(
-            topic: Topic.lifecycle.rawValue, key: resend.requestId,
-            payload: String(decoding: try GreenlightJSON.encode(notified), as: UTF8.self), trace: trace, on: connection)
+        try await engine.enqueue(notified, trace: trace, on: connection)
+    }
+}
+
+extension DurableEngine {
+    /// Queues a Greenlight event through the outbox, on its own topic, keyed by its request id.
+    func enqueue<Event: GreenlightEvent>(_ event: Event, trace: TraceContext?, on connection: PostgresConnection)
+        async throws
+    {
+        try await enqueue(
+            topic: Event.topic.rawValue, key: event.requestId,
+            payload: String(decoding: try GreenlightJSON.encode(event), as: UTF8.self), trace: trace, on: connection)
     }
 }
