@@ -12,18 +12,22 @@ public final class RateLimiter: Sendable {
     public let perMinute: Int
     let maxKeys: Int
     private let buckets = Mutex<[String: Bucket]>([:])
+    private let clock: @Sendable () -> ContinuousClock.Instant
 
-    public init(perMinute: Int, maxKeys: Int = 100_000) {
+    /// `clock` is the time source; tests pass a fixed one so that a slow machine does not change the answers.
+    public init(perMinute: Int, maxKeys: Int = 100_000, clock: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) {
         self.perMinute = perMinute
         self.maxKeys = maxKeys
+        self.clock = clock
     }
 
     var refillPerSecond: Double { Double(perMinute) / 60 }
 
     /// Takes one request's token for `key`. Nil when the request may go ahead; otherwise the whole seconds to
     /// wait before the next one would be allowed (for `Retry-After`).
-    public func acquire(_ key: String, now: ContinuousClock.Instant = .now) -> Int? {
-        buckets.withLock { buckets in
+    public func acquire(_ key: String, now: ContinuousClock.Instant? = nil) -> Int? {
+        let now = now ?? clock()
+        return buckets.withLock { buckets in
             var bucket = buckets[key] ?? Bucket(tokens: Double(perMinute), updated: now)
             let elapsed = now - bucket.updated
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
