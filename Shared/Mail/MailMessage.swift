@@ -1,4 +1,5 @@
 import Foundation
+import GreenlightModels
 
 /// An email with a plain-text part and, optionally, an HTML alternative.
 public struct MailMessage: Sendable {
@@ -65,33 +66,42 @@ public struct MailMessage: Sendable {
 
 /// MIME encodings (RFC 2045 quoted-printable, RFC 2047 encoded words, RFC 5322 dates).
 public enum MIME {
-    /// Quoted-printable with CRLF line ends and soft breaks so no line exceeds 76 characters.
+    /// Quoted-printable with CRLF line ends and soft breaks so no line exceeds 76 characters. Works on the
+    /// UTF-8 bytes directly: every email body goes through it.
     public static func quotedPrintable(_ text: String) -> String {
-        let normalized = text.replacingOccurrences(of: "\r\n", with: "\n")
-        var output: [String] = []
-        for line in normalized.split(separator: "\n", omittingEmptySubsequences: false) {
-            var current = ""
-            let bytes = Array(line.utf8)
-            for (index, byte) in bytes.enumerated() {
-                let isLast = index == bytes.count - 1
-                var piece: String
-                if (byte == 0x20 || byte == 0x09) && isLast {
-                    piece = String(format: "=%02X", byte)
-                } else if (33...126).contains(byte) && byte != UInt8(ascii: "=") || byte == 0x20 || byte == 0x09 {
-                    piece = String(UnicodeScalar(byte))
-                } else {
-                    piece = String(format: "=%02X", byte)
-                }
-                // A line at the start of which "." would be doubled by SMTP is fine; we only keep width.
-                if current.count + piece.count > 75 {
-                    output.append(current + "=")
-                    current = ""
-                }
-                current += piece
+        let hex = Array("0123456789ABCDEF".utf8)
+        let bytes = Array(text.utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count + bytes.count / 8)
+        var lineLength = 0
+        var index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            // A line ends at LF or CRLF; the line break itself is written as CRLF.
+            if byte == 0x0A || (byte == 0x0D && index + 1 < bytes.count && bytes[index + 1] == 0x0A) {
+                out.append(contentsOf: [0x0D, 0x0A])
+                lineLength = 0
+                index += byte == 0x0D ? 2 : 1
+                continue
             }
-            output.append(current)
+            let next = index + 1 < bytes.count ? bytes[index + 1] : 0x0A
+            let endsLine = next == 0x0A || (next == 0x0D && index + 2 < bytes.count && bytes[index + 2] == 0x0A)
+            let literal =
+                (byte == 0x20 || byte == 0x09) ? !endsLine : (33...126).contains(byte) && byte != UInt8(ascii: "=")
+            let width = literal ? 1 : 3
+            if lineLength + width > 75 {
+                out.append(contentsOf: [UInt8(ascii: "="), 0x0D, 0x0A])
+                lineLength = 0
+            }
+            if literal {
+                out.append(byte)
+            } else {
+                out.append(contentsOf: [UInt8(ascii: "="), hex[Int(byte >> 4)], hex[Int(byte & 0x0f)]])
+            }
+            lineLength += width
+            index += 1
         }
-        return output.joined(separator: "\r\n")
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// An RFC 2047 `=?utf-8?B?…?=` word when `text` is not plain printable ASCII.
@@ -112,11 +122,27 @@ public enum MIME {
         return words.map { "=?utf-8?B?\(Data($0.utf8).base64EncodedString())?=" }.joined(separator: "\r\n ")
     }
 
+    /// `Fri, 27 Nov 2026 07:26:05 +0000`, built from the UTC calendar fields (no formatter per message).
     public static func rfc5322Date(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss '+0000'"
-        return formatter.string(from: date)
+        var time = time_t(Int64(date.timeIntervalSince1970.rounded(.down)))
+        var parts = tm()
+        gmtime_r(&time, &parts)
+        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        var out: [UInt8] = []
+        out.reserveCapacity(31)
+        out.append(contentsOf: days[Int(parts.tm_wday)].utf8)
+        out.append(contentsOf: ", ".utf8)
+        Digits.append(Int(parts.tm_mday), width: 2, to: &out)
+        out.append(contentsOf: " \(months[Int(parts.tm_mon)]) ".utf8)
+        Digits.append(Int(parts.tm_year) + 1900, width: 4, to: &out)
+        out.append(UInt8(ascii: " "))
+        Digits.append(Int(parts.tm_hour), width: 2, to: &out)
+        out.append(UInt8(ascii: ":"))
+        Digits.append(Int(parts.tm_min), width: 2, to: &out)
+        out.append(UInt8(ascii: ":"))
+        Digits.append(Int(parts.tm_sec), width: 2, to: &out)
+        out.append(contentsOf: " +0000".utf8)
+        return String(decoding: out, as: UTF8.self)
     }
 }

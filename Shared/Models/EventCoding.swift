@@ -40,19 +40,104 @@ public enum Timestamp {
         let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded())
         let seconds = milliseconds >= 0 ? milliseconds / 1000 : (milliseconds - 999) / 1000
         let fraction = milliseconds - seconds * 1000
+        let parts = utcParts(seconds)
+        var out: [UInt8] = []
+        out.reserveCapacity(24)
+        Digits.append(Int(parts.tm_year) + 1900, width: 4, to: &out)
+        out.append(UInt8(ascii: "-"))
+        Digits.append(Int(parts.tm_mon) + 1, width: 2, to: &out)
+        out.append(UInt8(ascii: "-"))
+        Digits.append(Int(parts.tm_mday), width: 2, to: &out)
+        out.append(UInt8(ascii: "T"))
+        Digits.append(Int(parts.tm_hour), width: 2, to: &out)
+        out.append(UInt8(ascii: ":"))
+        Digits.append(Int(parts.tm_min), width: 2, to: &out)
+        out.append(UInt8(ascii: ":"))
+        Digits.append(Int(parts.tm_sec), width: 2, to: &out)
+        out.append(UInt8(ascii: "."))
+        Digits.append(Int(fraction), width: 3, to: &out)
+        out.append(UInt8(ascii: "Z"))
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The calendar fields of a Unix time in UTC.
+    static func utcParts(_ seconds: Int64) -> tm {
         var time = time_t(seconds)
         var parts = tm()
         gmtime_r(&time, &parts)
-        return String(
-            format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
-            parts.tm_hour, parts.tm_min, parts.tm_sec, Int(fraction))
+        return parts
     }
 
     public static func parse(_ text: String) -> Date? {
+        if let date = parseCommon(text) { return date }
         if let date = try? Date(text, strategy: .iso8601.year().month().day().time(includingFractionalSeconds: true)) {
             return date
         }
         return try? Date(text, strategy: .iso8601)
+    }
+
+    /// The shape every service writes, `2026-11-27T02:42:56(.123…)?(Z|±hh:mm)`, read byte by byte; nil for
+    /// anything else (which the general ISO 8601 parser then tries).
+    static func parseCommon(_ text: String) -> Date? {
+        var text = text
+        return text.withUTF8 { bytes -> Date? in
+            func number(_ from: Int, _ count: Int) -> Int? {
+                guard from + count <= bytes.count else { return nil }
+                var value = 0
+                for index in from..<from + count {
+                    let byte = bytes[index]
+                    guard byte >= 48, byte <= 57 else { return nil }
+                    value = value * 10 + Int(byte - 48)
+                }
+                return value
+            }
+            func at(_ index: Int, _ ascii: Unicode.Scalar) -> Bool { index < bytes.count && bytes[index] == UInt8(ascii: ascii) }
+            guard bytes.count >= 20, at(4, "-"), at(7, "-"), at(10, "T"), at(13, ":"), at(16, ":"),
+                let year = number(0, 4), let month = number(5, 2), let day = number(8, 2), let hour = number(11, 2),
+                let minute = number(14, 2), let second = number(17, 2),
+                (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61
+            else { return nil }
+            var index = 19
+            var fraction = 0.0
+            if at(index, ".") {
+                index += 1
+                // Up to nine digits as one integer over its power of ten: 0.123 is read as 123 / 1000, exactly
+                // the double nearest 0.123, as Foundation's parser reads it.
+                var numerator = 0
+                var denominator = 1
+                let digitsStart = index
+                while index < bytes.count, bytes[index] >= 48, bytes[index] <= 57 {
+                    if index - digitsStart < 9 {
+                        numerator = numerator * 10 + Int(bytes[index] - 48)
+                        denominator *= 10
+                    }
+                    index += 1
+                }
+                guard index > digitsStart else { return nil }
+                fraction = Double(numerator) / Double(denominator)
+            }
+            var offset = 0
+            if at(index, "Z") {
+                index += 1
+            } else if at(index, "+") || at(index, "-") {
+                let sign = at(index, "-") ? -1 : 1
+                guard at(index + 3, ":"), let hours = number(index + 1, 2), let minutes = number(index + 4, 2) else { return nil }
+                offset = sign * (hours * 3600 + minutes * 60)
+                index += 6
+            } else {
+                return nil
+            }
+            guard index == bytes.count else { return nil }
+            var parts = tm()
+            parts.tm_year = Int32(year - 1900)
+            parts.tm_mon = Int32(month - 1)
+            parts.tm_mday = Int32(day)
+            parts.tm_hour = Int32(hour)
+            parts.tm_min = Int32(minute)
+            parts.tm_sec = Int32(second)
+            let epoch = timegm(&parts)
+            return Date(timeIntervalSince1970: Double(Int(epoch) - offset) + fraction)
+        }
     }
 }
 

@@ -19,10 +19,20 @@ public enum HumanFormat {
 
     /// `2026-11-28 02:42 UTC`.
     public static func utc(_ date: Date) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute], from: date)
-        return String(format: "%04d-%02d-%02d %02d:%02d UTC", c.year!, c.month!, c.day!, c.hour!, c.minute!)
+        let parts = Timestamp.utcParts(Int64(date.timeIntervalSince1970.rounded(.down)))
+        var out: [UInt8] = []
+        out.reserveCapacity(20)
+        Digits.append(Int(parts.tm_year) + 1900, width: 4, to: &out)
+        out.append(UInt8(ascii: "-"))
+        Digits.append(Int(parts.tm_mon) + 1, width: 2, to: &out)
+        out.append(UInt8(ascii: "-"))
+        Digits.append(Int(parts.tm_mday), width: 2, to: &out)
+        out.append(UInt8(ascii: " "))
+        Digits.append(Int(parts.tm_hour), width: 2, to: &out)
+        out.append(UInt8(ascii: ":"))
+        Digits.append(Int(parts.tm_min), width: 2, to: &out)
+        out.append(contentsOf: " UTC".utf8)
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// `24 hours`, `90 minutes`, `2 days`, `less than a minute`.

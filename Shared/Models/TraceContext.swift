@@ -68,7 +68,7 @@ public struct TraceContext: Sendable, Equatable, CustomStringConvertible {
         while true {
             let value = (0..<bytes).map { _ in UInt8.random(in: 0...255, using: &generator) }
             if value.contains(where: { $0 != 0 }) {
-                return value.map { String(format: "%02x", $0) }.joined()
+                return Hex.encode(value)
             }
         }
     }

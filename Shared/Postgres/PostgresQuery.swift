@@ -133,7 +133,16 @@ extension Date: PostgresEncodable, PostgresNonNullDecodable {
 
 /// `bytea`: sent and read in hex format (`\x0a1b…`).
 extension Data: PostgresEncodable, PostgresNonNullDecodable {
-    public var postgresText: String { "\\x" + map { String(format: "%02x", $0) }.joined() }
+    public var postgresText: String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = [UInt8(ascii: "\\"), UInt8(ascii: "x")]
+        out.reserveCapacity(2 + count * 2)
+        for byte in self {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0f)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
     public init?(postgresText: String) {
         guard postgresText.hasPrefix("\\x") else { return nil }
         var bytes: [UInt8] = []
@@ -176,9 +185,27 @@ enum PostgresTimestamp {
         var time = time_t(whole)
         var parts = tm()
         gmtime_r(&time, &parts)
-        return String(
-            format: "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
-            parts.tm_hour, parts.tm_min, parts.tm_sec, micros)
+        // Written digit by digit: this runs for every timestamp parameter of every statement.
+        var out: [UInt8] = []
+        out.reserveCapacity(27)
+        func digits(_ value: Int32, _ width: Int, then separator: Unicode.Scalar) {
+            var value = Int(max(0, value))
+            let start = out.count
+            for _ in 0..<width {
+                out.append(UInt8(ascii: "0") + UInt8(value % 10))
+                value /= 10
+            }
+            out[start...].reverse()
+            out.append(UInt8(ascii: separator))
+        }
+        digits(parts.tm_year + 1900, 4, then: "-")
+        digits(parts.tm_mon + 1, 2, then: "-")
+        digits(parts.tm_mday, 2, then: "T")
+        digits(parts.tm_hour, 2, then: ":")
+        digits(parts.tm_min, 2, then: ":")
+        digits(parts.tm_sec, 2, then: ".")
+        digits(Int32(micros), 6, then: "Z")
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// Parses `2026-11-27 02:42:56.123456+00` (fraction and offset minutes optional).

@@ -100,6 +100,37 @@ struct EventCodingTests {
         }
     }
 
+    @Test func fastTimestampCodingAgreesWithFoundationsISO8601() throws {
+        let iso = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<2000 {
+            let milliseconds = Double(Int64.random(in: 0...4_000_000_000_000, using: &generator))
+            // Foundation truncates to the millisecond; nudged into the middle of it, it writes that millisecond.
+            let text = Date(timeIntervalSince1970: (milliseconds + 0.4) / 1000).formatted(iso)
+            #expect(Timestamp.format(Date(timeIntervalSince1970: milliseconds / 1000)) == text)
+            let parsed = try #require(Timestamp.parse(text))
+            #expect(abs(parsed.timeIntervalSince(try Date(text, strategy: iso))) < 0.000_001)
+            #expect(Timestamp.format(parsed) == text)
+        }
+        // Offsets, more or fewer fraction digits, none at all.
+        let expected = Date(timeIntervalSince1970: 1_800_000_000)
+        #expect(Timestamp.parse("2027-01-15T09:30:00+01:30") == expected)
+        #expect(Timestamp.parse("2027-01-15T06:00:00-02:00") == expected)
+        #expect(Timestamp.parse("2027-01-15T08:00:00Z") == expected)
+        #expect(Timestamp.parse("2027-01-15T08:00:00.5Z") == expected.addingTimeInterval(0.5))
+        #expect(Timestamp.parse("2027-01-15T08:00:00.123456789Z").map(Timestamp.format) == "2027-01-15T08:00:00.123Z")
+        for bad in ["2027-01-15", "2027-13-15T08:00:00Z", "2027-01-15T08:00:00.Z", "x027-01-15T08:00:00Z"] {
+            #expect(Timestamp.parse(bad) == nil, "\(bad)")
+        }
+        #expect(HumanFormat.utc(expected) == "2027-01-15 08:00 UTC")
+    }
+
+    @Test func hexIsTwoDigitsPerByte() {
+        #expect(Hex.encode([0x00, 0x0a, 0xff, 0x10]) == "000aff10")
+        #expect(Hex.encode([0xab, 0x3c], uppercase: true) == "AB3C")
+        #expect(LinkToken.hash("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    }
+
     @Test(arguments: [
         "not json",
         #"{"no": "type"}"#,
