@@ -10,6 +10,10 @@ public final class PostgresConnection: @unchecked Sendable {
     private let queue: DispatchQueue
     private let connection: OpaquePointer
     private let broken = Atomic<Bool>(false)
+    /// Statement text → the name it was prepared under on this connection. Only touched on `queue`.
+    private var prepared: [String: String] = [:]
+    /// How many distinct statements a connection keeps prepared; beyond that they are sent unprepared.
+    static let maxPreparedStatements = 512
 
     private init(connection: OpaquePointer, queue: DispatchQueue) {
         self.connection = connection
@@ -43,19 +47,42 @@ public final class PostgresConnection: @unchecked Sendable {
     /// True once a query found the connection unusable; the pool then drops it.
     public var isBroken: Bool { broken.load(ordering: .acquiring) }
 
-    /// Runs one parameterised statement.
+    /// Runs one parameterised statement. Each distinct statement text is prepared once per connection (the
+    /// server parses and plans it once, not on every call) and then executed by name.
     @discardableResult
     public func query(_ query: PostgresQuery) async throws -> PostgresRows {
         try await queue.run { [self] in
+            let name = try preparedName(for: query)
             let values = query.bindings.map { $0.flatMap { strdup($0) } }
             defer { for value in values { free(value) } }
             let result = values.withUnsafeBufferPointer { buffer in
                 buffer.withMemoryRebound(to: UnsafePointer<CChar>?.self) { pointers in
-                    PQexecParams(connection, query.sql, Int32(values.count), nil, pointers.baseAddress, nil, nil, 0)
+                    if let name {
+                        PQexecPrepared(connection, name, Int32(values.count), pointers.baseAddress, nil, nil, 0)
+                    } else {
+                        PQexecParams(connection, query.sql, Int32(values.count), nil, pointers.baseAddress, nil, nil, 0)
+                    }
                 }
             }
             return try rows(from: result, sql: query.sql)
         }
+    }
+
+    /// Called on `queue`: the name `query`'s text is prepared under, preparing it first if needed; nil once the
+    /// connection holds its limit of prepared statements. A statement prepared inside a transaction that rolls
+    /// back stays prepared (preparing is not transactional), so the cache never names a missing statement.
+    private func preparedName(for query: PostgresQuery) throws -> String? {
+        if let name = prepared[query.sql] { return name }
+        guard prepared.count < Self.maxPreparedStatements else { return nil }
+        let name = "greenlight_\(prepared.count + 1)"
+        _ = try rows(from: PQprepare(connection, name, query.sql, Int32(query.bindings.count), nil), sql: query.sql)
+        prepared[query.sql] = name
+        return name
+    }
+
+    /// How many statements this connection has prepared (for tests).
+    public var preparedStatementCount: Int {
+        get async throws { try await queue.run { [self] in prepared.count } }
     }
 
     /// Runs one or more statements without parameters (migrations, session settings, BEGIN/COMMIT).

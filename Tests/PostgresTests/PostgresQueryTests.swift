@@ -82,6 +82,32 @@ struct PostgresQueryTests {
         #expect(try await pool.query("SELECT id FROM t").column(Int.self) == [2])
     }
 
+    @Test func eachStatementIsPreparedOncePerConnectionAndSurvivesRollbacks() async throws {
+        let database = try await TestDatabase.create("prepared")
+        let pool = try database.pool(maxConnections: 1)
+        defer { pool.close() }
+        try await pool.query("CREATE TABLE t (id int PRIMARY KEY)")
+        // Prepared inside a transaction that rolls back: still prepared, and still usable afterwards.
+        struct Boom: Error {}
+        await #expect(throws: Boom.self) {
+            try await pool.transaction { connection in
+                try await connection.query("INSERT INTO t VALUES (\(1))")
+                throw Boom()
+            }
+        }
+        for id in 2...4 { try await pool.query("INSERT INTO t VALUES (\(id))") }
+        // A statement the server refuses is not remembered as prepared; the connection carries on.
+        await #expect(throws: PostgresError.self) { try await pool.query("INSERT INTO nowhere VALUES (\(1))") }
+        try await pool.withConnection { connection in
+            let statements = try await connection.query(
+                "SELECT statement FROM pg_prepared_statements WHERE statement LIKE \("INSERT INTO t%")"
+            ).column(String.self)
+            #expect(statements == ["INSERT INTO t VALUES ($1)"])
+            #expect(try await connection.preparedStatementCount >= 1)
+        }
+        #expect(try await pool.query("SELECT id FROM t ORDER BY id").column(Int.self) == [2, 3, 4])
+    }
+
     @Test func poolNeverOpensMoreThanItsLimit() async throws {
         let database = try await TestDatabase.create("bounded")
         let application = "bounded_\(UInt32.random(in: 0...UInt32.max))"
