@@ -55,7 +55,7 @@ public struct ApprovalWriter: Sendable {
     public func insertLinkToken(
         hash: String, nonce: UUID, requestId: String, callbackId: UUID, approver: String, expiresAt: Date
     ) async throws {
-        try await connection.query(
+        connection.queue(
             """
             INSERT INTO link_tokens (token_hash, token_nonce, request_id, callback_id, approver, expires_at)
             VALUES (\(hash), \(nonce), \(requestId), \(callbackId), \(approver), \(expiresAt))
@@ -64,7 +64,7 @@ public struct ApprovalWriter: Sendable {
 
     /// Keeps a delivery report, unless a later one for the same notification is already kept.
     public func recordDelivery(_ report: NotificationDelivery) async throws {
-        try await connection.query(
+        connection.queue(
             """
             INSERT INTO notification_deliveries
                 (notification_id, request_id, approver, kind, result, attempts, error, at)
@@ -107,7 +107,7 @@ public struct ApprovalWriter: Sendable {
 
     /// Adds approvers to a request (an escalation); the policy then counts them too.
     public func addApprovers(_ approvers: [String], requestId: String) async throws {
-        try await connection.query(
+        connection.queue(
             """
             UPDATE approval_requests SET approvers = approvers || \(approvers)::text[]
             WHERE request_id = \(requestId)
@@ -126,18 +126,18 @@ public struct ApprovalWriter: Sendable {
     }
 
     public func markLinkTokenUsed(hash: String, at: Date) async throws {
-        try await connection.query("UPDATE link_tokens SET used_at = \(at) WHERE token_hash = \(hash) AND used_at IS NULL")
+        connection.queue("UPDATE link_tokens SET used_at = \(at) WHERE token_hash = \(hash) AND used_at IS NULL")
     }
 
     /// Ends every link of a request: they can no longer decide anything.
     public func expireLinkTokens(requestId: String, at: Date) async throws {
-        try await connection.query(
+        connection.queue(
             "UPDATE link_tokens SET expires_at = least(expires_at, \(at)) WHERE request_id = \(requestId)")
     }
 
     /// Records a decision that reached the orchestrator, whether it won, came too late, or was refused.
     public func recordDecisionAttempt(_ decision: DecisionSubmitted, accepted: Bool, reason: String?) async throws {
-        try await connection.query(
+        connection.queue(
             """
             INSERT INTO decision_attempts
                 (request_id, event_id, decision, decided_by, channel, decided_at, accepted, reason, client_address,

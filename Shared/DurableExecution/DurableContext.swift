@@ -92,7 +92,7 @@ public final class DurableContext: @unchecked Sendable {
         var attempt = 1
         while true {
             let savepoint = "step_\(position)"
-            try await store.connection.execute(script: "SAVEPOINT \(savepoint)")
+            store.connection.queue(script: "SAVEPOINT \(savepoint)")
             do {
                 let value = try await body(StepContext(connection: store.connection, context: self))
                 let text = try encode(value)

@@ -142,7 +142,7 @@ public struct DurableEngine: Sendable {
             store: store, execution: execution, invocationTime: now, operations: [:], callbacks: [callbackId: callback],
             logger: logger)
         _ = try await context.end(callbackId, with: completion)
-        try await invoke(execution, store: store, now: now)
+        _ = try await invoke(execution, store: store, now: now)
         return .accepted
     }
 
@@ -220,7 +220,7 @@ public struct DurableEngine: Sendable {
             guard execution.status == .running else { continue }
             // Each timer in a savepoint of its own: one that cannot be fired (say, its workflow is not registered
             // in this build) is set aside instead of rolling back the batch and blocking every timer behind it.
-            try await connection.execute(script: "SAVEPOINT fire_timer")
+            connection.queue(script: "SAVEPOINT fire_timer")
             do {
                 if let finished = try await fire(timer, execution: execution, store: store, now: now) {
                     fired.finished.append((execution.name, finished))

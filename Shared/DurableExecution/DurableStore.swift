@@ -10,7 +10,7 @@ struct DurableStore: Sendable {
 
     /// A transaction-scoped advisory lock on an execution name.
     func lockName(_ name: String) async throws {
-        try await connection.query("SELECT pg_advisory_xact_lock(hashtext(\(name)))")
+        connection.queue("SELECT pg_advisory_xact_lock(hashtext(\(name)))")
     }
 
     func insertExecution(
@@ -54,7 +54,7 @@ struct DurableStore: Sendable {
     }
 
     func finishExecution(id: UUID, status: ExecutionStatus, output: String?, error: DurableError?, at: Date) async throws {
-        try await connection.query(
+        connection.queue(
             """
             UPDATE durable_executions SET status = \(status.rawValue), output = \(output), error_type = \(error?.errorType),
                 error_message = \(error?.errorMessage), updated_at = \(at), ended_at = \(at)
@@ -63,7 +63,7 @@ struct DurableStore: Sendable {
     }
 
     func touchExecution(id: UUID, at: Date) async throws {
-        try await connection.query("UPDATE durable_executions SET updated_at = \(at) WHERE execution_id = \(id)")
+        connection.queue("UPDATE durable_executions SET updated_at = \(at) WHERE execution_id = \(id)")
     }
 
     // MARK: - Operations
@@ -87,7 +87,7 @@ struct DurableStore: Sendable {
     }
 
     func saveOperation(_ record: OperationRecord, executionId: UUID, at: Date) async throws {
-        try await connection.query(
+        connection.queue(
             """
             INSERT INTO durable_operations
                 (execution_id, position, kind, name, status, result, error_type, error_message, updated_at)
@@ -131,7 +131,7 @@ struct DurableStore: Sendable {
     }
 
     func insertCallback(_ record: CallbackRecord) async throws {
-        try await connection.query(
+        connection.queue(
             """
             INSERT INTO durable_callbacks
                 (callback_id, execution_id, name, status, timeout_at, heartbeat_seconds, heartbeat_due_at, started_at)
@@ -152,9 +152,9 @@ struct DurableStore: Sendable {
     }
 
     func extendHeartbeat(callbackId: UUID, dueAt: Date) async throws {
-        try await connection.query(
+        connection.queue(
             "UPDATE durable_callbacks SET heartbeat_due_at = \(dueAt) WHERE callback_id = \(callbackId)")
-        try await connection.query(
+        connection.queue(
             """
             UPDATE durable_timers SET due_at = \(dueAt)
             WHERE callback_id = \(callbackId) AND kind = 'CALLBACK_HEARTBEAT' AND fired_at IS NULL
@@ -170,7 +170,7 @@ struct DurableStore: Sendable {
             case .failure(let error): ("FAILED", nil, error)
             case .heartbeat: ("SUCCEEDED", nil, nil)
             }
-        try await connection.query(
+        connection.queue(
             """
             INSERT INTO durable_early_completions
                 (execution_name, callback_name, outcome, result, error_type, error_message, received_at)
@@ -201,7 +201,7 @@ struct DurableStore: Sendable {
     // MARK: - Timers
 
     func insertTimer(_ timer: TimerRecord) async throws {
-        try await connection.query(
+        connection.queue(
             """
             INSERT INTO durable_timers (timer_id, execution_id, kind, callback_id, position, due_at)
             VALUES (\(timer.timerId), \(timer.executionId), \(timer.kind.rawValue), \(timer.callbackId), \(timer.position), \(timer.dueAt))
@@ -212,7 +212,7 @@ struct DurableStore: Sendable {
     /// lock-order deadlock with it): when it gets to them, it finds their callback or execution ended and does
     /// nothing.
     func cancelTimers(callbackId: UUID, at: Date) async throws {
-        try await connection.query(
+        connection.queue(
             """
             UPDATE durable_timers SET fired_at = \(at) WHERE timer_id IN (
                 SELECT timer_id FROM durable_timers WHERE callback_id = \(callbackId) AND fired_at IS NULL
@@ -222,7 +222,7 @@ struct DurableStore: Sendable {
 
     /// Retires the timer of the wait at `position` (its wait ended another way).
     func cancelWaitTimer(executionId: UUID, position: Int, at: Date) async throws {
-        try await connection.query(
+        connection.queue(
             """
             UPDATE durable_timers SET fired_at = \(at)
             WHERE execution_id = \(executionId) AND position = \(position) AND fired_at IS NULL
@@ -230,7 +230,7 @@ struct DurableStore: Sendable {
     }
 
     func cancelTimers(executionId: UUID, at: Date) async throws {
-        try await connection.query(
+        connection.queue(
             """
             UPDATE durable_timers SET fired_at = \(at) WHERE timer_id IN (
                 SELECT timer_id FROM durable_timers WHERE execution_id = \(executionId) AND fired_at IS NULL
@@ -255,7 +255,7 @@ struct DurableStore: Sendable {
     }
 
     func markTimerFired(_ id: UUID, at: Date) async throws {
-        try await connection.query("UPDATE durable_timers SET fired_at = \(at) WHERE timer_id = \(id)")
+        connection.queue("UPDATE durable_timers SET fired_at = \(at) WHERE timer_id = \(id)")
     }
 
     /// The earliest pending due time, so the scheduler can sleep until then.
@@ -267,7 +267,7 @@ struct DurableStore: Sendable {
 
     func appendHistory(executionId: UUID, type: String, details: [String: JSONValue], at: Date) async throws {
         let text = String(decoding: try GreenlightJSON.encode(details), as: UTF8.self)
-        try await connection.query(
+        connection.queue(
             """
             INSERT INTO durable_history (execution_id, event_type, details, at)
             VALUES (\(executionId), \(type), \(text), \(at))
@@ -284,7 +284,7 @@ struct DurableStore: Sendable {
 
     /// Queues a message; `trace` (a new span of it) travels in its `traceparent` header.
     func enqueue(topic: String, key: String, payload: String, trace: TraceContext?) async throws {
-        try await connection.query(
+        connection.queue(
             """
             INSERT INTO durable_outbox (topic, message_key, payload, trace_parent)
             VALUES (\(topic), \(key), \(payload), \(trace?.child().traceparent))

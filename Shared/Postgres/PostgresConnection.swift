@@ -10,10 +10,15 @@ public final class PostgresConnection: @unchecked Sendable {
     private let queue: DispatchQueue
     private let connection: OpaquePointer
     private let broken = Atomic<Bool>(false)
+    private let exchanges = Atomic<Int>(0)
     /// Statement text → the name it was prepared under on this connection. Only touched on `queue`.
     private var prepared: [String: String] = [:]
     /// How many distinct statements a connection keeps prepared; beyond that they are sent unprepared.
     static let maxPreparedStatements = 512
+    /// Statements queued with `queue(_:)`, sent ahead of the next statement that is awaited.
+    private let queued = Mutex<[PostgresQuery]>([])
+    /// How many queued statements are sent at most in one go (so one pipeline stays small).
+    static let maxQueued = 64
 
     private init(connection: OpaquePointer, queue: DispatchQueue) {
         self.connection = connection
@@ -44,15 +49,23 @@ public final class PostgresConnection: @unchecked Sendable {
         return connection
     }
 
+    /// How many times this connection has sent statements and waited for the answer (a pipeline counts once),
+    /// preparing included: what queueing and pipelining save shows here.
+    public var roundTrips: Int { exchanges.load(ordering: .relaxed) }
+
     /// True once a query found the connection unusable; the pool then drops it.
     public var isBroken: Bool { broken.load(ordering: .acquiring) }
 
-    /// Runs one parameterised statement. Each distinct statement text is prepared once per connection (the
-    /// server parses and plans it once, not on every call) and then executed by name.
+    /// Runs one parameterised statement, after any queued ones. Each distinct statement text is prepared once
+    /// per connection (the server parses and plans it once, not on every call) and then executed by name.
     @discardableResult
     public func query(_ query: PostgresQuery) async throws -> PostgresRows {
-        try await queue.run { [self] in
+        if let pending = takeQueued() {
+            return try await queue.run { [self] in try pipeline(pending, then: query) }
+        }
+        return try await queue.run { [self] in
             let name = try preparedName(for: query)
+            exchanges.add(1, ordering: .relaxed)
             let values = query.bindings.map { $0.flatMap { strdup($0) } }
             defer { for value in values { free(value) } }
             let result = values.withUnsafeBufferPointer { buffer in
@@ -75,6 +88,7 @@ public final class PostgresConnection: @unchecked Sendable {
         if let name = prepared[query.sql] { return name }
         guard prepared.count < Self.maxPreparedStatements else { return nil }
         let name = "greenlight_\(prepared.count + 1)"
+        exchanges.add(1, ordering: .relaxed)
         _ = try rows(from: PQprepare(connection, name, query.sql, Int32(query.bindings.count), nil), sql: query.sql)
         prepared[query.sql] = name
         return name
@@ -85,11 +99,144 @@ public final class PostgresConnection: @unchecked Sendable {
         get async throws { try await queue.run { [self] in prepared.count } }
     }
 
-    /// Runs one or more statements without parameters (migrations, session settings, BEGIN/COMMIT).
+    /// Runs one or more statements without parameters (migrations, session settings, BEGIN/COMMIT), after any
+    /// queued ones. `ROLLBACK` drops the queued statements instead: they would be undone anyway.
     public func execute(script: String) async throws {
+        if script == "ROLLBACK" {
+            _ = takeQueued()
+        } else if let pending = takeQueued() {
+            // One statement rides in the same round trip as the queued ones; a script of several cannot (a
+            // pipeline takes single statements), so the queue goes first.
+            if !script.contains(";") {
+                try await queue.run { [self] in _ = try pipeline(pending, then: PostgresQuery(stringLiteral: script)) }
+                return
+            }
+            try await queue.run { [self] in _ = try pipeline(pending, then: nil) }
+        }
         try await queue.run { [self] in
+            exchanges.add(1, ordering: .relaxed)
             _ = try rows(from: PQexec(connection, script), sql: script)
         }
+    }
+
+    // MARK: - Queued statements
+
+    /// Queues a statement whose result nobody reads (an insert into a history, say). It is sent together with
+    /// the next statement that is awaited — `query`, `execute` (`COMMIT`, typically) or `flush` — in one round
+    /// trip, in the order queued. If it fails, that next statement throws its error, and the transaction is
+    /// aborted exactly as if it had run on its own: queue only inside a transaction, or flush before relying on
+    /// it.
+    public func queue(_ query: PostgresQuery) {
+        queued.withLock { $0.append(query) }
+    }
+
+    /// Queues a single statement without parameters (`SAVEPOINT name`, say).
+    public func queue(script: String) {
+        queue(PostgresQuery(stringLiteral: script))
+    }
+
+    /// Sends whatever is queued and waits for it; nothing happens when nothing is.
+    public func flush() async throws {
+        guard let pending = takeQueued() else { return }
+        try await queue.run { [self] in _ = try pipeline(pending, then: nil) }
+    }
+
+    /// Drops whatever is queued, unsent; returns the statements' text (for the pool, to know whether a
+    /// transaction's `BEGIN` ever left).
+    @discardableResult
+    public func discardQueued() -> [String] {
+        (takeQueued() ?? []).map(\.sql)
+    }
+
+    private func takeQueued() -> [PostgresQuery]? {
+        queued.withLock { queued in
+            guard !queued.isEmpty else { return nil }
+            defer { queued.removeAll(keepingCapacity: true) }
+            return queued
+        }
+    }
+
+    /// Called on `queue`: sends `pending` and then `final` in pipeline mode with one sync at the end, and reads
+    /// every result. The first failure is thrown (the statements after it were skipped by the server); otherwise
+    /// `final`'s rows are returned.
+    private func pipeline(_ pending: [PostgresQuery], then final: PostgresQuery?) throws -> PostgresRows {
+        var statements = pending
+        if let final { statements.append(final) }
+        var start = 0
+        var rows = PostgresRows(columns: [], values: [], affectedRows: 0)
+        while start < statements.count {
+            let end = min(statements.count, start + Self.maxQueued)
+            rows = try pipelineBatch(statements[start..<end])
+            start = end
+        }
+        return rows
+    }
+
+    private func pipelineBatch(_ statements: ArraySlice<PostgresQuery>) throws -> PostgresRows {
+        // Statements with parameters are prepared first (once per connection, outside the pipeline).
+        let names = try statements.map { $0.bindings.isEmpty ? nil : try preparedName(for: $0) }
+        exchanges.add(1, ordering: .relaxed)
+        guard PQenterPipelineMode(connection) == 1 else {
+            markBrokenIfNeeded()
+            throw PostgresError(.connectionLost, Self.firstLine(PQerrorMessage(connection)))
+        }
+        defer {
+            if PQexitPipelineMode(connection) != 1 {
+                // Results left unread (after a lost connection): drain them, then leave pipeline mode.
+                while let result = PQgetResult(connection) { PQclear(result) }
+                _ = PQexitPipelineMode(connection)
+            }
+        }
+        for (statement, name) in zip(statements, names) {
+            let values = statement.bindings.map { $0.flatMap { strdup($0) } }
+            defer { for value in values { free(value) } }
+            let sent = values.withUnsafeBufferPointer { buffer in
+                buffer.withMemoryRebound(to: UnsafePointer<CChar>?.self) { pointers in
+                    if let name {
+                        PQsendQueryPrepared(connection, name, Int32(values.count), pointers.baseAddress, nil, nil, 0)
+                    } else {
+                        PQsendQueryParams(connection, statement.sql, Int32(values.count), nil, pointers.baseAddress, nil, nil, 0)
+                    }
+                }
+            }
+            guard sent == 1 else {
+                markBrokenIfNeeded()
+                throw PostgresError(.connectionLost, Self.firstLine(PQerrorMessage(connection)), query: statement.sql)
+            }
+        }
+        guard PQpipelineSync(connection) == 1 else {
+            markBrokenIfNeeded()
+            throw PostgresError(.connectionLost, Self.firstLine(PQerrorMessage(connection)))
+        }
+        var firstError: (any Error)?
+        var last = PostgresRows(columns: [], values: [], affectedRows: 0)
+        for statement in statements {
+            guard let result = PQgetResult(connection) else {
+                markBrokenIfNeeded()
+                throw PostgresError(.connectionLost, Self.firstLine(PQerrorMessage(connection)), query: statement.sql)
+            }
+            if PQresultStatus(result) == PGRES_PIPELINE_ABORTED {
+                PQclear(result)
+            } else {
+                do {
+                    last = try rows(from: result, sql: statement.sql)
+                } catch {
+                    if firstError == nil { firstError = error }
+                }
+            }
+            // Each statement's results end with a null.
+            while let extra = PQgetResult(connection) { PQclear(extra) }
+        }
+        if let sync = PQgetResult(connection) {
+            let status = PQresultStatus(sync)
+            PQclear(sync)
+            if status != PGRES_PIPELINE_SYNC, firstError == nil {
+                markBrokenIfNeeded()
+                firstError = PostgresError(.connectionLost, Self.firstLine(PQerrorMessage(connection)))
+            }
+        }
+        if let firstError { throw firstError }
+        return last
     }
 
     /// Called on `queue`: copies a result out of libpq and frees it, or turns it into a `PostgresError`.

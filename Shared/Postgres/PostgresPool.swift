@@ -31,29 +31,35 @@ public final class PostgresPool: Sendable {
         try await withConnection { try await $0.query(query) }
     }
 
-    /// Lends a connection to `body` and takes it back afterwards, whatever happens.
+    /// Lends a connection to `body` and takes it back afterwards, whatever happens. Statements `body` queued
+    /// are sent before the connection goes back (or dropped, when `body` throws).
     public func withConnection<T>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
         let connection = try await acquire()
         do {
             let result = try await body(connection)
+            try await connection.flush()
             release(connection)
             return result
         } catch {
+            connection.discardQueued()
             release(connection)
             throw error
         }
     }
 
-    /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
+    /// Runs `body` in a transaction: committed when it returns, rolled back when it throws. `BEGIN` is queued,
+    /// so it travels with the transaction's first statement rather than on its own.
     public func transaction<T>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
         try await withConnection { connection in
-            try await connection.execute(script: "BEGIN")
+            connection.queue(script: "BEGIN")
             do {
                 let result = try await body(connection)
                 try await connection.execute(script: "COMMIT")
                 return result
             } catch {
-                if !connection.isBroken { try? await connection.execute(script: "ROLLBACK") }
+                // Nothing reached the server when BEGIN itself is still queued: nothing to roll back.
+                let beganOnServer = connection.discardQueued().first != "BEGIN"
+                if beganOnServer, !connection.isBroken { try? await connection.execute(script: "ROLLBACK") }
                 throw error
             }
         }

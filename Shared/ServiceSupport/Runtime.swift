@@ -42,6 +42,9 @@ public enum ServiceRunner {
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger)
         configuration.maximumGracefulShutdownDuration = gracePeriod
+        // And if something then ignores cancellation (a blocking call into a broker that is gone, say), the process
+        // still ends rather than hanging until it is killed.
+        configuration.maximumCancellationDuration = .seconds(5)
         try await ServiceGroup(configuration: configuration).run()
     }
 

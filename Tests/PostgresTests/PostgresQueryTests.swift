@@ -108,6 +108,64 @@ struct PostgresQueryTests {
         #expect(try await pool.query("SELECT id FROM t ORDER BY id").column(Int.self) == [2, 3, 4])
     }
 
+    @Test func queuedStatementsTravelWithTheNextOneInOrderAndInOneRoundTrip() async throws {
+        let pool = try await TestDatabase.create("queued").pool(maxConnections: 1)
+        defer { pool.close() }
+        try await pool.query("CREATE TABLE t (id int PRIMARY KEY, after int)")
+        for round in 0..<2 {
+            try await pool.transaction { connection in
+                let before = connection.roundTrips
+                for id in 1...3 { connection.queue("INSERT INTO t VALUES (\(round * 10 + id), (SELECT count(*) FROM t))") }
+                let count = try await connection.query("SELECT count(*) FROM t").column(Int.self)
+                #expect(count == [round * 3 + 3])
+                // Warm (statements prepared in round 0): BEGIN, three inserts and the select in one exchange.
+                if round == 1 { #expect(connection.roundTrips - before == 1) }
+            }
+        }
+        // In the order queued: each insert saw the rows before it.
+        #expect(try await pool.query("SELECT after FROM t WHERE id > 10 ORDER BY id").column(Int.self) == [3, 4, 5])
+
+        // More than one pipeline's worth, sent by the commit.
+        try await pool.transaction { connection in
+            for id in 100..<300 { connection.queue("INSERT INTO t VALUES (\(id), 0)") }
+        }
+        #expect(try await pool.query("SELECT count(*) FROM t WHERE id >= 100").column(Int.self) == [200])
+
+        // Outside a transaction, what is queued is sent before the connection goes back to the pool.
+        try await pool.withConnection { $0.queue("INSERT INTO t VALUES (\(1000), 0)") }
+        #expect(try await pool.query("SELECT count(*) FROM t WHERE id = \(1000)").column(Int.self) == [1])
+    }
+
+    @Test func aFailingQueuedStatementFailsTheNextOneAndTheTransaction() async throws {
+        let pool = try await TestDatabase.create("queuedfail").pool(maxConnections: 1)
+        defer { pool.close() }
+        try await pool.query("CREATE TABLE t (id int PRIMARY KEY)")
+        let error = await #expect(throws: PostgresError.self) {
+            try await pool.transaction { connection in
+                connection.queue("INSERT INTO t VALUES (\(1))")
+                connection.queue("INSERT INTO missing VALUES (\(1))")
+                connection.queue("INSERT INTO t VALUES (\(2))")
+                _ = try await connection.query("SELECT count(*) FROM t")
+                Issue.record("the select must not run after a failed queued statement")
+            }
+        }
+        #expect(error?.sqlState == "42P01")
+        #expect(error?.description.contains("missing") == true)
+        #expect(try await pool.query("SELECT count(*) FROM t").column(Int.self) == [0])
+
+        // A transaction that fails before anything reached the server sends nothing at all; the connection is fine.
+        struct Early: Error {}
+        let trips = try await pool.withConnection { $0.roundTrips }
+        await #expect(throws: Early.self) {
+            try await pool.transaction { connection in
+                connection.queue("INSERT INTO t VALUES (\(3))")
+                throw Early()
+            }
+        }
+        #expect(try await pool.withConnection { $0.roundTrips } == trips)
+        #expect(try await pool.query("SELECT count(*) FROM t").column(Int.self) == [0])
+    }
+
     @Test func poolNeverOpensMoreThanItsLimit() async throws {
         let database = try await TestDatabase.create("bounded")
         let application = "bounded_\(UInt32.random(in: 0...UInt32.max))"
