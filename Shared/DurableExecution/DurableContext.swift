@@ -50,7 +50,7 @@ public final class DurableContext: @unchecked Sendable {
         return (position, record)
     }
 
-    func history(_ type: String, _ details: [String: JSONValue]) async throws {
+    func history(_ type: String, _ details: [String: HistoryField]) async throws {
         try await store.appendHistory(executionId: executionId, type: type, details: details, at: invocationTime)
     }
 
@@ -67,12 +67,13 @@ public final class DurableContext: @unchecked Sendable {
         try GreenlightJSON.decoder().decode(T.self, from: Data((text ?? "null").utf8))
     }
 
-    static func json(_ text: String?) -> JSONValue {
-        (try? GreenlightJSON.decoder().decode(JSONValue.self, from: Data((text ?? "null").utf8))) ?? .null
+    /// JSON text the engine encoded (an input, a result), for a history event's details.
+    static func json(_ text: String?) -> HistoryField {
+        text.map(HistoryField.raw) ?? .null
     }
 
-    static func json(_ error: DurableError) -> JSONValue {
-        .object(["ErrorType": .string(error.errorType), "ErrorMessage": .string(error.errorMessage)])
+    static func json(_ error: DurableError) -> HistoryField {
+        .value(.object(["ErrorType": .string(error.errorType), "ErrorMessage": .string(error.errorMessage)]))
     }
 
     // MARK: - Steps
@@ -182,7 +183,7 @@ public final class DurableContext: @unchecked Sendable {
         if let error {
             try await history("CallbackFailed", ["CallbackId": .string(callbackId.uuidString), "Error": Self.json(error)])
         } else {
-            try await history("CallbackSucceeded", ["CallbackId": .string(callbackId.uuidString), "Result": Self.json(result)])
+            try await history("CallbackSucceeded", ["CallbackId": .string(callbackId.uuidString), "Result": .checked(result)])
         }
         return true
     }

@@ -294,7 +294,7 @@ public struct DurableEngine: Sendable {
     ) async throws -> Bool {
         let store = DurableStore(connection: connection)
         guard let executionId = try await store.executionId(named: name) else { return false }
-        try await store.appendHistory(executionId: executionId, type: type, details: details, at: now)
+        try await store.appendHistory(executionId: executionId, type: type, details: details.mapValues(HistoryField.value), at: now)
         return true
     }
 

@@ -265,8 +265,8 @@ struct DurableStore: Sendable {
 
     // MARK: - History
 
-    func appendHistory(executionId: UUID, type: String, details: [String: JSONValue], at: Date) async throws {
-        let text = String(decoding: try GreenlightJSON.encode(details), as: UTF8.self)
+    func appendHistory(executionId: UUID, type: String, details: [String: HistoryField], at: Date) async throws {
+        let text = HistoryField.object(details)
         connection.queue(
             """
             INSERT INTO durable_history (execution_id, event_type, details, at)

@@ -268,3 +268,20 @@ struct ChannelValidationTests {
         #expect(throws: DecodingError.self) { try validated("{\(base), \"notify\": \"pigeon\"}", default: .email) }
     }
 }
+
+struct JSONTextTests {
+    @Test func jsonTextIsWhatTheEncoderWrites() throws {
+        let values: [JSONValue] = [
+            .null, .bool(true), .bool(false), .number(3), .number(-2.5), .number(0.1), .number(1e20), .number(123456789012),
+            .number(-0.000123), .string(""), .string("plain"), .string("quote \" backslash \\ slash / tab \t nl \n cr \r"),
+            .string("control \u{01}\u{1f} bell \u{07} ff \u{0c} bs \u{08}"), .string("ünïcødé 😀 €"),
+            .array([]), .array([.number(1), .string("a"), .null]), .object([:]),
+            .object(["b": .number(1), "a": .object(["z": .array([.bool(true)]), "y": .string("x")]), "Ä": .null]),
+        ]
+        for value in values {
+            let expected = String(decoding: try GreenlightJSON.encode(value), as: UTF8.self)
+            #expect(value.jsonText == expected)
+            #expect(try GreenlightJSON.decoder().decode(JSONValue.self, from: Data(value.jsonText.utf8)) == value)
+        }
+    }
+}
