@@ -140,12 +140,18 @@ public struct LinkTokenRecord: Sendable, Equatable {
 /// The votes of a request, for the writer (inside its transaction) and the reader (from the pool).
 enum ApprovalVotes {
     static func read(requestId: String, _ run: (PostgresQuery) async throws -> PostgresRows) async throws -> [ApprovalVote] {
-        try await run(
-            """
-            SELECT approver, decision, channel, comment, decided_at, client_address, user_agent
-            FROM approval_votes WHERE request_id = \(requestId) ORDER BY id
-            """
-        ).decode((String, String, String, String?, Date, String?, String?).self).map { row in
+        try parse(try await run(query(requestId: requestId)))
+    }
+
+    static func query(requestId: String) -> PostgresQuery {
+        """
+        SELECT approver, decision, channel, comment, decided_at, client_address, user_agent
+        FROM approval_votes WHERE request_id = \(requestId) ORDER BY id
+        """
+    }
+
+    static func parse(_ rows: PostgresRows) throws -> [ApprovalVote] {
+        try rows.decode((String, String, String, String?, Date, String?, String?).self).map { row in
             ApprovalVote(
                 approver: row.0, decision: Decision(rawValue: row.1) ?? .reject,
                 channel: DecisionChannel(rawValue: row.2) ?? .api, comment: row.3, decidedAt: row.4, clientAddress: row.5,

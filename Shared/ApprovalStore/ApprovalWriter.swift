@@ -114,15 +114,36 @@ public struct ApprovalWriter: Sendable {
             """)
     }
 
+    public typealias LinkTokenState = (requestId: String, approver: String, expiresAt: Date, usedAt: Date?)
+    public typealias PendingRequest = (policy: ApprovalPolicy, approvers: [String])
+
     /// Which request and approver a token belongs to, and whether it was used.
-    public func linkToken(hash: String) async throws -> (requestId: String, approver: String, expiresAt: Date, usedAt: Date?)? {
-        guard
-            let row = try await connection.query(
-                "SELECT request_id, approver, expires_at, used_at FROM link_tokens WHERE token_hash = \(hash) FOR UPDATE"
-            ).first
-        else { return nil }
+    public func linkToken(hash: String) async throws -> LinkTokenState? {
+        try Self.linkToken(from: try await connection.query(Self.linkTokenQuery(hash)))
+    }
+
+    static func linkTokenQuery(_ hash: String) -> PostgresQuery {
+        "SELECT request_id, approver, expires_at, used_at FROM link_tokens WHERE token_hash = \(hash) FOR UPDATE"
+    }
+
+    static func linkToken(from rows: PostgresRows) throws -> LinkTokenState? {
+        guard let row = rows.first else { return nil }
         let (requestId, approver, expiresAt, usedAt) = try row.decode((String, String, Date, Date?).self)
         return (requestId, approver, expiresAt, usedAt)
+    }
+
+    /// What applying a decision needs, read in one round trip and locked in this order: the pending request
+    /// (`lockPendingRequest`), the link token when there is one (`linkToken`), and the votes so far.
+    public func decisionState(requestId: String, tokenHash: String?) async throws -> (
+        pending: PendingRequest?, token: LinkTokenState?, votes: [ApprovalVote]
+    ) {
+        var queries = [Self.pendingRequestQuery(requestId), ApprovalVotes.query(requestId: requestId)]
+        if let tokenHash { queries.insert(Self.linkTokenQuery(tokenHash), at: 1) }
+        let results = try await connection.query(queries)
+        return (
+            try Self.pendingRequest(from: results[0]), try tokenHash.flatMap { _ in try Self.linkToken(from: results[1]) },
+            try ApprovalVotes.parse(results[results.count - 1])
+        )
     }
 
     public func markLinkTokenUsed(hash: String, at: Date) async throws {
@@ -150,30 +171,34 @@ public struct ApprovalWriter: Sendable {
 
     /// A pending request's policy and approvers, locked until the transaction ends (so that votes, decisions
     /// and the deadline are applied one at a time). Nil when the request is unknown or no longer pending.
-    public func lockPendingRequest(requestId: String) async throws -> (policy: ApprovalPolicy, approvers: [String])? {
-        guard
-            let row = try await connection.query(
-                """
-                SELECT policy, approvers::text FROM approval_requests
-                WHERE request_id = \(requestId) AND status = 'pending' FOR UPDATE
-                """
-            ).first
-        else { return nil }
+    public func lockPendingRequest(requestId: String) async throws -> PendingRequest? {
+        try Self.pendingRequest(from: try await connection.query(Self.pendingRequestQuery(requestId)))
+    }
+
+    static func pendingRequestQuery(_ requestId: String) -> PostgresQuery {
+        """
+        SELECT policy, approvers::text FROM approval_requests
+        WHERE request_id = \(requestId) AND status = 'pending' FOR UPDATE
+        """
+    }
+
+    static func pendingRequest(from rows: PostgresRows) throws -> PendingRequest? {
+        guard let row = rows.first else { return nil }
         let (policy, approvers) = try row.decode((String, String).self)
         return (ApprovalPolicy(storedAs: policy) ?? .any, PostgresTextArray.parse(approvers))
     }
 
-    /// Records an approver's vote; false when the approver has voted on this request already.
-    public func insertVote(requestId: String, _ vote: ApprovalVote) async throws -> Bool {
-        try await connection.query(
+    /// Records an approver's vote (queued: sent with the next statement); nothing happens when the approver has
+    /// voted on this request already.
+    public func insertVote(requestId: String, _ vote: ApprovalVote) async throws {
+        connection.queue(
             """
             INSERT INTO approval_votes
                 (request_id, approver, decision, channel, comment, decided_at, client_address, user_agent)
             VALUES (\(requestId), \(vote.approver), \(vote.decision.rawValue), \(vote.channel.rawValue), \(vote.comment),
                     \(vote.decidedAt), \(vote.clientAddress), \(vote.userAgent))
             ON CONFLICT (request_id, lower(approver)) DO NOTHING
-            """
-        ).affectedRows == 1
+            """)
     }
 
     /// The request's votes, in the order they were recorded.

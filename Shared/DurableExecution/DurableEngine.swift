@@ -41,7 +41,10 @@ public struct DurableEngine: Sendable {
         try await store.appendHistory(
             executionId: executionId, type: "ExecutionStarted",
             details: ["Name": .string(name), "Workflow": .string(W.name), "Input": DurableContext.json(inputText)], at: now)
-        try await invoke(executionId: executionId, on: connection, now: now)
+        // Just inserted (so locked by this transaction), with nothing checkpointed yet: no need to read it back.
+        let execution = ExecutionRecord(
+            executionId: executionId, workflow: W.name, name: name, status: .running, input: inputText, trace: trace)
+        try await invoke(execution, store: store, now: now, state: ([:], [:]))
         return .started(executionId)
     }
 
@@ -64,14 +67,20 @@ public struct DurableEngine: Sendable {
         public var earliestNewTimer: Date?
     }
 
-    func invoke(_ execution: ExecutionRecord, store: DurableStore, now: Date) async throws -> Invocation {
+    /// `state` is the execution's checkpoints and callbacks when the caller knows them; they are read otherwise.
+    @discardableResult
+    func invoke(
+        _ execution: ExecutionRecord, store: DurableStore, now: Date,
+        state: (operations: [Int: OperationRecord], callbacks: [UUID: CallbackRecord])? = nil
+    ) async throws -> Invocation {
         guard let runner = runners[execution.workflow] else {
             throw DurableError(errorType: "Workflow.Unknown", errorMessage: "no workflow named \(execution.workflow) is registered")
         }
+        let known = state
+        let state = if let known { known } else { try await store.state(of: execution.executionId) }
         let context = DurableContext(
-            store: store, execution: execution, invocationTime: now,
-            operations: try await store.operations(of: execution.executionId),
-            callbacks: try await store.callbacks(of: execution.executionId), logger: logger)
+            store: store, execution: execution, invocationTime: now, operations: state.operations,
+            callbacks: state.callbacks, logger: logger)
         var status: ExecutionStatus?
         do {
             let output = try await runner.run(context, execution.input)
@@ -81,7 +90,7 @@ public struct DurableEngine: Sendable {
                 try await context.history("InvocationCompleted", ["Suspended": .bool(false)])
                 try await store.finishExecution(id: execution.executionId, status: .succeeded, output: output, error: nil, at: now)
                 try await context.history("ExecutionSucceeded", ["Result": DurableContext.json(output)])
-                try await endOpenCallbacks(of: execution.executionId, store: store, now: now)
+                try await endOpenCallbacks(of: execution.executionId, context: context, store: store, now: now)
                 status = .succeeded
             }
         } catch is Suspension {
@@ -99,7 +108,7 @@ public struct DurableEngine: Sendable {
                 try await context.history("InvocationCompleted", ["Suspended": .bool(false)])
                 try await store.finishExecution(id: execution.executionId, status: .failed, output: nil, error: durable, at: now)
                 try await context.history("ExecutionFailed", ["Error": DurableContext.json(durable)])
-                try await endOpenCallbacks(of: execution.executionId, store: store, now: now)
+                try await endOpenCallbacks(of: execution.executionId, context: context, store: store, now: now)
                 status = .failed
             }
         }
@@ -108,9 +117,11 @@ public struct DurableEngine: Sendable {
     }
 
     /// A finished execution's callbacks that nobody awaited end too, so nothing shows them as still waiting.
-    private func endOpenCallbacks(of executionId: UUID, store: DurableStore, now: Date) async throws {
+    /// `context` knows every callback of the execution and its current state (it read them and ended or created
+    /// them itself since).
+    private func endOpenCallbacks(of executionId: UUID, context: DurableContext, store: DurableStore, now: Date) async throws {
         let ended = DurableError(errorType: "Execution.Ended", errorMessage: "the execution ended before the callback")
-        for callback in try await store.callbacks(of: executionId).values where callback.status == .started {
+        for callback in context.callbacks.values where callback.status == .started {
             _ = try await store.endCallback(id: callback.callbackId, status: .failed, result: nil, error: ended, at: now)
         }
         try await store.cancelTimers(executionId: executionId, at: now)
@@ -132,17 +143,25 @@ public struct DurableEngine: Sendable {
         else {
             return .alreadyEnded(try await store.callback(id: callbackId) ?? found)
         }
+        return try await complete(callback, of: execution, with: completion, store: store, now: now)
+    }
+
+    /// Applies a completion to a started callback of a running execution, both read under the execution's lock.
+    private func complete(
+        _ callback: CallbackRecord, of execution: ExecutionRecord, with completion: CallbackCompletion, store: DurableStore,
+        now: Date
+    ) async throws -> CallbackCommandResult {
         if completion == .heartbeat {
             if let seconds = callback.heartbeatSeconds {
-                try await store.extendHeartbeat(callbackId: callbackId, dueAt: now.addingTimeInterval(TimeInterval(seconds)))
+                try await store.extendHeartbeat(callbackId: callback.callbackId, dueAt: now.addingTimeInterval(TimeInterval(seconds)))
             }
             return .accepted
         }
         let context = DurableContext(
-            store: store, execution: execution, invocationTime: now, operations: [:], callbacks: [callbackId: callback],
-            logger: logger)
-        _ = try await context.end(callbackId, with: completion)
-        _ = try await invoke(execution, store: store, now: now)
+            store: store, execution: execution, invocationTime: now, operations: [:],
+            callbacks: [callback.callbackId: callback], logger: logger)
+        _ = try await context.end(callback.callbackId, with: completion)
+        try await invoke(execution, store: store, now: now)
         return .accepted
     }
 
@@ -156,12 +175,10 @@ public struct DurableEngine: Sendable {
         // Serialised with `start` of the same name: a completion kept now cannot miss the callback being created
         // by a transaction this one cannot see yet.
         try await store.lockName(executionName)
-        if let executionId = try await store.executionId(named: executionName),
-            let execution = try await store.lockExecution(id: executionId)
-        {
-            let callbacks = try await store.callbacks(of: executionId).values.filter { $0.name == callbackName }
-            if let open = callbacks.first(where: { $0.status == .started }) {
-                return try await send(completion, toCallback: open.callbackId, on: connection, now: now)
+        if let execution = try await store.lockExecution(named: executionName) {
+            let callbacks = try await store.callbacks(of: execution.executionId).values.filter { $0.name == callbackName }
+            if let open = callbacks.first(where: { $0.status == .started }), execution.status == .running {
+                return try await complete(open, of: execution, with: completion, store: store, now: now)
             }
             if let ended = callbacks.max(by: { $0.startedAt < $1.startedAt }) { return .alreadyEnded(ended) }
             if execution.status != .running { return .notFound }
@@ -192,9 +209,8 @@ public struct DurableEngine: Sendable {
         async throws -> Bool
     {
         let store = DurableStore(connection: connection)
-        guard let id = try await store.executionId(named: name), let execution = try await store.lockExecution(id: id),
-            execution.status == .running
-        else { return false }
+        guard let execution = try await store.lockExecution(named: name), execution.status == .running else { return false }
+        let id = execution.executionId
         let error = DurableError(errorType: DurableError.executionStopped, errorMessage: reason)
         for callback in try await store.callbacks(of: id).values where callback.status == .started {
             _ = try await store.endCallback(id: callback.callbackId, status: .failed, result: nil, error: error, at: now)
@@ -281,8 +297,7 @@ public struct DurableEngine: Sendable {
     /// that touches its own tables before calling the engine takes this first, so that every transaction about
     /// an execution — an event's, a timer's — locks the execution before anything else, and none deadlocks another.
     public func lock(executionNamed name: String, on connection: PostgresConnection) async throws {
-        let store = DurableStore(connection: connection)
-        if let id = try await store.executionId(named: name) { _ = try await store.lockExecution(id: id) }
+        _ = try await DurableStore(connection: connection).lockExecution(named: name)
     }
 
     /// Adds an event to the history of the execution named `name`, from outside the workflow (a delivery report,

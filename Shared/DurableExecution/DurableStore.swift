@@ -40,13 +40,30 @@ struct DurableStore: Sendable {
                 SELECT execution_id, workflow, name, status, input, trace_parent FROM durable_executions
                 WHERE execution_id = \(id) FOR UPDATE
                 """)
-        return try rows.first.map { row in
-            let (id, workflow, name, status, input, trace) = try row.decode(
-                (UUID, String, String, String, String, String?).self)
-            return ExecutionRecord(
-                executionId: id, workflow: workflow, name: name, status: ExecutionStatus(rawValue: status) ?? .running,
-                input: input, trace: trace.flatMap(TraceContext.init(traceparent:)))
-        }
+        return try rows.first.map(Self.execution(from:))
+    }
+
+    /// Locks the execution named `name` until the transaction ends and returns it; nil when there is none.
+    func lockExecution(named name: String) async throws -> ExecutionRecord? {
+        try await connection.query(
+            """
+            SELECT execution_id, workflow, name, status, input, trace_parent FROM durable_executions
+            WHERE name = \(name) FOR UPDATE
+            """
+        ).first.map(Self.execution(from:))
+    }
+
+    static func execution(from row: PostgresRow) throws -> ExecutionRecord {
+        let (id, workflow, name, status, input, trace) = try row.decode((UUID, String, String, String, String, String?).self)
+        return ExecutionRecord(
+            executionId: id, workflow: workflow, name: name, status: ExecutionStatus(rawValue: status) ?? .running,
+            input: input, trace: trace.flatMap(TraceContext.init(traceparent:)))
+    }
+
+    /// An execution's checkpoints and callbacks, read in one round trip.
+    func state(of id: UUID) async throws -> (operations: [Int: OperationRecord], callbacks: [UUID: CallbackRecord]) {
+        let results = try await connection.query([operationsQuery(id), callbacksQuery(id)])
+        return (try Self.operations(from: results[0]), try Self.callbacks(from: results[1]))
     }
 
     func executionId(named name: String) async throws -> UUID? {
@@ -69,11 +86,17 @@ struct DurableStore: Sendable {
     // MARK: - Operations
 
     func operations(of id: UUID) async throws -> [Int: OperationRecord] {
-        let rows = try await connection.query(
-            """
-            SELECT position, kind, name, status, result, error_type, error_message
-            FROM durable_operations WHERE execution_id = \(id)
-            """)
+        try Self.operations(from: try await connection.query(operationsQuery(id)))
+    }
+
+    func operationsQuery(_ id: UUID) -> PostgresQuery {
+        """
+        SELECT position, kind, name, status, result, error_type, error_message
+        FROM durable_operations WHERE execution_id = \(id)
+        """
+    }
+
+    static func operations(from rows: PostgresRows) throws -> [Int: OperationRecord] {
         var records: [Int: OperationRecord] = [:]
         for row in rows {
             let (position, kind, name, status, result, errorType, errorMessage) = try row.decode(
@@ -107,10 +130,15 @@ struct DurableStore: Sendable {
         """
 
     func callbacks(of id: UUID) async throws -> [UUID: CallbackRecord] {
-        let rows = try await connection.query(
-            "SELECT callback_id, execution_id, name, status, timeout_at, heartbeat_seconds, heartbeat_due_at, result, error_type, error_message, started_at, ended_at FROM durable_callbacks WHERE execution_id = \(id)"
-        )
-        return Dictionary(uniqueKeysWithValues: try rows.map { try Self.callback(from: $0) }.map { ($0.callbackId, $0) })
+        try Self.callbacks(from: try await connection.query(callbacksQuery(id)))
+    }
+
+    func callbacksQuery(_ id: UUID) -> PostgresQuery {
+        "SELECT callback_id, execution_id, name, status, timeout_at, heartbeat_seconds, heartbeat_due_at, result, error_type, error_message, started_at, ended_at FROM durable_callbacks WHERE execution_id = \(id)"
+    }
+
+    static func callbacks(from rows: PostgresRows) throws -> [UUID: CallbackRecord] {
+        Dictionary(uniqueKeysWithValues: try rows.map { try Self.callback(from: $0) }.map { ($0.callbackId, $0) })
     }
 
     func callback(id: UUID) async throws -> CallbackRecord? {

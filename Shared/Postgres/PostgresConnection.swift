@@ -160,19 +160,30 @@ public final class PostgresConnection: @unchecked Sendable {
     /// every result. The first failure is thrown (the statements after it were skipped by the server); otherwise
     /// `final`'s rows are returned.
     private func pipeline(_ pending: [PostgresQuery], then final: PostgresQuery?) throws -> PostgresRows {
-        var statements = pending
-        if let final { statements.append(final) }
-        var start = 0
-        var rows = PostgresRows(columns: [], values: [], affectedRows: 0)
-        while start < statements.count {
-            let end = min(statements.count, start + Self.maxQueued)
-            rows = try pipelineBatch(statements[start..<end])
-            start = end
-        }
-        return rows
+        try pipeline(pending, then: final.map { [$0] } ?? []).last ?? PostgresRows(columns: [], values: [], affectedRows: 0)
     }
 
-    private func pipelineBatch(_ statements: ArraySlice<PostgresQuery>) throws -> PostgresRows {
+    /// The same with several awaited statements at the end: their rows, in order.
+    private func pipeline(_ pending: [PostgresQuery], then finals: [PostgresQuery]) throws -> [PostgresRows] {
+        let statements = pending + finals
+        var results: [PostgresRows] = []
+        var start = 0
+        while start < statements.count {
+            let end = min(statements.count, start + Self.maxQueued)
+            results += try pipelineBatch(statements[start..<end])
+            start = end
+        }
+        return Array(results.suffix(finals.count))
+    }
+
+    /// Runs several statements (after any queued ones) in one round trip and returns each one's rows, in order:
+    /// for reads that do not depend on each other.
+    public func query(_ queries: [PostgresQuery]) async throws -> [PostgresRows] {
+        let pending = takeQueued() ?? []
+        return try await queue.run { [self] in try pipeline(pending, then: queries) }
+    }
+
+    private func pipelineBatch(_ statements: ArraySlice<PostgresQuery>) throws -> [PostgresRows] {
         // Statements with parameters are prepared first (once per connection, outside the pipeline).
         let names = try statements.map { $0.bindings.isEmpty ? nil : try preparedName(for: $0) }
         exchanges.add(1, ordering: .relaxed)
@@ -209,7 +220,8 @@ public final class PostgresConnection: @unchecked Sendable {
             throw PostgresError(.connectionLost, Self.firstLine(PQerrorMessage(connection)))
         }
         var firstError: (any Error)?
-        var last = PostgresRows(columns: [], values: [], affectedRows: 0)
+        var results: [PostgresRows] = []
+        results.reserveCapacity(statements.count)
         for statement in statements {
             guard let result = PQgetResult(connection) else {
                 markBrokenIfNeeded()
@@ -219,7 +231,7 @@ public final class PostgresConnection: @unchecked Sendable {
                 PQclear(result)
             } else {
                 do {
-                    last = try rows(from: result, sql: statement.sql)
+                    results.append(try rows(from: result, sql: statement.sql))
                 } catch {
                     if firstError == nil { firstError = error }
                 }
@@ -236,7 +248,7 @@ public final class PostgresConnection: @unchecked Sendable {
             }
         }
         if let firstError { throw firstError }
-        return last
+        return results
     }
 
     /// Called on `queue`: copies a result out of libpq and frees it, or turns it into a `PostgresError`.

@@ -23,10 +23,10 @@ struct DecisionHandler: Sendable {
             logger.notice("Decision not applied: \(reason)", metadata: metadata)
             try await writer.recordDecisionAttempt(decision, accepted: false, reason: reason)
         }
-        let pending = try await writer.lockPendingRequest(requestId: decision.requestId)
+        let (pending, token, earlier) = try await writer.decisionState(requestId: decision.requestId, tokenHash: decision.tokenHash)
         var approver = decision.decidedBy
-        if let hash = decision.tokenHash {
-            guard let token = try await writer.linkToken(hash: hash), token.requestId == decision.requestId else {
+        if decision.tokenHash != nil {
+            guard let token, token.requestId == decision.requestId else {
                 return try await refuse("the link token does not belong to this request")
             }
             guard token.usedAt == nil else { return try await refuse("the link token was already used") }
@@ -44,7 +44,6 @@ struct DecisionHandler: Sendable {
         var decided = decision.decision
         var votes: [ApprovalVote]?
         if let pending {
-            let earlier = try await writer.votes(requestId: decision.requestId)
             let isApprover = pending.approvers.contains { $0.lowercased() == approver.lowercased() }
             if isApprover, earlier.contains(where: { $0.approver.lowercased() == approver.lowercased() }) {
                 return try await refuse("\(approver) has already decided on this request")
@@ -55,7 +54,7 @@ struct DecisionHandler: Sendable {
                 case .approved: decided = .approve
                 case .rejected: decided = .reject
                 case .waiting(let approvals, let needed):
-                    _ = try await writer.insertVote(requestId: decision.requestId, vote)
+                    try await writer.insertVote(requestId: decision.requestId, vote)
                     if let hash = decision.tokenHash { try await writer.markLinkTokenUsed(hash: hash, at: Date()) }
                     let reason = "vote recorded: \(approvals) of \(needed) approvals (\(pending.policy))"
                     try await writer.recordDecisionAttempt(decision, accepted: true, reason: reason)
@@ -78,7 +77,7 @@ struct DecisionHandler: Sendable {
         ).increment()
         switch result {
         case .accepted:
-            if pending != nil { _ = try await writer.insertVote(requestId: decision.requestId, vote) }
+            if pending != nil { try await writer.insertVote(requestId: decision.requestId, vote) }
             if let hash = decision.tokenHash { try await writer.markLinkTokenUsed(hash: hash, at: Date()) }
             try await writer.recordDecisionAttempt(decision, accepted: true, reason: nil)
             logger.info("Decision applied", metadata: metadata)
