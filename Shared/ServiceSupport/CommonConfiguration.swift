@@ -16,7 +16,7 @@ public struct CommonConfiguration: Sendable {
     public var topicReplicationFactor: Int
 
     /// Reads `GREENLIGHT_KAFKA_BROKERS`, `GREENLIGHT_HTTP_HOST`, `GREENLIGHT_HTTP_PORT`, `GREENLIGHT_LOG_LEVEL`,
-    /// `GREENLIGHT_KAFKA_PARTITIONS` and `GREENLIGHT_KAFKA_REPLICATION_FACTOR`.
+    /// `GREENLIGHT_KAFKA_PARTITIONS`, `GREENLIGHT_KAFKA_REPLICATION_FACTOR` and `GREENLIGHT_KAFKA_FETCH_WAIT_MS`.
     public static func read(_ reader: inout EnvironmentReader, service: String, defaultPort: Int) -> CommonConfiguration {
         let brokers = reader.string("GREENLIGHT_KAFKA_BROKERS", default: "127.0.0.1:9092")
         if brokers.split(separator: ",").contains(where: { !$0.contains(":") }) {
@@ -35,9 +35,13 @@ public struct CommonConfiguration: Sendable {
         if format == nil { reader.report("GREENLIGHT_LOG_FORMAT must be json or text, not \"\(formatText)\"") }
         let partitions = reader.int("GREENLIGHT_KAFKA_PARTITIONS", default: 6, range: 1...1000)
         let replicas = reader.int("GREENLIGHT_KAFKA_REPLICATION_FACTOR", default: 1, range: 1...10)
+        // How long a consumer's fetch may wait for data (librdkafka's fetch.wait.max.ms). Real brokers answer as
+        // soon as data arrives; the embedded one holds every empty fetch this long, so it bounds each hop's delay.
+        let fetchWait = reader.int("GREENLIGHT_KAFKA_FETCH_WAIT_MS", default: 50, range: 1...10_000)
         return CommonConfiguration(
             serviceName: service,
-            kafka: KafkaConfiguration(bootstrapServers: brokers, clientId: service),
+            kafka: KafkaConfiguration(
+                bootstrapServers: brokers, clientId: service, properties: ["fetch.wait.max.ms": String(fetchWait)]),
             httpHost: host, httpPort: port, logLevel: level ?? .info, logFormat: format ?? .json,
             topicPartitions: partitions,
             topicReplicationFactor: replicas)

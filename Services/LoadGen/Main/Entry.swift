@@ -18,6 +18,8 @@ struct LoadGenCommand: AsyncParsableCommand {
 
     @Option(help: "Intake's base URL.") var intakeURL = "http://127.0.0.1:8080"
     @Option(help: "Kafka bootstrap servers.") var kafkaBrokers = "127.0.0.1:9092"
+    @Option(help: "How long the outcome consumer's fetches may wait for data, in ms (fetch.wait.max.ms).")
+    var kafkaFetchWaitMs = 50
     @Option(help: "The port of the load generator's SMTP server.") var smtpPort = 2525
     @Option(help: "How many requests.") var requests = 1000
     @Option(help: "Requests per second (open loop); without it, --concurrency requests in flight.") var rate: Double?
@@ -42,7 +44,7 @@ struct LoadGenCommand: AsyncParsableCommand {
         var logger = Logger(label: "greenlight-loadgen") { StreamLogHandler.standardError(label: $0) }
         logger.logLevel = .warning
         let options = LoadOptions(
-            intakeURL: intakeURL, brokers: kafkaBrokers, smtpPort: smtpPort, requests: requests, rate: rate,
+            intakeURL: intakeURL, brokers: kafkaBrokers, fetchWaitMs: kafkaFetchWaitMs, smtpPort: smtpPort, requests: requests, rate: rate,
             concurrency: concurrency, approveShare: approveShare, mode: mode, deadlineSeconds: deadlineSeconds,
             waitSeconds: waitSeconds, services: services, prefix: prefix ?? "LOAD-\(UUID().uuidString.prefix(8))")
         let report = try await LoadGenerator(options: options, logger: logger).run()

@@ -36,13 +36,16 @@ public struct LoadOptions: Sendable {
     public var services: [String: Int32]
     /// Request ids are `<prefix>-<n>`.
     public var prefix: String
+    /// The outcome consumer's `fetch.wait.max.ms`.
+    public var fetchWaitMs: Int
 
     public init(
-        intakeURL: String, brokers: String, smtpPort: Int, requests: Int, rate: Double?, concurrency: Int,
+        intakeURL: String, brokers: String, fetchWaitMs: Int = 50, smtpPort: Int, requests: Int, rate: Double?, concurrency: Int,
         approveShare: Double, mode: Mode, deadlineSeconds: Int, waitSeconds: Int, services: [String: Int32], prefix: String
     ) {
         self.intakeURL = intakeURL
         self.brokers = brokers
+        self.fetchWaitMs = fetchWaitMs
         self.smtpPort = smtpPort
         self.requests = requests
         self.rate = rate
@@ -290,7 +293,8 @@ public final class LoadGenerator: Sendable {
 
     func startOutcomeConsumer() async throws -> OutcomeConsumer {
         let configuration = KafkaConfiguration(
-            bootstrapServers: options.brokers, clientId: "greenlight-loadgen", properties: ["auto.offset.reset": "latest"])
+            bootstrapServers: options.brokers, clientId: "greenlight-loadgen",
+            properties: ["auto.offset.reset": "latest", "fetch.wait.max.ms": String(options.fetchWaitMs)])
         let consumer = try KafkaConsumer(
             configuration: configuration, groupId: "greenlight-loadgen-\(UUID().uuidString)", topics: [Topic.outcomes.rawValue],
             logger: logger)
