@@ -1,6 +1,7 @@
 import CRdKafka
 import Foundation
 import Logging
+import Synchronization
 
 /// A consumer-group member. Messages arrive through `messages` (an `AsyncSequence`); the caller commits each
 /// message's offset after it has processed it (`commit`), so delivery is at least once. Rebalances are handled
@@ -91,35 +92,50 @@ public final class KafkaConsumer: Sendable {
         _ handle: @escaping @Sendable (KafkaMessage) async throws -> Void,
         commitFailed: @escaping @Sendable (KafkaMessage, any Error) -> Void
     ) async throws {
+        try await forEachBatchByPartition(
+            maxBatch: 1, maxInFlight: maxInFlight, lane: lane, { try await handle($0[0]) },
+            commitFailed: { messages, error in for message in messages { commitFailed(message, error) } })
+    }
+
+    /// Like `forEachMessageByPartition`, but a lane is handed every message waiting for it at once (up to
+    /// `maxBatch`, in the order consumed), so that the caller can apply them together — in one transaction, say —
+    /// and their offsets are committed together afterwards. A lane that keeps up gets batches of one; one that
+    /// falls behind catches up in larger batches.
+    public func forEachBatchByPartition(
+        maxBatch: Int, maxInFlight: Int = 256,
+        lane: @escaping @Sendable (KafkaMessage) -> String = { "\($0.topic)/\($0.partition)" },
+        _ handle: @escaping @Sendable ([KafkaMessage]) async throws -> Void,
+        commitFailed: @escaping @Sendable ([KafkaMessage], any Error) -> Void
+    ) async throws {
         let permits = Permits(maxInFlight)
         try await withThrowingTaskGroup(of: Void.self) { group in
-            var lanes: [String: AsyncStream<KafkaMessage>.Continuation] = [:]
+            var lanes: [String: LaneQueue] = [:]
             defer { for lane in lanes.values { lane.finish() } }
             for try await message in messages {
                 // A lane that failed (cancellation) stops the whole loop, rather than holding its permits.
                 try await permits.acquire()
                 let key = lane(message)
                 if lanes[key] == nil {
-                    let (stream, lane) = AsyncStream.makeStream(of: KafkaMessage.self)
-                    lanes[key] = lane
+                    let queue = LaneQueue()
+                    lanes[key] = queue
                     group.addTask {
-                        for await message in stream {
+                        while let batch = await queue.next(max: max(1, maxBatch)) {
                             do {
-                                try await handle(message)
+                                try await handle(batch)
                             } catch {
                                 await permits.fail(error)
                                 throw error
                             }
                             do {
-                                try await self.commit(message)
+                                try await self.commit(batch)
                             } catch {
-                                commitFailed(message, error)
+                                commitFailed(batch, error)
                             }
-                            await permits.release()
+                            await permits.release(batch.count)
                         }
                     }
                 }
-                lanes[key]?.yield(message)
+                lanes[key]?.push(message)
             }
             for lane in lanes.values { lane.finish() }
             try await group.waitForAll()
@@ -259,11 +275,13 @@ actor Permits {
         try await withCheckedThrowingContinuation { waiting.append($0) }
     }
 
-    func release() {
-        if waiting.isEmpty {
-            available += 1
-        } else {
-            waiting.removeFirst().resume()
+    func release(_ count: Int = 1) {
+        for _ in 0..<count {
+            if waiting.isEmpty {
+                available += 1
+            } else {
+                waiting.removeFirst().resume()
+            }
         }
     }
 
@@ -272,6 +290,58 @@ actor Permits {
         failure = failure ?? error
         for waiter in waiting { waiter.resume(throwing: error) }
         waiting = []
+    }
+}
+
+/// The messages waiting for one lane. One task takes them (`next`), everything waiting at once; the consuming
+/// loop adds them (`push`).
+final class LaneQueue: Sendable {
+    private struct State {
+        var items: [KafkaMessage] = []
+        var waiter: CheckedContinuation<Void, Never>?
+        var finished = false
+    }
+
+    private let state = Mutex(State())
+
+    func push(_ message: KafkaMessage) {
+        state.withLock { state -> CheckedContinuation<Void, Never>? in
+            state.items.append(message)
+            defer { state.waiter = nil }
+            return state.waiter
+        }?.resume()
+    }
+
+    /// No more messages: `next` returns what is left, then nil.
+    func finish() {
+        state.withLock { state -> CheckedContinuation<Void, Never>? in
+            state.finished = true
+            defer { state.waiter = nil }
+            return state.waiter
+        }?.resume()
+    }
+
+    /// Up to `max` waiting messages, waiting for one if there are none; nil once finished and empty.
+    func next(max: Int) async -> [KafkaMessage]? {
+        while true {
+            let taken: [KafkaMessage]?? = state.withLock { state in
+                if !state.items.isEmpty {
+                    let count = min(max, state.items.count)
+                    defer { state.items.removeFirst(count) }
+                    return .some(Array(state.items.prefix(count)))
+                }
+                return state.finished ? .some(nil) : nil
+            }
+            if let taken { return taken }
+            await withCheckedContinuation { continuation in
+                let ready = state.withLock { state in
+                    if !state.items.isEmpty || state.finished { return true }
+                    state.waiter = continuation
+                    return false
+                }
+                if ready { continuation.resume() }
+            }
+        }
     }
 }
 

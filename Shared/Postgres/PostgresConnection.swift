@@ -85,6 +85,12 @@ public final class PostgresConnection: @unchecked Sendable {
     /// connection holds its limit of prepared statements. A statement prepared inside a transaction that rolls
     /// back stays prepared (preparing is not transactional), so the cache never names a missing statement.
     private func preparedName(for query: PostgresQuery) throws -> String? {
+        // Parameters travel as C strings, which would end at a NUL; Postgres text cannot hold one either.
+        if query.bindings.contains(where: { $0?.utf8.contains(0) == true }) {
+            throw PostgresError(
+                .queryFailed, "a parameter contains a NUL character, which Postgres text cannot hold", sqlState: "22021",
+                query: query.sql)
+        }
         if let name = prepared[query.sql] { return name }
         guard prepared.count < Self.maxPreparedStatements else { return nil }
         let name = "greenlight_\(prepared.count + 1)"

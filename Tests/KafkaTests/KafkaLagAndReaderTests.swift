@@ -95,4 +95,37 @@ struct KafkaLagAndReaderTests {
         await again.close()
         await producer.shutdown()
     }
+
+    @Test func aLaneThatFallsBehindCatchesUpInBatchesInOrderAndCommitted() async throws {
+        let cluster = try KafkaMockCluster()
+        let topic = TestEnvironment.uniqueName("batches")
+        try cluster.createTopic(topic, partitions: 1)
+        let configuration = KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
+        let producer = try KafkaProducer(configuration: configuration, logger: logger)
+        let group = TestEnvironment.uniqueName("group")
+        let consumer = try KafkaConsumer(configuration: configuration, groupId: group, topics: [topic], logger: logger)
+        let batches = Mutex<[[Int]]>([])
+        let run = Task {
+            try await consumer.forEachBatchByPartition(maxBatch: 8, { messages in
+                // Slow on the first batch, so that the rest pile up behind it.
+                let first = batches.withLock { $0.isEmpty }
+                if first { try await Task.sleep(for: .milliseconds(500)) }
+                batches.withLock { $0.append(messages.map { Int(String(decoding: $0.value, as: UTF8.self))! }) }
+            }, commitFailed: { _, _ in })
+        }
+        for index in 0..<40 { try await producer.send(topic: topic, key: "k", value: Array("\(index)".utf8)) }
+        _ = try await eventually(timeout: .seconds(30)) { batches.withLock { $0.joined().count } == 40 }
+        await consumer.close()
+        try await run.value
+        let seen = batches.withLock { $0 }
+        #expect(Array(seen.joined()) == Array(0..<40), "every message once, in order")
+        #expect(seen.allSatisfy { !$0.isEmpty && $0.count <= 8 })
+        #expect(seen.contains { $0.count > 1 }, "the lane never caught up in a batch: \(seen.map(\.count))")
+
+        let again = try KafkaConsumer(configuration: configuration, groupId: group, topics: [topic], logger: logger)
+        _ = try await eventually(timeout: .seconds(20)) { !(try await again.assignment().isEmpty) }
+        #expect(try await again.lag().map(\.lag).reduce(0, +) == 0)
+        await again.close()
+        await producer.shutdown()
+    }
 }

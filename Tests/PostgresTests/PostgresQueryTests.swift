@@ -166,6 +166,15 @@ struct PostgresQueryTests {
         #expect(try await pool.query("SELECT count(*) FROM t").column(Int.self) == [0])
     }
 
+    @Test func aNulInATextParameterIsRefusedNotTruncated() async throws {
+        let pool = try await TestDatabase.create("nul").pool(maxConnections: 1)
+        defer { pool.close() }
+        try await pool.query("CREATE TABLE t (body text)")
+        let error = await #expect(throws: PostgresError.self) { try await pool.query("INSERT INTO t VALUES (\("a\u{0}b"))") }
+        #expect(error?.sqlState == "22021")
+        #expect(try await pool.query("SELECT count(*) FROM t").column(Int.self) == [0])
+    }
+
     @Test func poolNeverOpensMoreThanItsLimit() async throws {
         let database = try await TestDatabase.create("bounded")
         let application = "bounded_\(UInt32.random(in: 0...UInt32.max))"

@@ -3,6 +3,7 @@ import DurableExecution
 import Foundation
 import GreenlightModels
 import GreenlightTestSupport
+import Kafka
 @testable import Orchestrator
 import Postgres
 import Testing
@@ -71,6 +72,50 @@ struct OrchestratorFlowTests {
             requestId: id, amount: 10, currency: "USD", description: "d", requester: nil, approvers: approvers,
             timeoutSeconds: timeout, onTimeout: onTimeout, policy: policy, remindAfterSeconds: remindAfter,
             escalateAfterSeconds: escalateAfter, escalateTo: escalateTo, submittedAt: Date())
+    }
+
+    // MARK: - Batches
+
+    @Test func aBatchIsOneTransactionAndAFailingEventFallsBackToOneByOne() async throws {
+        let h = try await harness()
+        let cluster = try KafkaMockCluster()
+        try cluster.createTopic(Topic.deadLetters.rawValue, partitions: 1)
+        let kafka = KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
+        let producer = try KafkaProducer(configuration: kafka, logger: logger)
+        let consumer = try KafkaConsumer(
+            configuration: kafka, groupId: TestEnvironment.uniqueName("g"), topics: [Topic.deadLetters.rawValue], logger: logger)
+        let processor = EventProcessor(
+            consumer: consumer, producer: producer, pool: h.pool, handler: h.handler, outboxWakeUp: WakeUpSignal(),
+            logger: logger)
+        var offset: Int64 = 0
+        func message(_ value: [UInt8]) -> KafkaMessage {
+            offset += 1
+            return KafkaMessage(
+                topic: Topic.requests.rawValue, partition: 0, offset: offset, key: nil, value: value, headers: [])
+        }
+        func encoded(_ request: ApprovalRequested) throws -> [UInt8] { Array(try GreenlightJSON.encode(request)) }
+
+        // A batch that goes through: every event applied.
+        try await processor.handle([message(try encoded(request("REQ-B1"))), message(try encoded(request("REQ-B2")))])
+        #expect(try await h.status("REQ-B1")?.status == .pending)
+        #expect(try await h.status("REQ-B2")?.status == .pending)
+
+        // A batch with an unreadable event and one the database refuses (a NUL in a text column): the unreadable
+        // one is dead-lettered at once; the refused one fails the batch, whose events are then handled one by
+        // one, so the good ones still apply and the bad one ends in the dead-letter topic after its retries.
+        try await processor.handle([
+            message(try encoded(request("REQ-B3"))), message(Array("not json".utf8)),
+            message(try encoded(request("REQ-BAD\u{0}"))), message(try encoded(request("REQ-B4"))),
+        ])
+        #expect(try await h.status("REQ-B3")?.status == .pending)
+        #expect(try await h.status("REQ-B4")?.status == .pending)
+        let dead = try await KafkaTopicReader.readAll(topic: Topic.deadLetters.rawValue, configuration: kafka, logger: logger)
+            .map { try GreenlightJSON.decoder().decode(DeadLetter.self, from: Data($0.value)) }
+        #expect(dead.count == 2)
+        #expect(dead.contains { String(decoding: Data(base64Encoded: $0.payloadBase64) ?? Data(), as: UTF8.self) == "not json" })
+        #expect(dead.contains { $0.reason.contains("handling failed repeatedly") })
+        await consumer.close()
+        await producer.shutdown()
     }
 
     // MARK: - Lifecycle events
