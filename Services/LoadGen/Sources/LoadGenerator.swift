@@ -294,11 +294,14 @@ public final class LoadGenerator: Sendable {
     func startOutcomeConsumer() async throws -> OutcomeConsumer {
         let configuration = KafkaConfiguration(
             bootstrapServers: options.brokers, clientId: "greenlight-loadgen",
-            properties: ["auto.offset.reset": "latest", "fetch.wait.max.ms": String(options.fetchWaitMs)])
+            // From the start of the topic, not "latest": the group is new, and "latest" is only looked up once
+            // fetching begins, which can be after the first outcomes of this run were written (they would be
+            // skipped and the run would wait for them forever). Other runs' outcomes are ignored by request id.
+            properties: ["auto.offset.reset": "earliest", "fetch.wait.max.ms": String(options.fetchWaitMs)])
         let consumer = try KafkaConsumer(
             configuration: configuration, groupId: "greenlight-loadgen-\(UUID().uuidString)", topics: [Topic.outcomes.rawValue],
             logger: logger)
-        // Only outcomes written from now on count: wait until the group has given this consumer its partitions.
+        // Wait until the group has given this consumer its partitions before submitting anything.
         let deadline = ContinuousClock.now + .seconds(60)
         while (try? await consumer.assignment().isEmpty) != false {
             guard ContinuousClock.now < deadline else { throw KafkaError(.consumerFailed, "the outcome consumer got no partitions within 60 s") }
