@@ -112,5 +112,13 @@ public enum DurableSchema {
                 ALTER TABLE durable_executions ADD COLUMN trace_parent text;
                 ALTER TABLE durable_outbox ADD COLUMN trace_parent text;
                 """),
+        PostgresMigration(
+            version: 3, name: "pending timers by callback and by execution",
+            sql: """
+                -- Ending a callback or an execution retires its pending timers, found by callback or execution:
+                -- without these, every decision scanned all pending timers (as many as there are waiting requests).
+                CREATE INDEX durable_timers_pending_callback ON durable_timers (callback_id) WHERE fired_at IS NULL;
+                CREATE INDEX durable_timers_pending_execution ON durable_timers (execution_id) WHERE fired_at IS NULL;
+                """),
     ]
 }

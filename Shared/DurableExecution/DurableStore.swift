@@ -240,12 +240,15 @@ struct DurableStore: Sendable {
     /// lock-order deadlock with it): when it gets to them, it finds their callback or execution ended and does
     /// nothing.
     func cancelTimers(callbackId: UUID, at: Date) async throws {
-        connection.queue(
-            """
-            UPDATE durable_timers SET fired_at = \(at) WHERE timer_id IN (
-                SELECT timer_id FROM durable_timers WHERE callback_id = \(callbackId) AND fired_at IS NULL
-                FOR UPDATE SKIP LOCKED)
-            """)
+        connection.queue(Self.cancelTimersQuery(callbackId: callbackId, at: at))
+    }
+
+    static func cancelTimersQuery(callbackId: UUID, at: Date) -> PostgresQuery {
+        """
+        UPDATE durable_timers SET fired_at = \(at) WHERE timer_id IN (
+            SELECT timer_id FROM durable_timers WHERE callback_id = \(callbackId) AND fired_at IS NULL
+            FOR UPDATE SKIP LOCKED)
+        """
     }
 
     /// Retires the timer of the wait at `position` (its wait ended another way).
@@ -258,12 +261,15 @@ struct DurableStore: Sendable {
     }
 
     func cancelTimers(executionId: UUID, at: Date) async throws {
-        connection.queue(
-            """
-            UPDATE durable_timers SET fired_at = \(at) WHERE timer_id IN (
-                SELECT timer_id FROM durable_timers WHERE execution_id = \(executionId) AND fired_at IS NULL
-                FOR UPDATE SKIP LOCKED)
-            """)
+        connection.queue(Self.cancelTimersQuery(executionId: executionId, at: at))
+    }
+
+    static func cancelTimersQuery(executionId: UUID, at: Date) -> PostgresQuery {
+        """
+        UPDATE durable_timers SET fired_at = \(at) WHERE timer_id IN (
+            SELECT timer_id FROM durable_timers WHERE execution_id = \(executionId) AND fired_at IS NULL
+            FOR UPDATE SKIP LOCKED)
+        """
     }
 
     /// Claims due timers; `SKIP LOCKED` keeps two schedulers from claiming the same one.

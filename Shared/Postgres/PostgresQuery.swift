@@ -18,6 +18,13 @@ public struct PostgresQuery: Sendable, ExpressibleByStringInterpolation {
         bindings = stringInterpolation.bindings
     }
 
+    /// The same statement behind fixed SQL text (`EXPLAIN `, say); the parameters keep their numbers.
+    public func prefixed(with fragment: StaticString) -> PostgresQuery {
+        var query = self
+        query.sql = fragment.description + sql
+        return query
+    }
+
     public struct StringInterpolation: StringInterpolationProtocol {
         var sql = ""
         var bindings: [String?] = []
