@@ -9,11 +9,17 @@ public struct KafkaConfiguration: Sendable {
     public var clientId: String
     /// Extra librdkafka properties; they override Greenlight's defaults.
     public var properties: [String: String]
+    /// Extra properties for consumers only (producers would warn about them), applied after `properties`.
+    public var consumerProperties: [String: String]
 
-    public init(bootstrapServers: String, clientId: String = "greenlight", properties: [String: String] = [:]) {
+    public init(
+        bootstrapServers: String, clientId: String = "greenlight", properties: [String: String] = [:],
+        consumerProperties: [String: String] = [:]
+    ) {
         self.bootstrapServers = bootstrapServers
         self.clientId = clientId
         self.properties = properties
+        self.consumerProperties = consumerProperties
     }
 
     /// The properties librdkafka gets: base ones, then the role's defaults, then the caller's overrides.

@@ -32,10 +32,12 @@ public final class KafkaConsumer: Sendable {
         configuration: KafkaConfiguration, groupId: String, topics: [String], logger: Logger, bufferCapacity: Int = 512
     ) throws {
         var properties = configuration.merged(with: Self.defaultProperties)
+        properties.merge(configuration.consumerProperties) { _, new in new }
         properties["group.id"] = groupId
         let conf = try RDKafkaConf.make(properties)
         let client = try RDKafkaClient(type: RD_KAFKA_CONSUMER, conf: conf, logger: logger) { conf in
             rd_kafka_conf_set_rebalance_cb(conf, rebalanceCallback)
+            rd_kafka_conf_set_offset_commit_cb(conf, commitCallback)
         }
         // Route the main queue to the consumer queue so one poll serves messages, rebalances and errors.
         rd_kafka_poll_set_consumer(client.handle)
@@ -147,7 +149,12 @@ public final class KafkaConsumer: Sendable {
         try await commit([message])
     }
 
-    /// Commits the highest offset of each partition among `messages`.
+    /// Commits the highest offset of each partition among `messages`, asynchronously: the request is on its way
+    /// when this returns, and a failure is logged when the broker answers (`offset_commit_cb`). Waiting for the
+    /// answer here could deadlock: a commit during a rebalance waits for the rebalance, the rebalance needs the
+    /// poll thread, and the poll thread waits for room in the buffer that the waiting handlers would make. The
+    /// guarantee is unchanged — an offset is committed only after its message was handled, and an offset that
+    /// never gets committed means the message comes again — and closing the consumer waits for commits in flight.
     public func commit(_ messages: [KafkaMessage]) async throws {
         var highest: [String: [Int32: Int64]] = [:]
         for message in messages {
@@ -155,20 +162,17 @@ public final class KafkaConsumer: Sendable {
                 highest[message.topic]?[message.partition] ?? -1, message.offset)
         }
         guard !highest.isEmpty else { return }
-        let client = self.client
-        let offsets = highest
-        try await blockingQueue.run {
-            let list = rd_kafka_topic_partition_list_new(Int32(messages.count))
-            defer { rd_kafka_topic_partition_list_destroy(list) }
-            for (topic, partitions) in offsets {
-                for (partition, offset) in partitions {
-                    rd_kafka_topic_partition_list_add(list, topic, partition).pointee.offset = offset + 1
-                }
+        let list = rd_kafka_topic_partition_list_new(Int32(messages.count))
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        for (topic, partitions) in highest {
+            for (partition, offset) in partitions {
+                rd_kafka_topic_partition_list_add(list, topic, partition).pointee.offset = offset + 1
             }
-            let error = rd_kafka_commit(client.handle, list, 0)
-            guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
-                throw KafkaError(.commitFailed, "cannot commit offsets; the messages will be delivered again", error: error)
-            }
+        }
+        // With async = 1 this only queues the request; it does not block.
+        let error = rd_kafka_commit(client.handle, list, 1)
+        guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            throw KafkaError(.commitFailed, "cannot commit offsets; the messages will be delivered again", error: error)
         }
     }
 
@@ -378,6 +382,17 @@ public struct KafkaMessages: AsyncSequence, Sendable {
 }
 
 /// Runs on the poll thread, inside rd_kafka_consumer_poll, when the group assigns or revokes partitions.
+/// Reports how asynchronous commits ended (served by the consumer's poll). A failed one is not retried: the
+/// messages come again, to this member or to the one that holds the partition now.
+private let commitCallback:
+    @convention(c) (OpaquePointer?, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?, UnsafeMutableRawPointer?)
+        -> Void = { _, error, _, opaque in
+            guard error != RD_KAFKA_RESP_ERR_NO_ERROR, error != RD_KAFKA_RESP_ERR__NO_OFFSET else { return }
+            RDKafkaContext.from(opaque)?.logger.warning(
+                "Offsets not committed; the messages will be delivered again",
+                metadata: ["error": "\(String(cString: rd_kafka_err2str(error)))"])
+        }
+
 private let rebalanceCallback:
     @convention(c) (
         OpaquePointer?, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?,

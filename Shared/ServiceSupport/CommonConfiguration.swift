@@ -41,7 +41,7 @@ public struct CommonConfiguration: Sendable {
         return CommonConfiguration(
             serviceName: service,
             kafka: KafkaConfiguration(
-                bootstrapServers: brokers, clientId: service, properties: ["fetch.wait.max.ms": String(fetchWait)]),
+                bootstrapServers: brokers, clientId: service, consumerProperties: ["fetch.wait.max.ms": String(fetchWait)]),
             httpHost: host, httpPort: port, logLevel: level ?? .info, logFormat: format ?? .json,
             topicPartitions: partitions,
             topicReplicationFactor: replicas)

@@ -1,5 +1,6 @@
 import GreenlightTestSupport
 import Kafka
+import Synchronization
 import Testing
 
 @Suite(.timeLimit(.minutes(2)))
@@ -58,4 +59,47 @@ struct KafkaGroupTests {
         await restarted.close()
         await producer.shutdown()
     }
+
+    /// A member that is busy (its buffer full, its handlers waiting) while another joins and leaves must come
+    /// through the two rebalances and go on: committing must never wait on the rebalance that needs the poll.
+    @Test func aBusyMemberKeepsConsumingWhileAnotherJoinsAndLeaves() async throws {
+        let cluster = try KafkaMockCluster()
+        let topic = TestEnvironment.uniqueName("busy")
+        try cluster.createTopic(topic, partitions: 4)
+        let configuration = KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
+        let producer = try KafkaProducer(configuration: configuration, logger: logger)
+        for index in 0..<400 { try await producer.send(topic: topic, key: "k\(index % 8)", value: Array("\(index)".utf8)) }
+        let group = TestEnvironment.uniqueName("group")
+        let seen = SeenValues()
+        let busy = try KafkaConsumer(configuration: configuration, groupId: group, topics: [topic], logger: logger, bufferCapacity: 2)
+        let busyRun = Task {
+            try await busy.forEachMessageByPartition(maxInFlight: 2, { message in
+                try await Task.sleep(for: .milliseconds(10))
+                seen.record(message)
+            }, commitFailed: { _, _ in })
+        }
+        _ = try await eventually(timeout: .seconds(30)) { seen.count >= 20 }
+        let visitor = try KafkaConsumer(configuration: configuration, groupId: group, topics: [topic], logger: logger)
+        let visitorRun = Task {
+            try await visitor.forEachMessageByPartition({ seen.record($0) }, commitFailed: { _, _ in })
+        }
+        _ = try await eventually(timeout: .seconds(30)) { !(try await visitor.assignment().isEmpty) }
+        try await Task.sleep(for: .seconds(1))
+        await visitor.close()
+        try await visitorRun.value
+        let all = try await eventually(timeout: .seconds(60), interval: .milliseconds(250)) { seen.count == 400 }
+        #expect(all, "stuck at \(seen.count) of 400 after the other member left")
+        await busy.close()
+        try await busyRun.value
+        await producer.shutdown()
+    }
+}
+
+/// The message values seen so far, by any consumer.
+final class SeenValues: Sendable {
+    private let values = Mutex<Set<Int>>([])
+    func record(_ message: KafkaMessage) {
+        _ = values.withLock { $0.insert(Int(String(decoding: message.value, as: UTF8.self))!) }
+    }
+    var count: Int { values.withLock { $0.count } }
 }

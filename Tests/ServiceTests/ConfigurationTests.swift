@@ -18,12 +18,12 @@ struct ConfigurationTests {
         #expect(try CallbacksConfiguration.load([:]).common.httpPort == 8081)
         #expect(try OrchestratorConfiguration.load(Self.secret).common.httpPort == 8082)
         #expect(try NotifierConfiguration.load(Self.secret).publicURL == "http://127.0.0.1:8081")
-        #expect(intake.common.kafka.properties["fetch.wait.max.ms"] == "50")
+        #expect(intake.common.kafka.consumerProperties["fetch.wait.max.ms"] == "50")
     }
 
     @Test func theConsumerFetchWaitIsASetting() throws {
         let tuned = try OrchestratorConfiguration.load(Self.secret.merging(["GREENLIGHT_KAFKA_FETCH_WAIT_MS": "5"]) { a, _ in a })
-        #expect(tuned.common.kafka.properties["fetch.wait.max.ms"] == "5")
+        #expect(tuned.common.kafka.consumerProperties["fetch.wait.max.ms"] == "5")
         #expect { try IntakeConfiguration.load(["GREENLIGHT_KAFKA_FETCH_WAIT_MS": "0"]) } throws: { error in
             "\(error)".contains("GREENLIGHT_KAFKA_FETCH_WAIT_MS")
         }
