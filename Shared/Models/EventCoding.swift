@@ -43,21 +43,26 @@ public enum Timestamp {
         let parts = utcParts(seconds)
         var out: [UInt8] = []
         out.reserveCapacity(24)
-        Digits.append(Int(parts.tm_year) + 1900, width: 4, to: &out)
-        out.append(UInt8(ascii: "-"))
-        Digits.append(Int(parts.tm_mon) + 1, width: 2, to: &out)
-        out.append(UInt8(ascii: "-"))
-        Digits.append(Int(parts.tm_mday), width: 2, to: &out)
-        out.append(UInt8(ascii: "T"))
-        Digits.append(Int(parts.tm_hour), width: 2, to: &out)
-        out.append(UInt8(ascii: ":"))
-        Digits.append(Int(parts.tm_min), width: 2, to: &out)
+        appendDayAndMinute(parts, separator: "T", to: &out)
         out.append(UInt8(ascii: ":"))
         Digits.append(Int(parts.tm_sec), width: 2, to: &out)
         out.append(UInt8(ascii: "."))
         Digits.append(Int(fraction), width: 3, to: &out)
         out.append(UInt8(ascii: "Z"))
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// `2026-11-27` + separator + `02:42`: the part every written timestamp shares.
+    static func appendDayAndMinute(_ parts: tm, separator: Unicode.Scalar, to out: inout [UInt8]) {
+        Digits.append(Int(parts.tm_year) + 1900, width: 4, to: &out)
+        out.append(UInt8(ascii: "-"))
+        Digits.append(Int(parts.tm_mon) + 1, width: 2, to: &out)
+        out.append(UInt8(ascii: "-"))
+        Digits.append(Int(parts.tm_mday), width: 2, to: &out)
+        out.append(UInt8(ascii: separator))
+        Digits.append(Int(parts.tm_hour), width: 2, to: &out)
+        out.append(UInt8(ascii: ":"))
+        Digits.append(Int(parts.tm_min), width: 2, to: &out)
     }
 
     /// The calendar fields of a Unix time in UTC.

@@ -22,15 +22,7 @@ public enum HumanFormat {
         let parts = Timestamp.utcParts(Int64(date.timeIntervalSince1970.rounded(.down)))
         var out: [UInt8] = []
         out.reserveCapacity(20)
-        Digits.append(Int(parts.tm_year) + 1900, width: 4, to: &out)
-        out.append(UInt8(ascii: "-"))
-        Digits.append(Int(parts.tm_mon) + 1, width: 2, to: &out)
-        out.append(UInt8(ascii: "-"))
-        Digits.append(Int(parts.tm_mday), width: 2, to: &out)
-        out.append(UInt8(ascii: " "))
-        Digits.append(Int(parts.tm_hour), width: 2, to: &out)
-        out.append(UInt8(ascii: ":"))
-        Digits.append(Int(parts.tm_min), width: 2, to: &out)
+        Timestamp.appendDayAndMinute(parts, separator: " ", to: &out)
         out.append(contentsOf: " UTC".utf8)
         return String(decoding: out, as: UTF8.self)
     }
