@@ -277,11 +277,14 @@ public struct DurableEngine: Sendable {
             try await context.history("CallbackTimedOut", ["CallbackId": .string(callbackId.uuidString), "Error": DurableContext.json(error)])
         case .wait:
             guard let position = timer.position else { return nil }
-            let operations = try await store.operations(of: execution.executionId)
-            guard var operation = operations[position], operation.status == .started else { return nil }
+            // Read once: the invocation below starts from this state, the wait now succeeded.
+            var state = try await store.state(of: execution.executionId)
+            guard var operation = state.operations[position], operation.status == .started else { return nil }
             operation.status = .succeeded
             try await store.saveOperation(operation, executionId: execution.executionId, at: now)
             try await context.history("WaitSucceeded", ["Name": .string(operation.name)])
+            state.operations[position] = operation
+            return try await invoke(execution, store: store, now: now, state: state).status
         }
         return try await invoke(execution, store: store, now: now).status
     }

@@ -85,10 +85,6 @@ struct DurableStore: Sendable {
 
     // MARK: - Operations
 
-    func operations(of id: UUID) async throws -> [Int: OperationRecord] {
-        try Self.operations(from: try await connection.query(operationsQuery(id)))
-    }
-
     func operationsQuery(_ id: UUID) -> PostgresQuery {
         """
         SELECT position, kind, name, status, result, error_type, error_message

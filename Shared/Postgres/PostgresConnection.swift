@@ -106,11 +106,9 @@ public final class PostgresConnection: @unchecked Sendable {
     }
 
     /// Runs one or more statements without parameters (migrations, session settings, BEGIN/COMMIT), after any
-    /// queued ones. `ROLLBACK` drops the queued statements instead: they would be undone anyway.
+    /// queued ones (a caller rolling back drops them first with `discardQueued`).
     public func execute(script: String) async throws {
-        if script == "ROLLBACK" {
-            _ = takeQueued()
-        } else if let pending = takeQueued() {
+        if let pending = takeQueued() {
             // One statement rides in the same round trip as the queued ones; a script of several cannot (a
             // pipeline takes single statements), so the queue goes first.
             if !script.contains(";") {
@@ -197,12 +195,10 @@ public final class PostgresConnection: @unchecked Sendable {
             markBrokenIfNeeded()
             throw PostgresError(.connectionLost, Self.firstLine(PQerrorMessage(connection)))
         }
+        // A pipeline left with results unread cannot be trusted again: such a connection is marked broken (the
+        // pool closes it) rather than drained, which could wait for answers that never come.
         defer {
-            if PQexitPipelineMode(connection) != 1 {
-                // Results left unread (after a lost connection): drain them, then leave pipeline mode.
-                while let result = PQgetResult(connection) { PQclear(result) }
-                _ = PQexitPipelineMode(connection)
-            }
+            if PQexitPipelineMode(connection) != 1 { broken.store(true, ordering: .releasing) }
         }
         for (statement, name) in zip(statements, names) {
             let values = statement.bindings.map { $0.flatMap { strdup($0) } }
@@ -217,12 +213,12 @@ public final class PostgresConnection: @unchecked Sendable {
                 }
             }
             guard sent == 1 else {
-                markBrokenIfNeeded()
+                broken.store(true, ordering: .releasing)
                 throw PostgresError(.connectionLost, Self.firstLine(PQerrorMessage(connection)), query: statement.sql)
             }
         }
         guard PQpipelineSync(connection) == 1 else {
-            markBrokenIfNeeded()
+            broken.store(true, ordering: .releasing)
             throw PostgresError(.connectionLost, Self.firstLine(PQerrorMessage(connection)))
         }
         var firstError: (any Error)?
@@ -230,7 +226,7 @@ public final class PostgresConnection: @unchecked Sendable {
         results.reserveCapacity(statements.count)
         for statement in statements {
             guard let result = PQgetResult(connection) else {
-                markBrokenIfNeeded()
+                broken.store(true, ordering: .releasing)
                 throw PostgresError(.connectionLost, Self.firstLine(PQerrorMessage(connection)), query: statement.sql)
             }
             if PQresultStatus(result) == PGRES_PIPELINE_ABORTED {

@@ -25,8 +25,8 @@ public final class RateLimiter: Sendable {
 
     /// Takes one request's token for `key`. Nil when the request may go ahead; otherwise the whole seconds to
     /// wait before the next one would be allowed (for `Retry-After`).
-    public func acquire(_ key: String, now: ContinuousClock.Instant? = nil) -> Int? {
-        let now = now ?? clock()
+    public func acquire(_ key: String) -> Int? {
+        let now = clock()
         return buckets.withLock { buckets in
             var bucket = buckets[key] ?? Bucket(tokens: Double(perMinute), updated: now)
             let elapsed = now - bucket.updated

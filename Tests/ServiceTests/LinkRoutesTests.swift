@@ -5,6 +5,7 @@ import GreenlightModels
 import Hummingbird
 import HummingbirdTesting
 import ServiceSupport
+import Synchronization
 import Testing
 
 struct FixedTokens: LinkTokenReading {
@@ -204,15 +205,18 @@ struct LinkRoutesTests {
     }
 
     @Test func rateLimiterRefillsAndForgetsIdleClients() {
-        let limiter = RateLimiter(perMinute: 2, maxKeys: 2)
         let start = ContinuousClock.now
-        #expect(limiter.acquire("a", now: start) == nil)
-        #expect(limiter.acquire("a", now: start) == nil)
-        #expect(limiter.acquire("a", now: start) == 30)
-        #expect(limiter.acquire("a", now: start + .seconds(31)) == nil)
-        #expect(limiter.acquire("b", now: start + .seconds(31)) == nil)
+        let elapsed = Mutex(Duration.zero)
+        let limiter = RateLimiter(perMinute: 2, maxKeys: 2, clock: { start + elapsed.withLock { $0 } })
+        #expect(limiter.acquire("a") == nil)
+        #expect(limiter.acquire("a") == nil)
+        #expect(limiter.acquire("a") == 30)
+        elapsed.withLock { $0 = .seconds(31) }
+        #expect(limiter.acquire("a") == nil)
+        #expect(limiter.acquire("b") == nil)
         // A third client: the table stays within two entries, dropping idle (refilled) ones first.
-        #expect(limiter.acquire("c", now: start + .seconds(200)) == nil)
+        elapsed.withLock { $0 = .seconds(200) }
+        #expect(limiter.acquire("c") == nil)
         #expect(limiter.keyCount <= 2)
     }
 
