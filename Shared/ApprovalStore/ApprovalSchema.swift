@@ -123,5 +123,19 @@ public enum ApprovalSchema {
             sql: """
                 ALTER TABLE approval_requests ADD COLUMN notify_channel text NOT NULL DEFAULT 'email';
                 """),
+        PostgresMigration(
+            version: 7, name: "decisions that arrive before their request",
+            sql: """
+                -- A decision whose request's workflow has not started yet (possible on the decisions topic): kept
+                -- as the event itself, and applied through the request's policy once the workflow starts.
+                CREATE TABLE early_decisions (
+                    id          bigserial PRIMARY KEY,
+                    request_id  text NOT NULL,
+                    event       text NOT NULL,
+                    received_at timestamptz NOT NULL
+                );
+                CREATE INDEX early_decisions_request ON early_decisions (request_id);
+                CREATE INDEX early_decisions_received ON early_decisions (received_at);
+                """),
     ]
 }

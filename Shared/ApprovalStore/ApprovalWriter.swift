@@ -169,6 +169,36 @@ public struct ApprovalWriter: Sendable {
             """)
     }
 
+    /// Keeps a decision whose request's workflow has not started (queued: sent with the next statement).
+    public func keepEarlyDecision(_ decision: DecisionSubmitted, at: Date) async throws {
+        let event = String(decoding: try GreenlightJSON.encode(decision), as: UTF8.self)
+        connection.queue(
+            """
+            INSERT INTO early_decisions (request_id, event, received_at)
+            VALUES (\(decision.requestId), \(event), \(at))
+            """)
+    }
+
+    /// Removes and returns the decisions kept for a request, in the order they arrived.
+    public func takeEarlyDecisions(requestId: String) async throws -> [DecisionSubmitted] {
+        let rows = try await connection.query(
+            "DELETE FROM early_decisions WHERE request_id = \(requestId) RETURNING id, event"
+        ).decode((Int64, String).self)
+        let decoder = GreenlightJSON.decoder()
+        return try rows.sorted { $0.0 < $1.0 }.map { try decoder.decode(DecisionSubmitted.self, from: Data($0.1.utf8)) }
+    }
+
+    /// Deletes up to `limit` kept decisions that arrived before `cutoff` (their request never came); returns how
+    /// many.
+    public func deleteEarlyDecisions(before cutoff: Date, limit: Int) async throws -> Int {
+        try await connection.query(
+            """
+            DELETE FROM early_decisions WHERE id IN (
+                SELECT id FROM early_decisions WHERE received_at < \(cutoff) LIMIT \(limit))
+            """
+        ).affectedRows
+    }
+
     /// A pending request's policy and approvers, locked until the transaction ends (so that votes, decisions
     /// and the deadline are applied one at a time). Nil when the request is unknown or no longer pending.
     public func lockPendingRequest(requestId: String) async throws -> PendingRequest? {

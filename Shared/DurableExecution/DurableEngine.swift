@@ -296,11 +296,16 @@ public struct DurableEngine: Sendable {
         public var finished: [(name: String, status: ExecutionStatus)] = []
     }
 
-    /// Locks the execution named `name` until the transaction ends (nothing happens when there is none). Code
-    /// that touches its own tables before calling the engine takes this first, so that every transaction about
-    /// an execution — an event's, a timer's — locks the execution before anything else, and none deadlocks another.
-    public func lock(executionNamed name: String, on connection: PostgresConnection) async throws {
-        _ = try await DurableStore(connection: connection).lockExecution(named: name)
+    /// Locks the name `name` (as `start` does, so the two are serialised) and the execution of that name, until
+    /// the transaction ends; returns whether the execution exists. Code that touches its own tables before
+    /// calling the engine takes this first, so that every transaction about an execution — an event's, a
+    /// timer's — locks the execution before anything else, and none deadlocks another. While the caller holds
+    /// it, an execution found missing cannot be started by another transaction.
+    @discardableResult
+    public func lock(executionNamed name: String, on connection: PostgresConnection) async throws -> Bool {
+        let store = DurableStore(connection: connection)
+        try await store.lockName(name)
+        return try await store.lockExecution(named: name) != nil
     }
 
     /// Adds an event to the history of the execution named `name`, from outside the workflow (a delivery report,

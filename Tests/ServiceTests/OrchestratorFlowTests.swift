@@ -402,6 +402,41 @@ struct OrchestratorFlowTests {
         #expect(try await h.outbox("ApprovalCompleted", as: ApprovalCompleted.self).count == 1)
     }
 
+    @Test func anApproversEarlyDecisionIsAVoteUnderTheRequestsPolicy() async throws {
+        let h = try await harness()
+        // Under `all`, one approver's approval on Kafka, before the request, must not settle it.
+        try await h.handle(.decisionSubmitted(decision("REQ-EV", by: "A@example.com", channel: .kafka)))
+        try await h.handle(.approvalRequested(request("REQ-EV", policy: .all)))
+        let waiting = try #require(try await h.status("REQ-EV"))
+        #expect(waiting.status == .pending)
+        #expect(waiting.votes?.map(\.approver) == ["A@example.com"])
+        #expect(try await h.outbox("ApprovalCompleted", as: ApprovalCompleted.self).isEmpty)
+        #expect(try await h.attempts("REQ-EV").map(\.reason) == [
+            "kept until the request's workflow starts", "vote recorded: 1 of 2 approvals (all)",
+        ])
+        // The other approver's link completes it, with both votes in the outcome.
+        let token = try await h.outbox("NotificationRequested", as: NotificationRequested.self)
+            .first { $0.approver == "b@example.com" }!.linkToken
+        try await h.handle(.decisionSubmitted(decision("REQ-EV", by: "b@example.com", token: token)))
+        let outcome = try #require(try await h.outbox("ApprovalCompleted", as: ApprovalCompleted.self).first)
+        #expect(outcome.status == .approved)
+        #expect(outcome.votes?.map(\.approver) == ["A@example.com", "b@example.com"])
+        // Nothing is left waiting for the request.
+        #expect(try await h.pool.query("SELECT count(*) FROM early_decisions").column(Int64.self) == [0])
+    }
+
+    @Test func earlyDecisionsAreAppliedInArrivalOrderAndAnApproverVotesOnce() async throws {
+        let h = try await harness()
+        try await h.handle(.decisionSubmitted(decision("REQ-EQ", by: "a@example.com", .reject, channel: .kafka)))
+        try await h.handle(.decisionSubmitted(decision("REQ-EQ", by: "a@example.com", .approve, channel: .kafka)))
+        try await h.handle(.approvalRequested(request("REQ-EQ", approvers: ["a@example.com", "b@example.com", "c@example.com"], policy: .quorum(2))))
+        #expect(try await h.attempts("REQ-EQ").map(\.reason) == [
+            "kept until the request's workflow starts", "kept until the request's workflow starts",
+            "vote recorded: 0 of 2 approvals (quorum:2)", "a@example.com has already decided on this request",
+        ])
+        #expect(try await h.status("REQ-EQ")?.status == .pending)
+    }
+
     @Test func callbackCommandsFromTheAPIDecideOrFail() async throws {
         let h = try await harness()
         try await h.handle(.approvalRequested(request("REQ-OK")))
@@ -470,11 +505,16 @@ struct OrchestratorFlowTests {
         let h = try await harness()
         for index in 0..<5 { try await h.handle(.approvalRequested(request("REQ-J\(index)", approvers: ["a@example.com"], timeout: 1))) }
         _ = try await h.pool.transaction { try await h.engine.fireDueTimers(limit: 10, on: $0, now: Date() + 2) }
+        // Four decisions for a request that never comes, and one for a request that comes.
+        for index in 0..<4 { try await h.handle(.decisionSubmitted(decision("REQ-NEVER", by: "ops\(index)@example.com", channel: .kafka))) }
         let janitor = Janitor(pool: h.pool, logger: logger, batchSize: 3)
         let later = Date() + 2 * 86_400
-        #expect(try await janitor.sweep(now: later) == (3, 3))
-        #expect(try await janitor.sweep(now: later) == (2, 2))
-        #expect(try await janitor.sweep(now: later) == (0, 0))
+        #expect(try await janitor.sweep(now: later) == (3, 3, 0))
+        #expect(try await janitor.sweep(now: later) == (2, 2, 0))
+        #expect(try await janitor.sweep(now: later) == (0, 0, 0))
+        // A week on, the kept decisions go too.
+        #expect(try await janitor.sweep(now: Date() + 8 * 86_400) == (0, 0, 3))
+        #expect(try await janitor.sweep(now: Date() + 8 * 86_400) == (0, 0, 1))
     }
 
     @Test func aResultThatIsNotADecisionEndsTheRequestFailedNotStuck() async throws {

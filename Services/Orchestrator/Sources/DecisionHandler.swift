@@ -15,13 +15,25 @@ struct DecisionHandler: Sendable {
 
     func apply(_ decision: DecisionSubmitted, trace: TraceContext? = nil, on connection: PostgresConnection) async throws {
         // The execution first, as a timer's transaction does: then the request row, then its link tokens.
-        try await engine.lock(executionNamed: decision.requestId, on: connection)
+        let started = try await engine.lock(executionNamed: decision.requestId, on: connection)
         let writer = ApprovalWriter(connection)
         var metadata: Logger.Metadata = ["requestId": "\(decision.requestId)", "eventId": "\(decision.eventId)"]
         if let trace { metadata["traceId"] = "\(trace.traceId)" }
         func refuse(_ reason: String) async throws {
             logger.notice("Decision not applied: \(reason)", metadata: metadata)
             try await writer.recordDecisionAttempt(decision, accepted: false, reason: reason)
+        }
+        guard started else {
+            // Only the decisions topic can get ahead of a request (links and the API need it to exist). The
+            // decision waits as it is and goes through `apply` — policy, votes and all — once the workflow starts
+            // (`applyEarlyDecisions`); the name lock taken above keeps the start from slipping in between.
+            if decision.tokenHash != nil { return try await refuse("the link token does not belong to this request") }
+            try await writer.keepEarlyDecision(decision, at: Date())
+            try await writer.recordDecisionAttempt(decision, accepted: true, reason: "kept until the request's workflow starts")
+            Counter(label: "greenlight_decisions_total", dimensions: [("channel", decision.channel.rawValue), ("result", "deferred")])
+                .increment()
+            logger.info("Decision kept until its request arrives", metadata: metadata)
+            return
         }
         let (pending, token, earlier) = try await writer.decisionState(requestId: decision.requestId, tokenHash: decision.tokenHash)
         var approver = decision.decidedBy
@@ -87,6 +99,14 @@ struct DecisionHandler: Sendable {
             try await refuse("the request was already decided (callback \(callback.status.rawValue))")
         case .notFound:
             try await refuse("no request with this id is waiting for a decision")
+        }
+    }
+
+    /// Applies, in arrival order, the decisions that reached a request before its workflow started: each as if
+    /// it had arrived just now, so the request's policy decides what it counts for.
+    func applyEarlyDecisions(requestId: String, trace: TraceContext?, on connection: PostgresConnection) async throws {
+        for decision in try await ApprovalWriter(connection).takeEarlyDecisions(requestId: requestId) {
+            try await apply(decision, trace: trace, on: connection)
         }
     }
 

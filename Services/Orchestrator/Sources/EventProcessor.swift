@@ -149,6 +149,7 @@ struct EventHandler: Sendable {
                         "requestId": "\(request.requestId)", "executionId": "\(executionId)",
                         "traceId": "\(trace?.traceId ?? "")",
                     ])
+                try await decisions.applyEarlyDecisions(requestId: request.requestId, trace: trace, on: connection)
             case .alreadyExists:
                 logger.notice("Request id already has a workflow; ignoring the duplicate", metadata: ["requestId": "\(request.requestId)"])
             }
