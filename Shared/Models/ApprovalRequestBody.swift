@@ -175,6 +175,16 @@ extension ApprovalRequestBody {
             fail("policy", "quorum must be from 1 to the number of approvers (\(approvers.count))")
         }
 
+        // A webhook posts to one channel: every link sent there can be used by anyone who reads it, so it can
+        // carry only one approver's, or all and quorum would be decided by one reader.
+        let channel = notify ?? defaultChannel
+        if channel == .webhook, approvers.count + escalateTo.count > 1 {
+            let source = notify == nil ? "the default channel (GREENLIGHT_DEFAULT_CHANNEL) is webhook, which" : "webhook"
+            fail(
+                "notify",
+                "\(source) posts every link to one shared destination, so it can carry one approver only; name a single approver and no escalateTo, or set notify to \"email\"")
+        }
+
         guard errors.isEmpty else { return .failure(.validation(errors)) }
         return .success(
             ValidatedApprovalRequest(
@@ -182,7 +192,7 @@ extension ApprovalRequestBody {
                 requester: requester.flatMap { $0.isEmpty ? nil : $0 }, approvers: approvers,
                 timeoutSeconds: timeoutSeconds, heartbeatTimeoutSeconds: heartbeatTimeoutSeconds,
                 onTimeout: onTimeout ?? .reject, policy: policy ?? .any, remindAfterSeconds: remindAfterSeconds,
-                escalateAfterSeconds: escalateAfterSeconds, escalateTo: escalateTo, notify: notify ?? defaultChannel))
+                escalateAfterSeconds: escalateAfterSeconds, escalateTo: escalateTo, notify: channel))
     }
 
     static func isRequestIdCharacter(_ scalar: Unicode.Scalar) -> Bool {

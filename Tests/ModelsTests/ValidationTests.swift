@@ -267,6 +267,29 @@ struct ChannelValidationTests {
         #expect(try validated("{\(base), \"notify\": \"email\"}", default: .webhook).notify == .email)
         #expect(throws: DecodingError.self) { try validated("{\(base), \"notify\": \"pigeon\"}", default: .email) }
     }
+
+    @Test func aWebhookCarriesOneApproversLinkOnly() throws {
+        func problem(_ json: String, default channel: NotificationChannel) throws -> [Problem.FieldError] {
+            let result = try GreenlightJSON.decoder().decode(ApprovalRequestBody.self, from: Data(json.utf8))
+                .validate(defaultApprover: "x@example.com", defaultChannel: channel)
+            guard case .failure(let problem) = result else { return [] }
+            return problem.errors ?? []
+        }
+        let base = #""requestId": "R", "amount": 1, "description": "d""#
+        let two = #""approvers": ["a@example.com", "b@example.com"]"#
+        let refused = try problem("{\(base), \(two), \"notify\": \"webhook\"}", default: .email)
+        #expect(refused.map(\.field) == ["notify"])
+        #expect(refused.first?.message.contains("one approver only") == true)
+        // By default as well, and the message names the setting that chose it.
+        let byDefault = try problem("{\(base), \(two), \"policy\": \"all\"}", default: .webhook)
+        #expect(byDefault.first?.message.contains("GREENLIGHT_DEFAULT_CHANNEL") == true)
+        // Escalation would add a second reader's links to the same destination.
+        let escalated = #""approvers": ["a@example.com"], "escalateAfterSeconds": 60, "escalateTo": ["boss@example.com"]"#
+        #expect(try problem("{\(base), \(escalated), \"notify\": \"webhook\"}", default: .email).map(\.field) == ["notify"])
+        // One approver is fine; so are several by email when webhook is only the default.
+        #expect(try problem("{\(base), \"approvers\": [\"a@example.com\"], \"notify\": \"webhook\"}", default: .email).isEmpty)
+        #expect(try problem("{\(base), \(two), \"notify\": \"email\"}", default: .webhook).isEmpty)
+    }
 }
 
 struct JSONTextTests {
