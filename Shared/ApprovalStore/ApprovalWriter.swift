@@ -79,15 +79,17 @@ public struct ApprovalWriter: Sendable {
     /// What a new notification about a pending request needs to say.
     public func notificationDetails(requestId: String) async throws -> (
         executionId: UUID, amount: Double, currency: String, description: String, requester: String?,
-        submittedAt: Date, expiresAt: Date, channel: NotificationChannel
+        submittedAt: Date, expiresAt: Date, channel: NotificationChannel, onTimeout: TimeoutPolicy
     )? {
         try await connection.query(
             """
-            SELECT execution_id, amount, currency, description, requester, submitted_at, expires_at, notify_channel
+            SELECT execution_id, amount, currency, description, requester, submitted_at, expires_at, notify_channel,
+                   on_timeout
             FROM approval_requests WHERE request_id = \(requestId)
             """
-        ).decode((UUID, Double, String, String, String?, Date, Date, String).self).first.map {
-            ($0.0, $0.1, $0.2, $0.3, $0.4, $0.5, $0.6, NotificationChannel(rawValue: $0.7) ?? .email)
+        ).decode((UUID, Double, String, String, String?, Date, Date, String, String).self).first.map {
+            ($0.0, $0.1, $0.2, $0.3, $0.4, $0.5, $0.6, NotificationChannel(rawValue: $0.7) ?? .email,
+             TimeoutPolicy(rawValue: $0.8) ?? .reject)
         }
     }
 

@@ -143,12 +143,16 @@ public struct NotificationRequested: GreenlightEvent {
     public var requester: String?
     public var submittedAt: Date
     public var expiresAt: Date
+    /// What the deadline does if nobody decides: reject (nil) or approve; the message says which.
+    public var onTimeout: TimeoutPolicy?
 
     public init(
         eventId: UUID = UUID(), requestId: String, executionId: UUID, approver: String, tokenNonce: UUID,
         kind: NotificationKind? = nil, channel: NotificationChannel? = nil,
-        amount: Double, currency: String, description: String, requester: String?, submittedAt: Date, expiresAt: Date
+        amount: Double, currency: String, description: String, requester: String?, submittedAt: Date, expiresAt: Date,
+        onTimeout: TimeoutPolicy? = nil
     ) {
+        self.onTimeout = onTimeout
         self.eventId = eventId
         self.requestId = requestId
         self.executionId = executionId

@@ -3,13 +3,26 @@ import Foundation
 
 /// Link tokens: 128 bits, written as 22 characters of base64url, stored only as `hash(_:)`.
 ///
-/// A token is derived, not drawn: `HMAC-SHA256(secret, nonce)`, first 16 bytes, where the nonce is a random
-/// UUID the orchestrator puts in the `NotificationRequested` event and the secret is `GREENLIGHT_LINK_SECRET`,
+/// A token is derived, not drawn: `HMAC-SHA256(secret, nonce)`, first 16 bytes, where the nonce is 128 random
+/// bits (`newNonce()`, written as a UUID) the orchestrator puts in the `NotificationRequested` event and the secret is `GREENLIGHT_LINK_SECRET`,
 /// known to the orchestrator (which stores the token's hash) and the notifier (which puts the token in the
 /// email). So the plain token exists only in the email: not in Postgres, not in the outbox, not on Kafka — a
 /// copy of the database or the topic is not a set of working links.
 public enum LinkToken {
     public static let length = 22
+
+    /// A new nonce: all 128 bits from the system's cryptographic generator (a version-4 `UUID()` would fix six of
+    /// them), so a token's unpredictability does not rest on the secret alone.
+    public static func newNonce() -> UUID {
+        var generator = SystemRandomNumberGenerator()
+        let high = generator.next() as UInt64
+        let low = generator.next() as UInt64
+        func byte(_ word: UInt64, _ index: Int) -> UInt8 { UInt8(truncatingIfNeeded: word >> (8 * index)) }
+        return UUID(uuid: (
+            byte(high, 0), byte(high, 1), byte(high, 2), byte(high, 3), byte(high, 4), byte(high, 5), byte(high, 6),
+            byte(high, 7), byte(low, 0), byte(low, 1), byte(low, 2), byte(low, 3), byte(low, 4), byte(low, 5),
+            byte(low, 6), byte(low, 7)))
+    }
 
     /// The token for `nonce` under `secret`.
     public static func derive(secret: LinkSecret, nonce: UUID) -> String {

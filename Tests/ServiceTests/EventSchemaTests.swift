@@ -57,7 +57,7 @@ struct EventSchemaTests {
             NotificationRequested(
                 requestId: "REQ-001", executionId: uuid, approver: "a@example.com", tokenNonce: uuid, kind: .reminder, channel: .webhook,
                 amount: 5000, currency: "USD", description: "New server", requester: "it@example.com", submittedAt: at,
-                expiresAt: at),
+                expiresAt: at, onTimeout: .approve),
             NotificationRequested(
                 requestId: "REQ-001", executionId: uuid, approver: "a@example.com", tokenNonce: uuid,
                 amount: 5000, currency: "USD", description: "New server", requester: nil, submittedAt: at, expiresAt: at),

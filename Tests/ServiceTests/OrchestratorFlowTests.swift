@@ -487,6 +487,11 @@ struct OrchestratorFlowTests {
         let h = try await harness()
         try await h.handle(.approvalRequested(request("REQ-R", timeout: 1)))
         try await h.handle(.approvalRequested(request("REQ-A", timeout: 1, onTimeout: .approve)))
+        // The approvers are told what the deadline will do, in the first message and in a resend.
+        try await h.handle(.resendRequested(ResendRequested(requestId: "REQ-A", approver: nil, requestedAt: Date())))
+        let told = try await h.outbox("NotificationRequested", as: NotificationRequested.self)
+        #expect(told.filter { $0.requestId == "REQ-A" }.map(\.onTimeout) == [.approve, .approve, .approve, .approve])
+        #expect(told.filter { $0.requestId == "REQ-R" }.map(\.onTimeout) == [nil, nil])
         let fired = try await h.pool.transaction { try await h.engine.fireDueTimers(limit: 10, on: $0, now: Date() + 2) }
         #expect(fired.count == 2)
         #expect(try await h.status("REQ-R")?.status == .timedOut)

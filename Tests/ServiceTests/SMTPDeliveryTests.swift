@@ -35,7 +35,26 @@ struct SMTPDeliveryTests {
         #expect(parsed.text?.contains("Expires:    2027-01-16 08:00 UTC (expires in 24 hours)") == true)
         #expect(parsed.text?.contains("This request came from dev@example.com") == true)
         #expect(parsed.html?.contains(">Approve</a>") == true)
+        #expect(parsed.text?.contains("the request is rejected automatically") == true)
         await sink.shutdown()
+    }
+
+    @Test func theEmailSaysWhatTheDeadlineWillDo() {
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        var notification = NotificationRequested(
+            requestId: "REQ-6", executionId: UUID(), approver: "a@example.com", tokenNonce: UUID(),
+            amount: 20, currency: "EUR", description: "Team lunch", requester: nil, submittedAt: now,
+            expiresAt: now.addingTimeInterval(3600), onTimeout: .approve)
+        func mail() -> MailMessage {
+            ApprovalEmail.make(
+                for: notification, linkToken: "TOKEN_abcdefghijklmnop", publicURL: "https://approvals.example.com",
+                from: "greenlight@example.com", now: now)
+        }
+        #expect(mail().text.contains("If nobody decides before the expiry, the request is approved automatically."))
+        #expect(mail().html?.contains("the request is approved automatically.") == true)
+        #expect(!mail().text.contains("rejected automatically"))
+        notification.onTimeout = nil
+        #expect(mail().text.contains("the request is rejected automatically."))
     }
 
     @Test func unreachableServerIsATemporaryFailure() async throws {

@@ -20,6 +20,7 @@ public enum ApprovalEmail {
         case .escalation: (prefix, why) = ("Escalated: ", "This request was escalated to you: nobody had decided on it in time.")
         }
         let heading = prefix.isEmpty ? "Approval needed" : "\(prefix)approval needed"
+        let atDeadline = "If nobody decides before the expiry, the request is \(notification.onTimeout == .approve ? "approved" : "rejected") automatically."
 
         let text = """
             \(heading)
@@ -36,7 +37,7 @@ public enum ApprovalEmail {
             Reject:  \(rejectURL)
 
             Each link opens a page where you confirm your decision; opening it decides nothing.
-            If nobody decides before the expiry, the request is rejected automatically.
+            \(atDeadline)
 
             This request came from \(requester) through Greenlight and was sent to \(notification.approver).
             """
@@ -60,7 +61,7 @@ public enum ApprovalEmail {
             &nbsp;
             <a href="\(htmlEscape(rejectURL))" style="display:inline-block;padding:12px 24px;background:#cf222e;color:#ffffff;text-decoration:none;border-radius:6px;font-weight:bold">Reject</a>
             </p>
-            <p style="font-size:12px;color:#57606a">Each button opens a page where you confirm your decision. If nobody decides before the expiry, the request is rejected automatically. This request came from \(htmlEscape(requester)) through Greenlight.</p>
+            <p style="font-size:12px;color:#57606a">Each button opens a page where you confirm your decision. \(atDeadline) This request came from \(htmlEscape(requester)) through Greenlight.</p>
             </td></tr></table></body></html>
             """
         return MailMessage(

@@ -46,13 +46,14 @@ public struct ApprovalWorkflow: Workflow {
             NotificationRequested(
                 requestId: request.requestId, executionId: context.executionId, approver: approver, tokenNonce: nonce,
                 kind: kind, channel: request.notify, amount: request.amount, currency: request.currency, description: request.description,
-                requester: request.requester, submittedAt: request.submittedAt, expiresAt: expiresAt)
+                requester: request.requester, submittedAt: request.submittedAt, expiresAt: expiresAt,
+                onTimeout: request.onTimeout == .approve ? .approve : nil)
         }
         /// Gives each approver a link (only its hash and nonce are stored) and queues their notification.
         func invite(_ approvers: [String], kind: NotificationKind, step: StepContext) async throws {
             let writer = ApprovalWriter(step.connection)
             for approver in approvers {
-                let nonce = UUID()
+                let nonce = LinkToken.newNonce()
                 try await writer.insertLinkToken(
                     hash: LinkToken.hash(LinkToken.derive(secret: linkSecret, nonce: nonce)), nonce: nonce,
                     requestId: request.requestId, callbackId: callback.callbackId, approver: approver, expiresAt: expiresAt)

@@ -54,7 +54,8 @@ struct NotificationHandler: Sendable {
             let notification = NotificationRequested(
                 requestId: resend.requestId, executionId: request.executionId, approver: approver, tokenNonce: nonce,
                 kind: .request, channel: request.channel == .email ? nil : request.channel, amount: request.amount, currency: request.currency, description: request.description,
-                requester: request.requester, submittedAt: request.submittedAt, expiresAt: request.expiresAt)
+                requester: request.requester, submittedAt: request.submittedAt, expiresAt: request.expiresAt,
+                onTimeout: request.onTimeout == .approve ? .approve : nil)
             try await engine.enqueue(notification, trace: trace, on: connection)
         }
         let approvers = targets.map(\.approver)
