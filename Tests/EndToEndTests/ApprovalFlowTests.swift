@@ -217,8 +217,9 @@ struct ApprovalFlowTests {
             // The link no longer decides anything.
             let approve = try #require(mail.links.first { $0.contains("/approve/") })
             let late = try await HTTP.postDecision(approve)
-            #expect(late.status == 409)
-            #expect(late.body.contains("timed out"))
+            #expect(late.status == 410)
+            #expect(late.body.contains("This link has expired"))
+            #expect(late.body.contains("rejected automatically"))
         }
     }
 

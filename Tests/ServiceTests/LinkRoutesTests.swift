@@ -2,6 +2,7 @@ import ApprovalStore
 import Callbacks
 import Foundation
 import GreenlightModels
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import ServiceSupport
@@ -22,12 +23,14 @@ struct LinkRoutesTests {
     let token = LinkToken.derive(secret: LinkSecret(String(repeating: "s", count: 32))!, nonce: UUID())
     let now = Date(timeIntervalSince1970: 1_800_000_000)
 
-    func record(status: ApprovalStatus = .pending, usedAt: Date? = nil, expiresIn: TimeInterval = 3600) -> LinkTokenRecord {
+    func record(status: ApprovalStatus = .pending, usedAt: Date? = nil, expiresIn: TimeInterval = 3600, byDeadline: Bool = false)
+        -> LinkTokenRecord
+    {
         LinkTokenRecord(
             tokenHash: LinkToken.hash(token), requestId: "REQ-7", approver: "a@example.com",
             expiresAt: now.addingTimeInterval(expiresIn), usedAt: usedAt, status: status, amount: 5000, currency: "USD",
             description: "New <b>server</b>", requester: nil, submittedAt: now, decidedBy: usedAt == nil ? nil : "a@example.com",
-            decidedAt: usedAt)
+            decidedAt: usedAt, endedByDeadline: byDeadline)
     }
 
     func app(_ tokens: FixedTokens, _ publisher: RecordingPublisher, limiter: RateLimiter? = nil, trustForwardedFor: Bool = false)
@@ -40,6 +43,20 @@ struct LinkRoutesTests {
             trustForwardedFor: trustForwardedFor, now: { [now] in now }
         ).register(on: router)
         return Application(router: router)
+    }
+
+    /// The headers every page must carry: the token is in the URL, so no referrer and no caching; nothing
+    /// loads from anywhere, and forms post only to us.
+    func expectPageHeaders(_ response: TestResponse, sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(response.headers[.contentType] == "text/html; charset=utf-8", sourceLocation: sourceLocation)
+        let csp = response.headers[.contentSecurityPolicy] ?? ""
+        for directive in ["default-src 'none'", "form-action 'self'", "frame-ancestors 'none'", "base-uri 'none'"] {
+            #expect(csp.contains(directive), "CSP \(csp)", sourceLocation: sourceLocation)
+        }
+        #expect(!csp.contains("script-src"), sourceLocation: sourceLocation)
+        #expect(response.headers[HTTPField.Name("Referrer-Policy")!] == "no-referrer", sourceLocation: sourceLocation)
+        #expect(response.headers[HTTPField.Name("X-Content-Type-Options")!] == "nosniff", sourceLocation: sourceLocation)
+        #expect(response.headers[.cacheControl] == "no-store", sourceLocation: sourceLocation)
     }
 
     /// The form body the review page's button sends.
@@ -59,8 +76,7 @@ struct LinkRoutesTests {
                 #expect(html.contains("Approve this request?"))
                 #expect(html.contains("New &lt;b&gt;server&lt;/b&gt;"))
                 #expect(html.contains(#"<form method="post" action="/approve/\#(token)">"#))
-                #expect(response.headers[.contentSecurityPolicy]?.contains("default-src 'none'") == true)
-                #expect(response.headers[.cacheControl] == "no-store")
+                expectPageHeaders(response)
             }
         }
         #expect(publisher.events.withLock { $0.isEmpty })
@@ -76,6 +92,10 @@ struct LinkRoutesTests {
             ) { response in
                 #expect(response.status == .ok)
                 #expect(String(buffer: response.body).contains("Request Rejected!"))
+                // The X icon, and the line that says the workflow heard.
+                #expect(String(buffer: response.body).contains(#"<div class="icon bad" aria-hidden="true">&#10008;</div>"#))
+                #expect(String(buffer: response.body).contains("the workflow has been notified"))
+                expectPageHeaders(response)
             }
         }
         let decisions = publisher.published(DecisionSubmitted.self)
@@ -90,9 +110,16 @@ struct LinkRoutesTests {
     @Test func spentExpiredUnknownAndUnavailableEachGetTheirOwnPage() async throws {
         let publisher = RecordingPublisher()
         let cases: [(FixedTokens, HTTPResponse.Status, String)] = [
-            (FixedTokens(records: [LinkToken.hash(token): record(usedAt: now)]), .conflict, "already"),
+            (FixedTokens(records: [LinkToken.hash(token): record(status: .approved, usedAt: now)]), .conflict,
+             "was already approved by a@example.com on \(HumanFormat.utc(now))"),
             (FixedTokens(records: [LinkToken.hash(token): record(status: .rejected)]), .conflict, "already rejected"),
             (FixedTokens(records: [LinkToken.hash(token): record(expiresIn: -1)]), .gone, "expired"),
+            // Ended by its deadline: expired, with what the deadline made of it; cancelled is not expired.
+            (FixedTokens(records: [LinkToken.hash(token): record(status: .timedOut, expiresIn: -1, byDeadline: true)]),
+             .gone, "rejected automatically"),
+            (FixedTokens(records: [LinkToken.hash(token): record(status: .approved, expiresIn: -1, byDeadline: true)]),
+             .gone, "approved automatically"),
+            (FixedTokens(records: [LinkToken.hash(token): record(status: .cancelled, expiresIn: -1)]), .conflict, "already cancelled"),
             (FixedTokens(), .notFound, "not recognised"),
             (FixedTokens(failing: true), .serviceUnavailable, "Temporarily unavailable"),
         ]
@@ -105,6 +132,7 @@ struct LinkRoutesTests {
                     #expect(response.status == status)
                     #expect(String(buffer: response.body).contains(text), "\(status)")
                     if status == .serviceUnavailable { #expect(response.headers[.retryAfter] == "30") }
+                    expectPageHeaders(response)
                 }
             }
         }
@@ -127,9 +155,15 @@ struct LinkRoutesTests {
 
     @Test func tokensAreDerivedFromTheSecretAndTheNonceAndStoredHashed() {
         let secret = LinkSecret("link-routes-tests-secret-0123456789abc")!
-        let nonces = (0..<1000).map { _ in UUID() }
+        let nonces = (0..<1000).map { _ in LinkToken.newNonce() }
         let tokens = nonces.map { LinkToken.derive(secret: secret, nonce: $0) }
         #expect(Set(tokens).count == 1000)
+        #expect(Set(nonces).count == 1000)
+        // Every bit of a nonce is random: the six a version-4 UUID fixes (version nibble, variant bits) vary too.
+        let versionNibbles = Set(nonces.map { $0.uuid.6 >> 4 })
+        let variantBits = Set(nonces.map { $0.uuid.8 >> 6 })
+        #expect(versionNibbles.count > 8)
+        #expect(variantBits.count == 4)
         // The same nonce and secret give the same token; another secret gives another.
         #expect(LinkToken.derive(secret: secret, nonce: nonces[0]) == tokens[0])
         #expect(LinkToken.derive(secret: LinkSecret("another-secret-0123456789abcdefghijkl")!, nonce: nonces[0]) != tokens[0])
@@ -170,19 +204,38 @@ struct LinkRoutesTests {
             let crossSite = try await post(client, .approve, body: form(.approve), headers: [.origin: "https://evil.example"])
             #expect(crossSite.status == .forbidden)
             #expect(String(buffer: crossSite.body).contains("Form not accepted"))
+            expectPageHeaders(crossSite)
             #expect(
                 try await post(client, .approve, body: form(.approve), headers: [.referer: "https://evil.example/page"]).status
                     == .forbidden)
+            // "null" is what any page can make its browser send: refused unless the browser says same-origin.
+            let fetchSite = HTTPField.Name("Sec-Fetch-Site")!
+            #expect(try await post(client, .approve, body: form(.approve), headers: [.origin: "null"]).status == .forbidden)
+            #expect(
+                try await post(client, .approve, body: form(.approve), headers: [.origin: "null", fetchSite: "cross-site"])
+                    .status == .forbidden)
+            #expect(
+                try await post(client, .approve, body: form(.approve), headers: [.origin: "null", fetchSite: "same-site"])
+                    .status == .forbidden)
+            #expect(
+                try await post(
+                    client, .approve, body: form(.approve),
+                    headers: [.origin: "https://evil.example", fetchSite: "same-origin"]
+                ).status == .forbidden)
             #expect(publisher.events.withLock { $0.isEmpty })
-            // Our own origin, and the "null" origin browsers send under Referrer-Policy: no-referrer, are fine.
+            // Our own origin; the "null" origin our own page's form sends under Referrer-Policy: no-referrer, with
+            // Sec-Fetch-Site: same-origin; and a program that names no origin at all.
             #expect(
                 try await post(client, .approve, body: form(.approve), headers: [.origin: "https://approvals.example.com"])
                     .status == .ok)
             #expect(
-                try await post(client, .approve, body: form(.approve), headers: [.origin: "null", .userAgent: "TestBrowser/1.0"])
-                    .status == .ok)
+                try await post(
+                    client, .approve, body: form(.approve),
+                    headers: [.origin: "null", fetchSite: "same-origin", .userAgent: "TestBrowser/1.0"]
+                ).status == .ok)
+            #expect(try await post(client, .approve, body: form(.approve)).status == .ok)
         }
-        #expect(publisher.published(DecisionSubmitted.self).map(\.userAgent) == [nil, "TestBrowser/1.0"])
+        #expect(publisher.published(DecisionSubmitted.self).map(\.userAgent) == [nil, "TestBrowser/1.0", nil])
     }
 
     @Test func tokenPagesAreRateLimitedPerClient() async throws {
@@ -199,6 +252,7 @@ struct LinkRoutesTests {
             // One request's worth of refill at 3 a minute: 20 s.
             #expect(limited.headers[.retryAfter] == "20")
             #expect(String(buffer: limited.body).contains("Too many requests"))
+            expectPageHeaders(limited)
             // Other routes are not limited.
             #expect(try await client.execute(uri: "/healthz", method: .get).status != .tooManyRequests)
         }

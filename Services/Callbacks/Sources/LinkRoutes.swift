@@ -66,16 +66,20 @@ public struct LinkRoutes: Sendable {
             ?? "\(scheme)://\(host)"
     }
 
-    /// Whether a POST may come from where its `Origin` (or, failing that, `Referer`) says it comes from. Pages are
-    /// served with `Referrer-Policy: no-referrer`, under which browsers send `Origin: null` and no `Referer` for
-    /// the page's own form, so those are let through (the form's token-bound `confirm` field still has to match);
-    /// a named origin other than ours is cross-site and refused.
-    func isSameOriginOrUnnamed(_ request: Request) -> Bool {
-        if let origin = request.headers[.origin], origin != "null" {
-            return origin.lowercased() == publicOrigin
-        }
-        if let referer = request.headers[.referer], let origin = Self.origin(of: referer) {
-            return origin == publicOrigin
+    /// Whether a POST comes from our own review page. Pages are served with `Referrer-Policy: no-referrer`,
+    /// under which browsers send `Origin: null` and no `Referer` even for the page's own form, and any other
+    /// page can make its browser send `null` too; so `Sec-Fetch-Site`, which browsers set whatever the referrer
+    /// policy, decides when it is there: only `same-origin` passes. Without it (an older browser, a program),
+    /// a named `Origin` or `Referer` must be ours, `Origin: null` is refused, and a request that names neither
+    /// is let through (no browser sends a cross-site POST without saying where it comes from). The form's
+    /// token-bound `confirm` field has to match either way.
+    func isSameOrigin(_ request: Request) -> Bool {
+        let origin = request.headers[.origin]
+        if let origin, origin != "null", origin.lowercased() != publicOrigin { return false }
+        if let site = request.headers[.secFetchSite] { return site.lowercased() == "same-origin" }
+        if origin == "null" { return false }
+        if origin == nil, let referer = request.headers[.referer] {
+            return Self.origin(of: referer) == publicOrigin
         }
         return true
     }
@@ -96,6 +100,10 @@ public struct LinkRoutes: Sendable {
             return .page(Page.response(Page.unavailable, status: .serviceUnavailable, extra: [.retryAfter: "30"]))
         }
         guard let record else { return .page(Page.response(Page.unknown, status: .notFound)) }
+        // A link whose request's deadline passed undecided is expired, whatever the deadline made of it.
+        if record.usedAt == nil, record.endedByDeadline {
+            return .page(Page.response(Page.expired(record), status: .gone))
+        }
         if record.usedAt != nil || record.status != .pending {
             return .page(Page.response(Page.alreadyDecided(record), status: .conflict))
         }
@@ -115,10 +123,13 @@ public struct LinkRoutes: Sendable {
     func submit(_ decision: Decision, token: String, request: Request, context: GreenlightRequestContext) async throws
         -> Response
     {
-        guard isSameOriginOrUnnamed(request) else {
+        guard isSameOrigin(request) else {
             context.logger.notice(
                 "Cross-site decision form refused",
-                metadata: ["origin": "\(request.headers[.origin] ?? "")", "referer": "\(request.headers[.referer] ?? "")"])
+                metadata: [
+                    "origin": "\(request.headers[.origin] ?? "")", "secFetchSite": "\(request.headers[.secFetchSite] ?? "")",
+                    "referer": "\(request.headers[.referer].flatMap(Self.origin(of:)) ?? "")",
+                ])
             return Page.response(Page.formRefused, status: .forbidden)
         }
         var request = request

@@ -145,11 +145,17 @@ enum Page {
     }
 
     static func expired(_ token: TokenView) -> String {
-        layout(
+        var outcome = ""
+        if token.endedByDeadline {
+            outcome = token.status == .approved
+                ? " Nobody decided in time, so it was approved automatically, as the request asked."
+                : " Nobody decided in time, so it was rejected automatically."
+        }
+        return layout(
             title: "Link expired",
             body: """
                 <h1>This link has expired</h1>
-                <p>The decision window for request \(htmlEscape(token.requestId)) closed at \(HumanFormat.utc(token.expiresAt)).</p>
+                <p>The decision window for request \(htmlEscape(token.requestId)) closed at \(HumanFormat.utc(token.expiresAt)).\(outcome)</p>
                 """)
     }
 
@@ -185,4 +191,6 @@ enum Page {
 extension HTTPField.Name {
     static let referrerPolicy = Self("Referrer-Policy")!
     static let xContentTypeOptions = Self("X-Content-Type-Options")!
+    /// Set by browsers on every request: how the page that sent it relates to us (`same-origin`, `cross-site`, …).
+    static let secFetchSite = Self("Sec-Fetch-Site")!
 }
