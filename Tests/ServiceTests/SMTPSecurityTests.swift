@@ -35,6 +35,43 @@ struct SMTPSecurityTests {
         await server.stop()
     }
 
+    @Test func authLoginIsUsedWhenItIsAllTheServerOffers() async throws {
+        for mechanism in ["LOGIN", "PLAIN"] {
+            let server = try await TLSSMTPServer.start(onlyAuth: mechanism)
+            do {
+                try await client(server).send(message(to: "a@example.com"))
+                #expect(server.messages.first?.contains("X-Test-Auth-Mechanism: \(mechanism)") == true, "\(server.messages)")
+            } catch {
+                Issue.record("delivery with AUTH \(mechanism) failed: \(error)")
+            }
+            await server.stop()
+        }
+    }
+
+    @Test func implicitTLSDeliversFromTheFirstByte() async throws {
+        let server = try await TLSSMTPServer.start(implicitTLS: true)
+        do {
+            // smtps:// and ?tls=tls are the same thing.
+            try await client(server, tls: "tls").send(message(to: "a@example.com"))
+            let smtps = try SMTPConfiguration(
+                url: "smtps://\(server.user):\(server.password)@127.0.0.1:\(server.port)?cafile=\(server.certificatePath)")
+            try await SMTPClient(configuration: smtps).send(message(to: "b@example.com"))
+            #expect(server.messages.count == 2)
+            #expect(server.messages.allSatisfy { $0.contains("X-Test-Auth-Mechanism: PLAIN") || $0.contains("X-Test-Auth-Mechanism: LOGIN") })
+        } catch {
+            Issue.record("implicit TLS delivery failed: \(error)")
+        }
+        // A client that speaks plain SMTP (or STARTTLS) to a TLS port gets nowhere.
+        do {
+            var plain = try configuration(server, tls: "starttls")
+            plain.timeout = .seconds(2)  // the server waits for a TLS handshake that never comes
+            try await SMTPClient(configuration: plain).send(message(to: "c@example.com"))
+            Issue.record("sent in the clear to an implicit-TLS port")
+        } catch {}
+        #expect(server.messages.count == 2)
+        await server.stop()
+    }
+
     @Test func aWrongPasswordOrNoTLSIsAPermanentFailure() async throws {
         let server = try await TLSSMTPServer.start()
         for smtp in [try client(server, password: "wrong-password"), try client(server, tls: "none")] {

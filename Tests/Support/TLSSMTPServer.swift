@@ -10,7 +10,9 @@ public final class TLSSMTPServer: Sendable {
     public let password = "s3cret-pass"
     private let process: ChildProcess
 
-    public static func start() async throws -> TLSSMTPServer {
+    /// `implicitTLS`: TLS from the first byte (smtps) instead of STARTTLS. `onlyAuth`: offer just this AUTH
+    /// mechanism (`"LOGIN"`, `"PLAIN"`) instead of both.
+    public static func start(implicitTLS: Bool = false, onlyAuth: String? = nil) async throws -> TLSSMTPServer {
         let directory = NSTemporaryDirectory() + "tls-smtp-\(UUID().uuidString.prefix(8))"
         let output = directory + "/mail"
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
@@ -26,7 +28,8 @@ public final class TLSSMTPServer: Sendable {
             port: port, certificate: certificate, output: output,
             process: ChildProcess(
                 name: "smtp", executable: "/usr/bin/python3",
-                arguments: [script, String(port), certificate, key, output, "greenlight", "s3cret-pass"],
+                arguments: [script, String(port), certificate, key, output, "greenlight", "s3cret-pass"]
+                    + (implicitTLS ? ["--implicit-tls"] : []) + (onlyAuth.map { ["--only-auth", $0] } ?? []),
                 logPath: directory + "/server.log"))
         let ready = try await eventually(timeout: .seconds(20), interval: .milliseconds(50)) {
             if server.process.hasExited {
