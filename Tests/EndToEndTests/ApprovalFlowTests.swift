@@ -81,6 +81,22 @@ struct ApprovalFlowTests {
             #expect(orchestratorMetrics.contains("greenlight_pending_executions"))
             let notifierMetrics = try await HTTP.get("http://127.0.0.1:\(stack.ports["notifier"]!)/metrics").body
             #expect(notifierMetrics.contains(#"greenlight_emails_total{result="sent"} 1"#))
+            // How long the send took, and HTTP requests by route and status.
+            #expect(try await stack.metrics("notifier").value("greenlight_email_send_seconds_count") == 1)
+            let intake = try await stack.metrics("intake")
+            #expect(intake.value("hb_requests", ["http_route": "/v1/requests", "http_response_status_code": "202"]) == 1, "\(intake)")
+            #expect(intake.value("hb_requests", ["http_route": "/v1/requests/{requestId}", "http_response_status_code": "200"]) ?? 0 >= 1, "\(intake)")
+            let links = try await stack.metrics("callbacks")
+            #expect(links.value("hb_requests", ["http_route": "/approve/{token}", "http_request_method": "GET"]) ?? 0 >= 1, "\(links)")
+            // The gauges read from Postgres (every 5 s): the request approved, nothing pending, nothing unsent.
+            var gauges = try await stack.metrics("orchestrator")
+            let settled = try await eventually(timeout: .seconds(20), interval: .milliseconds(500)) {
+                gauges = try await stack.metrics("orchestrator")
+                return gauges.value("greenlight_requests", ["status": "approved"]) == 1
+                    && gauges.value("greenlight_requests", ["status": "pending"]) == 0
+                    && gauges.value("greenlight_pending_executions") == 0 && gauges.value("greenlight_outbox_backlog") == 0
+            }
+            #expect(settled, "\(gauges)")
             // Consumer lag, per group and partition, from both consuming services (refreshed every 5 s).
             for (service, group) in [("orchestrator", "greenlight-orchestrator"), ("notifier", "greenlight-notifier")] {
                 let reported = try await eventually(timeout: .seconds(20), interval: .milliseconds(500)) {
@@ -213,6 +229,10 @@ struct ApprovalFlowTests {
             let timedOut = try #require(time("CallbackTimedOut"))
             let lateness = timedOut.timeIntervalSince(started) - 2
             #expect(lateness >= 0 && lateness < 1, "timer lateness \(lateness) s")
+            // The same, as the orchestrator's metric: one timer fired, late by under a second.
+            let orchestrator = try await stack.metrics("orchestrator")
+            #expect(orchestrator.value("greenlight_timer_lateness_seconds_count") ?? 0 >= 1, "\(orchestrator)")
+            #expect(orchestrator.value("greenlight_timer_lateness_seconds_sum") ?? 99 < 1)
 
             // The link no longer decides anything.
             let approve = try #require(mail.links.first { $0.contains("/approve/") })

@@ -109,6 +109,11 @@ struct ProgramAccessTests {
                 .filter { $0.key == requestId }.map(\.reason)
             #expect(reasons.count == 1)
             #expect(reasons.first?.contains("bounce@example.com") == true)
+            // Counted: one email sent, one failed, one dead letter.
+            let notifier = try await stack.metrics("notifier")
+            #expect(notifier.value("greenlight_emails_total", ["result": "failed"]) == 1, "\(notifier)")
+            #expect(notifier.value("greenlight_emails_total", ["result": "sent"]) == 1)
+            #expect(notifier.value("greenlight_dead_letters_total", ["service": "notifier"]) == 1)
 
             // Resend to the approver who got it: a second message with the same link.
             let first = try await stack.waitForMail(forRequest: requestId)

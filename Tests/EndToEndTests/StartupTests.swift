@@ -16,6 +16,56 @@ struct StartupTests {
         #expect(output.contains("GREENLIGHT_KAFKA_BROKERS"))
     }
 
+    /// `/readyz` follows the dependencies of the running services: 503 naming Postgres (for the three that use it)
+    /// while the database is down, naming Kafka while the broker is, and ready again once they are back;
+    /// `/healthz` stays 200 throughout (the process is alive, so it must not be restarted for an outage).
+    @Test(.timeLimit(.minutes(4))) func readinessFollowsPostgresAndKafka() async throws {
+        try await ServiceStack.with { stack in
+            let services = ["intake", "orchestrator", "notifier", "callbacks"]
+            func probe(_ service: String, _ path: String = "/readyz") async throws -> HTTP.Response {
+                try await HTTP.get("http://127.0.0.1:\(stack.ports[service]!)\(path)")
+            }
+            func waitUntil(
+                _ services: [String], _ what: String, timeout: Duration = .seconds(40),
+                _ condition: @escaping @Sendable (HTTP.Response) -> Bool
+            ) async throws {
+                let deadline = ContinuousClock.now + timeout
+                for service in services {
+                    var last: HTTP.Response?
+                    let reached = try await eventually(timeout: max(deadline - ContinuousClock.now, .seconds(1)), interval: .milliseconds(250)) {
+                        last = try await probe(service)
+                        return condition(last!)
+                    }
+                    #expect(
+                        reached,
+                        "\(service) never became \(what): \(last.map { "\($0.status) \($0.body)" } ?? "")\n\(stack.diagnostics())")
+                }
+            }
+            try await waitUntil(services, "ready") { $0.status == 200 }
+
+            try await stack.database.setAcceptingConnections(false)
+            try await waitUntil(["intake", "orchestrator", "callbacks"], "unready for Postgres") {
+                $0.status == 503 && $0.body.contains(#""postgres":"unavailable""#) && $0.body.contains(#""kafka":"ok""#)
+            }
+            // The notifier does not use Postgres: still ready.
+            #expect(try await probe("notifier").status == 200)
+            for service in services { #expect(try await probe(service, "/healthz").status == 200) }
+            try await stack.database.setAcceptingConnections(true)
+            try await waitUntil(services, "ready again after Postgres") { $0.status == 200 }
+
+            try stack.cluster.setBrokerDown(1)
+            try await waitUntil(services, "unready for Kafka") {
+                $0.status == 503 && $0.body.contains(#""kafka":"unavailable""#) && $0.body.contains(#""status":"not ready""#)
+            }
+            for service in services { #expect(try await probe(service, "/healthz").status == 200) }
+            try stack.cluster.setBrokerUp(1)
+            // The embedded broker leaves a request that reached it while down unanswered, so a client may wait out
+            // socket.timeout.ms (60 s) before it reconnects; hence the long bound.
+            try await waitUntil(services, "ready again after Kafka", timeout: .seconds(100)) { $0.status == 200 }
+
+        }
+    }
+
     /// SIGTERM (what `docker stop` and Kubernetes send) ends every service cleanly, with status 0, after it has
     /// done some work: its loops stop without the shutdown being mistaken for a failure.
     @Test func everyServiceShutsDownCleanlyOnSIGTERM() async throws {

@@ -30,6 +30,25 @@ struct KafkaOutageTests {
         await producer.shutdown(timeout: .seconds(2))
     }
 
+    /// An idle producer (intake's, between requests) says it cannot reach the broker while it is down, and says
+    /// it can again once it is back, without a send to wake it: `/readyz` rests on this, and an instance that
+    /// stays unready gets no traffic that could wake it.
+    @Test func anIdleProducersReachabilityFollowsTheBroker() async throws {
+        let cluster = try KafkaMockCluster()
+        let producer = try KafkaProducer(
+            configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers), logger: logger)
+        #expect(await producer.isConnected())
+        try cluster.setBrokerDown(1)
+        #expect(try await eventually(timeout: .seconds(20), interval: .milliseconds(200)) { await !producer.isConnected() })
+        // Long enough for the reconnect back-off to reach its maximum.
+        try await Task.sleep(for: .seconds(12))
+        try cluster.setBrokerUp(1)
+        let back = ContinuousClock.now
+        #expect(try await eventually(timeout: .seconds(30), interval: .milliseconds(200)) { await producer.isConnected() })
+        #expect(ContinuousClock.now - back < .seconds(30))
+        await producer.shutdown()
+    }
+
     /// A send made while the broker is down ends either way within `message.timeout.ms` (delivered once the
     /// broker is back, or a typed error) and never hangs; once the broker is back, sends succeed again.
     @Test func sendDuringAnOutageEndsInBoundedTimeAndTheProducerRecovers() async throws {

@@ -28,6 +28,17 @@ public struct TestDatabase: Sendable {
         PostgresPool(configuration: try PostgresConfiguration(url: url), maxConnections: maxConnections, logger: logger)
     }
 
+    /// Takes this database away from its clients (`accepting: false`: new connections refused, open ones ended)
+    /// or gives it back, as an outage of the server would, without touching the other tests' databases.
+    public func setAcceptingConnections(_ accepting: Bool) async throws {
+        let admin = try await PostgresConnection.connect(PostgresConfiguration(url: adminURL))
+        try await admin.execute(script: "ALTER DATABASE \(name) WITH ALLOW_CONNECTIONS \(accepting)")
+        if !accepting {
+            _ = try await admin.query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = \(name) AND pid <> pg_backend_pid()")
+        }
+    }
+
     /// This database's URL with an `application_name`, to tell its connections apart in `pg_stat_activity`.
     public func url(applicationName: String) -> String {
         "\(url)?application_name=\(applicationName)"

@@ -1,4 +1,5 @@
 import Foundation
+import GreenlightModels
 import Metrics
 import Postgres
 
@@ -20,10 +21,12 @@ struct StateGauges: Sendable {
         Gauge(label: "greenlight_pending_executions").record(running.first ?? 0)
         let backlog = try await pool.query("SELECT count(*) FROM durable_outbox WHERE sent_at IS NULL").column(Int.self)
         Gauge(label: "greenlight_outbox_backlog").record(backlog.first ?? 0)
-        for (status, count) in try await pool.query("SELECT status, count(*) FROM approval_requests GROUP BY status")
-            .decode((String, Int).self)
-        {
-            Gauge(label: "greenlight_requests", dimensions: [("status", status)]).record(count)
+        let counts = Dictionary(
+            try await pool.query("SELECT status, count(*) FROM approval_requests GROUP BY status").decode((String, Int).self),
+            uniquingKeysWith: +)
+        // Every status, so that one with no requests left (no pending ones, say) reads 0 and not its last count.
+        for status in ApprovalStatus.allCases {
+            Gauge(label: "greenlight_requests", dimensions: [("status", status.rawValue)]).record(counts[status.rawValue] ?? 0)
         }
     }
 }
