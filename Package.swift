@@ -9,6 +9,7 @@ let hummingbird = Target.Dependency.product(name: "Hummingbird", package: "hummi
 let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
 let lifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
 let metrics = Target.Dependency.product(name: "Metrics", package: "swift-metrics")
+let tracing = Target.Dependency.product(name: "Tracing", package: "swift-distributed-tracing")
 
 /// One service: a library target (what tests import) and a thin executable over it.
 func service(_ name: String, executable: String, dependencies: [Target.Dependency]) -> [Target] {
@@ -53,6 +54,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
@@ -116,7 +118,7 @@ let package = Package(
         .target(
             name: "ServiceSupport",
             dependencies: [
-                "GreenlightModels", "Kafka", "Postgres", hummingbird, logging, lifecycle, metrics,
+                "GreenlightModels", "Kafka", "Postgres", hummingbird, logging, lifecycle, metrics, tracing,
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
@@ -197,7 +199,7 @@ let package = Package(
             "Notifier",
             executable: "greenlight-notifier",
             dependencies: [
-                "GreenlightModels", "Kafka", "Mail", "ServiceSupport", hummingbird,
+                "GreenlightModels", "Kafka", "Mail", "ServiceSupport", hummingbird, tracing,
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         )
@@ -243,7 +245,7 @@ let package = Package(
                 name: "ServiceTests",
                 dependencies: [
                     "Intake", "Callbacks", "Orchestrator", "Notifier", "Mail", "MailSink", "GreenlightTestSupport",
-                    "ApprovalStore", "ServiceSupport", "LoadGen", logging,
+                    "ApprovalStore", "ServiceSupport", "LoadGen", "Kafka", logging, tracing,
                     .product(name: "HummingbirdTesting", package: "hummingbird"),
                     .product(name: "Yams", package: "Yams"),
                 ],

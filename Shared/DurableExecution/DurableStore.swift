@@ -312,12 +312,13 @@ struct DurableStore: Sendable {
         ).affectedRows == 1
     }
 
-    /// Queues a message; `trace` (a new span of it) travels in its `traceparent` header.
+    /// Queues a message; `trace` travels in its `traceparent` header, so the span that receives it is a child of
+    /// the span that started the execution.
     func enqueue(topic: String, key: String, payload: String, trace: TraceContext?) async throws {
         connection.queue(
             """
             INSERT INTO durable_outbox (topic, message_key, payload, trace_parent)
-            VALUES (\(topic), \(key), \(payload), \(trace?.child().traceparent))
+            VALUES (\(topic), \(key), \(payload), \(trace?.traceparent))
             """)
     }
 }

@@ -11,12 +11,14 @@ public struct CommonConfiguration: Sendable {
     public var httpPort: Int
     public var logLevel: Logger.Level
     public var logFormat: GreenlightLogging.Format
+    /// Whether finished trace spans are written to the log (`GREENLIGHT_TRACING`).
+    public var tracing: TracingMode
     /// Partitions and replicas for topics the service creates when they are missing.
     public var topicPartitions: Int
     public var topicReplicationFactor: Int
 
     /// Reads `GREENLIGHT_KAFKA_BROKERS`, `GREENLIGHT_HTTP_HOST`, `GREENLIGHT_HTTP_PORT`, `GREENLIGHT_LOG_LEVEL`,
-    /// `GREENLIGHT_KAFKA_PARTITIONS`, `GREENLIGHT_KAFKA_REPLICATION_FACTOR` and `GREENLIGHT_KAFKA_FETCH_WAIT_MS`.
+    /// `GREENLIGHT_LOG_FORMAT`, `GREENLIGHT_TRACING`, `GREENLIGHT_KAFKA_PARTITIONS`, `GREENLIGHT_KAFKA_REPLICATION_FACTOR` and `GREENLIGHT_KAFKA_FETCH_WAIT_MS`.
     public static func read(_ reader: inout EnvironmentReader, service: String, defaultPort: Int) -> CommonConfiguration {
         let brokers = reader.string("GREENLIGHT_KAFKA_BROKERS", default: "127.0.0.1:9092")
         if brokers.split(separator: ",").contains(where: { !$0.contains(":") }) {
@@ -33,6 +35,9 @@ public struct CommonConfiguration: Sendable {
         let formatText = reader.string("GREENLIGHT_LOG_FORMAT", default: "json")
         let format = GreenlightLogging.Format(rawValue: formatText.lowercased())
         if format == nil { reader.report("GREENLIGHT_LOG_FORMAT must be json or text, not \"\(formatText)\"") }
+        let tracingText = reader.string("GREENLIGHT_TRACING", default: "log")
+        let tracing = TracingMode(rawValue: tracingText.lowercased())
+        if tracing == nil { reader.report("GREENLIGHT_TRACING must be log or off, not \"\(tracingText)\"") }
         let partitions = reader.int("GREENLIGHT_KAFKA_PARTITIONS", default: 6, range: 1...1000)
         let replicas = reader.int("GREENLIGHT_KAFKA_REPLICATION_FACTOR", default: 1, range: 1...10)
         // How long a consumer's fetch may wait for data (librdkafka's fetch.wait.max.ms). Real brokers answer as
@@ -42,7 +47,7 @@ public struct CommonConfiguration: Sendable {
             serviceName: service,
             kafka: KafkaConfiguration(
                 bootstrapServers: brokers, clientId: service, consumerProperties: ["fetch.wait.max.ms": String(fetchWait)]),
-            httpHost: host, httpPort: port, logLevel: level ?? .info, logFormat: format ?? .json,
+            httpHost: host, httpPort: port, logLevel: level ?? .info, logFormat: format ?? .json, tracing: tracing ?? .log,
             topicPartitions: partitions,
             topicReplicationFactor: replicas)
     }

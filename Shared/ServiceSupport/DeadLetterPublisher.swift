@@ -28,9 +28,12 @@ public struct DeadLetterPublisher: Sendable {
         let letter = DeadLetter(
             reason: reason, topic: message.topic, partition: message.partition, offset: message.offset,
             key: message.keyString, payload: message.value, deadLetteredAt: Date())
+        // The letter stays in the trace the message belonged to, so the trace shows where it ended.
+        let headers = message.header(TraceContext.headerName).map { [KafkaHeader(name: TraceContext.headerName, value: $0)] } ?? []
         try await Backoff().retrying("Publishing a dead letter", logger: logger) {
             try await producer.send(
-                topic: Topic.deadLetters.rawValue, key: message.keyString, value: Array(try GreenlightJSON.encode(letter)))
+                topic: Topic.deadLetters.rawValue, key: message.keyString, value: Array(try GreenlightJSON.encode(letter)),
+                headers: headers)
         }
     }
 }

@@ -3,6 +3,7 @@ import GreenlightModels
 import HTTPTypes
 import Hummingbird
 import Kafka
+import Tracing
 
 /// Publishes Greenlight events: JSON-encoded, keyed by request id, on the event's own topic, with the W3C
 /// `traceparent` header of the trace it belongs to, acknowledged by the broker (acks=all) before `publish`
@@ -18,14 +19,23 @@ public struct KafkaEventPublisher: EventPublishing {
         self.producer = producer
     }
 
+    /// Sends in a producer span, a child of `trace`; the message carries the span's context.
     public func publish<Event: GreenlightEvent>(_ event: Event, trace: TraceContext) async throws {
         let payload = try GreenlightJSON.encode(event)
-        try await producer.send(
-            topic: Event.topic.rawValue, key: event.requestId, value: Array(payload),
-            headers: [
-                KafkaHeader(name: "greenlight-event-type", string: Event.eventType),
-                KafkaHeader(name: TraceContext.headerName, string: trace.traceparent),
-            ])
+        var parent = ServiceContext.current ?? .topLevel
+        parent.traceContext = trace
+        try await withSpan("publish \(Event.topic.rawValue)", context: parent, ofKind: .producer) { span in
+            span.attributes["messaging.destination.name"] = Event.topic.rawValue
+            span.attributes["greenlight.event.type"] = Event.eventType
+            var headers = [KafkaHeader(name: "greenlight-event-type", string: Event.eventType)]
+            if span.context.traceContext != nil {
+                InstrumentationSystem.instrument.inject(span.context, into: &headers, using: KafkaHeadersInjector())
+            } else {
+                // No tracer bootstrapped (a tool, a test): the context still travels.
+                headers.append(KafkaHeader(name: TraceContext.headerName, string: trace.traceparent))
+            }
+            try await producer.send(topic: Event.topic.rawValue, key: event.requestId, value: Array(payload), headers: headers)
+        }
     }
 }
 
@@ -35,8 +45,12 @@ extension HTTPField.Name {
 }
 
 extension Request {
-    /// A new span of the trace this request carries in `traceparent`, or a new trace when it carries none.
-    public var trace: TraceContext { TraceContext.continuing(headers[.traceparent]) }
+    /// The trace this request's work belongs to: the server span `TracingMiddleware` opened for it (which
+    /// continues the caller's `traceparent`); without that middleware, a new span of the caller's trace, or a
+    /// new trace when it carries none.
+    public var trace: TraceContext {
+        ServiceContext.current?.traceContext ?? TraceContext.continuing(headers[.traceparent])
+    }
 }
 
 extension KafkaMessage {

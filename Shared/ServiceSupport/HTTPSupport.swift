@@ -113,10 +113,13 @@ public func makeHTTPServer(
 }
 
 /// The router every service starts from: request metrics (Hummingbird's `MetricsMiddleware`: requests by
-/// method, route and status, with durations), problem-details errors, the health endpoints and `/metrics`.
+/// method, route and status, with durations), a trace span per request (`TracingMiddleware`), problem-details
+/// errors, the health endpoints and `/metrics`.
 public func makeServiceRouter(checks: [(name: String, check: HealthRoutes.Check)]) -> Router<GreenlightRequestContext> {
     let router = Router(context: GreenlightRequestContext.self)
     router.add(middleware: MetricsMiddleware())
+    // A server span per request, continuing the caller's `traceparent`: see Tracing.swift.
+    router.add(middleware: TracingMiddleware())
     router.add(middleware: ProblemMiddleware())
     HealthRoutes(checks: checks).register(on: router)
     GreenlightMetrics.register(on: router)

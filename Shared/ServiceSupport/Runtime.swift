@@ -13,17 +13,21 @@ public enum GreenlightLogging {
         case text
     }
 
+    /// Every line written inside a trace span also carries the span's `traceId` and `spanId`.
     public static func bootstrap(level: Logger.Level, format: Format = .json) {
-        LoggingSystem.bootstrap { label in
-            switch format {
-            case .json:
-                return JSONLogHandler(service: label, level: level)
-            case .text:
-                var handler = StreamLogHandler.standardError(label: label)
-                handler.logLevel = level
-                return handler
-            }
-        }
+        LoggingSystem.bootstrap(
+            { label, provider in
+                switch format {
+                case .json:
+                    var handler = JSONLogHandler(service: label, level: level)
+                    handler.metadataProvider = provider
+                    return handler
+                case .text:
+                    var handler = StreamLogHandler.standardError(label: label, metadataProvider: provider)
+                    handler.logLevel = level
+                    return handler
+                }
+            }, metadataProvider: .greenlightTrace)
     }
 
     public static func bootstrap(_ common: CommonConfiguration) {
@@ -121,7 +125,7 @@ public func runUntilShutdown(
 }
 
 /// What every executable's `main` does: load the configuration (exit 78 naming each bad variable), bootstrap
-/// logging and metrics, run the service.
+/// logging, metrics and tracing, run the service.
 public enum ServiceMain {
     public static func run<Configuration>(
         _ name: String, load: ([String: String]) throws -> Configuration, common: (Configuration) -> CommonConfiguration,
@@ -135,6 +139,7 @@ public enum ServiceMain {
         }
         GreenlightLogging.bootstrap(common(configuration))
         GreenlightMetrics.bootstrap()
+        GreenlightTracing.bootstrap(mode: common(configuration).tracing, logger: Logger(label: name))
         try await run(configuration, Logger(label: name))
     }
 }

@@ -382,6 +382,52 @@ struct TracePropagationTests {
                 #expect(logged, "\(service) logged nothing for \(requestId) under trace \(traceId)")
             }
 
+            // And each hop wrote its span (GREENLIGHT_TRACING=log, the default), linked to the one before it: the
+            // path from the client's POST to the notification, and from the click to the decision's handling.
+            var spans: [[String: Any]] = []
+            func span(_ service: String, _ name: String) -> [String: Any]? {
+                spans.first { $0["service"] as? String == "greenlight-\(service)" && $0["span"] as? String == name }
+            }
+            let expected = [
+                ("intake", "/v1/requests"), ("intake", "publish approvals.requests"),
+                ("orchestrator", "process approvals.requests"), ("notifier", "process approvals.notifications"),
+                ("notifier", "publish approvals.decisions"), ("callbacks", "publish approvals.decisions"),
+                ("orchestrator", "process approvals.decisions"),
+            ]
+            let allWritten = try await eventually(timeout: .seconds(10)) {
+                spans = ["intake", "orchestrator", "notifier", "callbacks"].flatMap { service in
+                    stack.processes[service]!.logTail(4000).split(separator: "\n").compactMap { line in
+                        (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
+                    }
+                }.filter { $0["message"] as? String == "span" && $0["traceId"] as? String == traceId }
+                return expected.allSatisfy { span($0.0, $0.1) != nil }
+            }
+            #expect(allWritten, "spans of the trace: \(spans.map { "\($0["service"] ?? "") \($0["span"] ?? "")" })")
+            func all(_ service: String, _ name: String) -> [[String: Any]] {
+                spans.filter { $0["service"] as? String == "greenlight-\(service)" && $0["span"] as? String == name }
+            }
+            /// Some span `child` has some span `parent` as its parent (the decisions topic carries both clicks and
+            /// delivery reports, so a name may have several spans).
+            func parent(_ child: (String, String), is parent: (String, String)) {
+                let parentIds = Set(all(parent.0, parent.1).compactMap { $0["spanId"] as? String })
+                #expect(
+                    all(child.0, child.1).contains { ($0["parentSpanId"] as? String).map(parentIds.contains) == true },
+                    "\(child) should be a child of \(parent): \(spans.map { "\($0["service"] ?? "") \($0["span"] ?? "") \($0["spanId"] ?? "") <- \($0["parentSpanId"] ?? "")" })")
+            }
+            #expect(span("intake", "/v1/requests")?["parentSpanId"] as? String == "00f067aa0ba902b7")
+            #expect(span("intake", "/v1/requests")?["http.response.status_code"] as? String == "202")
+            parent(("intake", "publish approvals.requests"), is: ("intake", "/v1/requests"))
+            parent(("orchestrator", "process approvals.requests"), is: ("intake", "publish approvals.requests"))
+            parent(("orchestrator", "process approvals.decisions"), is: ("callbacks", "publish approvals.decisions"))
+            // The notification was emitted under the execution's trace (the span that started it).
+            parent(("notifier", "process approvals.notifications"), is: ("orchestrator", "process approvals.requests"))
+            parent(("notifier", "publish approvals.decisions"), is: ("notifier", "process approvals.notifications"))
+            // Span lines never carry the link token (the link's path is not among the attributes written).
+            let token = String(approve.split(separator: "/").last!)
+            for service in ["intake", "orchestrator", "notifier", "callbacks"] {
+                #expect(!stack.processes[service]!.logTail(4000).contains(token), "\(service) logged the link token")
+            }
+
             // A request without a trace starts one, and says which.
             let untraced = try await stack.submit(
                 #"{"requestId": "\#(requestId)-2", "amount": 1, "description": "Untraced"}"#)

@@ -17,7 +17,7 @@ struct ComposeFileTests {
     static let optional: Set<String> = [
         "GREENLIGHT_LOG_LEVEL", "GREENLIGHT_POLL_INTERVAL_MS", "GREENLIGHT_KAFKA_REPLICATION_FACTOR", "GREENLIGHT_API_KEYS",
         "GREENLIGHT_LINK_RATE_LIMIT", "GREENLIGHT_TRUST_FORWARDED_FOR", "GREENLIGHT_DEFAULT_CHANNEL", "GREENLIGHT_WEBHOOK_URL",
-        "GREENLIGHT_KAFKA_FETCH_WAIT_MS",
+        "GREENLIGHT_KAFKA_FETCH_WAIT_MS", "GREENLIGHT_TRACING",
     ]
 
     /// The variables each service reads, as its own configuration loader reports them.

@@ -148,8 +148,9 @@ public struct LinkRoutes: Sendable {
             comment: comment, decidedAt: now(), tokenHash: record.tokenHash,
             clientAddress: context.clientAddress(of: request, trustForwardedFor: trustForwardedFor),
             userAgent: request.headers[.userAgent].map { String($0.prefix(300)) })
-        // The click joins the trace of the request it decides, so the request's whole path is one trace.
-        let trace = record.trace?.child() ?? request.trace
+        // The click joins the trace of the request it decides, so the request's whole path is one trace: the
+        // decision is published in a span whose parent is the one that started the request's workflow.
+        let trace = record.trace ?? request.trace
         do {
             try await publisher.publish(event, trace: trace)
         } catch {

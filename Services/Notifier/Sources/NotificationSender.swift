@@ -2,6 +2,7 @@ import Foundation
 import GreenlightModels
 import Kafka
 import Logging
+import Tracing
 import Metrics
 import Mail
 import ServiceSupport
@@ -35,7 +36,13 @@ struct NotificationSender: Sendable {
             await deadLetter(message, reason: "not a NotificationRequested: \(DecodingErrorDescription.describe(error))")
             return
         }
-        let trace = message.trace
+        await message.withConsumerSpan("process \(message.topic)") { trace in
+            await deliver(notification, token: token, message: message, trace: trace)
+        }
+    }
+
+    /// Sends one notification (with retries), reports how it went, and dead-letters it if it failed for good.
+    func deliver(_ notification: NotificationRequested, token: String, message: KafkaMessage, trace: TraceContext) async {
         let metadata: Logger.Metadata = [
             "requestId": "\(notification.requestId)", "eventId": "\(notification.eventId)",
             "executionId": "\(notification.executionId)", "traceId": "\(trace.traceId)",

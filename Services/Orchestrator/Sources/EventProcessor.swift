@@ -54,7 +54,9 @@ struct EventProcessor: Sendable {
         do {
             try await pool.transaction { connection in
                 for (message, event) in readable {
-                    _ = try await handler.handle(event, topic: message.topic, trace: message.trace, on: connection)
+                    _ = try await message.withConsumerSpan("process \(message.topic)") { trace in
+                        try await handler.handle(event, topic: message.topic, trace: trace, on: connection)
+                    }
                 }
             }
             Counter(label: "greenlight_orchestrator_event_batches_total").increment()
@@ -76,20 +78,21 @@ struct EventProcessor: Sendable {
             return
         }
         let (eventId, requestId) = event.identity
-        let trace = message.trace
-        let metadata: Logger.Metadata = ["eventId": "\(eventId)", "requestId": "\(requestId)", "traceId": "\(trace.traceId)"]
-        do {
-            try await Backoff().retrying("Handling an event", logger: logger, metadata: metadata, giveUp: Self.isPoison) {
-                try await pool.transaction { connection in
-                    if try await !handler.handle(event, topic: message.topic, trace: trace, on: connection) {
-                        logger.debug("Event already handled", metadata: metadata)
+        try await message.withConsumerSpan("process \(message.topic)") { trace in
+            let metadata: Logger.Metadata = ["eventId": "\(eventId)", "requestId": "\(requestId)", "traceId": "\(trace.traceId)"]
+            do {
+                try await Backoff().retrying("Handling an event", logger: logger, metadata: metadata, giveUp: Self.isPoison) {
+                    try await pool.transaction { connection in
+                        if try await !handler.handle(event, topic: message.topic, trace: trace, on: connection) {
+                            logger.debug("Event already handled", metadata: metadata)
+                        }
                     }
                 }
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                try await deadLetter(message, reason: "handling failed repeatedly: \(error)")
             }
-        } catch is CancellationError {
-            throw CancellationError()
-        } catch {
-            try await deadLetter(message, reason: "handling failed repeatedly: \(error)")
         }
         outboxWakeUp.signal()
     }
