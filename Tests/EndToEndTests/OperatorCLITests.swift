@@ -153,6 +153,12 @@ struct OperatorCLITests {
             #expect(again, "the replayed event did not come back: \(letters)")
             #expect(Set(letters.map(\.payloadBase64)) == [letter.payloadBase64])
             #expect(try await cli("dlq", "replay", UUID().uuidString).status == 2)
+
+            // 4, and a message saying what to check, when intake does not answer.
+            let closed = "http://127.0.0.1:\(try freePort())"
+            let unreachable = try await cli("status", approveId, environment: ["GREENLIGHT_INTAKE_URL": closed])
+            #expect(unreachable.status == 4, "\(unreachable.output)")
+            #expect(unreachable.output.contains(closed), "\(unreachable.output)")
         }
     }
 }

@@ -2,16 +2,21 @@
 """Drives a real headless Chromium (Debian's chromium + chromium-driver, python3-selenium) through an approval
 link as a person would, and keeps a screenshot of every page.
 
-usage: browser_click.py LINK SCREENSHOT_DIR COMMENT [EMAIL_HTML_FILE]
+usage: browser_click.py LINK SCREENSHOT_DIR COMMENT [EMAIL_HTML_FILE] [--page NAME=URL]... [--submit NAME=URL]...
+                        [--flood NAME=URL]
 
 Opens LINK (the review page), types COMMENT, presses the page's button, waits for the result page, then opens
-LINK again (the spent link's page). With EMAIL_HTML_FILE, first renders the email as a mail client would.
-Prints one JSON object: each page's <h1> and the result page's URL.
+LINK again (the spent link's page). With EMAIL_HTML_FILE, first renders the email as a mail client would. Then,
+in the order given: --page opens URL; --submit opens URL and presses its (first) button; --flood requests URL
+until the server answers 429, then opens it. Each is kept as NAME.png.
+Prints one JSON object: each page's <h1> (by name) and the result page's text.
 """
 import json
 import os
 import sys
 import time
+import urllib.error
+import urllib.request
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -20,7 +25,9 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 link, directory, comment = sys.argv[1:4]
-email_file = sys.argv[4] if len(sys.argv) > 4 else None
+rest = sys.argv[4:]
+email_file = rest.pop(0) if rest and not rest[0].startswith("--") else None
+extras = [(rest[i][2:],) + tuple(rest[i + 1].split("=", 1)) for i in range(0, len(rest), 2)]
 os.makedirs(directory, exist_ok=True)
 
 options = webdriver.ChromeOptions()
@@ -56,6 +63,23 @@ try:
             break
         time.sleep(0.2)
     driver.save_screenshot(os.path.join(directory, "already-decided.png"))
+
+    for action, name, url in extras:
+        if action == "flood":
+            for _ in range(500):
+                try:
+                    urllib.request.urlopen(url, timeout=10).read()
+                except urllib.error.HTTPError as error:
+                    if error.code == 429:
+                        break
+        driver.get(url)
+        heading = driver.find_element(By.TAG_NAME, "h1").text
+        if action == "submit":
+            driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+            WebDriverWait(driver, 20).until(lambda d: d.find_element(By.TAG_NAME, "h1").text != heading)
+            heading = driver.find_element(By.TAG_NAME, "h1").text
+        result[name] = heading
+        driver.save_screenshot(os.path.join(directory, name + ".png"))
 finally:
     driver.quit()
 print(json.dumps(result))
