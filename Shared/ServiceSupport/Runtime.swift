@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Kafka
 import Logging
+import NIOCore
 import Postgres
 import ServiceLifecycle
 
@@ -140,7 +141,24 @@ public enum ServiceMain {
         GreenlightLogging.bootstrap(common(configuration))
         GreenlightMetrics.bootstrap()
         GreenlightTracing.bootstrap(mode: common(configuration).tracing, logger: Logger(label: name))
-        try await run(configuration, Logger(label: name))
+        let logger = Logger(label: name)
+        do {
+            try await run(configuration, logger)
+        } catch {
+            // A service that cannot go on says why, once, and exits 1: never a crash with a backtrace.
+            logger.critical("\(name) stopped: \(explain(error, common: common(configuration)))")
+            exit(1)
+        }
+    }
+
+    /// What went wrong, with the setting to change when one is to blame.
+    static func explain(_ error: any Error, common: CommonConfiguration) -> String {
+        if let error = error as? IOError, error.errnoCode == EADDRINUSE || error.errnoCode == EADDRNOTAVAIL {
+            let problem = error.errnoCode == EADDRINUSE ? "something else is listening there" : "no interface has that address"
+            return "cannot listen on \(common.httpHost):\(common.httpPort): \(problem); set GREENLIGHT_HTTP_PORT to a free port "
+                + "(or GREENLIGHT_HTTP_HOST to an address of this machine)"
+        }
+        return "\(error)"
     }
 }
 

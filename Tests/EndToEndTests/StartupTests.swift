@@ -16,6 +16,37 @@ struct StartupTests {
         #expect(output.contains("GREENLIGHT_KAFKA_BROKERS"))
     }
 
+    /// A port already taken is a setting to change, said once with the variable's name: not a crash.
+    @Test func aTakenPortStopsTheServiceWithAMessageNamingTheSetting() async throws {
+        let taken = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(taken) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(taken, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        try #require(bound == 0 && listen(taken, 1) == 0)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(taken, $0, &length) }
+        }
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        let log = NSTemporaryDirectory() + "taken-port-\(UUID().uuidString.prefix(8)).log"
+        let process = try ChildProcess(
+            name: "notifier", executable: "\(try ServiceStack.executableDirectory())/greenlight-notifier",
+            environment: [
+                "GREENLIGHT_HTTP_PORT": "\(port)", "GREENLIGHT_KAFKA_BROKERS": "127.0.0.1:1",
+                "GREENLIGHT_LINK_SECRET": String(repeating: "s", count: 32),
+            ],
+            logPath: log)
+        #expect(await process.waitForExit() == 1)
+        let output = process.logTail()
+        #expect(output.contains("cannot listen on 127.0.0.1:\(port)"), "\(output)")
+        #expect(output.contains("set GREENLIGHT_HTTP_PORT to a free port"))
+        #expect(!output.contains("Fatal error"))
+    }
+
     /// `/readyz` follows the dependencies of the running services: 503 naming Postgres (for the three that use it)
     /// while the database is down, naming Kafka while the broker is, and ready again once they are back;
     /// `/healthz` stays 200 throughout (the process is alive, so it must not be restarted for an outage).
