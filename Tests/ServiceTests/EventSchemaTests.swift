@@ -86,6 +86,10 @@ struct EventSchemaTests {
                 requestId: "REQ-001", executionId: uuid, stage: .decided, at: at, decision: .approve,
                 decidedBy: "a@example.com", channel: .link),
             ApprovalLifecycle(requestId: "REQ-001", executionId: uuid, stage: .completed, at: at, status: .approved),
+            ApprovalLifecycle(requestId: "REQ-001", executionId: uuid, stage: .reminded, at: at, approvers: ["a@example.com"]),
+            ApprovalLifecycle(requestId: "REQ-001", executionId: uuid, stage: .escalated, at: at, approvers: ["boss@example.com"]),
+            ApprovalLifecycle(requestId: "REQ-001", executionId: uuid, stage: .expired, at: at),
+            ApprovalLifecycle(requestId: "REQ-001", executionId: uuid, stage: .completed, at: at, status: .timedOut),
         ],
         .deadLetters: [
             DeadLetter(
@@ -112,6 +116,11 @@ struct EventSchemaTests {
         let status = try await ChildProcess.shell(
             "/usr/bin/python3 \(root.path)/scripts/check-event-schema \(schema) \(paths.joined(separator: " "))", logPath: log)
         return (status, (try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
+    }
+
+    @Test func theSamplesCoverEveryLifecycleStage() {
+        let stages = Set((Self.samples[.lifecycle] ?? []).compactMap { ($0 as? ApprovalLifecycle)?.stage })
+        #expect(stages == Set(ApprovalLifecycle.Stage.allCases))
     }
 
     @Test(arguments: Topic.allCases)
