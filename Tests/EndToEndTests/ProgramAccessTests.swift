@@ -80,6 +80,42 @@ struct ProgramAccessTests {
         }
     }
 
+    /// The audit trail of a link decision — the approver the link was issued to, when, the channel, the comment,
+    /// the client address and the user agent — in the status and the history, where they came from shown only to
+    /// callers with a key.
+    @Test func aLinkDecisionsAuditTrailIsInTheStatusAndTheHistory() async throws {
+        try await ServiceStack.with(environment: ["GREENLIGHT_API_KEYS": Self.key]) { stack in
+            let requestId = TestEnvironment.uniqueName("REQ")
+            #expect(
+                try await stack.submit(
+                    #"{"requestId": "\#(requestId)", "amount": 75, "description": "Audit", "approvers": ["Auditor@example.com"]}"#
+                ).status == 202)
+            let mail = try await stack.waitForMail(forRequest: requestId)
+            let reject = try #require(mail.links.first { $0.contains("/reject/") })
+            let page = try await HTTP.clickThrough(reject, comment: "Not this quarter", headers: [("User-Agent", "Audit-Browser/2.0")])
+            #expect(page.status == 200)
+            _ = try await stack.outcomes.waitFor(requestId)
+
+            let status = try await HTTP.send(url: "\(stack.intakeURL)/v1/requests/\(requestId)", headers: auth)
+            let body = try GreenlightJSON.decoder().decode(RequestStatusBody.self, from: Data(status.body.utf8))
+            let vote = try #require(body.votes?.first)
+            #expect(vote.approver == "Auditor@example.com" && vote.decision == .reject && vote.channel == .link)
+            #expect(vote.comment == "Not this quarter")
+            #expect(vote.clientAddress == "127.0.0.1" && vote.userAgent == "Audit-Browser/2.0")
+
+            let history = try await HTTP.send(url: "\(stack.intakeURL)/v1/requests/\(requestId)/history", headers: auth).body
+            for fact in ["Auditor@example.com", "Not this quarter", "127.0.0.1", "Audit-Browser/2.0", "\"channel\":\"link\""] {
+                #expect(history.contains(fact), "history lacks \(fact)")
+            }
+            // Without a key: who decided and why, but not from where.
+            let anonymous = try await HTTP.get("\(stack.intakeURL)/v1/requests/\(requestId)/history").body
+            #expect(anonymous.contains("Not this quarter"))
+            #expect(!anonymous.contains("Audit-Browser/2.0") && !anonymous.contains("127.0.0.1"))
+            let anonymousStatus = try await stack.status(requestId)
+            #expect(anonymousStatus?.votes?.first?.userAgent == nil && anonymousStatus?.votes?.first?.clientAddress == nil)
+        }
+    }
+
     @Test func aFailedEmailIsVisibleAndAResendDeliversTheSameLinkAgain() async throws {
         try await ServiceStack.with(environment: ["GREENLIGHT_API_KEYS": Self.key]) { stack in
             let requestId = TestEnvironment.uniqueName("REQ")
