@@ -104,7 +104,7 @@ let package = Package(
         .target(
             name: "ApprovalStore",
             dependencies: [
-                "GreenlightModels", "Postgres", "DurableExecution", .product(name: "Crypto", package: "swift-crypto"),
+                "GreenlightModels", "Postgres", "DurableExecution", logging, .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Shared/ApprovalStore",
             swiftSettings: swiftSettings

@@ -1,5 +1,6 @@
 import Foundation
 import GreenlightModels
+import Logging
 import Postgres
 
 /// The orchestrator's writes to the approval tables, on the connection of the transaction (and, inside the
@@ -181,13 +182,23 @@ public struct ApprovalWriter: Sendable {
             """)
     }
 
-    /// Removes and returns the decisions kept for a request, in the order they arrived.
-    public func takeEarlyDecisions(requestId: String) async throws -> [DecisionSubmitted] {
+    /// Removes and returns the decisions kept for a request, in the order they arrived. One that no longer
+    /// decodes (kept by an older version, say) is logged and dropped rather than holding up the request.
+    public func takeEarlyDecisions(requestId: String, logger: Logger) async throws -> [DecisionSubmitted] {
         let rows = try await connection.query(
             "DELETE FROM early_decisions WHERE request_id = \(requestId) RETURNING id, event"
         ).decode((Int64, String).self)
         let decoder = GreenlightJSON.decoder()
-        return try rows.sorted { $0.0 < $1.0 }.map { try decoder.decode(DecisionSubmitted.self, from: Data($0.1.utf8)) }
+        return rows.sorted { $0.0 < $1.0 }.compactMap { row in
+            do {
+                return try decoder.decode(DecisionSubmitted.self, from: Data(row.1.utf8))
+            } catch {
+                logger.error(
+                    "A kept decision could not be read and was dropped",
+                    metadata: ["requestId": "\(requestId)", "error": "\(DecodingErrorDescription.describe(error))"])
+                return nil
+            }
+        }
     }
 
     /// Deletes up to `limit` kept decisions that arrived before `cutoff` (their request never came); returns how

@@ -28,9 +28,8 @@ public struct KafkaEventPublisher: EventPublishing {
             span.attributes["messaging.destination.name"] = Event.topic.rawValue
             span.attributes["greenlight.event.type"] = Event.eventType
             var headers = [KafkaHeader(name: "greenlight-event-type", string: Event.eventType)]
-            if span.context.traceContext != nil {
-                InstrumentationSystem.instrument.inject(span.context, into: &headers, using: KafkaHeadersInjector())
-            } else {
+            InstrumentationSystem.instrument.inject(span.context, into: &headers, using: KafkaHeadersInjector())
+            if !headers.contains(where: { $0.name == TraceContext.headerName }) {
                 // No tracer bootstrapped (a tool, a test): the context still travels.
                 headers.append(KafkaHeader(name: TraceContext.headerName, string: trace.traceparent))
             }

@@ -158,6 +158,9 @@ public enum ServiceMain {
             return "cannot listen on \(common.httpHost):\(common.httpPort): \(problem); set GREENLIGHT_HTTP_PORT to a free port "
                 + "(or GREENLIGHT_HTTP_HOST to an address of this machine)"
         }
+        if error is CancellationError {
+            return "it did not finish shutting down within its grace period, so its remaining work was cancelled"
+        }
         return "\(error)"
     }
 }

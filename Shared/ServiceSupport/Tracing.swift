@@ -215,9 +215,23 @@ extension KafkaMessage {
     ) async rethrows -> T {
         try await withSpan(operationName, context: serviceContext, ofKind: .consumer) { span in
             span.attributes["messaging.destination.name"] = topic
+            if let key = keyString { span.attributes["messaging.kafka.message.key"] = key }
             // Without a tracer bootstrapped, the message's own context continues as before.
             return try await body(span.context.traceContext ?? trace)
         }
+    }
+}
+
+/// Runs `body` in an internal span whose parent is `trace`, not the current span: work done for a request whose
+/// trace began elsewhere, such as a click deciding a request submitted hours before. Log lines written inside
+/// carry that trace's ids. `body` gets the span's context (`trace` itself when no tracer is bootstrapped).
+public func inSpan<T>(
+    _ operationName: String, continuing trace: TraceContext, _ body: (TraceContext) async throws -> T
+) async rethrows -> T {
+    var context = ServiceContext.current ?? .topLevel
+    context.traceContext = trace
+    return try await withSpan(operationName, context: context, ofKind: .internal) { span in
+        try await body(span.context.traceContext ?? trace)
     }
 }
 

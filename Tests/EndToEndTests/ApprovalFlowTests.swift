@@ -391,7 +391,8 @@ struct TracePropagationTests {
             let expected = [
                 ("intake", "/v1/requests"), ("intake", "publish approvals.requests"),
                 ("orchestrator", "process approvals.requests"), ("notifier", "process approvals.notifications"),
-                ("notifier", "publish approvals.decisions"), ("callbacks", "publish approvals.decisions"),
+                ("notifier", "publish approvals.decisions"), ("callbacks", "decide by link"),
+                ("callbacks", "publish approvals.decisions"),
                 ("orchestrator", "process approvals.decisions"),
             ]
             let allWritten = try await eventually(timeout: .seconds(10)) {
@@ -418,6 +419,8 @@ struct TracePropagationTests {
             #expect(span("intake", "/v1/requests")?["http.response.status_code"] as? String == "202")
             parent(("intake", "publish approvals.requests"), is: ("intake", "/v1/requests"))
             parent(("orchestrator", "process approvals.requests"), is: ("intake", "publish approvals.requests"))
+            parent(("callbacks", "decide by link"), is: ("orchestrator", "process approvals.requests"))
+            parent(("callbacks", "publish approvals.decisions"), is: ("callbacks", "decide by link"))
             parent(("orchestrator", "process approvals.decisions"), is: ("callbacks", "publish approvals.decisions"))
             // The notification was emitted under the execution's trace (the span that started it).
             parent(("notifier", "process approvals.notifications"), is: ("orchestrator", "process approvals.requests"))

@@ -50,7 +50,7 @@ struct StartupTests {
     /// `/readyz` follows the dependencies of the running services: 503 naming Postgres (for the three that use it)
     /// while the database is down, naming Kafka while the broker is, and ready again once they are back;
     /// `/healthz` stays 200 throughout (the process is alive, so it must not be restarted for an outage).
-    @Test(.timeLimit(.minutes(4))) func readinessFollowsPostgresAndKafka() async throws {
+    @Test(.timeLimit(.minutes(6))) func readinessFollowsPostgresAndKafka() async throws {
         try await ServiceStack.with { stack in
             let services = ["intake", "orchestrator", "notifier", "callbacks"]
             func probe(_ service: String, _ path: String = "/readyz") async throws -> HTTP.Response {

@@ -11,11 +11,17 @@ struct WebhookTests {
         let receiver = try await WebhookReceiver.start(failFirst: 1)
         try await ServiceStack.with(environment: ["GREENLIGHT_WEBHOOK_URL": receiver.url]) { stack in
             let requestId = TestEnvironment.uniqueName("REQ")
+            let traceId = "0af7651916cd43dd8448eb211c80319c"
             #expect(
                 try await stack.submit(
-                    #"{"requestId": "\#(requestId)", "amount": 1200, "description": "Laptop <pro> & dock", "approvers": ["a@example.com"], "notify": "webhook"}"#
+                    #"{"requestId": "\#(requestId)", "amount": 1200, "description": "Laptop <pro> & dock", "approvers": ["a@example.com"], "notify": "webhook"}"#,
+                    headers: [("traceparent", "00-\(traceId)-b7ad6b7169203331-01")]
                 ).status == 202)
             _ = try await eventually(timeout: .seconds(30)) { !receiver.bodies.isEmpty }
+            // The POST carries the request's trace: one traceparent, so the receiving system can join it.
+            let traceparents = try #require(receiver.traceparents.first)
+            #expect(traceparents.count == 1, "\(traceparents)")
+            #expect(traceparents.first.flatMap(TraceContext.init(traceparent:))?.traceId == traceId, "\(traceparents)")
             let body = try #require(receiver.bodies.first)
             let json = try #require(try JSONSerialization.jsonObject(with: body) as? [String: Any])
             #expect((json["text"] as? String)?.hasPrefix("Approval needed: Laptop &lt;pro&gt; &amp; dock (1,200.00 USD) for a@example.com") == true)

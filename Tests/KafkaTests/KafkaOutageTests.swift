@@ -43,9 +43,7 @@ struct KafkaOutageTests {
         // Long enough for the reconnect back-off to reach its maximum.
         try await Task.sleep(for: .seconds(12))
         try cluster.setBrokerUp(1)
-        let back = ContinuousClock.now
         #expect(try await eventually(timeout: .seconds(30), interval: .milliseconds(200)) { await producer.isConnected() })
-        #expect(ContinuousClock.now - back < .seconds(30))
         await producer.shutdown()
     }
 

@@ -437,6 +437,27 @@ struct OrchestratorFlowTests {
         #expect(try await h.status("REQ-EQ")?.status == .pending)
     }
 
+    @Test func aKeptDecisionThatCannotBeAppliedDoesNotStopItsRequest() async throws {
+        let h = try await harness()
+        // A comment Postgres refuses (a NUL byte), and a row no version can read.
+        var broken = decision("REQ-EB", by: "a@example.com", channel: .kafka)
+        broken.comment = "nul \u{0} here"
+        try await h.handle(.decisionSubmitted(broken))
+        _ = try await h.pool.query(
+            "INSERT INTO early_decisions (request_id, event, received_at) VALUES ('REQ-EB', 'not json', now())")
+        try await h.handle(.approvalRequested(request("REQ-EB")))
+        #expect(try await h.status("REQ-EB")?.status == .pending)
+        let reasons = try await h.attempts("REQ-EB").map(\.reason)
+        #expect(reasons.count == 2)
+        #expect(reasons.last??.hasPrefix("kept until the request's workflow starts, then failed:") == true, "\(reasons)")
+        #expect(try await h.attempts("REQ-EB").map(\.accepted) == [false, false])
+        #expect(try await h.pool.query("SELECT count(*) FROM early_decisions").column(Int64.self) == [0])
+        // The request still works: the approvers' links decide it.
+        let token = try await h.outbox("NotificationRequested", as: NotificationRequested.self).first { $0.requestId == "REQ-EB" }!.linkToken
+        try await h.handle(.decisionSubmitted(decision("REQ-EB", by: "a@example.com", token: token)))
+        #expect(try await h.status("REQ-EB")?.status == .approved)
+    }
+
     @Test func callbackCommandsFromTheAPIDecideOrFail() async throws {
         let h = try await harness()
         try await h.handle(.approvalRequested(request("REQ-OK")))

@@ -7,6 +7,7 @@ import Synchronization
 public final class WebhookReceiver: Sendable {
     final class State: Sendable {
         let bodies = Mutex<[Data]>([])
+        let traceparents = Mutex<[[String]]>([])
         let failures: Mutex<Int>
         init(failFirst: Int) { failures = Mutex(failFirst) }
     }
@@ -17,6 +18,8 @@ public final class WebhookReceiver: Sendable {
 
     public var url: String { "http://127.0.0.1:\(port)/hook" }
     public var bodies: [Data] { state.bodies.withLock { $0 } }
+    /// The `traceparent` headers of each accepted POST (all of them, to tell one from several).
+    public var traceparents: [[String]] { state.traceparents.withLock { $0 } }
 
     public static func start(failFirst: Int = 0) async throws -> WebhookReceiver {
         let state = State(failFirst: failFirst)
@@ -30,6 +33,7 @@ public final class WebhookReceiver: Sendable {
             }
             if fail { return Response(status: .serviceUnavailable) }
             state.bodies.withLock { $0.append(Data(body.readableBytesView)) }
+            state.traceparents.withLock { $0.append(request.headers.filter { $0.name.canonicalName == "traceparent" }.map(\.value)) }
             return Response(status: .ok)
         }
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)

@@ -149,22 +149,23 @@ public struct LinkRoutes: Sendable {
             clientAddress: context.clientAddress(of: request, trustForwardedFor: trustForwardedFor),
             userAgent: request.headers[.userAgent].map { String($0.prefix(300)) })
         // The click joins the trace of the request it decides, so the request's whole path is one trace: the
-        // decision is published in a span whose parent is the one that started the request's workflow.
-        let trace = record.trace ?? request.trace
-        do {
-            try await publisher.publish(event, trace: trace)
-        } catch {
-            context.logger.error(
-                "Could not publish DecisionSubmitted", metadata: ["requestId": "\(record.requestId)", "error": "\(error)"])
-            return Page.response(Page.unavailable, status: .serviceUnavailable, extra: [.retryAfter: "30"])
+        // decision is published in a span whose parent is the one that started the request's workflow (the
+        // click's own HTTP span, with no trace from the browser, starts a trace of its own).
+        return await inSpan("decide by link", continuing: record.trace ?? request.trace) { trace in
+            do {
+                try await publisher.publish(event, trace: trace)
+            } catch {
+                context.logger.error(
+                    "Could not publish DecisionSubmitted", metadata: ["requestId": "\(record.requestId)", "error": "\(error)"])
+                return Page.response(Page.unavailable, status: .serviceUnavailable, extra: [.retryAfter: "30"])
+            }
+            context.logger.info(
+                "Decision submitted by link",
+                metadata: [
+                    "requestId": "\(record.requestId)", "eventId": "\(event.eventId)", "decision": "\(decision.rawValue)",
+                ])
+            return Page.response(Page.decided(decision, token: record), status: .ok)
         }
-        context.logger.info(
-            "Decision submitted by link",
-            metadata: [
-                "requestId": "\(record.requestId)", "eventId": "\(event.eventId)", "decision": "\(decision.rawValue)",
-                "traceId": "\(trace.traceId)",
-            ])
-        return Page.response(Page.decided(decision, token: record), status: .ok)
     }
 }
 

@@ -2,7 +2,6 @@ import AsyncHTTPClient
 import Foundation
 import GreenlightModels
 import Logging
-import Tracing
 import NIOCore
 
 /// The JSON a webhook notification POSTs: Slack-compatible (`text`, and `blocks` with the details and two link
@@ -105,10 +104,8 @@ struct WebhookDelivery: Sendable {
             request.method = .POST
             request.headers.add(name: "Content-Type", value: "application/json")
             request.headers.add(name: "User-Agent", value: "greenlight-notifier")
-            // The receiving system can join the request's trace.
-            if let trace = ServiceContext.current?.traceContext {
-                request.headers.add(name: TraceContext.headerName, value: trace.traceparent)
-            }
+            // AsyncHTTPClient sends this in a client span of the bootstrapped tracer, whose `traceparent` header
+            // lets the receiving system join the request's trace.
             request.body = .bytes(ByteBuffer(bytes: body))
             let response = try await HTTPClient.shared.execute(request, timeout: .seconds(15))
             let answer = try await response.body.collect(upTo: 64 * 1024)

@@ -29,7 +29,8 @@ struct DecisionHandler: Sendable {
             // (`applyEarlyDecisions`); the name lock taken above keeps the start from slipping in between.
             if decision.tokenHash != nil { return try await refuse("the link token does not belong to this request") }
             try await writer.keepEarlyDecision(decision, at: Date())
-            try await writer.recordDecisionAttempt(decision, accepted: true, reason: "kept until the request's workflow starts")
+            // Not counted yet: the attempt recorded when it is applied says what it came to.
+            try await writer.recordDecisionAttempt(decision, accepted: false, reason: "kept until the request's workflow starts")
             Counter(label: "greenlight_decisions_total", dimensions: [("channel", decision.channel.rawValue), ("result", "deferred")])
                 .increment()
             logger.info("Decision kept until its request arrives", metadata: metadata)
@@ -94,7 +95,8 @@ struct DecisionHandler: Sendable {
             try await writer.recordDecisionAttempt(decision, accepted: true, reason: nil)
             logger.info("Decision applied", metadata: metadata)
         case .deferred:
-            try await writer.recordDecisionAttempt(decision, accepted: true, reason: "kept until the request's workflow starts")
+            // Not counted yet: the attempt recorded when it is applied says what it came to.
+            try await writer.recordDecisionAttempt(decision, accepted: false, reason: "kept until the request's workflow starts")
         case .alreadyEnded(let callback):
             try await refuse("the request was already decided (callback \(callback.status.rawValue))")
         case .notFound:
@@ -104,9 +106,25 @@ struct DecisionHandler: Sendable {
 
     /// Applies, in arrival order, the decisions that reached a request before its workflow started: each as if
     /// it had arrived just now, so the request's policy decides what it counts for.
+    /// Each in a savepoint: one that fails is recorded as refused and the others, and the request, go on.
     func applyEarlyDecisions(requestId: String, trace: TraceContext?, on connection: PostgresConnection) async throws {
-        for decision in try await ApprovalWriter(connection).takeEarlyDecisions(requestId: requestId) {
-            try await apply(decision, trace: trace, on: connection)
+        for decision in try await ApprovalWriter(connection).takeEarlyDecisions(requestId: requestId, logger: logger) {
+            connection.queue(script: "SAVEPOINT early_decision")
+            do {
+                try await apply(decision, trace: trace, on: connection)
+                try await connection.execute(script: "RELEASE SAVEPOINT early_decision")
+            } catch let error as PostgresError where error.code == .connectionLost || error.isRetryableConflict {
+                throw error
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                try await connection.execute(script: "ROLLBACK TO SAVEPOINT early_decision")
+                logger.error(
+                    "A decision kept for the request could not be applied; the request goes on without it",
+                    metadata: ["requestId": "\(requestId)", "eventId": "\(decision.eventId)", "error": "\(error)"])
+                try await ApprovalWriter(connection).recordDecisionAttempt(
+                    decision, accepted: false, reason: "kept until the request's workflow starts, then failed: \(error)")
+            }
         }
     }
 
@@ -120,6 +138,9 @@ struct DecisionHandler: Sendable {
     }
 
     func apply(_ command: CallbackCommand, on connection: PostgresConnection) async throws {
+        // The name, then the execution, as every other path takes them: a batch that holds a decision and a
+        // command for the same request cannot deadlock with another transaction.
+        try await engine.lock(executionNamed: command.requestId, on: connection)
         let completion: CallbackCompletion
         switch command.command {
         case .success:
