@@ -63,10 +63,17 @@ public struct TraceContext: Sendable, Equatable, CustomStringConvertible {
         text.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
     }
 
+    /// `bytes` (8 or 16) random bytes, not all zero, as hex: one draw from the generator per 8 bytes (each draw is
+    /// a system call), not one per byte.
     private static func randomHex(bytes: Int) -> String {
         var generator = SystemRandomNumberGenerator()
         while true {
-            let value = (0..<bytes).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            var value: [UInt8] = []
+            value.reserveCapacity(bytes)
+            for _ in 0..<(bytes + 7) / 8 {
+                let word = generator.next() as UInt64
+                for index in 0..<8 where value.count < bytes { value.append(UInt8(truncatingIfNeeded: word >> (8 * index))) }
+            }
             if value.contains(where: { $0 != 0 }) {
                 return Hex.encode(value)
             }

@@ -151,7 +151,7 @@ public struct GreenlightSpan: Tracing.Span {
             values.ended = true
             return values
         }) else { return }
-        guard let logger, let trace = context.traceContext else { return }
+        guard let logger, logger.logLevel <= .info, let trace = context.traceContext else { return }
         if case .string(let route)? = values.attributes.get("http.route"), GreenlightTracer.quietRoutes.contains(route) {
             return
         }
