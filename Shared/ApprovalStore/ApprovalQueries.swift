@@ -91,7 +91,7 @@ public struct ApprovalReader: Sendable {
             description: description, requester: requester, submittedAt: submittedAt, decidedBy: decidedBy,
             decidedAt: decidedAt, trace: trace.flatMap(TraceContext.init(traceparent:)), policy: policy,
             approverCount: approverCount,
-            endedByDeadline: errorType.map { DurableError(errorType: $0, errorMessage: "").isTimeout } ?? false)
+            endedByDeadline: errorType.map(DurableError.isTimeout) ?? false)
     }
 }
 

@@ -105,7 +105,7 @@ public final class DurableContext: @unchecked Sendable {
             } catch let error where !(error is Suspension) {
                 // A lost connection, a deadlock or cancellation is not the step's failure: the whole invocation
                 // rolls back and is retried, so nothing is checkpointed for them.
-                if error is CancellationError || DurableEngine.isTransient(error) { throw error }
+                if error is CancellationError || PostgresError.isTransient(error) { throw error }
                 try await store.connection.execute(script: "ROLLBACK TO SAVEPOINT \(savepoint)")
                 let durable = DurableError.from(error)
                 try await history(

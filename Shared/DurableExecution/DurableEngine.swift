@@ -236,25 +236,19 @@ public struct DurableEngine: Sendable {
             guard execution.status == .running else { continue }
             // Each timer in a savepoint of its own: one that cannot be fired (say, its workflow is not registered
             // in this build) is set aside instead of rolling back the batch and blocking every timer behind it.
-            connection.queue(script: "SAVEPOINT fire_timer")
             do {
-                if let finished = try await fire(timer, execution: execution, store: store, now: now) {
+                if let finished = try await connection.withSavepoint("fire_timer", {
+                    try await fire(timer, execution: execution, store: store, now: now)
+                }) {
                     fired.finished.append((execution.name, finished))
                 }
-                try await connection.execute(script: "RELEASE SAVEPOINT fire_timer")
-            } catch let error where !(error is CancellationError) && !Self.isTransient(error) {
-                try await connection.execute(script: "ROLLBACK TO SAVEPOINT fire_timer")
+            } catch let error where !(error is CancellationError) && !PostgresError.isTransient(error) {
                 logger.error(
                     "Timer could not be fired; set aside",
                     metadata: ["timerId": "\(timer.timerId)", "execution": "\(execution.name)", "error": "\(error)"])
             }
         }
         return fired
-    }
-
-    static func isTransient(_ error: any Error) -> Bool {
-        guard let error = error as? PostgresError else { return false }
-        return error.code == .connectionLost || error.code == .connectionFailed || error.isRetryableConflict
     }
 
     /// Applies one due timer to its (locked, running) execution and resumes it; returns the execution's final

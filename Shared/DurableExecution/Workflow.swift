@@ -26,7 +26,10 @@ public struct DurableError: Error, Codable, Sendable, Equatable, CustomStringCon
     public static let executionStopped = "Execution.Stopped"
     public static let nonDeterministic = "Workflow.NonDeterministic"
 
-    public var isTimeout: Bool { errorType == Self.callbackTimeout || errorType == Self.callbackHeartbeat }
+    public var isTimeout: Bool { Self.isTimeout(errorType) }
+
+    /// Whether an error of this type is a callback's (or its heartbeat's) timeout.
+    public static func isTimeout(_ errorType: String) -> Bool { errorType == callbackTimeout || errorType == callbackHeartbeat }
 
     public var description: String { "\(errorType): \(errorMessage)" }
 

@@ -139,6 +139,21 @@ public final class PostgresConnection: @unchecked Sendable {
         queue(PostgresQuery(stringLiteral: script))
     }
 
+    /// Runs `body` inside `SAVEPOINT name`, within the caller's transaction: released when `body` returns, rolled
+    /// back to when it throws (the error is rethrown), so the transaction can go on without what `body` wrote.
+    public func withSavepoint<T>(_ name: StaticString, _ body: () async throws -> T) async throws -> T {
+        queue(script: "SAVEPOINT \(name)")
+        do {
+            let result = try await body()
+            try await execute(script: "RELEASE SAVEPOINT \(name)")
+            return result
+        } catch {
+            // On a lost connection the rollback fails too; the caller gets the error that started it.
+            try? await execute(script: "ROLLBACK TO SAVEPOINT \(name)")
+            throw error
+        }
+    }
+
     /// Sends whatever is queued and waits for it; nothing happens when nothing is.
     public func flush() async throws {
         guard let pending = takeQueued() else { return }

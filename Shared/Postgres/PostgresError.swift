@@ -34,6 +34,12 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
     public var isUniqueViolation: Bool { sqlState == "23505" }
     /// `40001`/`40P01`: a serialization failure or deadlock; the transaction may be retried.
     public var isRetryableConflict: Bool { sqlState == "40001" || sqlState == "40P01" }
+    /// The connection went, or could not be made, or the transaction lost a conflict: trying the same work again
+    /// later can succeed, so it is nobody's fault.
+    public var isTransient: Bool { code == .connectionLost || code == .connectionFailed || isRetryableConflict }
+
+    /// Whether `error` is a transient `PostgresError`.
+    public static func isTransient(_ error: any Error) -> Bool { (error as? PostgresError)?.isTransient == true }
 
     public var description: String {
         var text = "Postgres \(code.rawValue): \(reason)"

@@ -22,9 +22,7 @@ public struct KafkaEventPublisher: EventPublishing {
     /// Sends in a producer span, a child of `trace`; the message carries the span's context.
     public func publish<Event: GreenlightEvent>(_ event: Event, trace: TraceContext) async throws {
         let payload = try GreenlightJSON.encode(event)
-        var parent = ServiceContext.current ?? .topLevel
-        parent.traceContext = trace
-        try await withSpan("publish \(Event.topic.rawValue)", context: parent, ofKind: .producer) { span in
+        try await withSpan("publish \(Event.topic.rawValue)", context: .continuing(trace), ofKind: .producer) { span in
             span.attributes["messaging.destination.name"] = Event.topic.rawValue
             span.attributes["greenlight.event.type"] = Event.eventType
             var headers = [KafkaHeader(name: "greenlight-event-type", string: Event.eventType)]

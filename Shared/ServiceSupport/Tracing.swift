@@ -17,6 +17,13 @@ extension ServiceContext {
         get { self[TraceContextKey.self] }
         set { self[TraceContextKey.self] = newValue }
     }
+
+    /// The current context with `trace` in place of its span: what a span that continues `trace` starts from.
+    public static func continuing(_ trace: TraceContext) -> ServiceContext {
+        var context = ServiceContext.current ?? .topLevel
+        context.traceContext = trace
+        return context
+    }
 }
 
 private enum TraceContextKey: ServiceContextKey {
@@ -228,9 +235,7 @@ extension KafkaMessage {
 public func inSpan<T>(
     _ operationName: String, continuing trace: TraceContext, _ body: (TraceContext) async throws -> T
 ) async rethrows -> T {
-    var context = ServiceContext.current ?? .topLevel
-    context.traceContext = trace
-    return try await withSpan(operationName, context: context, ofKind: .internal) { span in
+    try await withSpan(operationName, context: .continuing(trace), ofKind: .internal) { span in
         try await body(span.context.traceContext ?? trace)
     }
 }

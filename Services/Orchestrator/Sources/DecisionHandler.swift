@@ -109,16 +109,9 @@ struct DecisionHandler: Sendable {
     /// Each in a savepoint: one that fails is recorded as refused and the others, and the request, go on.
     func applyEarlyDecisions(requestId: String, trace: TraceContext?, on connection: PostgresConnection) async throws {
         for decision in try await ApprovalWriter(connection).takeEarlyDecisions(requestId: requestId, logger: logger) {
-            connection.queue(script: "SAVEPOINT early_decision")
             do {
-                try await apply(decision, trace: trace, on: connection)
-                try await connection.execute(script: "RELEASE SAVEPOINT early_decision")
-            } catch let error as PostgresError where error.code == .connectionLost || error.isRetryableConflict {
-                throw error
-            } catch is CancellationError {
-                throw CancellationError()
-            } catch {
-                try await connection.execute(script: "ROLLBACK TO SAVEPOINT early_decision")
+                try await connection.withSavepoint("early_decision") { try await apply(decision, trace: trace, on: connection) }
+            } catch let error where !(error is CancellationError) && !PostgresError.isTransient(error) {
                 logger.error(
                     "A decision kept for the request could not be applied; the request goes on without it",
                     metadata: ["requestId": "\(requestId)", "eventId": "\(decision.eventId)", "error": "\(error)"])

@@ -108,12 +108,7 @@ extension EventProcessor {
     /// Connection trouble is retried for as long as it lasts; any other failure of the same event five times
     /// over is that event's fault, and it goes to the dead-letter topic so that the partition moves on.
     static func isPoison(_ error: any Error, attempt: Int) -> Bool {
-        if let error = error as? PostgresError, error.code == .connectionLost || error.code == .connectionFailed
-            || error.isRetryableConflict
-        {
-            return false
-        }
-        return attempt >= 5
+        !PostgresError.isTransient(error) && attempt >= 5
     }
 }
 
