@@ -34,9 +34,26 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
     public var isUniqueViolation: Bool { sqlState == "23505" }
     /// `40001`/`40P01`: a serialization failure or deadlock; the transaction may be retried.
     public var isRetryableConflict: Bool { sqlState == "40001" || sqlState == "40P01" }
-    /// The connection went, or could not be made, or the transaction lost a conflict: trying the same work again
-    /// later can succeed, so it is nobody's fault.
-    public var isTransient: Bool { code == .connectionLost || code == .connectionFailed || isRetryableConflict }
+
+    /// Whether the failure is the environment's rather than the data's: the connection went or could not be made,
+    /// the transaction lost a conflict, or the server cannot do the work right now (read-only after a failover
+    /// 25006, disk full 53100, too many connections 53300, statement timeout 57014, admin shutdown 57P01, I/O
+    /// error 58030…) or is not set up for it (a missing table or privilege after a bad deployment, class 42).
+    /// Trying the same work again later can succeed, so it is nobody's fault. Only a data exception (class 22),
+    /// an integrity constraint (23) or a program limit (54, say an index entry too large) is caused by what the
+    /// statement carried, and a `decodingFailed` by what a row held.
+    public var isTransient: Bool {
+        switch code {
+        case .connectionLost, .connectionFailed, .poolClosed: return true
+        case .invalidConfiguration, .decodingFailed: return false
+        case .queryFailed:
+            guard let sqlState, sqlState.count == 5 else { return false }
+            return !Self.contentClasses.contains(String(sqlState.prefix(2)))
+        }
+    }
+
+    /// SQLSTATE classes whose errors come from the values a statement carried.
+    static let contentClasses: Set<String> = ["22", "23", "54"]
 
     /// Whether `error` is a transient `PostgresError`.
     public static func isTransient(_ error: any Error) -> Bool { (error as? PostgresError)?.isTransient == true }

@@ -39,6 +39,16 @@ public struct TestDatabase: Sendable {
         }
     }
 
+    /// Makes every new transaction on this database read-only (`default_transaction_read_only`), and ends the
+    /// sessions open now so that their clients reconnect under the setting: what a server demoted to a standby by
+    /// a failover answers to writes (SQLSTATE 25006). `false` gives writes back.
+    public func setReadOnly(_ readOnly: Bool) async throws {
+        let admin = try await PostgresConnection.connect(PostgresConfiguration(url: adminURL))
+        try await admin.execute(script: "ALTER DATABASE \(name) SET default_transaction_read_only = \(readOnly ? "on" : "off")")
+        _ = try await admin.query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = \(name) AND pid <> pg_backend_pid()")
+    }
+
     /// This database's URL with an `application_name`, to tell its connections apart in `pg_stat_activity`.
     public func url(applicationName: String) -> String {
         "\(url)?application_name=\(applicationName)"
