@@ -85,12 +85,7 @@ public final class PostgresConnection: @unchecked Sendable {
     /// connection holds its limit of prepared statements. A statement prepared inside a transaction that rolls
     /// back stays prepared (preparing is not transactional), so the cache never names a missing statement.
     private func preparedName(for query: PostgresQuery) throws -> String? {
-        // Parameters travel as C strings, which would end at a NUL; Postgres text cannot hold one either.
-        if query.bindings.contains(where: { $0?.utf8.contains(0) == true }) {
-            throw PostgresError(
-                .queryFailed, "a parameter contains a NUL character, which Postgres text cannot hold", sqlState: "22021",
-                query: query.sql)
-        }
+        try Self.refuseNUL(query)
         if let name = prepared[query.sql] { return name }
         guard prepared.count < Self.maxPreparedStatements else { return nil }
         let name = "greenlight_\(prepared.count + 1)"
@@ -154,6 +149,15 @@ public final class PostgresConnection: @unchecked Sendable {
         }
     }
 
+    /// The server's `now()`: the time the current transaction started, by the database's clock — the one clock
+    /// every instance agrees on, whatever its host's says.
+    public func databaseTime() async throws -> Date {
+        guard let time = try await query("SELECT now()").column(Date.self).first else {
+            throw PostgresError(.decodingFailed, "SELECT now() returned no row")
+        }
+        return time
+    }
+
     /// Sends whatever is queued and waits for it; nothing happens when nothing is.
     public func flush() async throws {
         guard let pending = takeQueued() else { return }
@@ -182,9 +186,26 @@ public final class PostgresConnection: @unchecked Sendable {
         try pipeline(pending, then: final.map { [$0] } ?? []).last ?? PostgresRows(columns: [], values: [], affectedRows: 0)
     }
 
-    /// The same with several awaited statements at the end: their rows, in order.
+    /// Parameters travel as C strings, which would end at a NUL; Postgres text cannot hold one either. Such a
+    /// statement is refused before it is sent, as the server refuses a value it cannot store (SQLSTATE 22021).
+    private static func refuseNUL(_ query: PostgresQuery) throws {
+        if query.bindings.contains(where: { $0?.utf8.contains(0) == true }) {
+            throw PostgresError(
+                .queryFailed, "a parameter contains a NUL character, which Postgres text cannot hold", sqlState: "22021",
+                query: query.sql)
+        }
+    }
+
+    /// The same with several awaited statements at the end: their rows, in order. A statement with a NUL fails
+    /// where it stands, as a server error would: what was queued before it is still sent (a savepoint, say, that
+    /// the caller then rolls back to), what comes after it is not.
     private func pipeline(_ pending: [PostgresQuery], then finals: [PostgresQuery]) throws -> [PostgresRows] {
-        let statements = pending + finals
+        let all = pending + finals
+        if let bad = all.firstIndex(where: { (try? Self.refuseNUL($0)) == nil }) {
+            if bad > 0 { _ = try pipeline(Array(all[..<bad]), then: []) }
+            try Self.refuseNUL(all[bad])
+        }
+        let statements = all
         var results: [PostgresRows] = []
         var start = 0
         while start < statements.count {
