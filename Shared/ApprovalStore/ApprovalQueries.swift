@@ -73,7 +73,7 @@ public struct ApprovalReader: Sendable {
             """
             SELECT t.request_id, t.approver, t.expires_at, t.used_at, e.status, e.amount, e.currency, e.description,
                    e.requester, e.submitted_at, e.decided_by, e.decided_at, e.trace_parent, e.policy,
-                   cardinality(e.approvers) AS approver_count, e.error_type
+                   cardinality(e.approvers) AS approver_count, e.error_type, now() AS read_at
             FROM link_tokens t JOIN approval_requests e ON e.request_id = t.request_id
             WHERE t.token_hash = \(hash)
             """)
@@ -85,13 +85,14 @@ public struct ApprovalReader: Sendable {
         let policy = ApprovalPolicy(storedAs: try row.decode(String.self, column: "policy")) ?? .any
         let approverCount = try row.decode(Int.self, column: "approver_count")
         let errorType = try row.decode(String?.self, column: "error_type")
+        let readAt = try row.decode(Date.self, column: "read_at")
         return LinkTokenRecord(
             tokenHash: hash, requestId: requestId, approver: approver, expiresAt: expiresAt, usedAt: usedAt,
             status: ApprovalStatus(rawValue: status) ?? .pending, amount: amount, currency: currency,
             description: description, requester: requester, submittedAt: submittedAt, decidedBy: decidedBy,
             decidedAt: decidedAt, trace: trace.flatMap(TraceContext.init(traceparent:)), policy: policy,
             approverCount: approverCount,
-            endedByDeadline: errorType.map(DurableError.isTimeout) ?? false)
+            endedByDeadline: errorType.map(DurableError.isTimeout) ?? false, readAt: readAt)
     }
 }
 
@@ -116,13 +117,17 @@ public struct LinkTokenRecord: Sendable, Equatable {
     public var approverCount: Int
     /// The request ended because its deadline passed with no decision (whatever `onTimeout` made of that).
     public var endedByDeadline: Bool
+    /// The database's time when the token was read: links expire, and clicks are dated, by the database's clock,
+    /// never by the receiver host's.
+    public var readAt: Date
 
     public init(
         tokenHash: String, requestId: String, approver: String, expiresAt: Date, usedAt: Date?, status: ApprovalStatus,
         amount: Double, currency: String, description: String, requester: String?, submittedAt: Date,
         decidedBy: String?, decidedAt: Date?, trace: TraceContext? = nil, policy: ApprovalPolicy = .any,
-        approverCount: Int = 1, endedByDeadline: Bool = false
+        approverCount: Int = 1, endedByDeadline: Bool = false, readAt: Date
     ) {
+        self.readAt = readAt
         self.endedByDeadline = endedByDeadline
         self.policy = policy
         self.approverCount = approverCount

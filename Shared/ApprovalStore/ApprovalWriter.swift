@@ -149,8 +149,9 @@ public struct ApprovalWriter: Sendable {
         )
     }
 
-    public func markLinkTokenUsed(hash: String, at: Date) async throws {
-        connection.queue("UPDATE link_tokens SET used_at = \(at) WHERE token_hash = \(hash) AND used_at IS NULL")
+    /// Marks a link token used, at the database's time.
+    public func markLinkTokenUsed(hash: String) async throws {
+        connection.queue("UPDATE link_tokens SET used_at = now() WHERE token_hash = \(hash) AND used_at IS NULL")
     }
 
     /// Ends every link of a request: they can no longer decide anything.
@@ -173,12 +174,12 @@ public struct ApprovalWriter: Sendable {
     }
 
     /// Keeps a decision whose request's workflow has not started (queued: sent with the next statement).
-    public func keepEarlyDecision(_ decision: DecisionSubmitted, at: Date) async throws {
+    public func keepEarlyDecision(_ decision: DecisionSubmitted) async throws {
         let event = String(decoding: try GreenlightJSON.encode(decision), as: UTF8.self)
         connection.queue(
             """
             INSERT INTO early_decisions (request_id, event, received_at)
-            VALUES (\(decision.requestId), \(event), \(at))
+            VALUES (\(decision.requestId), \(event), now())
             """)
     }
 

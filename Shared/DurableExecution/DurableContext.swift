@@ -255,9 +255,10 @@ public final class DurableContext: @unchecked Sendable {
         throw Suspension()
     }
 
-    /// The time, recorded the first time so that replays see the same value.
+    /// The time — the database's clock when the invocation that first reached this point ran — recorded, so that
+    /// replays see the same value.
     public func now() async throws -> Date {
-        try await recorded(.now, "now") { Date() }
+        try await recorded(.now, "now") { invocationTime }
     }
 
     /// A random UUID, recorded the first time so that replays see the same value.
@@ -295,6 +296,9 @@ public struct StepContext: Sendable {
     }
 
     public var executionName: String { context.executionName }
+
+    /// The invocation's time, from the database's clock: what a step dates what it writes with.
+    public var now: Date { context.invocationTime }
 }
 
 /// A callback the workflow created.

@@ -5,6 +5,10 @@ import Postgres
 
 /// Runs workflows durably. Every method works inside the caller's transaction (`connection`), so that what an
 /// invocation does commits together with the inbox row of the event that caused it, or not at all.
+///
+/// Time is the database's: a method's `now` is nil in production, and the transaction's `now()` — read with the
+/// execution's lock, never a host's clock — dates every deadline, timer and history event, so an instance whose
+/// clock is wrong can neither fire a timer early nor set one late. Tests pass a `now` to move time themselves.
 public struct DurableEngine: Sendable {
     private let runners: [String: WorkflowRunner]
     let logger: Logger
@@ -29,13 +33,16 @@ public struct DurableEngine: Sendable {
     @discardableResult
     public func start<W: Workflow>(
         _ workflow: W, name: String, input: W.Input, trace: TraceContext? = nil, on connection: PostgresConnection,
-        now: Date = Date()
+        now: Date? = nil
     ) async throws -> StartResult {
         let store = DurableStore(connection: connection)
         try await store.lockName(name)
         let executionId = UUID()
         let inputText = String(decoding: try GreenlightJSON.encode(input), as: UTF8.self)
-        guard try await store.insertExecution(id: executionId, workflow: W.name, name: name, input: inputText, trace: trace, at: now) else {
+        guard
+            let now = try await store.insertExecution(
+                id: executionId, workflow: W.name, name: name, input: inputText, trace: trace, at: now)
+        else {
             return .alreadyExists
         }
         try await store.appendHistory(
@@ -43,7 +50,8 @@ public struct DurableEngine: Sendable {
             details: ["Name": .string(name), "Workflow": .string(W.name), "Input": DurableContext.json(inputText)], at: now)
         // Just inserted (so locked by this transaction), with nothing checkpointed yet: no need to read it back.
         let execution = ExecutionRecord(
-            executionId: executionId, workflow: W.name, name: name, status: .running, input: inputText, trace: trace)
+            executionId: executionId, workflow: W.name, name: name, status: .running, input: inputText, trace: trace,
+            clock: now)
         try await invoke(execution, store: store, now: now, state: ([:], [:]))
         return .started(executionId)
     }
@@ -51,12 +59,12 @@ public struct DurableEngine: Sendable {
     /// Replays the execution from the top: checkpointed operations return their results, new ones run, and the
     /// invocation ends at the first thing still pending, or with the workflow's end.
     @discardableResult
-    public func invoke(executionId: UUID, on connection: PostgresConnection, now: Date = Date()) async throws -> Invocation {
+    public func invoke(executionId: UUID, on connection: PostgresConnection, now: Date? = nil) async throws -> Invocation {
         let store = DurableStore(connection: connection)
         guard let execution = try await store.lockExecution(id: executionId), execution.status == .running else {
             return Invocation(status: nil, earliestNewTimer: nil)
         }
-        return try await invoke(execution, store: store, now: now)
+        return try await invoke(execution, store: store, now: now ?? execution.clock)
     }
 
     /// What an invocation ended with.
@@ -131,7 +139,7 @@ public struct DurableEngine: Sendable {
 
     /// Sends a success, failure or heartbeat to a callback by id. Success and failure resume the workflow;
     /// a heartbeat only moves the heartbeat deadline (no history event, the general timeout unchanged).
-    public func send(_ completion: CallbackCompletion, toCallback callbackId: UUID, on connection: PostgresConnection, now: Date = Date())
+    public func send(_ completion: CallbackCompletion, toCallback callbackId: UUID, on connection: PostgresConnection, now: Date? = nil)
         async throws -> CallbackCommandResult
     {
         let store = DurableStore(connection: connection)
@@ -143,7 +151,7 @@ public struct DurableEngine: Sendable {
         else {
             return .alreadyEnded(try await store.callback(id: callbackId) ?? found)
         }
-        return try await complete(callback, of: execution, with: completion, store: store, now: now)
+        return try await complete(callback, of: execution, with: completion, store: store, now: now ?? execution.clock)
     }
 
     /// Applies a completion to a started callback of a running execution, both read under the execution's lock.
@@ -169,7 +177,7 @@ public struct DurableEngine: Sendable {
     /// either does not exist yet, the completion is kept and applied when the callback is created.
     public func send(
         _ completion: CallbackCompletion, toCallbackNamed callbackName: String, ofExecution executionName: String,
-        on connection: PostgresConnection, now: Date = Date()
+        on connection: PostgresConnection, now: Date? = nil
     ) async throws -> CallbackCommandResult {
         let store = DurableStore(connection: connection)
         // Serialised with `start` of the same name: a completion kept now cannot miss the callback being created
@@ -178,7 +186,7 @@ public struct DurableEngine: Sendable {
         if let execution = try await store.lockExecution(named: executionName) {
             let callbacks = try await store.callbacks(of: execution.executionId).values.filter { $0.name == callbackName }
             if let open = callbacks.first(where: { $0.status == .started }), execution.status == .running {
-                return try await complete(open, of: execution, with: completion, store: store, now: now)
+                return try await complete(open, of: execution, with: completion, store: store, now: now ?? execution.clock)
             }
             if let ended = callbacks.max(by: { $0.startedAt < $1.startedAt }) { return .alreadyEnded(ended) }
             if execution.status != .running { return .notFound }
@@ -205,11 +213,12 @@ public struct DurableEngine: Sendable {
 
     /// Stops a running execution (like StopDurableExecution): its callbacks end failed with
     /// `Execution.Stopped`, its timers are cancelled, the workflow does not run again. False if it was not running.
-    public func stop(executionNamed name: String, reason: String, on connection: PostgresConnection, now: Date = Date())
+    public func stop(executionNamed name: String, reason: String, on connection: PostgresConnection, now: Date? = nil)
         async throws -> Bool
     {
         let store = DurableStore(connection: connection)
         guard let execution = try await store.lockExecution(named: name), execution.status == .running else { return false }
+        let now = now ?? execution.clock
         let id = execution.executionId
         let error = DurableError(errorType: DurableError.executionStopped, errorMessage: reason)
         for callback in try await store.callbacks(of: id).values where callback.status == .started {
@@ -225,30 +234,46 @@ public struct DurableEngine: Sendable {
 
     /// Claims and fires up to `limit` due timers: callback timeouts, heartbeat timeouts and waits. Timers of an
     /// execution another transaction holds are left for the next round (no lock-order deadlock).
-    public func fireDueTimers(limit: Int, on connection: PostgresConnection, now: Date = Date()) async throws -> FiredTimers {
+    ///
+    /// Each timer fires in a savepoint of its own, and is marked fired inside it: a timer that cannot be fired (its
+    /// workflow is not registered in this build, say) is not consumed but set aside — due again after a back-off
+    /// (`retryDelay`), its attempts and last error kept on the row and reported in `failed` — while the others in
+    /// the batch still fire. Trouble with the database itself rolls the whole batch back, to be claimed again.
+    public func fireDueTimers(limit: Int, on connection: PostgresConnection, now: Date? = nil) async throws -> FiredTimers {
         let store = DurableStore(connection: connection)
         var fired = FiredTimers()
-        for timer in try await store.claimDueTimers(now: now, limit: limit) {
+        let (timers, clock) = try await store.claimDueTimers(now: now, limit: limit)
+        let now = now ?? clock
+        for timer in timers {
             guard let execution = try await store.lockExecution(id: timer.executionId, skipLocked: true) else { continue }
-            try await store.markTimerFired(timer.timerId, at: now)
-            fired.count += 1
-            fired.lateness.append(now.timeIntervalSince(timer.dueAt))
-            guard execution.status == .running else { continue }
-            // Each timer in a savepoint of its own: one that cannot be fired (say, its workflow is not registered
-            // in this build) is set aside instead of rolling back the batch and blocking every timer behind it.
             do {
-                if let finished = try await connection.withSavepoint("fire_timer", {
-                    try await fire(timer, execution: execution, store: store, now: now)
-                }) {
-                    fired.finished.append((execution.name, finished))
+                let finished = try await connection.withSavepoint("fire_timer") { () -> ExecutionStatus? in
+                    try await store.markTimerFired(timer.timerId, at: now)
+                    guard execution.status == .running else { return nil }
+                    return try await fire(timer, execution: execution, store: store, now: now)
                 }
+                fired.count += 1
+                fired.lateness.append(now.timeIntervalSince(timer.dueAt))
+                if let finished { fired.finished.append((execution.name, finished)) }
             } catch let error where !(error is CancellationError) && !PostgresError.isTransient(error) {
+                let attempts = timer.attempts + 1
+                let delay = Self.retryDelay(afterAttempt: attempts)
+                try await store.postponeTimer(timer.timerId, until: now.addingTimeInterval(delay), attempts: attempts, error: "\(error)")
+                fired.failed.append((execution.name, "\(error)"))
                 logger.error(
-                    "Timer could not be fired; set aside",
-                    metadata: ["timerId": "\(timer.timerId)", "execution": "\(execution.name)", "error": "\(error)"])
+                    "Timer could not be fired; it will be tried again",
+                    metadata: [
+                        "timerId": "\(timer.timerId)", "execution": "\(execution.name)", "attempt": "\(attempts)",
+                        "retryInSeconds": "\(Int(delay))", "error": "\(error)",
+                    ])
             }
         }
         return fired
+    }
+
+    /// How long a timer that failed to fire waits before it is tried again: 1 s, doubling, at most 5 minutes.
+    static func retryDelay(afterAttempt attempt: Int) -> TimeInterval {
+        min(300, pow(2, Double(min(attempt, 20) - 1)))
     }
 
     /// Applies one due timer to its (locked, running) execution and resumes it; returns the execution's final
@@ -288,6 +313,8 @@ public struct DurableEngine: Sendable {
         /// Seconds between each timer's due time and its firing.
         public var lateness: [Double] = []
         public var finished: [(name: String, status: ExecutionStatus)] = []
+        /// Timers that could not be fired, by execution, with why: each is due again after a back-off.
+        public var failed: [(name: String, error: String)] = []
     }
 
     /// Locks the name `name` (as `start` does, so the two are serialised) and the execution of that name, until
@@ -307,7 +334,7 @@ public struct DurableEngine: Sendable {
     @discardableResult
     public func recordHistory(
         executionNamed name: String, type: String, details: [String: JSONValue], on connection: PostgresConnection,
-        now: Date = Date()
+        now: Date? = nil
     ) async throws -> Bool {
         let store = DurableStore(connection: connection)
         guard let executionId = try await store.executionId(named: name) else { return false }

@@ -83,6 +83,8 @@ struct ExecutionRecord: Sendable {
     var input: String
     /// The trace the execution belongs to (from the event that started it), if any.
     var trace: TraceContext?
+    /// The database's time (`now()`) in the transaction that read the record: the time an invocation runs at.
+    var clock: Date
 }
 
 /// How a callback ends, or is kept alive.
@@ -118,6 +120,8 @@ struct TimerRecord: Sendable {
     var callbackId: UUID?
     var position: Int?
     var dueAt: Date
+    /// Times it failed to fire so far.
+    var attempts = 0
 }
 
 /// One entry of an execution's history, named as in Lambda durable functions' execution history.

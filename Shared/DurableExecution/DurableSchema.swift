@@ -120,5 +120,11 @@ public enum DurableSchema {
                 CREATE INDEX durable_timers_pending_callback ON durable_timers (callback_id) WHERE fired_at IS NULL;
                 CREATE INDEX durable_timers_pending_execution ON durable_timers (execution_id) WHERE fired_at IS NULL;
                 """),
+        PostgresMigration(
+            version: 4, name: "timers that failed to fire",
+            sql: """
+                -- A timer whose firing failed is not consumed: it is due again after a back-off, and keeps count.
+                ALTER TABLE durable_timers ADD COLUMN attempts integer NOT NULL DEFAULT 0, ADD COLUMN last_error text;
+                """),
     ]
 }

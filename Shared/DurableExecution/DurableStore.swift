@@ -13,51 +13,58 @@ struct DurableStore: Sendable {
         connection.queue("SELECT pg_advisory_xact_lock(hashtext(\(name)))")
     }
 
+    /// Inserts a running execution dated `at`, or the database's `now()` when nil; returns that time, or nil when
+    /// an execution of that name exists.
     func insertExecution(
-        id: UUID, workflow: String, name: String, input: String, trace: TraceContext?, at: Date
-    ) async throws -> Bool {
+        id: UUID, workflow: String, name: String, input: String, trace: TraceContext?, at: Date?
+    ) async throws -> Date? {
         try await connection.query(
             """
             INSERT INTO durable_executions
                 (execution_id, workflow, name, status, input, trace_parent, created_at, updated_at)
-            VALUES (\(id), \(workflow), \(name), 'RUNNING', \(input), \(trace?.traceparent), \(at), \(at))
+            VALUES (\(id), \(workflow), \(name), 'RUNNING', \(input), \(trace?.traceparent),
+                    coalesce(\(at)::timestamptz, now()), coalesce(\(at)::timestamptz, now()))
             ON CONFLICT (name) DO NOTHING
+            RETURNING created_at
             """
-        ).affectedRows == 1
+        ).column(Date.self).first
     }
 
-    /// Locks the execution until the transaction ends; with `skipLocked`, returns nil instead of waiting.
+    /// Locks the execution until the transaction ends; with `skipLocked`, returns nil instead of waiting. The
+    /// record carries the transaction's `now()`.
     func lockExecution(id: UUID, skipLocked: Bool = false) async throws -> ExecutionRecord? {
         let rows =
             skipLocked
             ? try await connection.query(
                 """
-                SELECT execution_id, workflow, name, status, input, trace_parent FROM durable_executions
+                SELECT execution_id, workflow, name, status, input, trace_parent, now() FROM durable_executions
                 WHERE execution_id = \(id) FOR UPDATE SKIP LOCKED
                 """)
             : try await connection.query(
                 """
-                SELECT execution_id, workflow, name, status, input, trace_parent FROM durable_executions
+                SELECT execution_id, workflow, name, status, input, trace_parent, now() FROM durable_executions
                 WHERE execution_id = \(id) FOR UPDATE
                 """)
         return try rows.first.map(Self.execution(from:))
     }
 
-    /// Locks the execution named `name` until the transaction ends and returns it; nil when there is none.
+    /// Locks the execution named `name` until the transaction ends and returns it, with the transaction's
+    /// `now()`; nil when there is none.
     func lockExecution(named name: String) async throws -> ExecutionRecord? {
         try await connection.query(
             """
-            SELECT execution_id, workflow, name, status, input, trace_parent FROM durable_executions
+            SELECT execution_id, workflow, name, status, input, trace_parent, now() FROM durable_executions
             WHERE name = \(name) FOR UPDATE
             """
         ).first.map(Self.execution(from:))
     }
 
     static func execution(from row: PostgresRow) throws -> ExecutionRecord {
-        let (id, workflow, name, status, input, trace) = try row.decode((UUID, String, String, String, String, String?).self)
+        let (id, workflow, name, status, input, trace, clock) = try row.decode(
+            (UUID, String, String, String, String, String?, Date).self)
         return ExecutionRecord(
             executionId: id, workflow: workflow, name: name, status: ExecutionStatus(rawValue: status) ?? .running,
-            input: input, trace: trace.flatMap(TraceContext.init(traceparent:)))
+            input: input, trace: trace.flatMap(TraceContext.init(traceparent:)), clock: clock)
     }
 
     /// An execution's checkpoints and callbacks, read in one round trip.
@@ -185,7 +192,7 @@ struct DurableStore: Sendable {
             """)
     }
 
-    func saveEarlyCompletion(executionName: String, callbackName: String, completion: CallbackCompletion, at: Date)
+    func saveEarlyCompletion(executionName: String, callbackName: String, completion: CallbackCompletion, at: Date?)
         async throws
     {
         let (outcome, result, error): (String, String?, DurableError?) =
@@ -198,7 +205,8 @@ struct DurableStore: Sendable {
             """
             INSERT INTO durable_early_completions
                 (execution_name, callback_name, outcome, result, error_type, error_message, received_at)
-            VALUES (\(executionName), \(callbackName), \(outcome), \(result), \(error?.errorType), \(error?.errorMessage), \(at))
+            VALUES (\(executionName), \(callbackName), \(outcome), \(result), \(error?.errorType), \(error?.errorMessage),
+                    coalesce(\(at)::timestamptz, now()))
             """)
     }
 
@@ -268,24 +276,38 @@ struct DurableStore: Sendable {
         """
     }
 
-    /// Claims due timers; `SKIP LOCKED` keeps two schedulers from claiming the same one.
-    func claimDueTimers(now: Date, limit: Int) async throws -> [TimerRecord] {
-        try await connection.query(
+    /// Claims timers due by `now` (the database's `now()` when nil); `SKIP LOCKED` keeps two schedulers from
+    /// claiming the same one. Returns them with the time they were judged by.
+    func claimDueTimers(now: Date?, limit: Int) async throws -> ([TimerRecord], Date) {
+        let rows = try await connection.query(
             """
-            SELECT timer_id, execution_id, kind, callback_id, position, due_at FROM durable_timers
-            WHERE fired_at IS NULL AND due_at <= \(now)
+            SELECT timer_id, execution_id, kind, callback_id, position, due_at, attempts,
+                   coalesce(\(now)::timestamptz, now()) AS clock
+            FROM durable_timers
+            WHERE fired_at IS NULL AND due_at <= coalesce(\(now)::timestamptz, now())
             ORDER BY due_at LIMIT \(limit)
             FOR UPDATE SKIP LOCKED
             """
-        ).decode((UUID, UUID, String, UUID?, Int?, Date).self).map {
+        ).decode((UUID, UUID, String, UUID?, Int?, Date, Int, Date).self)
+        let timers = rows.map {
             TimerRecord(
                 timerId: $0.0, executionId: $0.1, kind: TimerKind(rawValue: $0.2) ?? .wait, callbackId: $0.3,
-                position: $0.4, dueAt: $0.5)
+                position: $0.4, dueAt: $0.5, attempts: $0.6)
         }
+        return (timers, rows.first?.7 ?? now ?? Date())
     }
 
     func markTimerFired(_ id: UUID, at: Date) async throws {
         connection.queue("UPDATE durable_timers SET fired_at = \(at) WHERE timer_id = \(id)")
+    }
+
+    /// A timer that could not be fired stays pending, due again at `until`, with its attempts and why.
+    func postponeTimer(_ id: UUID, until: Date, attempts: Int, error: String) async throws {
+        connection.queue(
+            """
+            UPDATE durable_timers SET due_at = \(until), attempts = \(attempts), last_error = \(String(error.prefix(1000)))
+            WHERE timer_id = \(id)
+            """)
     }
 
     /// The earliest pending due time, so the scheduler can sleep until then.
@@ -295,12 +317,13 @@ struct DurableStore: Sendable {
 
     // MARK: - History
 
-    func appendHistory(executionId: UUID, type: String, details: [String: HistoryField], at: Date) async throws {
+    /// Adds a history event dated `at`, or the database's `now()` when nil.
+    func appendHistory(executionId: UUID, type: String, details: [String: HistoryField], at: Date?) async throws {
         let text = HistoryField.object(details)
         connection.queue(
             """
             INSERT INTO durable_history (execution_id, event_type, details, at)
-            VALUES (\(executionId), \(type), \(text), \(at))
+            VALUES (\(executionId), \(type), \(text), coalesce(\(at)::timestamptz, now()))
             """)
     }
 

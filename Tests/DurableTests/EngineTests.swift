@@ -147,7 +147,7 @@ struct EngineTests {
         pools.forEach { $0.close() }
     }
 
-    @Test func aTimerWhoseWorkflowCannotRunIsSetAsideAndTheOthersStillFire() async throws {
+    @Test func aTimerWhoseWorkflowCannotRunIsSetAsideAndTriedAgainWhileTheOthersStillFire() async throws {
         let counter = RunCounter()
         let harness = try await EngineHarness.make([RecordingWorkflow(counter: counter)])
         try await harness.pool.query("CREATE TABLE flaky_writes (name text)")
@@ -158,10 +158,58 @@ struct EngineTests {
         // A build that no longer knows RecordingWorkflow fires both timers.
         let older = DurableEngine(workflows: [CallbackWorkflow(counter: harness.runs)], logger: TestEnvironment.logger("older"))
         let fired = try await harness.pool.transaction { try await older.fireDueTimers(limit: 10, on: $0, now: t0 + 61) }
-        #expect(fired.count == 2)
+        #expect(fired.count == 1)
+        #expect(fired.failed.map(\.name) == ["unknown-later"])
         #expect(try await harness.execution("known").status == "FAILED")
         #expect(try await harness.execution("known").errorType == "Callback.Timeout")
         #expect(try await harness.execution("unknown-later").status == "RUNNING")
+
+        // Not consumed: still pending, due again after a back-off, with its attempts and why.
+        func pendingTimer() async throws -> (dueAt: Date, attempts: Int, error: String?)? {
+            try await harness.pool.query(
+                """
+                SELECT t.due_at, t.attempts, t.last_error FROM durable_timers t
+                JOIN durable_executions e ON e.execution_id = t.execution_id
+                WHERE e.name = 'unknown-later' AND t.fired_at IS NULL
+                """
+            ).decode((Date, Int, String?).self).first.map { ($0.0, $0.1, $0.2) }
+        }
+        let pending = try #require(try await pendingTimer())
+        #expect(pending.attempts == 1)
+        #expect(pending.dueAt == t0 + 62)
+        #expect(pending.error?.contains("Workflow.Unknown") == true)
+        // Failing again doubles the wait.
+        let again = try await harness.pool.transaction { try await older.fireDueTimers(limit: 10, on: $0, now: t0 + 62) }
+        #expect(again.failed.count == 1)
+        #expect(try await pendingTimer()?.attempts == 2)
+        #expect(try await pendingTimer()?.dueAt == t0 + 64)
+
+        // A build that knows the workflow fires it.
+        let current = try await harness.pool.transaction { try await harness.engine.fireDueTimers(limit: 10, on: $0, now: t0 + 64) }
+        #expect(current.count == 1)
+        #expect(current.failed.isEmpty)
+        #expect(try await pendingTimer() == nil)
+        #expect(try await harness.execution("unknown-later").errorType == "Callback.Timeout")
+    }
+
+    /// Without a `now` of their own, the engine's deadlines and timers follow the database's clock: the host's
+    /// does not matter.
+    @Test func deadlinesAndTimersFollowTheDatabaseClock() async throws {
+        let harness = try await EngineHarness.make()
+        let startedAt = try await harness.pool.transaction { connection -> Date in
+            try await harness.engine.start(
+                CallbackWorkflow(counter: harness.runs), name: "db-clock", input: .init(timeoutSeconds: 3600), on: connection)
+            return try await connection.databaseTime()
+        }
+        let callback = try #require(try await DurableReader(pool: harness.pool).callbacks(ofExecution: "db-clock").first)
+        #expect(callback.startedAt == startedAt)
+        #expect(callback.timeoutAt == startedAt + 3600)
+        // Moving the timer's due time to the database's "now" makes it fire on the next round; nothing else does.
+        #expect(try await harness.pool.transaction { try await harness.engine.fireDueTimers(limit: 10, on: $0) }.count == 0)
+        try await harness.pool.query("UPDATE durable_timers SET due_at = now() - interval '1 second'")
+        let fired = try await harness.pool.transaction { try await harness.engine.fireDueTimers(limit: 10, on: $0) }
+        #expect(fired.count == 1)
+        #expect(fired.lateness.allSatisfy { $0 >= 1 && $0 < 30 })
     }
 
     @Test func callbacksNobodyAwaitedEndWithTheirExecution() async throws {

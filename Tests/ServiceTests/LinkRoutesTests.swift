@@ -30,7 +30,7 @@ struct LinkRoutesTests {
             tokenHash: LinkToken.hash(token), requestId: "REQ-7", approver: "a@example.com",
             expiresAt: now.addingTimeInterval(expiresIn), usedAt: usedAt, status: status, amount: 5000, currency: "USD",
             description: "New <b>server</b>", requester: nil, submittedAt: now, decidedBy: usedAt == nil ? nil : "a@example.com",
-            decidedAt: usedAt, endedByDeadline: byDeadline)
+            decidedAt: usedAt, endedByDeadline: byDeadline, readAt: now)
     }
 
     func app(_ tokens: FixedTokens, _ publisher: RecordingPublisher, limiter: RateLimiter? = nil, trustForwardedFor: Bool = false)
@@ -40,7 +40,7 @@ struct LinkRoutesTests {
         router.add(middleware: ProblemMiddleware())
         LinkRoutes(
             tokens: tokens, publisher: publisher, publicURL: "https://approvals.example.com/", limiter: limiter,
-            trustForwardedFor: trustForwardedFor, now: { [now] in now }
+            trustForwardedFor: trustForwardedFor
         ).register(on: router)
         return Application(router: router)
     }

@@ -26,18 +26,16 @@ public struct LinkRoutes: Sendable {
     let publicOrigin: String
     let limiter: RateLimiter?
     let trustForwardedFor: Bool
-    let now: @Sendable () -> Date
 
     public init(
         tokens: any LinkTokenReading, publisher: any EventPublishing, publicURL: String, limiter: RateLimiter? = nil,
-        trustForwardedFor: Bool = false, now: @escaping @Sendable () -> Date = Date.init
+        trustForwardedFor: Bool = false
     ) {
         self.tokens = tokens
         self.publisher = publisher
         publicOrigin = Self.origin(of: publicURL) ?? publicURL
         self.limiter = limiter
         self.trustForwardedFor = trustForwardedFor
-        self.now = now
     }
 
     public func register(on router: Router<GreenlightRequestContext>) {
@@ -107,7 +105,7 @@ public struct LinkRoutes: Sendable {
         if record.usedAt != nil || record.status != .pending {
             return .page(Page.response(Page.alreadyDecided(record), status: .conflict))
         }
-        if record.expiresAt <= now() { return .page(Page.response(Page.expired(record), status: .gone)) }
+        if record.expiresAt <= record.readAt { return .page(Page.response(Page.expired(record), status: .gone)) }
         return .usable(record)
     }
 
@@ -145,7 +143,7 @@ public struct LinkRoutes: Sendable {
         let comment = form["comment"].map { String($0.prefix(1000)) }.flatMap { $0.isEmpty ? nil : $0 }
         let event = DecisionSubmitted(
             requestId: record.requestId, decision: decision, decidedBy: record.approver, channel: .link,
-            comment: comment, decidedAt: now(), tokenHash: record.tokenHash,
+            comment: comment, decidedAt: record.readAt, tokenHash: record.tokenHash,
             clientAddress: context.clientAddress(of: request, trustForwardedFor: trustForwardedFor),
             userAgent: request.headers[.userAgent].map { String($0.prefix(300)) })
         // The click joins the trace of the request it decides, so the request's whole path is one trace: the

@@ -26,13 +26,13 @@ public struct ApprovalWorkflow: Workflow {
             heartbeatTimeout: request.heartbeatTimeoutSeconds.map { .seconds($0) })
 
         /// Publishes a lifecycle stage through the outbox, with the step that reached it.
-        func lifecycle(_ stage: ApprovalLifecycle.Stage, _ step: StepContext, at: Date = Date(), approvers: [String]? = nil)
+        func lifecycle(_ stage: ApprovalLifecycle.Stage, _ step: StepContext, at: Date? = nil, approvers: [String]? = nil)
             async throws
         {
             try await step.emit(
                 topic: Topic.lifecycle.rawValue, key: request.requestId,
                 event: ApprovalLifecycle(
-                    requestId: request.requestId, executionId: context.executionId, stage: stage, at: at,
+                    requestId: request.requestId, executionId: context.executionId, stage: stage, at: at ?? step.now,
                     approvers: approvers))
         }
         try await context.step("record-request") { step in
@@ -114,7 +114,7 @@ public struct ApprovalWorkflow: Workflow {
         }
 
         return try await context.step("finalize") { step in
-            let completedAt = Date()
+            let completedAt = step.now
             let outcome = ApprovalCompleted(
                 requestId: request.requestId, executionId: context.executionId, status: verdict.status,
                 decidedBy: verdict.decidedBy, decidedAt: verdict.decidedAt, channel: verdict.channel,

@@ -28,7 +28,7 @@ struct DecisionHandler: Sendable {
             // decision waits as it is and goes through `apply` — policy, votes and all — once the workflow starts
             // (`applyEarlyDecisions`); the name lock taken above keeps the start from slipping in between.
             if decision.tokenHash != nil { return try await refuse("the link token does not belong to this request") }
-            try await writer.keepEarlyDecision(decision, at: Date())
+            try await writer.keepEarlyDecision(decision)
             // Not counted yet: the attempt recorded when it is applied says what it came to.
             try await writer.recordDecisionAttempt(decision, accepted: false, reason: "kept until the request's workflow starts")
             Counter(label: "greenlight_decisions_total", dimensions: [("channel", decision.channel.rawValue), ("result", "deferred")])
@@ -68,7 +68,7 @@ struct DecisionHandler: Sendable {
                 case .rejected: decided = .reject
                 case .waiting(let approvals, let needed):
                     try await writer.insertVote(requestId: decision.requestId, vote)
-                    if let hash = decision.tokenHash { try await writer.markLinkTokenUsed(hash: hash, at: Date()) }
+                    if let hash = decision.tokenHash { try await writer.markLinkTokenUsed(hash: hash) }
                     let reason = "vote recorded: \(approvals) of \(needed) approvals (\(pending.policy))"
                     try await writer.recordDecisionAttempt(decision, accepted: true, reason: reason)
                     Counter(label: "greenlight_decisions_total", dimensions: [("channel", decision.channel.rawValue), ("result", "vote")])
@@ -91,7 +91,7 @@ struct DecisionHandler: Sendable {
         switch result {
         case .accepted:
             if pending != nil { try await writer.insertVote(requestId: decision.requestId, vote) }
-            if let hash = decision.tokenHash { try await writer.markLinkTokenUsed(hash: hash, at: Date()) }
+            if let hash = decision.tokenHash { try await writer.markLinkTokenUsed(hash: hash) }
             try await writer.recordDecisionAttempt(decision, accepted: true, reason: nil)
             logger.info("Decision applied", metadata: metadata)
         case .deferred:
@@ -161,7 +161,7 @@ struct DecisionHandler: Sendable {
             return
         }
         let writer = ApprovalWriter(connection)
-        let now = Date()
+        let now = try await connection.databaseTime()
         // The workflow does not run again once stopped, so its outcome is written here.
         guard try await writer.completeRequest(
             requestId: cancel.requestId, status: .cancelled, decidedBy: nil, decidedAt: nil, channel: nil, comment: nil,

@@ -64,7 +64,8 @@ struct NotificationHandler: Sendable {
             details: ["Approvers": .array(approvers.map(JSONValue.string))], on: connection)
         guard !approvers.isEmpty else { return }
         let notified = ApprovalLifecycle(
-            requestId: resend.requestId, executionId: request.executionId, stage: .notified, at: Date(), approvers: approvers)
+            requestId: resend.requestId, executionId: request.executionId, stage: .notified,
+            at: try await connection.databaseTime(), approvers: approvers)
         try await engine.enqueue(notified, trace: trace, on: connection)
     }
 }
