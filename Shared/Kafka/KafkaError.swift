@@ -38,6 +38,20 @@ public struct KafkaError: Error, Sendable, CustomStringConvertible {
         self.init(code, "\(context): \(String(cString: rd_kafka_err2str(error)))", rdkafkaCode: error.rawValue)
     }
 
+    /// Whether sending the same message again cannot succeed: the broker (or the producer, before sending) refused
+    /// it for what it is — too large, malformed, or to a topic this client may not write — rather than because the
+    /// broker was away.
+    public var isPermanent: Bool {
+        guard code == .deliveryFailed, let rdkafkaCode else { return false }
+        return Self.permanentCodes.contains(rd_kafka_resp_err_t(rawValue: rdkafkaCode))
+    }
+
+    private static let permanentCodes: Set<rd_kafka_resp_err_t> = [
+        RD_KAFKA_RESP_ERR_INVALID_MSG, RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE, RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE,
+        RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE, RD_KAFKA_RESP_ERR_INVALID_RECORD, RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED,
+        RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION,
+    ]
+
     public var description: String {
         switch code {
         case .messageTimedOut:

@@ -14,14 +14,61 @@ public enum KafkaTopicReader {
         return try await queue.run { try read(topic: topic, configuration: configuration, logger: logger, timeout: timeout) }
     }
 
+    /// The message at `offset` in `topic`'s `partition`, read without joining or moving any group (what
+    /// `greenlight dlq replay` uses for a dead letter that kept only part of its payload); nil when the partition
+    /// no longer holds that offset (retention deleted it) or never did.
+    public static func message(
+        topic: String, partition: Int32, offset: Int64, configuration: KafkaConfiguration, logger: Logger,
+        timeout: Duration = .seconds(30)
+    ) async throws -> KafkaMessage? {
+        let queue = DispatchQueue(label: "greenlight.kafka.topic-reader")
+        return try await queue.run {
+            try readOne(topic: topic, partition: partition, offset: offset, configuration: configuration, logger: logger, timeout: timeout)
+        }
+    }
+
     /// Blocks; runs on the queue above.
-    private static func read(
-        topic: String, configuration: KafkaConfiguration, logger: Logger, timeout: Duration
-    ) throws -> [KafkaMessage] {
+    private static func readOne(
+        topic: String, partition: Int32, offset: Int64, configuration: KafkaConfiguration, logger: Logger, timeout: Duration
+    ) throws -> KafkaMessage? {
         let deadline = ContinuousClock.now + timeout
+        let client = try readerClient(configuration: configuration, logger: logger)
+        defer { rd_kafka_consumer_close(client.handle) }
+        var low: Int64 = 0
+        var high: Int64 = 0
+        let error = rd_kafka_query_watermark_offsets(client.handle, topic, partition, &low, &high, timeout.milliseconds)
+        guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            throw KafkaError(.consumerFailed, "cannot read the watermarks of \(topic)[\(partition)]", error: error)
+        }
+        guard offset >= low, offset < high else { return nil }
+        let list = rd_kafka_topic_partition_list_new(1)!
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        rd_kafka_topic_partition_list_add(list, topic, partition).pointee.offset = offset
+        let assignError = rd_kafka_assign(client.handle, list)
+        guard assignError == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            throw KafkaError(.consumerFailed, "cannot assign \(topic)[\(partition)]", error: assignError)
+        }
+        while ContinuousClock.now < deadline {
+            guard let message = rd_kafka_consumer_poll(client.handle, 100) else { continue }
+            defer { rd_kafka_message_destroy(message) }
+            switch message.pointee.err {
+            case RD_KAFKA_RESP_ERR_NO_ERROR:
+                if message.pointee.offset == offset { return KafkaMessage(copying: message) }
+                if message.pointee.offset > offset { return nil }
+            case RD_KAFKA_RESP_ERR__PARTITION_EOF:
+                return nil
+            case let error:
+                logger.warning(
+                    "Kafka error while reading \(topic)", metadata: ["error": "\(String(cString: rd_kafka_err2str(error)))"])
+            }
+        }
+        throw KafkaError(.consumerFailed, "reading \(topic)[\(partition)] at offset \(offset) did not finish within \(timeout)")
+    }
+
+    /// A consumer handle for reading by assignment: it needs a group id, but nothing is ever committed to it.
+    private static func readerClient(configuration: KafkaConfiguration, logger: Logger) throws -> RDKafkaClient {
         let conf = try RDKafkaConf.make(
             configuration.merged(with: [
-                // assign() needs no group, but a consumer handle needs a group id; nothing is ever committed to it.
                 "group.id": "greenlight-topic-reader-\(UUID().uuidString)",
                 "enable.auto.commit": "false",
                 "enable.auto.offset.store": "false",
@@ -31,6 +78,15 @@ public enum KafkaTopicReader {
             ]))
         let client = try RDKafkaClient(type: RD_KAFKA_CONSUMER, conf: conf, logger: logger)
         rd_kafka_poll_set_consumer(client.handle)
+        return client
+    }
+
+    /// Blocks; runs on the queue above.
+    private static func read(
+        topic: String, configuration: KafkaConfiguration, logger: Logger, timeout: Duration
+    ) throws -> [KafkaMessage] {
+        let deadline = ContinuousClock.now + timeout
+        let client = try readerClient(configuration: configuration, logger: logger)
         defer { rd_kafka_consumer_close(client.handle) }
 
         let partitions = try partitionIds(of: topic, client: client, timeout: timeout)

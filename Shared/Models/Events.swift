@@ -428,33 +428,6 @@ public struct ApprovalLifecycle: GreenlightEvent {
     }
 }
 
-/// An event that could not be handled, with the reason and the original bytes. Topic `approvals.dlq`.
-public struct DeadLetter: Codable, Sendable, Equatable {
-    public var type: String = "DeadLetter"
-    public var version: Int = 1
-    public var eventId: UUID
-    public var reason: String
-    public var topic: String
-    public var partition: Int32
-    public var offset: Int64
-    public var key: String?
-    /// The original message value, base64.
-    public var payloadBase64: String
-    public var deadLetteredAt: Date
-
-    public init(eventId: UUID = UUID(), reason: String, topic: String, partition: Int32, offset: Int64, key: String?,
-                payload: [UInt8], deadLetteredAt: Date) {
-        self.eventId = eventId
-        self.reason = reason
-        self.topic = topic
-        self.partition = partition
-        self.offset = offset
-        self.key = key
-        payloadBase64 = Data(payload).base64EncodedString()
-        self.deadLetteredAt = deadLetteredAt
-    }
-}
-
 /// The success payload of an approval's callback: how a decision resumes the workflow.
 public struct ApprovalDecisionPayload: Codable, Sendable, Equatable {
     /// `approved` or `rejected`.

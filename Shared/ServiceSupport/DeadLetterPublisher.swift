@@ -4,8 +4,10 @@ import Kafka
 import Logging
 import Metrics
 
-/// Sends a message a service could not handle to `approvals.dlq`, with the reason and its original bytes,
-/// retrying while the broker is away, and counts it in `greenlight_dead_letters_total{service}`.
+/// Sends a message a service could not handle to `approvals.dlq`, with the reason, where it came from and its
+/// original bytes (capped, see `DeadLetter`), and counts it in `greenlight_dead_letters_total{service}`. While the
+/// broker is away it retries (the lane waits: nothing behind it could be published either); a letter the broker
+/// refuses for what it is goes again without its payload, so a dead letter never wedges its lane.
 public struct DeadLetterPublisher: Sendable {
     let producer: KafkaProducer
     let service: String
@@ -22,18 +24,27 @@ public struct DeadLetterPublisher: Sendable {
             "Message sent to the dead-letter topic",
             metadata: [
                 "topic": "\(message.topic)", "partition": "\(message.partition)", "offset": "\(message.offset)",
-                "reason": "\(reason)",
+                "bytes": "\(message.value.count)", "reason": "\(reason.prefix(DeadLetter.maxReasonCharacters))",
             ])
         Counter(label: "greenlight_dead_letters_total", dimensions: [("service", service)]).increment()
-        let letter = DeadLetter(
+        var letter = DeadLetter(
             reason: reason, topic: message.topic, partition: message.partition, offset: message.offset,
-            key: message.keyString, payload: message.value, deadLetteredAt: Date())
+            key: message.keyString, payload: message.value, headers: message.headers.map { ($0.name, $0.value) },
+            deadLetteredAt: Date())
         // The letter stays in the trace the message belonged to, so the trace shows where it ended.
         let headers = message.header(TraceContext.headerName).map { [KafkaHeader(name: TraceContext.headerName, value: $0)] } ?? []
         try await Backoff().retrying("Publishing a dead letter", logger: logger) {
-            try await producer.send(
-                topic: Topic.deadLetters.rawValue, key: message.keyString, value: Array(try GreenlightJSON.encode(letter)),
-                headers: headers)
+            do {
+                try await producer.send(
+                    topic: Topic.deadLetters.rawValue, key: letter.key, value: Array(try GreenlightJSON.encode(letter)),
+                    headers: headers)
+            } catch let error as KafkaError where error.isPermanent && !letter.payloadBase64.isEmpty {
+                logger.error(
+                    "The dead letter was refused; sending it without its payload",
+                    metadata: ["topic": "\(message.topic)", "offset": "\(message.offset)", "error": "\(error)"])
+                letter = letter.withoutPayload()
+                throw error
+            }
         }
     }
 }

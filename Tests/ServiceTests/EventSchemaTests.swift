@@ -98,6 +98,15 @@ struct EventSchemaTests {
             DeadLetter(
                 reason: "not JSON", topic: "approvals.requests", partition: 0, offset: 0, key: nil, payload: [],
                 deadLetteredAt: at),
+            DeadLetter(
+                reason: "too large", topic: "approvals.decisions", partition: 1, offset: 7, key: "REQ-001",
+                payload: Array(repeating: 0x7b, count: DeadLetter.maxWholePayloadBytes + 1),
+                headers: [("traceparent", Array("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".utf8)), ("empty", nil)],
+                deadLetteredAt: at),
+            DeadLetter(
+                reason: "refused", topic: "approvals.decisions", partition: 1, offset: 8, key: "REQ-001", payload: [1, 2],
+                deadLetteredAt: at
+            ).withoutPayload(),
         ],
     ]
 

@@ -24,10 +24,11 @@ struct DeadLetters: AsyncParsableCommand {
                 guard !letters.isEmpty else { return print("No dead letters.") }
                 var table = Table("ID", "WHEN", "FROM", "KEY", "REASON")
                 for letter in letters {
+                    let size = letter.payloadTruncated == true ? " (\(letter.payloadSize ?? 0) bytes, truncated)" : ""
                     table.add(
                         letter.eventId.uuidString, timestamp(letter.deadLetteredAt),
                         "\(letter.topic)[\(letter.partition)]@\(letter.offset)", letter.key ?? "-",
-                        letter.reason.count > 100 ? String(letter.reason.prefix(99)) + "…" : letter.reason)
+                        (letter.reason.count > 100 ? String(letter.reason.prefix(99)) + "…" : letter.reason) + size)
                 }
                 print(table.rendered)
             }
@@ -53,13 +54,11 @@ struct DeadLetters: AsyncParsableCommand {
                 guard let letter = try await readDeadLetters(connection).first(where: { $0.eventId == eventId }) else {
                     throw CLIError(.notFound, "no dead letter with id \(eventId) in \(Topic.deadLetters.rawValue)")
                 }
-                guard let payload = Data(base64Encoded: letter.payloadBase64) else {
-                    throw CLIError(.failed, "dead letter \(eventId) carries no readable payload")
-                }
+                let original = try await originalMessage(of: letter)
                 do {
                     let producer = try KafkaProducer(configuration: connection.kafka, logger: cliLogger)
                     try await producer.send(
-                        topic: letter.topic, key: letter.key, value: Array(payload),
+                        topic: letter.topic, key: original.key, value: original.value,
                         headers: [KafkaHeader(name: "greenlight-replayed-from", string: eventId.uuidString)])
                     await producer.shutdown()
                 } catch {
@@ -67,6 +66,33 @@ struct DeadLetters: AsyncParsableCommand {
                 }
                 print("Replayed dead letter \(eventId) to \(letter.topic) (key \(letter.key ?? "none")).")
             }
+        }
+
+        /// The original bytes: the letter's own payload, or, when it kept only part of it, the message still on
+        /// its topic at its partition and offset (checked against the letter's size and digest).
+        func originalMessage(of letter: DeadLetter) async throws -> (key: String?, value: [UInt8]) {
+            if letter.payloadTruncated != true {
+                guard let payload = Data(base64Encoded: letter.payloadBase64) else {
+                    throw CLIError(.failed, "dead letter \(letter.eventId) carries no readable payload")
+                }
+                return (letter.key, Array(payload))
+            }
+            let found: KafkaMessage?
+            do {
+                found = try await KafkaTopicReader.message(
+                    topic: letter.topic, partition: letter.partition, offset: letter.offset, configuration: connection.kafka,
+                    logger: cliLogger)
+            } catch {
+                throw CLIError(.unavailable, "cannot read the original from \(letter.topic)[\(letter.partition)]: \(error)")
+            }
+            guard let found, letter.isOriginal(found.value) else {
+                throw CLIError(
+                    .notFound,
+                    "dead letter \(letter.eventId) kept only the first bytes of its \(letter.payloadSize ?? 0)-byte payload, and "
+                        + "\(letter.topic)[\(letter.partition)] no longer holds the original at offset \(letter.offset) (its retention "
+                        + "has passed); it cannot be replayed")
+            }
+            return (found.keyString, found.value)
         }
     }
 }
