@@ -131,7 +131,7 @@ public struct TimerScheduler: Sendable {
                     try await engine.fireDueTimers(limit: batchSize, on: connection)
                 }
                 fired = result.count
-                if fired > 0 { onFired(result) }
+                if fired > 0 || !result.failed.isEmpty { onFired(result) }
             } catch is CancellationError {
                 return
             } catch {

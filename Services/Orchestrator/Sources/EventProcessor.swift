@@ -18,6 +18,8 @@ struct EventProcessor: Sendable {
     let handler: EventHandler
     let outboxWakeUp: WakeUpSignal
     let logger: Logger
+    /// Which lanes are busy, and for how long (stalled lanes show in `/readyz` and the metrics).
+    var lanes = LaneWatch()
     /// The most events of one lane applied in one transaction.
     var maxBatch = 32
 
@@ -29,8 +31,10 @@ struct EventProcessor: Sendable {
         // A lane that has fallen behind takes what is waiting as one batch, applied in one transaction (one
         // commit, one offset commit) instead of one each.
         let logger = self.logger
-        try await consumer.forEachBatchByPartition(maxBatch: maxBatch, lane: { "\($0.partition)" }, { try await handle($0) }) {
-            _, error in
+        let lanes = self.lanes
+        try await consumer.forEachBatchByPartition(maxBatch: maxBatch, lane: { "\($0.partition)" }, { batch in
+            try await lanes.watching(batch[0].partition) { try await handle(batch) }
+        }) { _, error in
             logger.warning("Offsets not committed; the events may be delivered again", metadata: ["error": "\(error)"])
         }
     }

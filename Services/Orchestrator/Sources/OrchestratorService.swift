@@ -30,14 +30,17 @@ public enum OrchestratorService {
         let workflow = ApprovalWorkflow(linkSecret: configuration.linkSecret)
         let engine = DurableEngine(workflows: [workflow], logger: logger)
 
-        let router = makeServiceRouter(checks: [ReadinessCheck.kafka(consumer), ReadinessCheck.postgres(pool)])
+        let lanes = LaneWatch()
+        let router = makeServiceRouter(checks: [
+            ReadinessCheck.kafka(consumer), ReadinessCheck.postgres(pool), ("events", { lanes.check() }),
+        ])
         let server = makeHTTPServer(
             router: router, host: configuration.common.httpHost, port: configuration.common.httpPort,
             serviceName: "greenlight-orchestrator", logger: logger)
 
         let processor = EventProcessor(
             consumer: consumer, producer: producer, pool: pool, handler: EventHandler(engine: engine, workflow: workflow, logger: logger),
-            outboxWakeUp: outboxWakeUp, logger: logger)
+            outboxWakeUp: outboxWakeUp, logger: logger, lanes: lanes)
         let timers = TimerScheduler(
             pool: pool, engine: engine, pollInterval: configuration.pollInterval, wakeUp: timerWakeUp, logger: logger,
             batchSize: 25
@@ -47,6 +50,9 @@ public enum OrchestratorService {
             for seconds in fired.lateness { lateness.record(seconds) }
             if let worst = fired.lateness.max(), worst > 1 {
                 logger.warning("Timers fired late", metadata: ["count": "\(fired.count)", "maxLatenessSeconds": "\(worst)"])
+            }
+            if !fired.failed.isEmpty {
+                Counter(label: "greenlight_timer_failures_total").increment(by: fired.failed.count)
             }
         }
         let relay = OutboxRelay(
@@ -60,7 +66,7 @@ public enum OrchestratorService {
                 ClosureService("outbox-relay") { try await cancelWhenShuttingDown { try await relay.run() } },
                 ClosureService("timer-scheduler") { try await cancelWhenShuttingDown { try await timers.run(workers: 4) } },
                 ClosureService("janitor") { try await cancelWhenShuttingDown { try await janitor.run() } },
-                ClosureService("gauges") { try await cancelWhenShuttingDown { try await StateGauges(pool: pool).run() } },
+                ClosureService("gauges") { try await cancelWhenShuttingDown { try await StateGauges(pool: pool, lanes: lanes).run() } },
                 ClosureService("consumer-lag") {
                     try await cancelWhenShuttingDown { try await ConsumerLagGauge(consumer: consumer, logger: logger).run() }
                 },
