@@ -33,6 +33,16 @@ final class DeliveryTable: Sendable {
                 collector.complete(index, with: result)
             }
         }
+
+        /// Ends the wait with `error` (cancellation, say), which a batch's caller sees as a failed delivery.
+        func fail(_ error: any Error) {
+            switch self {
+            case .single(let waiter):
+                waiter.resume(throwing: error)
+            case .batch(let collector, let index):
+                collector.complete(index, with: .failure(error as? KafkaError ?? KafkaError(.closed, "\(error)")))
+            }
+        }
     }
 
     /// Registers a waiter; nil when the producer is already shut down.
@@ -90,5 +100,50 @@ final class BatchCollector: Sendable {
             return (state.results.map { $0! }, continuation)
         }
         if let (results, continuation) = finished { continuation.resume(returning: results) }
+    }
+}
+
+/// A client's fatal error: set once (from librdkafka's error callback), then read by every caller, and awaited by
+/// the service that must stop when it happens.
+final class FatalErrorLatch: Sendable {
+    private struct State {
+        var error: KafkaError?
+        var nextWaiter = 0
+        var waiters: [Int: CheckedContinuation<KafkaError?, Never>] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    var error: KafkaError? { state.withLock { $0.error } }
+
+    func set(_ error: KafkaError) {
+        let waiters = state.withLock { state -> [CheckedContinuation<KafkaError?, Never>] in
+            guard state.error == nil else { return [] }
+            state.error = error
+            defer { state.waiters = [:] }
+            return Array(state.waiters.values)
+        }
+        for waiter in waiters { waiter.resume(returning: error) }
+    }
+
+    /// Returns the error once it is set; nil when the waiting task is cancelled first.
+    func wait() async -> KafkaError? {
+        let id = state.withLock { state in
+            defer { state.nextWaiter += 1 }
+            return state.nextWaiter
+        }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let ready = state.withLock { state -> KafkaError?? in
+                    if let error = state.error { return .some(error) }
+                    if Task.isCancelled { return .some(nil) }
+                    state.waiters[id] = continuation
+                    return .none
+                }
+                if let ready { continuation.resume(returning: ready) }
+            }
+        } onCancel: {
+            state.withLock { $0.waiters.removeValue(forKey: id) }?.resume(returning: nil)
+        }
     }
 }

@@ -29,6 +29,11 @@ public struct KafkaConfiguration: Sendable {
             "client.id": clientId,
             "log.connection.close": "false",
             "socket.keepalive.enable": "true",
+            // After an outage, reconnect within two seconds of the broker's return (librdkafka's default backs off
+            // up to ten), and give up on a request a vanished broker never answers after ten (the default, sixty,
+            // is how long a client may then sit idle after the broker is back).
+            "reconnect.backoff.max.ms": "2000",
+            "socket.timeout.ms": "10000",
         ]
         all.merge(defaults) { _, new in new }
         all.merge(properties) { _, new in new }
@@ -55,11 +60,12 @@ enum RDKafkaConf {
     }
 }
 
-/// What librdkafka's callbacks reach through the `opaque` pointer: the logger and, for producers, the table of
-/// callers waiting for delivery reports.
+/// What librdkafka's callbacks reach through the `opaque` pointer: the logger, for producers the table of
+/// callers waiting for delivery reports, and the client's fatal error once it has had one.
 final class RDKafkaContext: Sendable {
     let logger: Logger
     let deliveries = DeliveryTable()
+    let fatal = FatalErrorLatch()
 
     init(logger: Logger) {
         self.logger = logger
@@ -68,6 +74,24 @@ final class RDKafkaContext: Sendable {
     static func from(_ opaque: UnsafeMutableRawPointer?) -> RDKafkaContext? {
         opaque.map { Unmanaged<RDKafkaContext>.fromOpaque($0).takeUnretainedValue() }
     }
+}
+
+/// librdkafka's errors: a fatal one (the client can send nothing more) is latched with its reason; the others are
+/// transient (a broker down, a connection refused), retried by librdkafka itself, and logged.
+let rdKafkaErrorCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar>?, UnsafeMutableRawPointer?) -> Void = {
+    handle, code, reason, opaque in
+    guard let context = RDKafkaContext.from(opaque) else { return }
+    let text = reason.map { String(cString: $0) } ?? ""
+    guard code == RD_KAFKA_RESP_ERR__FATAL.rawValue, let handle else {
+        context.logger.warning("Kafka client error", metadata: ["error": "\(text)"])
+        return
+    }
+    var buffer = [CChar](repeating: 0, count: 512)
+    let original = buffer.withUnsafeMutableBufferPointer { rd_kafka_fatal_error(handle, $0.baseAddress, $0.count) }
+    let detail = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    let error = KafkaError(.fatal, detail.isEmpty ? text : detail, error: original)
+    context.logger.critical("Kafka client hit a fatal error", metadata: ["error": "\(error)"])
+    context.fatal.set(error)
 }
 
 /// librdkafka's log lines go to swift-log, at the matching level.
@@ -105,6 +129,7 @@ final class RDKafkaClient: @unchecked Sendable {
         // Retained until deinit, after rd_kafka_destroy has stopped every callback.
         rd_kafka_conf_set_opaque(conf, Unmanaged.passRetained(context).toOpaque())
         rd_kafka_conf_set_log_cb(conf, rdKafkaLogCallback)
+        rd_kafka_conf_set_error_cb(conf, rdKafkaErrorCallback)
         configure(conf)
         var errorText = [CChar](repeating: 0, count: 512)
         let handle = errorText.withUnsafeMutableBufferPointer { rd_kafka_new(type, conf, $0.baseAddress, $0.count) }

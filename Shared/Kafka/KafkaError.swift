@@ -11,6 +11,12 @@ public struct KafkaError: Error, Sendable, CustomStringConvertible {
         case deliveryFailed
         /// No broker acknowledged a message within `message.timeout.ms`.
         case messageTimedOut
+        /// The broker did not acknowledge within the caller's deadline. The message may still reach it later:
+        /// send it again only if its consumers deduplicate (by `eventId`).
+        case unacknowledged
+        /// The client hit an error it cannot recover from (an idempotent producer fenced or out of sequence, say):
+        /// it sends nothing more, and the service must be restarted.
+        case fatal
         /// Committing a consumer's offsets failed; the message will be delivered again.
         case commitFailed
         /// A consumer hit an error it cannot recover from.
@@ -54,8 +60,10 @@ public struct KafkaError: Error, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch code {
-        case .messageTimedOut:
+        case .messageTimedOut, .unacknowledged:
             return "Kafka \(code.rawValue): \(reason) (is GREENLIGHT_KAFKA_BROKERS right and the broker running?)"
+        case .fatal:
+            return "Kafka \(code.rawValue): \(reason) (the client cannot go on; restart the service)"
         default:
             return "Kafka \(code.rawValue): \(reason)"
         }

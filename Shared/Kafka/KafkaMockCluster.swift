@@ -43,6 +43,29 @@ public final class KafkaMockCluster: @unchecked Sendable {
         }
     }
 
+    /// Kafka API keys whose requests can be made to fail.
+    public enum API: Int16, Sendable {
+        case produce = 0
+        case fetch = 1
+        case initProducerId = 22
+    }
+
+    /// Errors a broker can be made to answer with (Kafka protocol error codes).
+    public enum BrokerError: Int32, Sendable {
+        /// An idempotent producer's sequence is broken: fatal for the producer.
+        case outOfOrderSequenceNumber = 45
+        case notLeaderForPartition = 6
+        case requestTimedOut = 7
+    }
+
+    /// The next requests of `api`, from any client, are answered with `errors`, one each, in order.
+    public func failNextRequests(_ api: API, with errors: [BrokerError]) {
+        let codes = errors.map { rd_kafka_resp_err_t(rawValue: $0.rawValue) }
+        codes.withUnsafeBufferPointer { buffer in
+            rd_kafka_mock_push_request_errors_array(cluster, api.rawValue, buffer.count, buffer.baseAddress)
+        }
+    }
+
     public func setBrokerUp(_ brokerId: Int32) throws {
         let error = rd_kafka_mock_broker_set_up(cluster, brokerId)
         guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {

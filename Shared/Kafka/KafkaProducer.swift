@@ -32,25 +32,53 @@ public final class KafkaProducer: Sendable {
         pollThread = PollThread(name: "greenlight.kafka.producer.poll") { rd_kafka_poll(client.handle, 100) }
     }
 
-    /// Sends one message and waits for the broker's acknowledgement.
+    /// Sends one message and waits for the broker's acknowledgement: at most `deadline` when one is given (then
+    /// `KafkaError.unacknowledged` — the message may still reach the broker later), else up to
+    /// `message.timeout.ms`. Cancelling the calling task stops the wait (with `CancellationError`) the same way.
+    /// After a fatal error the producer sends nothing and every call throws `KafkaError.fatal`.
     @discardableResult
     public func send(
-        topic: String, key: String?, value: [UInt8], headers: [KafkaHeader] = []
+        topic: String, key: String?, value: [UInt8], headers: [KafkaHeader] = [], deadline: Duration? = nil
     ) async throws -> KafkaDeliveryReport {
         let keyBytes = key.map { Array($0.utf8) }
+        let deliveries = client.context.deliveries
         while true {
-            let outcome: DeliveryOutcome = try await withCheckedThrowingContinuation { continuation in
-                guard let id = client.context.deliveries.register(.single(continuation)) else {
-                    continuation.resume(throwing: KafkaError(.closed, "the producer is shut down"))
-                    return
+            if let fatal = client.context.fatal.error { throw fatal }
+            let registered = Mutex<UInt?>(nil)
+            let outcome: DeliveryOutcome = try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { continuation in
+                    guard let id = deliveries.register(.single(continuation)) else {
+                        continuation.resume(throwing: KafkaError(.closed, "the producer is shut down"))
+                        return
+                    }
+                    registered.withLock { $0 = id }
+                    if Task.isCancelled {
+                        deliveries.take(id)?.fail(CancellationError())
+                        return
+                    }
+                    let error = produce(topic: topic, key: keyBytes, value: value, headers: headers, id: id)
+                    if error == RD_KAFKA_RESP_ERR_NO_ERROR {
+                        if let deadline {
+                            let expired = KafkaError(
+                                .unacknowledged, "the broker did not acknowledge the message to \(topic) within \(deadline)")
+                            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(Int(deadline.milliseconds))) {
+                                deliveries.take(id)?.fail(expired)
+                            }
+                        }
+                        return
+                    }
+                    guard let waiter = deliveries.take(id) else { return }
+                    if error == RD_KAFKA_RESP_ERR__QUEUE_FULL {
+                        waiter.resume(with: .success(.queueFull))
+                    } else if error == RD_KAFKA_RESP_ERR__FATAL, let fatal = client.context.fatal.error {
+                        waiter.fail(fatal)
+                    } else {
+                        waiter.resume(with: .failure(KafkaError(.deliveryFailed, "cannot enqueue to \(topic)", error: error)))
+                    }
                 }
-                let error = produce(topic: topic, key: keyBytes, value: value, headers: headers, id: id)
-                guard error != RD_KAFKA_RESP_ERR_NO_ERROR, let waiter = client.context.deliveries.take(id) else { return }
-                if error == RD_KAFKA_RESP_ERR__QUEUE_FULL {
-                    waiter.resume(with: .success(.queueFull))
-                } else {
-                    waiter.resume(with: .failure(KafkaError(.deliveryFailed, "cannot enqueue to \(topic)", error: error)))
-                }
+            } onCancel: {
+                // A cancelled caller stops waiting; a report that comes later finds no one and is dropped.
+                if let id = registered.withLock({ $0 }) { deliveries.take(id)?.fail(CancellationError()) }
             }
             switch outcome {
             case .delivered(let report):
@@ -60,6 +88,14 @@ public final class KafkaProducer: Sendable {
                 try await Task.sleep(for: .milliseconds(5))
             }
         }
+    }
+
+    /// The fatal error this producer hit, if any: it then sends nothing more and the service must restart.
+    public var fatalError: KafkaError? { client.context.fatal.error }
+
+    /// Returns when the producer hits a fatal error (never, normally); nil when the waiting task is cancelled.
+    public func waitForFatalError() async -> KafkaError? {
+        await client.context.fatal.wait()
     }
 
     /// Enqueues every message in order (so messages with the same key keep their order) and waits for all of
@@ -97,9 +133,10 @@ public final class KafkaProducer: Sendable {
         await pollThread.stop()
     }
 
-    /// Whether the producer's brokers answer a metadata request within `timeout`.
+    /// Whether the producer can send: no fatal error, and its brokers answer a metadata request within `timeout`.
     public func isConnected(timeout: Duration = .seconds(2)) async -> Bool {
-        await client.isReachable(timeout: timeout, queue: blockingQueue)
+        guard client.context.fatal.error == nil else { return false }
+        return await client.isReachable(timeout: timeout, queue: blockingQueue)
     }
 
     private func produce(topic: String, key: [UInt8]?, value: [UInt8], headers: [KafkaHeader], id: UInt)

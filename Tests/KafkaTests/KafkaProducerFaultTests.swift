@@ -1,0 +1,73 @@
+import Foundation
+import GreenlightTestSupport
+import Kafka
+import Testing
+
+/// What a caller of `send` sees when the broker is away or the producer can no longer send.
+@Suite(.timeLimit(.minutes(2)))
+struct KafkaProducerFaultTests {
+    let logger = TestEnvironment.logger("kafka-producer-faults")
+
+    func producer(_ cluster: KafkaMockCluster) throws -> KafkaProducer {
+        try KafkaProducer(configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers), logger: logger)
+    }
+
+    @Test func aDeadlineBoundsTheWaitForAnAcknowledgement() async throws {
+        let cluster = try KafkaMockCluster()
+        let topic = TestEnvironment.uniqueName("deadline")
+        try cluster.createTopic(topic, partitions: 1)
+        let producer = try producer(cluster)
+        try await producer.send(topic: topic, key: "k", value: Array("before".utf8), deadline: .seconds(5))
+        try cluster.setBrokerDown(1)
+        let started = ContinuousClock.now
+        let error = await #expect(throws: KafkaError.self) {
+            try await producer.send(topic: topic, key: "k", value: Array("during".utf8), deadline: .milliseconds(800))
+        }
+        #expect(error?.code == .unacknowledged)
+        #expect(ContinuousClock.now - started < .seconds(3))
+        try cluster.setBrokerUp(1)
+        await producer.shutdown(timeout: .seconds(5))
+    }
+
+    @Test func cancellingTheCallerStopsItsWait() async throws {
+        let cluster = try KafkaMockCluster()
+        let topic = TestEnvironment.uniqueName("cancel")
+        try cluster.createTopic(topic, partitions: 1)
+        let producer = try producer(cluster)
+        try cluster.setBrokerDown(1)
+        let sending = Task { try await producer.send(topic: topic, key: "k", value: Array("x".utf8)) }
+        try await Task.sleep(for: .milliseconds(200))
+        let started = ContinuousClock.now
+        sending.cancel()
+        await #expect(throws: CancellationError.self) { try await sending.value }
+        #expect(ContinuousClock.now - started < .seconds(2))
+        try cluster.setBrokerUp(1)
+        await producer.shutdown(timeout: .seconds(5))
+    }
+
+    /// An idempotent producer whose sequence the broker refuses cannot go on: it says so, fails every send with
+    /// the fatal error, reports itself not connected, and wakes whoever waits for it (the service, which exits).
+    @Test func aFatalErrorIsLatchedAndReported() async throws {
+        let cluster = try KafkaMockCluster()
+        let topic = TestEnvironment.uniqueName("fatal")
+        try cluster.createTopic(topic, partitions: 1)
+        let producer = try producer(cluster)
+        try await producer.send(topic: topic, key: "k", value: Array("before".utf8))
+        #expect(producer.fatalError == nil)
+        let waiting = Task { await producer.waitForFatalError() }
+
+        cluster.failNextRequests(.produce, with: [.outOfOrderSequenceNumber])
+        await #expect(throws: KafkaError.self) {
+            try await producer.send(topic: topic, key: "k", value: Array("refused".utf8), deadline: .seconds(10))
+        }
+        let fatal = await waiting.value
+        #expect(fatal?.code == .fatal)
+        #expect(producer.fatalError?.code == .fatal)
+        let next = await #expect(throws: KafkaError.self) {
+            try await producer.send(topic: topic, key: "k", value: Array("after".utf8))
+        }
+        #expect(next?.code == .fatal)
+        #expect(await !producer.isConnected())
+        await producer.shutdown(timeout: .seconds(2))
+    }
+}
