@@ -42,8 +42,12 @@ public enum ServiceRunner {
     public static func run(_ services: [any Service], logger: Logger, gracePeriod: Duration = .seconds(15))
         async throws
     {
+        // A part that fails (a fatal Kafka error, say) stops the rest gracefully, as SIGTERM would: requests in
+        // hand are answered before the process exits with the error.
         var configuration = ServiceGroupConfiguration(
-            services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+            services: services.map {
+                ServiceGroupConfiguration.ServiceConfiguration(service: $0, failureTerminationBehavior: .gracefullyShutdownGroup)
+            },
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger)
         configuration.maximumGracefulShutdownDuration = gracePeriod
@@ -75,7 +79,10 @@ public struct ClosureService: Service {
     }
 }
 
-/// Flushes the producer when the service group shuts down (it is the last thing to stop).
+/// Flushes the producer when the service group shuts down (it is the last thing to stop). A producer that hits a
+/// fatal error (fenced, or out of sequence) can send nothing more: the service then stops with that error — exit
+/// status 1 and one critical line — so that its supervisor starts it afresh, rather than running on unable to
+/// publish (its `/readyz` says so meanwhile).
 public struct KafkaProducerService: Service {
     let producer: KafkaProducer
 
@@ -84,7 +91,14 @@ public struct KafkaProducerService: Service {
     }
 
     public func run() async throws {
-        try? await gracefulShutdown()
+        let fatal: KafkaError? = await withTaskGroup(of: KafkaError?.self) { group in
+            group.addTask { try? await gracefulShutdown(); return nil }
+            group.addTask { await producer.waitForFatalError() }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+        if let fatal { throw fatal }
         await producer.shutdown()
     }
 }
