@@ -4,6 +4,8 @@ import Foundation
 /// `postgresql://greenlight:secret@127.0.0.1:5432/greenlight?sslmode=disable`.
 public struct PostgresConfiguration: Sendable, CustomStringConvertible {
     public let url: String
+    /// What libpq is given: `url`, with a `connect_timeout` when it has none.
+    public let connectionURL: String
     /// The URL with its password replaced by `***`, for logs.
     public let maskedURL: String
     public let database: String
@@ -24,6 +26,13 @@ public struct PostgresConfiguration: Sendable, CustomStringConvertible {
             throw PostgresError(.invalidConfiguration, "the database URL names no database (postgresql://host/DATABASE)")
         }
         self.url = url
+        // A server that accepts the TCP connection but never answers (stopped, overloaded) must not hold a caller
+        // forever: libpq gives up after `connect_timeout` seconds, 5 unless the URL says otherwise.
+        if components.queryItems?.contains(where: { $0.name == "connect_timeout" }) == true {
+            connectionURL = url
+        } else {
+            connectionURL = url + (components.query == nil ? "?" : "&") + "connect_timeout=5"
+        }
         self.database = database
         var masked = components
         if masked.password != nil { masked.password = "***" }

@@ -35,7 +35,7 @@ public final class PostgresConnection: @unchecked Sendable {
     public static func connect(_ configuration: PostgresConfiguration) async throws -> PostgresConnection {
         let queue = DispatchQueue(label: "greenlight.postgres.connection")
         let connection = try await queue.run { () throws -> PostgresConnection in
-            guard let raw = PQconnectdb(configuration.url) else {
+            guard let raw = PQconnectdb(configuration.connectionURL) else {
                 throw PostgresError(.connectionFailed, "libpq could not allocate a connection")
             }
             guard PQstatus(raw) == CONNECTION_OK else {
@@ -60,6 +60,8 @@ public final class PostgresConnection: @unchecked Sendable {
     /// per connection (the server parses and plans it once, not on every call) and then executed by name.
     @discardableResult
     public func query(_ query: PostgresQuery) async throws -> PostgresRows {
+        // A blocking libpq call cannot be interrupted once sent; a cancelled caller sends nothing more.
+        try Task.checkCancellation()
         if let pending = takeQueued() {
             return try await queue.run { [self] in try pipeline(pending, then: query) }
         }

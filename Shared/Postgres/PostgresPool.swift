@@ -12,7 +12,9 @@ public final class PostgresPool: Sendable {
     private struct State {
         var idle: [PostgresConnection] = []
         var open = 0
-        var waiters: [CheckedContinuation<PostgresConnection?, any Error>] = []
+        /// Callers waiting for a connection, first come first served, by id (so a cancelled one can leave).
+        var waiters: [(id: UInt64, continuation: CheckedContinuation<PostgresConnection?, any Error>)] = []
+        var nextWaiter: UInt64 = 0
         var closed = false
     }
 
@@ -77,7 +79,7 @@ public final class PostgresPool: Sendable {
             return (state.idle, state.waiters)
         }
         _ = idle  // released here: each connection's deinit calls PQfinish
-        for waiter in waiters { waiter.resume(throwing: PostgresError(.poolClosed, "the connection pool is closed")) }
+        for waiter in waiters { waiter.continuation.resume(throwing: PostgresError(.poolClosed, "the connection pool is closed")) }
     }
 
     // MARK: - Lending
@@ -107,13 +109,26 @@ public final class PostgresPool: Sendable {
         case .closed:
             throw PostgresError(.poolClosed, "the connection pool is closed")
         case .wait:
-            let handed: PostgresConnection? = try await withCheckedThrowingContinuation { continuation in
-                let closed = state.withLock { state in
-                    if state.closed { return true }
-                    state.waiters.append(continuation)
-                    return false
+            // A caller that is cancelled while it waits (an HTTP answer past its deadline, say) leaves the queue.
+            let id = state.withLock { state in
+                defer { state.nextWaiter += 1 }
+                return state.nextWaiter
+            }
+            let handed: PostgresConnection? = try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { continuation in
+                    let refusal: (any Error)? = state.withLock { state in
+                        if state.closed { return PostgresError(.poolClosed, "the connection pool is closed") }
+                        if Task.isCancelled { return CancellationError() }
+                        state.waiters.append((id, continuation))
+                        return nil
+                    }
+                    if let refusal { continuation.resume(throwing: refusal) }
                 }
-                if closed { continuation.resume(throwing: PostgresError(.poolClosed, "the connection pool is closed")) }
+            } onCancel: {
+                let waiter = state.withLock { state in
+                    state.waiters.firstIndex { $0.id == id }.map { state.waiters.remove(at: $0).continuation }
+                }
+                waiter?.resume(throwing: CancellationError())
             }
             // nil: a slot was freed for this waiter, which opens its own connection.
             if let handed { return handed }
@@ -142,7 +157,7 @@ public final class PostgresPool: Sendable {
                 state.open -= 1
                 return nil
             }
-            if !state.waiters.isEmpty { return state.waiters.removeFirst() }
+            if !state.waiters.isEmpty { return state.waiters.removeFirst().continuation }
             state.idle.append(connection)
             return nil
         }
@@ -152,7 +167,7 @@ public final class PostgresPool: Sendable {
     /// A slot is free: hand it to the first waiter (who opens a connection) or just count it down.
     private func freeSlot() {
         let waiter: CheckedContinuation<PostgresConnection?, any Error>? = state.withLock { state in
-            if !state.closed, !state.waiters.isEmpty { return state.waiters.removeFirst() }
+            if !state.closed, !state.waiters.isEmpty { return state.waiters.removeFirst().continuation }
             state.open -= 1
             return nil
         }
