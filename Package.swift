@@ -118,7 +118,7 @@ let package = Package(
         .target(
             name: "ServiceSupport",
             dependencies: [
-                "GreenlightModels", "Kafka", "Postgres", hummingbird, logging, lifecycle, metrics, tracing,
+                "GreenlightModels", "Kafka", "Postgres", "DurableExecution", hummingbird, logging, lifecycle, metrics, tracing,
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

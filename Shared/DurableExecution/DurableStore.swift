@@ -338,10 +338,6 @@ struct DurableStore: Sendable {
     /// Queues a message; `trace` travels in its `traceparent` header, so the span that receives it is a child of
     /// the span that started the execution.
     func enqueue(topic: String, key: String, payload: String, trace: TraceContext?) async throws {
-        connection.queue(
-            """
-            INSERT INTO durable_outbox (topic, message_key, payload, trace_parent)
-            VALUES (\(topic), \(key), \(payload), \(trace?.traceparent))
-            """)
+        Outbox.enqueue(topic: topic, key: key, payload: payload, trace: trace, on: connection)
     }
 }

@@ -222,11 +222,15 @@ public struct RequestAccepted: Codable, Sendable, Equatable {
     public var message: String
     public var requestId: String
     public var statusUrl: String
+    /// True when the message broker was unreachable: the event is stored and is published (and acted on) as soon
+    /// as the broker is back. Absent otherwise.
+    public var queued: Bool?
 
-    public init(message: String, requestId: String, statusUrl: String) {
+    public init(message: String, requestId: String, statusUrl: String, queued: Bool? = nil) {
         self.message = message
         self.requestId = requestId
         self.statusUrl = statusUrl
+        self.queued = queued
     }
 }
 

@@ -1,26 +1,43 @@
+import DurableExecution
 import Foundation
 import GreenlightModels
 import HTTPTypes
 import Hummingbird
 import Kafka
+import Logging
+import Metrics
+import Postgres
 import Tracing
 
+/// Where a published event went.
+public enum Publication: Sendable, Equatable {
+    /// The broker acknowledged it (acks=all).
+    case published
+    /// The broker did not answer in time; the event is stored in the outbox and published once it is back.
+    case queued
+}
+
 /// Publishes Greenlight events: JSON-encoded, keyed by request id, on the event's own topic, with the W3C
-/// `traceparent` header of the trace it belongs to, acknowledged by the broker (acks=all) before `publish`
-/// returns.
+/// `traceparent` header of the trace it belongs to. `publish` returns once the event is safe — acknowledged by the
+/// broker, or stored durably to be published later — and throws when it is neither.
 public protocol EventPublishing: Sendable {
-    func publish<Event: GreenlightEvent>(_ event: Event, trace: TraceContext) async throws
+    @discardableResult
+    func publish<Event: GreenlightEvent>(_ event: Event, trace: TraceContext) async throws -> Publication
 }
 
 public struct KafkaEventPublisher: EventPublishing {
     let producer: KafkaProducer
+    /// How long to wait for the broker's acknowledgement (nil: the producer's `message.timeout.ms`).
+    let deadline: Duration?
 
-    public init(producer: KafkaProducer) {
+    public init(producer: KafkaProducer, deadline: Duration? = nil) {
         self.producer = producer
+        self.deadline = deadline
     }
 
     /// Sends in a producer span, a child of `trace`; the message carries the span's context.
-    public func publish<Event: GreenlightEvent>(_ event: Event, trace: TraceContext) async throws {
+    @discardableResult
+    public func publish<Event: GreenlightEvent>(_ event: Event, trace: TraceContext) async throws -> Publication {
         let payload = try GreenlightJSON.encode(event)
         try await withSpan("publish \(Event.topic.rawValue)", context: .continuing(trace), ofKind: .producer) { span in
             span.attributes["messaging.destination.name"] = Event.topic.rawValue
@@ -31,8 +48,56 @@ public struct KafkaEventPublisher: EventPublishing {
                 // No tracer bootstrapped (a tool, a test): the context still travels.
                 headers.append(KafkaHeader(name: TraceContext.headerName, string: trace.traceparent))
             }
-            try await producer.send(topic: Event.topic.rawValue, key: event.requestId, value: Array(payload), headers: headers)
+            try await producer.send(
+                topic: Event.topic.rawValue, key: event.requestId, value: Array(payload), headers: headers, deadline: deadline)
         }
+        return .published
+    }
+}
+
+/// Publishes to Kafka, and when the broker does not acknowledge within `kafkaDeadline` (it is down, or slow),
+/// stores the event in the outbox instead, within `outboxDeadline`, for the orchestrator's relay to publish once
+/// the broker is back: intake and the callback receiver keep accepting through a broker outage and answer within
+/// a bounded time. An event that is neither acknowledged nor stored throws (the caller answers 503). The same event
+/// can then reach the broker twice (the late acknowledgement and the relay) with the same `eventId`, which its
+/// consumer deduplicates.
+public struct OutboxFallbackPublisher: EventPublishing {
+    let kafka: KafkaEventPublisher
+    let pool: PostgresPool
+    let outboxDeadline: Duration
+    let logger: Logger
+
+    public init(
+        producer: KafkaProducer, pool: PostgresPool, kafkaDeadline: Duration = .milliseconds(1500),
+        outboxDeadline: Duration = .milliseconds(1500), logger: Logger
+    ) {
+        kafka = KafkaEventPublisher(producer: producer, deadline: kafkaDeadline)
+        self.pool = pool
+        self.outboxDeadline = outboxDeadline
+        self.logger = logger
+    }
+
+    @discardableResult
+    public func publish<Event: GreenlightEvent>(_ event: Event, trace: TraceContext) async throws -> Publication {
+        do {
+            return try await kafka.publish(event, trace: trace)
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            logger.warning(
+                "The broker did not take the event; keeping it in the outbox",
+                metadata: ["eventType": "\(Event.eventType)", "requestId": "\(event.requestId)", "error": "\(error)"])
+        }
+        let payload = String(decoding: try GreenlightJSON.encode(event), as: UTF8.self)
+        let pool = self.pool
+        try await withDeadline(outboxDeadline, "Storing the event in the outbox") {
+            try await pool.withConnection { connection in
+                try await Outbox.write(
+                    topic: Event.topic.rawValue, key: event.requestId, payload: payload, trace: trace, on: connection)
+            }
+        }
+        Counter(label: "greenlight_events_queued_total", dimensions: [("topic", Event.topic.rawValue)]).increment()
+        return .queued
     }
 }
 

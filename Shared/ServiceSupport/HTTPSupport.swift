@@ -24,7 +24,8 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch let problem as Problem {
-            return .problem(problem)
+            // Every 503 says when to try again.
+            return .problem(problem, headers: problem.status == 503 ? [.retryAfter: "5"] : [:])
         } catch let error as HTTPError {
             let status = Int(error.status.code)
             let detail: String

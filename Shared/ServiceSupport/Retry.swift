@@ -12,6 +12,7 @@ public struct Backoff: Sendable {
         self.maximum = maximum
     }
 
+    @discardableResult
     public func retrying<T>(
         _ what: String, logger: Logger, metadata: Logger.Metadata = [:],
         giveUp: (any Error, _ attempt: Int) -> Bool = { _, _ in false }, _ body: () async throws -> T

@@ -18,10 +18,11 @@ final class RecordingPublisher: EventPublishing {
         self.failure = failure
     }
 
-    func publish<Event: GreenlightEvent>(_ event: Event, trace: TraceContext) async throws {
+    func publish<Event: GreenlightEvent>(_ event: Event, trace: TraceContext) async throws -> Publication {
         if let failure { throw failure }
         events.withLock { $0.append(event) }
         traces.withLock { $0.append(trace) }
+        return .published
     }
 
     func published<Event: GreenlightEvent>(_ type: Event.Type) -> [Event] {

@@ -65,8 +65,9 @@ public struct CallbackAPIRoutes: Sendable {
             throw Problem(title: "Not Found", status: 404, detail: "A callback id is a UUID such as 6F1C0B1E-….")
         }
         let found: (record: CallbackRecord, executionName: String)?
+        let callbacks = self.callbacks
         do {
-            found = try await callbacks.callback(callbackId)
+            found = try await withDeadline(.seconds(1), "Looking up the callback") { try await callbacks.callback(callbackId) }
         } catch {
             context.logger.error("Callback look-up failed", metadata: ["error": "\(error)"])
             throw Problem(title: "Service Unavailable", status: 503, detail: "The callback store is not reachable. Retry shortly.")
@@ -89,16 +90,24 @@ public struct CallbackAPIRoutes: Sendable {
         let body = try await request.collectBody(upTo: Self.maxBodyBytes)
         let event = try makeCommand(
             command, body: Data(buffer: body), callback: callback, executionName: executionName)
+        let publication: Publication
         do {
-            try await publisher.publish(event, trace: request.trace)
+            publication = try await publisher.publish(event, trace: request.trace)
         } catch {
             context.logger.error("Could not publish CallbackCommand", metadata: ["callbackId": "\(callbackId)", "error": "\(error)"])
             throw Problem(title: "Service Unavailable", status: 503, detail: "The command could not be queued. Retry shortly.")
         }
         context.logger.info(
             "Callback command accepted",
-            metadata: ["callbackId": "\(callbackId)", "requestId": "\(executionName)", "command": "\(command.rawValue)"])
-        return try .json(["message": "Callback command accepted", "callbackId": callbackId.uuidString], status: .accepted)
+            metadata: [
+                "callbackId": "\(callbackId)", "requestId": "\(executionName)", "command": "\(command.rawValue)",
+                "queued": "\(publication == .queued)",
+            ])
+        var answer: [String: JSONValue] = [
+            "message": .string("Callback command accepted"), "callbackId": .string(callbackId.uuidString),
+        ]
+        if publication == .queued { answer["queued"] = .bool(true) }
+        return try .json(answer, status: .accepted)
     }
 
     /// Checks the body for the command and builds the event; a bad body is a 400 naming what to fix.

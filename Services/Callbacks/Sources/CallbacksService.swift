@@ -16,7 +16,7 @@ public enum CallbacksService {
         let pool = try await openMigratedPool(configuration.database, logger: logger, migrate: GreenlightDatabase.migrate)
 
         let router = makeServiceRouter(checks: [ReadinessCheck.kafka(producer), ReadinessCheck.postgres(pool)])
-        let publisher = KafkaEventPublisher(producer: producer)
+        let publisher = OutboxFallbackPublisher(producer: producer, pool: pool, logger: logger)
         LinkRoutes(
             tokens: ApprovalReader(pool: pool), publisher: publisher, publicURL: configuration.publicURL,
             limiter: configuration.linkRateLimit > 0 ? RateLimiter(perMinute: configuration.linkRateLimit) : nil,

@@ -91,8 +91,12 @@ public struct LinkRoutes: Sendable {
     private func lookUp(_ token: String, context: GreenlightRequestContext) async -> Lookup {
         guard LinkToken.isWellFormed(token) else { return .page(Page.response(Page.unknown, status: .notFound)) }
         let record: LinkTokenRecord?
+        let tokens = self.tokens
         do {
-            record = try await tokens.linkToken(hash: LinkToken.hash(token))
+            // Bounded, like every answer: a database that hangs gets the approver a page that says so.
+            record = try await withDeadline(.seconds(1), "Looking up the link") {
+                try await tokens.linkToken(hash: LinkToken.hash(token))
+            }
         } catch {
             context.logger.error("Token look-up failed", metadata: ["error": "\(error)"])
             return .page(Page.response(Page.unavailable, status: .serviceUnavailable, extra: [.retryAfter: "30"]))
@@ -150,8 +154,9 @@ public struct LinkRoutes: Sendable {
         // decision is published in a span whose parent is the one that started the request's workflow (the
         // click's own HTTP span, with no trace from the browser, starts a trace of its own).
         return await inSpan("decide by link", continuing: record.trace ?? request.trace) { trace in
+            let publication: Publication
             do {
-                try await publisher.publish(event, trace: trace)
+                publication = try await publisher.publish(event, trace: trace)
             } catch {
                 context.logger.error(
                     "Could not publish DecisionSubmitted", metadata: ["requestId": "\(record.requestId)", "error": "\(error)"])
@@ -161,7 +166,11 @@ public struct LinkRoutes: Sendable {
                 "Decision submitted by link",
                 metadata: [
                     "requestId": "\(record.requestId)", "eventId": "\(event.eventId)", "decision": "\(decision.rawValue)",
+                    "queued": "\(publication == .queued)",
                 ])
+            if publication == .queued {
+                return Page.response(Page.received(decision, token: record), status: .accepted)
+            }
             return Page.response(Page.decided(decision, token: record), status: .ok)
         }
     }

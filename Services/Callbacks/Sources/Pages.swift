@@ -127,6 +127,21 @@ enum Page {
                 """)
     }
 
+    /// The decision is stored but not yet with the workflow (the message broker is away): said as it is.
+    static func received(_ decision: Decision, token: TokenView) -> String {
+        layout(
+            title: "Decision received",
+            body: """
+                <div class="icon" aria-hidden="true">&#8987;</div>
+                <h1>Decision received</h1>
+                <p>Your decision to \(decision == .approve ? "approve" : "reject") \(htmlEscape(token.requestId)) is stored. \
+                It is applied as soon as the approval service is reachable again, in a few minutes at most; \
+                you do not need to click again.</p>
+                \(policyNote(token))
+                \(details(token))
+                """)
+    }
+
     static func alreadyDecided(_ token: TokenView) -> String {
         var outcome = "already \(token.status == .timedOut ? "timed out" : token.status.rawValue)"
         if token.status == .pending { outcome = "already being decided" }

@@ -118,8 +118,12 @@ public struct IntakeRoutes: Sendable {
         let validated = try Self.parse(Data(buffer: body), defaultApprover: defaultApprover, defaultChannel: defaultChannel)
 
         let statusPath = "/v1/requests/\(validated.requestId)"
+        let statuses = self.statuses
         do {
-            if try await statuses.status(requestId: validated.requestId) != nil {
+            let known = try await withDeadline(Self.readDeadline, "Looking up the request") {
+                try await statuses.status(requestId: validated.requestId)
+            }
+            if known != nil {
                 return try .json(
                     RequestAccepted(
                         message: "Request already accepted", requestId: validated.requestId, statusUrl: statusPath),
@@ -132,23 +136,28 @@ public struct IntakeRoutes: Sendable {
 
         let event = validated.event(submittedAt: now())
         let trace = request.trace
+        let publication: Publication
         do {
-            try await publisher.publish(event, trace: trace)
+            publication = try await publisher.publish(event, trace: trace)
         } catch {
             context.logger.error(
                 "Could not publish ApprovalRequested",
                 metadata: ["requestId": "\(validated.requestId)", "traceId": "\(trace.traceId)", "error": "\(error)"])
             throw Problem(
                 title: "Service Unavailable", status: 503,
-                detail: "The request could not be queued (the message broker did not acknowledge it). Retry shortly.")
+                detail: "Neither the message broker nor the database confirmed the request in time, so it may not have "
+                    + "been accepted. Retry with the same requestId: a request already accepted is not started twice.")
         }
         Counter(label: "greenlight_requests_accepted_total").increment()
         context.logger.info(
             "Request accepted",
-            metadata: ["requestId": "\(validated.requestId)", "eventId": "\(event.eventId)", "traceId": "\(trace.traceId)"])
+            metadata: [
+                "requestId": "\(validated.requestId)", "eventId": "\(event.eventId)", "traceId": "\(trace.traceId)",
+                "queued": "\(publication == .queued)",
+            ])
         // The trace the request's whole path (orchestrator, notifier, click, outcome) is recorded under.
         return try .json(
-            RequestAccepted(message: "Request accepted", requestId: validated.requestId, statusUrl: statusPath),
+            Self.accepted("Request accepted", requestId: validated.requestId, publication),
             status: .accepted, headers: [.location: statusPath, .traceparent: trace.traceparent])
     }
 
@@ -193,10 +202,8 @@ public struct IntakeRoutes: Sendable {
         let body = try await Self.optionalBody(CancelRequestBody.self, of: request)
         let reason = body?.reason.flatMap { $0.isEmpty ? nil : String($0.prefix(500)) } ?? "cancelled through the API"
         let event = CancelRequested(requestId: requestId, reason: reason, requestedAt: now())
-        try await queue(event, trace: request.trace, what: "cancellation")
-        return try .json(
-            RequestAccepted(message: "Cancellation accepted", requestId: requestId, statusUrl: "/v1/requests/\(requestId)"),
-            status: .accepted)
+        let publication = try await queue(event, trace: request.trace, what: "cancellation")
+        return try .json(Self.accepted("Cancellation accepted", requestId: requestId, publication), status: .accepted)
     }
 
     /// Lists requests (API key required). Only `status=pending` is supported; `olderThanSeconds` keeps those
@@ -242,16 +249,14 @@ public struct IntakeRoutes: Sendable {
             requestId: requestId, decision: body.decision, decidedBy: decidedBy, channel: .api, comment: comment,
             decidedAt: now(), tokenHash: nil)
         let trace = request.trace
-        try await queue(event, trace: trace, what: "decision")
+        let publication = try await queue(event, trace: trace, what: "decision")
         context.logger.info(
             "Decision submitted through the API",
             metadata: [
                 "requestId": "\(requestId)", "eventId": "\(event.eventId)", "decision": "\(body.decision.rawValue)",
                 "traceId": "\(trace.traceId)",
             ])
-        return try .json(
-            RequestAccepted(message: "Decision accepted", requestId: requestId, statusUrl: "/v1/requests/\(requestId)"),
-            status: .accepted)
+        return try .json(Self.accepted("Decision accepted", requestId: requestId, publication), status: .accepted)
     }
 
     /// Sends a pending request's undecided approvers (or the one named) their link again, in a new message
@@ -266,10 +271,8 @@ public struct IntakeRoutes: Sendable {
             ])
         }
         let event = ResendRequested(requestId: requestId, approver: body?.approver, requestedAt: now())
-        try await queue(event, trace: request.trace, what: "resend")
-        return try .json(
-            RequestAccepted(message: "Resend accepted", requestId: requestId, statusUrl: "/v1/requests/\(requestId)"),
-            status: .accepted)
+        let publication = try await queue(event, trace: request.trace, what: "resend")
+        return try .json(Self.accepted("Resend accepted", requestId: requestId, publication), status: .accepted)
     }
 
     /// Decodes a small JSON body; nil when there is none. A malformed one is a 400 naming the field.
@@ -298,14 +301,27 @@ public struct IntakeRoutes: Sendable {
         return found
     }
 
-    /// Publishes a command for a request; a broker that does not acknowledge it is a 503.
-    private func queue<Event: GreenlightEvent>(_ event: Event, trace: TraceContext, what: String) async throws {
+    /// Publishes a command for a request; one that is neither acknowledged nor stored is a 503.
+    private func queue<Event: GreenlightEvent>(_ event: Event, trace: TraceContext, what: String) async throws -> Publication {
         do {
-            try await publisher.publish(event, trace: trace)
+            return try await publisher.publish(event, trace: trace)
         } catch {
             throw Problem(title: "Service Unavailable", status: 503, detail: "The \(what) could not be queued. Retry shortly.")
         }
     }
+
+    /// The 202 body; a queued event says so (it takes effect once the message broker is back).
+    static func accepted(_ message: String, requestId: String, _ publication: Publication) -> RequestAccepted {
+        let statusUrl = "/v1/requests/\(requestId)"
+        guard publication == .queued else { return RequestAccepted(message: message, requestId: requestId, statusUrl: statusUrl) }
+        return RequestAccepted(
+            message: "\(message); the message broker is unreachable, so it takes effect as soon as the broker is back",
+            requestId: requestId, statusUrl: statusUrl, queued: true)
+    }
+
+    /// How long a read of the database may take before the answer is a 503: an HTTP answer comes within a few
+    /// seconds whatever is down.
+    static let readDeadline: Duration = .seconds(1)
 
     private func lookUp(_ requestId: String, context: GreenlightRequestContext) async throws -> RequestStatusBody {
         guard let found = try await reading(context, { try await statuses.status(requestId: requestId) }) else {
@@ -314,10 +330,12 @@ public struct IntakeRoutes: Sendable {
         return found
     }
 
-    /// Runs a read, turning store failures into a 503 problem.
-    private func reading<T>(_ context: GreenlightRequestContext, _ body: () async throws -> T) async throws -> T {
+    /// Runs a read within `readDeadline`, turning store failures into a 503 problem.
+    private func reading<T: Sendable>(_ context: GreenlightRequestContext, _ body: @escaping @Sendable () async throws -> T)
+        async throws -> T
+    {
         do {
-            return try await body()
+            return try await withDeadline(Self.readDeadline, "Reading the status store", body)
         } catch {
             context.logger.error("Status look-up failed", metadata: ["error": "\(error)"])
             throw Problem(

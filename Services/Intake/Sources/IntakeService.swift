@@ -16,7 +16,8 @@ public enum IntakeService {
 
         let router = makeServiceRouter(checks: [ReadinessCheck.kafka(producer), ReadinessCheck.postgres(pool)])
         IntakeRoutes(
-            publisher: KafkaEventPublisher(producer: producer), statuses: LiveStatusReader(pool: pool),
+            publisher: OutboxFallbackPublisher(producer: producer, pool: pool, logger: logger),
+            statuses: LiveStatusReader(pool: pool),
             defaultApprover: configuration.defaultApprover, defaultChannel: configuration.defaultChannel,
             apiKeys: configuration.apiKeys
         ).register(on: router)
