@@ -126,5 +126,18 @@ public enum DurableSchema {
                 -- A timer whose firing failed is not consumed: it is due again after a back-off, and keeps count.
                 ALTER TABLE durable_timers ADD COLUMN attempts integer NOT NULL DEFAULT 0, ADD COLUMN last_error text;
                 """),
+        PostgresMigration(
+            version: 5, name: "the outbox relay's lease",
+            sql: """
+                -- One relay publishes at a time: the holder of this lease, which expires unless renewed (judged by
+                -- the database's clock). The epoch grows with each new holder and fences what an old one writes.
+                CREATE TABLE durable_outbox_lease (
+                    id         smallint PRIMARY KEY CHECK (id = 1),
+                    holder     text,
+                    epoch      bigint NOT NULL DEFAULT 0,
+                    expires_at timestamptz NOT NULL DEFAULT '-infinity'
+                );
+                INSERT INTO durable_outbox_lease (id) VALUES (1);
+                """),
     ]
 }

@@ -4,9 +4,17 @@ import Kafka
 import Logging
 import Postgres
 
-/// Publishes outbox rows with the idempotent producer, oldest first, and marks them sent. A row is marked only
-/// after the broker acknowledged it, so a crash in between publishes it again (consumers dedupe on `eventId`);
-/// rows are locked while published (`SKIP LOCKED`), so two relays never publish the same row at once.
+/// Publishes outbox rows, oldest first, with the idempotent producer, and marks them sent once the broker has
+/// acknowledged them. A crash in between publishes them again (consumers dedupe on `eventId`).
+///
+/// One relay publishes at a time, across every orchestrator: the holder of a lease (a row of
+/// `durable_outbox_lease` with a holder, an epoch and an expiry judged by the database's clock), which it renews
+/// while it works, also while it waits for the broker. No database transaction stays open across that wait. When
+/// the holder stops — crashed, paused, cut off — its lease expires and another relay takes over within
+/// `lease` + `standbyInterval`; every row the holder marks is fenced on its epoch, so one that comes back late
+/// marks nothing and stands by. Per key, what consumers see first is in outbox order: the producer keeps order per
+/// partition and retries a message until the broker takes it (`message.timeout.ms` 0), and a late holder only
+/// repeats rows that the new holder publishes again after it.
 public struct OutboxRelay: Sendable {
     let pool: PostgresPool
     let producer: KafkaProducer
@@ -14,10 +22,18 @@ public struct OutboxRelay: Sendable {
     let pollInterval: Duration
     let logger: Logger
     let batchSize: Int
+    /// How long the lease lasts unless renewed.
+    let lease: Duration
+    /// How often a relay without the lease checks whether it expired.
+    let standbyInterval: Duration
+    /// This relay's name in the lease (host and process, for operators).
+    let holder: String
+    var leaseMilliseconds: Int { Int(lease.components.seconds * 1000 + lease.components.attoseconds / 1_000_000_000_000_000) }
 
     public init(
         pool: PostgresPool, producer: KafkaProducer, wakeUp: WakeUpSignal, pollInterval: Duration, logger: Logger,
-        batchSize: Int = 500
+        batchSize: Int = 500, lease: Duration = .seconds(5), standbyInterval: Duration = .seconds(1),
+        holder: String = OutboxRelay.defaultHolder()
     ) {
         self.pool = pool
         self.producer = producer
@@ -25,119 +41,144 @@ public struct OutboxRelay: Sendable {
         self.pollInterval = pollInterval
         self.logger = logger
         self.batchSize = batchSize
+        self.lease = lease
+        self.standbyInterval = standbyInterval
+        self.holder = holder
     }
 
-    /// The advisory lock only the publishing relay holds.
-    static let lockKey: Int64 = 0x6f75_7462_6f78  // "outbox"
+    /// `host/pid/random`: unique per process, readable in `durable_outbox_lease`.
+    public static func defaultHolder() -> String {
+        "\(ProcessInfo.processInfo.hostName)/\(ProcessInfo.processInfo.processIdentifier)/\(UUID().uuidString.prefix(8))"
+    }
+
+    /// The producer properties a relay needs: a message is retried until the broker takes it, so that a later
+    /// message of the same key can never be delivered ahead of one that gave up.
+    public static let producerProperties = ["message.timeout.ms": "0"]
 
     public func run() async throws {
         var lastPrune = ContinuousClock.now
+        var holding = false
         while !Task.isCancelled {
-            let published: Int
+            var published = 0
             do {
-                published = try await publishBatch()
+                guard let epoch = try await acquire() else {
+                    if holding { logger.notice("Outbox lease lost; standing by", metadata: ["holder": "\(holder)"]) }
+                    holding = false
+                    try await Task.sleep(for: standbyInterval)
+                    continue
+                }
+                if !holding { logger.info("Outbox lease taken; publishing", metadata: ["holder": "\(holder)", "epoch": "\(epoch)"]) }
+                holding = true
+                published = try await publishBatch(epoch: epoch)
+                if ContinuousClock.now - lastPrune > .seconds(60) {
+                    lastPrune = ContinuousClock.now
+                    try await pool.query("DELETE FROM durable_outbox WHERE sent_at < now() - interval '1 hour'")
+                }
             } catch is CancellationError {
                 return
             } catch {
                 logger.warning("Publishing the outbox failed; retrying", metadata: ["error": "\(error)"])
-                published = 0
                 try? await Task.sleep(for: pollInterval)
-            }
-            if ContinuousClock.now - lastPrune > .seconds(60) {
-                lastPrune = ContinuousClock.now
-                _ = try? await pool.query(
-                    "DELETE FROM durable_outbox WHERE sent_at < \(Date().addingTimeInterval(-3600))")
+                continue
             }
             if published < batchSize { await wakeUp.wait(timeout: pollInterval) }
         }
     }
 
-    /// Publishes one batch; returns how many rows it marked sent.
-    public func publishBatch() async throws -> Int {
-        try await pool.transaction { connection in
-            // One relay at a time across all orchestrators, so rows go out in the order they were written.
-            guard try await connection.query("SELECT pg_try_advisory_xact_lock(\(Self.lockKey))").column(Bool.self).first == true
-            else { return 0 }
-            let rows = try await connection.query(
-                """
-                SELECT id, topic, message_key, payload, trace_parent FROM durable_outbox WHERE sent_at IS NULL
-                ORDER BY id LIMIT \(batchSize) FOR UPDATE SKIP LOCKED
-                """
-            ).decode((Int64, String, String, String, String?).self)
-            guard !rows.isEmpty else { return 0 }
-            let results = await producer.send(
+    /// Takes the lease if it is free or expired, or renews it if this relay holds it; returns its epoch, or nil
+    /// while another relay holds it.
+    func acquire() async throws -> Int64? {
+        try await pool.query(
+            """
+            UPDATE durable_outbox_lease
+            SET epoch = CASE WHEN holder = \(holder) THEN epoch ELSE epoch + 1 END, holder = \(holder),
+                expires_at = now() + \(leaseMilliseconds) * interval '1 millisecond'
+            WHERE id = 1 AND (holder = \(holder) OR expires_at < now())
+            RETURNING epoch
+            """
+        ).column(Int64.self).first
+    }
+
+    /// Renews a lease held at `epoch`; false when it was lost.
+    func renew(epoch: Int64) async throws -> Bool {
+        try await pool.query(
+            """
+            UPDATE durable_outbox_lease SET expires_at = now() + \(leaseMilliseconds) * interval '1 millisecond'
+            WHERE id = 1 AND holder = \(holder) AND epoch = \(epoch)
+            """
+        ).affectedRows == 1
+    }
+
+    /// Publishes one batch under the lease of `epoch` and marks what the broker acknowledged; returns how many.
+    public func publishBatch(epoch: Int64) async throws -> Int {
+        let rows = try await pool.query(
+            """
+            SELECT id, topic, message_key, payload, trace_parent FROM durable_outbox WHERE sent_at IS NULL
+            ORDER BY id LIMIT \(batchSize)
+            """
+        ).decode((Int64, String, String, String, String?).self)
+        guard !rows.isEmpty else { return 0 }
+        let results = try await renewingWhile(epoch: epoch) {
+            await producer.send(
                 batch: rows.map { row in
                     KafkaOutgoingMessage(
                         topic: row.1, key: row.2, value: Array(row.3.utf8),
                         headers: row.4.map { [KafkaHeader(name: TraceContext.headerName, string: $0)] } ?? [])
                 })
-            var sent: [String] = []
-            for (row, result) in zip(rows, results) {
-                switch result {
-                case .success: sent.append(String(row.0))
-                case .failure(let error):
-                    logger.warning(
-                        "Outbox row not published; it will be retried",
-                        metadata: ["outboxId": "\(row.0)", "topic": "\(row.1)", "error": "\(error)"])
+        }
+        var sent: [String] = []
+        for (row, result) in zip(rows, results) {
+            switch result {
+            case .success: sent.append(String(row.0))
+            case .failure(let error):
+                logger.warning(
+                    "Outbox row not published; it will be retried",
+                    metadata: ["outboxId": "\(row.0)", "topic": "\(row.1)", "error": "\(error)"])
+            }
+        }
+        guard !sent.isEmpty else { return 0 }
+        // Fenced: a relay whose lease has passed to another marks nothing (the other publishes these rows again).
+        let marked = try await pool.query(
+            """
+            UPDATE durable_outbox SET sent_at = now()
+            WHERE id = ANY(\(sent)::bigint[])
+              AND EXISTS (SELECT 1 FROM durable_outbox_lease WHERE id = 1 AND holder = \(holder) AND epoch = \(epoch))
+            """
+        ).affectedRows
+        if marked == 0 {
+            logger.notice("Outbox lease lost while publishing; another relay publishes these rows again", metadata: ["holder": "\(holder)"])
+        }
+        return marked
+    }
+
+    /// Runs `body` while renewing the lease every third of its length, so that a slow broker does not cost it.
+    private func renewingWhile<T: Sendable>(epoch: Int64, _ body: @escaping @Sendable () async -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { await body() }
+            group.addTask {
+                while !Task.isCancelled {
+                    try await Task.sleep(for: lease / 3)
+                    guard try await renew(epoch: epoch) else { return nil }
+                }
+                return nil
+            }
+            while let next = try await group.next() {
+                if let value = next {
+                    group.cancelAll()
+                    return value
                 }
             }
-            if !sent.isEmpty {
-                try await connection.query(
-                    "UPDATE durable_outbox SET sent_at = \(Date()) WHERE id = ANY(\(sent)::bigint[])")
-            }
-            return sent.count
-        }
-    }
-}
-
-/// Fires due timers in batches, then waits `pollInterval` unless woken earlier (an invocation that creates a
-/// timer due sooner wakes it). Any number of schedulers may share a database.
-public struct TimerScheduler: Sendable {
-    let pool: PostgresPool
-    let engine: DurableEngine
-    let pollInterval: Duration
-    let wakeUp: WakeUpSignal
-    let onFired: @Sendable (DurableEngine.FiredTimers) -> Void
-    let logger: Logger
-    let batchSize: Int
-
-    public init(
-        pool: PostgresPool, engine: DurableEngine, pollInterval: Duration, wakeUp: WakeUpSignal, logger: Logger,
-        batchSize: Int = 100, onFired: @escaping @Sendable (DurableEngine.FiredTimers) -> Void = { _ in }
-    ) {
-        self.pool = pool
-        self.engine = engine
-        self.pollInterval = pollInterval
-        self.wakeUp = wakeUp
-        self.logger = logger
-        self.batchSize = batchSize
-        self.onFired = onFired
-    }
-
-    /// Fires timers until cancelled, with `workers` loops side by side (each claims its own batch with
-    /// `SKIP LOCKED`, on its own connection), so that many deadlines falling together are fired in parallel.
-    public func run(workers: Int = 1) async throws {
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for _ in 0..<max(1, workers) { group.addTask { try await loop() } }
-            try await group.waitForAll()
+            throw CancellationError()
         }
     }
 
-    private func loop() async throws {
-        while !Task.isCancelled {
-            var fired = 0
-            do {
-                let result = try await pool.transaction { connection in
-                    try await engine.fireDueTimers(limit: batchSize, on: connection)
-                }
-                fired = result.count
-                if fired > 0 || !result.failed.isEmpty { onFired(result) }
-            } catch is CancellationError {
-                return
-            } catch {
-                logger.warning("Firing timers failed; retrying", metadata: ["error": "\(error)"])
-            }
-            if fired < batchSize { await wakeUp.wait(timeout: pollInterval) }
-        }
+    /// How long the oldest row waiting to be published has waited (by the database's clock); zero when none is.
+    public static func backlogAge(on pool: PostgresPool) async throws -> TimeInterval {
+        try await pool.query(
+            """
+            SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 FROM (
+                SELECT created_at FROM durable_outbox WHERE sent_at IS NULL ORDER BY id LIMIT 1) oldest
+            """
+        ).column(Double.self).first ?? 0
     }
 }

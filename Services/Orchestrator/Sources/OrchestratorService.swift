@@ -21,7 +21,10 @@ public enum OrchestratorService {
         // Six partition lanes, four timer workers, the relay, the janitor and the gauges share it.
         let pool = try await openMigratedPool(
             configuration.database, maxConnections: 16, logger: logger, migrate: GreenlightDatabase.migrate)
-        let producer = try KafkaProducer(configuration: kafka, logger: logger)
+        // The relay's producer retries each message until the broker takes it (see OutboxRelay).
+        var producerConfiguration = kafka
+        producerConfiguration.properties.merge(OutboxRelay.producerProperties) { _, relay in relay }
+        let producer = try KafkaProducer(configuration: producerConfiguration, logger: logger)
         let consumer = try KafkaConsumer(
             configuration: kafka, groupId: consumerGroup, topics: [Topic.requests.rawValue, Topic.decisions.rawValue],
             logger: logger)
@@ -33,6 +36,7 @@ public enum OrchestratorService {
         let lanes = LaneWatch()
         let router = makeServiceRouter(checks: [
             ReadinessCheck.kafka(consumer), ReadinessCheck.postgres(pool), ("events", { lanes.check() }),
+            ("outbox", { ((try? await OutboxRelay.backlogAge(on: pool)) ?? .infinity) < 60 }),
         ])
         let server = makeHTTPServer(
             router: router, host: configuration.common.httpHost, port: configuration.common.httpPort,

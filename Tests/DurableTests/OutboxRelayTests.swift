@@ -1,0 +1,121 @@
+@testable import DurableExecution
+import Foundation
+import GreenlightModels
+import GreenlightTestSupport
+import Kafka
+import Postgres
+import Testing
+
+/// The relay publishes under a lease: one holder at a time, no transaction open while it waits for the broker,
+/// and another relay takes over when the holder stops, while the old holder, fenced by its epoch, marks nothing.
+@Suite(.timeLimit(.minutes(2)))
+struct OutboxRelayTests {
+    let logger = TestEnvironment.logger("relay")
+
+    func setUp() async throws -> (EngineHarness, KafkaMockCluster, KafkaProducer, String) {
+        let harness = try await EngineHarness.make()
+        let cluster = try KafkaMockCluster()
+        let topic = TestEnvironment.uniqueName("outbox")
+        try cluster.createTopic(topic, partitions: 1)
+        var configuration = KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
+        configuration.properties = OutboxRelay.producerProperties
+        let producer = try KafkaProducer(configuration: configuration, logger: logger)
+        return (harness, cluster, producer, topic)
+    }
+
+    func relay(_ harness: EngineHarness, _ producer: KafkaProducer, holder: String, lease: Duration = .seconds(2)) -> OutboxRelay {
+        OutboxRelay(
+            pool: harness.pool, producer: producer, wakeUp: WakeUpSignal(), pollInterval: .milliseconds(50), logger: logger,
+            lease: lease, standbyInterval: .milliseconds(100), holder: holder)
+    }
+
+    func enqueue(_ count: Int, topic: String, on pool: PostgresPool) async throws {
+        try await pool.withConnection { connection in
+            for index in 0..<count {
+                try await Outbox.write(topic: topic, key: "k", payload: #"{"n":\#(index)}"#, trace: nil, on: connection)
+            }
+        }
+    }
+
+    func unsent(_ pool: PostgresPool) async throws -> Int {
+        try await pool.query("SELECT count(*) FROM durable_outbox WHERE sent_at IS NULL").column(Int.self).first ?? -1
+    }
+
+    @Test func oneHolderAtATimeAndAnExpiredLeasePassesOnFenced() async throws {
+        let (harness, cluster, producer, topic) = try await setUp()
+        let a = relay(harness, producer, holder: "relay-a")
+        let b = relay(harness, producer, holder: "relay-b")
+        let epochA = try #require(try await a.acquire())
+        #expect(try await b.acquire() == nil)
+        #expect(try await a.acquire() == epochA)
+
+        // A stops renewing: once the lease has expired (by the database's clock), B takes it with a new epoch.
+        try await harness.pool.query("UPDATE durable_outbox_lease SET expires_at = now() - interval '1 second'")
+        let epochB = try #require(try await b.acquire())
+        #expect(epochB == epochA + 1)
+        #expect(try await a.acquire() == nil)
+
+        // A comes back late with what it read before: it may publish, but it marks nothing.
+        try await enqueue(3, topic: topic, on: harness.pool)
+        #expect(try await a.publishBatch(epoch: epochA) == 0)
+        #expect(try await unsent(harness.pool) == 3)
+        #expect(try await b.publishBatch(epoch: epochB) == 3)
+        #expect(try await unsent(harness.pool) == 0)
+        await producer.shutdown()
+        withExtendedLifetime(cluster) {}
+    }
+
+    /// While the broker does not answer, the holder waits with no transaction and no row lock held, and keeps
+    /// its lease; the rows go out, once each and in order, when the broker is back.
+    @Test func waitingForTheBrokerHoldsNoTransactionAndKeepsTheLease() async throws {
+        let (harness, cluster, producer, topic) = try await setUp()
+        let a = relay(harness, producer, holder: "relay-a", lease: .seconds(1))
+        let b = relay(harness, producer, holder: "relay-b", lease: .seconds(1))
+        try await enqueue(5, topic: topic, on: harness.pool)
+        try cluster.setBrokerDown(1)
+        let epoch = try #require(try await a.acquire())
+        let publishing = Task { try await a.publishBatch(epoch: epoch) }
+        // Well past the lease's length: a's renewals keep b out.
+        try await Task.sleep(for: .seconds(3))
+        #expect(try await b.acquire() == nil)
+        let open = try await harness.pool.query(
+            """
+            SELECT count(*) FROM pg_stat_activity
+            WHERE datname = current_database() AND state LIKE 'idle in transaction%'
+            """
+        ).column(Int.self)
+        #expect(open == [0])
+        let locked = try await harness.pool.transaction { connection in
+            try await connection.query("SELECT id FROM durable_outbox WHERE sent_at IS NULL FOR UPDATE NOWAIT").count
+        }
+        #expect(locked == 5)
+
+        try cluster.setBrokerUp(1)
+        #expect(try await publishing.value == 5)
+        #expect(try await unsent(harness.pool) == 0)
+        let published = try await KafkaTopicReader.readAll(
+            topic: topic, configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers), logger: logger)
+        #expect(published.map { String(decoding: $0.value, as: UTF8.self) } == (0..<5).map { #"{"n":\#($0)}"# })
+        await producer.shutdown()
+    }
+
+    @Test func aRunningRelayTakesOverWhenTheHolderStops() async throws {
+        let (harness, cluster, producer, topic) = try await setUp()
+        let a = relay(harness, producer, holder: "relay-a", lease: .seconds(1))
+        let b = relay(harness, producer, holder: "relay-b", lease: .seconds(1))
+        _ = try #require(try await a.acquire())
+        let standby = Task { try await b.run() }
+        try await enqueue(4, topic: topic, on: harness.pool)
+        // A never runs: its lease lapses and B publishes everything.
+        let drained = try await eventually(timeout: .seconds(10), interval: .milliseconds(100)) {
+            try await unsent(harness.pool) == 0
+        }
+        #expect(drained)
+        let holder = try await harness.pool.query("SELECT holder FROM durable_outbox_lease").column(String.self)
+        #expect(holder == ["relay-b"])
+        standby.cancel()
+        _ = try? await standby.value
+        await producer.shutdown()
+        withExtendedLifetime(cluster) {}
+    }
+}
