@@ -200,8 +200,8 @@ let package = Package(
             "Notifier",
             executable: "greenlight-notifier",
             dependencies: [
-                "GreenlightModels", "Kafka", "Mail", "ServiceSupport", hummingbird, tracing,
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                "GreenlightModels", "Kafka", "Mail", "Postgres", "DurableExecution", "ServiceSupport", hummingbird, tracing,
+                .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Crypto", package: "swift-crypto"),
             ]
         )
         + service(

@@ -7,8 +7,11 @@ import Synchronization
 /// A small SMTP server that accepts every message and keeps it: the mail sink for local runs and the real SMTP
 /// peer for tests. Speaks EHLO/HELO, MAIL, RCPT, DATA (with dot-unstuffing), RSET, NOOP and QUIT over TCP.
 public final class SMTPSink: Sendable {
-    private let channel: any Channel
+    private let listener: Mutex<(any Channel)?>
+    private let connections: Connections
     private let store: MailStore
+    private let host: String
+    private let refuse: @Sendable (String) -> Bool
     public let port: Int
 
     /// Starts listening on `host:port` (port 0 picks a free one). `onMessage` runs for every message received;
@@ -18,29 +21,90 @@ public final class SMTPSink: Sendable {
         refuse: @escaping @Sendable (String) -> Bool = { _ in false }
     ) async throws -> SMTPSink {
         let store = MailStore(onMessage: onMessage)
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        let connections = Connections()
+        let channel = try await listen(host: host, port: port, store: store, connections: connections, refuse: refuse)
+        return SMTPSink(
+            listener: channel, connections: connections, store: store, host: host, refuse: refuse,
+            port: channel.localAddress?.port ?? port)
+    }
+
+    private static func listen(
+        host: String, port: Int, store: MailStore, connections: Connections, refuse: @escaping @Sendable (String) -> Bool
+    ) async throws -> any Channel {
+        try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                guard connections.add(channel) else { return channel.eventLoop.makeSucceededVoidFuture() }
+                return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineBasedFrameDecoder()))
                     try channel.pipeline.syncOperations.addHandler(SMTPSessionHandler(store: store, refuse: refuse))
                 }
             }
             .bind(host: host, port: port).get()
-        return SMTPSink(channel: channel, store: store, port: channel.localAddress?.port ?? port)
     }
 
-    private init(channel: any Channel, store: MailStore, port: Int) {
-        self.channel = channel
+    private init(
+        listener: any Channel, connections: Connections, store: MailStore, host: String,
+        refuse: @escaping @Sendable (String) -> Bool, port: Int
+    ) {
+        self.listener = Mutex(listener)
+        self.connections = connections
         self.store = store
+        self.host = host
+        self.refuse = refuse
         self.port = port
     }
 
     /// Every message received so far, oldest first.
     public var messages: [ReceivedMail] { store.all }
 
+    /// An outage: every open connection is dropped, and every new one is closed at once, before the greeting, as a
+    /// server that is down or cut off. (The port stays bound: once released, an outgoing connection could take it
+    /// as its own local port before `resume()` binds it again.)
+    public func pause() async {
+        connections.refusing(true)
+        await connections.closeAll()
+    }
+
+    /// Serves again after `pause()`.
+    public func resume() {
+        connections.refusing(false)
+    }
+
     public func shutdown() async {
-        try? await channel.close()
+        let listener = self.listener.withLock { listener in
+            defer { listener = nil }
+            return listener
+        }
+        try? await listener?.close()
+        await connections.closeAll()
+    }
+}
+
+/// The open client connections, so that an outage can drop them, and whether new ones are refused.
+final class Connections: Sendable {
+    private let open = Mutex<[ObjectIdentifier: any Channel]>([:])
+    private let refusingNew = Mutex(false)
+
+    func refusing(_ refuse: Bool) {
+        refusingNew.withLock { $0 = refuse }
+    }
+
+    /// Keeps an accepted connection, or closes it at once during an outage; false when closed.
+    @discardableResult
+    func add(_ channel: any Channel) -> Bool {
+        if refusingNew.withLock({ $0 }) {
+            channel.close(promise: nil)
+            return false
+        }
+        let id = ObjectIdentifier(channel)
+        open.withLock { $0[id] = channel }
+        channel.closeFuture.whenComplete { [weak self] _ in _ = self?.open.withLock { $0.removeValue(forKey: id) } }
+        return true
+    }
+
+    func closeAll() async {
+        for channel in open.withLock({ Array($0.values) }) { try? await channel.close() }
     }
 }
 

@@ -391,7 +391,7 @@ struct TracePropagationTests {
             let expected = [
                 ("intake", "/v1/requests"), ("intake", "publish approvals.requests"),
                 ("orchestrator", "process approvals.requests"), ("notifier", "process approvals.notifications"),
-                ("notifier", "publish approvals.decisions"), ("callbacks", "decide by link"),
+                ("notifier", "deliver notification"), ("notifier", "publish approvals.decisions"), ("callbacks", "decide by link"),
                 ("callbacks", "publish approvals.decisions"),
                 ("orchestrator", "process approvals.decisions"),
             ]
@@ -424,7 +424,9 @@ struct TracePropagationTests {
             parent(("orchestrator", "process approvals.decisions"), is: ("callbacks", "publish approvals.decisions"))
             // The notification was emitted under the execution's trace (the span that started it).
             parent(("notifier", "process approvals.notifications"), is: ("orchestrator", "process approvals.requests"))
-            parent(("notifier", "publish approvals.decisions"), is: ("notifier", "process approvals.notifications"))
+            // Stored when received, delivered from the queue in a span of its own, reported from there.
+            parent(("notifier", "deliver notification"), is: ("notifier", "process approvals.notifications"))
+            parent(("notifier", "publish approvals.decisions"), is: ("notifier", "deliver notification"))
             // Span lines never carry the link token (the link's path is not among the attributes written).
             let token = String(approve.split(separator: "/").last!)
             for service in ["intake", "orchestrator", "notifier", "callbacks"] {

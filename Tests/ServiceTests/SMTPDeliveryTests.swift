@@ -80,15 +80,15 @@ struct NotificationDecodingTests {
         let current = NotificationRequested(
             requestId: "REQ-1", executionId: UUID(), approver: "a@example.com", tokenNonce: nonce, amount: 1, currency: "USD",
             description: "d", requester: nil, submittedAt: now, expiresAt: now)
-        let (decoded, token) = try NotificationSender.decode(Array(try GreenlightJSON.encode(current)), secret: secret)
+        let (decoded, token) = try NotificationDecoding.decode(Array(try GreenlightJSON.encode(current)), secret: secret)
         #expect(decoded == current)
         #expect(token == LinkToken.derive(secret: secret, nonce: nonce))
 
         // Written before the upgrade: the token travels in the message.
         let legacy = #"{"amount":1,"approver":"a@example.com","currency":"USD","description":"d","eventId":"6F1C0B1E-2D3A-4B5C-8D9E-0F1A2B3C4D5E","executionId":"6F1C0B1E-2D3A-4B5C-8D9E-0F1A2B3C4D5F","expiresAt":"2027-01-15T08:00:00.000Z","linkToken":"iW6DFsXBhzboflHDnXTzHQ","requestId":"REQ-0","submittedAt":"2027-01-15T08:00:00.000Z","type":"NotificationRequested","version":1}"#
-        let (old, oldToken) = try NotificationSender.decode(Array(legacy.utf8), secret: secret)
+        let (old, oldToken) = try NotificationDecoding.decode(Array(legacy.utf8), secret: secret)
         #expect(old.requestId == "REQ-0")
         #expect(oldToken == "iW6DFsXBhzboflHDnXTzHQ")
-        #expect(throws: (any Error).self) { try NotificationSender.decode(Array("{}".utf8), secret: secret) }
+        #expect(throws: (any Error).self) { try NotificationDecoding.decode(Array("{}".utf8), secret: secret) }
     }
 }

@@ -85,31 +85,4 @@ struct SMTPSecurityTests {
         #expect(server.messages.isEmpty)
         await server.stop()
     }
-
-    @Test func aTemporaryRefusalIsRetriedAndDeliveredOnceAPermanentOneIsNot() async throws {
-        let server = try await TLSSMTPServer.start()
-        let delivery = MailDelivery(
-            smtp: try configuration(server), connections: 2, logger: TestEnvironment.logger("delivery"), maxAttempts: 4, initialDelay: .milliseconds(10))
-        let retries = Mutex<[Int]>([])
-        guard
-            case .delivered(let attempts) = await delivery.deliver(message(to: "tempfail-once@example.com"), willRetry: { attempt, _ in
-                retries.withLock { $0.append(attempt) }
-            })
-        else {
-            Issue.record("a 451 then 250 was not delivered")
-            return
-        }
-        #expect(attempts == 2)
-        #expect(retries.withLock { $0 } == [1])
-        #expect(server.messages.filter { $0.contains("X-Test-Envelope-To: tempfail-once@example.com") }.count == 1)
-
-        guard case .failed(let error, let attempts) = await delivery.deliver(message(to: "reject@example.com")) else {
-            Issue.record("a 550 was reported delivered")
-            return
-        }
-        #expect(error.code == .permanentFailure)
-        #expect(error.replyCode == 550)
-        #expect(attempts == 1)
-        await server.stop()
-    }
 }

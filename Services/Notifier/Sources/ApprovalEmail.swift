@@ -67,6 +67,14 @@ public enum ApprovalEmail {
         return MailMessage(
             from: from, fromName: "Greenlight", to: [notification.approver],
             subject: "\(heading): \(notification.description) (\(amount))", text: text, html: html,
+            messageId: messageId(for: notification, from: from),
             extraHeaders: [("X-Greenlight-Request-Id", notification.requestId)])
+    }
+
+    /// The same for every copy of one notification (`<notification-ID@domain of the sender>`): a mail client folds
+    /// a copy that went twice into one message.
+    static func messageId(for notification: NotificationRequested, from: String) -> String {
+        let domain = from.split(separator: "@").last.map(String.init) ?? "greenlight.local"
+        return "<notification-\(notification.eventId.uuidString.lowercased())@\(domain)>"
     }
 }

@@ -1,11 +1,14 @@
 import Foundation
 import GreenlightModels
 import Mail
+import Postgres
 import ServiceSupport
 
 /// The notifier's settings, from `GREENLIGHT_*` environment variables.
 public struct NotifierConfiguration: Sendable {
     public var common: CommonConfiguration
+    /// Where the delivery queue lives (`GREENLIGHT_DATABASE_URL`, the same database as the other services).
+    public var database: PostgresConfiguration
     public var smtp: SMTPConfiguration
     public var mailFrom: String
     public var publicURL: String
@@ -13,11 +16,20 @@ public struct NotifierConfiguration: Sendable {
     public var linkSecret: LinkSecret
     /// Where webhook notifications are POSTed (`GREENLIGHT_WEBHOOK_URL`); nil when none is configured.
     public var webhookURL: String?
+    /// How many messages are sent at once (`GREENLIGHT_NOTIFIER_SENDERS`), each on its own SMTP connection.
+    public var senders: Int
+    /// The first wait before a message that failed for now is tried again, and the longest
+    /// (`GREENLIGHT_NOTIFY_RETRY_INITIAL_MS`, `GREENLIGHT_NOTIFY_RETRY_MAX_MS`).
+    public var retryInitialDelay: Duration
+    public var retryMaxDelay: Duration
+    /// How long delivered messages are remembered (`GREENLIGHT_INBOX_RETENTION_HOURS`).
+    public var retention: Duration
     public var banner: String
 
     public static func load(_ environment: [String: String]) throws -> NotifierConfiguration {
         var reader = EnvironmentReader(environment)
         let common = CommonConfiguration.read(&reader, service: "greenlight-notifier", defaultPort: 8083)
+        let database = readDatabaseConfiguration(&reader)
         let smtp = reader.parse("GREENLIGHT_SMTP_URL", default: "smtp://127.0.0.1:1025", masked: { $0.description }) {
             try SMTPConfiguration(url: $0)
         }
@@ -32,9 +44,18 @@ public struct NotifierConfiguration: Sendable {
         if !webhook.isEmpty, !(webhook.hasPrefix("https://") || webhook.hasPrefix("http://")) || URL(string: webhook)?.host == nil {
             reader.report("GREENLIGHT_WEBHOOK_URL must be an http:// or https:// URL such as https://hooks.slack.com/services/…")
         }
+        let senders = reader.int("GREENLIGHT_NOTIFIER_SENDERS", default: 4, range: 1...64)
+        let retryInitial = reader.int("GREENLIGHT_NOTIFY_RETRY_INITIAL_MS", default: 2000, range: 10...600_000)
+        let retryMax = reader.int("GREENLIGHT_NOTIFY_RETRY_MAX_MS", default: 300_000, range: 10...3_600_000)
+        if retryMax < retryInitial {
+            reader.report("GREENLIGHT_NOTIFY_RETRY_MAX_MS (\(retryMax)) must not be less than GREENLIGHT_NOTIFY_RETRY_INITIAL_MS (\(retryInitial))")
+        }
+        let retention = readInboxRetention(&reader)
         try reader.validate()
         return NotifierConfiguration(
-            common: common, smtp: smtp!, mailFrom: from, publicURL: publicURL, linkSecret: linkSecret!,
-            webhookURL: webhook.isEmpty ? nil : webhook, banner: reader.banner)
+            common: common, database: database!, smtp: smtp!, mailFrom: from, publicURL: publicURL, linkSecret: linkSecret!,
+            webhookURL: webhook.isEmpty ? nil : webhook, senders: senders,
+            retryInitialDelay: .milliseconds(retryInitial), retryMaxDelay: .milliseconds(retryMax), retention: retention,
+            banner: reader.banner)
     }
 }

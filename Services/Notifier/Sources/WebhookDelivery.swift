@@ -69,49 +69,44 @@ enum WebhookMessage {
 struct WebhookError: Error, Sendable, CustomStringConvertible {
     var status: Int?
     var reason: String
-    /// 4xx answers other than 408 and 429 will not get better by retrying; the rest may.
-    var isPermanent: Bool { status.map { (400..<500).contains($0) && $0 != 408 && $0 != 429 } ?? false }
+    /// False when no webhook URL is set: a setting to fix, not something retrying mends.
+    var configured = true
+    /// 4xx answers other than 408 and 429 will not get better by retrying, nor will a missing URL; the rest may.
+    var isPermanent: Bool { !configured || (status.map { (400..<500).contains($0) && $0 != 408 && $0 != 429 } ?? false) }
 
     var description: String {
         status.map { "the webhook answered \($0): \(reason)" } ?? "the webhook could not be reached: \(reason)"
     }
 }
 
-/// POSTs webhook notifications to `GREENLIGHT_WEBHOOK_URL`, with the same retries as email.
+/// POSTs webhook notifications to `GREENLIGHT_WEBHOOK_URL`, once per call; the delivery queue retries.
 struct WebhookDelivery: Sendable {
     let url: String?
     let logger: Logger
-    var maxAttempts = 8
-    var initialDelay: Duration = .milliseconds(200)
 
-    func deliver(
-        _ body: Data, metadata: Logger.Metadata = [:], willRetry: @Sendable (_ attempt: Int, WebhookError) async -> Void = { _, _ in }
-    ) async -> DeliveryResult<WebhookError> {
+    func post(_ body: Data) async throws(WebhookError) {
         guard let url else {
-            return .failed(
-                WebhookError(status: nil, reason: "no webhook is configured: set GREENLIGHT_WEBHOOK_URL for the notifier"),
-                attempts: 1)
+            throw WebhookError(
+                status: nil, reason: "no webhook is configured: set GREENLIGHT_WEBHOOK_URL for the notifier", configured: false)
         }
-        return await RetryingDelivery(maxAttempts: maxAttempts, initialDelay: initialDelay, logger: logger).run(
-            metadata: metadata, willRetry: willRetry,
-            classify: { error in
-                let failure = error as? WebhookError ?? WebhookError(status: nil, reason: "\(error)")
-                return (failure, failure.isPermanent)
-            },
-            gaveUp: WebhookError(status: nil, reason: "gave up after \(maxAttempts) attempts")
-        ) {
-            var request = HTTPClientRequest(url: url)
-            request.method = .POST
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.headers.add(name: "User-Agent", value: "greenlight-notifier")
-            // AsyncHTTPClient sends this in a client span of the bootstrapped tracer, whose `traceparent` header
-            // lets the receiving system join the request's trace.
-            request.body = .bytes(ByteBuffer(bytes: body))
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "User-Agent", value: "greenlight-notifier")
+        // AsyncHTTPClient sends this in a client span of the bootstrapped tracer, whose `traceparent` header lets
+        // the receiving system join the request's trace.
+        request.body = .bytes(ByteBuffer(bytes: body))
+        let status: Int
+        let answer: ByteBuffer
+        do {
             let response = try await HTTPClient.shared.execute(request, timeout: .seconds(15))
-            let answer = try await response.body.collect(upTo: 64 * 1024)
-            guard (200..<300).contains(Int(response.status.code)) else {
-                throw WebhookError(status: Int(response.status.code), reason: String(String(buffer: answer).prefix(200)))
-            }
+            status = Int(response.status.code)
+            answer = try await response.body.collect(upTo: 64 * 1024)
+        } catch {
+            throw WebhookError(status: nil, reason: "\(error)")
+        }
+        guard (200..<300).contains(status) else {
+            throw WebhookError(status: status, reason: String(String(buffer: answer).prefix(200)))
         }
     }
 }

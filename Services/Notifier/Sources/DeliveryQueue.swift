@@ -1,0 +1,201 @@
+import Foundation
+import GreenlightModels
+import Postgres
+
+/// The notifier's SQL on `notifier_messages`: what to deliver, who is sending what, what happened, and what is left
+/// to report. Claims are leases that expire: a sender that dies gives its messages back within `claimLease`.
+struct DeliveryQueue: Sendable {
+    let pool: PostgresPool
+    /// How long a claim holds a message unless renewed.
+    var claimLease: Duration = .seconds(10)
+
+    private var leaseMilliseconds: Int {
+        Int(claimLease.components.seconds * 1000 + claimLease.components.attoseconds / 1_000_000_000_000_000)
+    }
+
+    /// A notification as received from `approvals.notifications`.
+    struct Incoming: Sendable {
+        var notification: NotificationRequested
+        var payload: String
+        var trace: String?
+        var partition: Int32
+        var offset: Int64
+        /// A dead letter replayed by an operator: a message that failed for good is tried again.
+        var replayed: Bool
+    }
+
+    /// Keeps each notification once, by its id: a redelivered one (the relay published it twice, the offset was not
+    /// committed) changes nothing. A replayed one that had failed is tried again from the start.
+    func insert(_ messages: [Incoming]) async throws {
+        guard !messages.isEmpty else { return }
+        try await pool.withConnection { connection in
+            for message in messages {
+                let n = message.notification
+                connection.queue(
+                    """
+                    INSERT INTO notifier_messages
+                        (notification_id, request_id, approver, channel, payload, trace_parent, source_partition,
+                         source_offset, deadline, status, due_at)
+                    VALUES (\(n.eventId), \(n.requestId), \(n.approver), \((n.channel ?? .email).rawValue), \(message.payload),
+                            \(message.trace), \(message.partition), \(message.offset), \(n.expiresAt), 'pending', now())
+                    ON CONFLICT (notification_id) DO UPDATE
+                    SET status = 'pending', attempts = 0, due_at = now(), last_error = NULL, finished_at = NULL
+                    WHERE \(message.replayed) AND notifier_messages.status = 'failed'
+                    """)
+            }
+            try await connection.flush()
+        }
+    }
+
+    /// A message claimed for one attempt.
+    struct Claim: Sendable {
+        var notificationId: UUID
+        var payload: String
+        var trace: String?
+        var partition: Int32
+        var offset: Int64
+        var attempt: Int
+        var deadline: Date
+        /// The database's time at the claim.
+        var now: Date
+    }
+
+    /// Claims the message that has waited longest among those due (a pending one whose time has come, or one whose
+    /// sender's claim ran out); nil when none is.
+    func claim() async throws -> Claim? {
+        try await pool.query(
+            """
+            UPDATE notifier_messages m
+            SET status = 'sending', attempts = m.attempts + 1, due_at = now() + \(leaseMilliseconds) * interval '1 millisecond'
+            FROM (SELECT notification_id FROM notifier_messages
+                  WHERE status IN ('pending', 'sending') AND due_at <= now()
+                  ORDER BY due_at LIMIT 1 FOR UPDATE SKIP LOCKED) next
+            WHERE m.notification_id = next.notification_id
+            RETURNING m.notification_id, m.payload, m.trace_parent, m.source_partition, m.source_offset, m.attempts,
+                      m.deadline, now()
+            """
+        ).decode((UUID, String, String?, Int32, Int64, Int, Date, Date).self).first.map {
+            Claim(
+                notificationId: $0.0, payload: $0.1, trace: $0.2, partition: $0.3, offset: $0.4, attempt: $0.5, deadline: $0.6,
+                now: $0.7)
+        }
+    }
+
+    /// Extends a claim that is still this attempt's; false when it is not (it ran out and another sender has it).
+    func renew(_ claim: Claim) async throws -> Bool {
+        try await pool.query(
+            """
+            UPDATE notifier_messages SET due_at = now() + \(leaseMilliseconds) * interval '1 millisecond'
+            WHERE notification_id = \(claim.notificationId) AND status = 'sending' AND attempts = \(claim.attempt)
+            """
+        ).affectedRows == 1
+    }
+
+    /// How an attempt ended.
+    enum Outcome: Sendable {
+        case sent
+        /// A temporary failure: tried again `after` seconds from now.
+        case retry(error: String, after: TimeInterval)
+        /// A permanent refusal, or the deadline passed.
+        case failed(error: String)
+    }
+
+    /// Records how an attempt ended, with the report to publish. `sent` is what makes a message never go out again:
+    /// written right after the server's acceptance.
+    func record(_ outcome: Outcome, of claim: Claim) async throws {
+        let query: PostgresQuery
+        switch outcome {
+        case .sent:
+            query = """
+                UPDATE notifier_messages
+                SET status = 'sent', finished_at = now(), last_error = NULL, report_result = 'delivered', report_at = now()
+                WHERE notification_id = \(claim.notificationId)
+                """
+        case .retry(let error, let after):
+            query = """
+                UPDATE notifier_messages
+                SET status = 'pending', due_at = now() + \(Int(after * 1000)) * interval '1 millisecond', last_error = \(error),
+                    report_result = 'retrying', report_at = now()
+                WHERE notification_id = \(claim.notificationId) AND status = 'sending' AND attempts = \(claim.attempt)
+                """
+        case .failed(let error):
+            query = """
+                UPDATE notifier_messages
+                SET status = 'failed', finished_at = now(), last_error = \(error), report_result = 'failed', report_at = now()
+                WHERE notification_id = \(claim.notificationId) AND status = 'sending' AND attempts = \(claim.attempt)
+                """
+        }
+        try await pool.query(query)
+    }
+
+    /// A delivery report waiting to be published.
+    struct Report: Sendable {
+        var notificationId: UUID
+        var payload: String
+        var trace: String?
+        var result: NotificationDelivery.Result
+        var attempt: Int
+        var error: String?
+        var at: Date
+    }
+
+    /// Reports recorded at least `olderThan` ago and not published yet (a sender that could not publish them).
+    func pendingReports(olderThan: Duration, limit: Int) async throws -> [Report] {
+        let milliseconds = Int(olderThan.components.seconds * 1000)
+        return try await pool.query(
+            """
+            SELECT notification_id, payload, trace_parent, report_result, attempts, last_error, report_at
+            FROM notifier_messages
+            WHERE report_result IS NOT NULL AND report_at < now() - \(milliseconds) * interval '1 millisecond'
+            ORDER BY report_at LIMIT \(limit)
+            """
+        ).decode((UUID, String, String?, String, Int, String?, Date).self).map {
+            Report(
+                notificationId: $0.0, payload: $0.1, trace: $0.2, result: NotificationDelivery.Result(rawValue: $0.3) ?? .failed,
+                attempt: $0.4, error: $0.5, at: $0.6)
+        }
+    }
+
+    /// The report recorded for a message now (read right after `record`).
+    func report(for notificationId: UUID) async throws -> Report? {
+        try await pool.query(
+            """
+            SELECT notification_id, payload, trace_parent, report_result, attempts, last_error, report_at
+            FROM notifier_messages WHERE notification_id = \(notificationId) AND report_result IS NOT NULL
+            """
+        ).decode((UUID, String, String?, String, Int, String?, Date).self).first.map {
+            Report(
+                notificationId: $0.0, payload: $0.1, trace: $0.2, result: NotificationDelivery.Result(rawValue: $0.3) ?? .failed,
+                attempt: $0.4, error: $0.5, at: $0.6)
+        }
+    }
+
+    /// Clears a published report, unless a newer one replaced it meanwhile.
+    func clearReport(_ report: Report) async throws {
+        try await pool.query(
+            """
+            UPDATE notifier_messages SET report_result = NULL
+            WHERE notification_id = \(report.notificationId) AND report_at = \(report.at)
+            """)
+    }
+
+    /// Deletes up to `limit` messages that were sent or failed before `retention` ago and have nothing left to
+    /// report; returns how many.
+    func prune(retention: Duration, limit: Int) async throws -> Int {
+        let seconds = Int(retention.components.seconds)
+        return try await pool.query(
+            """
+            DELETE FROM notifier_messages WHERE notification_id IN (
+                SELECT notification_id FROM notifier_messages
+                WHERE finished_at < now() - \(seconds) * interval '1 second' AND report_result IS NULL
+                LIMIT \(limit))
+            """
+        ).affectedRows
+    }
+
+    /// How many messages wait to be sent (pending or being sent).
+    func waiting() async throws -> Int {
+        try await pool.query("SELECT count(*) FROM notifier_messages WHERE status IN ('pending', 'sending')")
+            .column(Int.self).first ?? 0
+    }
+}

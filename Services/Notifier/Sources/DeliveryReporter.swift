@@ -1,0 +1,79 @@
+import Crypto
+import Foundation
+import GreenlightModels
+import Kafka
+import Logging
+import ServiceSupport
+
+/// Publishes delivery reports (`NotificationDelivery`, on `approvals.decisions`) for the orchestrator: each right
+/// after its outcome is recorded, and, every few seconds, those that could not be published then (the broker was
+/// away, the sender stopped). A report's `eventId` is derived from the notification, the result and the attempt,
+/// so one published twice is applied once. Also prunes finished messages after `retention`.
+struct DeliveryReporter: Sendable {
+    let queue: DeliveryQueue
+    let producer: KafkaProducer
+    let logger: Logger
+    /// How long finished messages are kept: at least as long as `approvals.notifications` keeps a message, so that
+    /// one delivered again (offsets reset) is still recognised.
+    var retention: Duration = .seconds(7 * 86_400)
+    var sweepInterval: Duration = .seconds(5)
+
+    /// Publishes the report just recorded for a message, if any; one that fails waits for the sweep.
+    func publishLatest(for notificationId: UUID, trace: TraceContext?) async {
+        do {
+            guard let report = try await queue.report(for: notificationId) else { return }
+            try await publish(report, trace: trace ?? Self.trace(of: report))
+        } catch {
+            logger.warning(
+                "Delivery report not published yet; it will be retried", metadata: ["notificationId": "\(notificationId)", "error": "\(error)"])
+        }
+    }
+
+    func run() async throws {
+        var lastPrune = ContinuousClock.now - .seconds(3600)
+        while !Task.isCancelled {
+            do {
+                for report in try await queue.pendingReports(olderThan: .seconds(10), limit: 100) {
+                    try await publish(report, trace: Self.trace(of: report))
+                }
+                if ContinuousClock.now - lastPrune > .seconds(60) {
+                    lastPrune = ContinuousClock.now
+                    let pruned = try await queue.prune(retention: retention, limit: 1000)
+                    if pruned > 0 { logger.info("Cleaned up delivered notifications", metadata: ["messages": "\(pruned)"]) }
+                }
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.warning("Publishing delivery reports failed; retrying", metadata: ["error": "\(error)"])
+            }
+            try await Task.sleep(for: sweepInterval)
+        }
+    }
+
+    private func publish(_ report: DeliveryQueue.Report, trace: TraceContext) async throws {
+        let notification = try GreenlightJSON.decoder().decode(NotificationRequested.self, from: Data(report.payload.utf8))
+        let event = NotificationDelivery(
+            eventId: Self.eventId(notification: report.notificationId, result: report.result, attempt: report.attempt),
+            requestId: notification.requestId, notificationId: report.notificationId, approver: notification.approver,
+            kind: notification.kind ?? .request, result: report.result, attempt: report.attempt, error: report.error,
+            at: report.at)
+        try await KafkaEventPublisher(producer: producer, deadline: .seconds(10)).publish(event, trace: trace)
+        try await queue.clearReport(report)
+    }
+
+    /// The trace the message was received in.
+    static func trace(of report: DeliveryQueue.Report) -> TraceContext {
+        report.trace.flatMap(TraceContext.init(traceparent:)) ?? TraceContext.continuing(nil)
+    }
+
+    /// The same report always gets the same id: its consumer applies it once however often it is published.
+    static func eventId(notification: UUID, result: NotificationDelivery.Result, attempt: Int) -> UUID {
+        let digest = Array(SHA256.hash(data: Data("\(notification.uuidString)/\(result.rawValue)/\(attempt)".utf8)))
+        var bytes = Array(digest.prefix(16))
+        bytes[6] = (bytes[6] & 0x0f) | 0x50  // a name-based UUID (version 5 layout, SHA-256 digest)
+        bytes[8] = (bytes[8] & 0x3f) | 0x80
+        return UUID(uuid: (
+            bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7], bytes[8], bytes[9], bytes[10],
+            bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
+    }
+}

@@ -1,0 +1,85 @@
+import DurableExecution
+import Foundation
+import GreenlightModels
+import Kafka
+import Logging
+import ServiceSupport
+
+/// Consumes `approvals.notifications` into the delivery queue: each batch of a partition is stored (once per
+/// notification id) before its offsets are committed, and the senders are woken. Nothing here waits for a mail
+/// server, so a mail outage never holds up a partition. A message that is not a notification goes to the
+/// dead-letter topic.
+struct NotificationReceiver: Sendable {
+    let consumer: KafkaConsumer
+    let producer: KafkaProducer
+    let queue: DeliveryQueue
+    let configuration: NotifierConfiguration
+    let wakeUp: WakeUpSignal
+    let logger: Logger
+
+    func run() async throws {
+        let logger = self.logger
+        try await consumer.forEachBatchByPartition(maxBatch: 64, { try await receive($0) }) { _, error in
+            logger.warning("Offsets not committed; the notifications will be received again", metadata: ["error": "\(error)"])
+        }
+    }
+
+    func receive(_ messages: [KafkaMessage]) async throws {
+        var incoming: [DeliveryQueue.Incoming] = []
+        for message in messages {
+            let notification: NotificationRequested
+            do {
+                (notification, _) = try NotificationDecoding.decode(message.value, secret: configuration.linkSecret)
+            } catch {
+                try await DeadLetterPublisher(producer: producer, service: "notifier", logger: logger).publish(
+                    message, reason: "not a NotificationRequested: \(DecodingErrorDescription.describe(error))")
+                continue
+            }
+            // The span that received it is the parent of the one that later delivers it.
+            let trace = await message.withConsumerSpan("process \(message.topic)") { $0 }
+            incoming.append(
+                DeliveryQueue.Incoming(
+                    notification: notification, payload: String(decoding: message.value, as: UTF8.self),
+                    trace: trace.traceparent, partition: message.partition, offset: message.offset,
+                    replayed: message.header("greenlight-replayed-from") != nil))
+        }
+        // The database away pauses this partition (nothing is lost: the offsets wait too).
+        try await Backoff().retrying("Storing notifications", logger: logger) { try await queue.insert(incoming) }
+        wakeUp.signal()
+    }
+}
+
+/// Reads `NotificationRequested` in either version, with the approver's link token.
+enum NotificationDecoding {
+    /// Version 1 of the event, which carried the token itself: still read, so that messages written before an
+    /// upgrade are delivered after it.
+    struct NotificationRequestedV1: Decodable {
+        var eventId: UUID
+        var requestId: String
+        var executionId: UUID
+        var approver: String
+        var linkToken: String
+        var amount: Double
+        var currency: String
+        var description: String
+        var requester: String?
+        var submittedAt: Date
+        var expiresAt: Date
+    }
+
+    /// The notification and the approver's link token: derived from the nonce (version 2), or as carried
+    /// (version 1).
+    static func decode(_ bytes: [UInt8], secret: LinkSecret) throws -> (NotificationRequested, token: String) {
+        let decoder = GreenlightJSON.decoder()
+        if let legacy = try? decoder.decode(NotificationRequestedV1.self, from: Data(bytes)) {
+            let notification = NotificationRequested(
+                eventId: legacy.eventId, requestId: legacy.requestId, executionId: legacy.executionId,
+                approver: legacy.approver, tokenNonce: UUID(), amount: legacy.amount, currency: legacy.currency,
+                description: legacy.description, requester: legacy.requester, submittedAt: legacy.submittedAt,
+                expiresAt: legacy.expiresAt)
+            return (notification, legacy.linkToken)
+        }
+        let notification = try decoder.decode(NotificationRequested.self, from: Data(bytes))
+        return (notification, LinkToken.derive(secret: secret, nonce: notification.tokenNonce))
+    }
+}

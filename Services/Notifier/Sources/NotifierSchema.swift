@@ -1,0 +1,41 @@
+import Postgres
+
+/// The notifier's own table: every message it must deliver, with its delivery state, so that a delivery survives
+/// restarts and outages and a message is never sent twice. The notifier migrates it (and nothing else) at start.
+public enum NotifierSchema {
+    public static let component = "notifier"
+
+    public static let migrations: [PostgresMigration] = [
+        PostgresMigration(
+            version: 1, name: "messages to deliver",
+            sql: """
+                -- One row per notification (its eventId): inserted when consumed, claimed by one sender at a time,
+                -- retried with back-off until sent, refused for good, or past the request's deadline. The payload is
+                -- the NotificationRequested event, which carries the link's nonce and never the token itself.
+                CREATE TABLE notifier_messages (
+                    notification_id  uuid PRIMARY KEY,
+                    request_id       text NOT NULL,
+                    approver         text NOT NULL,
+                    channel          text NOT NULL,
+                    payload          text NOT NULL,
+                    trace_parent     text,
+                    source_partition integer NOT NULL,
+                    source_offset    bigint NOT NULL,
+                    deadline         timestamptz NOT NULL,
+                    status           text NOT NULL CHECK (status IN ('pending', 'sending', 'sent', 'failed')),
+                    attempts         integer NOT NULL DEFAULT 0,
+                    -- When a pending message is next tried; when a claim on a sending one runs out.
+                    due_at           timestamptz NOT NULL,
+                    last_error       text,
+                    received_at      timestamptz NOT NULL DEFAULT now(),
+                    finished_at      timestamptz,
+                    -- The latest delivery report not yet published to the orchestrator, if any.
+                    report_result    text CHECK (report_result IN ('delivered', 'retrying', 'failed')),
+                    report_at        timestamptz
+                );
+                CREATE INDEX notifier_messages_due ON notifier_messages (due_at) WHERE status IN ('pending', 'sending');
+                CREATE INDEX notifier_messages_reports ON notifier_messages (report_at) WHERE report_result IS NOT NULL;
+                CREATE INDEX notifier_messages_finished ON notifier_messages (finished_at) WHERE finished_at IS NOT NULL;
+                """),
+    ]
+}

@@ -1,0 +1,179 @@
+import DurableExecution
+import Foundation
+import GreenlightModels
+import GreenlightTestSupport
+import Kafka
+import Mail
+import MailSink
+@testable import Notifier
+import Postgres
+import ServiceSupport
+import Testing
+
+/// The notifier's delivery queue against a real Postgres and a real SMTP server (STARTTLS, AUTH): each
+/// notification is kept once, tried until it is sent, refused for good or past its deadline, and never sent
+/// twice; every outcome is reported.
+@Suite(.timeLimit(.minutes(2)), .serialized)
+struct DeliveryQueueTests {
+    static let secret = LinkSecret("delivery-queue-tests-secret-0123456789")!
+    let logger = TestEnvironment.logger("delivery-queue")
+
+    struct Harness {
+        let pool: PostgresPool
+        let queue: DeliveryQueue
+        let worker: DeliveryWorker
+        let server: TLSSMTPServer
+        let cluster: KafkaMockCluster
+        let producer: KafkaProducer
+
+        func stop() async {
+            await producer.shutdown()
+            await server.stop()
+            pool.close()
+        }
+
+        func row(_ id: UUID) async throws -> (status: String, attempts: Int, report: String?, error: String?) {
+            let row = try #require(
+                try await pool.query(
+                    "SELECT status, attempts, report_result, last_error FROM notifier_messages WHERE notification_id = \(id)"
+                ).decode((String, Int, String?, String?).self).first)
+            return (row.0, row.1, row.2, row.3)
+        }
+
+        func reports() async throws -> [NotificationDelivery] {
+            try await KafkaTopicReader.readAll(
+                topic: Topic.decisions.rawValue, configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers),
+                logger: TestEnvironment.logger("reports")
+            ).compactMap { try? GreenlightJSON.decoder().decode(NotificationDelivery.self, from: Data($0.value)) }
+        }
+
+        /// Claims and delivers whatever is due now; how many were tried.
+        @discardableResult
+        func deliverDue() async throws -> Int {
+            var tried = 0
+            while let claim = try await queue.claim() {
+                try await worker.deliver(claim)
+                tried += 1
+            }
+            return tried
+        }
+    }
+
+    func harness() async throws -> Harness {
+        let pool = try await TestDatabase.create("notifier").pool()
+        try await PostgresMigrator.migrate(pool, component: NotifierSchema.component, migrations: NotifierSchema.migrations, logger: logger)
+        let server = try await TLSSMTPServer.start()
+        let cluster = try KafkaMockCluster()
+        for topic in [Topic.decisions, .deadLetters] { try cluster.createTopic(topic.rawValue, partitions: 1) }
+        let producer = try KafkaProducer(configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers), logger: logger)
+        var configuration = try NotifierConfiguration.load([
+            "GREENLIGHT_LINK_SECRET": "delivery-queue-tests-secret-0123456789",
+            "GREENLIGHT_SMTP_URL": "smtp://\(server.user):\(server.password)@127.0.0.1:\(server.port)?tls=starttls&cafile=\(server.certificatePath)",
+            "GREENLIGHT_MAIL_FROM": "greenlight@example.com",
+        ])
+        configuration.retryInitialDelay = .milliseconds(10)
+        let queue = DeliveryQueue(pool: pool)
+        let reporter = DeliveryReporter(queue: queue, producer: producer, logger: logger)
+        let worker = DeliveryWorker(
+            queue: queue, smtp: SMTPClient(configuration: configuration.smtp), webhook: WebhookDelivery(url: nil, logger: logger),
+            reporter: reporter, producer: producer, configuration: configuration,
+            schedule: RetrySchedule(initial: .seconds(3), maximum: .seconds(3)), wakeUp: WakeUpSignal(), logger: logger)
+        return Harness(pool: pool, queue: queue, worker: worker, server: server, cluster: cluster, producer: producer)
+    }
+
+    func notification(to approver: String, expiresIn: TimeInterval = 3600) -> DeliveryQueue.Incoming {
+        let notification = NotificationRequested(
+            requestId: TestEnvironment.uniqueName("REQ"), executionId: UUID(), approver: approver, tokenNonce: UUID(),
+            amount: 10, currency: "USD", description: "Queued", requester: nil, submittedAt: Date(),
+            expiresAt: Date().addingTimeInterval(expiresIn))
+        return DeliveryQueue.Incoming(
+            notification: notification, payload: String(decoding: try! GreenlightJSON.encode(notification), as: UTF8.self),
+            trace: nil, partition: 0, offset: 7, replayed: false)
+    }
+
+    @Test func aNotificationIsKeptOnceAndSentOnceWithAStableMessageId() async throws {
+        let h = try await harness()
+        let message = notification(to: "a@example.com")
+        try await h.queue.insert([message])
+        // Delivered again by Kafka (the relay published it twice, an offset was not committed): still one row.
+        try await h.queue.insert([message, message])
+        #expect(try await h.deliverDue() == 1)
+        try await h.queue.insert([message])
+        #expect(try await h.deliverDue() == 0)
+        #expect(h.server.messages.count == 1)
+        let mail = ParsedMail(raw: try #require(h.server.messages.first))
+        #expect(mail.header("Message-ID") == "<notification-\(message.notification.eventId.uuidString.lowercased())@example.com>")
+        #expect(try await h.row(message.notification.eventId).status == "sent")
+        let reports = try await h.reports()
+        #expect(reports.map(\.result) == [.delivered])
+        #expect(reports.first?.notificationId == message.notification.eventId)
+        // The report went out and is no longer waiting.
+        #expect(try await h.row(message.notification.eventId).report == nil)
+        // The token is derived by the notifier and written into the email only, never stored.
+        let token = LinkToken.derive(secret: Self.secret, nonce: message.notification.tokenNonce)
+        #expect(mail.links.contains { $0.hasSuffix(token) })
+        #expect(try await h.pool.tablesContaining(token).isEmpty)
+        await h.stop()
+    }
+
+    @Test func aTemporaryRefusalIsTriedAgainLaterAndDeliveredOnce() async throws {
+        let h = try await harness()
+        let message = notification(to: "tempfail-once@example.com")
+        try await h.queue.insert([message])
+        let first = try await h.deliverDue()
+        let after451 = try await h.row(message.notification.eventId)
+        #expect(first == 1)
+        #expect(after451.status == "pending" && after451.attempts == 1)
+        #expect(after451.error?.contains("451") == true)
+        // Not before its back-off (1.5–3 s here), then once.
+        #expect(try await h.deliverDue() == 0)
+        try await Task.sleep(for: .seconds(3))
+        #expect(try await h.deliverDue() == 1)
+        #expect(try await h.row(message.notification.eventId).status == "sent")
+        #expect(h.server.messages.filter { $0.contains("X-Test-Envelope-To: tempfail-once@example.com") }.count == 1)
+        #expect(try await h.reports().map { "\($0.result.rawValue) \($0.attempt)" } == ["retrying 1", "delivered 2"])
+        await h.stop()
+    }
+
+    @Test func aPermanentRefusalOrThePassedDeadlineEndsTheTries() async throws {
+        let h = try await harness()
+        let refused = notification(to: "reject@example.com")
+        let late = notification(to: "late@example.com", expiresIn: -1)
+        try await h.queue.insert([refused, late])
+        #expect(try await h.deliverDue() == 2)
+        #expect(try await h.row(refused.notification.eventId).status == "failed")
+        #expect(try await h.row(refused.notification.eventId).error?.contains("550") == true)
+        #expect(try await h.row(late.notification.eventId).status == "failed")
+        #expect(try await h.row(late.notification.eventId).error?.contains("deadline") == true)
+        #expect(h.server.messages.isEmpty)
+        #expect(Set(try await h.reports().map(\.result)) == [.failed])
+        // The refused one is in the dead-letter topic, where an operator can replay it once the address is fixed.
+        let letters = try await KafkaTopicReader.readAll(
+            topic: Topic.deadLetters.rawValue, configuration: KafkaConfiguration(bootstrapServers: h.cluster.bootstrapServers),
+            logger: logger
+        ).compactMap { try? GreenlightJSON.decoder().decode(DeadLetter.self, from: Data($0.value)) }
+        #expect(letters.map(\.topic) == [Topic.notifications.rawValue])
+        #expect(letters.first?.offset == 7)
+        var replayed = refused
+        replayed.replayed = true
+        try await h.queue.insert([replayed])
+        #expect(try await h.row(refused.notification.eventId).status == "pending")
+        await h.stop()
+    }
+
+    /// A sender that dies while it holds a message gives it back when its claim runs out.
+    @Test func aClaimThatRunsOutGoesToAnotherSender() async throws {
+        let h = try await harness()
+        let message = notification(to: "b@example.com")
+        try await h.queue.insert([message])
+        let claim = try #require(try await h.queue.claim())
+        #expect(try await h.queue.claim() == nil)
+        try await h.pool.query("UPDATE notifier_messages SET due_at = now() - interval '1 second'")
+        let again = try #require(try await h.queue.claim())
+        #expect(again.attempt == claim.attempt + 1)
+        #expect(try await h.queue.renew(claim) == false)
+        try await h.worker.deliver(again)
+        #expect(h.server.messages.count == 1)
+        await h.stop()
+    }
+}
