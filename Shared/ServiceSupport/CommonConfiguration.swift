@@ -18,7 +18,8 @@ public struct CommonConfiguration: Sendable {
     public var topicReplicationFactor: Int
 
     /// Reads `GREENLIGHT_KAFKA_BROKERS`, `GREENLIGHT_HTTP_HOST`, `GREENLIGHT_HTTP_PORT`, `GREENLIGHT_LOG_LEVEL`,
-    /// `GREENLIGHT_LOG_FORMAT`, `GREENLIGHT_TRACING`, `GREENLIGHT_KAFKA_PARTITIONS`, `GREENLIGHT_KAFKA_REPLICATION_FACTOR` and `GREENLIGHT_KAFKA_FETCH_WAIT_MS`.
+    /// `GREENLIGHT_LOG_FORMAT`, `GREENLIGHT_TRACING`, `GREENLIGHT_KAFKA_PARTITIONS`, `GREENLIGHT_KAFKA_REPLICATION_FACTOR`, `GREENLIGHT_KAFKA_FETCH_WAIT_MS` and
+    /// `GREENLIGHT_KAFKA_SESSION_TIMEOUT_MS`.
     public static func read(_ reader: inout EnvironmentReader, service: String, defaultPort: Int) -> CommonConfiguration {
         let brokers = reader.string("GREENLIGHT_KAFKA_BROKERS", default: "127.0.0.1:9092")
         if brokers.split(separator: ",").contains(where: { !$0.contains(":") }) {
@@ -43,10 +44,17 @@ public struct CommonConfiguration: Sendable {
         // How long a consumer's fetch may wait for data (librdkafka's fetch.wait.max.ms). Real brokers answer as
         // soon as data arrives; the embedded one holds every empty fetch this long, so it bounds each hop's delay.
         let fetchWait = reader.int("GREENLIGHT_KAFKA_FETCH_WAIT_MS", default: 50, range: 1...10_000)
+        // How soon a consumer that died without leaving (kill -9, a lost host) is noticed and its partitions given to
+        // the others. 6 s is the least a Kafka broker accepts by default (group.min.session.timeout.ms).
+        let session = reader.int("GREENLIGHT_KAFKA_SESSION_TIMEOUT_MS", default: 6000, range: 1000...300_000)
         return CommonConfiguration(
             serviceName: service,
             kafka: KafkaConfiguration(
-                bootstrapServers: brokers, clientId: service, consumerProperties: ["fetch.wait.max.ms": String(fetchWait)]),
+                bootstrapServers: brokers, clientId: service,
+                consumerProperties: [
+                    "fetch.wait.max.ms": String(fetchWait), "session.timeout.ms": String(session),
+                    "heartbeat.interval.ms": String(max(250, session / 6)),
+                ]),
             httpHost: host, httpPort: port, logLevel: level ?? .info, logFormat: format ?? .json, tracing: tracing ?? .log,
             topicPartitions: partitions,
             topicReplicationFactor: replicas)
@@ -64,6 +72,13 @@ public func readLinkSecret(_ reader: inout EnvironmentReader) -> LinkSecret? {
         return nil
     }
     return secret
+}
+
+/// Reads `GREENLIGHT_INBOX_RETENTION_HOURS`: how long a service remembers the ids of the events it consumed (the
+/// orchestrator's inbox, the notifier's delivered messages). Longer than the topics keep a message, so that one
+/// delivered again (offsets reset, a replay) is still recognised; 8 days by default, over Kafka's 7.
+public func readInboxRetention(_ reader: inout EnvironmentReader) -> Duration {
+    .seconds(reader.int("GREENLIGHT_INBOX_RETENTION_HOURS", default: 192, range: 1...87_600) * 3600)
 }
 
 /// Reads `GREENLIGHT_DATABASE_URL`.

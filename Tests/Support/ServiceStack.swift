@@ -35,10 +35,13 @@ public final class ServiceStack: Sendable {
     public var intakeURL: String { "http://127.0.0.1:\(ports["intake"]!)" }
     public var callbacksURL: String { "http://127.0.0.1:\(ports["callbacks"]!)" }
 
+    /// `environment` goes to every service; `services` adds settings for one service (by name: `intake`,
+    /// `orchestrator`, `notifier`, `callbacks`), kept when it is restarted.
     public static func with<T>(
-        environment extra: [String: String] = [:], _ body: (ServiceStack) async throws -> T
+        environment extra: [String: String] = [:], services: [String: [String: String]] = [:],
+        _ body: (ServiceStack) async throws -> T
     ) async throws -> T {
-        let stack = try await start(environment: extra)
+        let stack = try await start(environment: extra, services: services)
         do {
             let result = try await body(stack)
             await stack.stop()
@@ -50,7 +53,9 @@ public final class ServiceStack: Sendable {
         }
     }
 
-    static func start(environment extra: [String: String]) async throws -> ServiceStack {
+    static func start(environment extra: [String: String], services perService: [String: [String: String]]) async throws
+        -> ServiceStack
+    {
         let binDirectory = try Self.binDirectory()
         let cluster = try KafkaMockCluster()
         for topic in Topic.allCases { try cluster.createTopic(topic.rawValue, partitions: 6) }
@@ -73,6 +78,11 @@ public final class ServiceStack: Sendable {
             "GREENLIGHT_LOG_LEVEL": "info",
             "GREENLIGHT_POLL_INTERVAL_MS": "100",
             "GREENLIGHT_LINK_SECRET": ServiceStack.linkSecret,
+            // A mail server back from an outage is tried again within two seconds.
+            "GREENLIGHT_NOTIFY_RETRY_INITIAL_MS": "200",
+            "GREENLIGHT_NOTIFY_RETRY_MAX_MS": "2000",
+            // The embedded broker gives a dead member's partitions away after about twice this.
+            "GREENLIGHT_KAFKA_SESSION_TIMEOUT_MS": "4000",
         ].merging(extra) { _, new in new }
 
         var ports: [String: Int] = [:]
@@ -81,11 +91,12 @@ public final class ServiceStack: Sendable {
         do {
             // The callback receiver first: its address is the public URL the notifier puts in links.
             for name in ["callbacks", "intake", "orchestrator", "notifier"] {
+                let own = environment.merging(perService[name] ?? [:]) { _, new in new }
                 let process = try ChildProcess(
-                    name: name, executable: "\(binDirectory)/\(services[name]!)", environment: environment,
+                    name: name, executable: "\(binDirectory)/\(services[name]!)", environment: own,
                     logPath: "\(logDirectory)/\(name).log")
                 processes[name] = process
-                environments[name] = environment
+                environments[name] = own
                 ports[name] = try await listeningPort(of: process)
                 if name == "callbacks" { environment["GREENLIGHT_PUBLIC_URL"] = "http://127.0.0.1:\(ports[name]!)" }
             }
@@ -128,7 +139,7 @@ public final class ServiceStack: Sendable {
     }
 
     /// Reads the port a service logged ("HTTP server listening … port=N").
-    static func listeningPort(of process: ChildProcess, timeout: Duration = .seconds(30)) async throws -> Int {
+    public static func listeningPort(of process: ChildProcess, timeout: Duration = .seconds(30)) async throws -> Int {
         var port: Int?
         _ = try await eventually(timeout: timeout, interval: .milliseconds(20)) {
             if process.hasExited { throw ChildProcessError(description: "\(process.name) exited during start-up") }
@@ -172,10 +183,17 @@ public final class ServiceStack: Sendable {
         live.withLock { $0[name] = process }
     }
 
+    /// Kills one running instance (by the name it was started under) with SIGKILL, and waits until it is gone.
+    public func kill(_ instance: String) async {
+        guard let process = processes[instance] else { return }
+        process.signal(SIGKILL)
+        _ = await process.waitForExit()
+    }
+
     /// Starts one more instance of a service (for example a second notifier in the same consumer group).
     @discardableResult
-    public func startAnother(_ name: String, as instance: String) throws -> ChildProcess {
-        var environment = environments[name]!
+    public func startAnother(_ name: String, as instance: String, environment extra: [String: String] = [:]) throws -> ChildProcess {
+        var environment = environments[name]!.merging(extra) { _, new in new }
         environment["GREENLIGHT_HTTP_PORT"] = "0"
         let process = try ChildProcess(
             name: instance, executable: "\(binDirectory)/\(Self.services[name]!)", environment: environment,
