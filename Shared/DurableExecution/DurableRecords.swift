@@ -1,6 +1,16 @@
 import Foundation
 import GreenlightModels
 
+extension Date {
+    /// The time without its fraction of a millisecond, the precision workflows record times with (`now()`
+    /// round-trips through JSON): a deadline computed from the invocation's time and one computed from the
+    /// recorded `now()` are then the same instant. Truncated, never rounded up: an invocation never runs at a
+    /// time later than the database's.
+    var wholeMilliseconds: Date {
+        Date(timeIntervalSince1970: (timeIntervalSince1970 * 1000).rounded(.down) / 1000)
+    }
+}
+
 /// The state of an execution.
 public enum ExecutionStatus: String, Codable, Sendable {
     case running = "RUNNING"

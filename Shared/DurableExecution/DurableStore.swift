@@ -27,7 +27,7 @@ struct DurableStore: Sendable {
             ON CONFLICT (name) DO NOTHING
             RETURNING created_at
             """
-        ).column(Date.self).first
+        ).column(Date.self).first?.wholeMilliseconds
     }
 
     /// Locks the execution until the transaction ends; with `skipLocked`, returns nil instead of waiting. The
@@ -64,7 +64,7 @@ struct DurableStore: Sendable {
             (UUID, String, String, String, String, String?, Date).self)
         return ExecutionRecord(
             executionId: id, workflow: workflow, name: name, status: ExecutionStatus(rawValue: status) ?? .running,
-            input: input, trace: trace.flatMap(TraceContext.init(traceparent:)), clock: clock)
+            input: input, trace: trace.flatMap(TraceContext.init(traceparent:)), clock: clock.wholeMilliseconds)
     }
 
     /// An execution's checkpoints and callbacks, read in one round trip.
@@ -294,7 +294,7 @@ struct DurableStore: Sendable {
                 timerId: $0.0, executionId: $0.1, kind: TimerKind(rawValue: $0.2) ?? .wait, callbackId: $0.3,
                 position: $0.4, dueAt: $0.5, attempts: $0.6)
         }
-        return (timers, rows.first?.7 ?? now ?? Date())
+        return (timers, rows.first.map { now ?? $0.7.wholeMilliseconds } ?? now ?? Date())
     }
 
     func markTimerFired(_ id: UUID, at: Date) async throws {

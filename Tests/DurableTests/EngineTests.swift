@@ -202,8 +202,10 @@ struct EngineTests {
             return try await connection.databaseTime()
         }
         let callback = try #require(try await DurableReader(pool: harness.pool).callbacks(ofExecution: "db-clock").first)
-        #expect(callback.startedAt == startedAt)
-        #expect(callback.timeoutAt == startedAt + 3600)
+        // The transaction's now(), to the millisecond (what workflows record times with).
+        let milliseconds = (startedAt.timeIntervalSince1970 * 1000).rounded(.down) / 1000
+        #expect(callback.startedAt.timeIntervalSince1970 == milliseconds)
+        #expect(callback.timeoutAt.timeIntervalSince1970 == milliseconds + 3600)
         // Moving the timer's due time to the database's "now" makes it fire on the next round; nothing else does.
         #expect(try await harness.pool.transaction { try await harness.engine.fireDueTimers(limit: 10, on: $0) }.count == 0)
         try await harness.pool.query("UPDATE durable_timers SET due_at = now() - interval '1 second'")
