@@ -139,5 +139,12 @@ public enum DurableSchema {
                 );
                 INSERT INTO durable_outbox_lease (id) VALUES (1);
                 """),
+        PostgresMigration(
+            version: 6, name: "pruning the inbox and kept completions",
+            sql: """
+                -- The janitor deletes inbox rows and kept completions by age, in batches.
+                CREATE INDEX durable_inbox_received ON durable_inbox (received_at);
+                CREATE INDEX durable_early_completions_received ON durable_early_completions (received_at);
+                """),
     ]
 }

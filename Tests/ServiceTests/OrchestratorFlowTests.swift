@@ -506,14 +506,14 @@ struct OrchestratorFlowTests {
 
     @Test func timeoutPolicyDecidesWhatADeadlineMeans() async throws {
         let h = try await harness()
-        try await h.handle(.approvalRequested(request("REQ-R", timeout: 1)))
-        try await h.handle(.approvalRequested(request("REQ-A", timeout: 1, onTimeout: .approve)))
+        try await h.handle(.approvalRequested(request("REQ-R", timeout: 30)))
+        try await h.handle(.approvalRequested(request("REQ-A", timeout: 30, onTimeout: .approve)))
         // The approvers are told what the deadline will do, in the first message and in a resend.
         try await h.handle(.resendRequested(ResendRequested(requestId: "REQ-A", approver: nil, requestedAt: Date())))
         let told = try await h.outbox("NotificationRequested", as: NotificationRequested.self)
         #expect(told.filter { $0.requestId == "REQ-A" }.map(\.onTimeout) == [.approve, .approve, .approve, .approve])
         #expect(told.filter { $0.requestId == "REQ-R" }.map(\.onTimeout) == [nil, nil])
-        let fired = try await h.pool.transaction { try await h.engine.fireDueTimers(limit: 10, on: $0, now: Date() + 2) }
+        let fired = try await h.pool.transaction { try await h.engine.fireDueTimers(limit: 10, on: $0, now: Date() + 31) }
         #expect(fired.count == 2)
         #expect(try await h.status("REQ-R")?.status == .timedOut)
         let approved = try #require(try await h.status("REQ-A"))
@@ -534,13 +534,23 @@ struct OrchestratorFlowTests {
         // Four decisions for a request that never comes, and one for a request that comes.
         for index in 0..<4 { try await h.handle(.decisionSubmitted(decision("REQ-NEVER", by: "ops\(index)@example.com", channel: .kafka))) }
         let janitor = Janitor(pool: h.pool, logger: logger, batchSize: 3)
+        typealias Removed = Janitor.Removed
         let later = Date() + 2 * 86_400
-        #expect(try await janitor.sweep(now: later) == (3, 3, 0))
-        #expect(try await janitor.sweep(now: later) == (2, 2, 0))
-        #expect(try await janitor.sweep(now: later) == (0, 0, 0))
-        // A week on, the kept decisions go too.
-        #expect(try await janitor.sweep(now: Date() + 8 * 86_400) == (0, 0, 3))
-        #expect(try await janitor.sweep(now: Date() + 8 * 86_400) == (0, 0, 1))
+        #expect(try await janitor.sweep(now: later) == Removed(tokens: 3, timers: 3))
+        #expect(try await janitor.sweep(now: later) == Removed(tokens: 2, timers: 2))
+        #expect(try await janitor.sweep(now: later) == Removed())
+        // A week on, the kept decisions go too; the inbox (9 events) is kept for eight days.
+        #expect(try await janitor.sweep(now: Date() + 7.5 * 86_400) == Removed(earlyDecisions: 3))
+        #expect(try await janitor.sweep(now: Date() + 7.5 * 86_400) == Removed(earlyDecisions: 1))
+        #expect(try await h.pool.query("SELECT count(*) FROM durable_inbox").column(Int.self) == [9])
+        #expect(try await janitor.sweep(now: Date() + 9 * 86_400) == Removed(inbox: 3))
+        #expect(try await janitor.sweep(now: Date() + 9 * 86_400) == Removed(inbox: 3))
+        #expect(try await janitor.sweep(now: Date() + 9 * 86_400) == Removed(inbox: 3))
+        #expect(try await janitor.sweep(now: Date() + 9 * 86_400) == Removed())
+        // Without a time of its own it judges by the database's clock: nothing is that old now.
+        try await h.handle(.approvalRequested(request("REQ-J-NEW", approvers: ["a@example.com"])))
+        #expect(try await janitor.sweep() == Removed())
+        #expect(try await h.pool.query("SELECT count(*) FROM durable_inbox").column(Int.self) == [1])
     }
 
     @Test func aResultThatIsNotADecisionEndsTheRequestFailedNotStuck() async throws {

@@ -10,6 +10,8 @@ public struct OrchestratorConfiguration: Sendable {
     public var pollInterval: Duration
     /// What link tokens are derived with; the notifiers must have the same.
     public var linkSecret: LinkSecret
+    /// How long consumed events' ids are kept (`GREENLIGHT_INBOX_RETENTION_HOURS`).
+    public var inboxRetention: Duration
     public var banner: String
 
     public static func load(_ environment: [String: String]) throws -> OrchestratorConfiguration {
@@ -18,9 +20,10 @@ public struct OrchestratorConfiguration: Sendable {
         let database = readDatabaseConfiguration(&reader)
         let pollMilliseconds = reader.int("GREENLIGHT_POLL_INTERVAL_MS", default: 200, range: 10...60_000)
         let linkSecret = readLinkSecret(&reader)
+        let inboxRetention = readInboxRetention(&reader)
         try reader.validate()
         return OrchestratorConfiguration(
             common: common, database: database!, pollInterval: .milliseconds(pollMilliseconds), linkSecret: linkSecret!,
-            banner: reader.banner)
+            inboxRetention: inboxRetention, banner: reader.banner)
     }
 }

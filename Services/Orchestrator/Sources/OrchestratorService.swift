@@ -61,7 +61,7 @@ public enum OrchestratorService {
         }
         let relay = OutboxRelay(
             pool: pool, producer: producer, wakeUp: outboxWakeUp, pollInterval: configuration.pollInterval, logger: logger)
-        let janitor = Janitor(pool: pool, logger: logger)
+        let janitor = Janitor(pool: pool, logger: logger, inboxRetention: configuration.inboxRetention)
 
         try await ServiceRunner.run(
             [
