@@ -70,3 +70,15 @@ private final class DeadlineRace<T: Sendable>: Sendable {
         tasks.forEach { $0.cancel() }
     }
 }
+
+/// How the 5 seconds an HTTP answer may take at most are shared out, whatever is down.
+public enum AnswerBudget {
+    /// A database read the answer needs (a link's token, a request's status).
+    public static let read: Duration = .seconds(2)
+    /// A read the answer can do without (whether a submitted request id is known already).
+    public static let optionalRead: Duration = .seconds(1)
+    /// The broker's acknowledgement of an event, before it goes to the outbox instead.
+    public static let broker: Duration = .milliseconds(1500)
+    /// Storing the event in the outbox.
+    public static let outbox: Duration = .seconds(1)
+}

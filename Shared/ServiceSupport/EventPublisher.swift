@@ -68,8 +68,8 @@ public struct OutboxFallbackPublisher: EventPublishing {
     let logger: Logger
 
     public init(
-        producer: KafkaProducer, pool: PostgresPool, kafkaDeadline: Duration = .milliseconds(1500),
-        outboxDeadline: Duration = .milliseconds(1500), logger: Logger
+        producer: KafkaProducer, pool: PostgresPool, kafkaDeadline: Duration = AnswerBudget.broker,
+        outboxDeadline: Duration = AnswerBudget.outbox, logger: Logger
     ) {
         kafka = KafkaEventPublisher(producer: producer, deadline: kafkaDeadline)
         self.pool = pool

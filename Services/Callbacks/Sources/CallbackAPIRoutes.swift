@@ -67,7 +67,7 @@ public struct CallbackAPIRoutes: Sendable {
         let found: (record: CallbackRecord, executionName: String)?
         let callbacks = self.callbacks
         do {
-            found = try await withDeadline(.seconds(1), "Looking up the callback") { try await callbacks.callback(callbackId) }
+            found = try await withDeadline(AnswerBudget.read, "Looking up the callback") { try await callbacks.callback(callbackId) }
         } catch {
             context.logger.error("Callback look-up failed", metadata: ["error": "\(error)"])
             throw Problem(title: "Service Unavailable", status: 503, detail: "The callback store is not reachable. Retry shortly.")

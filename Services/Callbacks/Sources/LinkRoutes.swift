@@ -94,7 +94,7 @@ public struct LinkRoutes: Sendable {
         let tokens = self.tokens
         do {
             // Bounded, like every answer: a database that hangs gets the approver a page that says so.
-            record = try await withDeadline(.seconds(1), "Looking up the link") {
+            record = try await withDeadline(AnswerBudget.read, "Looking up the link") {
                 try await tokens.linkToken(hash: LinkToken.hash(token))
             }
         } catch {

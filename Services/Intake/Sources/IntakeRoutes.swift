@@ -120,7 +120,7 @@ public struct IntakeRoutes: Sendable {
         let statusPath = "/v1/requests/\(validated.requestId)"
         let statuses = self.statuses
         do {
-            let known = try await withDeadline(Self.readDeadline, "Looking up the request") {
+            let known = try await withDeadline(AnswerBudget.optionalRead, "Looking up the request") {
                 try await statuses.status(requestId: validated.requestId)
             }
             if known != nil {
@@ -319,9 +319,6 @@ public struct IntakeRoutes: Sendable {
             requestId: requestId, statusUrl: statusUrl, queued: true)
     }
 
-    /// How long a read of the database may take before the answer is a 503: an HTTP answer comes within a few
-    /// seconds whatever is down.
-    static let readDeadline: Duration = .seconds(1)
 
     private func lookUp(_ requestId: String, context: GreenlightRequestContext) async throws -> RequestStatusBody {
         guard let found = try await reading(context, { try await statuses.status(requestId: requestId) }) else {
@@ -330,12 +327,12 @@ public struct IntakeRoutes: Sendable {
         return found
     }
 
-    /// Runs a read within `readDeadline`, turning store failures into a 503 problem.
+    /// Runs a read within its share of the answer's time, turning store failures into a 503 problem.
     private func reading<T: Sendable>(_ context: GreenlightRequestContext, _ body: @escaping @Sendable () async throws -> T)
         async throws -> T
     {
         do {
-            return try await withDeadline(Self.readDeadline, "Reading the status store", body)
+            return try await withDeadline(AnswerBudget.read, "Reading the status store", body)
         } catch {
             context.logger.error("Status look-up failed", metadata: ["error": "\(error)"])
             throw Problem(
