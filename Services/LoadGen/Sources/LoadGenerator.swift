@@ -253,14 +253,27 @@ public final class LoadGenerator: Sendable {
         }
     }
 
-    /// GET the page, read its token-bound field, POST the form: what a person's browser does.
+    /// GET the page, read its token-bound field, POST the form: what a person's browser does — again, a moment
+    /// later, when a page says the service is unavailable for now (503; counted as such, up to five tries).
     func clickThrough(_ link: String, id: String, approve: Bool) async {
+        for attempt in 1...5 {
+            guard await clickOnce(link, id: id, approve: approve, lastTry: attempt == 5) else { return }
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
+
+    /// One try; true when the page answered 503 and the click should be tried again.
+    func clickOnce(_ link: String, id: String, approve: Bool, lastTry: Bool) async -> Bool {
         do {
             let page = try await http.execute(HTTPClientRequest(url: link), timeout: .seconds(30))
             let html = String(buffer: try await page.body.collect(upTo: 1 << 20))
+            if page.status.code == 503, !lastTry {
+                state.error("review page 503, tried again")
+                return true
+            }
             guard page.status.code == 200, let confirm = Self.confirmField(in: html) else {
                 state.error("review page \(page.status.code)")
-                return
+                return false
             }
             var post = HTTPClientRequest(url: link)
             post.method = .POST
@@ -271,11 +284,16 @@ public final class LoadGenerator: Sendable {
             state.entries.withLock { $0[id]?.clicked = clicked }
             let result = try await http.execute(post, timeout: .seconds(30))
             _ = try await result.body.collect(upTo: 1 << 20)
+            if result.status.code == 503, !lastTry {
+                state.error("click 503, tried again")
+                return true
+            }
             state.record("click POST", ContinuousClock.now - clicked)
             if result.status.code != 200 { state.error("click \(result.status.code)") }
         } catch {
             state.error("callbacks unreachable")
         }
+        return false
     }
 
     static func confirmField(in html: String) -> String? {
