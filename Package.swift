@@ -41,6 +41,7 @@ let package = Package(
         .executable(name: "greenlight-mail-sink", targets: ["greenlight-mail-sink"]),
         .executable(name: "greenlight", targets: ["greenlight"]),
         .executable(name: "greenlight-loadgen", targets: ["greenlight-loadgen"]),
+        .executable(name: "greenlight-faults", targets: ["greenlight-faults"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -222,6 +223,12 @@ let package = Package(
                     .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 ],
                 path: "Tests/Support",
+                swiftSettings: swiftSettings
+            ),
+            .executableTarget(
+                name: "greenlight-faults",
+                dependencies: ["GreenlightTestSupport", "GreenlightModels", "Kafka", "Postgres", "MailSink", logging],
+                path: "Tests/FaultSuite",
                 swiftSettings: swiftSettings
             ),
             .testTarget(
