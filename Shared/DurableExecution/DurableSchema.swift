@@ -146,5 +146,12 @@ public enum DurableSchema {
                 CREATE INDEX durable_inbox_received ON durable_inbox (received_at);
                 CREATE INDEX durable_early_completions_received ON durable_early_completions (received_at);
                 """),
+        PostgresMigration(
+            version: 7, name: "unpublished outbox rows by key",
+            sql: """
+                -- Intake and the callback receiver send an event through the outbox while an earlier one with the
+                -- same key still waits there, so that the key's events reach the broker in order.
+                CREATE INDEX durable_outbox_unsent_key ON durable_outbox (message_key) WHERE sent_at IS NULL;
+                """),
     ]
 }

@@ -77,8 +77,10 @@ public enum AnswerBudget {
     public static let read: Duration = .seconds(2)
     /// A read the answer can do without (whether a submitted request id is known already).
     public static let optionalRead: Duration = .seconds(1)
+    /// Whether an earlier event with the same key waits in the outbox (then the new one goes behind it).
+    public static let outboxCheck: Duration = .milliseconds(500)
     /// The broker's acknowledgement of an event, before it goes to the outbox instead.
     public static let broker: Duration = .milliseconds(1500)
     /// Storing the event in the outbox.
-    public static let outbox: Duration = .seconds(1)
+    public static let outbox: Duration = .milliseconds(800)
 }

@@ -60,7 +60,8 @@ public struct KafkaEventPublisher: EventPublishing {
 /// the broker is back: intake and the callback receiver keep accepting through a broker outage and answer within
 /// a bounded time. An event that is neither acknowledged nor stored throws (the caller answers 503). The same event
 /// can then reach the broker twice (the late acknowledgement and the relay) with the same `eventId`, which its
-/// consumer deduplicates.
+/// consumer deduplicates. While an earlier event with the same key waits in the outbox, a new one goes there too,
+/// behind it: a request's events reach the broker in the order they were accepted.
 public struct OutboxFallbackPublisher: EventPublishing {
     let kafka: KafkaEventPublisher
     let pool: PostgresPool
@@ -79,17 +80,24 @@ public struct OutboxFallbackPublisher: EventPublishing {
 
     @discardableResult
     public func publish<Event: GreenlightEvent>(_ event: Event, trace: TraceContext) async throws -> Publication {
-        do {
-            return try await kafka.publish(event, trace: trace)
-        } catch is CancellationError {
-            throw CancellationError()
-        } catch {
-            logger.warning(
-                "The broker did not take the event; keeping it in the outbox",
-                metadata: ["eventType": "\(Event.eventType)", "requestId": "\(event.requestId)", "error": "\(error)"])
+        let pool = self.pool
+        let key = event.requestId
+        // When the database does not answer, the outbox could not take the event either: the broker is tried.
+        let behind = (try? await withDeadline(AnswerBudget.outboxCheck, "Looking for events waiting in the outbox") {
+            try await pool.withConnection { try await Outbox.hasUnpublished(key: key, on: $0) }
+        }) ?? false
+        if !behind {
+            do {
+                return try await kafka.publish(event, trace: trace)
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                logger.warning(
+                    "The broker did not take the event; keeping it in the outbox",
+                    metadata: ["eventType": "\(Event.eventType)", "requestId": "\(event.requestId)", "error": "\(error)"])
+            }
         }
         let payload = String(decoding: try GreenlightJSON.encode(event), as: UTF8.self)
-        let pool = self.pool
         try await withDeadline(outboxDeadline, "Storing the event in the outbox") {
             try await pool.withConnection { connection in
                 try await Outbox.write(

@@ -1,0 +1,47 @@
+import DurableExecution
+import Foundation
+import GreenlightModels
+import GreenlightTestSupport
+import Kafka
+import Postgres
+import ServiceSupport
+import Testing
+
+/// Intake's and the callback receiver's publisher: to the broker while it answers, to the outbox when it does not,
+/// and behind an earlier event of the same request that still waits in the outbox.
+@Suite(.timeLimit(.minutes(1)))
+struct OutboxFallbackPublisherTests {
+    let logger = TestEnvironment.logger("fallback")
+
+    @Test func anEventGoesBehindAnEarlierOneOfItsRequestThatWaitsInTheOutbox() async throws {
+        let pool = try await TestDatabase.create("fallback").pool()
+        defer { pool.close() }
+        try await PostgresMigrator.migrate(pool, component: DurableSchema.component, migrations: DurableSchema.migrations, logger: logger)
+        let cluster = try KafkaMockCluster()
+        try cluster.createTopic(Topic.decisions.rawValue, partitions: 1)
+        let kafka = KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
+        let producer = try KafkaProducer(configuration: kafka, logger: logger)
+        let publisher = OutboxFallbackPublisher(producer: producer, pool: pool, logger: logger)
+        func cancel(_ requestId: String) -> CancelRequested {
+            CancelRequested(requestId: requestId, reason: "test", requestedAt: Date())
+        }
+
+        #expect(try await publisher.publish(cancel("REQ-1"), trace: .newTrace()) == .published)
+        // REQ-2 has an event waiting in the outbox (the broker was away a moment ago): the next one queues behind it.
+        try await pool.withConnection { connection in
+            try await Outbox.write(topic: Topic.decisions.rawValue, key: "REQ-2", payload: "{}", trace: nil, on: connection)
+        }
+        #expect(try await publisher.publish(cancel("REQ-2"), trace: .newTrace()) == .queued)
+        #expect(try await publisher.publish(cancel("REQ-3"), trace: .newTrace()) == .published)
+        let keys = try await KafkaTopicReader.readAll(topic: Topic.decisions.rawValue, configuration: kafka, logger: logger)
+            .compactMap(\.keyString)
+        #expect(keys == ["REQ-1", "REQ-3"])
+        #expect(try await pool.query("SELECT count(*) FROM durable_outbox WHERE message_key = 'REQ-2'").column(Int.self) == [2])
+
+        // With the broker away, the event is stored and said to be.
+        try cluster.setBrokerDown(1)
+        #expect(try await publisher.publish(cancel("REQ-4"), trace: .newTrace()) == .queued)
+        try cluster.setBrokerUp(1)
+        await producer.shutdown(timeout: .seconds(5))
+    }
+}
