@@ -161,6 +161,26 @@ struct DeliveryQueueTests {
         await h.stop()
     }
 
+    /// A reminder published while the first request to the same approver is still being sent (or retried) waits for
+    /// it: the approver never reads "Reminder" before the request itself. Other approvers are not held up.
+    @Test func oneApproversMessagesAboutARequestGoInOrder() async throws {
+        let h = try await harness()
+        let first = notification(to: "slow@example.com")
+        var reminder = notification(to: "slow@example.com")
+        reminder.notification.requestId = first.notification.requestId
+        reminder.notification.kind = .reminder
+        reminder.offset = first.offset + 1
+        let other = notification(to: "other@example.com")
+        try await h.queue.insert([first, reminder, other])
+        // While the first is being sent, only the other approver's message can be claimed besides it.
+        let claims = [try await h.queue.claim(), try await h.queue.claim()].compactMap { $0 }
+        #expect(Set(claims.map(\.notificationId)) == [first.notification.eventId, other.notification.eventId])
+        #expect(try await h.queue.claim() == nil)
+        try await h.worker.deliver(try #require(claims.first { $0.notificationId == first.notification.eventId }))
+        #expect(try await h.queue.claim()?.notificationId == reminder.notification.eventId)
+        await h.stop()
+    }
+
     /// A sender that dies while it holds a message gives it back when its claim runs out.
     @Test func aClaimThatRunsOutGoesToAnotherSender() async throws {
         let h = try await harness()

@@ -61,15 +61,22 @@ struct DeliveryQueue: Sendable {
     }
 
     /// Claims the message that has waited longest among those due (a pending one whose time has come, or one whose
-    /// sender's claim ran out); nil when none is.
+    /// sender's claim ran out); nil when none is. One approver's messages about one request go in the order they were
+    /// published: a reminder waits while the first request for that approver is still being sent or retried, so it
+    /// never arrives before it.
     func claim() async throws -> Claim? {
         try await pool.query(
             """
             UPDATE notifier_messages m
             SET status = 'sending', attempts = m.attempts + 1, due_at = now() + \(leaseMilliseconds) * interval '1 millisecond'
-            FROM (SELECT notification_id FROM notifier_messages
-                  WHERE status IN ('pending', 'sending') AND due_at <= now()
-                  ORDER BY due_at LIMIT 1 FOR UPDATE SKIP LOCKED) next
+            FROM (SELECT c.notification_id FROM notifier_messages c
+                  WHERE c.status IN ('pending', 'sending') AND c.due_at <= now()
+                    AND NOT EXISTS (
+                        SELECT 1 FROM notifier_messages e
+                        WHERE e.request_id = c.request_id AND e.approver = c.approver AND e.channel = c.channel
+                          AND e.status IN ('pending', 'sending') AND e.source_partition = c.source_partition
+                          AND e.source_offset < c.source_offset)
+                  ORDER BY c.due_at LIMIT 1 FOR UPDATE OF c SKIP LOCKED) next
             WHERE m.notification_id = next.notification_id
             RETURNING m.notification_id, m.payload, m.trace_parent, m.source_partition, m.source_offset, m.attempts,
                       m.deadline, now()

@@ -37,5 +37,12 @@ public enum NotifierSchema {
                 CREATE INDEX notifier_messages_reports ON notifier_messages (report_at) WHERE report_result IS NOT NULL;
                 CREATE INDEX notifier_messages_finished ON notifier_messages (finished_at) WHERE finished_at IS NOT NULL;
                 """),
+        PostgresMigration(
+            version: 2, name: "one approver's messages in order",
+            sql: """
+                -- A claim looks for an earlier undelivered message to the same approver about the same request.
+                CREATE INDEX notifier_messages_unfinished_per_approver ON notifier_messages (request_id, approver, source_offset)
+                    WHERE status IN ('pending', 'sending');
+                """),
     ]
 }
