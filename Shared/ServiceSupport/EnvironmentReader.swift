@@ -10,6 +10,10 @@ public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
 }
 
 /// Reads `GREENLIGHT_*` variables, collecting every problem so that one start-up reports them all.
+///
+/// Any setting `NAME` can instead be given as `NAME_FILE`, the path of a file holding its value (how Docker and
+/// Kubernetes secrets arrive): the file's content is used, without its trailing line break. Setting both, or naming
+/// a file that cannot be read, is a problem reported with the setting's name.
 public struct EnvironmentReader {
     public let values: [String: String]
     public private(set) var problems: [String] = []
@@ -20,16 +24,33 @@ public struct EnvironmentReader {
         self.values = values
     }
 
+    /// The value of `name`, from the variable itself or from the file `name_FILE` names; nil when unset or empty.
+    private mutating func value(_ name: String) -> String? {
+        let direct = values[name].flatMap { $0.isEmpty ? nil : $0 }
+        guard let path = values[name + "_FILE"].flatMap({ $0.isEmpty ? nil : $0 }) else { return direct }
+        guard direct == nil else {
+            problems.append("\(name) and \(name)_FILE are both set: keep one of them")
+            return direct
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            problems.append("\(name)_FILE names \"\(path)\", which cannot be read: check the path and its permissions")
+            return nil
+        }
+        var text = String(decoding: data, as: UTF8.self)
+        while text.hasSuffix("\n") || text.hasSuffix("\r") { text.removeLast() }
+        return text.isEmpty ? nil : text
+    }
+
     /// A string setting; empty counts as unset.
     public mutating func string(_ name: String, default defaultValue: String, secret: Bool = false) -> String {
-        let value = values[name].flatMap { $0.isEmpty ? nil : $0 } ?? defaultValue
+        let value = value(name) ?? defaultValue
         effective.append((name, secret ? "***" : value))
         return value
     }
 
     /// A required string with no default.
     public mutating func required(_ name: String, example: String) -> String {
-        guard let value = values[name], !value.isEmpty else {
+        guard let value = value(name) else {
             problems.append("\(name) is required (for example \(name)=\(example))")
             return ""
         }
@@ -50,7 +71,7 @@ public struct EnvironmentReader {
     public mutating func parse<T>(
         _ name: String, default defaultValue: String, masked: (T) -> String, _ parse: (String) throws -> T
     ) -> T? {
-        let text = values[name].flatMap { $0.isEmpty ? nil : $0 } ?? defaultValue
+        let text = value(name) ?? defaultValue
         do {
             let value = try parse(text)
             effective.append((name, masked(value)))

@@ -4,6 +4,7 @@ import Notifier
 import Orchestrator
 import ServiceSupport
 import Foundation
+import GreenlightModels
 import Logging
 import Testing
 
@@ -58,6 +59,39 @@ struct ConfigurationTests {
         #expect(throws: ConfigurationError.self) {
             try NotifierConfiguration.load(["GREENLIGHT_SMTP_URL": "mail.example.com", "GREENLIGHT_PUBLIC_URL": "ftp://x"])
         }
+    }
+
+    /// Docker and Kubernetes secrets arrive as files: every setting, secrets first, can be `NAME_FILE` instead.
+    @Test func secretsCanBeReadFromFiles() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("greenlight-secrets-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func file(_ name: String, _ content: String) throws -> String {
+            let url = directory.appendingPathComponent(name)
+            try Data(content.utf8).write(to: url)
+            return url.path
+        }
+        let environment = [
+            "GREENLIGHT_LINK_SECRET_FILE": try file("link", "configuration-tests-secret-0123456789\n"),
+            "GREENLIGHT_SMTP_URL_FILE": try file("smtp", "smtp://mailer:from-a-file@mail.example.com:587?tls=starttls\n"),
+            "GREENLIGHT_DATABASE_URL_FILE": try file("db", "postgresql://g:pw@db.internal:5432/approvals"),
+        ]
+        let notifier = try NotifierConfiguration.load(environment)
+        let nonce = UUID()
+        #expect(
+            LinkToken.derive(secret: notifier.linkSecret, nonce: nonce)
+                == LinkToken.derive(secret: LinkSecret("configuration-tests-secret-0123456789")!, nonce: nonce))
+        #expect(notifier.smtp.password == "from-a-file" && notifier.smtp.host == "mail.example.com")
+        #expect(notifier.database.database == "approvals")
+        #expect(!notifier.banner.contains("from-a-file"))
+
+        // Both ways at once, or a file that is not there: refused, naming the setting.
+        #expect {
+            try NotifierConfiguration.load(environment.merging(["GREENLIGHT_LINK_SECRET": "another-secret-0123456789-0123456789"]) { a, _ in a })
+        } throws: { "\($0)".contains("GREENLIGHT_LINK_SECRET and GREENLIGHT_LINK_SECRET_FILE are both set") }
+        #expect {
+            try IntakeConfiguration.load(["GREENLIGHT_API_KEYS_FILE": directory.appendingPathComponent("missing").path])
+        } throws: { "\($0)".contains("GREENLIGHT_API_KEYS_FILE names") }
     }
 
     @Test func secretsAreMaskedInTheStartupBanner() throws {
