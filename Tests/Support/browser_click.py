@@ -19,10 +19,15 @@ import urllib.error
 import urllib.request
 
 from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
+
+# While a form's POST loads the next page, the old page's heading can go away between finding it and reading it:
+# that is "not yet", not a failure.
+NAVIGATING = (NoSuchElementException, StaleElementReferenceException)
 
 link, directory, comment = sys.argv[1:4]
 rest = sys.argv[4:]
@@ -50,7 +55,8 @@ try:
     driver.find_element(By.ID, "comment").send_keys(comment)
     driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     WebDriverWait(driver, 20).until(expected_conditions.url_to_be(link))
-    WebDriverWait(driver, 20).until(lambda d: d.find_element(By.TAG_NAME, "h1").text != result["review"])
+    WebDriverWait(driver, 20, ignored_exceptions=NAVIGATING).until(
+        lambda d: d.find_element(By.TAG_NAME, "h1").text != result["review"])
     result["result"] = driver.find_element(By.TAG_NAME, "h1").text
     result["resultText"] = driver.find_element(By.TAG_NAME, "main").text
     driver.save_screenshot(os.path.join(directory, "result.png"))
@@ -76,7 +82,8 @@ try:
         heading = driver.find_element(By.TAG_NAME, "h1").text
         if action == "submit":
             driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-            WebDriverWait(driver, 20).until(lambda d: d.find_element(By.TAG_NAME, "h1").text != heading)
+            WebDriverWait(driver, 20, ignored_exceptions=NAVIGATING).until(
+                lambda d: d.find_element(By.TAG_NAME, "h1").text != heading)
             heading = driver.find_element(By.TAG_NAME, "h1").text
         result[name] = heading
         driver.save_screenshot(os.path.join(directory, name + ".png"))
