@@ -145,7 +145,7 @@ let package = Package(
         .target(
             name: "GreenlightCLI",
             dependencies: [
-                "GreenlightModels", "Kafka", "DurableExecution", logging,
+                "GreenlightModels", "Kafka", "DurableExecution", "ServiceSupport", logging,
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
@@ -161,7 +161,7 @@ let package = Package(
         .target(
             name: "LoadGen",
             dependencies: [
-                "GreenlightModels", "Kafka", "MailSink", logging,
+                "GreenlightModels", "Kafka", "MailSink", "ServiceSupport", logging,
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],

@@ -41,6 +41,22 @@ public struct KafkaConfiguration: Sendable {
     }
 }
 
+extension KafkaConfiguration {
+    /// Whether librdkafka accepts `value` for the property `name`: nil when it does, its reason when it does not (an
+    /// unknown property, a value out of range, a feature this build of librdkafka lacks). Checked at start, so that a
+    /// bad setting stops the service with the setting's name rather than failing the first client.
+    public static func problem(withProperty name: String, value: String) -> String? {
+        do {
+            rd_kafka_conf_destroy(try RDKafkaConf.make([name: value]))
+            return nil
+        } catch let error as KafkaError {
+            return error.reason
+        } catch {
+            return "\(error)"
+        }
+    }
+}
+
 /// Builds an `rd_kafka_conf_t`. Ownership passes to `rd_kafka_new` on success; `RDKafkaClient` handles both cases.
 enum RDKafkaConf {
     static func make(_ properties: [String: String]) throws -> OpaquePointer {

@@ -18,8 +18,8 @@ public struct CommonConfiguration: Sendable {
     public var topicReplicationFactor: Int
 
     /// Reads `GREENLIGHT_KAFKA_BROKERS`, `GREENLIGHT_HTTP_HOST`, `GREENLIGHT_HTTP_PORT`, `GREENLIGHT_LOG_LEVEL`,
-    /// `GREENLIGHT_LOG_FORMAT`, `GREENLIGHT_TRACING`, `GREENLIGHT_KAFKA_PARTITIONS`, `GREENLIGHT_KAFKA_REPLICATION_FACTOR`, `GREENLIGHT_KAFKA_FETCH_WAIT_MS` and
-    /// `GREENLIGHT_KAFKA_SESSION_TIMEOUT_MS`.
+    /// `GREENLIGHT_LOG_FORMAT`, `GREENLIGHT_TRACING`, `GREENLIGHT_KAFKA_PARTITIONS`, `GREENLIGHT_KAFKA_REPLICATION_FACTOR`, `GREENLIGHT_KAFKA_FETCH_WAIT_MS`,
+    /// `GREENLIGHT_KAFKA_SESSION_TIMEOUT_MS` and the Kafka security settings (`KafkaClientSettings`).
     public static func read(_ reader: inout EnvironmentReader, service: String, defaultPort: Int) -> CommonConfiguration {
         let brokers = reader.string("GREENLIGHT_KAFKA_BROKERS", default: "127.0.0.1:9092")
         if brokers.split(separator: ",").contains(where: { !$0.contains(":") }) {
@@ -47,10 +47,11 @@ public struct CommonConfiguration: Sendable {
         // How soon a consumer that died without leaving (kill -9, a lost host) is noticed and its partitions given to
         // the others. 6 s is the least a Kafka broker accepts by default (group.min.session.timeout.ms).
         let session = reader.int("GREENLIGHT_KAFKA_SESSION_TIMEOUT_MS", default: 6000, range: 1000...300_000)
+        let security = KafkaClientSettings.read(&reader)
         return CommonConfiguration(
             serviceName: service,
             kafka: KafkaConfiguration(
-                bootstrapServers: brokers, clientId: service,
+                bootstrapServers: brokers, clientId: service, properties: security,
                 consumerProperties: [
                     "fetch.wait.max.ms": String(fetchWait), "session.timeout.ms": String(session),
                     "heartbeat.interval.ms": String(max(250, session / 6)),

@@ -94,6 +94,53 @@ struct ConfigurationTests {
         } throws: { "\($0)".contains("GREENLIGHT_API_KEYS_FILE names") }
     }
 
+    /// TLS and SASL for every Kafka client, and any librdkafka property passed through; each checked with librdkafka
+    /// at start, a bad one named by its setting.
+    @Test func kafkaSecurityAndPassedThroughProperties() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("greenlight-kafka-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let ca = directory.appendingPathComponent("ca.pem")
+        try Data("not checked until a connection".utf8).write(to: ca)
+        let secure = try OrchestratorConfiguration.load(
+            Self.secret.merging([
+                "GREENLIGHT_KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "GREENLIGHT_KAFKA_SASL_MECHANISM": "scram-sha-256",
+                "GREENLIGHT_KAFKA_SASL_USERNAME": "greenlight-orchestrator", "GREENLIGHT_KAFKA_SASL_PASSWORD": "kafka-hunter2",
+                "GREENLIGHT_KAFKA_SSL_CA_LOCATION": ca.path,
+                "GREENLIGHT_KAFKA_PROPERTY_socket_connection_setup_timeout_ms": "5000",
+            ]) { a, _ in a })
+        #expect(secure.common.kafka.properties == [
+            "security.protocol": "sasl_ssl", "sasl.mechanisms": "SCRAM-SHA-256", "sasl.username": "greenlight-orchestrator",
+            "sasl.password": "kafka-hunter2", "ssl.ca.location": ca.path, "socket.connection.setup.timeout.ms": "5000",
+        ])
+        #expect(!secure.banner.contains("kafka-hunter2"))
+        // The CLI and the load generator read the same settings.
+        #expect(
+            try KafkaClientSettings.fromEnvironment(["GREENLIGHT_KAFKA_PROPERTY_socket_connection_setup_timeout_ms": "5000"])
+                == ["socket.connection.setup.timeout.ms": "5000"])
+        #expect(try IntakeConfiguration.load([:]).common.kafka.properties.isEmpty)
+
+        func problems(_ environment: [String: String]) -> String {
+            do {
+                _ = try IntakeConfiguration.load(environment)
+                return ""
+            } catch {
+                return "\(error)"
+            }
+        }
+        let unknown = problems(["GREENLIGHT_KAFKA_PROPERTY_no_such_property": "1"])
+        #expect(unknown.contains("GREENLIGHT_KAFKA_PROPERTY_no_such_property: librdkafka refuses it"), "\(unknown)")
+        #expect(unknown.contains("no.such.property"))
+        #expect(problems(["GREENLIGHT_KAFKA_PROPERTY_socket_timeout_ms": "many"]).contains("GREENLIGHT_KAFKA_PROPERTY_socket_timeout_ms"))
+        #expect(problems(["GREENLIGHT_KAFKA_SECURITY_PROTOCOL": "tls"]).contains("GREENLIGHT_KAFKA_SECURITY_PROTOCOL must be one of"))
+        let noCredentials = problems(["GREENLIGHT_KAFKA_SECURITY_PROTOCOL": "sasl_plaintext"])
+        #expect(noCredentials.contains("GREENLIGHT_KAFKA_SASL_USERNAME is required"))
+        #expect(noCredentials.contains("GREENLIGHT_KAFKA_SASL_PASSWORD"))
+        #expect(
+            problems(["GREENLIGHT_KAFKA_SECURITY_PROTOCOL": "ssl", "GREENLIGHT_KAFKA_SSL_CA_LOCATION": "/nonexistent/ca.pem"])
+                .contains("GREENLIGHT_KAFKA_SSL_CA_LOCATION names \"/nonexistent/ca.pem\""))
+    }
+
     @Test func secretsAreMaskedInTheStartupBanner() throws {
         let notifier = try NotifierConfiguration.load(
             ["GREENLIGHT_SMTP_URL": "smtp://u:hunter2@mail:587?tls=starttls"].merging(Self.secret) { a, _ in a })

@@ -19,6 +19,8 @@ public struct CLIError: Error, CustomStringConvertible {
         case conflict = 3
         case unavailable = 4
         case unauthorised = 77
+        /// A setting (an environment variable) is unusable; the message names it.
+        case misconfigured = 78
     }
 
     public var kind: Kind

@@ -56,7 +56,7 @@ struct DeadLetters: AsyncParsableCommand {
                 }
                 let original = try await originalMessage(of: letter)
                 do {
-                    let producer = try KafkaProducer(configuration: connection.kafka, logger: cliLogger)
+                    let producer = try KafkaProducer(configuration: try connection.kafka, logger: cliLogger)
                     try await producer.send(
                         topic: letter.topic, key: original.key, value: original.value,
                         headers: [KafkaHeader(name: "greenlight-replayed-from", string: eventId.uuidString)])
@@ -80,7 +80,7 @@ struct DeadLetters: AsyncParsableCommand {
             let found: KafkaMessage?
             do {
                 found = try await KafkaTopicReader.message(
-                    topic: letter.topic, partition: letter.partition, offset: letter.offset, configuration: connection.kafka,
+                    topic: letter.topic, partition: letter.partition, offset: letter.offset, configuration: try connection.kafka,
                     logger: cliLogger)
             } catch {
                 throw CLIError(.unavailable, "cannot read the original from \(letter.topic)[\(letter.partition)]: \(error)")
@@ -102,11 +102,11 @@ func readDeadLetters(_ connection: ConnectionOptions) async throws -> [DeadLette
     let messages: [KafkaMessage]
     do {
         messages = try await KafkaTopicReader.readAll(
-            topic: Topic.deadLetters.rawValue, configuration: connection.kafka, logger: cliLogger)
+            topic: Topic.deadLetters.rawValue, configuration: try connection.kafka, logger: cliLogger)
     } catch {
         throw CLIError(
             .unavailable,
-            "cannot read \(Topic.deadLetters.rawValue) from \(connection.kafka.bootstrapServers) (\(error)); check --kafka-brokers or GREENLIGHT_KAFKA_BROKERS")
+            "cannot read \(Topic.deadLetters.rawValue) from \((try? connection.kafka.bootstrapServers) ?? "the brokers") (\(error)); check --kafka-brokers or GREENLIGHT_KAFKA_BROKERS")
     }
     return messages.compactMap { try? GreenlightJSON.decoder().decode(DeadLetter.self, from: Data($0.value)) }
         .sorted { $0.deadLetteredAt < $1.deadLetteredAt }

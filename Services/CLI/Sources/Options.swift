@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Kafka
+import ServiceSupport
 
 /// Where the services are. Each option falls back to the environment variable the services themselves read.
 public struct ConnectionOptions: ParsableArguments {
@@ -24,12 +25,22 @@ public struct ConnectionOptions: ParsableArguments {
 
     var apiKey: String? { (apiKeyOption ?? environment["GREENLIGHT_API_KEY"]).flatMap { $0.isEmpty ? nil : $0 } }
 
+    /// The brokers, with the same security settings and passed-through properties as the services
+    /// (`GREENLIGHT_KAFKA_SECURITY_PROTOCOL`, `GREENLIGHT_KAFKA_SASL_*`, `GREENLIGHT_KAFKA_PROPERTY_*`…).
     var kafka: KafkaConfiguration {
-        KafkaConfiguration(
-            bootstrapServers: kafkaBrokersOption ?? environment["GREENLIGHT_KAFKA_BROKERS"] ?? "127.0.0.1:9092",
-            clientId: "greenlight-cli",
-            // An operator tool should fail fast rather than wait out librdkafka's default of five minutes.
-            properties: ["message.timeout.ms": "15000", "socket.timeout.ms": "10000"])
+        get throws {
+            let settings: [String: String]
+            do {
+                settings = try KafkaClientSettings.fromEnvironment(environment)
+            } catch {
+                throw CLIError(.misconfigured, "\(error)")
+            }
+            return KafkaConfiguration(
+                bootstrapServers: kafkaBrokersOption ?? environment["GREENLIGHT_KAFKA_BROKERS"] ?? "127.0.0.1:9092",
+                clientId: "greenlight-cli",
+                // An operator tool should fail fast rather than wait out librdkafka's default of five minutes.
+                properties: ["message.timeout.ms": "15000", "socket.timeout.ms": "10000"].merging(settings) { _, set in set })
+        }
     }
 
     func client() -> IntakeClient { IntakeClient(baseURL: intakeURL, apiKey: apiKey) }

@@ -3,6 +3,7 @@ import Foundation
 import GreenlightModels
 import Histogram
 import Kafka
+import ServiceSupport
 import Logging
 import MailSink
 import NIOCore
@@ -315,7 +316,8 @@ public final class LoadGenerator: Sendable {
             // From the start of the topic, not "latest": the group is new, and "latest" is only looked up once
             // fetching begins, which can be after the first outcomes of this run were written (they would be
             // skipped and the run would wait for them forever). Other runs' outcomes are ignored by request id.
-            properties: ["auto.offset.reset": "earliest", "fetch.wait.max.ms": String(options.fetchWaitMs)])
+            properties: ["auto.offset.reset": "earliest", "fetch.wait.max.ms": String(options.fetchWaitMs)]
+                .merging(try KafkaClientSettings.fromEnvironment()) { _, set in set })
         let consumer = try KafkaConsumer(
             configuration: configuration, groupId: "greenlight-loadgen-\(UUID().uuidString)", topics: [Topic.outcomes.rawValue],
             logger: logger)
