@@ -137,5 +137,13 @@ public enum ApprovalSchema {
                 CREATE INDEX early_decisions_request ON early_decisions (request_id);
                 CREATE INDEX early_decisions_received ON early_decisions (received_at);
                 """),
+        PostgresMigration(
+            version: 8, name: "the link secret each token was made with",
+            sql: """
+                -- The id (LinkSecret.id, never the secret) of the GREENLIGHT_LINK_SECRET a token was derived with, so
+                -- that a reminder or resend after a rotation asks the notifier for the same token. NULL: made before
+                -- ids were kept, with the secret current then.
+                ALTER TABLE link_tokens ADD COLUMN link_key text;
+                """),
     ]
 }

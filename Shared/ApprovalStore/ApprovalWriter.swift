@@ -54,12 +54,12 @@ public struct ApprovalWriter: Sendable {
     }
 
     public func insertLinkToken(
-        hash: String, nonce: UUID, requestId: String, callbackId: UUID, approver: String, expiresAt: Date
+        hash: String, nonce: UUID, linkKey: String, requestId: String, callbackId: UUID, approver: String, expiresAt: Date
     ) async throws {
         connection.queue(
             """
-            INSERT INTO link_tokens (token_hash, token_nonce, request_id, callback_id, approver, expires_at)
-            VALUES (\(hash), \(nonce), \(requestId), \(callbackId), \(approver), \(expiresAt))
+            INSERT INTO link_tokens (token_hash, token_nonce, link_key, request_id, callback_id, approver, expires_at)
+            VALUES (\(hash), \(nonce), \(linkKey), \(requestId), \(callbackId), \(approver), \(expiresAt))
             """)
     }
 
@@ -94,18 +94,19 @@ public struct ApprovalWriter: Sendable {
         }
     }
 
-    /// The approvers of a pending request who have not decided, with the nonce of their (unused) link.
-    public func undecidedApprovers(requestId: String) async throws -> [(approver: String, nonce: UUID)] {
+    /// The approvers of a pending request who have not decided, with the nonce of their (unused) link and the id of
+    /// the secret it was made with.
+    public func undecidedApprovers(requestId: String) async throws -> [(approver: String, nonce: UUID, linkKey: String?)] {
         try await connection.query(
             """
-            SELECT t.approver, t.token_nonce FROM link_tokens t
+            SELECT t.approver, t.token_nonce, t.link_key FROM link_tokens t
             WHERE t.request_id = \(requestId) AND t.used_at IS NULL AND t.token_nonce IS NOT NULL
               AND t.expires_at > now()
               AND NOT EXISTS (SELECT 1 FROM approval_votes v
                               WHERE v.request_id = t.request_id AND lower(v.approver) = lower(t.approver))
             ORDER BY t.approver
             """
-        ).decode((String, UUID).self).map { ($0.0, $0.1) }
+        ).decode((String, UUID, String?).self).map { ($0.0, $0.1, $0.2) }
     }
 
     /// Adds approvers to a request (an escalation); the policy then counts them too.

@@ -133,6 +133,9 @@ public struct NotificationRequested: GreenlightEvent {
     public var approver: String
     /// What the approver's link token is derived from.
     public var tokenNonce: UUID
+    /// Which link secret the token is derived with (`LinkSecret.id`); nil: the notifier's current one. Lets links
+    /// made before a rotation of `GREENLIGHT_LINK_SECRET` be sent again (a reminder, a resend) unchanged.
+    public var linkKey: String?
     /// Why this message: the first request (nil), a reminder, or an escalation.
     public var kind: NotificationKind?
     /// Email (nil) or webhook.
@@ -148,11 +151,12 @@ public struct NotificationRequested: GreenlightEvent {
 
     public init(
         eventId: UUID = UUID(), requestId: String, executionId: UUID, approver: String, tokenNonce: UUID,
-        kind: NotificationKind? = nil, channel: NotificationChannel? = nil,
+        linkKey: String? = nil, kind: NotificationKind? = nil, channel: NotificationChannel? = nil,
         amount: Double, currency: String, description: String, requester: String?, submittedAt: Date, expiresAt: Date,
         onTimeout: TimeoutPolicy? = nil
     ) {
         self.onTimeout = onTimeout
+        self.linkKey = linkKey
         self.eventId = eventId
         self.requestId = requestId
         self.executionId = executionId

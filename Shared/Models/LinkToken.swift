@@ -73,6 +73,31 @@ public struct LinkSecret: Sendable, CustomStringConvertible {
         bytes = Data(text.utf8)
     }
 
+    /// A name for the secret that does not reveal it: the first 12 hex digits of a hash of it. Events carry it so
+    /// that a notifier knows which secret a link was made with.
+    public var id: String {
+        String(Hex.encode(SHA256.hash(data: Data("greenlight-link-key-id-v1:".utf8) + bytes)).prefix(12))
+    }
+
     /// Never the secret itself.
-    public var description: String { "LinkSecret(***)" }
+    public var description: String { "LinkSecret(\(id))" }
+}
+
+/// The link secrets a notifier knows: the current one (`GREENLIGHT_LINK_SECRET`), which the orchestrator makes new
+/// links with, and the previous ones (`GREENLIGHT_LINK_SECRETS_PREVIOUS`), with which links made before a rotation
+/// are sent again (reminders, resends) unchanged.
+public struct LinkKeyring: Sendable {
+    public let current: LinkSecret
+    public let previous: [LinkSecret]
+
+    public init(current: LinkSecret, previous: [LinkSecret] = []) {
+        self.current = current
+        self.previous = previous
+    }
+
+    /// The secret with this id; the current one for nil (an event from before ids were carried). Nil when unknown.
+    public func secret(id: String?) -> LinkSecret? {
+        guard let id else { return current }
+        return ([current] + previous).first { $0.id == id }
+    }
 }

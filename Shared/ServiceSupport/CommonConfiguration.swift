@@ -75,6 +75,21 @@ public func readLinkSecret(_ reader: inout EnvironmentReader) -> LinkSecret? {
     return secret
 }
 
+/// Reads the notifier's link keyring: `GREENLIGHT_LINK_SECRET` (the current secret, the orchestrator's) and
+/// `GREENLIGHT_LINK_SECRETS_PREVIOUS`, comma-separated secrets that links already sent were made with (kept until the
+/// last request made under them has ended; see README's rotation procedure).
+public func readLinkKeyring(_ reader: inout EnvironmentReader) -> LinkKeyring? {
+    let current = readLinkSecret(&reader)
+    let text = reader.string("GREENLIGHT_LINK_SECRETS_PREVIOUS", default: "", secret: true)
+    let previous = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    let secrets = previous.compactMap(LinkSecret.init)
+    if secrets.count != previous.count {
+        reader.report(
+            "GREENLIGHT_LINK_SECRETS_PREVIOUS must be comma-separated secrets of at least \(LinkSecret.minimumLength) characters each")
+    }
+    return current.map { LinkKeyring(current: $0, previous: secrets) }
+}
+
 /// Reads `GREENLIGHT_INBOX_RETENTION_HOURS`: how long a service remembers the ids of the events it consumed (the
 /// orchestrator's inbox, the notifier's delivered messages). Longer than the topics keep a message, so that one
 /// delivered again (offsets reset, a replay) is still recognised; 8 days by default, over Kafka's 7.

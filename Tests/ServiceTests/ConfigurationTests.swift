@@ -79,7 +79,7 @@ struct ConfigurationTests {
         let notifier = try NotifierConfiguration.load(environment)
         let nonce = UUID()
         #expect(
-            LinkToken.derive(secret: notifier.linkSecret, nonce: nonce)
+            LinkToken.derive(secret: notifier.linkKeys.current, nonce: nonce)
                 == LinkToken.derive(secret: LinkSecret("configuration-tests-secret-0123456789")!, nonce: nonce))
         #expect(notifier.smtp.password == "from-a-file" && notifier.smtp.host == "mail.example.com")
         #expect(notifier.database.database == "approvals")

@@ -168,7 +168,15 @@ struct LinkRoutesTests {
         #expect(LinkToken.derive(secret: secret, nonce: nonces[0]) == tokens[0])
         #expect(LinkToken.derive(secret: LinkSecret("another-secret-0123456789abcdefghijkl")!, nonce: nonces[0]) != tokens[0])
         #expect(LinkSecret("too short") == nil)
-        #expect("\(secret)" == "LinkSecret(***)")
+        // Printed, a secret shows only its id: 12 hex digits of a hash, different for another secret.
+        #expect("\(secret)" == "LinkSecret(\(secret.id))" && secret.id.count == 12)
+        let other = LinkSecret("another-secret-0123456789abcdefghijkl")!
+        #expect(other.id != secret.id)
+        // A keyring finds a secret by its id; nil is the current one (events from before ids were carried).
+        let keyring = LinkKeyring(current: other, previous: [secret])
+        #expect(keyring.secret(id: secret.id)?.id == secret.id)
+        #expect(keyring.secret(id: nil)?.id == other.id)
+        #expect(keyring.secret(id: "000000000000") == nil)
         #expect(tokens.allSatisfy { $0.count == 22 && LinkToken.isWellFormed($0) })
         #expect(LinkToken.hash(tokens[0]).count == 64)
         #expect(!LinkToken.isWellFormed("../../../etc/passwd!!!"))

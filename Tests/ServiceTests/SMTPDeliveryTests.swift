@@ -73,6 +73,7 @@ struct SMTPDeliveryTests {
 
 struct NotificationDecodingTests {
     let secret = LinkSecret("notification-decoding-secret-0123456789")!
+    var keys: LinkKeyring { LinkKeyring(current: secret) }
 
     @Test func version2DerivesTheTokenAndVersion1CarriesIt() throws {
         let now = Date(timeIntervalSince1970: 1_800_000_000)
@@ -80,15 +81,35 @@ struct NotificationDecodingTests {
         let current = NotificationRequested(
             requestId: "REQ-1", executionId: UUID(), approver: "a@example.com", tokenNonce: nonce, amount: 1, currency: "USD",
             description: "d", requester: nil, submittedAt: now, expiresAt: now)
-        let (decoded, token) = try NotificationDecoding.decode(Array(try GreenlightJSON.encode(current)), secret: secret)
+        let (decoded, token) = try NotificationDecoding.decode(Array(try GreenlightJSON.encode(current)), keys: keys)
         #expect(decoded == current)
         #expect(token == LinkToken.derive(secret: secret, nonce: nonce))
 
         // Written before the upgrade: the token travels in the message.
         let legacy = #"{"amount":1,"approver":"a@example.com","currency":"USD","description":"d","eventId":"6F1C0B1E-2D3A-4B5C-8D9E-0F1A2B3C4D5E","executionId":"6F1C0B1E-2D3A-4B5C-8D9E-0F1A2B3C4D5F","expiresAt":"2027-01-15T08:00:00.000Z","linkToken":"iW6DFsXBhzboflHDnXTzHQ","requestId":"REQ-0","submittedAt":"2027-01-15T08:00:00.000Z","type":"NotificationRequested","version":1}"#
-        let (old, oldToken) = try NotificationDecoding.decode(Array(legacy.utf8), secret: secret)
+        let (old, oldToken) = try NotificationDecoding.decode(Array(legacy.utf8), keys: keys)
         #expect(old.requestId == "REQ-0")
         #expect(oldToken == "iW6DFsXBhzboflHDnXTzHQ")
-        #expect(throws: (any Error).self) { try NotificationDecoding.decode(Array("{}".utf8), secret: secret) }
+        #expect(throws: (any Error).self) { try NotificationDecoding.decode(Array("{}".utf8), keys: keys) }
+    }
+
+    /// After a rotation, a link made with the previous secret is derived with it (a reminder, a resend: the same
+    /// link again), one made with the new secret with that; a secret the notifier lacks is named as the problem.
+    @Test func theLinkKeyChoosesTheSecret() throws {
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        let rotated = LinkSecret("notification-decoding-new-secret-0123456789")!
+        let keys = LinkKeyring(current: rotated, previous: [secret])
+        func notification(_ linkKey: String?) -> [UInt8] {
+            Array(try! GreenlightJSON.encode(NotificationRequested(
+                requestId: "REQ-1", executionId: UUID(), approver: "a@example.com", tokenNonce: UUID(uuidString: "00000000-0000-4000-8000-000000000001")!,
+                linkKey: linkKey, amount: 1, currency: "USD", description: "d", requester: nil, submittedAt: now, expiresAt: now)))
+        }
+        let nonce = UUID(uuidString: "00000000-0000-4000-8000-000000000001")!
+        #expect(try NotificationDecoding.decode(notification(secret.id), keys: keys).token == LinkToken.derive(secret: secret, nonce: nonce))
+        #expect(try NotificationDecoding.decode(notification(rotated.id), keys: keys).token == LinkToken.derive(secret: rotated, nonce: nonce))
+        #expect(try NotificationDecoding.decode(notification(nil), keys: keys).token == LinkToken.derive(secret: rotated, nonce: nonce))
+        #expect { try NotificationDecoding.decode(notification(secret.id), keys: LinkKeyring(current: rotated)) } throws: {
+            "\($0)".contains("GREENLIGHT_LINK_SECRETS_PREVIOUS") && "\($0)".contains(secret.id)
+        }
     }
 }

@@ -51,7 +51,7 @@ struct DeliveryWorker: Sendable {
         let notification: NotificationRequested
         let token: String
         do {
-            (notification, token) = try NotificationDecoding.decode(Array(claim.payload.utf8), secret: configuration.linkSecret)
+            (notification, token) = try NotificationDecoding.decode(Array(claim.payload.utf8), keys: configuration.linkKeys)
         } catch {
             try await finish(claim, .failed(error: "the stored notification cannot be read: \(error)"), notification: nil)
             return

@@ -29,7 +29,7 @@ struct NotificationReceiver: Sendable {
         for message in messages {
             let notification: NotificationRequested
             do {
-                (notification, _) = try NotificationDecoding.decode(message.value, secret: configuration.linkSecret)
+                (notification, _) = try NotificationDecoding.decode(message.value, keys: configuration.linkKeys)
             } catch {
                 try await DeadLetterPublisher(producer: producer, service: "notifier", logger: logger).publish(
                     message, reason: "not a NotificationRequested: \(DecodingErrorDescription.describe(error))")
@@ -69,7 +69,16 @@ enum NotificationDecoding {
 
     /// The notification and the approver's link token: derived from the nonce (version 2), or as carried
     /// (version 1).
-    static func decode(_ bytes: [UInt8], secret: LinkSecret) throws -> (NotificationRequested, token: String) {
+    /// A notification whose link was made with a secret this notifier does not have.
+    struct UnknownLinkKey: Error, CustomStringConvertible {
+        var id: String
+        var description: String {
+            "its link was made with the link secret \(id), which this notifier does not have: add that secret to "
+                + "GREENLIGHT_LINK_SECRETS_PREVIOUS (or make it GREENLIGHT_LINK_SECRET), then replay the dead letter"
+        }
+    }
+
+    static func decode(_ bytes: [UInt8], keys: LinkKeyring) throws -> (NotificationRequested, token: String) {
         let decoder = GreenlightJSON.decoder()
         if let legacy = try? decoder.decode(NotificationRequestedV1.self, from: Data(bytes)) {
             let notification = NotificationRequested(
@@ -80,6 +89,7 @@ enum NotificationDecoding {
             return (notification, legacy.linkToken)
         }
         let notification = try decoder.decode(NotificationRequested.self, from: Data(bytes))
+        guard let secret = keys.secret(id: notification.linkKey) else { throw UnknownLinkKey(id: notification.linkKey ?? "") }
         return (notification, LinkToken.derive(secret: secret, nonce: notification.tokenNonce))
     }
 }

@@ -12,8 +12,8 @@ public struct NotifierConfiguration: Sendable {
     public var smtp: SMTPConfiguration
     public var mailFrom: String
     public var publicURL: String
-    /// What link tokens are derived with; the orchestrator must have the same.
-    public var linkSecret: LinkSecret
+    /// What link tokens are derived with: the current secret (the orchestrator's) and previous ones.
+    public var linkKeys: LinkKeyring
     /// Where webhook notifications are POSTed (`GREENLIGHT_WEBHOOK_URL`); nil when none is configured.
     public var webhookURL: String?
     /// How many messages are sent at once (`GREENLIGHT_NOTIFIER_SENDERS`), each on its own SMTP connection.
@@ -38,7 +38,7 @@ public struct NotifierConfiguration: Sendable {
             reader.report("GREENLIGHT_MAIL_FROM must be an email address such as greenlight@example.com, not \"\(from)\"")
         }
         let publicURL = reader.httpURL("GREENLIGHT_PUBLIC_URL", default: "http://127.0.0.1:8081")
-        let linkSecret = readLinkSecret(&reader)
+        let linkKeys = readLinkKeyring(&reader)
         // The URL of a Slack-style incoming webhook carries its credential: masked in the banner.
         let webhook = reader.string("GREENLIGHT_WEBHOOK_URL", default: "", secret: true)
         if !webhook.isEmpty, !(webhook.hasPrefix("https://") || webhook.hasPrefix("http://")) || URL(string: webhook)?.host == nil {
@@ -53,7 +53,7 @@ public struct NotifierConfiguration: Sendable {
         let retention = readInboxRetention(&reader)
         try reader.validate()
         return NotifierConfiguration(
-            common: common, database: database!, smtp: smtp!, mailFrom: from, publicURL: publicURL, linkSecret: linkSecret!,
+            common: common, database: database!, smtp: smtp!, mailFrom: from, publicURL: publicURL, linkKeys: linkKeys!,
             webhookURL: webhook.isEmpty ? nil : webhook, senders: senders,
             retryInitialDelay: .milliseconds(retryInitial), retryMaxDelay: .milliseconds(retryMax), retention: retention,
             banner: reader.banner)

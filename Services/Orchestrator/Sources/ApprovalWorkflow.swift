@@ -11,7 +11,7 @@ public struct ApprovalWorkflow: Workflow {
     /// The callback an approval waits on.
     public static let callbackName = "wait-for-approval"
 
-    /// What link tokens are derived with (`GREENLIGHT_LINK_SECRET`).
+    /// What new link tokens are derived with (`GREENLIGHT_LINK_SECRET`); each token keeps its secret's id.
     let linkSecret: LinkSecret
 
     public init(linkSecret: LinkSecret) {
@@ -42,10 +42,10 @@ public struct ApprovalWorkflow: Workflow {
             try await lifecycle(.requested, step, at: startedAt)
             return recorded
         }
-        func notification(_ approver: String, nonce: UUID, kind: NotificationKind) -> NotificationRequested {
+        func notification(_ approver: String, nonce: UUID, linkKey: String?, kind: NotificationKind) -> NotificationRequested {
             NotificationRequested(
                 requestId: request.requestId, executionId: context.executionId, approver: approver, tokenNonce: nonce,
-                kind: kind, channel: request.notify, amount: request.amount, currency: request.currency, description: request.description,
+                linkKey: linkKey, kind: kind, channel: request.notify, amount: request.amount, currency: request.currency, description: request.description,
                 requester: request.requester, submittedAt: request.submittedAt, expiresAt: expiresAt,
                 onTimeout: request.onTimeout == .approve ? .approve : nil)
         }
@@ -55,11 +55,11 @@ public struct ApprovalWorkflow: Workflow {
             for approver in approvers {
                 let nonce = LinkToken.newNonce()
                 try await writer.insertLinkToken(
-                    hash: LinkToken.hash(LinkToken.derive(secret: linkSecret, nonce: nonce)), nonce: nonce,
+                    hash: LinkToken.hash(LinkToken.derive(secret: linkSecret, nonce: nonce)), nonce: nonce, linkKey: linkSecret.id,
                     requestId: request.requestId, callbackId: callback.callbackId, approver: approver, expiresAt: expiresAt)
                 try await step.emit(
                     topic: Topic.notifications.rawValue, key: request.requestId,
-                    event: notification(approver, nonce: nonce, kind: kind))
+                    event: notification(approver, nonce: nonce, linkKey: linkSecret.id, kind: kind))
             }
         }
         _ = try await context.step("notify-approvers") { step in
@@ -83,10 +83,10 @@ public struct ApprovalWorkflow: Workflow {
             if mark.action == "remind" {
                 _ = try await context.step("remind-approvers") { step in
                     let undecided = try await ApprovalWriter(step.connection).undecidedApprovers(requestId: request.requestId)
-                    for (approver, nonce) in undecided {
+                    for (approver, nonce, linkKey) in undecided {
                         try await step.emit(
                             topic: Topic.notifications.rawValue, key: request.requestId,
-                            event: notification(approver, nonce: nonce, kind: .reminder))
+                            event: notification(approver, nonce: nonce, linkKey: linkKey, kind: .reminder))
                     }
                     try await lifecycle(.reminded, step, approvers: undecided.map(\.approver))
                     return undecided.map(\.approver)

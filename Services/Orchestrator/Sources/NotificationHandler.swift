@@ -50,10 +50,10 @@ struct NotificationHandler: Sendable {
         let targets = try await writer.undecidedApprovers(requestId: resend.requestId).filter { target in
             resend.approver.map { $0.lowercased() == target.approver.lowercased() } ?? true
         }
-        for (approver, nonce) in targets {
+        for (approver, nonce, linkKey) in targets {
             let notification = NotificationRequested(
                 requestId: resend.requestId, executionId: request.executionId, approver: approver, tokenNonce: nonce,
-                kind: .request, channel: request.channel == .email ? nil : request.channel, amount: request.amount, currency: request.currency, description: request.description,
+                linkKey: linkKey, kind: .request, channel: request.channel == .email ? nil : request.channel, amount: request.amount, currency: request.currency, description: request.description,
                 requester: request.requester, submittedAt: request.submittedAt, expiresAt: request.expiresAt,
                 onTimeout: request.onTimeout == .approve ? .approve : nil)
             try await engine.enqueue(notification, trace: trace, on: connection)
