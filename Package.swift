@@ -209,7 +209,7 @@ let package = Package(
             "Callbacks",
             executable: "greenlight-callbacks",
             dependencies: [
-                "GreenlightModels", "Kafka", "Postgres", "ApprovalStore", "DurableExecution", "ServiceSupport", hummingbird,
+                "GreenlightModels", "Kafka", "Postgres", "ApprovalStore", "DurableExecution", "ServiceSupport", hummingbird, lifecycle,
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ]
         )

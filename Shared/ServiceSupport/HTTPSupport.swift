@@ -99,6 +99,7 @@ public struct HealthRoutes: Sendable {
 /// Builds the HTTP server every service runs (health endpoints at least).
 public func makeHTTPServer(
     router: Router<GreenlightRequestContext>, host: String, port: Int, serviceName: String, logger: Logger,
+    listening: Logger.Message = "HTTP server listening",
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
     Application(
@@ -107,7 +108,7 @@ public func makeHTTPServer(
         onServerRunning: { channel in
             let bound = channel.localAddress?.port ?? port
             // With GREENLIGHT_HTTP_PORT=0 the kernel picks the port; this line says which (tests read it).
-            logger.info("HTTP server listening", metadata: ["host": "\(host)", "port": "\(bound)"])
+            logger.info(listening, metadata: ["host": "\(host)", "port": "\(bound)"])
             await onServerRunning(bound)
         },
         logger: logger)
@@ -117,13 +118,20 @@ public func makeHTTPServer(
 /// method, route and status, with durations), a trace span per request (`TracingMiddleware`), problem-details
 /// errors, the health endpoints and `/metrics`.
 public func makeServiceRouter(checks: [(name: String, check: HealthRoutes.Check)]) -> Router<GreenlightRequestContext> {
-    let router = Router(context: GreenlightRequestContext.self)
-    router.add(middleware: MetricsMiddleware())
     // A server span per request, continuing the caller's `traceparent`: see Tracing.swift.
-    router.add(middleware: TracingMiddleware())
-    router.add(middleware: ProblemMiddleware())
+    let router = makePublicRouter()
     HealthRoutes(checks: checks).register(on: router)
     GreenlightMetrics.register(on: router)
+    return router
+}
+
+/// A router for a public port that serves no operational endpoints (no health, no `/metrics`): the same request
+/// metrics, spans and problem-details errors as `makeServiceRouter`.
+public func makePublicRouter() -> Router<GreenlightRequestContext> {
+    let router = Router(context: GreenlightRequestContext.self)
+    router.add(middleware: MetricsMiddleware())
+    router.add(middleware: TracingMiddleware())
+    router.add(middleware: ProblemMiddleware())
     return router
 }
 

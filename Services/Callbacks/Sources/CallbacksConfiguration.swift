@@ -12,6 +12,9 @@ public struct CallbacksConfiguration: Sendable {
     public var linkRateLimit: Int
     /// Whether the client address comes from `X-Forwarded-For` (behind a reverse proxy that sets it).
     public var trustForwardedFor: Bool
+    /// Where `/metrics`, `/healthz`, `/readyz` and the callback API are served when they are kept off the public
+    /// port (`GREENLIGHT_INTERNAL_HOST`, `GREENLIGHT_INTERNAL_PORT`); nil: everything on `GREENLIGHT_HTTP_PORT`.
+    public var internalAddress: (host: String, port: Int)?
     public var banner: String
 
     public static func load(_ environment: [String: String]) throws -> CallbacksConfiguration {
@@ -25,9 +28,19 @@ public struct CallbacksConfiguration: Sendable {
         if !["true", "false"].contains(forwarded) {
             reader.report("GREENLIGHT_TRUST_FORWARDED_FOR must be true or false, not \"\(forwarded)\"")
         }
+        let internalHost = reader.string("GREENLIGHT_INTERNAL_HOST", default: "127.0.0.1")
+        let internalPortText = reader.string("GREENLIGHT_INTERNAL_PORT", default: "")
+        let internalPort = Int(internalPortText)
+        if !internalPortText.isEmpty, internalPort.map({ !(0...65535).contains($0) }) ?? true {
+            reader.report("GREENLIGHT_INTERNAL_PORT must be a port number from 0 to 65535, or unset, not \"\(internalPortText)\"")
+        }
+        if let internalPort, internalPort != 0, internalPort == common.httpPort {
+            reader.report("GREENLIGHT_INTERNAL_PORT must differ from GREENLIGHT_HTTP_PORT (\(internalPort)), or be unset")
+        }
         try reader.validate()
         return CallbacksConfiguration(
             common: common, database: database!, publicURL: publicURL, apiKeys: apiKeys, linkRateLimit: rateLimit,
-            trustForwardedFor: forwarded == "true", banner: reader.banner)
+            trustForwardedFor: forwarded == "true", internalAddress: internalPort.map { (internalHost, $0) },
+            banner: reader.banner)
     }
 }

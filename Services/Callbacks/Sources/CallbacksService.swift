@@ -6,6 +6,7 @@ import Hummingbird
 import Kafka
 import Logging
 import Postgres
+import ServiceLifecycle
 import ServiceSupport
 
 /// Builds and runs the callback receiver: the link pages over a read-only Postgres pool and a Kafka producer.
@@ -15,20 +16,35 @@ public enum CallbacksService {
         let producer = try KafkaProducer(configuration: configuration.common.kafka, logger: logger)
         let pool = try await openMigratedPool(configuration.database, logger: logger, migrate: GreenlightDatabase.migrate)
 
-        let router = makeServiceRouter(checks: [ReadinessCheck.kafka(producer), ReadinessCheck.postgres(pool)])
+        let checks = [ReadinessCheck.kafka(producer), ReadinessCheck.postgres(pool)]
         let publisher = OutboxFallbackPublisher(producer: producer, pool: pool, logger: logger)
-        LinkRoutes(
+        let links = LinkRoutes(
             tokens: ApprovalReader(pool: pool), publisher: publisher, publicURL: configuration.publicURL,
             limiter: configuration.linkRateLimit > 0 ? RateLimiter(perMinute: configuration.linkRateLimit) : nil,
-            trustForwardedFor: configuration.trustForwardedFor
-        ).register(on: router)
-        CallbackAPIRoutes(callbacks: DurableReader(pool: pool), publisher: publisher, apiKeys: configuration.apiKeys)
-            .register(on: router)
+            trustForwardedFor: configuration.trustForwardedFor)
+        let api = CallbackAPIRoutes(callbacks: DurableReader(pool: pool), publisher: publisher, apiKeys: configuration.apiKeys)
 
-        let server = makeHTTPServer(
-            router: router, host: configuration.common.httpHost, port: configuration.common.httpPort,
-            serviceName: "greenlight-callbacks", logger: logger)
-        try await ServiceRunner.run(
-            [PostgresPoolService(pool), KafkaProducerService(producer), server], logger: logger)
+        var services: [any Service] = [PostgresPoolService(pool), KafkaProducerService(producer)]
+        let host = configuration.common.httpHost
+        let port = configuration.common.httpPort
+        if let (internalHost, internalPort) = configuration.internalAddress {
+            // The link pages alone on the public port; what operators and programs use on the internal one.
+            let publicRouter = makePublicRouter()
+            links.register(on: publicRouter)
+            let internalRouter = makeServiceRouter(checks: checks)
+            api.register(on: internalRouter)
+            services.append(
+                makeHTTPServer(router: publicRouter, host: host, port: port, serviceName: "greenlight-callbacks", logger: logger))
+            services.append(
+                makeHTTPServer(
+                    router: internalRouter, host: internalHost, port: internalPort, serviceName: "greenlight-callbacks",
+                    logger: logger, listening: "Internal port listening"))
+        } else {
+            let router = makeServiceRouter(checks: checks)
+            links.register(on: router)
+            api.register(on: router)
+            services.append(makeHTTPServer(router: router, host: host, port: port, serviceName: "greenlight-callbacks", logger: logger))
+        }
+        try await ServiceRunner.run(services, logger: logger)
     }
 }
