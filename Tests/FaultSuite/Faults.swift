@@ -17,7 +17,7 @@ struct Scale: Sendable {
     var timeoutSeconds: Int
 
     static let reduced = Scale(
-        requests: 120, window: .seconds(25), outage: .seconds(15), orchestratorKills: 5, churnRounds: 2, timeoutSeconds: 15)
+        requests: 240, window: .seconds(25), outage: .seconds(15), orchestratorKills: 5, churnRounds: 2, timeoutSeconds: 15)
     static let full = Scale(
         requests: 1250, window: .seconds(130), outage: .seconds(60), orchestratorKills: 20, churnRounds: 8, timeoutSeconds: 30)
 }
