@@ -94,6 +94,13 @@ public struct ApprovalWriter: Sendable {
         }
     }
 
+    /// Names the secret of every link made before links kept their secret's id: the orchestrator's secret at its
+    /// first start on this release, which made them (rotation needs that release). How many were named.
+    @discardableResult
+    public func nameLinkKeyOfOlderLinks(_ linkKey: String) async throws -> Int {
+        try await connection.query("UPDATE link_tokens SET link_key = \(linkKey) WHERE link_key IS NULL").affectedRows
+    }
+
     /// The approvers of a pending request who have not decided, with the nonce of their (unused) link and the id of
     /// the secret it was made with.
     public func undecidedApprovers(requestId: String) async throws -> [(approver: String, nonce: UUID, linkKey: String?)] {

@@ -76,12 +76,14 @@ public func readLinkSecret(_ reader: inout EnvironmentReader) -> LinkSecret? {
 }
 
 /// Reads the notifier's link keyring: `GREENLIGHT_LINK_SECRET` (the current secret, the orchestrator's) and
-/// `GREENLIGHT_LINK_SECRETS_PREVIOUS`, comma-separated secrets that links already sent were made with (kept until the
+/// `GREENLIGHT_LINK_SECRETS_PREVIOUS`, secrets separated by commas or line breaks, that links already sent were made with (kept until the
 /// last request made under them has ended; see README's rotation procedure).
 public func readLinkKeyring(_ reader: inout EnvironmentReader) -> LinkKeyring? {
     let current = readLinkSecret(&reader)
     let text = reader.string("GREENLIGHT_LINK_SECRETS_PREVIOUS", default: "", secret: true)
-    let previous = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    // Commas or line breaks between them (a file with one secret per line, say).
+    let previous = text.split(whereSeparator: { $0 == "," || $0.isNewline }).map { $0.trimmingCharacters(in: .whitespaces) }
+        .filter { !$0.isEmpty }
     let secrets = previous.compactMap(LinkSecret.init)
     if secrets.count != previous.count {
         reader.report(

@@ -19,6 +19,17 @@ struct LinkRotationTests {
             ).status == 202)
             let oldLink = try #require(try await stack.waitForMail(forRequest: before).links.first { $0.contains("/approve/") })
 
+            // A link as made before links named their secret: the orchestrator, restarted on this release, names it.
+            let pool = try stack.database.pool()
+            defer { pool.close() }
+            try await pool.query("UPDATE link_tokens SET link_key = NULL WHERE request_id = \(before)")
+            try await stack.killAndRestart("orchestrator")
+            let named = try await eventually(timeout: .seconds(30), interval: .milliseconds(200)) {
+                try await pool.query("SELECT link_key FROM link_tokens WHERE request_id = \(before)").column(String?.self)
+                    == [LinkSecret(ServiceStack.linkSecret)!.id]
+            }
+            #expect(named, "the restarted orchestrator did not name the older link's secret")
+
             // The rotation: notifiers learn the new secret (the old one kept as previous), then the orchestrator
             // makes links with it.
             await stack.kill("notifier")

@@ -52,6 +52,11 @@ struct DeliveryWorker: Sendable {
         let token: String
         do {
             (notification, token) = try NotificationDecoding.decode(Array(claim.payload.utf8), keys: configuration.linkKeys)
+        } catch let error as NotificationDecoding.UnknownLinkKey {
+            // Stored by a notifier that had the secret, or the keyring shrank while it waited: replayable once fixed.
+            try await deadLetter(claim, notification: error.notification, reason: "the notification to \(error.notification.approver) cannot be sent: \(error)")
+            try await finish(claim, .failed(error: "\(error)"), notification: error.notification)
+            return
         } catch {
             try await finish(claim, .failed(error: "the stored notification cannot be read: \(error)"), notification: nil)
             return

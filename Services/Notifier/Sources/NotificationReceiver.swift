@@ -30,6 +30,10 @@ struct NotificationReceiver: Sendable {
             let notification: NotificationRequested
             do {
                 (notification, _) = try NotificationDecoding.decode(message.value, keys: configuration.linkKeys)
+            } catch let error as NotificationDecoding.UnknownLinkKey {
+                try await DeadLetterPublisher(producer: producer, service: "notifier", logger: logger).publish(
+                    message, reason: "the notification to \(error.notification.approver) cannot be sent: \(error)")
+                continue
             } catch {
                 try await DeadLetterPublisher(producer: producer, service: "notifier", logger: logger).publish(
                     message, reason: "not a NotificationRequested: \(DecodingErrorDescription.describe(error))")
@@ -67,17 +71,18 @@ enum NotificationDecoding {
         var expiresAt: Date
     }
 
-    /// The notification and the approver's link token: derived from the nonce (version 2), or as carried
-    /// (version 1).
     /// A notification whose link was made with a secret this notifier does not have.
     struct UnknownLinkKey: Error, CustomStringConvertible {
         var id: String
+        var notification: NotificationRequested
         var description: String {
             "its link was made with the link secret \(id), which this notifier does not have: add that secret to "
                 + "GREENLIGHT_LINK_SECRETS_PREVIOUS (or make it GREENLIGHT_LINK_SECRET), then replay the dead letter"
         }
     }
 
+    /// The notification and the approver's link token: derived from the nonce with the secret the event names
+    /// (version 2), or as carried (version 1).
     static func decode(_ bytes: [UInt8], keys: LinkKeyring) throws -> (NotificationRequested, token: String) {
         let decoder = GreenlightJSON.decoder()
         if let legacy = try? decoder.decode(NotificationRequestedV1.self, from: Data(bytes)) {
@@ -89,7 +94,7 @@ enum NotificationDecoding {
             return (notification, legacy.linkToken)
         }
         let notification = try decoder.decode(NotificationRequested.self, from: Data(bytes))
-        guard let secret = keys.secret(id: notification.linkKey) else { throw UnknownLinkKey(id: notification.linkKey ?? "") }
+        guard let secret = keys.secret(id: notification.linkKey) else { throw UnknownLinkKey(id: notification.linkKey ?? "", notification: notification) }
         return (notification, LinkToken.derive(secret: secret, nonce: notification.tokenNonce))
     }
 }

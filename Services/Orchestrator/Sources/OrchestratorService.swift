@@ -31,6 +31,10 @@ public enum OrchestratorService {
         let outboxWakeUp = WakeUpSignal()
         let timerWakeUp = WakeUpSignal()
         let workflow = ApprovalWorkflow(linkSecret: configuration.linkSecret)
+        // Links from before their secret's id was kept were made with this secret (there was no rotation then):
+        // named now, so that their reminders and resends still carry them after a rotation.
+        let named = try await pool.withConnection { try await ApprovalWriter($0).nameLinkKeyOfOlderLinks(configuration.linkSecret.id) }
+        if named > 0 { logger.info("Named the link secret of links made before this release", metadata: ["links": "\(named)"]) }
         let engine = DurableEngine(workflows: [workflow], logger: logger)
 
         let lanes = LaneWatch()
