@@ -151,7 +151,7 @@ public enum DurableSchema {
             sql: """
                 -- Intake and the callback receiver send an event through the outbox while an earlier one with the
                 -- same key still waits there, so that the key's events reach the broker in order.
-                CREATE INDEX durable_outbox_unsent_key ON durable_outbox (message_key) WHERE sent_at IS NULL;
+                CREATE INDEX durable_outbox_unsent_key ON durable_outbox (topic, message_key) WHERE sent_at IS NULL;
                 """),
     ]
 }

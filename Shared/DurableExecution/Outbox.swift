@@ -18,10 +18,12 @@ public enum Outbox {
         try await connection.query(insert(topic: topic, key: key, payload: payload, trace: trace))
     }
 
-    /// Whether a message with this key waits to be published: one sent directly now would overtake it.
-    public static func hasUnpublished(key: String, on connection: PostgresConnection) async throws -> Bool {
-        try await connection.query("SELECT 1 FROM durable_outbox WHERE sent_at IS NULL AND message_key = \(key) LIMIT 1")
-            .count > 0
+    /// Whether a message with this key waits to be published to `topic`: one sent there directly now would overtake
+    /// it. (Order is per topic and key; rows for other topics, such as the orchestrator's, do not hold it back.)
+    public static func hasUnpublished(topic: String, key: String, on connection: PostgresConnection) async throws -> Bool {
+        try await connection.query(
+            "SELECT 1 FROM durable_outbox WHERE sent_at IS NULL AND topic = \(topic) AND message_key = \(key) LIMIT 1"
+        ).count > 0
     }
 
     static func insert(topic: String, key: String, payload: String, trace: TraceContext?) -> PostgresQuery {

@@ -82,9 +82,10 @@ public struct OutboxFallbackPublisher: EventPublishing {
     public func publish<Event: GreenlightEvent>(_ event: Event, trace: TraceContext) async throws -> Publication {
         let pool = self.pool
         let key = event.requestId
-        // When the database does not answer, the outbox could not take the event either: the broker is tried.
+        // When the database does not answer in time the broker is tried: an earlier event waits in the outbox only if
+        // the broker was away moments ago too, and only then could this one overtake it.
         let behind = (try? await withDeadline(AnswerBudget.outboxCheck, "Looking for events waiting in the outbox") {
-            try await pool.withConnection { try await Outbox.hasUnpublished(key: key, on: $0) }
+            try await pool.withConnection { try await Outbox.hasUnpublished(topic: Event.topic.rawValue, key: key, on: $0) }
         }) ?? false
         if !behind {
             do {
