@@ -14,7 +14,7 @@ public enum KafkaClientSettings {
     /// The librdkafka properties the settings make, for `KafkaConfiguration.properties`.
     public static func read(_ reader: inout EnvironmentReader) -> [String: String] {
         // (property, value, the setting it came from)
-        var chosen: [(property: String, value: String, setting: String)] = []
+        var chosen: [(property: String, value: String, setting: String, secret: Bool)] = []
         let protocolText = reader.string("GREENLIGHT_KAFKA_SECURITY_PROTOCOL", default: "plaintext").lowercased()
         guard protocols.contains(protocolText) else {
             reader.report(
@@ -22,7 +22,7 @@ public enum KafkaClientSettings {
             return [:]
         }
         if protocolText != "plaintext" {
-            chosen.append(("security.protocol", protocolText, "GREENLIGHT_KAFKA_SECURITY_PROTOCOL"))
+            chosen.append(("security.protocol", protocolText, "GREENLIGHT_KAFKA_SECURITY_PROTOCOL", false))
         }
         if protocolText.hasPrefix("sasl") {
             let mechanism = reader.string("GREENLIGHT_KAFKA_SASL_MECHANISM", default: "SCRAM-SHA-512").uppercased()
@@ -38,9 +38,9 @@ public enum KafkaClientSettings {
                         + "GREENLIGHT_KAFKA_SECURITY_PROTOCOL=\(protocolText)")
             }
             chosen += [
-                ("sasl.mechanisms", mechanism, "GREENLIGHT_KAFKA_SASL_MECHANISM"),
-                ("sasl.username", username, "GREENLIGHT_KAFKA_SASL_USERNAME"),
-                ("sasl.password", password, "GREENLIGHT_KAFKA_SASL_PASSWORD"),
+                ("sasl.mechanisms", mechanism, "GREENLIGHT_KAFKA_SASL_MECHANISM", false),
+                ("sasl.username", username, "GREENLIGHT_KAFKA_SASL_USERNAME", false),
+                ("sasl.password", password, "GREENLIGHT_KAFKA_SASL_PASSWORD", true),
             ]
         }
         if protocolText.hasSuffix("ssl") {
@@ -55,10 +55,10 @@ public enum KafkaClientSettings {
                 if !FileManager.default.isReadableFile(atPath: path) {
                     reader.report("\(setting) names \"\(path)\", which cannot be read: check the path and its permissions")
                 }
-                chosen.append((property, path, setting))
+                chosen.append((property, path, setting, false))
             }
             let keyPassword = reader.string("GREENLIGHT_KAFKA_SSL_KEY_PASSWORD", default: "", secret: true)
-            if !keyPassword.isEmpty { chosen.append(("ssl.key.password", keyPassword, "GREENLIGHT_KAFKA_SSL_KEY_PASSWORD")) }
+            if !keyPassword.isEmpty { chosen.append(("ssl.key.password", keyPassword, "GREENLIGHT_KAFKA_SSL_KEY_PASSWORD", true)) }
         }
         // Passed through: the settings named with the prefix, whether given directly or as a file.
         let passed = Set(
@@ -66,14 +66,15 @@ public enum KafkaClientSettings {
                 .map { $0.hasSuffix("_FILE") ? String($0.dropLast("_FILE".count)) : $0 })
         for setting in passed.sorted() {
             let property = setting.dropFirst(propertyPrefix.count).lowercased().replacingOccurrences(of: "_", with: ".")
-            let sensitive = ["password", "secret", "key", "jaas"].contains { property.contains($0) }
+            let sensitive = ["password", "secret", "key", "jaas", "oauthbearer", "credential", "token"].contains { property.contains($0) }
             let value = reader.string(setting, default: "", secret: sensitive)
-            chosen.append((property, value, setting))
+            chosen.append((property, value, setting, sensitive))
         }
         var properties: [String: String] = [:]
-        for (property, value, setting) in chosen where !value.isEmpty {
+        for (property, value, setting, secret) in chosen where !value.isEmpty {
             if let problem = KafkaConfiguration.problem(withProperty: property, value: value) {
-                reader.report("\(setting): librdkafka refuses it (\(problem))")
+                // librdkafka's reason can quote the value: not for a secret.
+                reader.report("\(setting): librdkafka refuses it (\(secret ? problem.replacingOccurrences(of: value, with: "***") : problem))")
             }
             properties[property] = value
         }

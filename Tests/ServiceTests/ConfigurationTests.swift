@@ -133,6 +133,10 @@ struct ConfigurationTests {
         #expect(unknown.contains("no.such.property"))
         #expect(problems(["GREENLIGHT_KAFKA_PROPERTY_socket_timeout_ms": "many"]).contains("GREENLIGHT_KAFKA_PROPERTY_socket_timeout_ms"))
         #expect(problems(["GREENLIGHT_KAFKA_SECURITY_PROTOCOL": "tls"]).contains("GREENLIGHT_KAFKA_SECURITY_PROTOCOL must be one of"))
+        // A refused value of a secret-looking property is named, never quoted.
+        let secretRefused = problems(["GREENLIGHT_KAFKA_PROPERTY_enable_sasl_oauthbearer_unsecure_jwt": "maybe-hunter2"])
+        #expect(secretRefused.contains("GREENLIGHT_KAFKA_PROPERTY_enable_sasl_oauthbearer_unsecure_jwt: librdkafka refuses it"))
+        #expect(!secretRefused.contains("hunter2"), "\(secretRefused)")
         let noCredentials = problems(["GREENLIGHT_KAFKA_SECURITY_PROTOCOL": "sasl_plaintext"])
         #expect(noCredentials.contains("GREENLIGHT_KAFKA_SASL_USERNAME is required"))
         #expect(noCredentials.contains("GREENLIGHT_KAFKA_SASL_PASSWORD"))

@@ -55,8 +55,9 @@ struct DeadLetters: AsyncParsableCommand {
                     throw CLIError(.notFound, "no dead letter with id \(eventId) in \(Topic.deadLetters.rawValue)")
                 }
                 let original = try await originalMessage(of: letter)
+                let kafka = try connection.kafka
                 do {
-                    let producer = try KafkaProducer(configuration: try connection.kafka, logger: cliLogger)
+                    let producer = try KafkaProducer(configuration: kafka, logger: cliLogger)
                     try await producer.send(
                         topic: letter.topic, key: original.key, value: original.value,
                         headers: [KafkaHeader(name: "greenlight-replayed-from", string: eventId.uuidString)])
@@ -78,9 +79,10 @@ struct DeadLetters: AsyncParsableCommand {
                 return (letter.key, Array(payload))
             }
             let found: KafkaMessage?
+            let kafka = try connection.kafka
             do {
                 found = try await KafkaTopicReader.message(
-                    topic: letter.topic, partition: letter.partition, offset: letter.offset, configuration: try connection.kafka,
+                    topic: letter.topic, partition: letter.partition, offset: letter.offset, configuration: kafka,
                     logger: cliLogger)
             } catch {
                 throw CLIError(.unavailable, "cannot read the original from \(letter.topic)[\(letter.partition)]: \(error)")
@@ -100,13 +102,13 @@ struct DeadLetters: AsyncParsableCommand {
 /// Every dead letter now in the topic, oldest first.
 func readDeadLetters(_ connection: ConnectionOptions) async throws -> [DeadLetter] {
     let messages: [KafkaMessage]
+    let kafka = try connection.kafka
     do {
-        messages = try await KafkaTopicReader.readAll(
-            topic: Topic.deadLetters.rawValue, configuration: try connection.kafka, logger: cliLogger)
+        messages = try await KafkaTopicReader.readAll(topic: Topic.deadLetters.rawValue, configuration: kafka, logger: cliLogger)
     } catch {
         throw CLIError(
             .unavailable,
-            "cannot read \(Topic.deadLetters.rawValue) from \((try? connection.kafka.bootstrapServers) ?? "the brokers") (\(error)); check --kafka-brokers or GREENLIGHT_KAFKA_BROKERS")
+            "cannot read \(Topic.deadLetters.rawValue) from \(kafka.bootstrapServers) (\(error)); check --kafka-brokers or GREENLIGHT_KAFKA_BROKERS")
     }
     return messages.compactMap { try? GreenlightJSON.decoder().decode(DeadLetter.self, from: Data($0.value)) }
         .sorted { $0.deadLetteredAt < $1.deadLetteredAt }
