@@ -41,7 +41,8 @@ public enum NotifierSchema {
             version: 2, name: "one approver's messages in order",
             sql: """
                 -- A claim looks for an earlier undelivered message to the same approver about the same request.
-                CREATE INDEX notifier_messages_unfinished_per_approver ON notifier_messages (request_id, approver, source_offset)
+                CREATE INDEX notifier_messages_unfinished_per_approver
+                    ON notifier_messages (request_id, approver, channel, source_partition, source_offset)
                     WHERE status IN ('pending', 'sending');
                 """),
     ]
