@@ -126,7 +126,7 @@ public struct ApprovalWriter: Sendable {
     }
 
     public typealias LinkTokenState = (requestId: String, approver: String, expiresAt: Date, usedAt: Date?)
-    public typealias PendingRequest = (policy: ApprovalPolicy, approvers: [String])
+    public typealias PendingRequest = (policy: ApprovalPolicy, approvers: [String], requester: String?)
 
     /// Which request and approver a token belongs to, and whether it was used.
     public func linkToken(hash: String) async throws -> LinkTokenState? {
@@ -229,15 +229,15 @@ public struct ApprovalWriter: Sendable {
 
     static func pendingRequestQuery(_ requestId: String) -> PostgresQuery {
         """
-        SELECT policy, approvers::text FROM approval_requests
+        SELECT policy, approvers::text, requester FROM approval_requests
         WHERE request_id = \(requestId) AND status = 'pending' FOR UPDATE
         """
     }
 
     static func pendingRequest(from rows: PostgresRows) throws -> PendingRequest? {
         guard let row = rows.first else { return nil }
-        let (policy, approvers) = try row.decode((String, String).self)
-        return (ApprovalPolicy(storedAs: policy) ?? .any, PostgresTextArray.parse(approvers))
+        let (policy, approvers, requester) = try row.decode((String, String, String?).self)
+        return (ApprovalPolicy(storedAs: policy) ?? .any, PostgresTextArray.parse(approvers), requester)
     }
 
     /// Records an approver's vote (queued: sent with the next statement); nothing happens when the approver has

@@ -60,14 +60,46 @@ struct FixedStatuses: ApprovalStatusReading {
 struct IntakeRoutesTests {
     static let key = "test-key-0123456789abcdef"
 
-    func app(_ publisher: RecordingPublisher, statuses: FixedStatuses = FixedStatuses()) -> some ApplicationProtocol {
+    func app(_ publisher: RecordingPublisher, statuses: FixedStatuses = FixedStatuses(), fourEyes: Bool = true) -> some ApplicationProtocol {
         let router = Router(context: GreenlightRequestContext.self)
         router.add(middleware: ProblemMiddleware())
         IntakeRoutes(
             publisher: publisher, statuses: statuses, defaultApprover: "boss@example.com", apiKeys: APIKeys([Self.key]),
-            now: { Date(timeIntervalSince1970: 1_800_000_000) }
+            fourEyes: fourEyes, now: { Date(timeIntervalSince1970: 1_800_000_000) }
         ).register(on: router)
         return Application(router: router)
+    }
+
+    /// Four eyes at intake: a requester among the approvers (named, escalated to, or the default approver) is a 422
+    /// naming the field, and nothing is published; with GREENLIGHT_FOUR_EYES=false it is accepted.
+    @Test func aRequesterAmongTheApproversIsRefused() async throws {
+        let bodies = [
+            (#"{"requestId": "R-1", "amount": 1, "description": "d", "requester": "Ann@example.com", "approvers": ["x@example.com", "ann@example.com"]}"#, "approvers[1]"),
+            (#"{"requestId": "R-2", "amount": 1, "description": "d", "requester": "ann@example.com", "approvers": ["x@example.com"], "escalateAfterSeconds": 60, "escalateTo": ["ann@example.com"]}"#, "escalateTo[0]"),
+            (#"{"requestId": "R-3", "amount": 1, "description": "d", "requester": "boss@example.com"}"#, "approvers[0]"),
+        ]
+        let publisher = RecordingPublisher()
+        try await app(publisher).test(.router) { client in
+            for (body, field) in bodies {
+                try await client.execute(
+                    uri: "/v1/requests", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: body)
+                ) { response in
+                    #expect(response.status == .unprocessableContent)
+                    let problem = try JSONDecoder().decode(Problem.self, from: Data(buffer: response.body))
+                    #expect(problem.errors?.map(\.field) == [field])
+                    #expect(problem.detail.contains("GREENLIGHT_FOUR_EYES"))
+                }
+            }
+        }
+        #expect(publisher.events.withLock { $0.isEmpty })
+        let allowed = RecordingPublisher()
+        try await app(allowed, fourEyes: false).test(.router) { client in
+            try await client.execute(
+                uri: "/v1/requests", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: bodies[0].0)
+            ) { response in
+                #expect(response.status == .accepted)
+            }
+        }
     }
 
     @Test func acceptedRequestIsPublishedOnce() async throws {

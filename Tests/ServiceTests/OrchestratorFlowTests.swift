@@ -57,12 +57,13 @@ struct OrchestratorFlowTests {
         }
     }
 
-    func harness() async throws -> Harness {
+    func harness(fourEyes: Bool = true) async throws -> Harness {
         let pool = try await TestDatabase.create("orchestrator").pool()
         try await GreenlightDatabase.migrate(pool, logger: logger)
         let workflow = ApprovalWorkflow(linkSecret: Self.secret)
         let engine = DurableEngine(workflows: [workflow], logger: logger)
-        return Harness(pool: pool, engine: engine, handler: EventHandler(engine: engine, workflow: workflow, logger: logger))
+        return Harness(
+            pool: pool, engine: engine, handler: EventHandler(engine: engine, workflow: workflow, fourEyes: fourEyes, logger: logger))
     }
 
     func request(_ id: String, approvers: [String] = ["a@example.com", "b@example.com"], timeout: Int = 3600,
@@ -311,6 +312,34 @@ struct OrchestratorFlowTests {
         #expect(outcome.status == .rejected)
         #expect(outcome.decidedBy == "ops@example.com")
         #expect(outcome.votes?.map(\.approver) == ["ops@example.com"])
+    }
+
+    /// Four eyes: whoever requested an approval cannot decide it — by link, through the API on their own behalf, or
+    /// by a Kafka decision naming them. The attempt is refused and recorded with the reason; others still decide.
+    @Test func theRequesterCannotDecideTheirOwnRequest() async throws {
+        let h = try await harness()
+        var asked = request("REQ-4E", approvers: ["a@example.com", "Boss@Example.com"])
+        asked.requester = "boss@example.com"
+        try await h.handle(.approvalRequested(asked))
+        let links = try await h.outbox("NotificationRequested", as: NotificationRequested.self)
+        let bossLink = try #require(links.first { $0.approver == "Boss@Example.com" }).linkToken
+        try await h.handle(.decisionSubmitted(decision("REQ-4E", by: "whoever", token: bossLink)))
+        try await h.handle(.decisionSubmitted(decision("REQ-4E", by: "BOSS@example.com", channel: .api)))
+        try await h.handle(.decisionSubmitted(decision("REQ-4E", by: "boss@example.com", channel: .kafka)))
+        #expect(try await h.status("REQ-4E")?.status == .pending)
+        let refused = try await h.attempts("REQ-4E")
+        #expect(refused.map(\.accepted) == [false, false, false])
+        #expect(refused.allSatisfy { $0.reason?.contains("four eyes") == true }, "\(refused)")
+        try await h.handle(.decisionSubmitted(decision("REQ-4E", by: "a@example.com", channel: .api)))
+        #expect(try await h.status("REQ-4E")?.status == .approved)
+
+        // Turned off, the requester's decision counts like anyone's.
+        let open = try await harness(fourEyes: false)
+        var own = request("REQ-4E-OFF")
+        own.requester = "boss@example.com"
+        try await open.handle(.approvalRequested(own))
+        try await open.handle(.decisionSubmitted(decision("REQ-4E-OFF", by: "boss@example.com", channel: .kafka)))
+        #expect(try await open.status("REQ-4E-OFF")?.status == .approved)
     }
 
     @Test func policyTally() {

@@ -10,6 +10,8 @@ public struct IntakeConfiguration: Sendable {
     public var apiKeys: APIKeys
     /// How approvers are notified when a request does not say (`notify`).
     public var defaultChannel: NotificationChannel
+    /// Whether a request's requester is refused among its approvers (`GREENLIGHT_FOUR_EYES`).
+    public var fourEyes: Bool
     public var banner: String
 
     public static func load(_ environment: [String: String]) throws -> IntakeConfiguration {
@@ -24,9 +26,10 @@ public struct IntakeConfiguration: Sendable {
         let channelText = reader.string("GREENLIGHT_DEFAULT_CHANNEL", default: "email")
         let channel = NotificationChannel(rawValue: channelText.lowercased())
         if channel == nil { reader.report("GREENLIGHT_DEFAULT_CHANNEL must be email or webhook, not \"\(channelText)\"") }
+        let fourEyes = readFourEyes(&reader)
         try reader.validate()
         return IntakeConfiguration(
             common: common, database: database!, defaultApprover: approver, apiKeys: apiKeys,
-            defaultChannel: channel ?? .email, banner: reader.banner)
+            defaultChannel: channel ?? .email, fourEyes: fourEyes, banner: reader.banner)
     }
 }

@@ -61,18 +61,21 @@ public struct IntakeRoutes: Sendable {
     let defaultApprover: String
     let defaultChannel: NotificationChannel
     let apiKeys: APIKeys
+    /// Whether a request's requester may not be among its approvers (`GREENLIGHT_FOUR_EYES`).
+    let fourEyes: Bool
     let now: @Sendable () -> Date
 
     public init(
         publisher: any EventPublishing, statuses: any ApprovalStatusReading, defaultApprover: String,
         defaultChannel: NotificationChannel = .email,
-        apiKeys: APIKeys = APIKeys([]), now: @escaping @Sendable () -> Date = Date.init
+        apiKeys: APIKeys = APIKeys([]), fourEyes: Bool = true, now: @escaping @Sendable () -> Date = Date.init
     ) {
         self.publisher = publisher
         self.statuses = statuses
         self.defaultApprover = defaultApprover
         self.defaultChannel = defaultChannel
         self.apiKeys = apiKeys
+        self.fourEyes = fourEyes
         self.now = now
     }
 
@@ -116,6 +119,7 @@ public struct IntakeRoutes: Sendable {
                 detail: "The body is larger than \(Self.maxBodyBytes) bytes; shorten the description.")
         }
         let validated = try Self.parse(Data(buffer: body), defaultApprover: defaultApprover, defaultChannel: defaultChannel)
+        if fourEyes { try Self.checkFourEyes(validated) }
 
         let statusPath = "/v1/requests/\(validated.requestId)"
         let statuses = self.statuses
@@ -347,6 +351,20 @@ public struct IntakeRoutes: Sendable {
     }
 
     /// Decodes and validates a submission; throws a `Problem` naming each bad field.
+    /// Four eyes: the requester (an email address) may not be among those who decide, named or by default.
+    static func checkFourEyes(_ request: ValidatedApprovalRequest) throws {
+        guard let requester = request.requester, EmailAddress.isValid(requester) else { return }
+        let deciders = request.approvers.enumerated().map { ("approvers[\($0.offset)]", $0.element) }
+            + request.escalateTo.enumerated().map { ("escalateTo[\($0.offset)]", $0.element) }
+        guard let (field, _) = deciders.first(where: { $0.1.lowercased() == requester.lowercased() }) else { return }
+        throw Problem(
+            type: "https://greenlight.dev/problems/four-eyes", title: "Requester cannot approve", status: 422,
+            detail: "\(requester) requested this and is also asked to decide it (\(field)"
+                + (field.hasPrefix("approvers") && request.approvers.count == 1 ? ", perhaps as the default approver" : "")
+                + "): name someone else, or set GREENLIGHT_FOUR_EYES=false to allow it.",
+            errors: [.init(field: field, message: "is the requester, who cannot decide their own request")])
+    }
+
     static func parse(_ data: Data, defaultApprover: String, defaultChannel: NotificationChannel = .email) throws
         -> ValidatedApprovalRequest
     {

@@ -19,7 +19,7 @@ public enum IntakeService {
             publisher: OutboxFallbackPublisher(producer: producer, pool: pool, logger: logger),
             statuses: LiveStatusReader(pool: pool),
             defaultApprover: configuration.defaultApprover, defaultChannel: configuration.defaultChannel,
-            apiKeys: configuration.apiKeys
+            apiKeys: configuration.apiKeys, fourEyes: configuration.fourEyes
         ).register(on: router)
 
         let server = makeHTTPServer(

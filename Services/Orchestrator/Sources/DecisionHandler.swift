@@ -12,6 +12,8 @@ import Postgres
 struct DecisionHandler: Sendable {
     let engine: DurableEngine
     let logger: Logger
+    /// Four eyes (`GREENLIGHT_FOUR_EYES`): the person who requested an approval cannot decide it.
+    var fourEyes = true
 
     func apply(_ decision: DecisionSubmitted, trace: TraceContext? = nil, on connection: PostgresConnection) async throws {
         // The execution first, as a timer's transaction does: then the request row, then its link tokens.
@@ -43,9 +45,18 @@ struct DecisionHandler: Sendable {
                 return try await refuse("the link token does not belong to this request")
             }
             guard token.usedAt == nil else { return try await refuse("the link token was already used") }
-            guard token.expiresAt > decision.decidedAt else { return try await refuse("the link token had expired") }
+            // A link ends when its request does: for a request no longer pending, the refusal below says how it
+            // ended, which is what the approver needs to know.
+            guard token.expiresAt > decision.decidedAt || pending == nil else {
+                return try await refuse("the link token had expired")
+            }
             // The vote is the approver's the link was issued to, whatever name the event carries.
             approver = token.approver
+        }
+        if fourEyes, let requester = pending?.requester, EmailAddress.isValid(requester),
+            requester.lowercased() == approver.lowercased()
+        {
+            return try await refuse("four eyes: \(approver) requested this approval and cannot decide it")
         }
         let vote = ApprovalVote(
             approver: approver, decision: decision.decision, channel: decision.channel, comment: decision.comment,

@@ -124,10 +124,10 @@ struct EventHandler: Sendable {
     let notifications: NotificationHandler
     let logger: Logger
 
-    init(engine: DurableEngine, workflow: ApprovalWorkflow, logger: Logger) {
+    init(engine: DurableEngine, workflow: ApprovalWorkflow, fourEyes: Bool = true, logger: Logger) {
         self.engine = engine
         self.workflow = workflow
-        decisions = DecisionHandler(engine: engine, logger: logger)
+        decisions = DecisionHandler(engine: engine, logger: logger, fourEyes: fourEyes)
         notifications = NotificationHandler(engine: engine, logger: logger)
         self.logger = logger
     }

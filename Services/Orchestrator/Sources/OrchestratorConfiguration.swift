@@ -12,6 +12,8 @@ public struct OrchestratorConfiguration: Sendable {
     public var linkSecret: LinkSecret
     /// How long consumed events' ids are kept (`GREENLIGHT_INBOX_RETENTION_HOURS`).
     public var inboxRetention: Duration
+    /// Whether a request's requester is refused as its decider (`GREENLIGHT_FOUR_EYES`).
+    public var fourEyes: Bool
     public var banner: String
 
     public static func load(_ environment: [String: String]) throws -> OrchestratorConfiguration {
@@ -21,9 +23,10 @@ public struct OrchestratorConfiguration: Sendable {
         let pollMilliseconds = reader.int("GREENLIGHT_POLL_INTERVAL_MS", default: 200, range: 10...60_000)
         let linkSecret = readLinkSecret(&reader)
         let inboxRetention = readInboxRetention(&reader)
+        let fourEyes = readFourEyes(&reader)
         try reader.validate()
         return OrchestratorConfiguration(
             common: common, database: database!, pollInterval: .milliseconds(pollMilliseconds), linkSecret: linkSecret!,
-            inboxRetention: inboxRetention, banner: reader.banner)
+            inboxRetention: inboxRetention, fourEyes: fourEyes, banner: reader.banner)
     }
 }

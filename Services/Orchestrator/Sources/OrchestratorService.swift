@@ -47,7 +47,7 @@ public enum OrchestratorService {
             serviceName: "greenlight-orchestrator", logger: logger)
 
         let processor = EventProcessor(
-            consumer: consumer, producer: producer, pool: pool, handler: EventHandler(engine: engine, workflow: workflow, logger: logger),
+            consumer: consumer, producer: producer, pool: pool, handler: EventHandler(engine: engine, workflow: workflow, fourEyes: configuration.fourEyes, logger: logger),
             outboxWakeUp: outboxWakeUp, logger: logger, lanes: lanes)
         let timers = TimerScheduler(
             pool: pool, engine: engine, pollInterval: configuration.pollInterval, wakeUp: timerWakeUp, logger: logger,
