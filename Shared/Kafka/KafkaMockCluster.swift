@@ -1,5 +1,7 @@
 import CRdKafka
+import Glibc
 import Logging
+import Synchronization
 
 /// An embedded Kafka broker for development and tests: librdkafka's mock cluster, which speaks the real Kafka
 /// protocol over TCP on 127.0.0.1 (producers, idempotence, consumer groups, offset commits).
@@ -9,6 +11,11 @@ public final class KafkaMockCluster: @unchecked Sendable {
     private let client: RDKafkaClient
     private let cluster: OpaquePointer
     public let brokerCount: Int
+    /// While a broker is down, a socket of ours bound to its port (not listening, so connections are still refused):
+    /// another program asking the kernel for a free port cannot be given it, and the broker can listen there again
+    /// when it comes back up. Without it, a busy machine can hand the port out in between and the mock cluster
+    /// aborts the process when it cannot listen again.
+    private let heldPorts = Mutex<[Int32: Int32]>([:])
 
     public init(brokers: Int = 1, logger: Logger = Logger(label: "greenlight.kafka.mock")) throws {
         let conf = try RDKafkaConf.make(["log_level": "3"])
@@ -23,6 +30,41 @@ public final class KafkaMockCluster: @unchecked Sendable {
     deinit {
         // Must go before the rd_kafka_t that hosts it.
         rd_kafka_mock_cluster_destroy(cluster)
+        heldPorts.withLock { held in for fd in held.values { close(fd) } }
+    }
+
+    /// The port broker `brokerId` listens on (brokers are numbered from 1, in the order of `bootstrapServers`).
+    private func port(ofBroker brokerId: Int32) -> UInt16? {
+        let servers = bootstrapServers.split(separator: ",")
+        guard brokerId >= 1, Int(brokerId) <= servers.count, let text = servers[Int(brokerId) - 1].split(separator: ":").last
+        else { return nil }
+        return UInt16(text)
+    }
+
+    /// Best effort: binds a socket to the broker's port until it is up again.
+    private func holdPort(ofBroker brokerId: Int32) {
+        guard let port = port(ofBroker: brokerId) else { return }
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return }
+        var yes: Int32 = 1
+        // Over the TIME_WAIT connections the broker just closed; still a conflict for anyone asking for a free port.
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0 else {
+            close(fd)
+            return
+        }
+        heldPorts.withLock { $0[brokerId] = fd }
+    }
+
+    private func releasePort(ofBroker brokerId: Int32) {
+        if let fd = heldPorts.withLock({ $0.removeValue(forKey: brokerId) }) { close(fd) }
     }
 
     /// The `bootstrap.servers` value that reaches this cluster, e.g. `127.0.0.1:39217`.
@@ -41,6 +83,7 @@ public final class KafkaMockCluster: @unchecked Sendable {
         guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
             throw KafkaError(.mockCluster, "cannot take broker \(brokerId) down", error: error)
         }
+        holdPort(ofBroker: brokerId)
     }
 
     /// Kafka API keys whose requests can be made to fail.
@@ -67,6 +110,7 @@ public final class KafkaMockCluster: @unchecked Sendable {
     }
 
     public func setBrokerUp(_ brokerId: Int32) throws {
+        releasePort(ofBroker: brokerId)
         let error = rd_kafka_mock_broker_set_up(cluster, brokerId)
         guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
             throw KafkaError(.mockCluster, "cannot bring broker \(brokerId) up", error: error)

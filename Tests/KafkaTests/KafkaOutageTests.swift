@@ -1,3 +1,4 @@
+import Foundation
 import GreenlightTestSupport
 import Kafka
 import Testing
@@ -5,6 +6,32 @@ import Testing
 @Suite(.timeLimit(.minutes(2)))
 struct KafkaOutageTests {
     let logger = TestEnvironment.logger("kafka-outage-tests")
+
+    /// A down broker's port stays reserved for it: nobody else can bind it meanwhile (the mock cluster aborts the
+    /// process when it cannot listen there again), and the broker serves again once it is up.
+    @Test func aDownBrokersPortIsKeptForIt() async throws {
+        let cluster = try KafkaMockCluster()
+        let topic = TestEnvironment.uniqueName("port")
+        try cluster.createTopic(topic, partitions: 1)
+        let port = try #require(cluster.bootstrapServers.split(separator: ":").last.flatMap { UInt16($0) })
+        func canBind() -> Bool {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(fd) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = port.bigEndian
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            return withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            } == 0
+        }
+        try cluster.setBrokerDown(1)
+        #expect(!canBind())
+        try cluster.setBrokerUp(1)
+        let producer = try KafkaProducer(configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers), logger: logger)
+        try await producer.send(topic: topic, key: "k", value: Array("after".utf8), deadline: .seconds(20))
+        await producer.shutdown(timeout: .seconds(2))
+    }
 
     @Test func sendWhileBrokerIsDownFailsWithATypedErrorInBoundedTime() async throws {
         let cluster = try KafkaMockCluster()
