@@ -30,6 +30,7 @@ struct KafkaAdminTests {
         } catch let error as KafkaError {
             #expect(error.code == .adminFailed)
         }
-        #expect(ContinuousClock.now - started < .seconds(10))
+        // Bounded (librdkafka would otherwise wait on the broker indefinitely); the margin is for a busy machine.
+        #expect(ContinuousClock.now - started < .seconds(30))
     }
 }

@@ -24,7 +24,9 @@ struct KafkaProducerFaultTests {
             try await producer.send(topic: topic, key: "k", value: Array("during".utf8), deadline: .milliseconds(800))
         }
         #expect(error?.code == .unacknowledged)
-        #expect(ContinuousClock.now - started < .seconds(3))
+        // Well under the 30 s the send would otherwise wait (message.timeout.ms); the margin is for a 2-core machine
+        // that is starting dozens of test processes at the same time.
+        #expect(ContinuousClock.now - started < .seconds(15))
         try cluster.setBrokerUp(1)
         await producer.shutdown(timeout: .seconds(5))
     }
@@ -40,7 +42,8 @@ struct KafkaProducerFaultTests {
         let started = ContinuousClock.now
         sending.cancel()
         await #expect(throws: CancellationError.self) { try await sending.value }
-        #expect(ContinuousClock.now - started < .seconds(2))
+        // At once rather than after the 30 s the send would wait; the margin is for a busy machine.
+        #expect(ContinuousClock.now - started < .seconds(15))
         try cluster.setBrokerUp(1)
         await producer.shutdown(timeout: .seconds(5))
     }
