@@ -144,6 +144,9 @@ public enum ApprovalSchema {
                 -- that a reminder or resend after a rotation asks the notifier for the same token. NULL: made before
                 -- ids were kept, with the secret current then.
                 ALTER TABLE link_tokens ADD COLUMN link_key text;
+                -- The orchestrator names those at each start: through this index, which is empty once they are named,
+                -- rather than a scan of every link.
+                CREATE INDEX link_tokens_unnamed_key ON link_tokens (token_hash) WHERE link_key IS NULL;
                 """),
     ]
 }

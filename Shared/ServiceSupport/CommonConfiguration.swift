@@ -109,10 +109,5 @@ public func readDatabaseConfiguration(_ reader: inout EnvironmentReader) -> Post
 /// Reads `GREENLIGHT_FOUR_EYES` (true by default): a request's `requester` may neither be one of its approvers (intake
 /// refuses it) nor decide it (the orchestrator refuses the decision, by link, API or Kafka, and records why).
 public func readFourEyes(_ reader: inout EnvironmentReader) -> Bool {
-    let text = reader.string("GREENLIGHT_FOUR_EYES", default: "true").lowercased()
-    guard ["true", "false"].contains(text) else {
-        reader.report("GREENLIGHT_FOUR_EYES must be true or false, not \"\(text)\"")
-        return true
-    }
-    return text == "true"
+    reader.bool("GREENLIGHT_FOUR_EYES", default: true)
 }

@@ -58,6 +58,16 @@ public struct EnvironmentReader {
         return value
     }
 
+    /// `true` or `false` (any case).
+    public mutating func bool(_ name: String, default defaultValue: Bool) -> Bool {
+        let text = string(name, default: String(defaultValue)).lowercased()
+        guard let value = Bool(text) else {
+            problems.append("\(name) must be true or false, not \"\(text)\"")
+            return defaultValue
+        }
+        return value
+    }
+
     public mutating func int(_ name: String, default defaultValue: Int, range: ClosedRange<Int>) -> Int {
         let text = string(name, default: String(defaultValue))
         guard let value = Int(text), range.contains(value) else {

@@ -24,10 +24,7 @@ public struct CallbacksConfiguration: Sendable {
         let publicURL = reader.httpURL("GREENLIGHT_PUBLIC_URL", default: "http://127.0.0.1:8081")
         let apiKeys = APIKeys.read(&reader)
         let rateLimit = reader.int("GREENLIGHT_LINK_RATE_LIMIT", default: 60, range: 0...100_000)
-        let forwarded = reader.string("GREENLIGHT_TRUST_FORWARDED_FOR", default: "false").lowercased()
-        if !["true", "false"].contains(forwarded) {
-            reader.report("GREENLIGHT_TRUST_FORWARDED_FOR must be true or false, not \"\(forwarded)\"")
-        }
+        let forwarded = reader.bool("GREENLIGHT_TRUST_FORWARDED_FOR", default: false)
         let internalHost = reader.string("GREENLIGHT_INTERNAL_HOST", default: "127.0.0.1")
         let internalPortText = reader.string("GREENLIGHT_INTERNAL_PORT", default: "")
         let internalPort = Int(internalPortText)
@@ -40,7 +37,7 @@ public struct CallbacksConfiguration: Sendable {
         try reader.validate()
         return CallbacksConfiguration(
             common: common, database: database!, publicURL: publicURL, apiKeys: apiKeys, linkRateLimit: rateLimit,
-            trustForwardedFor: forwarded == "true", internalAddress: internalPort.map { (internalHost, $0) },
+            trustForwardedFor: forwarded, internalAddress: internalPort.map { (internalHost, $0) },
             banner: reader.banner)
     }
 }
