@@ -41,9 +41,15 @@ struct FaultRun {
                 ).column(Int.self).first ?? 1
                 return left == 0
             }
-            let result = try await InvariantChecker(stack: stack, pool: pool, accepted: accepted).check()
+            var checker = InvariantChecker(stack: stack, pool: pool, accepted: accepted)
+            checker.crashWindowAllowance = timeline.notifierKills * 4  // GREENLIGHT_NOTIFIER_SENDERS' default
+            let result = try await checker.check()
             await driver.shutdown()
             var notes = timeline.notes
+            if result.crashWindowCopies > 0 {
+                notes.append(
+                    "\(result.crashWindowCopies) email copies from a notifier killed inside the crash window (same Message-ID)")
+            }
             if !ended { notes.append("not every accepted request ended in time") }
             if !drained { notes.append("the outbox or the delivery queue never drained") }
             if let first = result.unexpected.first?.split(separator: " ").first.map(String.init) {

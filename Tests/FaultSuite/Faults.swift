@@ -61,6 +61,8 @@ struct FaultEnvironment: Sendable {
 struct FaultTimeline: Sendable {
     var recoveries: [Duration] = []
     var notes: [String] = []
+    /// Notifiers killed with SIGKILL: each can leave at most one message per sender in the crash window.
+    var notifierKills = 0
 }
 
 extension Fault {
@@ -95,6 +97,7 @@ extension Fault {
                 try await Task.sleep(for: .seconds(15))
                 let victim = running.remove(at: Int.random(in: 0..<running.count))
                 await stack.kill(victim)
+                timeline.notifierKills += 1
                 let name = "notifier-churn-\(round)"
                 _ = try stack.startAnother("notifier", as: name)
                 running.append(name)
