@@ -1,4 +1,6 @@
 import CRdKafka
+import Dispatch
+import Foundation
 import Glibc
 import Logging
 import Synchronization
@@ -11,11 +13,13 @@ public final class KafkaMockCluster: @unchecked Sendable {
     private let client: RDKafkaClient
     private let cluster: OpaquePointer
     public let brokerCount: Int
-    /// While a broker is down, a socket of ours bound to its port (not listening, so connections are still refused):
-    /// another program asking the kernel for a free port cannot be given it, and the broker can listen there again
-    /// when it comes back up. Without it, a busy machine can hand the port out in between and the mock cluster
-    /// aborts the process when it cannot listen again.
-    private let heldPorts = Mutex<[Int32: Int32]>([:])
+    /// While a broker is down, a listening socket of ours on its port that resets every connection: to clients the
+    /// broker is as unreachable as when nothing listens there, and no other socket can be given the port meanwhile
+    /// (a listening socket conflicts with every bind, `SO_REUSEADDR` or not), so the broker can listen there again
+    /// when it comes back up. The mock cluster itself keeps only a bound `SO_REUSEADDR` socket there, which any
+    /// server that also asks for `SO_REUSEADDR` can be given and listen on; the mock cluster then aborts the process
+    /// when it cannot listen again.
+    private let heldPorts = Mutex<[Int32: PortHolder]>([:])
 
     public init(brokers: Int = 1, logger: Logger = Logger(label: "greenlight.kafka.mock")) throws {
         let conf = try RDKafkaConf.make(["log_level": "3"])
@@ -30,7 +34,7 @@ public final class KafkaMockCluster: @unchecked Sendable {
     deinit {
         // Must go before the rd_kafka_t that hosts it.
         rd_kafka_mock_cluster_destroy(cluster)
-        heldPorts.withLock { held in for fd in held.values { close(fd) } }
+        heldPorts.withLock { held in for holder in held.values { holder.release() } }
     }
 
     /// The port broker `brokerId` listens on (brokers are numbered from 1, in the order of `bootstrapServers`).
@@ -41,30 +45,16 @@ public final class KafkaMockCluster: @unchecked Sendable {
         return UInt16(text)
     }
 
-    /// Best effort: binds a socket to the broker's port until it is up again.
+    /// Best effort: holds the broker's port until it is up again.
     private func holdPort(ofBroker brokerId: Int32) {
-        guard let port = port(ofBroker: brokerId) else { return }
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return }
-        var yes: Int32 = 1
-        // Over the TIME_WAIT connections the broker just closed; still a conflict for anyone asking for a free port.
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0 else {
-            close(fd)
+        guard let port = port(ofBroker: brokerId), let holder = PortHolder(port: port) else {
             return
         }
-        heldPorts.withLock { $0[brokerId] = fd }
+        heldPorts.withLock { $0[brokerId] = holder }
     }
 
     private func releasePort(ofBroker brokerId: Int32) {
-        if let fd = heldPorts.withLock({ $0.removeValue(forKey: brokerId) }) { close(fd) }
+        heldPorts.withLock { $0.removeValue(forKey: brokerId) }?.release()
     }
 
     /// The `bootstrap.servers` value that reaches this cluster, e.g. `127.0.0.1:39217`.
@@ -115,5 +105,58 @@ public final class KafkaMockCluster: @unchecked Sendable {
         guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
             throw KafkaError(.mockCluster, "cannot bring broker \(brokerId) up", error: error)
         }
+    }
+}
+
+/// A socket listening on a down broker's port that answers every connection with a reset, on a thread of its own.
+private final class PortHolder: @unchecked Sendable {
+    private let fd: Int32
+    private let stopping = Atomic<Bool>(false)
+    private let stopped = DispatchSemaphore(value: 0)
+
+    init?(port: UInt16) {
+        // Close-on-exec: a process the tests start meanwhile must not inherit the port and keep it after we let go.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        var yes: Int32 = 1
+        // Shares the port with the broker's own bound socket and its just-closed connections (in TIME_WAIT).
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0, listen(fd, 64) == 0 else {
+            close(fd)
+            return nil
+        }
+        self.fd = fd
+        let thread = Thread { [self] in resetConnections() }
+        thread.name = "greenlight.kafka.mock.down-broker"
+        thread.start()
+    }
+
+    private func resetConnections() {
+        defer { stopped.signal() }
+        var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        while !stopping.load(ordering: .acquiring) {
+            guard poll(&ready, 1, 50) > 0 else { continue }
+            let connection = accept(fd, nil, nil)
+            guard connection >= 0 else { continue }
+            _ = fcntl(connection, F_SETFD, FD_CLOEXEC)
+            // Linger 0: close sends a reset and leaves nothing in TIME_WAIT on the port.
+            var reset = linger(l_onoff: 1, l_linger: 0)
+            setsockopt(connection, SOL_SOCKET, SO_LINGER, &reset, socklen_t(MemoryLayout<linger>.size))
+            close(connection)
+        }
+    }
+
+    /// Stops answering and frees the port (the broker binds it right after).
+    func release() {
+        stopping.store(true, ordering: .releasing)
+        stopped.wait()
+        close(fd)
     }
 }

@@ -7,8 +7,9 @@ import Testing
 struct KafkaOutageTests {
     let logger = TestEnvironment.logger("kafka-outage-tests")
 
-    /// A down broker's port stays reserved for it: nobody else can bind it meanwhile (the mock cluster aborts the
-    /// process when it cannot listen there again), and the broker serves again once it is up.
+    /// A down broker's port stays reserved for it: nobody else can bind it meanwhile, not even a server that asks
+    /// for `SO_REUSEADDR` as most do (the mock cluster aborts the process when it cannot listen there again), a
+    /// client that connects meanwhile is turned away, and the broker serves again once it is up.
     @Test func aDownBrokersPortIsKeptForIt() async throws {
         let cluster = try KafkaMockCluster()
         let topic = TestEnvironment.uniqueName("port")
@@ -17,6 +18,8 @@ struct KafkaOutageTests {
         func canBind() -> Bool {
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             defer { close(fd) }
+            var yes: Int32 = 1
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
             var address = sockaddr_in()
             address.sin_family = sa_family_t(AF_INET)
             address.sin_port = port.bigEndian
@@ -27,9 +30,32 @@ struct KafkaOutageTests {
         }
         try cluster.setBrokerDown(1)
         #expect(!canBind())
+        let meanwhile = try KafkaProducer(
+            configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers, properties: ["message.timeout.ms": "2000"]),
+            logger: logger)
+        await #expect(throws: KafkaError.self) {
+            try await meanwhile.send(topic: topic, key: "k", value: Array("during".utf8), deadline: .seconds(20))
+        }
+        await meanwhile.shutdown(timeout: .seconds(2))
         try cluster.setBrokerUp(1)
         let producer = try KafkaProducer(configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers), logger: logger)
         try await producer.send(topic: topic, key: "k", value: Array("after".utf8), deadline: .seconds(20))
+        await producer.shutdown(timeout: .seconds(2))
+    }
+
+    /// A program started while a broker is down (a service under test) does not inherit what holds its port: the
+    /// broker can listen there again while that program still runs (else the mock cluster aborts this process).
+    @Test func aProcessStartedDuringAnOutageDoesNotKeepTheBrokersPort() async throws {
+        let cluster = try KafkaMockCluster()
+        let topic = TestEnvironment.uniqueName("inherit")
+        try cluster.createTopic(topic, partitions: 1)
+        try cluster.setBrokerDown(1)
+        let child = try ChildProcess(name: "sleep", executable: "/bin/sleep", arguments: ["60"], logPath: "/dev/null")
+        defer { child.signal(SIGKILL) }
+        try cluster.setBrokerUp(1)
+        let producer = try KafkaProducer(configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers), logger: logger)
+        try await producer.send(topic: topic, key: "k", value: Array("after".utf8), deadline: .seconds(20))
+        #expect(kill(child.pid, 0) == 0, "the child still runs")
         await producer.shutdown(timeout: .seconds(2))
     }
 

@@ -27,6 +27,14 @@ public final class ChildProcess: Sendable {
         posix_spawn_file_actions_addopen(&fileActions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&fileActions, 1, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
         posix_spawn_file_actions_adddup2(&fileActions, 1, 2)
+        // Nothing else of ours: a listening socket the child inherited (a mock broker's, a test server's) would stay
+        // open in it after we close it, and the port could not be listened on again.
+        // (glibc has had posix_spawn_file_actions_addclosefrom_np since 2.34; Swift's Glibc module does not declare it.)
+        typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+        guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else {
+            throw ChildProcessError(description: "this C library lacks posix_spawn_file_actions_addclosefrom_np (glibc 2.34+)")
+        }
+        _ = unsafeBitCast(symbol, to: CloseFrom.self)(&fileActions, 3)
 
         var merged = ProcessInfo.processInfo.environment
         merged.merge(environment) { _, new in new }
