@@ -120,6 +120,7 @@ let package = Package(
             name: "ServiceSupport",
             dependencies: [
                 "GreenlightModels", "Kafka", "Postgres", "DurableExecution", hummingbird, logging, lifecycle, metrics, tracing,
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -256,6 +257,7 @@ let package = Package(
                     "ApprovalStore", "ServiceSupport", "LoadGen", "Kafka", logging, tracing,
                     .product(name: "HummingbirdTesting", package: "hummingbird"),
                     .product(name: "Yams", package: "Yams"),
+                    .product(name: "Crypto", package: "swift-crypto"),
                 ],
                 path: "Tests/ServiceTests",
                 swiftSettings: swiftSettings

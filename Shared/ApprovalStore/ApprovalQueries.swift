@@ -156,17 +156,17 @@ enum ApprovalVotes {
 
     static func query(requestId: String) -> PostgresQuery {
         """
-        SELECT approver, decision, channel, comment, decided_at, client_address, user_agent
+        SELECT approver, decision, channel, comment, decided_at, client_address, user_agent, api_key
         FROM approval_votes WHERE request_id = \(requestId) ORDER BY id
         """
     }
 
     static func parse(_ rows: PostgresRows) throws -> [ApprovalVote] {
-        try rows.decode((String, String, String, String?, Date, String?, String?).self).map { row in
+        try rows.decode((String, String, String, String?, Date, String?, String?, String?).self).map { row in
             ApprovalVote(
                 approver: row.0, decision: Decision(rawValue: row.1) ?? .reject,
                 channel: DecisionChannel(rawValue: row.2) ?? .api, comment: row.3, decidedAt: row.4, clientAddress: row.5,
-                userAgent: row.6)
+                userAgent: row.6, apiKey: row.7)
         }
     }
 }

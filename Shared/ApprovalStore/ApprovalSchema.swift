@@ -148,5 +148,12 @@ public enum ApprovalSchema {
                 -- rather than a scan of every link.
                 CREATE INDEX link_tokens_unnamed_key ON link_tokens (token_hash) WHERE link_key IS NULL;
                 """),
+        PostgresMigration(
+            version: 9, name: "the API key each action came through",
+            sql: """
+                -- The name (never the secret) of the API key a decision or vote was made with, through a program API.
+                ALTER TABLE approval_votes ADD COLUMN api_key text;
+                ALTER TABLE decision_attempts ADD COLUMN api_key text;
+                """),
     ]
 }

@@ -174,10 +174,10 @@ public struct ApprovalWriter: Sendable {
             """
             INSERT INTO decision_attempts
                 (request_id, event_id, decision, decided_by, channel, decided_at, accepted, reason, client_address,
-                 user_agent)
+                 user_agent, api_key)
             VALUES (\(decision.requestId), \(decision.eventId), \(decision.decision.rawValue), \(decision.decidedBy),
                     \(decision.channel.rawValue), \(decision.decidedAt), \(accepted), \(reason), \(decision.clientAddress),
-                    \(decision.userAgent))
+                    \(decision.userAgent), \(decision.apiKey))
             """)
     }
 
@@ -246,9 +246,9 @@ public struct ApprovalWriter: Sendable {
         connection.queue(
             """
             INSERT INTO approval_votes
-                (request_id, approver, decision, channel, comment, decided_at, client_address, user_agent)
+                (request_id, approver, decision, channel, comment, decided_at, client_address, user_agent, api_key)
             VALUES (\(requestId), \(vote.approver), \(vote.decision.rawValue), \(vote.channel.rawValue), \(vote.comment),
-                    \(vote.decidedAt), \(vote.clientAddress), \(vote.userAgent))
+                    \(vote.decidedAt), \(vote.clientAddress), \(vote.userAgent), \(vote.apiKey))
             ON CONFLICT (request_id, lower(approver)) DO NOTHING
             """)
     }

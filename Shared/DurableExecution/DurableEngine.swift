@@ -213,9 +213,11 @@ public struct DurableEngine: Sendable {
 
     /// Stops a running execution (like StopDurableExecution): its callbacks end failed with
     /// `Execution.Stopped`, its timers are cancelled, the workflow does not run again. False if it was not running.
-    public func stop(executionNamed name: String, reason: String, on connection: PostgresConnection, now: Date? = nil)
-        async throws -> Bool
-    {
+    /// `details` go into the `ExecutionStopped` history event beside the error (who stopped it, say).
+    public func stop(
+        executionNamed name: String, reason: String, details: [String: JSONValue] = [:], on connection: PostgresConnection,
+        now: Date? = nil
+    ) async throws -> Bool {
         let store = DurableStore(connection: connection)
         guard let execution = try await store.lockExecution(named: name), execution.status == .running else { return false }
         let now = now ?? execution.clock
@@ -226,7 +228,10 @@ public struct DurableEngine: Sendable {
         }
         try await store.cancelTimers(executionId: id, at: now)
         try await store.finishExecution(id: id, status: .stopped, output: nil, error: error, at: now)
-        try await store.appendHistory(executionId: id, type: "ExecutionStopped", details: ["Error": DurableContext.json(error)], at: now)
+        try await store.appendHistory(
+            executionId: id, type: "ExecutionStopped",
+            details: details.mapValues(HistoryField.value).merging(["Error": DurableContext.json(error)]) { _, engine in engine },
+            at: now)
         return true
     }
 

@@ -83,11 +83,14 @@ public struct ApprovalVote: Codable, Sendable, Equatable {
     public var decidedAt: Date
     public var clientAddress: String?
     public var userAgent: String?
+    /// The name of the API key the vote came through, for votes made through a program API.
+    public var apiKey: String?
 
     public init(
         approver: String, decision: Decision, channel: DecisionChannel, comment: String?, decidedAt: Date,
-        clientAddress: String? = nil, userAgent: String? = nil
+        clientAddress: String? = nil, userAgent: String? = nil, apiKey: String? = nil
     ) {
+        self.apiKey = apiKey
         self.approver = approver
         self.decision = decision
         self.channel = channel

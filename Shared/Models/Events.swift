@@ -192,11 +192,16 @@ public struct DecisionSubmitted: GreenlightEvent {
     /// For link decisions: the address the form was posted from, and the browser's User-Agent.
     public var clientAddress: String?
     public var userAgent: String?
+    /// For decisions made through a program API: the name of the API key the caller presented (who answers for
+    /// it, next to the `decidedBy` the caller named).
+    public var apiKey: String?
 
     public init(
         eventId: UUID = UUID(), requestId: String, decision: Decision, decidedBy: String, channel: DecisionChannel,
-        comment: String?, decidedAt: Date, tokenHash: String?, clientAddress: String? = nil, userAgent: String? = nil
+        comment: String?, decidedAt: Date, tokenHash: String?, clientAddress: String? = nil, userAgent: String? = nil,
+        apiKey: String? = nil
     ) {
+        self.apiKey = apiKey
         self.clientAddress = clientAddress
         self.userAgent = userAgent
         self.eventId = eventId
@@ -232,13 +237,17 @@ public struct ApprovalCompleted: GreenlightEvent {
     public var errorMessage: String?
     /// Every approver's decision that counted, in order (the audit trail); empty when nobody decided.
     public var votes: [ApprovalVote]?
+    /// The name of the API key of the decision or cancellation that ended the request, when it came through a
+    /// program API.
+    public var apiKey: String?
     public var completedAt: Date
 
     public init(
         eventId: UUID = UUID(), requestId: String, executionId: UUID, status: ApprovalStatus, decidedBy: String?,
         decidedAt: Date?, channel: DecisionChannel?, comment: String?, errorType: String? = nil,
-        errorMessage: String? = nil, votes: [ApprovalVote]? = nil, completedAt: Date
+        errorMessage: String? = nil, votes: [ApprovalVote]? = nil, apiKey: String? = nil, completedAt: Date
     ) {
+        self.apiKey = apiKey
         self.votes = votes
         self.eventId = eventId
         self.requestId = requestId
@@ -305,8 +314,11 @@ public struct CancelRequested: GreenlightEvent {
     public var requestId: String
     public var reason: String?
     public var requestedAt: Date
+    /// The name of the API key the cancellation came through.
+    public var apiKey: String?
 
-    public init(eventId: UUID = UUID(), requestId: String, reason: String?, requestedAt: Date) {
+    public init(eventId: UUID = UUID(), requestId: String, reason: String?, requestedAt: Date, apiKey: String? = nil) {
+        self.apiKey = apiKey
         self.eventId = eventId
         self.requestId = requestId
         self.reason = reason
@@ -371,8 +383,11 @@ public struct ResendRequested: GreenlightEvent {
     /// One approver; nil for every approver who has not decided.
     public var approver: String?
     public var requestedAt: Date
+    /// The name of the API key the resend came through.
+    public var apiKey: String?
 
-    public init(eventId: UUID = UUID(), requestId: String, approver: String?, requestedAt: Date) {
+    public init(eventId: UUID = UUID(), requestId: String, approver: String?, requestedAt: Date, apiKey: String? = nil) {
+        self.apiKey = apiKey
         self.eventId = eventId
         self.requestId = requestId
         self.approver = approver
@@ -442,11 +457,14 @@ public struct ApprovalDecisionPayload: Codable, Sendable, Equatable {
     public var decidedAt: Date?
     /// The votes that led to this decision (every policy but `any` collects several).
     public var votes: [ApprovalVote]?
+    /// The API key of the decision, when it came through a program API.
+    public var apiKey: String?
 
     public init(
         decision: String, approver: String?, comment: String?, channel: DecisionChannel?, decidedAt: Date?,
-        votes: [ApprovalVote]? = nil
+        votes: [ApprovalVote]? = nil, apiKey: String? = nil
     ) {
+        self.apiKey = apiKey
         self.votes = votes
         self.decision = decision
         self.approver = approver

@@ -2,26 +2,6 @@ import Foundation
 
 /// Any JSON value: callback results and history details, whose shape belongs to the workflow.
 public enum JSONValue: Codable, Sendable, Equatable, Hashable {
-    /// The same value with every object member named in `keys` removed, at any depth; objects nested in
-    /// strings (a checkpointed result is JSON text) are parsed, cleaned and written back.
-    public func removingKeys(_ keys: Set<String>) -> JSONValue {
-        switch self {
-        case .object(let members):
-            var kept: [String: JSONValue] = [:]
-            for (key, value) in members where !keys.contains(key) { kept[key] = value.removingKeys(keys) }
-            return .object(kept)
-        case .array(let items):
-            return .array(items.map { $0.removingKeys(keys) })
-        case .string(let text) where text.hasPrefix("{") || text.hasPrefix("["):
-            guard let parsed = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)),
-                let cleaned = try? JSONEncoder().encode(parsed.removingKeys(keys))
-            else { return self }
-            return .string(String(decoding: cleaned, as: UTF8.self))
-        default:
-            return self
-        }
-    }
-
     case null
     case bool(Bool)
     case number(Double)

@@ -24,8 +24,12 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch let problem as Problem {
+            switch problem.status {
             // Every 503 says when to try again.
-            return .problem(problem, headers: problem.status == 503 ? [.retryAfter: "5"] : [:])
+            case 503: return .problem(problem, headers: [.retryAfter: "5"])
+            case 401: return .problem(problem, headers: [.wwwAuthenticate: #"Bearer realm="greenlight""#])
+            default: return .problem(problem)
+            }
         } catch let error as HTTPError {
             let status = Int(error.status.code)
             let detail: String

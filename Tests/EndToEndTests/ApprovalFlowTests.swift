@@ -222,7 +222,7 @@ struct ApprovalFlowTests {
             #expect(try await stack.status(requestId)?.status == .timedOut)
 
             // Timer lateness under light load: the timeout fired within a second of its due time.
-            let history = try await HTTP.get("\(stack.intakeURL)/v1/requests/\(requestId)/history")
+            let history = try await stack.get("/v1/requests/\(requestId)/history")
             let events = (try JSONSerialization.jsonObject(with: Data(history.body.utf8)) as? [String: Any])?["events"]
                 as? [[String: Any]] ?? []
             func time(_ type: String) -> Date? {

@@ -34,6 +34,7 @@ struct LoadGenTests {
                     "--intake-url", stack.intakeURL, "--kafka-brokers", stack.cluster.bootstrapServers,
                     "--smtp-port", "\(smtpPort)", "--requests", "30", "--concurrency", "8", "--approve-share", "0.7",
                     "--wait-seconds", "60", "--service", "orchestrator=\(stack.processes["orchestrator"]!.pid)",
+                    "--api-key", try #require(stack.apiSecret),
                 ],
                 logPath: log)
             let status = await loadgen.waitForExit()

@@ -45,7 +45,7 @@ extension FaultInjection {
                     #expect(status.status == .pending)
                     #expect(status.notifications?.first?.result == .delivered)
                 }
-                let history = try await HTTP.get("\(stack.intakeURL)/v1/requests/\(ids[0])/history").body
+                let history = try await stack.get("/v1/requests/\(ids[0])/history").body
                 #expect(history.contains("NotificationRetrying") && history.contains("NotificationDelivered"))
             }
         }

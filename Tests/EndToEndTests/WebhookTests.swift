@@ -40,7 +40,7 @@ struct WebhookTests {
             #expect(try await HTTP.clickThrough(approve).status == 200)
             #expect(try await stack.outcomes.waitFor(requestId).status == .approved)
             // The 503 was retried, and both reports reached the status.
-            let status = try await HTTP.get("\(stack.intakeURL)/v1/requests/\(requestId)")
+            let status = try await stack.get("/v1/requests/\(requestId)")
             let decoded = try GreenlightJSON.decoder().decode(RequestStatusBody.self, from: Data(status.body.utf8))
             #expect(decoded.notifications?.first?.result == .delivered)
             #expect(decoded.notifications?.first?.attempts == 2)

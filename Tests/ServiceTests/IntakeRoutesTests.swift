@@ -60,11 +60,18 @@ struct FixedStatuses: ApprovalStatusReading {
 struct IntakeRoutesTests {
     static let key = "test-key-0123456789abcdef"
 
-    func app(_ publisher: RecordingPublisher, statuses: FixedStatuses = FixedStatuses(), fourEyes: Bool = true) -> some ApplicationProtocol {
+    /// The legacy bare key, allowed every scope.
+    static let keyed = APIKeys([Self.key])
+
+    /// Tests about something other than keys run with the API open (`GREENLIGHT_INTAKE_AUTH=none`).
+    func app(
+        _ publisher: RecordingPublisher, statuses: FixedStatuses = FixedStatuses(), fourEyes: Bool = true,
+        keys: APIKeys = APIKeys([], open: true)
+    ) -> some ApplicationProtocol {
         let router = Router(context: GreenlightRequestContext.self)
         router.add(middleware: ProblemMiddleware())
         IntakeRoutes(
-            publisher: publisher, statuses: statuses, defaultApprover: "boss@example.com", apiKeys: APIKeys([Self.key]),
+            publisher: publisher, statuses: statuses, defaultApprover: "boss@example.com", apiKeys: keys,
             fourEyes: fourEyes, now: { Date(timeIntervalSince1970: 1_800_000_000) }
         ).register(on: router)
         return Application(router: router)
@@ -211,10 +218,9 @@ struct IntakeRoutesTests {
         let callbackId = UUID()
         let publisher = RecordingPublisher()
         let statuses = FixedStatuses(known: ["REQ-1": status(.pending), "REQ-D": status(.approved)], callbacks: ["REQ-1": [callbackId]])
-        try await app(publisher, statuses: statuses).test(.router) { client in
+        try await app(publisher, statuses: statuses, keys: Self.keyed).test(.router) { client in
             try await client.execute(uri: "/v1/requests/REQ-1", method: .get) { response in
-                let body = try GreenlightJSON.decoder().decode(RequestStatusBody.self, from: Data(buffer: response.body))
-                #expect(body.callbackIds == nil)
+                #expect(response.status == .unauthorized)
             }
             try await client.execute(
                 uri: "/v1/requests/REQ-1", method: .get, headers: [.authorization: "Bearer \(Self.key)"]
@@ -254,7 +260,7 @@ struct IntakeRoutesTests {
         recent.submittedAt = Date(timeIntervalSince1970: 1_800_000_000 - 60)
         let statuses = FixedStatuses(known: ["REQ-OLD": old, "REQ-NEW": recent, "REQ-D": status(.approved)])
         let auth: HTTPFields = [.authorization: "Bearer \(Self.key)"]
-        try await app(RecordingPublisher(), statuses: statuses).test(.router) { client in
+        try await app(RecordingPublisher(), statuses: statuses, keys: Self.keyed).test(.router) { client in
             try await client.execute(uri: "/v1/requests?status=pending", method: .get) { response in
                 #expect(response.status == .unauthorized)
             }
@@ -288,7 +294,7 @@ struct IntakeRoutesTests {
         let statuses = FixedStatuses(known: ["REQ-1": status(.pending), "REQ-D": status(.approved)])
         let auth: HTTPFields = [.authorization: "Bearer \(Self.key)", .contentType: "application/json"]
         let body = #"{"decision": "reject", "decidedBy": "ops@example.com", "comment": "Over budget"}"#
-        try await app(publisher, statuses: statuses).test(.router) { client in
+        try await app(publisher, statuses: statuses, keys: Self.keyed).test(.router) { client in
             try await client.execute(uri: "/v1/requests/REQ-1/decision", method: .post, body: ByteBuffer(string: body)) {
                 #expect($0.status == .unauthorized)
             }
@@ -331,7 +337,7 @@ struct IntakeRoutesTests {
         let publisher = RecordingPublisher()
         let statuses = FixedStatuses(known: ["REQ-1": status(.pending), "REQ-D": status(.approved)])
         let auth: HTTPFields = [.authorization: "Bearer \(Self.key)", .contentType: "application/json"]
-        try await app(publisher, statuses: statuses).test(.router) { client in
+        try await app(publisher, statuses: statuses, keys: Self.keyed).test(.router) { client in
             func resend(_ id: String, headers: HTTPFields = [:], body: String? = nil) async throws -> HTTPResponse.Status {
                 try await client.execute(
                     uri: "/v1/requests/\(id)/resend", method: .post, headers: headers, body: body.map { ByteBuffer(string: $0) }
@@ -347,29 +353,82 @@ struct IntakeRoutesTests {
         #expect(publisher.published(ResendRequested.self).map(\.requestId) == ["REQ-1"])
     }
 
-    @Test func whereApproversClickedFromIsForKeyHoldersOnly() async throws {
-        var decided = status(.approved)
-        decided.votes = [
-            ApprovalVote(
-                approver: "a@example.com", decision: .approve, channel: .link, comment: nil, decidedAt: Date(),
-                clientAddress: "203.0.113.7", userAgent: "Browser/1")
+    /// Named, scoped keys: no key or an unknown one is a 401 problem (with `WWW-Authenticate`), a key without the
+    /// route's scope a 403 naming the key and the scope; `admin` may do everything; each action carries the name of
+    /// the key that made it.
+    @Test func everyRouteNeedsAKeyWithItsScope() async throws {
+        let keys = try APIKeys(
+            APIKeys.parse(
+                """
+                # one per line, as in a file
+                ci:submit:ci-secret-0123456789
+                dashboard:read:dashboard-secret-0123456789
+                bot:decide+read:bot-secret-0123456789
+                ops:admin:ops-secret-0123456789
+                """))
+        let publisher = RecordingPublisher()
+        let statuses = FixedStatuses(known: ["REQ-1": status(.pending)])
+        let submit = #"{"requestId": "REQ-9", "amount": 1, "description": "d"}"#
+        let decide = #"{"decision": "approve", "decidedBy": "a@example.com"}"#
+        let routes: [(String, HTTPRequest.Method, String?)] = [
+            ("/v1/requests", .post, submit), ("/v1/requests/REQ-1", .get, nil), ("/v1/requests/REQ-1/history", .get, nil),
+            ("/v1/requests?status=pending", .get, nil), ("/v1/requests/REQ-1/decision", .post, decide),
+            ("/v1/requests/REQ-1/cancel", .post, nil), ("/v1/requests/REQ-1/resend", .post, nil),
         ]
-        let result: JSONValue = .object(["votes": .array([.object(["approver": .string("a@example.com"), "clientAddress": .string("203.0.113.7"), "userAgent": .string("Browser/1")])])])
-        let statuses = FixedStatuses(
-            known: ["REQ-1": decided],
-            histories: ["REQ-1": [HistoryEvent(id: 1, type: "CallbackSucceeded", timestamp: Date(), details: ["Result": result])]])
-        try await app(RecordingPublisher(), statuses: statuses).test(.router) { client in
-            let anonymous = try await client.execute(uri: "/v1/requests/REQ-1", method: .get)
-            #expect(!String(buffer: anonymous.body).contains("203.0.113.7"))
-            #expect(String(buffer: anonymous.body).contains("a@example.com"))
-            let keyed = try await client.execute(uri: "/v1/requests/REQ-1", method: .get, headers: [.authorization: "Bearer \(Self.key)"])
-            #expect(String(buffer: keyed.body).contains("203.0.113.7"))
-            let history = try await client.execute(uri: "/v1/requests/REQ-1/history", method: .get)
-            #expect(!String(buffer: history.body).contains("203.0.113.7"))
-            #expect(!String(buffer: history.body).contains("Browser/1"))
-            let keyedHistory = try await client.execute(
-                uri: "/v1/requests/REQ-1/history", method: .get, headers: [.authorization: "Bearer \(Self.key)"])
-            #expect(String(buffer: keyedHistory.body).contains("Browser/1"))
+        // The answer each key gets on each route, in the order above (404: allowed, and REQ-1 has no history here).
+        let expected: [String?: [Int]] = [
+            nil: [401, 401, 401, 401, 401, 401, 401],
+            "wrong-secret-0123456789": [401, 401, 401, 401, 401, 401, 401],
+            "ci-secret-0123456789": [202, 403, 403, 403, 403, 403, 403],
+            "dashboard-secret-0123456789": [403, 200, 404, 200, 403, 403, 403],
+            "bot-secret-0123456789": [403, 200, 404, 200, 202, 403, 403],
+            "ops-secret-0123456789": [202, 200, 404, 200, 202, 202, 202],
+        ]
+        try await app(publisher, statuses: statuses, keys: keys).test(.router) { client in
+            for (secret, answers) in expected {
+                var headers: HTTPFields = [.contentType: "application/json"]
+                if let secret { headers[.authorization] = "Bearer \(secret)" }
+                var got: [Int] = []
+                for (uri, method, body) in routes {
+                    let response = try await client.execute(
+                        uri: uri, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) })
+                    got.append(Int(response.status.code))
+                    if response.status == .unauthorized {
+                        #expect(response.headers[.wwwAuthenticate]?.hasPrefix("Bearer") == true)
+                        let problem = try GreenlightJSON.decoder().decode(Problem.self, from: Data(buffer: response.body))
+                        #expect(problem.detail.contains("Authorization: Bearer"))
+                    }
+                    if response.status == .forbidden {
+                        let problem = try GreenlightJSON.decoder().decode(Problem.self, from: Data(buffer: response.body))
+                        #expect(problem.detail.contains("scope") && problem.detail.contains("\""), "\(problem.detail)")
+                    }
+                }
+                #expect(got == answers, "key \(secret ?? "none")")
+            }
+            let forbidden = try await client.execute(
+                uri: "/v1/requests/REQ-1/cancel", method: .post, headers: [.authorization: "Bearer bot-secret-0123456789"])
+            let problem = try GreenlightJSON.decoder().decode(Problem.self, from: Data(buffer: forbidden.body))
+            #expect(problem.detail.contains("\"bot\"") && problem.detail.contains("admin scope"), "\(problem.detail)")
         }
+        // Each action names the key it came through.
+        #expect(publisher.published(DecisionSubmitted.self).map(\.apiKey) == ["bot", "ops"])
+        #expect(publisher.published(CancelRequested.self).map(\.apiKey) == ["ops"])
+        #expect(publisher.published(ResendRequested.self).map(\.apiKey) == ["ops"])
+        #expect(publisher.published(ApprovalRequested.self).count == 2)
+    }
+
+    /// Deliberately open (`GREENLIGHT_INTAKE_AUTH=none`): no key needed, and none recorded.
+    @Test func anOpenAPINeedsNoKey() async throws {
+        let publisher = RecordingPublisher()
+        let statuses = FixedStatuses(known: ["REQ-1": status(.pending)])
+        try await app(publisher, statuses: statuses, keys: APIKeys([], open: true)).test(.router) { client in
+            let read = try await client.execute(uri: "/v1/requests/REQ-1", method: .get)
+            #expect(read.status == .ok)
+            let decided = try await client.execute(
+                uri: "/v1/requests/REQ-1/decision", method: .post, headers: [.contentType: "application/json"],
+                body: ByteBuffer(string: #"{"decision": "approve", "decidedBy": "a@example.com"}"#))
+            #expect(decided.status == .accepted)
+        }
+        #expect(publisher.published(DecisionSubmitted.self).map(\.apiKey) == [nil])
     }
 }

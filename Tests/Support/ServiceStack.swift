@@ -26,6 +26,10 @@ public final class ServiceStack: Sendable {
 
     /// The link secret every stack's orchestrator and notifiers share.
     public static let linkSecret = "e2e-link-secret-0123456789abcdef0123456789"
+    /// The secret of the key a stack's API calls use unless a test configures keys of its own.
+    public static let apiSecret = "e2e-api-secret-0123456789abcdef"
+    /// The key every stack has unless a test sets `GREENLIGHT_API_KEYS`: every scope, named `e2e`.
+    public static let apiKeys = "e2e:submit+read+decide+admin:\(apiSecret)"
 
     public static let services = [
         "intake": "greenlight-intake", "orchestrator": "greenlight-orchestrator",
@@ -33,6 +37,14 @@ public final class ServiceStack: Sendable {
     ]
 
     public var intakeURL: String { "http://127.0.0.1:\(ports["intake"]!)" }
+    /// The secret of the first key intake was given (a bare secret, or the last part of `name:scopes:secret`);
+    /// nil when it was given none.
+    public var apiSecret: String? {
+        guard let first = environments["intake"]?["GREENLIGHT_API_KEYS"]?.split(separator: ",").first else { return nil }
+        return first.split(separator: ":", maxSplits: 2).last.map(String.init)
+    }
+    /// `Authorization: Bearer <apiSecret>`, for calls to the program APIs.
+    public var authorization: [(String, String)] { apiSecret.map { [("Authorization", "Bearer \($0)")] } ?? [] }
     public var callbacksURL: String { "http://127.0.0.1:\(ports["callbacks"]!)" }
 
     /// `environment` goes to every service; `services` adds settings for one service (by name: `intake`,
@@ -78,6 +90,7 @@ public final class ServiceStack: Sendable {
             "GREENLIGHT_LOG_LEVEL": "info",
             "GREENLIGHT_POLL_INTERVAL_MS": "100",
             "GREENLIGHT_LINK_SECRET": ServiceStack.linkSecret,
+            "GREENLIGHT_API_KEYS": ServiceStack.apiKeys,
             // A mail server back from an outage is tried again within two seconds.
             "GREENLIGHT_NOTIFY_RETRY_INITIAL_MS": "200",
             "GREENLIGHT_NOTIFY_RETRY_MAX_MS": "2000",
@@ -228,15 +241,21 @@ public final class ServiceStack: Sendable {
 
     // MARK: - Acting as a client
 
-    /// POSTs a JSON body to intake.
+    /// POSTs a JSON body to intake, with the stack's key unless `headers` bring an `Authorization` of their own.
     public func submit(_ json: String, path: String = "/v1/requests", headers: [(String, String)] = []) async throws
         -> HTTP.Response
     {
-        try await HTTP.post(intakeURL + path, body: json, contentType: "application/json", headers: headers)
+        let auth = headers.contains { $0.0.lowercased() == "authorization" } ? [] : authorization
+        return try await HTTP.post(intakeURL + path, body: json, contentType: "application/json", headers: auth + headers)
+    }
+
+    /// GETs a path of intake's API with the stack's key.
+    public func get(_ path: String) async throws -> HTTP.Response {
+        try await HTTP.send(url: intakeURL + path, headers: authorization)
     }
 
     public func status(_ requestId: String) async throws -> RequestStatusBody? {
-        let response = try await HTTP.get("\(intakeURL)/v1/requests/\(requestId)")
+        let response = try await get("/v1/requests/\(requestId)")
         guard response.status == 200 else { return nil }
         return try GreenlightJSON.decoder().decode(RequestStatusBody.self, from: Data(response.body.utf8))
     }

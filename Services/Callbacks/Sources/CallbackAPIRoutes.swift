@@ -60,7 +60,7 @@ public struct CallbackAPIRoutes: Sendable {
     func handle(_ command: CallbackCommand.Command, _ request: Request, context: GreenlightRequestContext) async throws
         -> Response
     {
-        try apiKeys.require(request)
+        let key = try apiKeys.require(.decide, request)
         guard let callbackId = UUID(uuidString: try context.parameters.require("callbackId")) else {
             throw Problem(title: "Not Found", status: 404, detail: "A callback id is a UUID such as 6F1C0B1E-….")
         }
@@ -89,7 +89,7 @@ public struct CallbackAPIRoutes: Sendable {
         var request = request
         let body = try await request.collectBody(upTo: Self.maxBodyBytes)
         let event = try makeCommand(
-            command, body: Data(buffer: body), callback: callback, executionName: executionName)
+            command, body: Data(buffer: body), callback: callback, executionName: executionName, apiKey: key?.name)
         let publication: Publication
         do {
             publication = try await publisher.publish(event, trace: request.trace)
@@ -111,9 +111,9 @@ public struct CallbackAPIRoutes: Sendable {
     }
 
     /// Checks the body for the command and builds the event; a bad body is a 400 naming what to fix.
-    func makeCommand(_ command: CallbackCommand.Command, body: Data, callback: CallbackRecord, executionName: String) throws
-        -> CallbackCommand
-    {
+    func makeCommand(
+        _ command: CallbackCommand.Command, body: Data, callback: CallbackRecord, executionName: String, apiKey: String? = nil
+    ) throws -> CallbackCommand {
         func parse() throws -> JSONValue {
             guard !body.isEmpty else { return .null }
             do {
@@ -145,6 +145,7 @@ public struct CallbackAPIRoutes: Sendable {
                 }
                 object["channel"] = .string(DecisionChannel.api.rawValue)
                 object["decidedAt"] = .string(Timestamp.format(now()))
+                if let apiKey { object["apiKey"] = .string(apiKey) } else { object["apiKey"] = nil }
                 value = .object(object)
             }
             return CallbackCommand(

@@ -22,7 +22,7 @@ public struct CallbacksConfiguration: Sendable {
         let common = CommonConfiguration.read(&reader, service: "greenlight-callbacks", defaultPort: 8081)
         let database = readDatabaseConfiguration(&reader)
         let publicURL = reader.httpURL("GREENLIGHT_PUBLIC_URL", default: "http://127.0.0.1:8081")
-        let apiKeys = APIKeys.read(&reader)
+        let apiKeys = APIKeys.read(&reader, requireKeys: false)
         let rateLimit = reader.int("GREENLIGHT_LINK_RATE_LIMIT", default: 60, range: 0...100_000)
         let forwarded = reader.bool("GREENLIGHT_TRUST_FORWARDED_FOR", default: false)
         let internalHost = reader.string("GREENLIGHT_INTERNAL_HOST", default: "127.0.0.1")

@@ -22,7 +22,7 @@ public struct IntakeConfiguration: Sendable {
         if !EmailAddress.isValid(approver) {
             reader.report("GREENLIGHT_DEFAULT_APPROVER must be an email address, not \"\(approver)\"")
         }
-        let apiKeys = APIKeys.read(&reader)
+        let apiKeys = APIKeys.read(&reader, requireKeys: true)
         let channelText = reader.string("GREENLIGHT_DEFAULT_CHANNEL", default: "email")
         let channel = NotificationChannel(rawValue: channelText.lowercased())
         if channel == nil { reader.report("GREENLIGHT_DEFAULT_CHANNEL must be email or webhook, not \"\(channelText)\"") }

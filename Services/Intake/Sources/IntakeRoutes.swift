@@ -104,6 +104,7 @@ public struct IntakeRoutes: Sendable {
     }
 
     func submit(_ request: Request, context: GreenlightRequestContext) async throws -> Response {
+        try apiKeys.require(.submit, request)
         if let type = request.headers[.contentType], !type.lowercased().hasPrefix("application/json") {
             throw Problem(
                 title: "Unsupported Media Type", status: 415,
@@ -166,54 +167,36 @@ public struct IntakeRoutes: Sendable {
     }
 
     func status(_ requestId: String, request: Request, context: GreenlightRequestContext) async throws -> Response {
+        try apiKeys.require(.read, request)
         var found = try await lookUp(requestId, context: context)
-        if apiKeys.allows(request) {
-            found.callbackIds = try await reading(context) { try await statuses.callbackIds(requestId: requestId) }
-        } else {
-            // Where approvers clicked from is for key holders (auditors, operators), not for anyone with the id.
-            found.votes = found.votes?.map { vote in
-                var vote = vote
-                vote.clientAddress = nil
-                vote.userAgent = nil
-                return vote
-            }
-        }
+        found.callbackIds = try await reading(context) { try await statuses.callbackIds(requestId: requestId) }
         return try .json(found)
     }
 
     func history(_ requestId: String, request: Request, context: GreenlightRequestContext) async throws -> Response {
-        guard var events = try await reading(context, { try await statuses.history(requestId: requestId) }) else {
+        try apiKeys.require(.read, request)
+        guard let events = try await reading(context, { try await statuses.history(requestId: requestId) }) else {
             throw Self.notFound(requestId)
-        }
-        if !apiKeys.allows(request) {
-            events = events.map { event in
-                var event = event
-                event.details = event.details.mapValues { $0.removingKeys(Self.keyHolderOnly) }
-                return event
-            }
         }
         return try .json(HistoryBody(requestId: requestId, events: events))
     }
 
-    /// Fields of the audit trail shown only to callers with an API key.
-    static let keyHolderOnly: Set<String> = ["clientAddress", "userAgent"]
-
-    /// Stops a pending request (API key required): its callbacks end, its links stop working, the outcome says
+    /// Stops a pending request (`admin` scope): its callbacks end, its links stop working, the outcome says
     /// cancelled.
     func cancel(_ requestId: String, request: Request, context: GreenlightRequestContext) async throws -> Response {
-        try apiKeys.require(request)
+        let key = try apiKeys.require(.admin, request)
         _ = try await lookUpPending(requestId, context: context)
         let body = try await Self.optionalBody(CancelRequestBody.self, of: request)
         let reason = body?.reason.flatMap { $0.isEmpty ? nil : String($0.prefix(500)) } ?? "cancelled through the API"
-        let event = CancelRequested(requestId: requestId, reason: reason, requestedAt: now())
+        let event = CancelRequested(requestId: requestId, reason: reason, requestedAt: now(), apiKey: key?.name)
         let publication = try await queue(event, trace: request.trace, what: "cancellation")
         return try .json(Self.accepted("Cancellation accepted", requestId: requestId, publication), status: .accepted)
     }
 
-    /// Lists requests (API key required). Only `status=pending` is supported; `olderThanSeconds` keeps those
+    /// Lists requests (`read` scope). Only `status=pending` is supported; `olderThanSeconds` keeps those
     /// submitted at least that long ago; `limit` (1–1000, default 100) caps the answer, oldest first.
     func list(_ request: Request, context: GreenlightRequestContext) async throws -> Response {
-        try apiKeys.require(request)
+        try apiKeys.require(.read, request)
         let query = request.uri.queryParameters
         guard query.get("status") == ApprovalStatus.pending.rawValue else {
             throw Problem.validation([.init(field: "status", message: "must be \"pending\" (the only list there is)")])
@@ -234,10 +217,10 @@ public struct IntakeRoutes: Sendable {
         return try .json(RequestListBody(requests: found))
     }
 
-    /// Decides a pending request on behalf of `decidedBy` (API key required): the decision travels the same
+    /// Decides a pending request on behalf of `decidedBy` (`decide` scope; the key's name is recorded beside it): the decision travels the same
     /// way as a click on an emailed link (`approvals.decisions`, then the orchestrator), on the `api` channel.
     func decide(_ requestId: String, request: Request, context: GreenlightRequestContext) async throws -> Response {
-        try apiKeys.require(request)
+        let key = try apiKeys.require(.decide, request)
         guard let body = try await Self.optionalBody(DecisionRequestBody.self, of: request) else {
             throw Problem.validation([
                 .init(field: "decision", message: "send {\"decision\": \"approve\" or \"reject\", \"decidedBy\": …}")
@@ -251,22 +234,22 @@ public struct IntakeRoutes: Sendable {
         let comment = body.comment.flatMap { $0.isEmpty ? nil : String($0.prefix(1000)) }
         let event = DecisionSubmitted(
             requestId: requestId, decision: body.decision, decidedBy: decidedBy, channel: .api, comment: comment,
-            decidedAt: now(), tokenHash: nil)
+            decidedAt: now(), tokenHash: nil, apiKey: key?.name)
         let trace = request.trace
         let publication = try await queue(event, trace: trace, what: "decision")
         context.logger.info(
             "Decision submitted through the API",
             metadata: [
                 "requestId": "\(requestId)", "eventId": "\(event.eventId)", "decision": "\(body.decision.rawValue)",
-                "traceId": "\(trace.traceId)",
+                "traceId": "\(trace.traceId)", "apiKey": "\(key?.name ?? "none (open API)")",
             ])
         return try .json(Self.accepted("Decision accepted", requestId: requestId, publication), status: .accepted)
     }
 
     /// Sends a pending request's undecided approvers (or the one named) their link again, in a new message
-    /// (API key required). The link itself does not change.
+    /// (`admin` scope). The link itself does not change.
     func resend(_ requestId: String, request: Request, context: GreenlightRequestContext) async throws -> Response {
-        try apiKeys.require(request)
+        let key = try apiKeys.require(.admin, request)
         let body = try await Self.optionalBody(ResendRequestBody.self, of: request)
         let found = try await lookUpPending(requestId, context: context)
         if let approver = body?.approver, !found.approvers.contains(where: { $0.lowercased() == approver.lowercased() }) {
@@ -274,7 +257,7 @@ public struct IntakeRoutes: Sendable {
                 .init(field: "approver", message: "is not an approver of \(requestId) (\(found.approvers.joined(separator: ", ")))")
             ])
         }
-        let event = ResendRequested(requestId: requestId, approver: body?.approver, requestedAt: now())
+        let event = ResendRequested(requestId: requestId, approver: body?.approver, requestedAt: now(), apiKey: key?.name)
         let publication = try await queue(event, trace: request.trace, what: "resend")
         return try .json(Self.accepted("Resend accepted", requestId: requestId, publication), status: .accepted)
     }

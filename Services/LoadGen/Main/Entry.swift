@@ -30,6 +30,8 @@ struct LoadGenCommand: AsyncParsableCommand {
     @Option(help: "Seconds to wait for the last outcomes after submitting.") var waitSeconds = 60
     @Option(help: "A service process to report the memory of, as name=pid (repeatable).") var service: [String] = []
     @Option(help: "Request id prefix (default: a new one per run).") var prefix: String?
+    @Option(help: "The secret of an intake API key with the submit and read scopes (default: $GREENLIGHT_API_KEY).")
+    var apiKey: String?
 
     func run() async throws {
         guard let mode = LoadOptions.Mode(rawValue: mode) else {
@@ -46,7 +48,8 @@ struct LoadGenCommand: AsyncParsableCommand {
         let options = LoadOptions(
             intakeURL: intakeURL, brokers: kafkaBrokers, fetchWaitMs: kafkaFetchWaitMs, smtpPort: smtpPort, requests: requests, rate: rate,
             concurrency: concurrency, approveShare: approveShare, mode: mode, deadlineSeconds: deadlineSeconds,
-            waitSeconds: waitSeconds, services: services, prefix: prefix ?? "LOAD-\(UUID().uuidString.prefix(8))")
+            waitSeconds: waitSeconds, services: services, prefix: prefix ?? "LOAD-\(UUID().uuidString.prefix(8))",
+            apiKey: apiKey ?? ProcessInfo.processInfo.environment["GREENLIGHT_API_KEY"].flatMap { $0.isEmpty ? nil : $0 })
         let report = try await LoadGenerator(options: options, logger: logger).run()
         FileHandle.standardError.write(Data((report.table + "\n").utf8))
         print(String(decoding: try GreenlightJSON.encode(report), as: UTF8.self))

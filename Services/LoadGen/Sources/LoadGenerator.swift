@@ -39,11 +39,15 @@ public struct LoadOptions: Sendable {
     public var prefix: String
     /// The outcome consumer's `fetch.wait.max.ms`.
     public var fetchWaitMs: Int
+    /// The secret of an intake API key with the `submit` and `read` scopes; nil when intake is open.
+    public var apiKey: String?
 
     public init(
         intakeURL: String, brokers: String, fetchWaitMs: Int = 50, smtpPort: Int, requests: Int, rate: Double?, concurrency: Int,
-        approveShare: Double, mode: Mode, deadlineSeconds: Int, waitSeconds: Int, services: [String: Int32], prefix: String
+        approveShare: Double, mode: Mode, deadlineSeconds: Int, waitSeconds: Int, services: [String: Int32], prefix: String,
+        apiKey: String? = nil
     ) {
+        self.apiKey = apiKey
         self.intakeURL = intakeURL
         self.brokers = brokers
         self.fetchWaitMs = fetchWaitMs
@@ -203,6 +207,7 @@ public final class LoadGenerator: Sendable {
         var request = HTTPClientRequest(url: options.intakeURL + "/v1/requests")
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
+        if let key = options.apiKey { request.headers.add(name: "Authorization", value: "Bearer \(key)") }
         request.body = .bytes(ByteBuffer(string: body))
         let started = ContinuousClock.now
         state.entries.withLock { $0[id]?.submitted = started }
@@ -366,7 +371,9 @@ public final class LoadGenerator: Sendable {
                 }
                 inFlight += 1
                 group.addTask {
-                    guard let response = try? await self.http.execute(HTTPClientRequest(url: self.options.intakeURL + "/v1/requests/\(id)"), timeout: .seconds(30)),
+                    var lookUp = HTTPClientRequest(url: self.options.intakeURL + "/v1/requests/\(id)")
+                    if let key = self.options.apiKey { lookUp.headers.add(name: "Authorization", value: "Bearer \(key)") }
+                    guard let response = try? await self.http.execute(lookUp, timeout: .seconds(30)),
                         let body = try? await response.body.collect(upTo: 1 << 20),
                         let status = try? GreenlightJSON.decoder().decode(RequestStatusBody.self, from: Data(body.readableBytesView))
                     else {

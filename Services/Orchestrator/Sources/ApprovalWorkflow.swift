@@ -119,7 +119,7 @@ public struct ApprovalWorkflow: Workflow {
                 requestId: request.requestId, executionId: context.executionId, status: verdict.status,
                 decidedBy: verdict.decidedBy, decidedAt: verdict.decidedAt, channel: verdict.channel,
                 comment: verdict.comment, errorType: verdict.error?.errorType, errorMessage: verdict.error?.errorMessage,
-                votes: verdict.votes, completedAt: completedAt)
+                votes: verdict.votes, apiKey: verdict.apiKey, completedAt: completedAt)
             let writer = ApprovalWriter(step.connection)
             _ = try await writer.completeRequest(
                 requestId: request.requestId, status: verdict.status, decidedBy: verdict.decidedBy,
@@ -155,6 +155,7 @@ public struct ApprovalWorkflow: Workflow {
         var comment: String?
         var error: DurableError?
         var votes: [ApprovalVote]?
+        var apiKey: String?
 
         init(decision: ApprovalDecisionPayload) {
             switch decision.decision.lowercased() {
@@ -166,6 +167,7 @@ public struct ApprovalWorkflow: Workflow {
             channel = decision.channel ?? .api
             comment = decision.comment
             votes = decision.votes
+            apiKey = decision.apiKey
         }
 
         init(status: ApprovalStatus, error: DurableError) {

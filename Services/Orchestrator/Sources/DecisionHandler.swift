@@ -21,9 +21,20 @@ struct DecisionHandler: Sendable {
         let writer = ApprovalWriter(connection)
         var metadata: Logger.Metadata = ["requestId": "\(decision.requestId)", "eventId": "\(decision.eventId)"]
         if let trace { metadata["traceId"] = "\(trace.traceId)" }
+        /// Writes what happened to the decision into the request's history (when its workflow exists): who, how,
+        /// through which API key, and why.
+        func audit(_ type: String, approver: String, reason: String) async throws {
+            var details: [String: JSONValue] = [
+                "Approver": .string(approver), "Decision": .string(decision.decision.rawValue),
+                "Channel": .string(decision.channel.rawValue), "Reason": .string(reason),
+            ]
+            if let key = decision.apiKey { details["APIKey"] = .string(key) }
+            try await engine.recordHistory(executionNamed: decision.requestId, type: type, details: details, on: connection)
+        }
         func refuse(_ reason: String) async throws {
             logger.notice("Decision not applied: \(reason)", metadata: metadata)
             try await writer.recordDecisionAttempt(decision, accepted: false, reason: reason)
+            if started { try await audit("DecisionRefused", approver: decision.decidedBy, reason: reason) }
         }
         guard started else {
             // Only the decisions topic can get ahead of a request (links and the API need it to exist). The
@@ -60,7 +71,8 @@ struct DecisionHandler: Sendable {
         }
         let vote = ApprovalVote(
             approver: approver, decision: decision.decision, channel: decision.channel, comment: decision.comment,
-            decidedAt: decision.decidedAt, clientAddress: decision.clientAddress, userAgent: decision.userAgent)
+            decidedAt: decision.decidedAt, clientAddress: decision.clientAddress, userAgent: decision.userAgent,
+            apiKey: decision.apiKey)
 
         // Under `all` or a quorum, an approver's decision is a vote, and only the vote that settles the policy
         // resumes the workflow. Under `any`, or from someone who is not an approver (an operator through the API,
@@ -82,6 +94,7 @@ struct DecisionHandler: Sendable {
                     if let hash = decision.tokenHash { try await writer.markLinkTokenUsed(hash: hash) }
                     let reason = "vote recorded: \(approvals) of \(needed) approvals (\(pending.policy))"
                     try await writer.recordDecisionAttempt(decision, accepted: true, reason: reason)
+                    try await audit("VoteRecorded", approver: approver, reason: reason)
                     Counter(label: "greenlight_decisions_total", dimensions: [("channel", decision.channel.rawValue), ("result", "vote")])
                         .increment()
                     logger.info("Vote recorded", metadata: metadata.merging(["approvals": "\(approvals)", "needed": "\(needed)"]) { a, _ in a })
@@ -91,7 +104,8 @@ struct DecisionHandler: Sendable {
         }
         let payload = ApprovalDecisionPayload(
             decision: decided == .approve ? "approved" : "rejected", approver: approver,
-            comment: decision.comment, channel: decision.channel, decidedAt: decision.decidedAt, votes: votes)
+            comment: decision.comment, channel: decision.channel, decidedAt: decision.decidedAt, votes: votes,
+            apiKey: decision.apiKey)
         let result = try await engine.send(
             .success(String(decoding: try GreenlightJSON.encode(payload), as: UTF8.self)),
             toCallbackNamed: ApprovalWorkflow.callbackName, ofExecution: decision.requestId, on: connection)
@@ -167,7 +181,8 @@ struct DecisionHandler: Sendable {
     func apply(_ cancel: CancelRequested, trace: TraceContext? = nil, on connection: PostgresConnection) async throws {
         try await engine.lock(executionNamed: cancel.requestId, on: connection)
         let reason = cancel.reason ?? "cancelled"
-        guard try await engine.stop(executionNamed: cancel.requestId, reason: reason, on: connection) else {
+        let by: [String: JSONValue] = cancel.apiKey.map { ["APIKey": .string($0)] } ?? [:]
+        guard try await engine.stop(executionNamed: cancel.requestId, reason: reason, details: by, on: connection) else {
             logger.notice("Nothing to cancel", metadata: ["requestId": "\(cancel.requestId)"])
             return
         }
@@ -182,7 +197,8 @@ struct DecisionHandler: Sendable {
         try await writer.expireLinkTokens(requestId: cancel.requestId, at: now)
         let outcome = ApprovalCompleted(
             requestId: cancel.requestId, executionId: executionId, status: .cancelled, decidedBy: nil, decidedAt: nil,
-            channel: nil, comment: nil, errorType: DurableError.executionStopped, errorMessage: reason, completedAt: now)
+            channel: nil, comment: nil, errorType: DurableError.executionStopped, errorMessage: reason, apiKey: cancel.apiKey,
+            completedAt: now)
         let completed = ApprovalLifecycle(
             requestId: cancel.requestId, executionId: executionId, stage: .completed, at: now, status: .cancelled)
         try await engine.enqueue(completed, trace: trace, on: connection)

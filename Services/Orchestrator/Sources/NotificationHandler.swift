@@ -61,7 +61,9 @@ struct NotificationHandler: Sendable {
         let approvers = targets.map(\.approver)
         try await engine.recordHistory(
             executionNamed: resend.requestId, type: "NotificationsResent",
-            details: ["Approvers": .array(approvers.map(JSONValue.string))], on: connection)
+            details: ["Approvers": .array(approvers.map(JSONValue.string))].merging(
+                resend.apiKey.map { ["APIKey": .string($0)] } ?? [:]) { a, _ in a },
+            on: connection)
         guard !approvers.isEmpty else { return }
         let notified = ApprovalLifecycle(
             requestId: resend.requestId, executionId: request.executionId, stage: .notified,
