@@ -15,12 +15,12 @@ struct ComposeFileTests {
 
     /// Tuning knobs with defaults that suit containers as well; everything else a service reads must be set.
     static let optional: Set<String> = [
-        "GREENLIGHT_LOG_LEVEL", "GREENLIGHT_POLL_INTERVAL_MS", "GREENLIGHT_KAFKA_REPLICATION_FACTOR", "GREENLIGHT_API_KEYS",
+        "GREENLIGHT_LOG_LEVEL", "GREENLIGHT_POLL_INTERVAL_MS", "GREENLIGHT_KAFKA_REPLICATION_FACTOR",
         "GREENLIGHT_LINK_RATE_LIMIT", "GREENLIGHT_TRUST_FORWARDED_FOR", "GREENLIGHT_DEFAULT_CHANNEL", "GREENLIGHT_WEBHOOK_URL",
         "GREENLIGHT_KAFKA_FETCH_WAIT_MS", "GREENLIGHT_TRACING", "GREENLIGHT_KAFKA_SESSION_TIMEOUT_MS",
         "GREENLIGHT_INBOX_RETENTION_HOURS", "GREENLIGHT_NOTIFIER_SENDERS", "GREENLIGHT_NOTIFY_RETRY_INITIAL_MS",
         "GREENLIGHT_NOTIFY_RETRY_MAX_MS", "GREENLIGHT_KAFKA_SECURITY_PROTOCOL", "GREENLIGHT_LINK_SECRETS_PREVIOUS",
-        "GREENLIGHT_INTERNAL_HOST", "GREENLIGHT_INTERNAL_PORT", "GREENLIGHT_FOUR_EYES",
+        "GREENLIGHT_INTERNAL_HOST", "GREENLIGHT_INTERNAL_PORT", "GREENLIGHT_FOUR_EYES", "GREENLIGHT_INTAKE_AUTH",
     ]
 
     /// The variables each service reads, as its own configuration loader reports them.
@@ -30,7 +30,7 @@ struct ComposeFileTests {
             Set(banner.split(separator: " ").compactMap { $0.split(separator: "=").first.map(String.init) })
         }
         return [
-            "intake": names(try IntakeConfiguration.load([:]).banner),
+            "intake": names(try IntakeConfiguration.load(["GREENLIGHT_API_KEYS": String(repeating: "k", count: 16)]).banner),
             "orchestrator": names(try OrchestratorConfiguration.load(secret).banner),
             "notifier": names(try NotifierConfiguration.load(secret).banner),
             "callbacks": names(try CallbacksConfiguration.load([:]).banner),
@@ -48,11 +48,24 @@ struct ComposeFileTests {
 
     @Test func everyRequiredSettingIsSetForEveryService() throws {
         let services = try services()
+        let root = try #require(try Yams.load(yaml: String(contentsOf: Self.file, encoding: .utf8)) as? [String: Any])
+        let secrets = root["secrets"] as? [String: Any] ?? [:]
         for (name, settings) in try Self.settings() {
             let service = try #require(services[name], "no \(name) service in docker-compose.yml")
             let environment = environment(service)
+            let mounted = Set((service["secrets"] as? [String] ?? []).map { "/run/secrets/\($0)" })
             for setting in settings.subtracting(Self.optional) {
-                #expect(environment[setting]?.isEmpty == false, "\(name) needs \(setting)")
+                // Set directly, or as a Docker secret the service mounts and that compose defines.
+                if let file = environment[setting + "_FILE"] {
+                    #expect(mounted.contains(file), "\(name) reads \(setting) from \(file), which it does not mount")
+                    #expect(secrets[String(file.split(separator: "/").last ?? "")] != nil, "no secret for \(file)")
+                } else {
+                    #expect(environment[setting]?.isEmpty == false, "\(name) needs \(setting)")
+                }
+            }
+            // Secrets arrive as files, never as environment variables (which `docker inspect` shows).
+            for secret in ["GREENLIGHT_LINK_SECRET", "GREENLIGHT_API_KEYS"] {
+                #expect(environment[secret] == nil, "\(name) gets \(secret) as an environment variable")
             }
             #expect(service["restart"] != nil, "\(name) has no restart policy")
             #expect(service["healthcheck"] != nil, "\(name) has no health check")
@@ -77,8 +90,14 @@ struct ComposeFileTests {
 
         // Links in emails reach the callback receiver's published port.
         let publicURL = try #require(URLComponents(string: environment(services["notifier"]!)["GREENLIGHT_PUBLIC_URL"] ?? ""))
-        let callbackPorts = (services["callbacks"]?["ports"] as? [String] ?? []).compactMap { $0.split(separator: ":").first }
-        #expect(callbackPorts.contains { String($0) == String(publicURL.port ?? 80) })
+        // host-address:host-port:container-port; published on the loopback address only.
+        let callbackPorts = (services["callbacks"]?["ports"] as? [String] ?? []).map { $0.split(separator: ":").map(String.init) }
+        #expect(callbackPorts.contains { $0.count == 3 && $0[1] == String(publicURL.port ?? 80) })
+        for name in ["intake", "callbacks"] {
+            for mapping in services[name]?["ports"] as? [String] ?? [] {
+                #expect(mapping.hasPrefix("127.0.0.1:"), "\(name) publishes \(mapping) on every interface")
+            }
+        }
 
         // The notifier's SMTP server, the brokers and the database are the compose services of those names.
         let smtp = try #require(URLComponents(string: environment(services["notifier"]!)["GREENLIGHT_SMTP_URL"] ?? ""))
