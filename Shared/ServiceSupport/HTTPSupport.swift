@@ -3,6 +3,7 @@ import GreenlightModels
 import Hummingbird
 import Kafka
 import Logging
+import Metrics
 import NIOCore
 import Postgres
 
@@ -30,6 +31,8 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             case 401: return .problem(problem, headers: [.wwwAuthenticate: #"Bearer realm="greenlight""#])
             default: return .problem(problem)
             }
+        } catch let limited as RateLimited {
+            return .problem(limited.problem, headers: [.retryAfter: "\(limited.retryAfter)"])
         } catch let error as HTTPError {
             let status = Int(error.status.code)
             let detail: String
@@ -49,6 +52,21 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
                     title: "Internal Server Error", status: 500,
                     detail: "The request could not be completed; it is safe to retry."))
         }
+    }
+}
+
+/// A 429 answer: the problem says which limit and what to do, `Retry-After` when to try again.
+public struct RateLimited: Error, Sendable {
+    public var problem: Problem
+    public var retryAfter: Int
+
+    /// Counts the refusal (`greenlight_rate_limited_total{limit}`) as it is made.
+    public init(limit: String, retryAfter: Int, detail: String) {
+        problem = Problem(
+            type: "https://greenlight.dev/problems/rate-limited", title: "Too Many Requests", status: 429,
+            detail: detail + " Retry after \(retryAfter) s.")
+        self.retryAfter = retryAfter
+        Counter(label: "greenlight_rate_limited_total", dimensions: [("limit", limit)]).increment()
     }
 }
 

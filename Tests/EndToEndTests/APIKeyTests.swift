@@ -117,4 +117,29 @@ struct APIKeyTests {
         #expect(status != 0)
         #expect(output.contains("GREENLIGHT_API_KEYS is empty") && output.contains("GREENLIGHT_INTAKE_AUTH=none"), "\(output)")
     }
+
+    /// The abuse limits through the real intake: 429 problems with `Retry-After`, counted in `/metrics`.
+    @Test func abuseLimitsAnswer429AndAreCounted() async throws {
+        try await ServiceStack.with(
+            environment: ["GREENLIGHT_SUBMIT_RATE_LIMIT": "3", "GREENLIGHT_RECIPIENT_RATE_LIMIT": "1"]
+        ) { stack in
+            func submit(_ approver: String) async throws -> HTTP.Response {
+                let id = TestEnvironment.uniqueName("LIMIT")
+                return try await stack.submit(
+                    #"{"requestId": "\#(id)", "amount": 1, "description": "Limits", "approvers": ["\#(approver)"]}"#)
+            }
+            #expect(try await submit("a@example.com").status == 202)
+            let again = try await submit("a@example.com")
+            #expect(again.status == 429)
+            #expect(again.header("Retry-After").flatMap(Int.init) ?? 0 > 0, "\(again.headers)")
+            #expect(again.body.contains("GREENLIGHT_RECIPIENT_RATE_LIMIT"))
+            #expect(try await submit("b@example.com").status == 202)
+            let fourth = try await submit("c@example.com")
+            #expect(fourth.status == 429)
+            #expect(fourth.body.contains("GREENLIGHT_SUBMIT_RATE_LIMIT"))
+            let metrics = try await stack.metrics("intake")
+            #expect(metrics.value("greenlight_rate_limited_total", ["limit": "recipient"]) == 1, "\(metrics)")
+            #expect(metrics.value("greenlight_rate_limited_total", ["limit": "submit"]) == 1)
+        }
+    }
 }

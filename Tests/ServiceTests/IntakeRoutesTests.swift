@@ -66,13 +66,14 @@ struct IntakeRoutesTests {
     /// Tests about something other than keys run with the API open (`GREENLIGHT_INTAKE_AUTH=none`).
     func app(
         _ publisher: RecordingPublisher, statuses: FixedStatuses = FixedStatuses(), fourEyes: Bool = true,
-        keys: APIKeys = APIKeys([], open: true)
+        keys: APIKeys = APIKeys([], open: true), submitLimiter: RateLimiter? = nil, recipientLimiter: RateLimiter? = nil
     ) -> some ApplicationProtocol {
         let router = Router(context: GreenlightRequestContext.self)
         router.add(middleware: ProblemMiddleware())
         IntakeRoutes(
             publisher: publisher, statuses: statuses, defaultApprover: "boss@example.com", apiKeys: keys,
-            fourEyes: fourEyes, now: { Date(timeIntervalSince1970: 1_800_000_000) }
+            fourEyes: fourEyes, submitLimiter: submitLimiter, recipientLimiter: recipientLimiter,
+            now: { Date(timeIntervalSince1970: 1_800_000_000) }
         ).register(on: router)
         return Application(router: router)
     }
@@ -430,5 +431,45 @@ struct IntakeRoutesTests {
             #expect(decided.status == .accepted)
         }
         #expect(publisher.published(DecisionSubmitted.self).map(\.apiKey) == [nil])
+    }
+
+    /// Abuse limits: submissions per key a minute, and requests per recipient an hour, each a 429 problem with
+    /// `Retry-After`; a request refused for one recipient takes nothing from the others' allowance.
+    @Test func submissionsPerKeyAndEmailsPerRecipientAreLimited() async throws {
+        let frozen = ContinuousClock.now
+        let keys = APIKeys([
+            APIKey(name: "ci", scopes: [.submit], secret: "ci-secret-0123456789"),
+            APIKey(name: "other", scopes: [.submit], secret: "other-secret-0123456789"),
+        ])
+        let publisher = RecordingPublisher()
+        let application = app(
+            publisher, keys: keys, submitLimiter: RateLimiter(perMinute: 3, clock: { frozen }),
+            recipientLimiter: RateLimiter(2, per: .seconds(3600), clock: { frozen }))
+        try await application.test(.router) { client in
+            func submit(_ id: String, approvers: [String], key: String = "ci-secret-0123456789") async throws -> TestResponse {
+                let list = approvers.map { "\"\($0)\"" }.joined(separator: ", ")
+                return try await client.execute(
+                    uri: "/v1/requests", method: .post,
+                    headers: [.contentType: "application/json", .authorization: "Bearer \(key)"],
+                    body: ByteBuffer(string: #"{"requestId": "\#(id)", "amount": 1, "description": "d", "approvers": [\#(list)]}"#))
+            }
+            #expect(try await submit("R-1", approvers: ["a@example.com"]).status == .accepted)
+            #expect(try await submit("R-2", approvers: ["A@example.com", "b@example.com"]).status == .accepted)
+            // a@ has had two: a request naming a@ and c@ is refused whole, and c@ keeps its allowance.
+            let refused = try await submit("R-3", approvers: ["c@example.com", "a@example.com"])
+            #expect(refused.status == .tooManyRequests)
+            #expect(Int(refused.headers[.retryAfter] ?? "") ?? 0 >= 1)
+            let problem = try GreenlightJSON.decoder().decode(Problem.self, from: Data(buffer: refused.body))
+            #expect(problem.detail.contains("GREENLIGHT_RECIPIENT_RATE_LIMIT"), "\(problem.detail)")
+            // The key's third submission this minute was R-3; its fourth is refused whatever it names.
+            let fourth = try await submit("R-4", approvers: ["c@example.com"])
+            #expect(fourth.status == .tooManyRequests)
+            #expect(String(buffer: fourth.body).contains("GREENLIGHT_SUBMIT_RATE_LIMIT"))
+            #expect(String(buffer: fourth.body).contains("key ci"))
+            // Another key has its own allowance, and c@ still has both of its.
+            #expect(try await submit("R-5", approvers: ["c@example.com"], key: "other-secret-0123456789").status == .accepted)
+            #expect(try await submit("R-6", approvers: ["c@example.com"], key: "other-secret-0123456789").status == .accepted)
+        }
+        #expect(publisher.published(ApprovalRequested.self).map(\.requestId) == ["R-1", "R-2", "R-5", "R-6"])
     }
 }

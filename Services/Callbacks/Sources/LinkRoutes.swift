@@ -3,6 +3,7 @@ import Foundation
 import GreenlightModels
 import Hummingbird
 import Logging
+import Metrics
 import ServiceSupport
 
 /// What the pages show about a token and its request.
@@ -188,6 +189,7 @@ struct RateLimitMiddleware: RouterMiddleware {
         let client = context.clientAddress(of: request, trustForwardedFor: routes.trustForwardedFor) ?? "unknown"
         if let wait = limiter.acquire(client) {
             context.logger.notice("Link requests rate-limited", metadata: ["client": "\(client)", "retryAfter": "\(wait)"])
+            Counter(label: "greenlight_rate_limited_total", dimensions: [("limit", "link")]).increment()
             return Page.response(Page.tooManyRequests(retryAfter: wait), status: .tooManyRequests, extra: [.retryAfter: "\(wait)"])
         }
         return try await next(request, context)

@@ -12,6 +12,10 @@ public struct IntakeConfiguration: Sendable {
     public var defaultChannel: NotificationChannel
     /// Whether a request's requester is refused among its approvers (`GREENLIGHT_FOUR_EYES`).
     public var fourEyes: Bool
+    /// Submissions a minute per API key (`GREENLIGHT_SUBMIT_RATE_LIMIT`, 0: none).
+    public var submitRateLimit: Int
+    /// Requests an hour that may email one address (`GREENLIGHT_RECIPIENT_RATE_LIMIT`, 0: none).
+    public var recipientRateLimit: Int
     public var banner: String
 
     public static func load(_ environment: [String: String]) throws -> IntakeConfiguration {
@@ -27,9 +31,12 @@ public struct IntakeConfiguration: Sendable {
         let channel = NotificationChannel(rawValue: channelText.lowercased())
         if channel == nil { reader.report("GREENLIGHT_DEFAULT_CHANNEL must be email or webhook, not \"\(channelText)\"") }
         let fourEyes = readFourEyes(&reader)
+        let submitRateLimit = reader.int("GREENLIGHT_SUBMIT_RATE_LIMIT", default: 600, range: 0...1_000_000)
+        let recipientRateLimit = reader.int("GREENLIGHT_RECIPIENT_RATE_LIMIT", default: 120, range: 0...1_000_000)
         try reader.validate()
         return IntakeConfiguration(
             common: common, database: database!, defaultApprover: approver, apiKeys: apiKeys,
-            defaultChannel: channel ?? .email, fourEyes: fourEyes, banner: reader.banner)
+            defaultChannel: channel ?? .email, fourEyes: fourEyes, submitRateLimit: submitRateLimit,
+            recipientRateLimit: recipientRateLimit, banner: reader.banner)
     }
 }

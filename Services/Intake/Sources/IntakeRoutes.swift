@@ -63,13 +63,20 @@ public struct IntakeRoutes: Sendable {
     let apiKeys: APIKeys
     /// Whether a request's requester may not be among its approvers (`GREENLIGHT_FOUR_EYES`).
     let fourEyes: Bool
+    /// Submissions per API key (per client address when the API is open); nil: no limit.
+    let submitLimiter: RateLimiter?
+    /// Requests that may email one address; nil: no limit.
+    let recipientLimiter: RateLimiter?
     let now: @Sendable () -> Date
 
     public init(
         publisher: any EventPublishing, statuses: any ApprovalStatusReading, defaultApprover: String,
         defaultChannel: NotificationChannel = .email,
-        apiKeys: APIKeys = APIKeys([]), fourEyes: Bool = true, now: @escaping @Sendable () -> Date = Date.init
+        apiKeys: APIKeys = APIKeys([]), fourEyes: Bool = true, submitLimiter: RateLimiter? = nil,
+        recipientLimiter: RateLimiter? = nil, now: @escaping @Sendable () -> Date = Date.init
     ) {
+        self.submitLimiter = submitLimiter
+        self.recipientLimiter = recipientLimiter
         self.publisher = publisher
         self.statuses = statuses
         self.defaultApprover = defaultApprover
@@ -104,7 +111,17 @@ public struct IntakeRoutes: Sendable {
     }
 
     func submit(_ request: Request, context: GreenlightRequestContext) async throws -> Response {
-        try apiKeys.require(.submit, request)
+        let key = try apiKeys.require(.submit, request)
+        if let submitLimiter {
+            let caller = key.map { "key \($0.name)" } ?? "client \(context.clientAddress(of: request, trustForwardedFor: false) ?? "unknown")"
+            if let wait = submitLimiter.acquire(caller) {
+                context.logger.notice("Submissions rate-limited", metadata: ["caller": "\(caller)", "retryAfter": "\(wait)"])
+                throw RateLimited(
+                    limit: "submit", retryAfter: wait,
+                    detail: "The \(caller) has submitted \(submitLimiter.limit) requests in the last minute, its limit "
+                        + "(GREENLIGHT_SUBMIT_RATE_LIMIT).")
+            }
+        }
         if let type = request.headers[.contentType], !type.lowercased().hasPrefix("application/json") {
             throw Problem(
                 title: "Unsupported Media Type", status: 415,
@@ -137,6 +154,19 @@ public struct IntakeRoutes: Sendable {
         } catch {
             // The orchestrator also ignores a request id it has seen, so publishing is still safe.
             context.logger.warning("Status look-up failed; publishing anyway", metadata: ["error": "\(error)"])
+        }
+
+        if let recipientLimiter {
+            let recipients = (validated.approvers + validated.escalateTo).map { $0.lowercased() }
+            if let wait = recipientLimiter.acquire(all: recipients) {
+                context.logger.notice(
+                    "Request refused: a recipient's email limit is reached",
+                    metadata: ["requestId": "\(validated.requestId)", "retryAfter": "\(wait)"])
+                throw RateLimited(
+                    limit: "recipient", retryAfter: wait,
+                    detail: "One of this request's approvers has been sent \(recipientLimiter.limit) requests in the last "
+                        + "hour, the most one address may get (GREENLIGHT_RECIPIENT_RATE_LIMIT); nothing was sent.")
+            }
         }
 
         let event = validated.event(submittedAt: now())

@@ -19,7 +19,10 @@ public enum IntakeService {
             publisher: OutboxFallbackPublisher(producer: producer, pool: pool, logger: logger),
             statuses: LiveStatusReader(pool: pool),
             defaultApprover: configuration.defaultApprover, defaultChannel: configuration.defaultChannel,
-            apiKeys: configuration.apiKeys, fourEyes: configuration.fourEyes
+            apiKeys: configuration.apiKeys, fourEyes: configuration.fourEyes,
+            submitLimiter: configuration.submitRateLimit > 0 ? RateLimiter(perMinute: configuration.submitRateLimit) : nil,
+            recipientLimiter: configuration.recipientRateLimit > 0
+                ? RateLimiter(configuration.recipientRateLimit, per: .seconds(3600)) : nil
         ).register(on: router)
 
         let server = makeHTTPServer(
