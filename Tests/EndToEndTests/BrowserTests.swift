@@ -78,7 +78,7 @@ struct BrowserTests {
             #expect(pages.email == "Approval needed")
             #expect(pages.review == "Approve this request?")
             #expect(pages.result == "Request Approved!")
-            #expect(pages.resultText.contains("the workflow has been notified"))
+            #expect(pages.resultText.contains("Your decision settled \(requestId): it is approved."))
             #expect(pages.again.hasPrefix("This request was already"))
             #expect(pages.reviewBoth == "Review this request")
             #expect(pages.rejected == "Request Rejected!")

@@ -12,11 +12,17 @@ import Testing
 struct FixedTokens: LinkTokenReading {
     var records: [String: LinkTokenRecord] = [:]
     var failing = false
+    /// The orchestrator's verdict on any decision (by default: it settled the request, approved); nil: it has not
+    /// taken it yet.
+    var verdict: DecisionVerdict? = DecisionVerdict(
+        accepted: true, reason: nil, status: .approved, decidedBy: "a@example.com", decidedAt: nil)
 
     func linkToken(hash: String) async throws -> LinkTokenRecord? {
         if failing { throw CancellationError() }
         return records[hash]
     }
+
+    func verdict(requestId: String, eventId: UUID) async throws -> DecisionVerdict? { verdict }
 }
 
 struct LinkRoutesTests {
@@ -33,14 +39,15 @@ struct LinkRoutesTests {
             decidedAt: usedAt, endedByDeadline: byDeadline, readAt: now)
     }
 
-    func app(_ tokens: FixedTokens, _ publisher: RecordingPublisher, limiter: RateLimiter? = nil, trustForwardedFor: Bool = false)
-        -> some ApplicationProtocol
-    {
+    func app(
+        _ tokens: FixedTokens, _ publisher: RecordingPublisher, limiter: RateLimiter? = nil, trustForwardedFor: Bool = false,
+        verdictWait: Duration = .milliseconds(300)
+    ) -> some ApplicationProtocol {
         let router = Router(context: GreenlightRequestContext.self)
         router.add(middleware: ProblemMiddleware())
         LinkRoutes(
             tokens: tokens, publisher: publisher, publicURL: "https://approvals.example.com/", limiter: limiter,
-            trustForwardedFor: trustForwardedFor
+            trustForwardedFor: trustForwardedFor, verdictWait: verdictWait
         ).register(on: router)
         return Application(router: router)
     }
@@ -84,7 +91,9 @@ struct LinkRoutesTests {
 
     @Test func postPublishesTheDecisionForTheTokensApprover() async throws {
         let publisher = RecordingPublisher()
-        let tokens = FixedTokens(records: [LinkToken.hash(token): record()])
+        let tokens = FixedTokens(
+            records: [LinkToken.hash(token): record()],
+            verdict: DecisionVerdict(accepted: true, reason: nil, status: .rejected, decidedBy: "a@example.com", decidedAt: now))
         try await app(tokens, publisher).test(.router) { client in
             try await client.execute(
                 uri: "/reject/\(token)", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
@@ -92,9 +101,9 @@ struct LinkRoutesTests {
             ) { response in
                 #expect(response.status == .ok)
                 #expect(String(buffer: response.body).contains("Request Rejected!"))
-                // The X icon, and the line that says the workflow heard.
+                // The X icon, and the line that says what the decision did, as the orchestrator reported it.
                 #expect(String(buffer: response.body).contains(#"<div class="icon bad" aria-hidden="true">&#10008;</div>"#))
-                #expect(String(buffer: response.body).contains("the workflow has been notified"))
+                #expect(String(buffer: response.body).contains("Your decision settled REQ-7: it is rejected."))
                 expectPageHeaders(response)
             }
         }
@@ -105,6 +114,46 @@ struct LinkRoutesTests {
         #expect(decisions.first?.channel == .link)
         #expect(decisions.first?.comment == "Too expensive!")
         #expect(decisions.first?.tokenHash == LinkToken.hash(token))
+    }
+
+    /// The page after a click says what the orchestrator made of it, never more: a settled request, a vote kept
+    /// with the tally, a race lost to someone else (who and when), the requester refused, any other refusal with
+    /// its reason — or, when no verdict comes within the wait, that the decision was received and the page will
+    /// look again.
+    @Test func theClickSaysWhatTheOrchestratorMadeOfIt() async throws {
+        let cases: [(DecisionVerdict?, HTTPResponse.Status, [String])] = [
+            (DecisionVerdict(accepted: true, reason: "vote recorded: 1 of 2 approvals (all)", status: .pending, decidedBy: nil, decidedAt: nil),
+             .ok, ["Your vote is recorded", "1 of 2 approvals so far"]),
+            (DecisionVerdict(accepted: true, reason: nil, status: .approved, decidedBy: "a@example.com", decidedAt: now),
+             .ok, ["Request Approved!"]),
+            (DecisionVerdict(
+                accepted: false, reason: "the request was already decided (callback SUCCEEDED)", status: .rejected,
+                decidedBy: "b@example.com", decidedAt: now),
+             .conflict, ["already rejected", "by b@example.com on \(HumanFormat.utc(now))"]),
+            (DecisionVerdict(
+                accepted: false, reason: "four eyes: a@example.com requested this approval and cannot decide it",
+                status: .pending, decidedBy: nil, decidedAt: nil),
+             .forbidden, ["You cannot decide your own request"]),
+            (DecisionVerdict(accepted: false, reason: "the link token had expired", status: .pending, decidedBy: nil, decidedAt: nil),
+             .conflict, ["Your decision was not applied", "the link token had expired"]),
+            (nil, .accepted, ["Decision received", #"<meta http-equiv="refresh" content="5;url=/r/\#(token)">"#]),
+        ]
+        for (verdict, status, phrases) in cases {
+            let tokens = FixedTokens(records: [LinkToken.hash(token): record()], verdict: verdict)
+            let started = ContinuousClock.now
+            try await app(tokens, RecordingPublisher()).test(.router) { client in
+                let response = try await client.execute(
+                    uri: "/approve/\(token)", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
+                    body: form(.approve))
+                let html = String(buffer: response.body)
+                #expect(response.status == status, "\(String(describing: verdict))")
+                for phrase in phrases { #expect(html.contains(phrase), "\(phrase) missing for \(String(describing: verdict))") }
+                if verdict?.status != .approved { #expect(!html.contains("Request Approved!")) }
+                expectPageHeaders(response)
+            }
+            // Without a verdict the page waited its full time before saying so; with one, it did not wait for nothing.
+            if verdict == nil { #expect(ContinuousClock.now - started >= .milliseconds(300)) }
+        }
     }
 
     @Test func spentExpiredUnknownAndUnavailableEachGetTheirOwnPage() async throws {

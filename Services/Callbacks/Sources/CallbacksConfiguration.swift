@@ -15,6 +15,8 @@ public struct CallbacksConfiguration: Sendable {
     /// Where `/metrics`, `/healthz`, `/readyz` and the callback API are served when they are kept off the public
     /// port (`GREENLIGHT_INTERNAL_HOST`, `GREENLIGHT_INTERNAL_PORT`); nil: everything on `GREENLIGHT_HTTP_PORT`.
     public var internalAddress: (host: String, port: Int)?
+    /// How long a click's page waits for the orchestrator's verdict (`GREENLIGHT_LINK_VERDICT_WAIT_MS`).
+    public var verdictWait: Duration
     public var banner: String
 
     public static func load(_ environment: [String: String]) throws -> CallbacksConfiguration {
@@ -25,6 +27,7 @@ public struct CallbacksConfiguration: Sendable {
         let apiKeys = APIKeys.read(&reader, requireKeys: false)
         let rateLimit = reader.int("GREENLIGHT_LINK_RATE_LIMIT", default: 60, range: 0...100_000)
         let forwarded = reader.bool("GREENLIGHT_TRUST_FORWARDED_FOR", default: false)
+        let verdictWait = reader.int("GREENLIGHT_LINK_VERDICT_WAIT_MS", default: 2000, range: 0...30_000)
         let internalHost = reader.string("GREENLIGHT_INTERNAL_HOST", default: "127.0.0.1")
         let internalPortText = reader.string("GREENLIGHT_INTERNAL_PORT", default: "")
         let internalPort = Int(internalPortText)
@@ -38,6 +41,6 @@ public struct CallbacksConfiguration: Sendable {
         return CallbacksConfiguration(
             common: common, database: database!, publicURL: publicURL, apiKeys: apiKeys, linkRateLimit: rateLimit,
             trustForwardedFor: forwarded, internalAddress: internalPort.map { (internalHost, $0) },
-            banner: reader.banner)
+            verdictWait: .milliseconds(verdictWait), banner: reader.banner)
     }
 }

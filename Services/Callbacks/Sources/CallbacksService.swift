@@ -21,7 +21,7 @@ public enum CallbacksService {
         let links = LinkRoutes(
             tokens: ApprovalReader(pool: pool), publisher: publisher, publicURL: configuration.publicURL,
             limiter: configuration.linkRateLimit > 0 ? RateLimiter(perMinute: configuration.linkRateLimit) : nil,
-            trustForwardedFor: configuration.trustForwardedFor)
+            trustForwardedFor: configuration.trustForwardedFor, verdictWait: configuration.verdictWait)
         let api = CallbackAPIRoutes(callbacks: DurableReader(pool: pool), publisher: publisher, apiKeys: configuration.apiKeys)
 
         var services: [any Service] = [PostgresPoolService(pool), KafkaProducerService(producer)]

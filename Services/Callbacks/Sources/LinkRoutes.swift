@@ -12,6 +12,8 @@ typealias TokenView = LinkTokenRecord
 /// Where the receiver looks tokens up (by hash).
 public protocol LinkTokenReading: Sendable {
     func linkToken(hash: String) async throws -> LinkTokenRecord?
+    /// What the orchestrator made of a decision event; nil until it has taken it.
+    func verdict(requestId: String, eventId: UUID) async throws -> DecisionVerdict?
 }
 
 extension ApprovalReader: LinkTokenReading {}
@@ -27,11 +29,15 @@ public struct LinkRoutes: Sendable {
     let publicOrigin: String
     let limiter: RateLimiter?
     let trustForwardedFor: Bool
+    /// How long a click waits for the orchestrator's verdict before the page says the decision was received and
+    /// its result is not known yet.
+    let verdictWait: Duration
 
     public init(
         tokens: any LinkTokenReading, publisher: any EventPublishing, publicURL: String, limiter: RateLimiter? = nil,
-        trustForwardedFor: Bool = false
+        trustForwardedFor: Bool = false, verdictWait: Duration = .seconds(2)
     ) {
+        self.verdictWait = verdictWait
         self.tokens = tokens
         self.publisher = publisher
         publicOrigin = Self.origin(of: publicURL) ?? publicURL
@@ -172,8 +178,64 @@ public struct LinkRoutes: Sendable {
             if publication == .queued {
                 return Page.response(Page.received(decision, token: record), status: .accepted)
             }
-            return Page.response(Page.decided(decision, token: record), status: .ok)
+            return await outcomePage(of: event, token: record, plainToken: token, context: context)
         }
+    }
+}
+
+extension LinkRoutes {
+    /// The page for a click once its decision is with the broker: what the orchestrator made of it, waited for up
+    /// to `verdictWait`. Never more than happened — a vote is a vote, a click that lost a race is told who won,
+    /// and a verdict still to come is said to be still to come.
+    func outcomePage(
+        of event: DecisionSubmitted, token record: LinkTokenRecord, plainToken: String, context: GreenlightRequestContext
+    ) async -> Response {
+        let deadline = ContinuousClock.now + verdictWait
+        let tokens = self.tokens
+        /// Whether the request's state has yet to catch up with the verdict: no verdict yet, or one that settled
+        /// (or found settled) a request whose outcome is not written yet.
+        func unsettled(_ verdict: DecisionVerdict?) -> Bool {
+            guard let verdict else { return true }
+            guard verdict.status == .pending else { return false }
+            return verdict.accepted ? verdict.reason == nil : verdict.cameTooLate
+        }
+        var verdict: DecisionVerdict?
+        repeat {
+            do {
+                // Within what is left of the wait (a database that hangs does not hold the page past it).
+                let left = max(deadline - ContinuousClock.now, .milliseconds(200))
+                verdict = try await withDeadline(min(left, AnswerBudget.read), "Reading the decision's verdict") {
+                    try await tokens.verdict(requestId: event.requestId, eventId: event.eventId)
+                }
+            } catch {
+                context.logger.warning("Verdict look-up failed", metadata: ["requestId": "\(event.requestId)", "error": "\(error)"])
+            }
+            guard unsettled(verdict), ContinuousClock.now < deadline, !Task.isCancelled else { break }
+            try? await Task.sleep(for: .milliseconds(100))
+        } while true
+        guard let verdict else {
+            return Page.response(Page.pending(event.decision, token: record, plainToken: plainToken), status: .accepted)
+        }
+        var after = record
+        after.status = verdict.status
+        after.decidedBy = verdict.decidedBy
+        after.decidedAt = verdict.decidedAt
+        if verdict.accepted {
+            if let tally = verdict.tally {
+                return Page.response(Page.voteRecorded(event.decision, token: after, tally: tally), status: .ok)
+            }
+            switch verdict.status {
+            case .approved: return Page.response(Page.decided(.approve, token: after), status: .ok)
+            case .rejected: return Page.response(Page.decided(.reject, token: after), status: .ok)
+            default: return Page.response(Page.pending(event.decision, token: after, plainToken: plainToken), status: .accepted)
+            }
+        }
+        let reason = verdict.reason ?? "it was not applied"
+        if verdict.isFourEyesRefusal { return Page.response(Page.fourEyes(after), status: .forbidden) }
+        if verdict.status != .pending || verdict.cameTooLate || reason.contains("already used") {
+            return Page.response(Page.alreadyDecided(after), status: .conflict)
+        }
+        return Page.response(Page.notApplied(after, reason: reason), status: .conflict)
     }
 }
 

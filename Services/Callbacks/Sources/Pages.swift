@@ -6,7 +6,7 @@ import NIOCore
 
 /// The HTML pages approvers see. Self-contained (inline CSS, no external assets), readable on a phone.
 enum Page {
-    static func layout(title: String, body: String) -> String {
+    static func layout(title: String, head: String = "", body: String) -> String {
         """
         <!DOCTYPE html>
         <html lang="en">
@@ -14,7 +14,7 @@ enum Page {
         <meta charset="utf-8">
         <meta name="viewport" content="width=device-width, initial-scale=1">
         <meta name="robots" content="noindex, nofollow">
-        <title>\(htmlEscape(title)) · Greenlight</title>
+        <title>\(htmlEscape(title)) · Greenlight</title>\(head)
         <style>
         body{margin:0;padding:24px 16px;background:#f4f5f7;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Arial,sans-serif;color:#1f2328}
         main{max-width:560px;margin:0 auto;background:#fff;border-radius:10px;padding:24px;box-shadow:0 1px 3px rgba(0,0,0,.12)}
@@ -121,7 +121,7 @@ enum Page {
             body: """
                 <div class="icon \(approved ? "ok" : "bad")" aria-hidden="true">\(approved ? "&#10004;" : "&#10008;")</div>
                 <h1>\(approved ? "Request Approved!" : "Request Rejected!")</h1>
-                <p>Your decision on \(htmlEscape(token.requestId)) has been recorded and the workflow has been notified.</p>
+                <p>Your decision settled \(htmlEscape(token.requestId)): it is \(approved ? "approved" : "rejected").</p>
                 \(policyNote(token))
                 \(details(token))
                 """)
@@ -138,6 +138,59 @@ enum Page {
                 It is applied as soon as the approval service is reachable again, in a few minutes at most; \
                 you do not need to click again.</p>
                 \(policyNote(token))
+                \(details(token))
+                """)
+    }
+
+    /// A vote that is kept: the request still waits for other approvers.
+    static func voteRecorded(_ decision: Decision, token: TokenView, tally: (approvals: Int, needed: Int)) -> String {
+        layout(
+            title: "Vote recorded",
+            body: """
+                <div class="icon ok" aria-hidden="true">&#10004;</div>
+                <h1>Your vote is recorded</h1>
+                <p>You \(decision == .approve ? "approved" : "rejected") \(htmlEscape(token.requestId)): \(tally.approvals) of \
+                \(tally.needed) approvals so far. The request is decided when the others have had their say.</p>
+                \(policyNote(token))
+                \(details(token))
+                """)
+    }
+
+    /// The verdict did not come within the page's wait: the decision is with the approval service, its result
+    /// unknown yet. The page looks again by itself (no script: a refresh to the link's overview page).
+    static func pending(_ decision: Decision, token: TokenView, plainToken: String) -> String {
+        layout(
+            title: "Decision received", head: "\n<meta http-equiv=\"refresh\" content=\"5;url=/r/\(htmlEscape(plainToken))\">",
+            body: """
+                <div class="icon" aria-hidden="true">&#8987;</div>
+                <h1>Decision received</h1>
+                <p>Your decision to \(decision == .approve ? "approve" : "reject") \(htmlEscape(token.requestId)) \
+                reached the approval service, which has not said yet what it made of it. This page looks again in a \
+                few seconds; you do not need to click again.</p>
+                \(details(token))
+                """)
+    }
+
+    /// The requester tried to decide their own request.
+    static func fourEyes(_ token: TokenView) -> String {
+        layout(
+            title: "Not allowed",
+            body: """
+                <div class="icon bad" aria-hidden="true">&#10008;</div>
+                <h1>You cannot decide your own request</h1>
+                <p>\(htmlEscape(token.requestId)) was requested by you (\(htmlEscape(token.requester ?? token.approver))), and \
+                someone else must decide it. Your attempt is recorded; nothing changed.</p>
+                \(details(token))
+                """)
+    }
+
+    /// Any other refusal, with the orchestrator's reason.
+    static func notApplied(_ token: TokenView, reason: String) -> String {
+        layout(
+            title: "Not applied",
+            body: """
+                <h1>Your decision was not applied</h1>
+                <p>\(htmlEscape(token.requestId)): \(htmlEscape(reason)). Nothing changed.</p>
                 \(details(token))
                 """)
     }

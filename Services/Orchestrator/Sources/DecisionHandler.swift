@@ -67,7 +67,7 @@ struct DecisionHandler: Sendable {
         if fourEyes, let requester = pending?.requester, EmailAddress.isValid(requester),
             requester.lowercased() == approver.lowercased()
         {
-            return try await refuse("four eyes: \(approver) requested this approval and cannot decide it")
+            return try await refuse("\(DecisionVerdict.fourEyes): \(approver) requested this approval and cannot decide it")
         }
         let vote = ApprovalVote(
             approver: approver, decision: decision.decision, channel: decision.channel, comment: decision.comment,
@@ -92,7 +92,7 @@ struct DecisionHandler: Sendable {
                 case .waiting(let approvals, let needed):
                     try await writer.insertVote(requestId: decision.requestId, vote)
                     if let hash = decision.tokenHash { try await writer.markLinkTokenUsed(hash: hash) }
-                    let reason = "vote recorded: \(approvals) of \(needed) approvals (\(pending.policy))"
+                    let reason = "\(DecisionVerdict.voteRecorded): \(approvals) of \(needed) approvals (\(pending.policy))"
                     try await writer.recordDecisionAttempt(decision, accepted: true, reason: reason)
                     try await audit("VoteRecorded", approver: approver, reason: reason)
                     Counter(label: "greenlight_decisions_total", dimensions: [("channel", decision.channel.rawValue), ("result", "vote")])
@@ -123,7 +123,7 @@ struct DecisionHandler: Sendable {
             // Not counted yet: the attempt recorded when it is applied says what it came to.
             try await writer.recordDecisionAttempt(decision, accepted: false, reason: "kept until the request's workflow starts")
         case .alreadyEnded(let callback):
-            try await refuse("the request was already decided (callback \(callback.status.rawValue))")
+            try await refuse("\(DecisionVerdict.alreadyDecided) (callback \(callback.status.rawValue))")
         case .notFound:
             try await refuse("no request with this id is waiting for a decision")
         }
