@@ -10,11 +10,12 @@ public struct GreenlightCommand: AsyncParsableCommand {
         commandName: "greenlight",
         abstract: "Look at and steer a running Greenlight: requests, decisions, cancellations, dead letters.",
         discussion: """
-            Settings come from options or the environment: GREENLIGHT_INTAKE_URL, GREENLIGHT_API_KEY (one of intake's \
-            GREENLIGHT_API_KEYS; needed by pending, decide and cancel) and GREENLIGHT_KAFKA_BROKERS (dlq).
+            Settings come from options or the environment: GREENLIGHT_INTAKE_URL, GREENLIGHT_API_KEY (the secret of one \
+            of intake's GREENLIGHT_API_KEYS, with the scope each command needs: read for status, history and pending; \
+            decide for decide; admin for cancel and resend) and GREENLIGHT_KAFKA_BROKERS (dlq).
 
             Exit status: 0 done; 1 failed; 2 not found; 3 conflict (the request is no longer pending); \
-            4 a service is unavailable; 64 wrong usage; 77 the API key is missing or wrong.
+            4 a service is unavailable; 64 wrong usage; 77 the API key is missing, wrong, or lacks the scope.
             """,
         subcommands: [
             Status.self, History.self, Pending.self, Decide.self, Cancel.self, Resend.self, DeadLetters.self,
