@@ -29,6 +29,12 @@ struct CallbackAPIRoutesTests {
             startedAt: Date(), endedAt: status == .started ? nil : Date())
     }
 
+    /// The legacy bare key (every scope), a key that may only read, and a named decider.
+    static let keys = APIKeys([
+        APIKeys([Self.key]).keys[0], APIKey(name: "dashboard", scopes: [.read], secret: "dashboard-secret-0123456789"),
+        APIKey(name: "approval-bot", scopes: [.decide], secret: "bot-secret-0123456789"),
+    ])
+
     func app(_ publisher: RecordingPublisher) -> some ApplicationProtocol {
         let callbacks = FixedCallbacks(records: [
             open: (record(open), "REQ-1"), ended: (record(ended, status: .succeeded), "REQ-2"),
@@ -37,7 +43,7 @@ struct CallbackAPIRoutesTests {
         let router = Router(context: GreenlightRequestContext.self)
         router.add(middleware: ProblemMiddleware())
         CallbackAPIRoutes(
-            callbacks: callbacks, publisher: publisher, apiKeys: APIKeys([Self.key]),
+            callbacks: callbacks, publisher: publisher, apiKeys: Self.keys,
             now: { Date(timeIntervalSince1970: 1_800_000_000) }
         ).register(on: router)
         return Application(router: router)
@@ -102,5 +108,21 @@ struct CallbackAPIRoutesTests {
         #expect(commands[1].errorMessage == "legal hold")
         #expect(commands[2].result == .array([.number(1), .number(2), .number(3)]))
         #expect(commands[2].requestId == "EXEC-3")
+    }
+
+    /// Completing a callback needs the `decide` scope; an approval's result names the key it came through, and a
+    /// caller cannot put another key's name in it.
+    @Test func theDecideScopeIsNeededAndTheKeyIsNamedInTheResult() async throws {
+        let publisher = RecordingPublisher()
+        try await app(publisher).test(.router) { client in
+            let body = #"{"decision": "approved", "approver": "bot@example.com", "apiKey": "someone-else"}"#
+            let readOnly = try await post(client, "/v1/callbacks/\(open)/success", body, key: "dashboard-secret-0123456789")
+            #expect(readOnly.status == .forbidden)
+            #expect(String(buffer: readOnly.body).contains("decide scope"))
+            #expect(try await post(client, "/v1/callbacks/\(open)/success", body, key: "bot-secret-0123456789").status == .accepted)
+        }
+        let commands = publisher.published(CallbackCommand.self)
+        #expect(commands.count == 1)
+        #expect(commands.first?.result?["apiKey"] == .string("approval-bot"))
     }
 }
