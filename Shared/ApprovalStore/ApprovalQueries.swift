@@ -101,20 +101,14 @@ extension ApprovalReader {
     /// every decision, applied or not), then whether it counted, why not or how far the tally is, and the request's
     /// state after it.
     public func verdict(requestId: String, eventId: UUID) async throws -> DecisionVerdict? {
-        guard
-            let row = try await pool.query(
-                """
-                SELECT a.accepted, a.reason, r.status, r.decided_by, r.decided_at
-                FROM decision_attempts a JOIN approval_requests r ON r.request_id = a.request_id
-                WHERE a.request_id = \(requestId) AND a.event_id = \(eventId)
-                ORDER BY a.id DESC LIMIT 1
-                """
-            ).first
-        else { return nil }
-        let (accepted, reason, status, decidedBy, decidedAt) = try row.decode((Bool, String?, String, String?, Date?).self)
-        return DecisionVerdict(
-            accepted: accepted, reason: reason, status: ApprovalStatus(rawValue: status) ?? .pending, decidedBy: decidedBy,
-            decidedAt: decidedAt)
+        try DecisionVerdict.parse(try await pool.query(DecisionVerdict.query(requestId: requestId, eventId: eventId)))
+    }
+}
+
+extension ApprovalWriter {
+    /// The same, inside the transaction.
+    public func verdict(requestId: String, eventId: UUID) async throws -> DecisionVerdict? {
+        try DecisionVerdict.parse(try await connection.query(DecisionVerdict.query(requestId: requestId, eventId: eventId)))
     }
 }
 
@@ -135,6 +129,40 @@ public struct DecisionVerdict: Sendable, Equatable {
         self.status = status
         self.decidedBy = decidedBy
         self.decidedAt = decidedAt
+    }
+
+    static func query(requestId: String, eventId: UUID) -> PostgresQuery {
+        """
+        SELECT a.accepted, a.reason, r.status, r.decided_by, r.decided_at
+        FROM decision_attempts a JOIN approval_requests r ON r.request_id = a.request_id
+        WHERE a.request_id = \(requestId) AND a.event_id = \(eventId)
+        ORDER BY a.id DESC LIMIT 1
+        """
+    }
+
+    static func parse(_ rows: PostgresRows) throws -> DecisionVerdict? {
+        guard let row = rows.first else { return nil }
+        let (accepted, reason, status, decidedBy, decidedAt) = try row.decode((Bool, String?, String, String?, Date?).self)
+        return DecisionVerdict(
+            accepted: accepted, reason: reason, status: ApprovalStatus(rawValue: status) ?? .pending, decidedBy: decidedBy,
+            decidedAt: decidedAt)
+    }
+
+    /// What became of a decision to `decision` request `requestId`, in a sentence for its approver.
+    public static func sentence(_ verdict: DecisionVerdict?, decision: Decision, requestId: String) -> String {
+        let verb = decision == .approve ? "approve" : "reject"
+        guard let verdict else {
+            return "Your decision to \(verb) \(requestId) could not be applied: the approval service has no record of it. "
+                + "Open the link again to see where the request stands."
+        }
+        if let tally = verdict.tally {
+            return "Your vote to \(verb) \(requestId) is recorded: \(tally.approvals) of \(tally.needed) approvals so far."
+        }
+        var state = "The request is \(verdict.status == .timedOut ? "timed out" : verdict.status.rawValue)"
+        if let by = verdict.decidedBy { state += ", decided by \(by)" }
+        if let at = verdict.decidedAt { state += " on \(HumanFormat.utc(at))" }
+        if verdict.accepted { return "Your decision to \(verb) \(requestId) settled it. \(state)." }
+        return "Your decision to \(verb) \(requestId) was not applied: \(verdict.reason ?? "it was refused"). \(state)."
     }
 
     /// Approvals so far and needed, for a vote that is kept.

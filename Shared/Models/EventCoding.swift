@@ -161,6 +161,7 @@ public enum InboundEvent: Sendable, Equatable {
     case cancelRequested(CancelRequested)
     case notificationDelivery(NotificationDelivery)
     case resendRequested(ResendRequested)
+    case receiptRequested(DecisionReceiptRequested)
 
     private struct TypeProbe: Decodable {
         var type: String
@@ -176,6 +177,7 @@ public enum InboundEvent: Sendable, Equatable {
         case .cancelRequested(let event): return (event.eventId, event.requestId)
         case .notificationDelivery(let event): return (event.eventId, event.requestId)
         case .resendRequested(let event): return (event.eventId, event.requestId)
+        case .receiptRequested(let event): return (event.eventId, event.requestId)
         }
     }
 
@@ -205,6 +207,8 @@ public enum InboundEvent: Sendable, Equatable {
                 return .notificationDelivery(try decoder.decode(NotificationDelivery.self, from: bytes))
             case ResendRequested.eventType:
                 return .resendRequested(try decoder.decode(ResendRequested.self, from: bytes))
+            case DecisionReceiptRequested.eventType:
+                return .receiptRequested(try decoder.decode(DecisionReceiptRequested.self, from: bytes))
             default:
                 throw EventDecodingError(topic: topic, reason: "unknown event type \"\(probe.type)\"")
             }

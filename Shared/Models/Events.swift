@@ -34,6 +34,9 @@ public enum NotificationKind: String, Codable, Sendable, CaseIterable {
     case reminder
     /// Nobody decided within `escalateAfterSeconds`; the approver was added then.
     case escalation
+    /// What became of the approver's own decision, when the page after their click could not say in time
+    /// (`receipt` holds it); no links.
+    case receipt
 }
 
 /// What happens when nobody decides before the deadline.
@@ -148,13 +151,16 @@ public struct NotificationRequested: GreenlightEvent {
     public var expiresAt: Date
     /// What the deadline does if nobody decides: reject (nil) or approve; the message says which.
     public var onTimeout: TimeoutPolicy?
+    /// For a `receipt`: what became of the approver's decision, in a sentence.
+    public var receipt: String?
 
     public init(
         eventId: UUID = UUID(), requestId: String, executionId: UUID, approver: String, tokenNonce: UUID,
         linkKey: String? = nil, kind: NotificationKind? = nil, channel: NotificationChannel? = nil,
         amount: Double, currency: String, description: String, requester: String?, submittedAt: Date, expiresAt: Date,
-        onTimeout: TimeoutPolicy? = nil
+        onTimeout: TimeoutPolicy? = nil, receipt: String? = nil
     ) {
+        self.receipt = receipt
         self.onTimeout = onTimeout
         self.linkKey = linkKey
         self.eventId = eventId
@@ -212,6 +218,35 @@ public struct DecisionSubmitted: GreenlightEvent {
         self.comment = comment
         self.decidedAt = decidedAt
         self.tokenHash = tokenHash
+    }
+}
+
+/// Asks for an email telling an approver what became of their decision (`decisionEventId`), because the page
+/// after their click could not say in time. Topic `approvals.decisions`, keyed by request id: it is taken after
+/// the decision it asks about.
+public struct DecisionReceiptRequested: GreenlightEvent {
+    public static let eventType = "DecisionReceiptRequested"
+    public static let topic = Topic.decisions
+
+    public var eventId: UUID
+    public var type: String = Self.eventType
+    public var version: Int = 1
+    public var requestId: String
+    public var decisionEventId: UUID
+    public var approver: String
+    public var decision: Decision
+    public var requestedAt: Date
+
+    public init(
+        eventId: UUID = UUID(), requestId: String, decisionEventId: UUID, approver: String, decision: Decision,
+        requestedAt: Date
+    ) {
+        self.eventId = eventId
+        self.requestId = requestId
+        self.decisionEventId = decisionEventId
+        self.approver = approver
+        self.decision = decision
+        self.requestedAt = requestedAt
     }
 }
 

@@ -67,4 +67,28 @@ struct ClickTruthTests {
             #expect(history.contains("DecisionRefused") && history.contains("four eyes"), "\(history)")
         }
     }
+
+    /// When the verdict is slower than the page waits, the page says the decision was received and that the result
+    /// will be emailed — and it is: a receipt, no links, saying what became of the decision.
+    @Test func aSlowVerdictIsEmailed() async throws {
+        try await ServiceStack.with(services: ["callbacks": ["GREENLIGHT_LINK_VERDICT_WAIT_MS": "0"]]) { stack in
+            let requestId = TestEnvironment.uniqueName("SLOW")
+            #expect(try await stack.submit(
+                #"{"requestId": "\#(requestId)", "amount": 10, "description": "Slow page", "approvers": ["e@example.com"]}"#
+            ).status == 202)
+            let mail = try await stack.waitForMail(forRequest: requestId)
+            let page = try await HTTP.clickThrough(try #require(mail.links.first { $0.contains("/approve/") }))
+            #expect(page.status == 202, "\(page.body)")
+            #expect(page.body.contains("Decision received") && page.body.contains("will be emailed to e@example.com"), "\(page.body)")
+            #expect(try await stack.outcomes.waitFor(requestId).status == .approved)
+            let received = try await eventually(timeout: .seconds(30)) {
+                stack.mails(forRequest: requestId).contains { $0.header("X-Greenlight-Kind") == "receipt" }
+            }
+            #expect(received, "no receipt")
+            let receipt = try #require(stack.mails(forRequest: requestId).first { $0.header("X-Greenlight-Kind") == "receipt" })
+            #expect(receipt.header("To") == "e@example.com")
+            #expect(receipt.text?.contains("Your decision to approve \(requestId) settled it. The request is approved") == true, "\(receipt.text ?? "")")
+            #expect(receipt.links.isEmpty)
+        }
+    }
 }

@@ -51,7 +51,13 @@ struct EventSchemaTests {
                 requestId: "REQ-001", notificationId: uuid, approver: "a@example.com", kind: .request, result: .delivered,
                 attempt: 1, error: nil, at: at),
             ResendRequested(requestId: "REQ-001", approver: "a@example.com", requestedAt: at),
-            ResendRequested(requestId: "REQ-001", approver: nil, requestedAt: at),
+            ResendRequested(requestId: "REQ-001", approver: nil, requestedAt: at, apiKey: "ops"),
+            DecisionReceiptRequested(
+                requestId: "REQ-001", decisionEventId: uuid, approver: "a@example.com", decision: .approve, requestedAt: at),
+            DecisionSubmitted(
+                requestId: "REQ-001", decision: .approve, decidedBy: "a@example.com", channel: .api, comment: nil,
+                decidedAt: at, tokenHash: nil, apiKey: "approval-bot"),
+            CancelRequested(requestId: "REQ-001", reason: nil, requestedAt: at, apiKey: "ops"),
         ],
         .notifications: [
             NotificationRequested(
@@ -61,6 +67,10 @@ struct EventSchemaTests {
             NotificationRequested(
                 requestId: "REQ-001", executionId: uuid, approver: "a@example.com", tokenNonce: uuid,
                 amount: 5000, currency: "USD", description: "New server", requester: nil, submittedAt: at, expiresAt: at),
+            NotificationRequested(
+                requestId: "REQ-001", executionId: uuid, approver: "a@example.com", tokenNonce: uuid, kind: .receipt,
+                amount: 5000, currency: "USD", description: "New server", requester: nil, submittedAt: at, expiresAt: at,
+                receipt: "Your vote to approve REQ-001 is recorded: 1 of 2 approvals so far."),
         ],
         .outcomes: [
             ApprovalCompleted(
@@ -70,8 +80,10 @@ struct EventSchemaTests {
                     ApprovalVote(
                         approver: "a@example.com", decision: .approve, channel: .link, comment: "ok", decidedAt: at,
                         clientAddress: "203.0.113.7", userAgent: "Mozilla/5.0"),
-                    ApprovalVote(approver: "ops@example.com", decision: .approve, channel: .api, comment: nil, decidedAt: at),
-                ], completedAt: at),
+                    ApprovalVote(
+                        approver: "ops@example.com", decision: .approve, channel: .api, comment: nil, decidedAt: at,
+                        apiKey: "ops"),
+                ], apiKey: "ops", completedAt: at),
             ApprovalCompleted(
                 requestId: "REQ-001", executionId: uuid, status: .cancelled, decidedBy: nil, decidedAt: nil, channel: nil,
                 comment: nil, errorType: "Execution.Stopped", errorMessage: "duplicate", completedAt: at),

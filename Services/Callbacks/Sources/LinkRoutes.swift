@@ -176,9 +176,10 @@ public struct LinkRoutes: Sendable {
                     "queued": "\(publication == .queued)",
                 ])
             if publication == .queued {
-                return Page.response(Page.received(decision, token: record), status: .accepted)
+                let emailed = await askForReceipt(of: event, approver: record.approver, trace: trace, context: context)
+                return Page.response(Page.received(decision, token: record, emailed: emailed), status: .accepted)
             }
-            return await outcomePage(of: event, token: record, plainToken: token, context: context)
+            return await outcomePage(of: event, token: record, plainToken: token, trace: trace, context: context)
         }
     }
 }
@@ -188,7 +189,8 @@ extension LinkRoutes {
     /// to `verdictWait`. Never more than happened — a vote is a vote, a click that lost a race is told who won,
     /// and a verdict still to come is said to be still to come.
     func outcomePage(
-        of event: DecisionSubmitted, token record: LinkTokenRecord, plainToken: String, context: GreenlightRequestContext
+        of event: DecisionSubmitted, token record: LinkTokenRecord, plainToken: String, trace: TraceContext,
+        context: GreenlightRequestContext
     ) async -> Response {
         let deadline = ContinuousClock.now + verdictWait
         let tokens = self.tokens
@@ -200,7 +202,9 @@ extension LinkRoutes {
             return verdict.accepted ? verdict.reason == nil : verdict.cameTooLate
         }
         var verdict: DecisionVerdict?
+        // A wait of zero asks for no verdict at all: every click is answered "received" and emailed its result.
         repeat {
+            if verdictWait == .zero { break }
             do {
                 // Within what is left of the wait (a database that hangs does not hold the page past it).
                 let left = max(deadline - ContinuousClock.now, .milliseconds(200))
@@ -214,7 +218,9 @@ extension LinkRoutes {
             try? await Task.sleep(for: .milliseconds(100))
         } while true
         guard let verdict else {
-            return Page.response(Page.pending(event.decision, token: record, plainToken: plainToken), status: .accepted)
+            let emailed = await askForReceipt(of: event, approver: record.approver, trace: trace, context: context)
+            return Page.response(
+                Page.pending(event.decision, token: record, plainToken: plainToken, emailed: emailed), status: .accepted)
         }
         var after = record
         after.status = verdict.status
@@ -227,7 +233,10 @@ extension LinkRoutes {
             switch verdict.status {
             case .approved: return Page.response(Page.decided(.approve, token: after), status: .ok)
             case .rejected: return Page.response(Page.decided(.reject, token: after), status: .ok)
-            default: return Page.response(Page.pending(event.decision, token: after, plainToken: plainToken), status: .accepted)
+            default:
+                let emailed = await askForReceipt(of: event, approver: record.approver, trace: trace, context: context)
+                return Page.response(
+                    Page.pending(event.decision, token: after, plainToken: plainToken, emailed: emailed), status: .accepted)
             }
         }
         let reason = verdict.reason ?? "it was not applied"
@@ -236,6 +245,24 @@ extension LinkRoutes {
             return Page.response(Page.alreadyDecided(after), status: .conflict)
         }
         return Page.response(Page.notApplied(after, reason: reason), status: .conflict)
+    }
+
+    /// Asks the orchestrator to email the approver what became of their decision (the page cannot say yet);
+    /// whether the ask is with the broker or stored for it — only then does the page promise an email.
+    func askForReceipt(
+        of event: DecisionSubmitted, approver: String, trace: TraceContext, context: GreenlightRequestContext
+    ) async -> Bool {
+        let ask = DecisionReceiptRequested(
+            requestId: event.requestId, decisionEventId: event.eventId, approver: approver, decision: event.decision,
+            requestedAt: event.decidedAt)
+        do {
+            _ = try await publisher.publish(ask, trace: trace)
+            return true
+        } catch {
+            context.logger.warning(
+                "Could not ask for the decision's receipt", metadata: ["requestId": "\(event.requestId)", "error": "\(error)"])
+            return false
+        }
     }
 }
 

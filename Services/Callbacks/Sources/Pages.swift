@@ -128,7 +128,7 @@ enum Page {
     }
 
     /// The decision is stored but not yet with the workflow (the message broker is away): said as it is.
-    static func received(_ decision: Decision, token: TokenView) -> String {
+    static func received(_ decision: Decision, token: TokenView, emailed: Bool = false) -> String {
         layout(
             title: "Decision received",
             body: """
@@ -136,7 +136,7 @@ enum Page {
                 <h1>Decision received</h1>
                 <p>Your decision to \(decision == .approve ? "approve" : "reject") \(htmlEscape(token.requestId)) is stored. \
                 It is applied as soon as the approval service is reachable again, in a few minutes at most; \
-                you do not need to click again.</p>
+                you do not need to click again.\(emailed ? " What became of it will be emailed to \(htmlEscape(token.approver))." : "")</p>
                 \(policyNote(token))
                 \(details(token))
                 """)
@@ -158,7 +158,7 @@ enum Page {
 
     /// The verdict did not come within the page's wait: the decision is with the approval service, its result
     /// unknown yet. The page looks again by itself (no script: a refresh to the link's overview page).
-    static func pending(_ decision: Decision, token: TokenView, plainToken: String) -> String {
+    static func pending(_ decision: Decision, token: TokenView, plainToken: String, emailed: Bool = false) -> String {
         layout(
             title: "Decision received", head: "\n<meta http-equiv=\"refresh\" content=\"5;url=/r/\(htmlEscape(plainToken))\">",
             body: """
@@ -166,7 +166,7 @@ enum Page {
                 <h1>Decision received</h1>
                 <p>Your decision to \(decision == .approve ? "approve" : "reject") \(htmlEscape(token.requestId)) \
                 reached the approval service, which has not said yet what it made of it. This page looks again in a \
-                few seconds; you do not need to click again.</p>
+                few seconds; you do not need to click again.\(emailed ? " The result will be emailed to \(htmlEscape(token.approver))." : "")</p>
                 \(details(token))
                 """)
     }

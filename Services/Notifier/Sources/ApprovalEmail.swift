@@ -18,6 +18,8 @@ public enum ApprovalEmail {
         case .request: (prefix, why) = ("", "")
         case .reminder: (prefix, why) = ("Reminder: ", "You have not decided on this request yet.")
         case .escalation: (prefix, why) = ("Escalated: ", "This request was escalated to you: nobody had decided on it in time.")
+        // Receipts are written by ReceiptEmail; should one reach here, it is a plain request.
+        case .receipt: (prefix, why) = ("", "")
         }
         let heading = prefix.isEmpty ? "Approval needed" : "\(prefix)approval needed"
         let atDeadline = "If nobody decides before the expiry, the request is \(notification.onTimeout == .approve ? "approved" : "rejected") automatically."

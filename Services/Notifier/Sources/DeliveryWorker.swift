@@ -117,8 +117,11 @@ struct DeliveryWorker: Sendable {
             group.addTask {
                 switch channel {
                 case .email:
-                    let mail = ApprovalEmail.make(
-                        for: notification, linkToken: token, publicURL: configuration.publicURL, from: configuration.mailFrom)
+                    let mail =
+                        notification.kind == .receipt
+                        ? ReceiptEmail.make(for: notification, from: configuration.mailFrom)
+                        : ApprovalEmail.make(
+                            for: notification, linkToken: token, publicURL: configuration.publicURL, from: configuration.mailFrom)
                     do {
                         try await smtp.send(mail)
                         return .some(nil)

@@ -165,6 +165,8 @@ struct EventHandler: Sendable {
             try await notifications.apply(report, on: connection)
         case .resendRequested(let resend):
             try await notifications.apply(resend, trace: trace, on: connection)
+        case .receiptRequested(let ask):
+            try await notifications.apply(ask, trace: trace, on: connection)
         }
         return true
     }

@@ -72,6 +72,28 @@ struct NotificationHandler: Sendable {
     }
 }
 
+extension NotificationHandler {
+    /// Emails an approver what became of their decision, whose page could not say in time. The decision was taken
+    /// before this (same key, same partition), so its verdict is recorded. Only for email requests: a webhook goes
+    /// to a shared destination, not to the approver.
+    func apply(_ ask: DecisionReceiptRequested, trace: TraceContext?, on connection: PostgresConnection) async throws {
+        try await engine.lock(executionNamed: ask.requestId, on: connection)
+        let writer = ApprovalWriter(connection)
+        guard let request = try await writer.notificationDetails(requestId: ask.requestId), request.channel == .email else {
+            logger.notice("No receipt: the request is unknown or not notified by email", metadata: ["requestId": "\(ask.requestId)"])
+            return
+        }
+        let verdict = try await writer.verdict(requestId: ask.requestId, eventId: ask.decisionEventId)
+        // A receipt has no links; its nonce derives nothing anyone holds.
+        let receipt = NotificationRequested(
+            requestId: ask.requestId, executionId: request.executionId, approver: ask.approver, tokenNonce: UUID(),
+            kind: .receipt, amount: request.amount, currency: request.currency, description: request.description,
+            requester: request.requester, submittedAt: request.submittedAt, expiresAt: request.expiresAt,
+            receipt: DecisionVerdict.sentence(verdict, decision: ask.decision, requestId: ask.requestId))
+        try await engine.enqueue(receipt, trace: trace, on: connection)
+    }
+}
+
 extension DurableEngine {
     /// Queues a Greenlight event through the outbox, on its own topic, keyed by its request id.
     func enqueue<Event: GreenlightEvent>(_ event: Event, trace: TraceContext?, on connection: PostgresConnection)
