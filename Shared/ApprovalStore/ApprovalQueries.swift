@@ -73,7 +73,7 @@ public struct ApprovalReader: Sendable {
             """
             SELECT t.request_id, t.approver, t.expires_at, t.used_at, e.status, e.amount, e.currency, e.description,
                    e.requester, e.submitted_at, e.decided_by, e.decided_at, e.trace_parent, e.policy,
-                   cardinality(e.approvers) AS approver_count, e.error_type, now() AS read_at
+                   cardinality(e.approvers) AS approver_count, e.error_type, now() AS read_at, e.notify_channel
             FROM link_tokens t JOIN approval_requests e ON e.request_id = t.request_id
             WHERE t.token_hash = \(hash)
             """)
@@ -92,7 +92,8 @@ public struct ApprovalReader: Sendable {
             description: description, requester: requester, submittedAt: submittedAt, decidedBy: decidedBy,
             decidedAt: decidedAt, trace: trace.flatMap(TraceContext.init(traceparent:)), policy: policy,
             approverCount: approverCount,
-            endedByDeadline: errorType.map(DurableError.isTimeout) ?? false, readAt: readAt)
+            endedByDeadline: errorType.map(DurableError.isTimeout) ?? false, readAt: readAt,
+            channel: NotificationChannel(rawValue: try row.decode(String.self, column: "notify_channel")) ?? .email)
     }
 }
 
@@ -209,13 +210,16 @@ public struct LinkTokenRecord: Sendable, Equatable {
     /// The database's time when the token was read: links expire, and clicks are dated, by the database's clock,
     /// never by the receiver host's.
     public var readAt: Date
+    /// How the request reaches its approvers: only an emailed approver can be emailed a receipt.
+    public var channel: NotificationChannel
 
     public init(
         tokenHash: String, requestId: String, approver: String, expiresAt: Date, usedAt: Date?, status: ApprovalStatus,
         amount: Double, currency: String, description: String, requester: String?, submittedAt: Date,
         decidedBy: String?, decidedAt: Date?, trace: TraceContext? = nil, policy: ApprovalPolicy = .any,
-        approverCount: Int = 1, endedByDeadline: Bool = false, readAt: Date
+        approverCount: Int = 1, endedByDeadline: Bool = false, readAt: Date, channel: NotificationChannel = .email
     ) {
+        self.channel = channel
         self.readAt = readAt
         self.endedByDeadline = endedByDeadline
         self.policy = policy

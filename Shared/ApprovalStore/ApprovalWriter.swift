@@ -168,6 +168,20 @@ public struct ApprovalWriter: Sendable {
             "UPDATE link_tokens SET expires_at = least(expires_at, \(at)) WHERE request_id = \(requestId)")
     }
 
+    /// Whether `eventId` is a link decision on the request made in the name of `approver`, someone the request
+    /// emailed a link: the only person a receipt about it may go to.
+    public func isLinkDecision(requestId: String, eventId: UUID, by approver: String) async throws -> Bool {
+        try await connection.query(
+            """
+            SELECT 1 FROM decision_attempts a
+            WHERE a.request_id = \(requestId) AND a.event_id = \(eventId) AND a.channel = 'link'
+              AND lower(a.decided_by) = lower(\(approver))
+              AND EXISTS (SELECT 1 FROM link_tokens t WHERE t.request_id = a.request_id AND lower(t.approver) = lower(\(approver)))
+            LIMIT 1
+            """
+        ).first != nil
+    }
+
     /// Records a decision that reached the orchestrator, whether it won, came too late, or was refused.
     public func recordDecisionAttempt(_ decision: DecisionSubmitted, accepted: Bool, reason: String?) async throws {
         connection.queue(

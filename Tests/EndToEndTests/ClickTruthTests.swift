@@ -81,11 +81,10 @@ struct ClickTruthTests {
             #expect(page.status == 202, "\(page.body)")
             #expect(page.body.contains("Decision received") && page.body.contains("will be emailed to e@example.com"), "\(page.body)")
             #expect(try await stack.outcomes.waitFor(requestId).status == .approved)
-            let received = try await eventually(timeout: .seconds(30)) {
-                stack.mails(forRequest: requestId).contains { $0.header("X-Greenlight-Kind") == "receipt" }
-            }
+            let received = try await eventually(timeout: .seconds(30)) { !stack.receipts(forRequest: requestId).isEmpty }
             #expect(received, "no receipt")
-            let receipt = try #require(stack.mails(forRequest: requestId).first { $0.header("X-Greenlight-Kind") == "receipt" })
+            #expect(stack.receipts(forRequest: requestId).count == 1)
+            let receipt = try #require(stack.receipts(forRequest: requestId).first)
             #expect(receipt.header("To") == "e@example.com")
             #expect(receipt.text?.contains("Your decision to approve \(requestId) settled it. The request is approved") == true, "\(receipt.text ?? "")")
             #expect(receipt.links.isEmpty)

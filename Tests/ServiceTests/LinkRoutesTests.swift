@@ -136,7 +136,7 @@ struct LinkRoutesTests {
              .forbidden, ["You cannot decide your own request"]),
             (DecisionVerdict(accepted: false, reason: "the link token had expired", status: .pending, decidedBy: nil, decidedAt: nil),
              .conflict, ["Your decision was not applied", "the link token had expired"]),
-            (nil, .accepted, ["Decision received", #"<meta http-equiv="refresh" content="5;url=/r/\#(token)">"#]),
+            (nil, .accepted, ["Decision received", "Do not click again", "the result will be emailed to a@example.com"]),
         ]
         for (verdict, status, phrases) in cases {
             let tokens = FixedTokens(records: [LinkToken.hash(token): record()], verdict: verdict)

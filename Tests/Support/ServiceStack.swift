@@ -266,9 +266,19 @@ public final class ServiceStack: Sendable {
         return try GreenlightJSON.decoder().decode(RequestStatusBody.self, from: Data(response.body.utf8))
     }
 
-    /// The emails received for one request, found by their `X-Greenlight-Request-Id` header.
+    /// The emails received for one request, found by their `X-Greenlight-Request-Id` header: those that ask
+    /// approvers to decide (receipts, which tell an approver what became of a click, are `receipts(forRequest:)`).
     public func mails(forRequest requestId: String) -> [ParsedMail] {
-        sink.messages.map(\.parsed).filter { $0.header("X-Greenlight-Request-Id") == requestId }
+        sink.messages.map(\.parsed).filter {
+            $0.header("X-Greenlight-Request-Id") == requestId && $0.header("X-Greenlight-Kind") != "receipt"
+        }
+    }
+
+    /// The receipts sent about a request's clicks.
+    public func receipts(forRequest requestId: String) -> [ParsedMail] {
+        sink.messages.map(\.parsed).filter {
+            $0.header("X-Greenlight-Request-Id") == requestId && $0.header("X-Greenlight-Kind") == "receipt"
+        }
     }
 
     /// Waits for the first email about a request.

@@ -176,10 +176,10 @@ public struct LinkRoutes: Sendable {
                     "queued": "\(publication == .queued)",
                 ])
             if publication == .queued {
-                let emailed = await askForReceipt(of: event, approver: record.approver, trace: trace, context: context)
+                let emailed = await askForReceipt(of: event, approver: record.approver, channel: record.channel, trace: trace, context: context)
                 return Page.response(Page.received(decision, token: record, emailed: emailed), status: .accepted)
             }
-            return await outcomePage(of: event, token: record, plainToken: token, trace: trace, context: context)
+            return await outcomePage(of: event, token: record, trace: trace, context: context)
         }
     }
 }
@@ -189,7 +189,7 @@ extension LinkRoutes {
     /// to `verdictWait`. Never more than happened — a vote is a vote, a click that lost a race is told who won,
     /// and a verdict still to come is said to be still to come.
     func outcomePage(
-        of event: DecisionSubmitted, token record: LinkTokenRecord, plainToken: String, trace: TraceContext,
+        of event: DecisionSubmitted, token record: LinkTokenRecord, trace: TraceContext,
         context: GreenlightRequestContext
     ) async -> Response {
         let deadline = ContinuousClock.now + verdictWait
@@ -218,9 +218,9 @@ extension LinkRoutes {
             try? await Task.sleep(for: .milliseconds(100))
         } while true
         guard let verdict else {
-            let emailed = await askForReceipt(of: event, approver: record.approver, trace: trace, context: context)
+            let emailed = await askForReceipt(of: event, approver: record.approver, channel: record.channel, trace: trace, context: context)
             return Page.response(
-                Page.pending(event.decision, token: record, plainToken: plainToken, emailed: emailed), status: .accepted)
+                Page.pending(event.decision, token: record, emailed: emailed), status: .accepted)
         }
         var after = record
         after.status = verdict.status
@@ -234,9 +234,9 @@ extension LinkRoutes {
             case .approved: return Page.response(Page.decided(.approve, token: after), status: .ok)
             case .rejected: return Page.response(Page.decided(.reject, token: after), status: .ok)
             default:
-                let emailed = await askForReceipt(of: event, approver: record.approver, trace: trace, context: context)
+                let emailed = await askForReceipt(of: event, approver: record.approver, channel: record.channel, trace: trace, context: context)
                 return Page.response(
-                    Page.pending(event.decision, token: after, plainToken: plainToken, emailed: emailed), status: .accepted)
+                    Page.pending(event.decision, token: after, emailed: emailed), status: .accepted)
             }
         }
         let reason = verdict.reason ?? "it was not applied"
@@ -250,8 +250,11 @@ extension LinkRoutes {
     /// Asks the orchestrator to email the approver what became of their decision (the page cannot say yet);
     /// whether the ask is with the broker or stored for it — only then does the page promise an email.
     func askForReceipt(
-        of event: DecisionSubmitted, approver: String, trace: TraceContext, context: GreenlightRequestContext
+        of event: DecisionSubmitted, approver: String, channel: NotificationChannel, trace: TraceContext,
+        context: GreenlightRequestContext
     ) async -> Bool {
+        // A webhook request's links went to a shared destination: there is no one address to tell.
+        guard channel == .email else { return false }
         let ask = DecisionReceiptRequested(
             requestId: event.requestId, decisionEventId: event.eventId, approver: approver, decision: event.decision,
             requestedAt: event.decidedAt)

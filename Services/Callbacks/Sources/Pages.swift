@@ -6,7 +6,7 @@ import NIOCore
 
 /// The HTML pages approvers see. Self-contained (inline CSS, no external assets), readable on a phone.
 enum Page {
-    static func layout(title: String, head: String = "", body: String) -> String {
+    static func layout(title: String, body: String) -> String {
         """
         <!DOCTYPE html>
         <html lang="en">
@@ -14,7 +14,7 @@ enum Page {
         <meta charset="utf-8">
         <meta name="viewport" content="width=device-width, initial-scale=1">
         <meta name="robots" content="noindex, nofollow">
-        <title>\(htmlEscape(title)) · Greenlight</title>\(head)
+        <title>\(htmlEscape(title)) · Greenlight</title>
         <style>
         body{margin:0;padding:24px 16px;background:#f4f5f7;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Arial,sans-serif;color:#1f2328}
         main{max-width:560px;margin:0 auto;background:#fff;border-radius:10px;padding:24px;box-shadow:0 1px 3px rgba(0,0,0,.12)}
@@ -157,16 +157,17 @@ enum Page {
     }
 
     /// The verdict did not come within the page's wait: the decision is with the approval service, its result
-    /// unknown yet. The page looks again by itself (no script: a refresh to the link's overview page).
-    static func pending(_ decision: Decision, token: TokenView, plainToken: String, emailed: Bool = false) -> String {
+    /// unknown yet — emailed when the request is notified by email. (No automatic reload: the link's pages would
+    /// offer the form again while the decision is on its way.)
+    static func pending(_ decision: Decision, token: TokenView, emailed: Bool = false) -> String {
         layout(
-            title: "Decision received", head: "\n<meta http-equiv=\"refresh\" content=\"5;url=/r/\(htmlEscape(plainToken))\">",
+            title: "Decision received",
             body: """
                 <div class="icon" aria-hidden="true">&#8987;</div>
                 <h1>Decision received</h1>
                 <p>Your decision to \(decision == .approve ? "approve" : "reject") \(htmlEscape(token.requestId)) \
-                reached the approval service, which has not said yet what it made of it. This page looks again in a \
-                few seconds; you do not need to click again.\(emailed ? " The result will be emailed to \(htmlEscape(token.approver))." : "")</p>
+                reached the approval service, which has not said yet what it made of it. Do not click again: \
+                \(emailed ? "the result will be emailed to \(htmlEscape(token.approver))." : "open the link again in a minute to see where the request stands.")</p>
                 \(details(token))
                 """)
     }

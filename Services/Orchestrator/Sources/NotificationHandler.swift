@@ -74,8 +74,10 @@ struct NotificationHandler: Sendable {
 
 extension NotificationHandler {
     /// Emails an approver what became of their decision, whose page could not say in time. The decision was taken
-    /// before this (same key, same partition), so its verdict is recorded. Only for email requests: a webhook goes
-    /// to a shared destination, not to the approver.
+    /// before this (same key, same partition), so its verdict is recorded. Only for email requests (a webhook goes
+    /// to a shared destination, not to the approver), and only to the approver a link of the request was issued to
+    /// who made that decision by link: anyone may publish on the decisions topic, and a receipt must not be a way to
+    /// mail a request's details to an address of one's choosing.
     func apply(_ ask: DecisionReceiptRequested, trace: TraceContext?, on connection: PostgresConnection) async throws {
         try await engine.lock(executionNamed: ask.requestId, on: connection)
         let writer = ApprovalWriter(connection)
@@ -83,12 +85,21 @@ extension NotificationHandler {
             logger.notice("No receipt: the request is unknown or not notified by email", metadata: ["requestId": "\(ask.requestId)"])
             return
         }
+        guard try await writer.isLinkDecision(requestId: ask.requestId, eventId: ask.decisionEventId, by: ask.approver) else {
+            logger.notice(
+                "No receipt: no link decision by that approver with that event id",
+                metadata: ["requestId": "\(ask.requestId)", "decisionEventId": "\(ask.decisionEventId)"])
+            return
+        }
         let verdict = try await writer.verdict(requestId: ask.requestId, eventId: ask.decisionEventId)
+        // Sent even after the request's deadline (the notifier sends nothing past a message's expiry).
+        let now = try await connection.databaseTime()
         // A receipt has no links; its nonce derives nothing anyone holds.
         let receipt = NotificationRequested(
             requestId: ask.requestId, executionId: request.executionId, approver: ask.approver, tokenNonce: UUID(),
             kind: .receipt, amount: request.amount, currency: request.currency, description: request.description,
-            requester: request.requester, submittedAt: request.submittedAt, expiresAt: request.expiresAt,
+            requester: request.requester, submittedAt: request.submittedAt,
+            expiresAt: max(request.expiresAt, now.addingTimeInterval(86_400)),
             receipt: DecisionVerdict.sentence(verdict, decision: ask.decision, requestId: ask.requestId))
         try await engine.enqueue(receipt, trace: trace, on: connection)
     }
