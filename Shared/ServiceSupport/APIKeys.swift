@@ -94,14 +94,16 @@ public struct APIKeys: Sendable {
             guard !name.isEmpty, name.count <= 64,
                 name.unicodeScalars.allSatisfy({ $0.properties.isAlphabetic || ("0"..."9").contains($0) || "._-".unicodeScalars.contains($0) })
             else {
-                problems.append("\(position): the name \"\(name)\" must be 1–64 letters, digits, '.', '_' or '-'")
+                // Not echoed: an entry with its parts swapped would put a secret in the log.
+                problems.append("\(position): its name (the part before the first ':') must be 1–64 letters, digits, '.', '_' or '-'")
                 continue
             }
             var scopes: Set<APIScope> = []
             for word in scopeList.split(separator: "+", omittingEmptySubsequences: false) {
                 guard let scope = APIScope(rawValue: word.lowercased()) else {
+                    // The word is not echoed either: in a swapped entry it would be the secret.
                     problems.append(
-                        "\(position) (\(name)): \"\(word)\" is not a scope; use "
+                        "\(position): the part between the colons names something that is not a scope; use "
                             + APIScope.allCases.map(\.rawValue).joined(separator: ", ") + ", joined with +")
                     continue
                 }
@@ -110,13 +112,13 @@ public struct APIKeys: Sendable {
             let digest: [UInt8]
             if secret.lowercased().hasPrefix("sha256:") {
                 guard let bytes = Hex.decode(String(secret.dropFirst("sha256:".count))), bytes.count == 32 else {
-                    problems.append("\(position) (\(name)): sha256: must be followed by 64 hex digits")
+                    problems.append("\(position): sha256: must be followed by 64 hex digits")
                     continue
                 }
                 digest = bytes
             } else {
                 guard secret.count >= 16 else {
-                    problems.append("\(position) (\(name)): its secret has \(secret.count) characters; use 16 or more")
+                    problems.append("\(position): its secret has \(secret.count) characters; use 16 or more")
                     continue
                 }
                 digest = Array(SHA256.hash(data: Array(secret.utf8)))
@@ -148,7 +150,7 @@ public struct APIKeys: Sendable {
         case "none":
             return APIKeys(keys, open: true)
         case "keys":
-            if requireKeys, keys.isEmpty, text.isEmpty {
+            if requireKeys, keys.isEmpty, (try? parse(text)) != nil {
                 reader.report(
                     "\(setting) is empty, so nobody could use the API: give it at least one key (\(format)), or set "
                         + "GREENLIGHT_INTAKE_AUTH=none to open the API deliberately, for local use only")

@@ -33,15 +33,17 @@ struct APIKeysTests {
             }
         }
         #expect(problems("short").contains("entry 1 is a secret of 5 characters"))
-        #expect(problems("ci:submit:short").contains("(ci): its secret has 5 characters"))
-        #expect(problems("ci:write:ci-secret-0123456789").contains("\"write\" is not a scope"))
-        #expect(problems("c i:submit:ci-secret-0123456789").contains("the name \"c i\""))
+        #expect(problems("ci:submit:short").contains("entry 1: its secret has 5 characters"))
+        #expect(problems("ci:write:ci-secret-0123456789").contains("entry 1: the part between the colons names something that is not a scope"))
+        #expect(problems("c i:submit:ci-secret-0123456789").contains("entry 1: its name"))
         #expect(problems("ci:submit:sha256:abc").contains("64 hex digits"))
         #expect(problems("a:b").contains("neither a bare secret nor name:scope+scope:secret"))
         #expect(problems("ci:submit:ci-secret-0123456789,ci:read:other-secret-0123456789").contains("names the key \"ci\" 2 times"))
         #expect(problems("a:submit:same-secret-0123456789,b:read:same-secret-0123456789").contains("the same secret twice"))
-        // Secrets never appear in what is reported.
+        // Secrets never appear in what is reported, even in an entry whose parts are swapped.
         #expect(!problems("ci:write:ci-secret-0123456789").contains("ci-secret"))
+        #expect(!problems("ci:swapped-secret-0123456789:submit").contains("swapped-secret"))
+        #expect(!problems("swapped-secret-0123456789:submit:ci").contains("swapped-secret"))
     }
 
     @Test func intakeNeedsAKeyUnlessDeliberatelyOpen() {
@@ -51,6 +53,10 @@ struct APIKeysTests {
         var open = EnvironmentReader(["GREENLIGHT_INTAKE_AUTH": "none"])
         #expect(APIKeys.read(&open, requireKeys: true).open)
         #expect(open.problems.isEmpty)
+        // A keys file holding only comments is no key at all.
+        var comments = EnvironmentReader(["GREENLIGHT_API_KEYS": "# nothing here yet"])
+        _ = APIKeys.read(&comments, requireKeys: true)
+        #expect(comments.problems.contains { $0.contains("GREENLIGHT_API_KEYS is empty") })
         var typo = EnvironmentReader(["GREENLIGHT_INTAKE_AUTH": "off", "GREENLIGHT_API_KEYS": "k-0123456789abcdef"])
         _ = APIKeys.read(&typo, requireKeys: true)
         #expect(typo.problems.contains { $0.contains("GREENLIGHT_INTAKE_AUTH must be keys") })
