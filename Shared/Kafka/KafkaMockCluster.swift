@@ -116,7 +116,8 @@ private final class PortHolder: @unchecked Sendable {
 
     init?(port: UInt16) {
         // Close-on-exec: a process the tests start meanwhile must not inherit the port and keep it after we let go.
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        // Non-blocking: a connection gone between poll and accept must not hold the thread (and `release`).
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         guard fd >= 0 else { return nil }
         var yes: Int32 = 1
         // Shares the port with the broker's own bound socket and its just-closed connections (in TIME_WAIT).

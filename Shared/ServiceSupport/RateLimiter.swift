@@ -67,6 +67,18 @@ public final class RateLimiter: Sendable {
         }
     }
 
+    /// Returns the tokens `acquire(all:)` took for `keys`, when what they were taken for did not happen.
+    public func giveBack(all keys: some Collection<String>) {
+        buckets.withLock { buckets in
+            for key in Set(keys) {
+                if var bucket = buckets[key] {
+                    bucket.tokens = min(Double(limit), bucket.tokens + 1)
+                    buckets[key] = bucket
+                }
+            }
+        }
+    }
+
     /// Drops buckets that have refilled completely (their clients look new again anyway), then, if still too
     /// many, the least recently used down to 90% of `keep` — so that the next prune is `keep / 10` new clients
     /// away, and a flood of addresses pays for it once in a while, not on every request.

@@ -151,16 +151,21 @@ struct IntakeRoutesTests {
         #expect(publisher.events.withLock { $0.isEmpty })
     }
 
+    /// A 503 sends nothing, so it costs the recipients none of their allowance: the retries are 503s, not 429s.
     @Test func brokerFailureIsA503() async throws {
         let publisher = RecordingPublisher(failure: CancellationError())
-        try await app(publisher).test(.router) { client in
-            try await client.execute(
-                uri: "/requests", method: .post, headers: [.contentType: "application/json"],
-                body: ByteBuffer(string: #"{"requestId": "R", "amount": 1, "description": "d"}"#)
-            ) { response in
-                #expect(response.status == .serviceUnavailable)
-                let problem = try GreenlightJSON.decoder().decode(Problem.self, from: Data(buffer: response.body))
-                #expect(problem.detail.contains("Retry"))
+        let frozen = ContinuousClock.now
+        let limiter = RateLimiter(1, per: .seconds(3600), clock: { frozen })
+        try await app(publisher, recipientLimiter: limiter).test(.router) { client in
+            for _ in 0..<3 {
+                try await client.execute(
+                    uri: "/requests", method: .post, headers: [.contentType: "application/json"],
+                    body: ByteBuffer(string: #"{"requestId": "R", "amount": 1, "description": "d"}"#)
+                ) { response in
+                    #expect(response.status == .serviceUnavailable)
+                    let problem = try GreenlightJSON.decoder().decode(Problem.self, from: Data(buffer: response.body))
+                    #expect(problem.detail.contains("Retry"))
+                }
             }
         }
     }
@@ -377,13 +382,13 @@ struct IntakeRoutesTests {
             ("/v1/requests/REQ-1/cancel", .post, nil), ("/v1/requests/REQ-1/resend", .post, nil),
         ]
         // The answer each key gets on each route, in the order above (404: allowed, and REQ-1 has no history here).
-        let expected: [String?: [Int]] = [
-            nil: [401, 401, 401, 401, 401, 401, 401],
-            "wrong-secret-0123456789": [401, 401, 401, 401, 401, 401, 401],
-            "ci-secret-0123456789": [202, 403, 403, 403, 403, 403, 403],
-            "dashboard-secret-0123456789": [403, 200, 404, 200, 403, 403, 403],
-            "bot-secret-0123456789": [403, 200, 404, 200, 202, 403, 403],
-            "ops-secret-0123456789": [202, 200, 404, 200, 202, 202, 202],
+        let expected: [(String?, [Int])] = [
+            (nil, [401, 401, 401, 401, 401, 401, 401]),
+            ("wrong-secret-0123456789", [401, 401, 401, 401, 401, 401, 401]),
+            ("ci-secret-0123456789", [202, 403, 403, 403, 403, 403, 403]),
+            ("dashboard-secret-0123456789", [403, 200, 404, 200, 403, 403, 403]),
+            ("bot-secret-0123456789", [403, 200, 404, 200, 202, 403, 403]),
+            ("ops-secret-0123456789", [202, 200, 404, 200, 202, 202, 202]),
         ]
         try await app(publisher, statuses: statuses, keys: keys).test(.router) { client in
             for (secret, answers) in expected {

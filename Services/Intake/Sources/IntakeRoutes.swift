@@ -156,8 +156,8 @@ public struct IntakeRoutes: Sendable {
             context.logger.warning("Status look-up failed; publishing anyway", metadata: ["error": "\(error)"])
         }
 
+        let recipients = (validated.approvers + validated.escalateTo).map { $0.lowercased() }
         if let recipientLimiter {
-            let recipients = (validated.approvers + validated.escalateTo).map { $0.lowercased() }
             if let wait = recipientLimiter.acquire(all: recipients) {
                 context.logger.notice(
                     "Request refused: a recipient's email limit is reached",
@@ -175,6 +175,8 @@ public struct IntakeRoutes: Sendable {
         do {
             publication = try await publisher.publish(event, trace: trace)
         } catch {
+            // Nothing will be sent: the recipients keep their allowance for the retry.
+            recipientLimiter?.giveBack(all: recipients)
             context.logger.error(
                 "Could not publish ApprovalRequested",
                 metadata: ["requestId": "\(validated.requestId)", "traceId": "\(trace.traceId)", "error": "\(error)"])
