@@ -5,6 +5,7 @@ import Testing
 
 /// Named, scoped API keys against the running services: what each key may do, and every action carrying the name
 /// of the key that made it — in the vote, the history and the outcome event.
+extension TrustBoundary {
 @Suite(.timeLimit(.minutes(3)))
 struct APIKeyTests {
     static let keys = [
@@ -142,4 +143,5 @@ struct APIKeyTests {
             #expect(metrics.value("greenlight_rate_limited_total", ["limit": "submit"]) == 1)
         }
     }
+}
 }

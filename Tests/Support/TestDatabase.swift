@@ -51,7 +51,7 @@ public struct TestDatabase: Sendable {
 
     /// This database's URL with an `application_name`, to tell its connections apart in `pg_stat_activity`.
     public func url(applicationName: String) -> String {
-        "\(url)?application_name=\(applicationName)"
+        "\(url)\(url.contains("?") ? "&" : "?")application_name=\(applicationName)"
     }
 }
 

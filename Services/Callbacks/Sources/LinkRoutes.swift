@@ -202,6 +202,9 @@ extension LinkRoutes {
             return verdict.accepted ? verdict.reason == nil : verdict.cameTooLate
         }
         var verdict: DecisionVerdict?
+        // Soon at first (a verdict usually takes a few tens of milliseconds), then less often: a slow orchestrator
+        // is not made slower by the clicks waiting on it.
+        var pause = Duration.milliseconds(50)
         // A wait of zero asks for no verdict at all: every click is answered "received" and emailed its result.
         repeat {
             if verdictWait == .zero { break }
@@ -215,7 +218,8 @@ extension LinkRoutes {
                 context.logger.warning("Verdict look-up failed", metadata: ["requestId": "\(event.requestId)", "error": "\(error)"])
             }
             guard unsettled(verdict), ContinuousClock.now < deadline, !Task.isCancelled else { break }
-            try? await Task.sleep(for: .milliseconds(100))
+            try? await Task.sleep(for: pause)
+            pause = min(pause * 2, .milliseconds(400))
         } while true
         guard let verdict else {
             let emailed = await askForReceipt(of: event, approver: record.approver, channel: record.channel, trace: trace, context: context)
