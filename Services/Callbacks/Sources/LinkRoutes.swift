@@ -177,7 +177,7 @@ public struct LinkRoutes: Sendable {
                 ])
             if publication == .queued {
                 let emailed = await askForReceipt(of: event, approver: record.approver, channel: record.channel, trace: trace, context: context)
-                return Page.response(Page.received(decision, token: record, emailed: emailed), status: .accepted)
+                return Page.response(Page.received(decision, token: record, stored: true, emailed: emailed), status: .accepted)
             }
             return await outcomePage(of: event, token: record, trace: trace, context: context)
         }
@@ -206,8 +206,10 @@ extension LinkRoutes {
         // is not made slower by the clicks waiting on it.
         var pause = Duration.milliseconds(50)
         // A wait of zero asks for no verdict at all: every click is answered "received" and emailed its result.
-        repeat {
-            if verdictWait == .zero { break }
+        // Each look comes after a pause (nothing can be there the instant the decision is published).
+        while verdictWait > .zero, unsettled(verdict), ContinuousClock.now < deadline, !Task.isCancelled {
+            try? await Task.sleep(for: min(pause, deadline - ContinuousClock.now))
+            pause = min(pause * 2, .milliseconds(400))
             do {
                 // Within what is left of the wait (a database that hangs does not hold the page past it).
                 let left = max(deadline - ContinuousClock.now, .milliseconds(200))
@@ -217,14 +219,11 @@ extension LinkRoutes {
             } catch {
                 context.logger.warning("Verdict look-up failed", metadata: ["requestId": "\(event.requestId)", "error": "\(error)"])
             }
-            guard unsettled(verdict), ContinuousClock.now < deadline, !Task.isCancelled else { break }
-            try? await Task.sleep(for: pause)
-            pause = min(pause * 2, .milliseconds(400))
-        } while true
+        }
         guard let verdict else {
             let emailed = await askForReceipt(of: event, approver: record.approver, channel: record.channel, trace: trace, context: context)
             return Page.response(
-                Page.pending(event.decision, token: record, emailed: emailed), status: .accepted)
+                Page.received(event.decision, token: record, stored: false, emailed: emailed), status: .accepted)
         }
         var after = record
         after.status = verdict.status
@@ -240,7 +239,7 @@ extension LinkRoutes {
             default:
                 let emailed = await askForReceipt(of: event, approver: record.approver, channel: record.channel, trace: trace, context: context)
                 return Page.response(
-                    Page.pending(event.decision, token: after, emailed: emailed), status: .accepted)
+                    Page.received(event.decision, token: after, stored: false, emailed: emailed), status: .accepted)
             }
         }
         let reason = verdict.reason ?? "it was not applied"

@@ -127,16 +127,24 @@ enum Page {
                 """)
     }
 
-    /// The decision is stored but not yet with the workflow (the message broker is away): said as it is.
-    static func received(_ decision: Decision, token: TokenView, emailed: Bool = false) -> String {
-        layout(
+    /// "Decision received": what became of it is not known yet — the message broker is away and the decision is
+    /// stored to be applied once it is back (`stored`), or the orchestrator has not said within the page's wait.
+    /// Emailed to the approver when `emailed`. (No automatic reload: the link's pages would offer the form again
+    /// while the decision is on its way.)
+    static func received(_ decision: Decision, token: TokenView, stored: Bool, emailed: Bool) -> String {
+        let state = stored
+            ? "is stored. It is applied as soon as the approval service is reachable again, in a few minutes at most."
+            : "reached the approval service, which has not said yet what it made of it."
+        let next = emailed
+            ? "the result will be emailed to \(htmlEscape(token.approver))."
+            : "open the link again in a minute to see where the request stands."
+        return layout(
             title: "Decision received",
             body: """
                 <div class="icon" aria-hidden="true">&#8987;</div>
                 <h1>Decision received</h1>
-                <p>Your decision to \(decision == .approve ? "approve" : "reject") \(htmlEscape(token.requestId)) is stored. \
-                It is applied as soon as the approval service is reachable again, in a few minutes at most; \
-                you do not need to click again.\(emailed ? " What became of it will be emailed to \(htmlEscape(token.approver))." : "")</p>
+                <p>Your decision to \(decision == .approve ? "approve" : "reject") \(htmlEscape(token.requestId)) \(state) \
+                Do not click again: \(next)</p>
                 \(policyNote(token))
                 \(details(token))
                 """)
@@ -152,22 +160,6 @@ enum Page {
                 <p>You \(decision == .approve ? "approved" : "rejected") \(htmlEscape(token.requestId)): \(tally.approvals) of \
                 \(tally.needed) approvals so far. The request is decided when the others have had their say.</p>
                 \(policyNote(token))
-                \(details(token))
-                """)
-    }
-
-    /// The verdict did not come within the page's wait: the decision is with the approval service, its result
-    /// unknown yet — emailed when the request is notified by email. (No automatic reload: the link's pages would
-    /// offer the form again while the decision is on its way.)
-    static func pending(_ decision: Decision, token: TokenView, emailed: Bool = false) -> String {
-        layout(
-            title: "Decision received",
-            body: """
-                <div class="icon" aria-hidden="true">&#8987;</div>
-                <h1>Decision received</h1>
-                <p>Your decision to \(decision == .approve ? "approve" : "reject") \(htmlEscape(token.requestId)) \
-                reached the approval service, which has not said yet what it made of it. Do not click again: \
-                \(emailed ? "the result will be emailed to \(htmlEscape(token.approver))." : "open the link again in a minute to see where the request stands.")</p>
                 \(details(token))
                 """)
     }
