@@ -155,5 +155,14 @@ public enum ApprovalSchema {
                 ALTER TABLE approval_votes ADD COLUMN api_key text;
                 ALTER TABLE decision_attempts ADD COLUMN api_key text;
                 """),
+        PostgresMigration(
+            version: 10, name: "decisions that arrive before their request are the engine's signals",
+            sql: """
+                -- The approval workflow receives decisions as the engine's signals, which the engine keeps when they
+                -- arrive before the workflow starts: the decisions kept here move there (a signal is the event).
+                INSERT INTO durable_signals (execution_name, payload, received_at)
+                SELECT request_id, event, received_at FROM early_decisions ORDER BY id;
+                DROP TABLE early_decisions;
+                """),
     ]
 }

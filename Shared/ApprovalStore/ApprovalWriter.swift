@@ -48,9 +48,10 @@ public struct ApprovalWriter: Sendable {
     }
 
     /// The execution behind a request, if it has been recorded.
-    public func executionId(requestId: String) async throws -> UUID? {
-        try await connection.query("SELECT execution_id FROM approval_requests WHERE request_id = \(requestId)")
-            .column(UUID.self).first
+    /// Where the request stands; nil when it is unknown.
+    public func status(requestId: String) async throws -> ApprovalStatus? {
+        try await connection.query("SELECT status FROM approval_requests WHERE request_id = \(requestId)")
+            .column(String.self).first.flatMap(ApprovalStatus.init(rawValue:))
     }
 
     public func insertLinkToken(
@@ -129,12 +130,8 @@ public struct ApprovalWriter: Sendable {
     public typealias PendingRequest = (policy: ApprovalPolicy, approvers: [String], requester: String?)
 
     /// Which request and approver a token belongs to, and whether it was used.
-    public func linkToken(hash: String) async throws -> LinkTokenState? {
-        try Self.linkToken(from: try await connection.query(Self.linkTokenQuery(hash)))
-    }
-
     static func linkTokenQuery(_ hash: String) -> PostgresQuery {
-        "SELECT request_id, approver, expires_at, used_at FROM link_tokens WHERE token_hash = \(hash) FOR UPDATE"
+        "SELECT request_id, approver, expires_at, used_at FROM link_tokens WHERE token_hash = \(hash)"
     }
 
     static func linkToken(from rows: PostgresRows) throws -> LinkTokenState? {
@@ -143,8 +140,8 @@ public struct ApprovalWriter: Sendable {
         return (requestId, approver, expiresAt, usedAt)
     }
 
-    /// What applying a decision needs, read in one round trip and locked in this order: the pending request
-    /// (`lockPendingRequest`), the link token when there is one (`linkToken`), and the votes so far.
+    /// What applying a decision needs, read in one round trip: the pending request, the link token when there is
+    /// one (`linkToken`), and the votes so far.
     public func decisionState(requestId: String, tokenHash: String?) async throws -> (
         pending: PendingRequest?, token: LinkTokenState?, votes: [ApprovalVote]
     ) {
@@ -195,56 +192,12 @@ public struct ApprovalWriter: Sendable {
             """)
     }
 
-    /// Keeps a decision whose request's workflow has not started (queued: sent with the next statement).
-    public func keepEarlyDecision(_ decision: DecisionSubmitted) async throws {
-        let event = String(decoding: try GreenlightJSON.encode(decision), as: UTF8.self)
-        connection.queue(
-            """
-            INSERT INTO early_decisions (request_id, event, received_at)
-            VALUES (\(decision.requestId), \(event), now())
-            """)
-    }
-
-    /// Removes and returns the decisions kept for a request, in the order they arrived. One that no longer
-    /// decodes (kept by an older version, say) is logged and dropped rather than holding up the request.
-    public func takeEarlyDecisions(requestId: String, logger: Logger) async throws -> [DecisionSubmitted] {
-        let rows = try await connection.query(
-            "DELETE FROM early_decisions WHERE request_id = \(requestId) RETURNING id, event"
-        ).decode((Int64, String).self)
-        let decoder = GreenlightJSON.decoder()
-        return rows.sorted { $0.0 < $1.0 }.compactMap { row in
-            do {
-                return try decoder.decode(DecisionSubmitted.self, from: Data(row.1.utf8))
-            } catch {
-                logger.error(
-                    "A kept decision could not be read and was dropped",
-                    metadata: ["requestId": "\(requestId)", "error": "\(DecodingErrorDescription.describe(error))"])
-                return nil
-            }
-        }
-    }
-
-    /// Deletes up to `limit` kept decisions that arrived before `cutoff` (their request never came); returns how
-    /// many.
-    public func deleteEarlyDecisions(before cutoff: Date, limit: Int) async throws -> Int {
-        try await connection.query(
-            """
-            DELETE FROM early_decisions WHERE id IN (
-                SELECT id FROM early_decisions WHERE received_at < \(cutoff) LIMIT \(limit))
-            """
-        ).affectedRows
-    }
-
-    /// A pending request's policy and approvers, locked until the transaction ends (so that votes, decisions
-    /// and the deadline are applied one at a time). Nil when the request is unknown or no longer pending.
-    public func lockPendingRequest(requestId: String) async throws -> PendingRequest? {
-        try Self.pendingRequest(from: try await connection.query(Self.pendingRequestQuery(requestId)))
-    }
-
+    /// A pending request's policy and approvers; nil when the request is unknown or no longer pending. Read, not
+    /// locked: the workflow reads it holding its execution's lock, which every change to the request holds too.
     static func pendingRequestQuery(_ requestId: String) -> PostgresQuery {
         """
         SELECT policy, approvers::text, requester FROM approval_requests
-        WHERE request_id = \(requestId) AND status = 'pending' FOR UPDATE
+        WHERE request_id = \(requestId) AND status = 'pending'
         """
     }
 

@@ -17,6 +17,8 @@ public final class DurableContext: @unchecked Sendable {
     public let trace: TraceContext?
     var operations: [Int: OperationRecord]
     var callbacks: [UUID: CallbackRecord]
+    /// Signals not received yet, oldest first.
+    var signals: [PendingSignal]
     private var position = 0
     /// Set when the workflow reached something it must wait for, even if the workflow swallowed the error.
     var suspended = false
@@ -25,8 +27,9 @@ public final class DurableContext: @unchecked Sendable {
 
     init(
         store: DurableStore, execution: ExecutionRecord, invocationTime: Date, operations: [Int: OperationRecord],
-        callbacks: [UUID: CallbackRecord], logger: Logger
+        callbacks: [UUID: CallbackRecord], signals: [PendingSignal], logger: Logger
     ) {
+        self.signals = signals
         self.store = store
         executionId = execution.executionId
         executionName = execution.name
@@ -156,10 +159,6 @@ public final class DurableContext: @unchecked Sendable {
                 "Timeout": .number(Double(timeout.components.seconds)),
                 "HeartbeatTimeout": heartbeatSeconds.map { .number(Double($0)) } ?? .null,
             ])
-        // A completion that arrived before the callback existed is applied now: never lost.
-        if let early = try await store.takeEarlyCompletion(executionName: executionName, callbackName: name) {
-            _ = try await end(callbackId, with: early)
-        }
         return CallbackHandle(callbackId: callbackId, context: self)
     }
 
@@ -192,6 +191,87 @@ public final class DurableContext: @unchecked Sendable {
         try await store.insertTimer(
             TimerRecord(timerId: UUID(), executionId: executionId, kind: kind, callbackId: callbackId, position: position, dueAt: dueAt))
         earliestNewTimer = min(earliestNewTimer ?? dueAt, dueAt)
+    }
+
+    /// Ends the workflow's own callback with a success (`result`) or a failure, as a command from outside would;
+    /// nothing happens if it has ended already (on replay, say).
+    public func end(_ callback: CallbackHandle, succeeding result: some Encodable) async throws {
+        _ = try await end(callback.callbackId, with: .success(try encode(result)))
+    }
+
+    public func end(_ callback: CallbackHandle, failing error: DurableError) async throws {
+        _ = try await end(callback.callbackId, with: .failure(error))
+    }
+
+    // MARK: - Signals
+
+    /// What `receive` returned.
+    public enum Received<Signal: Sendable>: Sendable {
+        case signal(Signal)
+        /// The callback given to `receive` ended (its outcome is read with `result()`).
+        case callbackEnded
+        /// The deadline given to `receive` passed first.
+        case timeReached
+    }
+
+    /// What a receive's checkpoint holds: the signal taken (JSON text) or that the callback ended; neither when the
+    /// deadline passed (its timer leaves no result).
+    private struct ReceiveCheckpoint: Codable {
+        var signal: String?
+        var callbackEnded: Bool?
+    }
+
+    /// Takes the oldest signal not received yet; or, if there is none, reports that `callback` has ended or that
+    /// `deadline` has passed; or else suspends until one of the three happens (a signal that arrives then invokes
+    /// the workflow again, a timer fires at the deadline). What it returned is checkpointed, so replays take the
+    /// same branch.
+    public func receive<S: Decodable & Sendable>(
+        _ type: S.Type, orEndOf callback: CallbackHandle? = nil, until deadline: Date? = nil, name: String
+    ) async throws -> Received<S> {
+        let (position, record) = try nextOperation(.receive, name)
+        if let record, record.status != .started { return try received(record.result) }
+        var checkpoint: ReceiveCheckpoint?
+        while checkpoint == nil, !signals.isEmpty {
+            let signal = signals.removeFirst()
+            if let id = signal.id { try await store.deleteSignal(id: id) }
+            do {
+                _ = try decode(signal.payload, as: S.self)
+                checkpoint = ReceiveCheckpoint(signal: signal.payload)
+            } catch {
+                // Not a signal this workflow knows (a kept row from another version, say): set aside, in the history,
+                // so that it neither stops the workflow nor waits forever.
+                logger.error(
+                    "A signal the workflow cannot read was discarded",
+                    metadata: ["execution": "\(executionName)", "error": "\(error)"])
+                try await history(
+                    "SignalDiscarded", ["Signal": .string(signal.payload), "Error": .string("\(DurableError.from(error).errorMessage)")])
+            }
+        }
+        if checkpoint == nil, let callback, let state = callbacks[callback.callbackId], state.status != .started {
+            checkpoint = ReceiveCheckpoint(callbackEnded: true)
+        }
+        if checkpoint == nil, record == nil, let deadline, deadline <= invocationTime {
+            checkpoint = ReceiveCheckpoint()
+        }
+        guard let checkpoint else {
+            if record == nil {
+                try await save(OperationRecord(position: position, kind: OperationKind.receive.rawValue, name: name, status: .started))
+                if let deadline { try await addTimer(.wait, dueAt: deadline, position: position) }
+            }
+            suspended = true
+            throw Suspension()
+        }
+        let text = try encode(checkpoint)
+        try await save(
+            OperationRecord(position: position, kind: OperationKind.receive.rawValue, name: name, status: .succeeded, result: text))
+        if record != nil, deadline != nil { try await store.cancelWaitTimer(executionId: executionId, position: position, at: invocationTime) }
+        return try received(text)
+    }
+
+    private func received<S: Decodable>(_ text: String?) throws -> Received<S> {
+        guard let text, let checkpoint = try? decode(text, as: ReceiveCheckpoint.self) else { return .timeReached }
+        if let signal = checkpoint.signal { return .signal(try decode(signal)) }
+        return checkpoint.callbackEnded == true ? .callbackEnded : .timeReached
     }
 
     // MARK: - Waits, time, randomness, events
@@ -296,6 +376,13 @@ public struct StepContext: Sendable {
     }
 
     public var executionName: String { context.executionName }
+
+    public var executionId: UUID { context.executionId }
+
+    /// Adds an event to the execution's history, committed with the step (who decided, what was refused and why).
+    public func record(_ type: String, _ details: [String: JSONValue]) async throws {
+        try await context.history(type, details.mapValues(HistoryField.value))
+    }
 
     /// The invocation's time, from the database's clock: what a step dates what it writes with.
     public var now: Date { context.invocationTime }

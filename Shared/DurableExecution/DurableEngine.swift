@@ -48,11 +48,18 @@ public struct DurableEngine: Sendable {
         try await store.appendHistory(
             executionId: executionId, type: "ExecutionStarted",
             details: ["Name": .string(name), "Workflow": .string(W.name), "Input": DurableContext.json(inputText)], at: now)
-        // Just inserted (so locked by this transaction), with nothing checkpointed yet: no need to read it back.
+        // Just inserted (so locked by this transaction), with nothing checkpointed yet: no need to read it back. The
+        // signals that arrived before it are its first, in arrival order.
         let execution = ExecutionRecord(
             executionId: executionId, workflow: W.name, name: name, status: .running, input: inputText, trace: trace,
             clock: now)
-        try await invoke(execution, store: store, now: now, state: ([:], [:]))
+        let early = try await store.signals(named: name)
+        for signal in early {
+            try await store.appendHistory(
+                executionId: executionId, type: "SignalReceived",
+                details: ["Signal": DurableContext.json(signal.payload), "KeptUntilStart": .bool(true)], at: now)
+        }
+        try await invoke(execution, store: store, now: now, state: ExecutionState(signals: early))
         return .started(executionId)
     }
 
@@ -75,20 +82,20 @@ public struct DurableEngine: Sendable {
         public var earliestNewTimer: Date?
     }
 
-    /// `state` is the execution's checkpoints and callbacks when the caller knows them; they are read otherwise.
+    /// `state` is the execution's checkpoints, callbacks and kept signals when the caller knows them; they are read
+    /// otherwise. `signal`, one that just arrived, is received after the kept ones; if the workflow does not take it,
+    /// it is kept for the next invocation (or, when the execution ended, goes to `signalAfterEnd`).
     @discardableResult
     func invoke(
-        _ execution: ExecutionRecord, store: DurableStore, now: Date,
-        state: (operations: [Int: OperationRecord], callbacks: [UUID: CallbackRecord])? = nil
+        _ execution: ExecutionRecord, store: DurableStore, now: Date, state: ExecutionState? = nil,
+        signal: PendingSignal? = nil
     ) async throws -> Invocation {
-        guard let runner = runners[execution.workflow] else {
-            throw DurableError(errorType: "Workflow.Unknown", errorMessage: "no workflow named \(execution.workflow) is registered")
-        }
-        let known = state
-        let state = if let known { known } else { try await store.state(of: execution.executionId) }
+        let runner = try runner(for: execution)
+        var state = if let state { state } else { try await store.state(of: execution) }
+        if let signal { state.signals.append(signal) }
         let context = DurableContext(
             store: store, execution: execution, invocationTime: now, operations: state.operations,
-            callbacks: state.callbacks, logger: logger)
+            callbacks: state.callbacks, signals: state.signals, logger: logger)
         var status: ExecutionStatus?
         do {
             let output = try await runner.run(context, execution.input)
@@ -120,8 +127,24 @@ public struct DurableEngine: Sendable {
                 status = .failed
             }
         }
+        if let status {
+            // Signals the workflow did not take before it ended are handled as any signal after the end is.
+            for left in context.signals {
+                if let id = left.id { try await store.deleteSignal(id: id) }
+                try await runner.afterEnd(StepContext(connection: store.connection, context: context), execution.input, left.payload, status)
+            }
+        } else if let fresh = context.signals.first(where: { $0.id == nil }) {
+            try await store.bufferSignal(executionName: execution.name, payload: fresh.payload, at: now)
+        }
         try await store.touchExecution(id: execution.executionId, at: now)
         return Invocation(status: status, earliestNewTimer: context.earliestNewTimer)
+    }
+
+    private func runner(for execution: ExecutionRecord) throws -> WorkflowRunner {
+        guard let runner = runners[execution.workflow] else {
+            throw DurableError(errorType: "Workflow.Unknown", errorMessage: "no workflow named \(execution.workflow) is registered")
+        }
+        return runner
     }
 
     /// A finished execution's callbacks that nobody awaited end too, so nothing shows them as still waiting.
@@ -167,34 +190,44 @@ public struct DurableEngine: Sendable {
         }
         let context = DurableContext(
             store: store, execution: execution, invocationTime: now, operations: [:],
-            callbacks: [callback.callbackId: callback], logger: logger)
+            callbacks: [callback.callbackId: callback], signals: [], logger: logger)
         _ = try await context.end(callback.callbackId, with: completion)
         try await invoke(execution, store: store, now: now)
         return .accepted
     }
 
-    /// Sends a completion to the callback named `callbackName` of the execution named `executionName`. When
-    /// either does not exist yet, the completion is kept and applied when the callback is created.
-    public func send(
-        _ completion: CallbackCompletion, toCallbackNamed callbackName: String, ofExecution executionName: String,
-        on connection: PostgresConnection, now: Date? = nil
-    ) async throws -> CallbackCommandResult {
+    // MARK: - Signals
+
+    /// Sends `signal` to the execution named `name`, under that execution's lock (and its name's, so that it is
+    /// serialised with `start`): a running execution is invoked with it, and receives it when its workflow next
+    /// calls `receive`; before the execution exists, the signal is kept for it; after it ended, the workflow's
+    /// `signalAfterEnd` handles it. Each signal an execution gets is in its history (`SignalReceived`).
+    @discardableResult
+    public func signal<W: Workflow>(
+        _ signal: W.Signal, to workflow: W.Type, executionNamed name: String, on connection: PostgresConnection,
+        now: Date? = nil
+    ) async throws -> SignalResult {
         let store = DurableStore(connection: connection)
-        // Serialised with `start` of the same name: a completion kept now cannot miss the callback being created
-        // by a transaction this one cannot see yet.
-        try await store.lockName(executionName)
-        if let execution = try await store.lockExecution(named: executionName) {
-            let callbacks = try await store.callbacks(of: execution.executionId).values.filter { $0.name == callbackName }
-            if let open = callbacks.first(where: { $0.status == .started }), execution.status == .running {
-                return try await complete(open, of: execution, with: completion, store: store, now: now ?? execution.clock)
-            }
-            if let ended = callbacks.max(by: { $0.startedAt < $1.startedAt }) { return .alreadyEnded(ended) }
-            if execution.status != .running { return .notFound }
+        try await store.lockName(name)
+        let payload = String(decoding: try GreenlightJSON.encode(signal), as: UTF8.self)
+        guard let execution = try await store.lockExecution(named: name) else {
+            try await store.bufferSignal(executionName: name, payload: payload, at: now)
+            return .buffered
         }
-        guard completion != .heartbeat else { return .notFound }
-        try await store.saveEarlyCompletion(
-            executionName: executionName, callbackName: callbackName, completion: completion, at: now)
-        return .deferred
+        let now = now ?? execution.clock
+        try await store.appendHistory(
+            executionId: execution.executionId, type: "SignalReceived", details: ["Signal": DurableContext.json(payload)],
+            at: now)
+        guard execution.status == .running else {
+            let context = DurableContext(
+                store: store, execution: execution, invocationTime: now, operations: [:], callbacks: [:], signals: [],
+                logger: logger)
+            try await runner(for: execution).afterEnd(
+                StepContext(connection: connection, context: context), execution.input, payload, execution.status)
+            return .afterEnd(execution.status)
+        }
+        try await invoke(execution, store: store, now: now, signal: PendingSignal(id: nil, payload: payload))
+        return .delivered
     }
 
     /// A callback by id, with its current state.
@@ -287,7 +320,8 @@ public struct DurableEngine: Sendable {
         -> ExecutionStatus?
     {
         let context = DurableContext(
-            store: store, execution: execution, invocationTime: now, operations: [:], callbacks: [:], logger: logger)
+            store: store, execution: execution, invocationTime: now, operations: [:], callbacks: [:], signals: [],
+            logger: logger)
         switch timer.kind {
         case .callbackTimeout, .callbackHeartbeat:
             guard let callbackId = timer.callbackId else { return nil }
@@ -302,7 +336,7 @@ public struct DurableEngine: Sendable {
         case .wait:
             guard let position = timer.position else { return nil }
             // Read once: the invocation below starts from this state, the wait now succeeded.
-            var state = try await store.state(of: execution.executionId)
+            var state = try await store.state(of: execution)
             guard var operation = state.operations[position], operation.status == .started else { return nil }
             operation.status = .succeeded
             try await store.saveOperation(operation, executionId: execution.executionId, at: now)
@@ -370,12 +404,20 @@ public struct DurableEngine: Sendable {
 /// Runs one workflow type from and to JSON text.
 struct WorkflowRunner: Sendable {
     let run: @Sendable (DurableContext, String) async throws -> String
+    /// A signal (JSON text) for an execution (its input as JSON text) that ended with the given status.
+    let afterEnd: @Sendable (StepContext, String, String, ExecutionStatus) async throws -> Void
 
     init<W: Workflow>(_ workflow: W) {
         run = { context, inputText in
             let input = try GreenlightJSON.decoder().decode(W.Input.self, from: Data(inputText.utf8))
             let output = try await workflow.run(context: context, input: input)
             return String(decoding: try GreenlightJSON.encode(output), as: UTF8.self)
+        }
+        afterEnd = { step, inputText, signalText, status in
+            let decoder = GreenlightJSON.decoder()
+            let input = try decoder.decode(W.Input.self, from: Data(inputText.utf8))
+            let signal = try decoder.decode(W.Signal.self, from: Data(signalText.utf8))
+            try await workflow.signalAfterEnd(signal, status: status, input: input, step: step)
         }
     }
 }

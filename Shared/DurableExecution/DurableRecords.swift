@@ -34,6 +34,7 @@ enum OperationKind: String, Sendable {
     case now = "NOW"
     case uuid = "UUID"
     case emit = "EMIT"
+    case receive = "RECEIVE"
 }
 
 enum OperationStatus: String, Sendable {
@@ -113,8 +114,29 @@ public enum CallbackCommandResult: Sendable, Equatable {
     case alreadyEnded(CallbackRecord)
     /// No callback has this id.
     case notFound
-    /// The execution or callback does not exist yet; the completion is kept and applied when it does.
-    case deferred
+}
+
+/// Where a signal went.
+public enum SignalResult: Sendable, Equatable {
+    /// To the running execution, which was invoked with it.
+    case delivered
+    /// No execution has the name yet: the signal is kept, and the execution receives it when it starts.
+    case buffered
+    /// The execution had ended: the workflow's `signalAfterEnd` handled it.
+    case afterEnd(ExecutionStatus)
+}
+
+/// A signal waiting for its execution to receive it: kept in `durable_signals` (`id`), or just arrived (no id).
+struct PendingSignal: Sendable {
+    var id: Int64?
+    var payload: String
+}
+
+/// An execution's checkpoints, callbacks and the signals it has not received yet.
+struct ExecutionState: Sendable {
+    var operations: [Int: OperationRecord] = [:]
+    var callbacks: [UUID: CallbackRecord] = [:]
+    var signals: [PendingSignal] = []
 }
 
 enum TimerKind: String, Sendable {

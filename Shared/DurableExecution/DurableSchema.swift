@@ -153,5 +153,23 @@ public enum DurableSchema {
                 -- same key still waits there, so that the key's events reach the broker in order.
                 CREATE INDEX durable_outbox_unsent_key ON durable_outbox (topic, message_key) WHERE sent_at IS NULL;
                 """),
+        PostgresMigration(
+            version: 8, name: "signals",
+            sql: """
+                -- Typed messages to an execution by name (a decision, a cancellation), in arrival order: kept here
+                -- until the execution receives them (it had not started, or was not waiting for one), then deleted
+                -- (the checkpoint of the receive that took one holds it from then on).
+                CREATE TABLE durable_signals (
+                    id             bigserial PRIMARY KEY,
+                    execution_name text NOT NULL,
+                    payload        text NOT NULL,
+                    received_at    timestamptz NOT NULL
+                );
+                CREATE INDEX durable_signals_execution ON durable_signals (execution_name, id);
+                CREATE INDEX durable_signals_received ON durable_signals (received_at);
+                -- Completions kept for callbacks by name were only ever made for decisions, which arrive as
+                -- signals now.
+                DROP TABLE durable_early_completions;
+                """),
     ]
 }

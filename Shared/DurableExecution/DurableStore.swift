@@ -67,10 +67,13 @@ struct DurableStore: Sendable {
             input: input, trace: trace.flatMap(TraceContext.init(traceparent:)), clock: clock.wholeMilliseconds)
     }
 
-    /// An execution's checkpoints and callbacks, read in one round trip.
-    func state(of id: UUID) async throws -> (operations: [Int: OperationRecord], callbacks: [UUID: CallbackRecord]) {
-        let results = try await connection.query([operationsQuery(id), callbacksQuery(id)])
-        return (try Self.operations(from: results[0]), try Self.callbacks(from: results[1]))
+    /// An execution's checkpoints, callbacks and kept signals, read in one round trip.
+    func state(of execution: ExecutionRecord) async throws -> ExecutionState {
+        let id = execution.executionId
+        let results = try await connection.query([operationsQuery(id), callbacksQuery(id), signalsQuery(execution.name)])
+        return ExecutionState(
+            operations: try Self.operations(from: results[0]), callbacks: try Self.callbacks(from: results[1]),
+            signals: try Self.signals(from: results[2]))
     }
 
     func executionId(named name: String) async throws -> UUID? {
@@ -192,42 +195,37 @@ struct DurableStore: Sendable {
             """)
     }
 
-    func saveEarlyCompletion(executionName: String, callbackName: String, completion: CallbackCompletion, at: Date?)
-        async throws
-    {
-        let (outcome, result, error): (String, String?, DurableError?) =
-            switch completion {
-            case .success(let payload): ("SUCCEEDED", payload, nil)
-            case .failure(let error): ("FAILED", nil, error)
-            case .heartbeat: ("SUCCEEDED", nil, nil)
-            }
-        connection.queue(
+    // MARK: - Signals
+
+    /// Keeps a signal for the execution named `executionName` until it receives it.
+    func bufferSignal(executionName: String, payload: String, at: Date?) async throws {
+        _ = try await connection.query(
             """
-            INSERT INTO durable_early_completions
-                (execution_name, callback_name, outcome, result, error_type, error_message, received_at)
-            VALUES (\(executionName), \(callbackName), \(outcome), \(result), \(error?.errorType), \(error?.errorMessage),
-                    coalesce(\(at)::timestamptz, now()))
+            INSERT INTO durable_signals (execution_name, payload, received_at)
+            VALUES (\(executionName), \(payload), coalesce(\(at)::timestamptz, now()))
             """)
     }
 
-    /// Removes and returns the oldest completion kept for a callback that did not exist yet.
-    func takeEarlyCompletion(executionName: String, callbackName: String) async throws -> CallbackCompletion? {
-        guard
-            let row = try await connection.query(
-                """
-                DELETE FROM durable_early_completions WHERE id = (
-                    SELECT id FROM durable_early_completions
-                    WHERE execution_name = \(executionName) AND callback_name = \(callbackName)
-                    ORDER BY id LIMIT 1)
-                RETURNING outcome, result, error_type, error_message
-                """
-            ).first
-        else { return nil }
-        let (outcome, result, errorType, errorMessage) = try row.decode((String, String?, String?, String?).self)
-        if outcome == "FAILED" {
-            return .failure(DurableError(errorType: errorType ?? "Error", errorMessage: errorMessage ?? ""))
+    func signalsQuery(_ executionName: String) -> PostgresQuery {
+        "SELECT id, payload FROM durable_signals WHERE execution_name = \(executionName) ORDER BY id"
+    }
+
+    static func signals(from rows: PostgresRows) throws -> [PendingSignal] {
+        var signals: [PendingSignal] = []
+        for row in rows {
+            let (id, payload) = try row.decode((Int64, String).self)
+            signals.append(PendingSignal(id: id, payload: payload))
         }
-        return .success(result ?? "null")
+        return signals
+    }
+
+    /// The signals kept for the execution named `executionName`, oldest first.
+    func signals(named executionName: String) async throws -> [PendingSignal] {
+        try Self.signals(from: try await connection.query(signalsQuery(executionName)))
+    }
+
+    func deleteSignal(id: Int64) async throws {
+        _ = try await connection.query("DELETE FROM durable_signals WHERE id = \(id)")
     }
 
     // MARK: - Timers

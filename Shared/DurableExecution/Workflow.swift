@@ -2,12 +2,24 @@ import Foundation
 
 /// A durable workflow: plain Swift run against a `DurableContext`. It is replayed from the top on every
 /// invocation, so it must be deterministic: time, randomness and side effects go through the context.
+///
+/// Signals are typed messages to an execution by name (`DurableEngine.signal`), in the manner of Temporal's
+/// signals: the workflow takes them, in arrival order, with `DurableContext.receive`. One that arrives before its
+/// execution starts is kept and received once it does; one that arrives after it ended goes to `signalAfterEnd`.
 public protocol Workflow: Sendable {
     associatedtype Input: Codable & Sendable
     associatedtype Output: Codable & Sendable
+    associatedtype Signal: Codable & Sendable = Never
     /// Stored with each execution; the engine finds the workflow by it.
     static var name: String { get }
     func run(context: DurableContext, input: Input) async throws -> Output
+    /// What a signal does that reaches an execution no longer running (or left over when it ended): whatever
+    /// `step` writes commits with the event that carried the signal. Does nothing unless the workflow says.
+    func signalAfterEnd(_ signal: Signal, status: ExecutionStatus, input: Input, step: StepContext) async throws
+}
+
+extension Workflow {
+    public func signalAfterEnd(_ signal: Signal, status: ExecutionStatus, input: Input, step: StepContext) async throws {}
 }
 
 /// An error as the engine records it and workflows see it: a type and a message, as in Lambda durable functions

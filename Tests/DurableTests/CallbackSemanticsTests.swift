@@ -106,16 +106,53 @@ struct CallbackSemanticsTests {
         #expect(try await harness.send(.success("3"), to: UUID(), at: t0 + 3) == .notFound)
     }
 
-    @Test func aCompletionThatArrivesBeforeItsExecutionIsKeptAndApplied() async throws {
+    @Test func signalsThatArriveBeforeTheExecutionAreKeptAndReceivedInArrivalOrder() async throws {
         let harness = try await EngineHarness.make()
-        let early = try await harness.pool.transaction {
-            try await harness.engine.send(.success("\"early\""), toCallbackNamed: "approval", ofExecution: "early", on: $0, now: t0)
+        #expect(try await harness.signal("a", to: "early", at: t0) == .buffered)
+        #expect(try await harness.signal("b", to: "early", at: t0) == .buffered)
+        _ = try await harness.pool.transaction {
+            try await harness.engine.start(
+                SignalWorkflow(counter: harness.runs), name: "early", input: .init(count: 3), on: $0, now: t0 + 1)
         }
-        #expect(early == .deferred)
-        try await harness.start("early", .init(timeoutSeconds: 3600), at: t0 + 1)
+        #expect(try await harness.execution("early").status == "RUNNING")
+        #expect(try await harness.signal("c", to: "early", at: t0 + 2) == .delivered)
         let execution = try await harness.execution("early")
         #expect(execution.status == "SUCCEEDED")
-        #expect(execution.output == "\"early\"")
+        #expect(execution.output == #"["a","b","c"]"#)
+        // Each taken once, by a step; the kept ones are in the history as received before the start.
+        #expect(["a", "b", "c"].map { harness.runs.count("early/\($0)") } == [1, 1, 1])
+        let history = try await harness.history("early")
+        #expect(history.filter { $0.type == "SignalReceived" }.count == 3)
+        #expect(history.filter { $0.details["KeptUntilStart"] == .bool(true) }.count == 2)
+        // After the end, the workflow's own handler takes a signal; nothing is kept.
+        #expect(try await harness.signal("d", to: "early", at: t0 + 3) == .afterEnd(.succeeded))
+        #expect(harness.runs.count("early/late/d") == 1)
+        #expect(try await harness.pool.query("SELECT count(*) FROM durable_signals").column(Int.self) == [0])
+    }
+
+    @Test func signalsLeftWhenTheWorkflowEndsGoToItsAfterEndHandler() async throws {
+        let harness = try await EngineHarness.make()
+        for name in ["x", "y", "z"] { #expect(try await harness.signal(name, to: "one", at: t0) == .buffered) }
+        _ = try await harness.pool.transaction {
+            try await harness.engine.start(SignalWorkflow(counter: harness.runs), name: "one", input: .init(count: 1), on: $0, now: t0 + 1)
+        }
+        #expect(try await harness.execution("one").output == #"["x"]"#)
+        #expect(harness.runs.count("one/late/y") == 1)
+        #expect(harness.runs.count("one/late/z") == 1)
+        #expect(try await harness.pool.query("SELECT count(*) FROM durable_signals").column(Int.self) == [0])
+    }
+
+    @Test func aReceiveWithADeadlineEndsWhenItsTimerFiresAndASignalRetiresTheTimer() async throws {
+        let harness = try await EngineHarness.make()
+        let workflow = SignalWorkflow(counter: harness.runs)
+        _ = try await harness.pool.transaction {
+            try await harness.engine.start(workflow, name: "timed", input: .init(count: 1, deadlineSeconds: 10), on: $0, now: t0)
+            try await harness.engine.start(workflow, name: "signalled", input: .init(count: 1, deadlineSeconds: 10), on: $0, now: t0)
+        }
+        #expect(try await harness.signal("s", to: "signalled", at: t0 + 5) == .delivered)
+        #expect(try await harness.fire(at: t0 + 10).count == 1)
+        #expect(try await harness.execution("timed").output == #"["time"]"#)
+        #expect(try await harness.execution("signalled").output == #"["s"]"#)
     }
 
     @Test func aCallbackThatEndsWhileTheWorkflowIsBusyElsewhereSurfacesOnlyAtResult() async throws {

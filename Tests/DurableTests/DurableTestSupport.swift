@@ -46,18 +46,53 @@ struct CallbackWorkflow: Workflow {
     }
 }
 
+/// A workflow that takes `count` signals (strings) and returns them, each through a step; a receive whose deadline
+/// passes adds "time" instead.
+struct SignalWorkflow: Workflow {
+    static let name = "test.signals"
+    typealias Signal = String
+    struct Input: Codable, Sendable {
+        var count: Int
+        var deadlineSeconds: Int?
+    }
+
+    let counter: RunCounter
+
+    func run(context: DurableContext, input: Input) async throws -> [String] {
+        let start = try await context.now()
+        var taken: [String] = []
+        while taken.count < input.count {
+            let deadline = input.deadlineSeconds.map { start.addingTimeInterval(TimeInterval($0)) }
+            switch try await context.receive(String.self, until: deadline, name: "next") {
+            case .signal(let signal):
+                taken.append(
+                    try await context.step("take") { _ in
+                        counter.hit("\(context.executionName)/\(signal)")
+                        return signal
+                    })
+            case .timeReached, .callbackEnded:
+                taken.append("time")
+            }
+        }
+        return taken
+    }
+
+    func signalAfterEnd(_ signal: String, status: ExecutionStatus, input: Input, step: StepContext) async throws {
+        counter.hit("\(step.executionName)/late/\(signal)")
+    }
+}
+
 /// A fresh database with the engine's tables, and helpers to drive the engine in transactions.
 struct EngineHarness {
     let pool: PostgresPool
     let engine: DurableEngine
-    let counter = RunCounter()
 
     static func make(_ extra: [any Workflow] = []) async throws -> EngineHarness {
         let logger = TestEnvironment.logger("durable")
         let pool = try await TestDatabase.create("durable").pool(maxConnections: 6)
         try await PostgresMigrator.migrate(pool, component: DurableSchema.component, migrations: DurableSchema.migrations, logger: logger)
         let counter = RunCounter()
-        return EngineHarness(pool: pool, engine: DurableEngine(workflows: [CallbackWorkflow(counter: counter)] + extra, logger: logger), counter: counter)
+        return EngineHarness(pool: pool, engine: DurableEngine(workflows: [CallbackWorkflow(counter: counter), SignalWorkflow(counter: counter)] + extra, logger: logger), counter: counter)
     }
 
     init(pool: PostgresPool, engine: DurableEngine, counter: RunCounter) {
@@ -77,6 +112,10 @@ struct EngineHarness {
 
     func send(_ completion: CallbackCompletion, to callbackId: UUID, at now: Date) async throws -> CallbackCommandResult {
         try await pool.transaction { try await engine.send(completion, toCallback: callbackId, on: $0, now: now) }
+    }
+
+    func signal(_ signal: String, to name: String, at now: Date) async throws -> SignalResult {
+        try await pool.transaction { try await engine.signal(signal, to: SignalWorkflow.self, executionNamed: name, on: $0, now: now) }
     }
 
     func fire(at now: Date) async throws -> DurableEngine.FiredTimers {

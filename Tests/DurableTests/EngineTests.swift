@@ -211,7 +211,8 @@ struct EngineTests {
         try await harness.pool.query("UPDATE durable_timers SET due_at = now() - interval '1 second'")
         let fired = try await harness.pool.transaction { try await harness.engine.fireDueTimers(limit: 10, on: $0) }
         #expect(fired.count == 1)
-        #expect(fired.lateness.allSatisfy { $0 >= 1 && $0 < 30 })
+        // At least the second it was moved back by (to the millisecond the engine keeps times with), not hours.
+        #expect(fired.lateness.allSatisfy { $0 >= 0.999 && $0 < 30 }, "\(fired.lateness)")
     }
 
     @Test func callbacksNobodyAwaitedEndWithTheirExecution() async throws {

@@ -60,10 +60,9 @@ struct OrchestratorFlowTests {
     func harness(fourEyes: Bool = true) async throws -> Harness {
         let pool = try await TestDatabase.create("orchestrator").pool()
         try await GreenlightDatabase.migrate(pool, logger: logger)
-        let workflow = ApprovalWorkflow(linkSecret: Self.secret)
+        let workflow = ApprovalWorkflow(linkSecret: Self.secret, fourEyes: fourEyes, logger: logger)
         let engine = DurableEngine(workflows: [workflow], logger: logger)
-        return Harness(
-            pool: pool, engine: engine, handler: EventHandler(engine: engine, workflow: workflow, fourEyes: fourEyes, logger: logger))
+        return Harness(pool: pool, engine: engine, handler: EventHandler(engine: engine, workflow: workflow, logger: logger))
     }
 
     func request(_ id: String, approvers: [String] = ["a@example.com", "b@example.com"], timeout: Int = 3600,
@@ -451,7 +450,7 @@ struct OrchestratorFlowTests {
         #expect(outcome.status == .approved)
         #expect(outcome.votes?.map(\.approver) == ["A@example.com", "b@example.com"])
         // Nothing is left waiting for the request.
-        #expect(try await h.pool.query("SELECT count(*) FROM early_decisions").column(Int64.self) == [0])
+        #expect(try await h.pool.query("SELECT count(*) FROM durable_signals").column(Int64.self) == [0])
     }
 
     @Test func earlyDecisionsAreAppliedInArrivalOrderAndAnApproverVotesOnce() async throws {
@@ -473,14 +472,16 @@ struct OrchestratorFlowTests {
         broken.comment = "nul \u{0} here"
         try await h.handle(.decisionSubmitted(broken))
         _ = try await h.pool.query(
-            "INSERT INTO early_decisions (request_id, event, received_at) VALUES ('REQ-EB', 'not json', now())")
+            "INSERT INTO durable_signals (execution_name, payload, received_at) VALUES ('REQ-EB', 'not json', now())")
         try await h.handle(.approvalRequested(request("REQ-EB")))
         #expect(try await h.status("REQ-EB")?.status == .pending)
         let reasons = try await h.attempts("REQ-EB").map(\.reason)
         #expect(reasons.count == 2)
-        #expect(reasons.last??.hasPrefix("kept until the request's workflow starts, then failed:") == true, "\(reasons)")
+        #expect(reasons.last??.hasPrefix("the decision could not be applied:") == true, "\(reasons)")
         #expect(try await h.attempts("REQ-EB").map(\.accepted) == [false, false])
-        #expect(try await h.pool.query("SELECT count(*) FROM early_decisions").column(Int64.self) == [0])
+        #expect(try await h.pool.query("SELECT count(*) FROM durable_signals").column(Int64.self) == [0])
+        let history = try await h.engineHistory("REQ-EB").map(\.type)
+        #expect(history.contains("SignalDiscarded") && history.contains("DecisionRefused"), "\(history)")
         // The request still works: the approvers' links decide it.
         let token = try await h.outbox("NotificationRequested", as: NotificationRequested.self).first { $0.requestId == "REQ-EB" }!.linkToken
         try await h.handle(.decisionSubmitted(decision("REQ-EB", by: "a@example.com", token: token)))
@@ -569,8 +570,8 @@ struct OrchestratorFlowTests {
         #expect(try await janitor.sweep(now: later) == Removed(tokens: 2, timers: 2))
         #expect(try await janitor.sweep(now: later) == Removed())
         // A week on, the kept decisions go too; the inbox (9 events) is kept for eight days.
-        #expect(try await janitor.sweep(now: Date() + 7.5 * 86_400) == Removed(earlyDecisions: 3))
-        #expect(try await janitor.sweep(now: Date() + 7.5 * 86_400) == Removed(earlyDecisions: 1))
+        #expect(try await janitor.sweep(now: Date() + 7.5 * 86_400) == Removed(unclaimedSignals: 3))
+        #expect(try await janitor.sweep(now: Date() + 7.5 * 86_400) == Removed(unclaimedSignals: 1))
         #expect(try await h.pool.query("SELECT count(*) FROM durable_inbox").column(Int.self) == [9])
         #expect(try await janitor.sweep(now: Date() + 9 * 86_400) == Removed(inbox: 3))
         #expect(try await janitor.sweep(now: Date() + 9 * 86_400) == Removed(inbox: 3))

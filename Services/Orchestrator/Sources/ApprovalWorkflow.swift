@@ -3,19 +3,31 @@ import DurableExecution
 import Foundation
 import GreenlightModels
 import Logging
+import Metrics
 
-/// The approval workflow, written against the durable engine: create the callback, record the request, notify
-/// the approvers, wait for the decision (or the deadline), finalize, emit the outcome.
+/// The approval, from request to outcome, written against the durable engine. It records the request, gives each
+/// approver a link and notifies them, and then takes what happens to the request in the order it happens —
+/// decisions, a cancellation, requests to resend, delivery reports (the engine's signals), reminders and the
+/// escalation (its own times), the deadline or a command from the callback API (its callback) — until the request is
+/// settled; then it writes the one outcome. Every effect is a checkpointed step: a replay after a crash repeats none
+/// of them and reaches the same result. Event handlers only decode, authorise and signal.
 public struct ApprovalWorkflow: Workflow {
+    public typealias Signal = ApprovalSignal
     public static let name = "approval"
-    /// The callback an approval waits on.
+    /// The callback an approval waits on: its timeout is the deadline, and programs may end it through the
+    /// callback API (a success carrying an `ApprovalDecisionPayload`, or a failure).
     public static let callbackName = "wait-for-approval"
 
     /// What new link tokens are derived with (`GREENLIGHT_LINK_SECRET`); each token keeps its secret's id.
     let linkSecret: LinkSecret
+    /// Four eyes (`GREENLIGHT_FOUR_EYES`): the person who requested an approval cannot decide it.
+    let fourEyes: Bool
+    let logger: Logger
 
-    public init(linkSecret: LinkSecret) {
+    public init(linkSecret: LinkSecret, fourEyes: Bool = true, logger: Logger = Logger(label: "greenlight.approval")) {
         self.linkSecret = linkSecret
+        self.fourEyes = fourEyes
+        self.logger = logger
     }
 
     public func run(context: DurableContext, input request: ApprovalRequested) async throws -> ApprovalCompleted {
@@ -24,30 +36,14 @@ public struct ApprovalWorkflow: Workflow {
         let callback = try await context.createCallback(
             Self.callbackName, timeout: .seconds(request.timeoutSeconds),
             heartbeatTimeout: request.heartbeatTimeoutSeconds.map { .seconds($0) })
+        let messages = Messages(request: request, executionId: context.executionId, expiresAt: expiresAt)
 
-        /// Publishes a lifecycle stage through the outbox, with the step that reached it.
-        func lifecycle(_ stage: ApprovalLifecycle.Stage, _ step: StepContext, at: Date? = nil, approvers: [String]? = nil)
-            async throws
-        {
-            try await step.emit(
-                topic: Topic.lifecycle.rawValue, key: request.requestId,
-                event: ApprovalLifecycle(
-                    requestId: request.requestId, executionId: context.executionId, stage: stage, at: at ?? step.now,
-                    approvers: approvers))
-        }
         try await context.step("record-request") { step in
             let recorded = try await ApprovalWriter(step.connection).insertRequest(
                 request, executionId: context.executionId, callbackId: callback.callbackId, expiresAt: expiresAt,
                 trace: context.trace)
-            try await lifecycle(.requested, step, at: startedAt)
+            try await messages.lifecycle(.requested, step, at: startedAt)
             return recorded
-        }
-        func notification(_ approver: String, nonce: UUID, linkKey: String?, kind: NotificationKind) -> NotificationRequested {
-            NotificationRequested(
-                requestId: request.requestId, executionId: context.executionId, approver: approver, tokenNonce: nonce,
-                linkKey: linkKey, kind: kind, channel: request.notify, amount: request.amount, currency: request.currency, description: request.description,
-                requester: request.requester, submittedAt: request.submittedAt, expiresAt: expiresAt,
-                onTimeout: request.onTimeout == .approve ? .approve : nil)
         }
         /// Gives each approver a link (only its hash and nonce are stored) and queues their notification.
         func invite(_ approvers: [String], kind: NotificationKind, step: StepContext) async throws {
@@ -57,96 +53,349 @@ public struct ApprovalWorkflow: Workflow {
                 try await writer.insertLinkToken(
                     hash: LinkToken.hash(LinkToken.derive(secret: linkSecret, nonce: nonce)), nonce: nonce, linkKey: linkSecret.id,
                     requestId: request.requestId, callbackId: callback.callbackId, approver: approver, expiresAt: expiresAt)
-                try await step.emit(
-                    topic: Topic.notifications.rawValue, key: request.requestId,
-                    event: notification(approver, nonce: nonce, linkKey: linkSecret.id, kind: kind))
+                try await messages.notify(approver, nonce: nonce, linkKey: linkSecret.id, kind: kind, step)
             }
         }
         _ = try await context.step("notify-approvers") { step in
             try await invite(request.approvers, kind: .request, step: step)
-            try await lifecycle(.notified, step, approvers: request.approvers)
+            try await messages.lifecycle(.notified, step, approvers: request.approvers)
             return request.approvers.count
         }
 
-        // Reminders and escalation, in time order, each only if the request is still undecided by then.
-        var marks: [(seconds: Int, action: String)] = []
-        if let remind = request.remindAfterSeconds { marks.append((remind, "remind")) }
+        // Reminders and the escalation, in time order, each only if the request is still undecided by then.
+        var marks: [(at: Date, action: Mark)] = []
+        if let remind = request.remindAfterSeconds { marks.append((startedAt.addingTimeInterval(TimeInterval(remind)), .remind)) }
         if let escalate = request.escalateAfterSeconds, let escalateTo = request.escalateTo, !escalateTo.isEmpty {
-            marks.append((escalate, "escalate"))
+            marks.append((startedAt.addingTimeInterval(TimeInterval(escalate)), .escalate))
         }
-        var elapsed = 0
-        for mark in marks.sorted(by: { $0.seconds < $1.seconds }) {
-            let decided = try await context.waitForCallback(
-                callback, upTo: .seconds(mark.seconds - elapsed), name: "\(mark.action)-after")
-            if decided { break }
-            elapsed = mark.seconds
-            if mark.action == "remind" {
-                _ = try await context.step("remind-approvers") { step in
-                    let undecided = try await ApprovalWriter(step.connection).undecidedApprovers(requestId: request.requestId)
-                    for (approver, nonce, linkKey) in undecided {
-                        try await step.emit(
-                            topic: Topic.notifications.rawValue, key: request.requestId,
-                            event: notification(approver, nonce: nonce, linkKey: linkKey, kind: .reminder))
+        marks.sort { $0.at < $1.at }
+
+        var verdict: Verdict?
+        while verdict == nil {
+            switch try await context.receive(ApprovalSignal.self, orEndOf: callback, until: marks.first?.at, name: "next") {
+            case .timeReached:
+                switch marks.removeFirst().action {
+                case .remind:
+                    _ = try await context.step("remind-approvers") { step in
+                        let undecided = try await ApprovalWriter(step.connection).undecidedApprovers(requestId: request.requestId)
+                        for (approver, nonce, linkKey) in undecided {
+                            try await messages.notify(approver, nonce: nonce, linkKey: linkKey, kind: .reminder, step)
+                        }
+                        try await messages.lifecycle(.reminded, step, approvers: undecided.map(\.approver))
+                        return undecided.map(\.approver)
                     }
-                    try await lifecycle(.reminded, step, approvers: undecided.map(\.approver))
-                    return undecided.map(\.approver)
+                case .escalate:
+                    _ = try await context.step("escalate") { step in
+                        let added = request.escalateTo ?? []
+                        try await ApprovalWriter(step.connection).addApprovers(added, requestId: request.requestId)
+                        try await invite(added, kind: .escalation, step: step)
+                        try await messages.lifecycle(.escalated, step, approvers: added)
+                        return added
+                    }
                 }
-            } else {
-                _ = try await context.step("escalate") { step in
-                    let added = request.escalateTo ?? []
-                    try await ApprovalWriter(step.connection).addApprovers(added, requestId: request.requestId)
-                    try await invite(added, kind: .escalation, step: step)
-                    try await lifecycle(.escalated, step, approvers: added)
-                    return added
+
+            case .callbackEnded:
+                verdict = try await Verdict.ending(callback, onTimeout: request.onTimeout)
+
+            case .signal(.decision(let decision)):
+                let settled: ApprovalDecisionPayload?
+                do {
+                    settled = try await context.step("decide") { step in try await decide(decision, step) }
+                } catch let failure as DurableError {
+                    // A decision that cannot be applied (content the database refuses, say) is refused, with why, and
+                    // the request goes on; recording that may fail for the same reason, and changes nothing then.
+                    settled = nil
+                    do {
+                        _ = try await context.step("refuse-decision") { step in
+                            try await refuse(
+                                decision, approver: decision.decidedBy, "the decision could not be applied: \(failure.errorMessage)", step)
+                        }
+                    } catch is DurableError {}
                 }
+                if let settled {
+                    try await context.end(callback, succeeding: settled)
+                    verdict = Verdict(decision: settled)
+                }
+
+            case .signal(.cancel(let cancel)):
+                let stopped = DurableError(errorType: DurableError.executionStopped, errorMessage: cancel.reason ?? "cancelled")
+                _ = try await context.step("cancel") { step in
+                    var details: [String: JSONValue] = ["Reason": .string(stopped.errorMessage)]
+                    if let key = cancel.apiKey { details["APIKey"] = .string(key) }
+                    try await step.record("CancelRequested", details)
+                    return true
+                }
+                try await context.end(callback, failing: stopped)
+                verdict = Verdict(status: .cancelled, error: stopped, apiKey: cancel.apiKey)
+
+            case .signal(.resend(let resend)):
+                _ = try await context.step("resend") { step in
+                    let targets = try await ApprovalWriter(step.connection).undecidedApprovers(requestId: request.requestId)
+                        .filter { target in resend.approver.map { $0.lowercased() == target.approver.lowercased() } ?? true }
+                    for (approver, nonce, linkKey) in targets {
+                        try await messages.notify(approver, nonce: nonce, linkKey: linkKey, kind: .request, step)
+                    }
+                    let approvers = targets.map(\.approver)
+                    var details: [String: JSONValue] = ["Approvers": .array(approvers.map(JSONValue.string))]
+                    if let key = resend.apiKey { details["APIKey"] = .string(key) }
+                    try await step.record("NotificationsResent", details)
+                    if !approvers.isEmpty { try await messages.lifecycle(.notified, step, approvers: approvers) }
+                    return approvers
+                }
+
+            case .signal(.delivery(let report)):
+                _ = try await context.step("record-delivery") { step in
+                    try await record(report, step)
+                    return report.result
+                }
+
+            case .signal(.receipt(let ask)):
+                _ = try await context.step("send-receipt") { step in try await sendReceipt(ask, request: request, step) }
             }
         }
-
-        let verdict: Verdict
-        do {
-            let decision = try await callback.result(as: ApprovalDecisionPayload.self)
-            verdict = Verdict(decision: decision)
-        } catch let error as DurableError where error.isTimeout {
-            verdict = Verdict(
-                status: request.onTimeout == .approve ? .approved : .timedOut, error: error)
-        } catch let error as DurableError {
-            verdict = Verdict(status: error.errorType == DurableError.executionStopped ? .cancelled : .failed, error: error)
-        }
+        let outcome = verdict!
 
         return try await context.step("finalize") { step in
             let completedAt = step.now
-            let outcome = ApprovalCompleted(
-                requestId: request.requestId, executionId: context.executionId, status: verdict.status,
-                decidedBy: verdict.decidedBy, decidedAt: verdict.decidedAt, channel: verdict.channel,
-                comment: verdict.comment, errorType: verdict.error?.errorType, errorMessage: verdict.error?.errorMessage,
-                votes: verdict.votes, apiKey: verdict.apiKey, completedAt: completedAt)
+            let result = ApprovalCompleted(
+                requestId: request.requestId, executionId: context.executionId, status: outcome.status,
+                decidedBy: outcome.decidedBy, decidedAt: outcome.decidedAt, channel: outcome.channel,
+                comment: outcome.comment, errorType: outcome.error?.errorType, errorMessage: outcome.error?.errorMessage,
+                votes: outcome.votes, apiKey: outcome.apiKey, completedAt: completedAt)
             let writer = ApprovalWriter(step.connection)
             _ = try await writer.completeRequest(
-                requestId: request.requestId, status: verdict.status, decidedBy: verdict.decidedBy,
-                decidedAt: verdict.decidedAt, channel: verdict.channel, comment: verdict.comment,
-                errorType: verdict.error?.errorType, errorMessage: verdict.error?.errorMessage, completedAt: completedAt)
+                requestId: request.requestId, status: outcome.status, decidedBy: outcome.decidedBy,
+                decidedAt: outcome.decidedAt, channel: outcome.channel, comment: outcome.comment,
+                errorType: outcome.error?.errorType, errorMessage: outcome.error?.errorMessage, completedAt: completedAt)
             try await writer.expireLinkTokens(requestId: request.requestId, at: completedAt)
-            if let decidedBy = verdict.decidedBy {
+            if let decidedBy = outcome.decidedBy {
                 try await step.emit(
                     topic: Topic.lifecycle.rawValue, key: request.requestId,
                     event: ApprovalLifecycle(
                         requestId: request.requestId, executionId: context.executionId, stage: .decided,
-                        at: verdict.decidedAt ?? completedAt, decision: verdict.status == .approved ? .approve : .reject,
-                        decidedBy: decidedBy, channel: verdict.channel))
-            } else if verdict.error?.isTimeout == true {
-                try await lifecycle(.expired, step, at: completedAt)
+                        at: outcome.decidedAt ?? completedAt, decision: outcome.status == .approved ? .approve : .reject,
+                        decidedBy: decidedBy, channel: outcome.channel))
+            } else if outcome.error?.isTimeout == true {
+                try await messages.lifecycle(.expired, step, at: completedAt)
             }
-            try await step.emit(
-                topic: Topic.lifecycle.rawValue, key: request.requestId,
-                event: ApprovalLifecycle(
-                    requestId: request.requestId, executionId: context.executionId, stage: .completed, at: completedAt,
-                    status: verdict.status))
-            try await step.emit(topic: Topic.outcomes.rawValue, key: request.requestId, event: outcome)
-            return outcome
+            try await messages.lifecycle(.completed, step, at: completedAt, status: outcome.status)
+            try await step.emit(topic: Topic.outcomes.rawValue, key: request.requestId, event: result)
+            return result
         }
     }
 
-    /// How the wait for a decision ended.
+    /// After the request ended: a decision is refused as too late, a delivery report is still recorded and a
+    /// receipt still sent; a cancellation or a resend has nothing left to act on.
+    public func signalAfterEnd(_ signal: ApprovalSignal, status: ExecutionStatus, input request: ApprovalRequested, step: StepContext)
+        async throws
+    {
+        switch signal {
+        case .decision(let decision):
+            let ended = try await ApprovalWriter(step.connection).status(requestId: decision.requestId)
+            try await refuse(
+                decision, approver: decision.decidedBy, "\(DecisionVerdict.alreadyDecided) (\(ended?.rawValue ?? "ended"))",
+                result: "late", step)
+        case .cancel(let cancel):
+            logger.notice("Nothing to cancel: the request has ended", metadata: ["requestId": "\(cancel.requestId)"])
+        case .resend(let resend):
+            logger.notice("Nothing to resend: the request has ended", metadata: ["requestId": "\(resend.requestId)"])
+        case .delivery(let report):
+            try await record(report, step)
+        case .receipt(let ask):
+            try await sendReceipt(ask, request: request, step)
+        }
+    }
+
+    enum Mark { case remind, escalate }
+
+    // MARK: - Decisions
+
+    /// Applies one decision to the pending request. Returns what settles the request, or nil: the decision was
+    /// refused (recorded, with why) or is a vote that does not settle it yet (recorded, with the tally).
+    ///
+    /// Under `all` or a quorum, an approver's decision is a vote, and only the vote that settles the policy settles
+    /// the request. Under `any`, or from someone who is not an approver (an operator through the API, another system
+    /// on Kafka), the decision settles the request at once.
+    func decide(_ decision: DecisionSubmitted, _ step: StepContext) async throws -> ApprovalDecisionPayload? {
+        let writer = ApprovalWriter(step.connection)
+        let (pending, token, earlier) = try await writer.decisionState(requestId: decision.requestId, tokenHash: decision.tokenHash)
+        var approver = decision.decidedBy
+        if decision.tokenHash != nil {
+            guard let token, token.requestId == decision.requestId else {
+                return try await refuse(decision, approver: approver, "the link token does not belong to this request", step)
+            }
+            guard token.usedAt == nil else {
+                return try await refuse(decision, approver: approver, "the link token was already used", step)
+            }
+            guard token.expiresAt > decision.decidedAt else {
+                return try await refuse(decision, approver: approver, "the link token had expired", step)
+            }
+            // The vote is the approver's the link was issued to, whatever name the event carries.
+            approver = token.approver
+        }
+        guard let pending else {
+            return try await refuse(decision, approver: approver, "no request with this id is waiting for a decision", step)
+        }
+        if fourEyes, let requester = pending.requester, EmailAddress.isValid(requester),
+            requester.lowercased() == approver.lowercased()
+        {
+            return try await refuse(
+                decision, approver: approver, "\(DecisionVerdict.fourEyes): \(approver) requested this approval and cannot decide it", step)
+        }
+        let isApprover = pending.approvers.contains { $0.lowercased() == approver.lowercased() }
+        if isApprover, earlier.contains(where: { $0.approver.lowercased() == approver.lowercased() }) {
+            return try await refuse(decision, approver: approver, "\(approver) has already decided on this request", step)
+        }
+        let vote = ApprovalVote(
+            approver: approver, decision: decision.decision, channel: decision.channel, comment: decision.comment,
+            decidedAt: decision.decidedAt, clientAddress: decision.clientAddress, userAgent: decision.userAgent,
+            apiKey: decision.apiKey)
+        var decided = decision.decision
+        if isApprover, pending.policy != .any {
+            switch PolicyTally(policy: pending.policy, approvers: pending.approvers.count, votes: earlier + [vote]) {
+            case .approved: decided = .approve
+            case .rejected: decided = .reject
+            case .waiting(let approvals, let needed):
+                let reason = "\(DecisionVerdict.voteRecorded): \(approvals) of \(needed) approvals (\(pending.policy))"
+                try await accept(decision, vote, reason: reason, result: "vote", step)
+                try await step.record("VoteRecorded", audit(decision, approver: approver, reason: reason))
+                return nil
+            }
+        }
+        try await accept(decision, vote, reason: nil, result: "accepted", step)
+        return ApprovalDecisionPayload(
+            decision: decided, approver: approver, comment: decision.comment, channel: decision.channel,
+            decidedAt: decision.decidedAt, votes: earlier + [vote], apiKey: decision.apiKey)
+    }
+
+    /// Keeps a decision that counts: the vote, the link it used, and the attempt (what the click page reads).
+    private func accept(_ decision: DecisionSubmitted, _ vote: ApprovalVote, reason: String?, result: String, _ step: StepContext)
+        async throws
+    {
+        let writer = ApprovalWriter(step.connection)
+        try await writer.insertVote(requestId: decision.requestId, vote)
+        if let hash = decision.tokenHash { try await writer.markLinkTokenUsed(hash: hash) }
+        try await writer.recordDecisionAttempt(decision, accepted: true, reason: reason)
+        Self.count(decision, result)
+        logger.info(
+            result == "vote" ? "Vote recorded" : "Decision applied",
+            metadata: ["requestId": "\(decision.requestId)", "eventId": "\(decision.eventId)", "reason": "\(reason ?? "")"])
+    }
+
+    /// Records a decision that does not count, and why, in the attempts (what the click page reads) and the history.
+    private func refuse(
+        _ decision: DecisionSubmitted, approver: String, _ reason: String, result: String = "refused", _ step: StepContext
+    ) async throws -> ApprovalDecisionPayload? {
+        logger.notice(
+            "Decision not applied: \(reason)", metadata: ["requestId": "\(decision.requestId)", "eventId": "\(decision.eventId)"])
+        try await ApprovalWriter(step.connection).recordDecisionAttempt(decision, accepted: false, reason: reason)
+        try await step.record("DecisionRefused", audit(decision, approver: approver, reason: reason))
+        Self.count(decision, result)
+        return nil
+    }
+
+    /// Who decided what, how, through which API key, and why: a history event's details.
+    private func audit(_ decision: DecisionSubmitted, approver: String, reason: String) -> [String: JSONValue] {
+        var details: [String: JSONValue] = [
+            "Approver": .string(approver), "Decision": .string(decision.decision.rawValue),
+            "Channel": .string(decision.channel.rawValue), "Reason": .string(reason),
+        ]
+        if let key = decision.apiKey { details["APIKey"] = .string(key) }
+        return details
+    }
+
+    static func count(_ decision: DecisionSubmitted, _ result: String) {
+        Counter(label: "greenlight_decisions_total", dimensions: [("channel", decision.channel.rawValue), ("result", result)]).increment()
+    }
+
+    // MARK: - Deliveries and receipts
+
+    /// Keeps the latest report per notification (the status shows it) and writes each to the history, so that a
+    /// failed notification is never silent.
+    private func record(_ report: NotificationDelivery, _ step: StepContext) async throws {
+        try await ApprovalWriter(step.connection).recordDelivery(report)
+        var details: [String: JSONValue] = [
+            "Approver": .string(report.approver), "Kind": .string(report.kind.rawValue),
+            "Attempt": .number(Double(report.attempt)),
+        ]
+        if let error = report.error { details["Error"] = .string(error) }
+        let type: String
+        switch report.result {
+        case .delivered: type = "NotificationDelivered"
+        case .retrying: type = "NotificationRetrying"
+        case .failed: type = "NotificationFailed"
+        }
+        try await step.record(type, details)
+        Counter(label: "greenlight_notification_reports_total", dimensions: [("result", report.result.rawValue)]).increment()
+        if report.result == .failed {
+            logger.error(
+                "An approver could not be notified",
+                metadata: ["requestId": "\(report.requestId)", "approver": "\(report.approver)", "error": "\(report.error ?? "")"])
+        }
+    }
+
+    /// Emails an approver what became of their decision, whose page could not say in time (the decision came first:
+    /// same key, same partition, so its verdict is recorded). Only for email requests (a webhook goes to a shared
+    /// destination, not to the approver), and only to the approver a link of the request was issued to who made that
+    /// decision by link: anyone may publish on the decisions topic, and a receipt must not be a way to mail a
+    /// request's details to an address of one's choosing. True when one was sent.
+    private func sendReceipt(_ ask: DecisionReceiptRequested, request: ApprovalRequested, _ step: StepContext) async throws -> Bool {
+        let metadata: Logger.Metadata = ["requestId": "\(ask.requestId)", "decisionEventId": "\(ask.decisionEventId)"]
+        guard (request.notify ?? .email) == .email else {
+            logger.notice("No receipt: the request is not notified by email", metadata: metadata)
+            return false
+        }
+        let writer = ApprovalWriter(step.connection)
+        guard try await writer.isLinkDecision(requestId: ask.requestId, eventId: ask.decisionEventId, by: ask.approver) else {
+            logger.notice("No receipt: no link decision by that approver with that event id", metadata: metadata)
+            return false
+        }
+        let verdict = try await writer.verdict(requestId: ask.requestId, eventId: ask.decisionEventId)
+        // A receipt has no links (its nonce derives nothing anyone holds), and is sent even after the request's
+        // deadline: the notifier sends nothing past a message's expiry, so it gets a day of its own.
+        let receipt = NotificationRequested(
+            requestId: ask.requestId, executionId: step.executionId, approver: ask.approver, tokenNonce: UUID(),
+            kind: .receipt, amount: request.amount, currency: request.currency, description: request.description,
+            requester: request.requester, submittedAt: request.submittedAt, expiresAt: step.now.addingTimeInterval(86_400),
+            receipt: DecisionVerdict.sentence(verdict, decision: ask.decision, requestId: ask.requestId))
+        try await step.emit(topic: Topic.notifications.rawValue, key: ask.requestId, event: receipt)
+        return true
+    }
+
+    // MARK: - Messages
+
+    /// The messages about one request: every notification to an approver and every lifecycle stage, built here.
+    struct Messages: Sendable {
+        let request: ApprovalRequested
+        let executionId: UUID
+        let expiresAt: Date
+
+        func notify(_ approver: String, nonce: UUID, linkKey: String?, kind: NotificationKind, _ step: StepContext) async throws {
+            try await step.emit(
+                topic: Topic.notifications.rawValue, key: request.requestId,
+                event: NotificationRequested(
+                    requestId: request.requestId, executionId: executionId, approver: approver, tokenNonce: nonce,
+                    linkKey: linkKey, kind: kind, channel: request.notify, amount: request.amount, currency: request.currency,
+                    description: request.description, requester: request.requester, submittedAt: request.submittedAt,
+                    expiresAt: expiresAt, onTimeout: request.onTimeout == .approve ? .approve : nil))
+        }
+
+        /// Publishes a lifecycle stage through the outbox, with the step that reached it.
+        func lifecycle(
+            _ stage: ApprovalLifecycle.Stage, _ step: StepContext, at: Date? = nil, approvers: [String]? = nil,
+            status: ApprovalStatus? = nil
+        ) async throws {
+            try await step.emit(
+                topic: Topic.lifecycle.rawValue, key: request.requestId,
+                event: ApprovalLifecycle(
+                    requestId: request.requestId, executionId: executionId, stage: stage, at: at ?? step.now,
+                    approvers: approvers, status: status))
+        }
+    }
+
+    // MARK: - The outcome
+
+    /// How the request was settled.
     struct Verdict: Codable, Sendable {
         var status: ApprovalStatus
         var decidedBy: String?
@@ -158,10 +407,7 @@ public struct ApprovalWorkflow: Workflow {
         var apiKey: String?
 
         init(decision: ApprovalDecisionPayload) {
-            switch decision.decision.lowercased() {
-            case "approved", "approve": status = .approved
-            default: status = .rejected
-            }
+            status = decision.decision == .approve ? .approved : .rejected
             decidedBy = decision.approver
             decidedAt = decision.decidedAt
             channel = decision.channel ?? .api
@@ -170,9 +416,22 @@ public struct ApprovalWorkflow: Workflow {
             apiKey = decision.apiKey
         }
 
-        init(status: ApprovalStatus, error: DurableError) {
+        init(status: ApprovalStatus, error: DurableError, apiKey: String? = nil) {
             self.status = status
             self.error = error
+            self.apiKey = apiKey
+        }
+
+        /// What the callback's end means: a decision sent through the callback API, the deadline (which the request's
+        /// timeout policy turns into an approval or a time-out), or a failure.
+        static func ending(_ callback: CallbackHandle, onTimeout: TimeoutPolicy?) async throws -> Verdict {
+            do {
+                return Verdict(decision: try await callback.result(as: ApprovalDecisionPayload.self))
+            } catch let error as DurableError where error.isTimeout {
+                return Verdict(status: onTimeout == .approve ? .approved : .timedOut, error: error)
+            } catch let error as DurableError {
+                return Verdict(status: error.errorType == DurableError.executionStopped ? .cancelled : .failed, error: error)
+            }
         }
     }
 }

@@ -19,11 +19,11 @@ struct Janitor: Sendable {
     struct Removed: Equatable, Sendable {
         var tokens = 0
         var timers = 0
-        var earlyDecisions = 0
         var inbox = 0
-        var earlyCompletions = 0
+        /// Signals (decisions, say) kept for a request that never came.
+        var unclaimedSignals = 0
 
-        var total: Int { tokens + timers + earlyDecisions + inbox + earlyCompletions }
+        var total: Int { tokens + timers + inbox + unclaimedSignals }
     }
 
     func run() async throws {
@@ -35,8 +35,7 @@ struct Janitor: Sendable {
                         "Cleaned up",
                         metadata: [
                             "linkTokens": "\(removed.tokens)", "timers": "\(removed.timers)",
-                            "earlyDecisions": "\(removed.earlyDecisions)", "inbox": "\(removed.inbox)",
-                            "earlyCompletions": "\(removed.earlyCompletions)",
+                            "inbox": "\(removed.inbox)", "unclaimedSignals": "\(removed.unclaimedSignals)",
                         ])
                 }
             } catch is CancellationError {
@@ -59,10 +58,9 @@ struct Janitor: Sendable {
             removed.tokens = try await writer.deleteExpiredLinkTokens(before: now.addingTimeInterval(-86_400), limit: batchSize)
             removed.timers = try await DurableCleanup.deleteFiredTimers(
                 before: now.addingTimeInterval(-3600), limit: batchSize, on: connection)
-            removed.earlyDecisions = try await writer.deleteEarlyDecisions(before: now.addingTimeInterval(-week), limit: batchSize)
             removed.inbox = try await DurableCleanup.deleteInbox(
                 before: now.addingTimeInterval(-TimeInterval(inboxRetention.components.seconds)), limit: batchSize, on: connection)
-            removed.earlyCompletions = try await DurableCleanup.deleteEarlyCompletions(
+            removed.unclaimedSignals = try await DurableCleanup.deleteUnclaimedSignals(
                 before: now.addingTimeInterval(-week), limit: batchSize, on: connection)
             return removed
         }

@@ -30,7 +30,7 @@ public enum OrchestratorService {
             logger: logger)
         let outboxWakeUp = WakeUpSignal()
         let timerWakeUp = WakeUpSignal()
-        let workflow = ApprovalWorkflow(linkSecret: configuration.linkSecret)
+        let workflow = ApprovalWorkflow(linkSecret: configuration.linkSecret, fourEyes: configuration.fourEyes, logger: logger)
         // Links from before their secret's id was kept were made with this secret (there was no rotation then):
         // named now, so that their reminders and resends still carry them after a rotation.
         let named = try await pool.withConnection { try await ApprovalWriter($0).nameLinkKeyOfOlderLinks(configuration.linkSecret.id) }
@@ -47,7 +47,7 @@ public enum OrchestratorService {
             serviceName: "greenlight-orchestrator", logger: logger)
 
         let processor = EventProcessor(
-            consumer: consumer, producer: producer, pool: pool, handler: EventHandler(engine: engine, workflow: workflow, fourEyes: configuration.fourEyes, logger: logger),
+            consumer: consumer, producer: producer, pool: pool, handler: EventHandler(engine: engine, workflow: workflow, logger: logger),
             outboxWakeUp: outboxWakeUp, logger: logger, lanes: lanes)
         let timers = TimerScheduler(
             pool: pool, engine: engine, pollInterval: configuration.pollInterval, wakeUp: timerWakeUp, logger: logger,

@@ -1,0 +1,81 @@
+import ApprovalStore
+import DurableExecution
+import Foundation
+import GreenlightModels
+import Logging
+import Metrics
+import Postgres
+
+/// Applies one consumed event inside the caller's transaction, at most once: a request starts its workflow, a
+/// callback command goes to the callback it names, and every other event about a request is a signal to that
+/// request's workflow (`ApprovalSignal`), which decides what it means. Nothing here knows an approval's rules.
+struct EventHandler: Sendable {
+    let engine: DurableEngine
+    let workflow: ApprovalWorkflow
+    let logger: Logger
+
+    /// False when the event's inbox row shows it was handled before (a redelivery): nothing happens then.
+    func handle(_ event: InboundEvent, topic: String, trace: TraceContext? = nil, on connection: PostgresConnection)
+        async throws -> Bool
+    {
+        guard try await engine.recordInbox(eventId: event.identity.eventId, topic: topic, on: connection) else {
+            return false
+        }
+        switch event {
+        case .approvalRequested(let request):
+            switch try await engine.start(workflow, name: request.requestId, input: request, trace: trace, on: connection) {
+            case .started(let executionId):
+                logger.info(
+                    "Approval workflow started",
+                    metadata: [
+                        "requestId": "\(request.requestId)", "executionId": "\(executionId)",
+                        "traceId": "\(trace?.traceId ?? "")",
+                    ])
+            case .alreadyExists:
+                logger.notice("Request id already has a workflow; ignoring the duplicate", metadata: ["requestId": "\(request.requestId)"])
+            }
+        case .callbackCommand(let command):
+            try await apply(command, on: connection)
+        default:
+            guard let signal = ApprovalSignal(event) else { return true }
+            let requestId = event.identity.requestId
+            let result = try await engine.signal(signal, to: ApprovalWorkflow.self, executionNamed: requestId, on: connection)
+            if result == .buffered, case .decision(let decision) = signal {
+                // Only the decisions topic can get ahead of a request (links and the API need it to exist). The
+                // attempt recorded when the workflow takes it says what it came to.
+                try await ApprovalWriter(connection).recordDecisionAttempt(
+                    decision, accepted: false, reason: "kept until the request's workflow starts")
+                ApprovalWorkflow.count(decision, "deferred")
+                logger.info("Decision kept until its request arrives", metadata: ["requestId": "\(requestId)"])
+            }
+        }
+        return true
+    }
+
+    /// A success, failure or heartbeat for a callback, by id, from the callback API.
+    func apply(_ command: CallbackCommand, on connection: PostgresConnection) async throws {
+        let completion: CallbackCompletion
+        switch command.command {
+        case .success:
+            completion = .success(String(decoding: try GreenlightJSON.encode(command.result ?? .null), as: UTF8.self))
+        case .failure:
+            completion = .failure(
+                DurableError(errorType: command.errorType ?? "Callback.Failed", errorMessage: command.errorMessage ?? ""))
+        case .heartbeat:
+            completion = .heartbeat
+        }
+        let result = try await engine.send(completion, toCallback: command.callbackId, on: connection)
+        if command.command != .heartbeat {
+            let name: String
+            switch result {
+            case .accepted: name = "accepted"
+            case .alreadyEnded: name = "late"
+            case .notFound: name = "unknown"
+            }
+            Counter(label: "greenlight_decisions_total", dimensions: [("channel", "api"), ("result", name)]).increment()
+        }
+        logger.info(
+            "Callback command \(command.command.rawValue): \(result)",
+            metadata: ["requestId": "\(command.requestId)", "callbackId": "\(command.callbackId)"])
+    }
+}
