@@ -146,7 +146,7 @@ let package = Package(
         .target(
             name: "GreenlightCLI",
             dependencies: [
-                "GreenlightModels", "Kafka", "DurableExecution", "ServiceSupport", logging,
+                "GreenlightModels", "Kafka", "DurableExecution", "ServiceSupport", "ApprovalStore", "Postgres", logging,
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],

@@ -181,7 +181,44 @@ public enum InboundEvent: Sendable, Equatable {
         }
     }
 
+    /// The topic this event travels on.
+    public var topic: Topic {
+        switch self {
+        case .approvalRequested: ApprovalRequested.topic
+        case .decisionSubmitted: DecisionSubmitted.topic
+        case .callbackCommand: CallbackCommand.topic
+        case .cancelRequested: CancelRequested.topic
+        case .notificationDelivery: NotificationDelivery.topic
+        case .resendRequested: ResendRequested.topic
+        case .receiptRequested: DecisionReceiptRequested.topic
+        }
+    }
+
+    /// Reads an event consumed from `topic`. On one of Greenlight's topics, an event of a type that belongs on another
+    /// is refused: a public topic does not carry internal commands (a cancellation published on the decisions topic
+    /// by anyone who may publish there, say), nor the reverse.
     public static func decode(_ data: [UInt8], topic: String) throws -> InboundEvent {
+        let event = try decodeAnyTopic(data, topic: topic)
+        if let known = Topic(rawValue: topic), known != event.topic {
+            throw EventDecodingError(
+                topic: topic, reason: "\(event.typeName) belongs on \(event.topic.rawValue), not on this topic")
+        }
+        return event
+    }
+
+    var typeName: String {
+        switch self {
+        case .approvalRequested: ApprovalRequested.eventType
+        case .decisionSubmitted: DecisionSubmitted.eventType
+        case .callbackCommand: CallbackCommand.eventType
+        case .cancelRequested: CancelRequested.eventType
+        case .notificationDelivery: NotificationDelivery.eventType
+        case .resendRequested: ResendRequested.eventType
+        case .receiptRequested: DecisionReceiptRequested.eventType
+        }
+    }
+
+    private static func decodeAnyTopic(_ data: [UInt8], topic: String) throws -> InboundEvent {
         let decoder = GreenlightJSON.decoder()
         let bytes = Data(data)
         let probe: TypeProbe

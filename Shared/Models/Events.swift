@@ -222,8 +222,10 @@ public struct DecisionSubmitted: GreenlightEvent {
 }
 
 /// Asks for an email telling an approver what became of their decision (`decisionEventId`), because the page
-/// after their click could not say in time. Topic `approvals.decisions`, keyed by request id: it is taken after
-/// the decision it asks about.
+/// after their click could not say in time. Topic `approvals.decisions`, keyed by request id, though the callback
+/// receiver alone sends it: on the decision's own partition it is taken after the decision it asks about, which it
+/// could overtake on another topic. (The orchestrator mails a receipt only to the approver who made that decision by
+/// link, so a forged one tells nobody anything new.)
 public struct DecisionReceiptRequested: GreenlightEvent {
     public static let eventType = "DecisionReceiptRequested"
     public static let topic = Topic.decisions
@@ -338,10 +340,10 @@ public struct CallbackCommand: GreenlightEvent {
     }
 }
 
-/// Stop a pending request (like StopDurableExecution). Topic `approvals.decisions`.
+/// Stop a pending request (like StopDurableExecution). Topic `approvals.internal`.
 public struct CancelRequested: GreenlightEvent {
     public static let eventType = "CancelRequested"
-    public static let topic = Topic.decisions
+    public static let topic = Topic.internalCommands
 
     public var eventId: UUID
     public var type: String = Self.eventType
@@ -362,11 +364,11 @@ public struct CancelRequested: GreenlightEvent {
 }
 
 /// The notifier's report on one notification: delivered, being retried, or failed for good. Topic
-/// `approvals.decisions` (keyed by request id, so it stays in order with the request's decisions); the
-/// orchestrator keeps the latest per notification and writes each to the execution's history.
+/// `approvals.internal`, keyed by request id; the orchestrator keeps the latest per notification and writes each to
+/// the execution's history.
 public struct NotificationDelivery: GreenlightEvent {
     public static let eventType = "NotificationDelivery"
-    public static let topic = Topic.decisions
+    public static let topic = Topic.internalCommands
 
     public enum Result: String, Codable, Sendable, CaseIterable {
         case delivered
@@ -406,10 +408,10 @@ public struct NotificationDelivery: GreenlightEvent {
 }
 
 /// Send a pending request's approvers their link again (`POST /v1/requests/{id}/resend`). Topic
-/// `approvals.decisions`.
+/// `approvals.internal`.
 public struct ResendRequested: GreenlightEvent {
     public static let eventType = "ResendRequested"
-    public static let topic = Topic.decisions
+    public static let topic = Topic.internalCommands
 
     public var eventId: UUID
     public var type: String = Self.eventType

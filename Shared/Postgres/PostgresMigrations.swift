@@ -19,6 +19,20 @@ public enum PostgresMigrator {
     /// The advisory lock every Greenlight migration run takes.
     static let lockKey: Int64 = 0x6772_6565_6e6c_6974  // "greenlit"
 
+    /// Throws `SchemaNotCurrent` unless `component`'s schema has every one of `migrations` applied: for a service that
+    /// reads a component's tables without owning them (and may not change the schema: it has no rights to).
+    public static func requireCurrent(_ pool: PostgresPool, component: String, migrations: [PostgresMigration]) async throws {
+        let needed = migrations.map(\.version).max() ?? 0
+        let applied = try await pool.withConnection { connection -> Int in
+            guard try await connection.query("SELECT to_regclass('greenlight_migrations') IS NOT NULL").column(Bool.self).first == true
+            else { return 0 }
+            return try await connection.query(
+                "SELECT coalesce(max(version), 0) FROM greenlight_migrations WHERE component = \(component)"
+            ).column(Int.self).first ?? 0
+        }
+        guard applied >= needed else { throw SchemaNotCurrent(component: component, applied: applied, needed: needed) }
+    }
+
     /// Returns the versions it applied (empty when the schema was already current).
     @discardableResult
     public static func migrate(
@@ -76,5 +90,17 @@ public enum PostgresMigrator {
             applied.append(migration.version)
         }
         return applied
+    }
+}
+
+/// The database's schema is older than this build reads (or absent): its owner has not migrated it yet.
+public struct SchemaNotCurrent: Error, CustomStringConvertible {
+    public var component: String
+    public var applied: Int
+    public var needed: Int
+
+    public var description: String {
+        "the database's \(component) schema is at version \(applied) and this build needs \(needed): run `greenlight migrate` "
+            + "(or start the orchestrator, which migrates it) against the same database"
     }
 }

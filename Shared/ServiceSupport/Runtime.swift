@@ -179,8 +179,9 @@ public enum ServiceMain {
     }
 }
 
-/// Opens the service's connection pool and brings the schema up to date, retrying while Postgres is not
-/// reachable yet (services may start before it).
+/// Opens the service's connection pool and brings the schema up to date (or, for a service that does not own the
+/// schema, checks that its owner has), retrying while Postgres is not reachable or the schema not ready yet
+/// (services may start before either).
 public func openMigratedPool(
     _ configuration: PostgresConfiguration, maxConnections: Int = 8, logger: Logger,
     migrate: (PostgresPool, Logger) async throws -> Void

@@ -394,7 +394,7 @@ struct TracePropagationTests {
             let expected = [
                 ("intake", "/v1/requests"), ("intake", "publish approvals.requests"),
                 ("orchestrator", "process approvals.requests"), ("notifier", "process approvals.notifications"),
-                ("notifier", "deliver notification"), ("notifier", "publish approvals.decisions"), ("callbacks", "decide by link"),
+                ("notifier", "deliver notification"), ("notifier", "publish approvals.internal"), ("callbacks", "decide by link"),
                 ("callbacks", "publish approvals.decisions"),
                 ("orchestrator", "process approvals.decisions"),
             ]
@@ -410,8 +410,7 @@ struct TracePropagationTests {
             func all(_ service: String, _ name: String) -> [[String: Any]] {
                 spans.filter { $0["service"] as? String == "greenlight-\(service)" && $0["span"] as? String == name }
             }
-            /// Some span `child` has some span `parent` as its parent (the decisions topic carries both clicks and
-            /// delivery reports, so a name may have several spans).
+            /// Some span `child` has some span `parent` as its parent (a name may have several spans).
             func parent(_ child: (String, String), is parent: (String, String)) {
                 let parentIds = Set(all(parent.0, parent.1).compactMap { $0["spanId"] as? String })
                 #expect(
@@ -429,7 +428,7 @@ struct TracePropagationTests {
             parent(("notifier", "process approvals.notifications"), is: ("orchestrator", "process approvals.requests"))
             // Stored when received, delivered from the queue in a span of its own, reported from there.
             parent(("notifier", "deliver notification"), is: ("notifier", "process approvals.notifications"))
-            parent(("notifier", "publish approvals.decisions"), is: ("notifier", "deliver notification"))
+            parent(("notifier", "publish approvals.internal"), is: ("notifier", "deliver notification"))
             // Span lines never carry the link token (the link's path is not among the attributes written).
             let token = String(approve.split(separator: "/").last!)
             for service in ["intake", "orchestrator", "notifier", "callbacks"] {

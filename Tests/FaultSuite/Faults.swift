@@ -140,7 +140,7 @@ extension Fault {
                 "not json", #"{"type": "Nope", "version": 1}"#, #"{"type": "ApprovalRequested", "version": 9}"#,
                 #"{"type":"DecisionSubmitted","version":1,"comment":"\#(filler)"}"#,
             ]
-            for topic in [Topic.requests, .decisions] {
+            for topic in [Topic.requests, .decisions, .internalCommands] {
                 for (index, value) in poison.enumerated() {
                     // Keyed like load requests, so they sit ahead of real events on the same partitions.
                     try await producer.send(topic: topic.rawValue, key: "\(driver.prefix)-\(index)", value: Array(value.utf8))

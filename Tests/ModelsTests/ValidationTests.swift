@@ -141,6 +141,26 @@ struct EventCodingTests {
     func malformedEventsAreTypedErrors(text: String) {
         #expect(throws: EventDecodingError.self) { try InboundEvent.decode(Array(text.utf8), topic: "approvals.decisions") }
     }
+
+    /// Public topics carry public events: a cancellation on the decisions topic (which other systems may write) is
+    /// refused, and so is a decision on the internal topic; elsewhere (a test's own topic) the type alone decides.
+    @Test func anEventOnAnotherTypesTopicIsRefused() throws {
+        let cancel = Array(try GreenlightJSON.encode(CancelRequested(requestId: "R", reason: nil, requestedAt: Date())))
+        #expect(throws: EventDecodingError.self) { try InboundEvent.decode(cancel, topic: Topic.decisions.rawValue) }
+        #expect(try InboundEvent.decode(cancel, topic: Topic.internalCommands.rawValue).topic == .internalCommands)
+        let decision = Array(
+            try GreenlightJSON.encode(
+                DecisionSubmitted(
+                    requestId: "R", decision: .approve, decidedBy: "x", channel: .kafka, comment: nil, decidedAt: Date(),
+                    tokenHash: nil)))
+        do {
+            _ = try InboundEvent.decode(decision, topic: Topic.internalCommands.rawValue)
+            Issue.record("a decision on the internal topic was read")
+        } catch let error as EventDecodingError {
+            #expect("\(error)".contains("belongs on approvals.decisions"), "\(error)")
+        }
+        #expect(try InboundEvent.decode(decision, topic: "elsewhere").topic == .decisions)
+    }
 }
 
 struct HumanFormatTests {

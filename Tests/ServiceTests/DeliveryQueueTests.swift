@@ -42,7 +42,7 @@ struct DeliveryQueueTests {
 
         func reports() async throws -> [NotificationDelivery] {
             try await KafkaTopicReader.readAll(
-                topic: Topic.decisions.rawValue, configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers),
+                topic: Topic.internalCommands.rawValue, configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers),
                 logger: TestEnvironment.logger("reports")
             ).compactMap { try? GreenlightJSON.decoder().decode(NotificationDelivery.self, from: Data($0.value)) }
         }
@@ -64,7 +64,7 @@ struct DeliveryQueueTests {
         try await PostgresMigrator.migrate(pool, component: NotifierSchema.component, migrations: NotifierSchema.migrations, logger: logger)
         let server = try await TLSSMTPServer.start()
         let cluster = try KafkaMockCluster()
-        for topic in [Topic.decisions, .deadLetters] { try cluster.createTopic(topic.rawValue, partitions: 1) }
+        for topic in [Topic.internalCommands, .deadLetters] { try cluster.createTopic(topic.rawValue, partitions: 1) }
         let producer = try KafkaProducer(configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers), logger: logger)
         var configuration = try NotifierConfiguration.load([
             "GREENLIGHT_LINK_SECRET": "delivery-queue-tests-secret-0123456789",

@@ -42,6 +42,13 @@ struct EventSchemaTests {
                 requestId: "REQ-001", callbackId: uuid, command: .failure, errorType: "Bot.Error", errorMessage: "no",
                 submittedAt: at),
             CallbackCommand(requestId: "REQ-001", callbackId: uuid, command: .heartbeat, submittedAt: at),
+            DecisionReceiptRequested(
+                requestId: "REQ-001", decisionEventId: uuid, approver: "a@example.com", decision: .approve, requestedAt: at),
+            DecisionSubmitted(
+                requestId: "REQ-001", decision: .approve, decidedBy: "a@example.com", channel: .api, comment: nil,
+                decidedAt: at, tokenHash: nil, apiKey: "approval-bot"),
+        ],
+        .internalCommands: [
             CancelRequested(requestId: "REQ-001", reason: "duplicate", requestedAt: at),
             CancelRequested(requestId: "REQ-001", reason: nil, requestedAt: at),
             NotificationDelivery(
@@ -52,11 +59,6 @@ struct EventSchemaTests {
                 attempt: 1, error: nil, at: at),
             ResendRequested(requestId: "REQ-001", approver: "a@example.com", requestedAt: at),
             ResendRequested(requestId: "REQ-001", approver: nil, requestedAt: at, apiKey: "ops"),
-            DecisionReceiptRequested(
-                requestId: "REQ-001", decisionEventId: uuid, approver: "a@example.com", decision: .approve, requestedAt: at),
-            DecisionSubmitted(
-                requestId: "REQ-001", decision: .approve, decidedBy: "a@example.com", channel: .api, comment: nil,
-                decidedAt: at, tokenHash: nil, apiKey: "approval-bot"),
             CancelRequested(requestId: "REQ-001", reason: nil, requestedAt: at, apiKey: "ops"),
         ],
         .notifications: [
@@ -160,7 +162,7 @@ struct EventSchemaTests {
             var requestedAt = EventSchemaTests.at
             var surprise = true
         }
-        let result = try await Self.validate(.decisions, [Undocumented()])
+        let result = try await Self.validate(.internalCommands, [Undocumented()])
         #expect(result.status == 1)
         #expect(result.output.contains("surprise"))
     }

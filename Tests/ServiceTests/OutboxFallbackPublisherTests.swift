@@ -18,7 +18,7 @@ struct OutboxFallbackPublisherTests {
         defer { pool.close() }
         try await PostgresMigrator.migrate(pool, component: DurableSchema.component, migrations: DurableSchema.migrations, logger: logger)
         let cluster = try KafkaMockCluster()
-        try cluster.createTopic(Topic.decisions.rawValue, partitions: 1)
+        try cluster.createTopic(Topic.internalCommands.rawValue, partitions: 1)
         let kafka = KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
         let producer = try KafkaProducer(configuration: kafka, logger: logger)
         let publisher = OutboxFallbackPublisher(producer: producer, pool: pool, logger: logger)
@@ -29,7 +29,7 @@ struct OutboxFallbackPublisherTests {
         #expect(try await publisher.publish(cancel("REQ-1"), trace: .newTrace()) == .published)
         // REQ-2 has an event waiting in the outbox (the broker was away a moment ago): the next one queues behind it.
         try await pool.withConnection { connection in
-            try await Outbox.write(topic: Topic.decisions.rawValue, key: "REQ-2", payload: "{}", trace: nil, on: connection)
+            try await Outbox.write(topic: Topic.internalCommands.rawValue, key: "REQ-2", payload: "{}", trace: nil, on: connection)
         }
         #expect(try await publisher.publish(cancel("REQ-2"), trace: .newTrace()) == .queued)
         #expect(try await publisher.publish(cancel("REQ-3"), trace: .newTrace()) == .published)
@@ -38,7 +38,7 @@ struct OutboxFallbackPublisherTests {
             try await Outbox.write(topic: Topic.notifications.rawValue, key: "REQ-5", payload: "{}", trace: nil, on: connection)
         }
         #expect(try await publisher.publish(cancel("REQ-5"), trace: .newTrace()) == .published)
-        let keys = try await KafkaTopicReader.readAll(topic: Topic.decisions.rawValue, configuration: kafka, logger: logger)
+        let keys = try await KafkaTopicReader.readAll(topic: Topic.internalCommands.rawValue, configuration: kafka, logger: logger)
             .compactMap(\.keyString)
         #expect(keys == ["REQ-1", "REQ-3", "REQ-5"])
         #expect(try await pool.query("SELECT count(*) FROM durable_outbox WHERE message_key = 'REQ-2'").column(Int.self) == [2])

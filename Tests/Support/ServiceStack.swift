@@ -104,6 +104,21 @@ public final class ServiceStack: Sendable {
             "GREENLIGHT_KAFKA_SESSION_TIMEOUT_MS": "4000",
         ].merging(extra) { _, new in new }
 
+        // The schema's owner migrates it first, as compose's and Kubernetes' one-off job does, and grants intake and
+        // the callback receiver a role of their own with only the rights they need: every end-to-end test runs them so.
+        let reader = try await database.makeRole("reader")
+        let migrate = try ChildProcess(
+            name: "migrate", executable: "\(binDirectory)/greenlight", arguments: ["migrate", "--grant-readers", reader.role],
+            environment: ["GREENLIGHT_DATABASE_URL": database.url], logPath: "\(logDirectory)/migrate.log")
+        let migrated = await migrate.waitForExit()
+        guard migrated == 0 else {
+            throw ChildProcessError(description: "greenlight migrate exited with \(migrated): \(migrate.logTail())")
+        }
+        var perService = perService
+        for name in ["intake", "callbacks"] {
+            perService[name, default: [:]]["GREENLIGHT_DATABASE_URL"] = perService[name]?["GREENLIGHT_DATABASE_URL"] ?? reader.url
+        }
+
         var ports: [String: Int] = [:]
         var processes: [String: ChildProcess] = [:]
         var environments: [String: [String: String]] = [:]

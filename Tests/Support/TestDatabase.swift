@@ -24,6 +24,18 @@ public struct TestDatabase: Sendable {
         return TestDatabase(url: components.string!, name: name, adminURL: adminURL)
     }
 
+    /// A login role of its own for this database, with no rights yet beyond connecting, and this database's URL as
+    /// that role: what a least-privilege service connects as once something grants it what it needs.
+    public func makeRole(_ suffix: String) async throws -> (role: String, url: String) {
+        let role = "\(name)_\(suffix)"
+        precondition(role.count <= 63 && role.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" })
+        let admin = try await PostgresConnection.connect(PostgresConfiguration(url: adminURL))
+        try await admin.execute(script: "CREATE ROLE \(role) LOGIN")
+        var components = URLComponents(string: url)!
+        components.user = role
+        return (role, components.string!)
+    }
+
     public func pool(maxConnections: Int = 4, logger: Logger = TestEnvironment.logger("test-db")) throws -> PostgresPool {
         PostgresPool(configuration: try PostgresConfiguration(url: url), maxConnections: maxConnections, logger: logger)
     }

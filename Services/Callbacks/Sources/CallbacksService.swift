@@ -14,7 +14,8 @@ public enum CallbacksService {
     public static func run(configuration: CallbacksConfiguration, logger: Logger) async throws {
         logger.info("Starting greenlight-callbacks", metadata: ["configuration": "\(configuration.banner)"])
         let producer = try KafkaProducer(configuration: configuration.common.kafka, logger: logger)
-        let pool = try await openMigratedPool(configuration.database, logger: logger, migrate: GreenlightDatabase.migrate)
+        // Reads the orchestrator's tables, which it does not own: it waits until they are at this build's version.
+        let pool = try await openMigratedPool(configuration.database, logger: logger, migrate: GreenlightDatabase.requireCurrent)
 
         let checks = [ReadinessCheck.kafka(producer), ReadinessCheck.postgres(pool)]
         let publisher = OutboxFallbackPublisher(producer: producer, pool: pool, logger: logger)

@@ -12,7 +12,8 @@ public enum IntakeService {
     public static func run(configuration: IntakeConfiguration, logger: Logger) async throws {
         logger.info("Starting greenlight-intake", metadata: ["configuration": "\(configuration.banner)"])
         let producer = try KafkaProducer(configuration: configuration.common.kafka, logger: logger)
-        let pool = try await openMigratedPool(configuration.database, logger: logger, migrate: GreenlightDatabase.migrate)
+        // Reads the orchestrator's tables, which it does not own: it waits until they are at this build's version.
+        let pool = try await openMigratedPool(configuration.database, logger: logger, migrate: GreenlightDatabase.requireCurrent)
 
         let router = makeServiceRouter(checks: [ReadinessCheck.kafka(producer), ReadinessCheck.postgres(pool)])
         IntakeRoutes(

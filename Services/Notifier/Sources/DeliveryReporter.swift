@@ -5,7 +5,7 @@ import Kafka
 import Logging
 import ServiceSupport
 
-/// Publishes delivery reports (`NotificationDelivery`, on `approvals.decisions`) for the orchestrator: each right
+/// Publishes delivery reports (`NotificationDelivery`, on `approvals.internal`) for the orchestrator: each right
 /// after its outcome is recorded, and, every few seconds, those that could not be published then (the broker was
 /// away, the sender stopped). A report's `eventId` is derived from the notification, the result and the attempt,
 /// so one published twice is applied once. Also prunes finished messages after `retention`.

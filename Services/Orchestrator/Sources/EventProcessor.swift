@@ -8,7 +8,7 @@ import Metrics
 import Postgres
 import ServiceSupport
 
-/// Consumes `approvals.requests` and `approvals.decisions`. Each event is handled in one transaction with its
+/// Consumes `approvals.requests`, `approvals.decisions` and `approvals.internal`. Each event is handled in one transaction with its
 /// inbox row; the offset is committed only after that transaction commits. A redelivered event finds its inbox
 /// row and has no second effect; an event that cannot be read goes to `approvals.dlq` with the reason.
 struct EventProcessor: Sendable {
@@ -24,7 +24,7 @@ struct EventProcessor: Sendable {
     var maxBatch = 32
 
     func run() async throws {
-        // Partitions side by side. One lane per partition *number*, across both topics: a request and its
+        // Partitions side by side. One lane per partition *number*, across the topics: a request and its
         // decisions have the same key, so with the same partition count (the topics are created together) they
         // land on the same partition number and are handled in the order they were consumed, as before the lanes.
         // A redelivered event finds its inbox row, so a failed commit is harmless.

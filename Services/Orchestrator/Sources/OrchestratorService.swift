@@ -26,7 +26,7 @@ public enum OrchestratorService {
         producerConfiguration.properties.merge(OutboxRelay.producerProperties) { _, relay in relay }
         let producer = try KafkaProducer(configuration: producerConfiguration, logger: logger)
         let consumer = try KafkaConsumer(
-            configuration: kafka, groupId: consumerGroup, topics: [Topic.requests.rawValue, Topic.decisions.rawValue],
+            configuration: kafka, groupId: consumerGroup, topics: [Topic.requests.rawValue, Topic.decisions.rawValue, Topic.internalCommands.rawValue],
             logger: logger)
         let outboxWakeUp = WakeUpSignal()
         let timerWakeUp = WakeUpSignal()

@@ -1,0 +1,58 @@
+import ApprovalStore
+import DurableExecution
+import Foundation
+import GreenlightTestSupport
+import Postgres
+import Testing
+
+/// The orchestrator's tables have one owner, which migrates them; intake and the callback receiver wait for that and
+/// run with a role that may only read them and add to the outbox.
+struct DatabaseOwnershipTests {
+    let logger = TestEnvironment.logger("ownership")
+
+    @Test func aServiceThatDoesNotOwnTheSchemaWaitsForItsOwner() async throws {
+        let database = try await TestDatabase.create("ownership")
+        let pool = try database.pool()
+        defer { pool.close() }
+        do {
+            try await GreenlightDatabase.requireCurrent(pool, logger: logger)
+            Issue.record("an empty database passed for a current one")
+        } catch let error as SchemaNotCurrent {
+            #expect(error.applied == 0)
+            #expect(error.description.contains("greenlight migrate"))
+        }
+        try await GreenlightDatabase.migrate(pool, logger: logger)
+        try await GreenlightDatabase.requireCurrent(pool, logger: logger)
+    }
+
+    @Test func theReadersRoleReadsAndQueuesEventsAndNothingElse() async throws {
+        let database = try await TestDatabase.create("ownership")
+        let owner = try database.pool()
+        defer { owner.close() }
+        try await GreenlightDatabase.migrate(owner, logger: logger)
+        let reader = try await database.makeRole("reader")
+        try await GreenlightDatabase.grantReaderAccess(to: reader.role, on: owner)
+        await #expect(throws: InvalidRoleName.self) { try await GreenlightDatabase.grantReaderAccess(to: "x; DROP TABLE y", on: owner) }
+
+        let pool = PostgresPool(configuration: try PostgresConfiguration(url: reader.url), maxConnections: 1, logger: logger)
+        defer { pool.close() }
+        try await GreenlightDatabase.requireCurrent(pool, logger: logger)
+        #expect(try await pool.query("SELECT count(*) FROM approval_requests").column(Int.self) == [0])
+        #expect(try await pool.query("SELECT count(*) FROM durable_history").column(Int.self) == [0])
+        try await pool.withConnection { connection in
+            try await Outbox.write(topic: "t", key: "k", payload: "{}", trace: nil, on: connection)
+        }
+        for statement in [
+            "CREATE TABLE intruder (id int)", "UPDATE approval_requests SET status = 'approved'",
+            "DELETE FROM durable_outbox", "UPDATE durable_outbox SET sent_at = now()", "SELECT * FROM durable_signals",
+            "INSERT INTO durable_signals (execution_name, payload, received_at) VALUES ('x', '{}', now())",
+        ] {
+            do {
+                try await pool.withConnection { try await $0.execute(script: statement) }
+                Issue.record("the reader's role could run: \(statement)")
+            } catch let error as PostgresError {
+                #expect(error.sqlState == "42501", "\(statement): \(error)")
+            }
+        }
+    }
+}
