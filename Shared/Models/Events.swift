@@ -123,7 +123,7 @@ public struct ApprovalRequested: GreenlightEvent {
 /// Ask the notifier to tell one approver about a request. Topic `approvals.notifications`.
 ///
 /// It carries no link token: the notifier derives the approver's token from `tokenNonce` with the link secret
-/// (see `LinkToken`). Version 2; version 1 carried the token itself.
+/// (see `LinkToken`). Version 2 (version 1, which carried the token itself, is no longer read).
 public struct NotificationRequested: GreenlightEvent {
     public static let eventType = "NotificationRequested"
     public static let topic = Topic.notifications

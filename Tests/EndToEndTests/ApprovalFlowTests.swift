@@ -127,7 +127,7 @@ struct ApprovalFlowTests {
                 try await stack.submit(
                     #"{"requestId": "\#(requestId)", "amount": 90000, "description": "Data centre lease", "approvers": ["a@example.com", "b@example.com"], "policy": "all"}"#
                 ).status == 202)
-            _ = try await eventually(timeout: .seconds(30)) { stack.mails(forRequest: requestId).count == 2 }
+            try await waitUntil(timeout: .seconds(30)) { stack.mails(forRequest: requestId).count == 2 }
             let mails = stack.mails(forRequest: requestId)
             func link(_ approver: String) throws -> String {
                 try #require(mails.first { $0.header("To") == approver }?.links.first { $0.contains("/approve/") })
@@ -135,7 +135,7 @@ struct ApprovalFlowTests {
             let first = try await HTTP.clickThrough(try link("a@example.com"))
             #expect(first.body.contains("Every approver (2) must approve this request"))
             // One approval of two: the request waits for the other.
-            _ = try await eventually(timeout: .seconds(10)) { try await stack.status(requestId)?.votes?.count == 1 }
+            try await waitUntil(timeout: .seconds(10)) { try await stack.status(requestId)?.votes?.count == 1 }
             #expect(try await stack.status(requestId)?.status == .pending)
             #expect(stack.outcomes.outcomes(forRequest: requestId).isEmpty)
 
@@ -153,7 +153,7 @@ struct ApprovalFlowTests {
                 try await stack.submit(
                     #"{"requestId": "\#(requestId)", "amount": 10, "description": "Nudge me", "approvers": ["slow@example.com"], "timeoutSeconds": 120, "remindAfterSeconds": 1, "escalateAfterSeconds": 2, "escalateTo": ["boss@example.com"]}"#
                 ).status == 202)
-            _ = try await eventually(timeout: .seconds(30)) { stack.mails(forRequest: requestId).count == 3 }
+            try await waitUntil(timeout: .seconds(30)) { stack.mails(forRequest: requestId).count == 3 }
             let mails = stack.mails(forRequest: requestId)
             // One approver's messages arrive in order; the escalation, to someone else, may come before the reminder.
             let toSlow = mails.filter { $0.header("To") == "slow@example.com" }

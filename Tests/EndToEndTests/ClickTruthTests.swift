@@ -30,7 +30,7 @@ struct ClickTruthTests {
             #expect(try await stack.submit(
                 #"{"requestId": "\#(all)", "amount": 10, "description": "Both", "approvers": ["a@example.com", "b@example.com"], "policy": "all"}"#
             ).status == 202)
-            _ = try await eventually(timeout: .seconds(30)) { stack.mails(forRequest: all).count == 2 }
+            try await waitUntil(timeout: .seconds(30)) { stack.mails(forRequest: all).count == 2 }
             let first = try #require(stack.mails(forRequest: all).first { $0.header("To") == "a@example.com" }?.links.first { $0.contains("/approve/") })
             let vote = try await Self.click(first)
             #expect(vote.status == 200)
@@ -43,7 +43,7 @@ struct ClickTruthTests {
             #expect(try await stack.submit(
                 #"{"requestId": "\#(any)", "amount": 10, "description": "Either", "approvers": ["c@example.com", "d@example.com"]}"#
             ).status == 202)
-            _ = try await eventually(timeout: .seconds(30)) { stack.mails(forRequest: any).count == 2 }
+            try await waitUntil(timeout: .seconds(30)) { stack.mails(forRequest: any).count == 2 }
             let mails = stack.mails(forRequest: any)
             let approve = try #require(mails.first { $0.header("To") == "c@example.com" }?.links.first { $0.contains("/approve/") })
             let reject = try #require(mails.first { $0.header("To") == "d@example.com" }?.links.first { $0.contains("/reject/") })
@@ -71,7 +71,7 @@ struct ClickTruthTests {
             #expect(try await stack.submit(
                 #"{"requestId": "\#(requestId)", "amount": 10, "description": "Mine", "requester": "r@example.com", "approvers": ["r@example.com", "s@example.com"]}"#
             ).status == 202)
-            _ = try await eventually(timeout: .seconds(30)) { stack.mails(forRequest: requestId).count == 2 }
+            try await waitUntil(timeout: .seconds(30)) { stack.mails(forRequest: requestId).count == 2 }
             let own = try #require(
                 stack.mails(forRequest: requestId).first { $0.header("To") == "r@example.com" }?.links.first { $0.contains("/approve/") })
             let page = try await Self.click(own)

@@ -1,3 +1,4 @@
+import ApprovalStore
 import Foundation
 import GreenlightModels
 import GreenlightTestSupport
@@ -10,6 +11,10 @@ import Testing
 struct InternalPortTests {
     @Test func operationsAndTheProgramAPIStayOffThePublicPort() async throws {
         let database = try await TestDatabase.create("internal-port")
+        // The orchestrator owns the schema; the callback receiver waits for it.
+        let pool = try database.pool()
+        try await GreenlightDatabase.migrate(pool, logger: TestEnvironment.logger("internal-port"))
+        pool.close()
         let cluster = try KafkaMockCluster()
         for topic in Topic.allCases { try cluster.createTopic(topic.rawValue, partitions: 1) }
         let log = NSTemporaryDirectory() + "internal-port-\(UUID().uuidString.prefix(8)).log"
@@ -23,7 +28,7 @@ struct InternalPortTests {
         defer { Task { _ = await callbacks.stop() } }
         let publicPort = try await ServiceStack.listeningPort(of: callbacks)
         var internalPort: Int?
-        _ = try await eventually(timeout: .seconds(30)) {
+        try await waitUntil(timeout: .seconds(30)) {
             let line = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n")
                 .first { $0.contains("Internal port listening") }
             internalPort = line.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }

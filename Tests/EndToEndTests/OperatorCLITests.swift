@@ -71,9 +71,9 @@ struct OperatorCLITests {
             let resent = try await cli("resend", approveId)
             #expect(resent.status == 0, "\(resent.output)")
             #expect(resent.output.contains("Resend for \(approveId) queued."))
-            _ = try await eventually(timeout: .seconds(20)) { stack.mails(forRequest: approveId).count == 2 }
+            try await waitUntil(timeout: .seconds(20)) { stack.mails(forRequest: approveId).count == 2 }
             #expect(stack.mails(forRequest: approveId).count == 2)
-            _ = try await eventually(timeout: .seconds(10)) {
+            try await waitUntil(timeout: .seconds(10)) {
                 try await cli("status", approveId).output.contains("a@example.com request: delivered after 1 attempt")
             }
             #expect(try await cli("status", approveId).output.contains("a@example.com request: delivered after 1 attempt"))
@@ -99,7 +99,7 @@ struct OperatorCLITests {
                 try await stack.submit(
                     #"{"requestId": "\#(voteId)", "amount": 1, "description": "Two must agree", "approvers": ["a@example.com", "b@example.com"], "policy": "all"}"#
                 ).status == 202)
-            _ = try await eventually(timeout: .seconds(20)) { stack.mails(forRequest: voteId).count == 2 }
+            try await waitUntil(timeout: .seconds(20)) { stack.mails(forRequest: voteId).count == 2 }
             let vote = try await cli("decide", voteId, "--approve", "--as", "a@example.com")
             #expect(vote.status == 0, "\(vote.output)")
             #expect(vote.output.contains("Vote by a@example.com on \(voteId) recorded; it waits for more approvers (policy all)."))
@@ -130,7 +130,7 @@ struct OperatorCLITests {
             try await producer.send(topic: Topic.requests.rawValue, key: "\(prefix)-poison", value: Array("not json at all".utf8))
             await producer.shutdown()
             var letters: [DeadLetter] = []
-            _ = try await eventually(timeout: .seconds(20), interval: .milliseconds(250)) {
+            try await waitUntil(timeout: .seconds(20), interval: .milliseconds(250)) {
                 let listed = try await cli("dlq", "list", "--json")
                 letters = (try? GreenlightJSON.decoder().decode([DeadLetter].self, from: Data(listed.output.utf8))) ?? []
                 return letters.count == 1

@@ -46,7 +46,7 @@ extension FaultInjection {
                 #expect(allApproved, "\(Set(stack.outcomes.all.map(\.requestId)).intersection(ids).count) of \(ids.count) decided")
 
                 var letter: DeadLetter?
-                _ = try await eventually(timeout: .seconds(20), interval: .milliseconds(200)) {
+                try await waitUntil(timeout: .seconds(20), interval: .milliseconds(200)) {
                     letter = try await KafkaTopicReader.readAll(
                         topic: Topic.deadLetters.rawValue, configuration: kafka, logger: TestEnvironment.logger("dlq")
                     ).compactMap { try? GreenlightJSON.decoder().decode(DeadLetter.self, from: Data($0.value)) }

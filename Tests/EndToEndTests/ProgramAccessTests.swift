@@ -156,7 +156,7 @@ struct ProgramAccessTests {
                 "\(stack.intakeURL)/v1/requests/\(requestId)/resend", body: #"{"approver": "a@example.com"}"#,
                 contentType: "application/json", headers: auth)
             #expect(resent.status == 202)
-            _ = try await eventually(timeout: .seconds(20)) { stack.mails(forRequest: requestId).count == 2 }
+            try await waitUntil(timeout: .seconds(20)) { stack.mails(forRequest: requestId).count == 2 }
             let mails = stack.mails(forRequest: requestId)
             #expect(mails.count == 2)
             #expect(mails.last?.links == first.links)

@@ -17,7 +17,7 @@ struct WebhookTests {
                     #"{"requestId": "\#(requestId)", "amount": 1200, "description": "Laptop <pro> & dock", "approvers": ["a@example.com"], "notify": "webhook"}"#,
                     headers: [("traceparent", "00-\(traceId)-b7ad6b7169203331-01")]
                 ).status == 202)
-            _ = try await eventually(timeout: .seconds(30)) { !receiver.bodies.isEmpty }
+            try await waitUntil(timeout: .seconds(30)) { !receiver.bodies.isEmpty }
             // The POST carries the request's trace: one traceparent, so the receiving system can join it.
             let traceparents = try #require(receiver.traceparents.first)
             #expect(traceparents.count == 1, "\(traceparents)")

@@ -78,12 +78,12 @@ struct KafkaGroupTests {
                 seen.record(message)
             }, commitFailed: { _, _ in })
         }
-        _ = try await eventually(timeout: .seconds(30)) { seen.count >= 20 }
+        try await waitUntil(timeout: .seconds(30)) { seen.count >= 20 }
         let visitor = try KafkaConsumer(configuration: configuration, groupId: group, topics: [topic], logger: logger)
         let visitorRun = Task {
             try await visitor.forEachMessageByPartition({ seen.record($0) }, commitFailed: { _, _ in })
         }
-        _ = try await eventually(timeout: .seconds(30)) { !(try await visitor.assignment().isEmpty) }
+        try await waitUntil(timeout: .seconds(30)) { !(try await visitor.assignment().isEmpty) }
         try await Task.sleep(for: .seconds(1))
         await visitor.close()
         try await visitorRun.value

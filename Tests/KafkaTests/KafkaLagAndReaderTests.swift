@@ -80,7 +80,7 @@ struct KafkaLagAndReaderTests {
                 active.withLock { $0 -= 1 }
             }, commitFailed: { _, _ in })
         }
-        _ = try await eventually(timeout: .seconds(30)) { seen.withLock { $0.values.map(\.count).reduce(0, +) } == 30 }
+        try await waitUntil(timeout: .seconds(30)) { seen.withLock { $0.values.map(\.count).reduce(0, +) } == 30 }
         await consumer.close()
         try await run.value
         let byPartition = seen.withLock { $0 }
@@ -90,7 +90,7 @@ struct KafkaLagAndReaderTests {
 
         // Everything handled was committed: the group has nothing left.
         let again = try KafkaConsumer(configuration: configuration, groupId: group, topics: [topic], logger: logger)
-        _ = try await eventually(timeout: .seconds(20)) { !(try await again.assignment().isEmpty) }
+        try await waitUntil(timeout: .seconds(20)) { !(try await again.assignment().isEmpty) }
         #expect(try await again.lag().map(\.lag).reduce(0, +) == 0)
         await again.close()
         await producer.shutdown()
@@ -114,7 +114,7 @@ struct KafkaLagAndReaderTests {
             }, commitFailed: { _, _ in })
         }
         for index in 0..<40 { try await producer.send(topic: topic, key: "k", value: Array("\(index)".utf8)) }
-        _ = try await eventually(timeout: .seconds(30)) { batches.withLock { $0.joined().count } == 40 }
+        try await waitUntil(timeout: .seconds(30)) { batches.withLock { $0.joined().count } == 40 }
         await consumer.close()
         try await run.value
         let seen = batches.withLock { $0 }
@@ -123,7 +123,7 @@ struct KafkaLagAndReaderTests {
         #expect(seen.contains { $0.count > 1 }, "the lane never caught up in a batch: \(seen.map(\.count))")
 
         let again = try KafkaConsumer(configuration: configuration, groupId: group, topics: [topic], logger: logger)
-        _ = try await eventually(timeout: .seconds(20)) { !(try await again.assignment().isEmpty) }
+        try await waitUntil(timeout: .seconds(20)) { !(try await again.assignment().isEmpty) }
         #expect(try await again.lag().map(\.lag).reduce(0, +) == 0)
         await again.close()
         await producer.shutdown()

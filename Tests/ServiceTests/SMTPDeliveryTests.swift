@@ -75,7 +75,7 @@ struct NotificationDecodingTests {
     let secret = LinkSecret("notification-decoding-secret-0123456789")!
     var keys: LinkKeyring { LinkKeyring(current: secret) }
 
-    @Test func version2DerivesTheTokenAndVersion1CarriesIt() throws {
+    @Test func theTokenIsDerivedFromTheNonceAndOtherVersionsAreRefused() throws {
         let now = Date(timeIntervalSince1970: 1_800_000_000)
         let nonce = UUID()
         let current = NotificationRequested(
@@ -85,11 +85,9 @@ struct NotificationDecodingTests {
         #expect(decoded == current)
         #expect(token == LinkToken.derive(secret: secret, nonce: nonce))
 
-        // Written before the upgrade: the token travels in the message.
+        // Version 1 (which carried the token itself) is no longer read: refused, with its version named.
         let legacy = #"{"amount":1,"approver":"a@example.com","currency":"USD","description":"d","eventId":"6F1C0B1E-2D3A-4B5C-8D9E-0F1A2B3C4D5E","executionId":"6F1C0B1E-2D3A-4B5C-8D9E-0F1A2B3C4D5F","expiresAt":"2027-01-15T08:00:00.000Z","linkToken":"iW6DFsXBhzboflHDnXTzHQ","requestId":"REQ-0","submittedAt":"2027-01-15T08:00:00.000Z","type":"NotificationRequested","version":1}"#
-        let (old, oldToken) = try NotificationDecoding.decode(Array(legacy.utf8), keys: keys)
-        #expect(old.requestId == "REQ-0")
-        #expect(oldToken == "iW6DFsXBhzboflHDnXTzHQ")
+        #expect(throws: NotificationDecoding.UnsupportedVersion(version: 1)) { try NotificationDecoding.decode(Array(legacy.utf8), keys: keys) }
         #expect(throws: (any Error).self) { try NotificationDecoding.decode(Array("{}".utf8), keys: keys) }
     }
 

@@ -33,7 +33,7 @@ public struct MissingTestServer: Error, CustomStringConvertible {
     }
 }
 
-/// Polls `condition` until it holds or `timeout` passes.
+/// Polls `condition` until it holds or `timeout` passes, and says which: for a test that asserts on the answer.
 public func eventually(
     timeout: Duration = .seconds(20), interval: Duration = .milliseconds(50), _ condition: () async throws -> Bool
 ) async throws -> Bool {
@@ -43,4 +43,21 @@ public func eventually(
         try await Task.sleep(for: interval)
     }
     return try await condition()
+}
+
+/// Polls `condition` until it holds; throws `WaitTimedOut` (which fails the test, naming this call) if it still does
+/// not after `timeout`. For a test that must not go on without it.
+public func waitUntil(
+    timeout: Duration = .seconds(20), interval: Duration = .milliseconds(50), fileID: String = #fileID, line: Int = #line,
+    _ condition: () async throws -> Bool
+) async throws {
+    guard try await eventually(timeout: timeout, interval: interval, condition) else {
+        throw WaitTimedOut(timeout: timeout, location: "\(fileID):\(line)")
+    }
+}
+
+public struct WaitTimedOut: Error, CustomStringConvertible {
+    public var timeout: Duration
+    public var location: String
+    public var description: String { "the condition awaited at \(location) did not hold within \(timeout)" }
 }

@@ -53,22 +53,13 @@ struct NotificationReceiver: Sendable {
     }
 }
 
-/// Reads `NotificationRequested` in either version, with the approver's link token.
+/// Reads `NotificationRequested` (version 2) with the approver's link token.
 enum NotificationDecoding {
-    /// Version 1 of the event, which carried the token itself: still read, so that messages written before an
-    /// upgrade are delivered after it.
-    struct NotificationRequestedV1: Decodable {
-        var eventId: UUID
-        var requestId: String
-        var executionId: UUID
-        var approver: String
-        var linkToken: String
-        var amount: Double
-        var currency: String
-        var description: String
-        var requester: String?
-        var submittedAt: Date
-        var expiresAt: Date
+    /// A version of the event this notifier does not read (version 1 carried the link token itself; no release
+    /// since the link nonce writes it).
+    struct UnsupportedVersion: Error, Equatable, CustomStringConvertible {
+        var version: Int
+        var description: String { "NotificationRequested version \(version) is not read by this notifier (it reads version 2)" }
     }
 
     /// A notification whose link was made with a secret this notifier does not have.
@@ -81,17 +72,12 @@ enum NotificationDecoding {
         }
     }
 
-    /// The notification and the approver's link token: derived from the nonce with the secret the event names
-    /// (version 2), or as carried (version 1).
+    /// The notification and the approver's link token, derived from its nonce with the secret the event names.
     static func decode(_ bytes: [UInt8], keys: LinkKeyring) throws -> (NotificationRequested, token: String) {
         let decoder = GreenlightJSON.decoder()
-        if let legacy = try? decoder.decode(NotificationRequestedV1.self, from: Data(bytes)) {
-            let notification = NotificationRequested(
-                eventId: legacy.eventId, requestId: legacy.requestId, executionId: legacy.executionId,
-                approver: legacy.approver, tokenNonce: UUID(), amount: legacy.amount, currency: legacy.currency,
-                description: legacy.description, requester: legacy.requester, submittedAt: legacy.submittedAt,
-                expiresAt: legacy.expiresAt)
-            return (notification, legacy.linkToken)
+        struct Version: Decodable { var version: Int? }
+        if let version = try? decoder.decode(Version.self, from: Data(bytes)).version, version != 2 {
+            throw UnsupportedVersion(version: version)
         }
         let notification = try decoder.decode(NotificationRequested.self, from: Data(bytes))
         guard let secret = keys.secret(id: notification.linkKey) else { throw UnknownLinkKey(id: notification.linkKey ?? "", notification: notification) }
