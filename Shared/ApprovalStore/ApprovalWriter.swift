@@ -54,9 +54,9 @@ public struct ApprovalWriter: Sendable {
             .column(String.self).first.flatMap(ApprovalStatus.init(rawValue:))
     }
 
-    public func insertLinkToken(
+    public func queueLinkToken(
         hash: String, nonce: UUID, linkKey: String, requestId: String, callbackId: UUID, approver: String, expiresAt: Date
-    ) async throws {
+    ) {
         connection.queue(
             """
             INSERT INTO link_tokens (token_hash, token_nonce, link_key, request_id, callback_id, approver, expires_at)
@@ -65,7 +65,7 @@ public struct ApprovalWriter: Sendable {
     }
 
     /// Keeps a delivery report, unless a later one for the same notification is already kept.
-    public func recordDelivery(_ report: NotificationDelivery) async throws {
+    public func queueDelivery(_ report: NotificationDelivery) {
         connection.queue(
             """
             INSERT INTO notification_deliveries
@@ -118,7 +118,7 @@ public struct ApprovalWriter: Sendable {
     }
 
     /// Adds approvers to a request (an escalation); the policy then counts them too.
-    public func addApprovers(_ approvers: [String], requestId: String) async throws {
+    public func queueApprovers(_ approvers: [String], requestId: String) {
         connection.queue(
             """
             UPDATE approval_requests SET approvers = approvers || \(approvers)::text[]
@@ -155,12 +155,12 @@ public struct ApprovalWriter: Sendable {
     }
 
     /// Marks a link token used, at the database's time.
-    public func markLinkTokenUsed(hash: String) async throws {
+    public func queueLinkTokenUse(hash: String) {
         connection.queue("UPDATE link_tokens SET used_at = now() WHERE token_hash = \(hash) AND used_at IS NULL")
     }
 
     /// Ends every link of a request: they can no longer decide anything.
-    public func expireLinkTokens(requestId: String, at: Date) async throws {
+    public func queueLinkTokenExpiry(requestId: String, at: Date) {
         connection.queue(
             "UPDATE link_tokens SET expires_at = least(expires_at, \(at)) WHERE request_id = \(requestId)")
     }
@@ -180,7 +180,7 @@ public struct ApprovalWriter: Sendable {
     }
 
     /// Records a decision that reached the orchestrator, whether it won, came too late, or was refused.
-    public func recordDecisionAttempt(_ decision: DecisionSubmitted, accepted: Bool, reason: String?) async throws {
+    public func queueDecisionAttempt(_ decision: DecisionSubmitted, accepted: Bool, reason: String?) {
         connection.queue(
             """
             INSERT INTO decision_attempts
@@ -209,7 +209,7 @@ public struct ApprovalWriter: Sendable {
 
     /// Records an approver's vote (queued: sent with the next statement); nothing happens when the approver has
     /// voted on this request already.
-    public func insertVote(requestId: String, _ vote: ApprovalVote) async throws {
+    public func queueVote(requestId: String, _ vote: ApprovalVote) {
         connection.queue(
             """
             INSERT INTO approval_votes

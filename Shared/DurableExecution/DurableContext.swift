@@ -53,13 +53,13 @@ public final class DurableContext: @unchecked Sendable {
         return (position, record)
     }
 
-    func history(_ type: String, _ details: [String: HistoryField]) async throws {
-        try await store.appendHistory(executionId: executionId, type: type, details: details, at: invocationTime)
+    func queueHistory(_ type: String, _ details: [String: HistoryField]) {
+        store.queueHistory(executionId: executionId, type: type, details: details, at: invocationTime)
     }
 
-    private func save(_ record: OperationRecord) async throws {
+    private func queueSave(_ record: OperationRecord) {
         operations[record.position] = record
-        try await store.saveOperation(record, executionId: executionId, at: invocationTime)
+        store.queueOperation(record, executionId: executionId, at: invocationTime)
     }
 
     func encode<T: Encodable>(_ value: T) throws -> String {
@@ -92,7 +92,7 @@ public final class DurableContext: @unchecked Sendable {
             if record.status == .failed { throw record.error ?? DurableError(errorType: "Error", errorMessage: "") }
             return try decode(record.result)
         }
-        try await history("StepStarted", ["Name": .string(name)])
+        queueHistory("StepStarted", ["Name": .string(name)])
         var attempt = 1
         while true {
             let savepoint = "step_\(position)"
@@ -101,8 +101,8 @@ public final class DurableContext: @unchecked Sendable {
                 let value = try await body(StepContext(connection: store.connection, context: self))
                 let text = try encode(value)
                 try await store.connection.execute(script: "RELEASE SAVEPOINT \(savepoint)")
-                try await save(OperationRecord(position: position, kind: OperationKind.step.rawValue, name: name, status: .succeeded, result: text))
-                try await history("StepSucceeded", ["Name": .string(name), "Result": Self.json(text)])
+                queueSave(OperationRecord(position: position, kind: OperationKind.step.rawValue, name: name, status: .succeeded, result: text))
+                queueHistory("StepSucceeded", ["Name": .string(name), "Result": Self.json(text)])
                 // Returned as a replay would return it.
                 return try decode(text)
             } catch let error where !(error is Suspension) {
@@ -111,14 +111,14 @@ public final class DurableContext: @unchecked Sendable {
                 if error is CancellationError || PostgresError.isTransient(error) { throw error }
                 try await store.connection.execute(script: "ROLLBACK TO SAVEPOINT \(savepoint)")
                 let durable = DurableError.from(error)
-                try await history(
+                queueHistory(
                     "StepFailed", ["Name": .string(name), "Attempt": .number(Double(attempt)), "Error": Self.json(durable)])
                 if attempt < retry.maxAttempts && !(error is any NonRetryableError) {
                     try await Task.sleep(for: retry.delay(afterAttempt: attempt))
                     attempt += 1
                     continue
                 }
-                try await save(
+                queueSave(
                     OperationRecord(position: position, kind: OperationKind.step.rawValue, name: name, status: .failed, error: durable))
                 throw durable
             }
@@ -144,15 +144,15 @@ public final class DurableContext: @unchecked Sendable {
         let callback = CallbackRecord(
             callbackId: callbackId, executionId: executionId, name: name, status: .started, timeoutAt: timeoutAt,
             heartbeatSeconds: heartbeatSeconds, heartbeatDueAt: heartbeatDueAt, startedAt: invocationTime)
-        try await store.insertCallback(callback)
+        store.queueCallback(callback)
         callbacks[callbackId] = callback
-        try await addTimer(.callbackTimeout, dueAt: timeoutAt, callbackId: callbackId)
-        if let heartbeatDueAt { try await addTimer(.callbackHeartbeat, dueAt: heartbeatDueAt, callbackId: callbackId) }
-        try await save(
+        queueNewTimer(.callbackTimeout, dueAt: timeoutAt, callbackId: callbackId)
+        if let heartbeatDueAt { queueNewTimer(.callbackHeartbeat, dueAt: heartbeatDueAt, callbackId: callbackId) }
+        queueSave(
             OperationRecord(
                 position: position, kind: OperationKind.callback.rawValue, name: name, status: .succeeded,
                 result: try encode(callbackId.uuidString)))
-        try await history(
+        queueHistory(
             "CallbackStarted",
             [
                 "Name": .string(name), "CallbackId": .string(callbackId.uuidString),
@@ -178,17 +178,17 @@ public final class DurableContext: @unchecked Sendable {
         callbacks[callbackId]?.result = result
         callbacks[callbackId]?.error = error
         callbacks[callbackId]?.endedAt = invocationTime
-        try await store.cancelTimers(callbackId: callbackId, at: invocationTime)
+        store.queueTimerCancellation(callbackId: callbackId, at: invocationTime)
         if let error {
-            try await history("CallbackFailed", ["CallbackId": .string(callbackId.uuidString), "Error": Self.json(error)])
+            queueHistory("CallbackFailed", ["CallbackId": .string(callbackId.uuidString), "Error": Self.json(error)])
         } else {
-            try await history("CallbackSucceeded", ["CallbackId": .string(callbackId.uuidString), "Result": .checked(result)])
+            queueHistory("CallbackSucceeded", ["CallbackId": .string(callbackId.uuidString), "Result": .checked(result)])
         }
         return true
     }
 
-    func addTimer(_ kind: TimerKind, dueAt: Date, callbackId: UUID? = nil, position: Int? = nil) async throws {
-        try await store.insertTimer(
+    func queueNewTimer(_ kind: TimerKind, dueAt: Date, callbackId: UUID? = nil, position: Int? = nil) {
+        store.queueTimer(
             TimerRecord(timerId: UUID(), executionId: executionId, kind: kind, callbackId: callbackId, position: position, dueAt: dueAt))
         earliestNewTimer = min(earliestNewTimer ?? dueAt, dueAt)
     }
@@ -243,7 +243,7 @@ public final class DurableContext: @unchecked Sendable {
                 logger.error(
                     "A signal the workflow cannot read was discarded",
                     metadata: ["execution": "\(executionName)", "error": "\(error)"])
-                try await history(
+                queueHistory(
                     "SignalDiscarded", ["Signal": .string(signal.payload), "Error": .string("\(DurableError.from(error).errorMessage)")])
             }
         }
@@ -255,16 +255,16 @@ public final class DurableContext: @unchecked Sendable {
         }
         guard let checkpoint else {
             if record == nil {
-                try await save(OperationRecord(position: position, kind: OperationKind.receive.rawValue, name: name, status: .started))
-                if let deadline { try await addTimer(.wait, dueAt: deadline, position: position) }
+                queueSave(OperationRecord(position: position, kind: OperationKind.receive.rawValue, name: name, status: .started))
+                if let deadline { queueNewTimer(.wait, dueAt: deadline, position: position) }
             }
             suspended = true
             throw Suspension()
         }
         let text = try encode(checkpoint)
-        try await save(
+        queueSave(
             OperationRecord(position: position, kind: OperationKind.receive.rawValue, name: name, status: .succeeded, result: text))
-        if record != nil, deadline != nil { try await store.cancelWaitTimer(executionId: executionId, position: position, at: invocationTime) }
+        if record != nil, deadline != nil { store.queueWaitTimerCancellation(executionId: executionId, position: position, at: invocationTime) }
         return try received(text)
     }
 
@@ -285,9 +285,9 @@ public final class DurableContext: @unchecked Sendable {
             throw Suspension()
         }
         let end = invocationTime.addingTimeInterval(TimeInterval(duration.components.seconds))
-        try await save(OperationRecord(position: position, kind: OperationKind.wait.rawValue, name: name, status: .started))
-        try await addTimer(.wait, dueAt: end, position: position)
-        try await history(
+        queueSave(OperationRecord(position: position, kind: OperationKind.wait.rawValue, name: name, status: .started))
+        queueNewTimer(.wait, dueAt: end, position: position)
+        queueHistory(
             "WaitStarted",
             ["Name": .string(name), "Duration": .number(Double(duration.components.seconds)),
                 "ScheduledEndTimestamp": .string(Timestamp.format(end))])
@@ -309,25 +309,25 @@ public final class DurableContext: @unchecked Sendable {
                 suspended = true
                 throw Suspension()
             }
-            try await save(
+            queueSave(
                 OperationRecord(
                     position: position, kind: OperationKind.wait.rawValue, name: name, status: .succeeded,
                     result: try encode("callback")))
-            try await store.cancelWaitTimer(executionId: executionId, position: position, at: invocationTime)
-            try await history("WaitSucceeded", ["Name": .string(name), "EndedBy": .string("callback")])
+            store.queueWaitTimerCancellation(executionId: executionId, position: position, at: invocationTime)
+            queueHistory("WaitSucceeded", ["Name": .string(name), "EndedBy": .string("callback")])
             return true
         }
         if ended {
-            try await save(
+            queueSave(
                 OperationRecord(
                     position: position, kind: OperationKind.wait.rawValue, name: name, status: .succeeded,
                     result: try encode("callback")))
             return true
         }
         let end = invocationTime.addingTimeInterval(TimeInterval(duration.components.seconds))
-        try await save(OperationRecord(position: position, kind: OperationKind.wait.rawValue, name: name, status: .started))
-        try await addTimer(.wait, dueAt: end, position: position)
-        try await history(
+        queueSave(OperationRecord(position: position, kind: OperationKind.wait.rawValue, name: name, status: .started))
+        queueNewTimer(.wait, dueAt: end, position: position)
+        queueHistory(
             "WaitStarted",
             ["Name": .string(name), "Duration": .number(Double(duration.components.seconds)),
                 "ScheduledEndTimestamp": .string(Timestamp.format(end)), "CallbackId": .string(callback.callbackId.uuidString)])
@@ -350,7 +350,7 @@ public final class DurableContext: @unchecked Sendable {
         let (position, record) = try nextOperation(kind, name)
         if let record { return try decode(record.result) }
         let text = try encode(make())
-        try await save(OperationRecord(position: position, kind: kind.rawValue, name: name, status: .succeeded, result: text))
+        queueSave(OperationRecord(position: position, kind: kind.rawValue, name: name, status: .succeeded, result: text))
         return try decode(text)
     }
 
@@ -359,7 +359,7 @@ public final class DurableContext: @unchecked Sendable {
         let (position, record) = try nextOperation(.emit, topic)
         if record != nil { return }
         try await store.enqueue(topic: topic, key: key, payload: try encode(event), trace: trace)
-        try await save(OperationRecord(position: position, kind: OperationKind.emit.rawValue, name: topic, status: .succeeded))
+        queueSave(OperationRecord(position: position, kind: OperationKind.emit.rawValue, name: topic, status: .succeeded))
     }
 }
 
@@ -379,9 +379,9 @@ public struct StepContext: Sendable {
 
     public var executionId: UUID { context.executionId }
 
-    /// Adds an event to the execution's history, committed with the step (who decided, what was refused and why).
-    public func record(_ type: String, _ details: [String: JSONValue]) async throws {
-        try await context.history(type, details.mapValues(HistoryField.value))
+    /// Queues an event for the execution's history, committed with the step (who decided, what was refused and why).
+    public func record(_ type: String, _ details: [String: JSONValue]) {
+        context.queueHistory(type, details.mapValues(HistoryField.value))
     }
 
     /// The invocation's time, from the database's clock: what a step dates what it writes with.

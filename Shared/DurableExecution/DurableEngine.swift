@@ -36,7 +36,7 @@ public struct DurableEngine: Sendable {
         now: Date? = nil
     ) async throws -> StartResult {
         let store = DurableStore(connection: connection)
-        try await store.lockName(name)
+        store.queueNameLock(name)
         let executionId = UUID()
         let inputText = String(decoding: try GreenlightJSON.encode(input), as: UTF8.self)
         guard
@@ -45,7 +45,7 @@ public struct DurableEngine: Sendable {
         else {
             return .alreadyExists
         }
-        try await store.appendHistory(
+        store.queueHistory(
             executionId: executionId, type: "ExecutionStarted",
             details: ["Name": .string(name), "Workflow": .string(W.name), "Input": DurableContext.json(inputText)], at: now)
         // Just inserted (so locked by this transaction), with nothing checkpointed yet: no need to read it back. The
@@ -55,7 +55,7 @@ public struct DurableEngine: Sendable {
             clock: now)
         let early = try await store.signals(named: name)
         for signal in early {
-            try await store.appendHistory(
+            store.queueHistory(
                 executionId: executionId, type: "SignalReceived",
                 details: ["Signal": DurableContext.json(signal.payload), "KeptUntilStart": .bool(true)], at: now)
         }
@@ -100,16 +100,16 @@ public struct DurableEngine: Sendable {
         do {
             let output = try await runner.run(context, execution.input)
             if context.suspended {
-                try await context.history("InvocationCompleted", ["Suspended": .bool(true)])
+                context.queueHistory("InvocationCompleted", ["Suspended": .bool(true)])
             } else {
-                try await context.history("InvocationCompleted", ["Suspended": .bool(false)])
-                try await store.finishExecution(id: execution.executionId, status: .succeeded, output: output, error: nil, at: now)
-                try await context.history("ExecutionSucceeded", ["Result": DurableContext.json(output)])
+                context.queueHistory("InvocationCompleted", ["Suspended": .bool(false)])
+                store.queueFinish(id: execution.executionId, status: .succeeded, output: output, error: nil, at: now)
+                context.queueHistory("ExecutionSucceeded", ["Result": DurableContext.json(output)])
                 try await endOpenCallbacks(of: execution.executionId, context: context, store: store, now: now)
                 status = .succeeded
             }
         } catch is Suspension {
-            try await context.history("InvocationCompleted", ["Suspended": .bool(true)])
+            context.queueHistory("InvocationCompleted", ["Suspended": .bool(true)])
         } catch is CancellationError {
             throw CancellationError()
         } catch let error as PostgresError {
@@ -117,12 +117,12 @@ public struct DurableEngine: Sendable {
             throw error
         } catch {
             if context.suspended {
-                try await context.history("InvocationCompleted", ["Suspended": .bool(true)])
+                context.queueHistory("InvocationCompleted", ["Suspended": .bool(true)])
             } else {
                 let durable = DurableError.from(error)
-                try await context.history("InvocationCompleted", ["Suspended": .bool(false)])
-                try await store.finishExecution(id: execution.executionId, status: .failed, output: nil, error: durable, at: now)
-                try await context.history("ExecutionFailed", ["Error": DurableContext.json(durable)])
+                context.queueHistory("InvocationCompleted", ["Suspended": .bool(false)])
+                store.queueFinish(id: execution.executionId, status: .failed, output: nil, error: durable, at: now)
+                context.queueHistory("ExecutionFailed", ["Error": DurableContext.json(durable)])
                 try await endOpenCallbacks(of: execution.executionId, context: context, store: store, now: now)
                 status = .failed
             }
@@ -136,7 +136,7 @@ public struct DurableEngine: Sendable {
         } else if let fresh = context.signals.first(where: { $0.id == nil }) {
             try await store.bufferSignal(executionName: execution.name, payload: fresh.payload, at: now)
         }
-        try await store.touchExecution(id: execution.executionId, at: now)
+        store.queueTouch(id: execution.executionId, at: now)
         return Invocation(status: status, earliestNewTimer: context.earliestNewTimer)
     }
 
@@ -155,7 +155,7 @@ public struct DurableEngine: Sendable {
         for callback in context.callbacks.values where callback.status == .started {
             _ = try await store.endCallback(id: callback.callbackId, status: .failed, result: nil, error: ended, at: now)
         }
-        try await store.cancelTimers(executionId: executionId, at: now)
+        store.queueTimerCancellation(executionId: executionId, at: now)
     }
 
     // MARK: - Callbacks
@@ -184,7 +184,7 @@ public struct DurableEngine: Sendable {
     ) async throws -> CallbackCommandResult {
         if completion == .heartbeat {
             if let seconds = callback.heartbeatSeconds {
-                try await store.extendHeartbeat(callbackId: callback.callbackId, dueAt: now.addingTimeInterval(TimeInterval(seconds)))
+                store.queueHeartbeatExtension(callbackId: callback.callbackId, dueAt: now.addingTimeInterval(TimeInterval(seconds)))
             }
             return .accepted
         }
@@ -208,14 +208,14 @@ public struct DurableEngine: Sendable {
         now: Date? = nil
     ) async throws -> SignalResult {
         let store = DurableStore(connection: connection)
-        try await store.lockName(name)
+        store.queueNameLock(name)
         let payload = String(decoding: try GreenlightJSON.encode(signal), as: UTF8.self)
         guard let execution = try await store.lockExecution(named: name) else {
             try await store.bufferSignal(executionName: name, payload: payload, at: now)
             return .buffered
         }
         let now = now ?? execution.clock
-        try await store.appendHistory(
+        store.queueHistory(
             executionId: execution.executionId, type: "SignalReceived", details: ["Signal": DurableContext.json(payload)],
             at: now)
         guard execution.status == .running else {
@@ -259,9 +259,9 @@ public struct DurableEngine: Sendable {
         for callback in try await store.callbacks(of: id).values where callback.status == .started {
             _ = try await store.endCallback(id: callback.callbackId, status: .failed, result: nil, error: error, at: now)
         }
-        try await store.cancelTimers(executionId: id, at: now)
-        try await store.finishExecution(id: id, status: .stopped, output: nil, error: error, at: now)
-        try await store.appendHistory(
+        store.queueTimerCancellation(executionId: id, at: now)
+        store.queueFinish(id: id, status: .stopped, output: nil, error: error, at: now)
+        store.queueHistory(
             executionId: id, type: "ExecutionStopped",
             details: details.mapValues(HistoryField.value).merging(["Error": DurableContext.json(error)]) { _, engine in engine },
             at: now)
@@ -286,7 +286,7 @@ public struct DurableEngine: Sendable {
             guard let execution = try await store.lockExecution(id: timer.executionId, skipLocked: true) else { continue }
             do {
                 let finished = try await connection.withSavepoint("fire_timer") { () -> ExecutionStatus? in
-                    try await store.markTimerFired(timer.timerId, at: now)
+                    store.queueTimerFired(timer.timerId, at: now)
                     guard execution.status == .running else { return nil }
                     return try await fire(timer, execution: execution, store: store, now: now)
                 }
@@ -296,7 +296,7 @@ public struct DurableEngine: Sendable {
             } catch let error where !(error is CancellationError) && !PostgresError.isTransient(error) {
                 let attempts = timer.attempts + 1
                 let delay = Self.retryDelay(afterAttempt: attempts)
-                try await store.postponeTimer(timer.timerId, until: now.addingTimeInterval(delay), attempts: attempts, error: "\(error)")
+                store.queuePostponement(timer.timerId, until: now.addingTimeInterval(delay), attempts: attempts, error: "\(error)")
                 fired.failed.append((execution.name, "\(error)"))
                 logger.error(
                     "Timer could not be fired; it will be tried again",
@@ -309,10 +309,11 @@ public struct DurableEngine: Sendable {
         return fired
     }
 
-    /// How long a timer that failed to fire waits before it is tried again: 1 s, doubling, at most 5 minutes.
-    static func retryDelay(afterAttempt attempt: Int) -> TimeInterval {
-        min(300, pow(2, Double(min(attempt, 20) - 1)))
-    }
+    /// How long a timer that failed to fire waits before it is tried again: 1 s, doubling, at most 5 minutes, with
+    /// jitter (timers that failed together are not all tried again together).
+    static let timerBackoff = Backoff(initial: .seconds(1), maximum: .seconds(300))
+
+    static func retryDelay(afterAttempt attempt: Int) -> TimeInterval { timerBackoff.delaySeconds(afterAttempt: attempt) }
 
     /// Applies one due timer to its (locked, running) execution and resumes it; returns the execution's final
     /// status when the invocation ended it.
@@ -331,16 +332,16 @@ public struct DurableEngine: Sendable {
                 : DurableError(errorType: DurableError.callbackHeartbeat, errorMessage: "no heartbeat within the heartbeat timeout")
             guard try await store.endCallback(id: callbackId, status: .timedOut, result: nil, error: error, at: now)
             else { return nil }
-            try await store.cancelTimers(callbackId: callbackId, at: now)
-            try await context.history("CallbackTimedOut", ["CallbackId": .string(callbackId.uuidString), "Error": DurableContext.json(error)])
+            store.queueTimerCancellation(callbackId: callbackId, at: now)
+            context.queueHistory("CallbackTimedOut", ["CallbackId": .string(callbackId.uuidString), "Error": DurableContext.json(error)])
         case .wait:
             guard let position = timer.position else { return nil }
             // Read once: the invocation below starts from this state, the wait now succeeded.
             var state = try await store.state(of: execution)
             guard var operation = state.operations[position], operation.status == .started else { return nil }
             operation.status = .succeeded
-            try await store.saveOperation(operation, executionId: execution.executionId, at: now)
-            try await context.history("WaitSucceeded", ["Name": .string(operation.name)])
+            store.queueOperation(operation, executionId: execution.executionId, at: now)
+            context.queueHistory("WaitSucceeded", ["Name": .string(operation.name)])
             state.operations[position] = operation
             return try await invoke(execution, store: store, now: now, state: state).status
         }
@@ -364,7 +365,7 @@ public struct DurableEngine: Sendable {
     @discardableResult
     public func lock(executionNamed name: String, on connection: PostgresConnection) async throws -> Bool {
         let store = DurableStore(connection: connection)
-        try await store.lockName(name)
+        store.queueNameLock(name)
         return try await store.lockExecution(named: name) != nil
     }
 
@@ -377,7 +378,7 @@ public struct DurableEngine: Sendable {
     ) async throws -> Bool {
         let store = DurableStore(connection: connection)
         guard let executionId = try await store.executionId(named: name) else { return false }
-        try await store.appendHistory(executionId: executionId, type: type, details: details.mapValues(HistoryField.value), at: now)
+        store.queueHistory(executionId: executionId, type: type, details: details.mapValues(HistoryField.value), at: now)
         return true
     }
 

@@ -9,7 +9,7 @@ struct DurableStore: Sendable {
     // MARK: - Executions
 
     /// A transaction-scoped advisory lock on an execution name.
-    func lockName(_ name: String) async throws {
+    func queueNameLock(_ name: String) {
         connection.queue("SELECT pg_advisory_xact_lock(hashtext(\(name)))")
     }
 
@@ -80,7 +80,7 @@ struct DurableStore: Sendable {
         try await connection.query("SELECT execution_id FROM durable_executions WHERE name = \(name)").column(UUID.self).first
     }
 
-    func finishExecution(id: UUID, status: ExecutionStatus, output: String?, error: DurableError?, at: Date) async throws {
+    func queueFinish(id: UUID, status: ExecutionStatus, output: String?, error: DurableError?, at: Date) {
         connection.queue(
             """
             UPDATE durable_executions SET status = \(status.rawValue), output = \(output), error_type = \(error?.errorType),
@@ -89,7 +89,7 @@ struct DurableStore: Sendable {
             """)
     }
 
-    func touchExecution(id: UUID, at: Date) async throws {
+    func queueTouch(id: UUID, at: Date) {
         connection.queue("UPDATE durable_executions SET updated_at = \(at) WHERE execution_id = \(id)")
     }
 
@@ -115,7 +115,7 @@ struct DurableStore: Sendable {
         return records
     }
 
-    func saveOperation(_ record: OperationRecord, executionId: UUID, at: Date) async throws {
+    func queueOperation(_ record: OperationRecord, executionId: UUID, at: Date) {
         connection.queue(
             """
             INSERT INTO durable_operations
@@ -164,7 +164,7 @@ struct DurableStore: Sendable {
             endedAt: endedAt)
     }
 
-    func insertCallback(_ record: CallbackRecord) async throws {
+    func queueCallback(_ record: CallbackRecord) {
         connection.queue(
             """
             INSERT INTO durable_callbacks
@@ -185,7 +185,7 @@ struct DurableStore: Sendable {
         ).affectedRows == 1
     }
 
-    func extendHeartbeat(callbackId: UUID, dueAt: Date) async throws {
+    func queueHeartbeatExtension(callbackId: UUID, dueAt: Date) {
         connection.queue(
             "UPDATE durable_callbacks SET heartbeat_due_at = \(dueAt) WHERE callback_id = \(callbackId)")
         connection.queue(
@@ -230,7 +230,7 @@ struct DurableStore: Sendable {
 
     // MARK: - Timers
 
-    func insertTimer(_ timer: TimerRecord) async throws {
+    func queueTimer(_ timer: TimerRecord) {
         connection.queue(
             """
             INSERT INTO durable_timers (timer_id, execution_id, kind, callback_id, position, due_at)
@@ -241,7 +241,7 @@ struct DurableStore: Sendable {
     /// Cancels pending timers. Timers a scheduler has claimed right now are skipped rather than waited for (no
     /// lock-order deadlock with it): when it gets to them, it finds their callback or execution ended and does
     /// nothing.
-    func cancelTimers(callbackId: UUID, at: Date) async throws {
+    func queueTimerCancellation(callbackId: UUID, at: Date) {
         connection.queue(Self.cancelTimersQuery(callbackId: callbackId, at: at))
     }
 
@@ -254,7 +254,7 @@ struct DurableStore: Sendable {
     }
 
     /// Retires the timer of the wait at `position` (its wait ended another way).
-    func cancelWaitTimer(executionId: UUID, position: Int, at: Date) async throws {
+    func queueWaitTimerCancellation(executionId: UUID, position: Int, at: Date) {
         connection.queue(
             """
             UPDATE durable_timers SET fired_at = \(at)
@@ -262,7 +262,7 @@ struct DurableStore: Sendable {
             """)
     }
 
-    func cancelTimers(executionId: UUID, at: Date) async throws {
+    func queueTimerCancellation(executionId: UUID, at: Date) {
         connection.queue(Self.cancelTimersQuery(executionId: executionId, at: at))
     }
 
@@ -295,12 +295,12 @@ struct DurableStore: Sendable {
         return (timers, rows.first.map { now ?? $0.7.wholeMilliseconds } ?? now ?? Date())
     }
 
-    func markTimerFired(_ id: UUID, at: Date) async throws {
+    func queueTimerFired(_ id: UUID, at: Date) {
         connection.queue("UPDATE durable_timers SET fired_at = \(at) WHERE timer_id = \(id)")
     }
 
     /// A timer that could not be fired stays pending, due again at `until`, with its attempts and why.
-    func postponeTimer(_ id: UUID, until: Date, attempts: Int, error: String) async throws {
+    func queuePostponement(_ id: UUID, until: Date, attempts: Int, error: String) {
         connection.queue(
             """
             UPDATE durable_timers SET due_at = \(until), attempts = \(attempts), last_error = \(String(error.prefix(1000)))
@@ -316,7 +316,7 @@ struct DurableStore: Sendable {
     // MARK: - History
 
     /// Adds a history event dated `at`, or the database's `now()` when nil.
-    func appendHistory(executionId: UUID, type: String, details: [String: HistoryField], at: Date?) async throws {
+    func queueHistory(executionId: UUID, type: String, details: [String: HistoryField], at: Date?) {
         let text = HistoryField.object(details)
         connection.queue(
             """

@@ -1,4 +1,5 @@
 import Foundation
+import GreenlightModels
 
 /// A durable workflow: plain Swift run against a `DurableContext`. It is replayed from the top on every
 /// invocation, so it must be deterministic: time, randomness and side effects go through the context.
@@ -55,28 +56,19 @@ public struct DurableError: Error, Codable, Sendable, Equatable, CustomStringCon
 /// Errors that retrying cannot fix; a step stops retrying when its body throws one.
 public protocol NonRetryableError: Error {}
 
-/// How a step retries when its body throws: up to `maxAttempts` in all, waiting `initialDelay`, then
-/// `backoffRate` times longer each time, at most `maxDelay`.
+/// How a step retries when its body throws: up to `maxAttempts` in all, waiting as `backoff` says between them.
 public struct RetryPolicy: Sendable {
     public var maxAttempts: Int
-    public var initialDelay: Duration
-    public var backoffRate: Double
-    public var maxDelay: Duration
+    public var backoff: Backoff
 
     public init(maxAttempts: Int, initialDelay: Duration = .milliseconds(100), backoffRate: Double = 2, maxDelay: Duration = .seconds(5)) {
         self.maxAttempts = max(1, maxAttempts)
-        self.initialDelay = initialDelay
-        self.backoffRate = backoffRate
-        self.maxDelay = maxDelay
+        backoff = Backoff(initial: initialDelay, maximum: maxDelay, multiplier: backoffRate)
     }
 
     public static let none = RetryPolicy(maxAttempts: 1)
 
-    func delay(afterAttempt attempt: Int) -> Duration {
-        var delay = initialDelay
-        for _ in 1..<max(1, attempt) { delay = delay * backoffRate }
-        return min(delay, maxDelay)
-    }
+    func delay(afterAttempt attempt: Int) -> Duration { backoff.delay(afterAttempt: attempt) }
 }
 
 /// Thrown through the workflow when it reaches an operation whose result is not there yet; the engine catches

@@ -20,15 +20,23 @@ public final class PostgresConnection: @unchecked Sendable {
     /// How many queued statements are sent at most in one go (so one pipeline stays small).
     static let maxQueued = 64
 
+    /// What `PQcancel` needs to ask the server to stop this connection's statement; usable from any thread.
+    private let cancelHandle: OpaquePointer?
+
     private init(connection: OpaquePointer, queue: DispatchQueue) {
         self.connection = connection
         self.queue = queue
+        cancelHandle = PQgetCancel(connection)
     }
 
     deinit {
         // PQfinish writes to the socket; it runs on the connection's own queue, like every libpq call.
         let connection = FinishingConnection(pointer: connection)
-        queue.async { PQfinish(connection.pointer) }
+        let cancel = FinishingConnection(pointer: cancelHandle)
+        queue.async {
+            if let handle = cancel.pointer { PQfreeCancel(handle) }
+            PQfinish(connection.pointer)
+        }
     }
 
     /// Opens a connection and sets the session to UTC with ISO dates.
@@ -63,9 +71,9 @@ public final class PostgresConnection: @unchecked Sendable {
         // A blocking libpq call cannot be interrupted once sent; a cancelled caller sends nothing more.
         try Task.checkCancellation()
         if let pending = takeQueued() {
-            return try await queue.run { [self] in try pipeline(pending, then: query) }
+            return try await cancellably { [self] in try pipeline(pending, then: query) }
         }
-        return try await queue.run { [self] in
+        return try await cancellably { [self] in
             let name = try preparedName(for: query)
             exchanges.add(1, ordering: .relaxed)
             let values = query.bindings.map { $0.flatMap { strdup($0) } }
@@ -127,13 +135,18 @@ public final class PostgresConnection: @unchecked Sendable {
     /// trip, in the order queued. If it fails, that next statement throws its error, and the transaction is
     /// aborted exactly as if it had run on its own: queue only inside a transaction, or flush before relying on
     /// it.
-    public func queue(_ query: PostgresQuery) {
+    ///
+    /// Not `async`: the call returns before anything is sent, so no `await` pretends it ran. An error it causes
+    /// names where it was queued (`PostgresError.queuedAt`). Callers that wrap it say so in their name (`queue…`).
+    public func queue(_ query: PostgresQuery, fileID: String = #fileID, line: Int = #line) {
+        var query = query
+        query.queuedAt = "\(fileID):\(line)"
         queued.withLock { $0.append(query) }
     }
 
     /// Queues a single statement without parameters (`SAVEPOINT name`, say).
-    public func queue(script: String) {
-        queue(PostgresQuery(stringLiteral: script))
+    public func queue(script: String, fileID: String = #fileID, line: Int = #line) {
+        queue(PostgresQuery(stringLiteral: script), fileID: fileID, line: line)
     }
 
     /// Runs `body` inside `SAVEPOINT name`, within the caller's transaction: released when `body` returns, rolled
@@ -205,7 +218,12 @@ public final class PostgresConnection: @unchecked Sendable {
         let all = pending + finals
         if let bad = all.firstIndex(where: { (try? Self.refuseNUL($0)) == nil }) {
             if bad > 0 { _ = try pipeline(Array(all[..<bad]), then: []) }
-            try Self.refuseNUL(all[bad])
+            do {
+                try Self.refuseNUL(all[bad])
+            } catch var error as PostgresError {
+                error.queuedAt = all[bad].queuedAt
+                throw error
+            }
         }
         let statements = all
         var results: [PostgresRows] = []
@@ -221,13 +239,58 @@ public final class PostgresConnection: @unchecked Sendable {
     /// Runs several statements (after any queued ones) in one round trip and returns each one's rows, in order:
     /// for reads that do not depend on each other.
     public func query(_ queries: [PostgresQuery]) async throws -> [PostgresRows] {
+        try Task.checkCancellation()
         let pending = takeQueued() ?? []
-        return try await queue.run { [self] in try pipeline(pending, then: queries) }
+        return try await cancellably { [self] in try pipeline(pending, then: queries) }
+    }
+
+    // MARK: - Cancellation
+
+    /// Runs `body` (libpq calls) on the connection's queue. Cancelling the calling task before `body` starts means
+    /// it never does; cancelling it while `body` waits for the server asks the server to cancel the statement
+    /// (`PQcancel`), which then ends with SQLSTATE 57014 — either way the caller gets `CancellationError`, and the
+    /// transaction it was in is rolled back by its owner. (Statements sent with `execute(script:)` — `COMMIT`,
+    /// `ROLLBACK`, migrations — are not cancelled: a transaction is always ended cleanly.)
+    private func cancellably<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        let call = CancellableCall()
+        do {
+            return try await withTaskCancellationHandler {
+                try await queue.run { [self] in
+                    guard call.state.compareExchange(expected: CancellableCall.waiting, desired: CancellableCall.running, ordering: .acquiringAndReleasing).exchanged
+                    else { throw CancellationError() }
+                    defer { call.state.store(CancellableCall.done, ordering: .releasing) }
+                    return try body()
+                }
+            } onCancel: { [self] in
+                if call.state.compareExchange(expected: CancellableCall.waiting, desired: CancellableCall.cancelled, ordering: .acquiringAndReleasing).exchanged {
+                    return
+                }
+                if call.state.load(ordering: .acquiring) == CancellableCall.running { requestServerCancel() }
+            }
+        } catch let error as PostgresError where error.sqlState == "57014" && Task.isCancelled {
+            throw CancellationError()
+        }
+    }
+
+    /// Asks the server to cancel whatever this connection's backend is running (thread-safe, any thread).
+    private func requestServerCancel() {
+        guard let cancelHandle else { return }
+        var buffer = [CChar](repeating: 0, count: 256)
+        _ = PQcancel(cancelHandle, &buffer, Int32(buffer.count))
     }
 
     private func pipelineBatch(_ statements: ArraySlice<PostgresQuery>) throws -> [PostgresRows] {
         // Statements with parameters are prepared first (once per connection, outside the pipeline).
-        let names = try statements.map { $0.bindings.isEmpty ? nil : try preparedName(for: $0) }
+        let names = try statements.map { statement -> String? in
+            guard !statement.bindings.isEmpty else { return nil }
+            do {
+                return try preparedName(for: statement)
+            } catch var error as PostgresError {
+                // Preparing is where a statement about a missing table fails: it still names where it was queued.
+                error.queuedAt = statement.queuedAt
+                throw error
+            }
+        }
         exchanges.add(1, ordering: .relaxed)
         guard PQenterPipelineMode(connection) == 1 else {
             markBrokenIfNeeded()
@@ -272,6 +335,9 @@ public final class PostgresConnection: @unchecked Sendable {
             } else {
                 do {
                     results.append(try rows(from: result, sql: statement.sql))
+                } catch var error as PostgresError {
+                    error.queuedAt = statement.queuedAt
+                    if firstError == nil { firstError = error }
                 } catch {
                     if firstError == nil { firstError = error }
                 }
@@ -339,9 +405,18 @@ public final class PostgresConnection: @unchecked Sendable {
     }
 }
 
+/// One cancellable call's state: waiting for the queue, running on it, done, or cancelled before it ran.
+private final class CancellableCall: Sendable {
+    static let waiting = 0
+    static let running = 1
+    static let done = 2
+    static let cancelled = 3
+    let state = Atomic<Int>(waiting)
+}
+
 /// Carries a closing connection to its queue. `@unchecked Sendable`: nothing else uses it by then.
 private struct FinishingConnection: @unchecked Sendable {
-    let pointer: OpaquePointer
+    let pointer: OpaquePointer?
 }
 
 extension DispatchQueue {

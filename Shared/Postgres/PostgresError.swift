@@ -22,12 +22,16 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
     public var sqlState: String?
     /// The statement's SQL text (with `$n` placeholders, never values).
     public var query: String?
+    /// Where the failing statement was queued (`PostgresConnection.queue`), when it was: the await that threw
+    /// is not the call that asked for it.
+    public var queuedAt: String?
 
-    public init(_ code: Code, _ reason: String, sqlState: String? = nil, query: String? = nil) {
+    public init(_ code: Code, _ reason: String, sqlState: String? = nil, query: String? = nil, queuedAt: String? = nil) {
         self.code = code
         self.reason = reason
         self.sqlState = sqlState
         self.query = query
+        self.queuedAt = queuedAt
     }
 
     /// `23505`: a unique constraint was violated.
@@ -62,6 +66,7 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
         var text = "Postgres \(code.rawValue): \(reason)"
         if let sqlState { text += " (SQLSTATE \(sqlState))" }
         if let query { text += " in: \(query.split(whereSeparator: \.isNewline).joined(separator: " ").prefix(200))" }
+        if let queuedAt { text += " (queued at \(queuedAt), sent with a later statement)" }
         if code == .connectionFailed { text += " (check GREENLIGHT_DATABASE_URL and that the server is running)" }
         return text
     }

@@ -7,6 +7,9 @@ import Foundation
 public struct PostgresQuery: Sendable, ExpressibleByStringInterpolation {
     public private(set) var sql: String
     public private(set) var bindings: [String?]
+    /// For a queued statement, where it was queued (`File.swift:42`): its error surfaces at a later await, and
+    /// names this.
+    var queuedAt: String?
 
     public init(stringLiteral value: String) {
         sql = value

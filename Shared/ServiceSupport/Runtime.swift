@@ -1,4 +1,5 @@
 import Foundation
+import GreenlightModels
 import Hummingbird
 import Kafka
 import Logging

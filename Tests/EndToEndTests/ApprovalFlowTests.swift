@@ -39,7 +39,8 @@ struct ApprovalFlowTests {
             #expect(page.body.contains("Approve this request?"))
             #expect(page.header("Referrer-Policy") == "no-referrer")
             #expect(page.header("Cache-Control") == "no-store")
-            try await Task.sleep(for: .milliseconds(500))
+            // The page was answered: had the GET decided, its decision would be on the topic by now.
+            #expect(try await stack.messages(on: .decisions, key: requestId).isEmpty)
             #expect(try await stack.status(requestId)?.status == .pending)
             #expect(stack.outcomes.outcomes(forRequest: requestId).isEmpty)
 
@@ -69,7 +70,9 @@ struct ApprovalFlowTests {
             let again = try await HTTP.postDecision(approve)
             #expect(again.status == 409)
             #expect(again.body.contains("already approved"))
-            try await Task.sleep(for: .milliseconds(300))
+            // Only the first click published a decision.
+            #expect(try await stack.messages(on: .decisions, key: requestId).count == 1)
+            try await stack.waitUntilSettled()
             #expect(stack.outcomes.outcomes(forRequest: requestId).count == 1)
 
             // Prometheus metrics on every service.
@@ -258,7 +261,7 @@ struct ApprovalFlowTests {
 
             let mail = try await stack.waitForMail(forRequest: requestId)
             // ...and one after it is known: answered from the status store, nothing published.
-            _ = try await eventually { try await stack.status(requestId) != nil }
+            try await waitUntil { try await stack.status(requestId) != nil }
             let third = try await stack.submit(json)
             #expect(third.status == 200)
             #expect(third.body.contains("already accepted"))
@@ -266,7 +269,7 @@ struct ApprovalFlowTests {
             let approve = try #require(mail.links.first { $0.contains("/approve/") })
             _ = try await HTTP.clickThrough(approve)
             _ = try await stack.outcomes.waitFor(requestId)
-            try await Task.sleep(for: .seconds(1))
+            try await stack.waitUntilSettled()
             #expect(stack.mails(forRequest: requestId).count == 1)
             #expect(stack.outcomes.outcomes(forRequest: requestId).count == 1)
         }
@@ -297,7 +300,8 @@ struct ApprovalFlowTests {
             #expect(unknown.status == 404)
             #expect(unknown.header("Content-Type") == "application/problem+json")
 
-            try await Task.sleep(for: .seconds(1))
+            // Refused before anything was published.
+            #expect(try await stack.messages(on: .requests, key: requestId).isEmpty)
             #expect(try await stack.status(requestId) == nil)
             #expect(stack.mails(forRequest: requestId).isEmpty)
         }

@@ -48,7 +48,7 @@ struct BrowserTests {
                 ).status == 202)
             #expect(
                 try await stack.submit(
-                    #"{"requestId": "\#(requestId)-E", "amount": 30, "description": "Taxi", "approvers": ["c@example.com"], "timeoutSeconds": 1}"#
+                    #"{"requestId": "\#(requestId)-E", "amount": 30, "description": "Taxi", "approvers": ["c@example.com"], "timeoutSeconds": 8}"#
                 ).status == 202)
             let reject = try #require(try await stack.waitForMail(forRequest: "\(requestId)-R").links.first { $0.contains("/reject/") })
             let expiring = try #require(try await stack.waitForMail(forRequest: "\(requestId)-E").links.first { $0.contains("/approve/") })

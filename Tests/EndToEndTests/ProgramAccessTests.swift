@@ -74,7 +74,7 @@ struct ProgramAccessTests {
             let outcome = try await stack.outcomes.waitFor(requestId)
             #expect(outcome.status == .cancelled)
             #expect(!outcome.approved)
-            _ = try await eventually { try await stack.status(requestId)?.status == .cancelled }
+            try await waitUntil { try await stack.status(requestId)?.status == .cancelled }
             let approve = try #require(mail.links.first { $0.contains("/approve/") })
             let late = try await HTTP.postDecision(approve)
             #expect(late.status == 409)

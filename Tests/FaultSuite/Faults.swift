@@ -41,7 +41,7 @@ enum Fault: String, CaseIterable, Sendable {
         case .smtpDown: "the SMTP server down"
         case .postgresCrash: "Postgres stopped with -m immediate under load, then restarted"
         case .fastClock: "a second orchestrator whose clock is 300 s fast"
-        case .poison: "bad JSON, an unknown type, an unknown version and a message at the size limit, on both input topics"
+        case .poison: "bad JSON, an unknown type, an unknown version and a message at the size limit, on the three input topics"
         case .relayPause: "SIGSTOP of the outbox relay's holder for twice its lease"
         }
     }

@@ -328,3 +328,24 @@ struct JSONTextTests {
         }
     }
 }
+
+struct BackoffTests {
+    @Test func delaysDoubleUpToTheMaximumEachDrawnWithinItsJitter() {
+        let backoff = Backoff(initial: .seconds(1), maximum: .seconds(10), jitter: 0.5)
+        func seconds(_ duration: Duration) -> Double {
+            Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        }
+        #expect((1...6).map { seconds(backoff.ceiling(afterAttempt: $0)) } == [1, 2, 4, 8, 10, 10])
+        for attempt in 1...6 {
+            let ceiling = backoff.ceiling(afterAttempt: attempt)
+            for _ in 0..<50 {
+                let delay = backoff.delay(afterAttempt: attempt)
+                #expect(delay <= ceiling && delay >= ceiling / 2, "attempt \(attempt): \(delay)")
+            }
+        }
+        // Without jitter, the schedule itself; a huge attempt number stays at the maximum.
+        let exact = Backoff(initial: .milliseconds(100), maximum: .seconds(5), jitter: 0)
+        #expect(abs(seconds(exact.delay(afterAttempt: 3)) - 0.4) < 1e-9)
+        #expect(exact.delay(afterAttempt: 10_000) == .seconds(5))
+    }
+}

@@ -140,7 +140,9 @@ struct PostgresQueryTests {
         let pool = try await TestDatabase.create("queuedfail").pool(maxConnections: 1)
         defer { pool.close() }
         try await pool.query("CREATE TABLE t (id int PRIMARY KEY)")
-        let error = await #expect(throws: PostgresError.self) {
+        // Not inside #expect(throws:): a macro's closure would give the calls in it the macro's own line.
+        var error: PostgresError?
+        do {
             try await pool.transaction { connection in
                 connection.queue("INSERT INTO t VALUES (\(1))")
                 connection.queue("INSERT INTO missing VALUES (\(1))")
@@ -148,9 +150,17 @@ struct PostgresQueryTests {
                 _ = try await connection.query("SELECT count(*) FROM t")
                 Issue.record("the select must not run after a failed queued statement")
             }
+        } catch let thrown as PostgresError {
+            error = thrown
         }
         #expect(error?.sqlState == "42P01")
         #expect(error?.description.contains("missing") == true)
+        // The error names the call that queued the statement, not the await it surfaced at.
+        let origin = try #require(error?.queuedAt?.split(separator: ":"), "\(String(describing: error))")
+        #expect(origin.first?.hasSuffix("PostgresQueryTests.swift") == true)
+        let source = try String(contentsOfFile: #filePath, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(source[Int(origin.last!)! - 1].contains("INSERT INTO missing"))
+        #expect(error?.description.contains("queued at") == true)
         #expect(try await pool.query("SELECT count(*) FROM t").column(Int.self) == [0])
 
         // A transaction that fails before anything reached the server sends nothing at all; the connection is fine.
@@ -164,6 +174,23 @@ struct PostgresQueryTests {
         }
         #expect(try await pool.withConnection { $0.roundTrips } == trips)
         #expect(try await pool.query("SELECT count(*) FROM t").column(Int.self) == [0])
+    }
+
+    /// Cancelling the task that awaits a statement stops the statement on the server (it does not run on for its 30
+    /// seconds), the caller sees `CancellationError`, and the connection serves the next caller.
+    @Test func cancellingTheCallerCancelsItsStatementOnTheServer() async throws {
+        let pool = try await TestDatabase.create("cancel").pool(maxConnections: 1)
+        defer { pool.close() }
+        let started = ContinuousClock.now
+        let sleeper = Task { try await pool.query("SELECT pg_sleep(30)") }
+        try await waitUntil(timeout: .seconds(10)) {
+            try await TestDatabase.activeStatements(like: "SELECT pg_sleep(30)") == 1
+        }
+        sleeper.cancel()
+        await #expect(throws: CancellationError.self) { try await sleeper.value }
+        #expect(ContinuousClock.now - started < .seconds(15))
+        #expect(try await pool.query("SELECT 1").column(Int.self) == [1])
+        #expect(try await TestDatabase.activeStatements(like: "SELECT pg_sleep(30)") == 0)
     }
 
     @Test func aNulInATextParameterIsRefusedNotTruncated() async throws {

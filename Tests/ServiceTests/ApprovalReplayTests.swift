@@ -68,8 +68,10 @@ extension OrchestratorFlowTests {
                     attempt: 1, error: nil, at: Date())))
         try await apply(.resendRequested(ResendRequested(requestId: id, approver: "b@example.com", requestedAt: Date())))
         try await apply(.decisionSubmitted(decision(id, by: "a@example.com", token: a.linkToken)))
-        try await fire(after: 61)
-        try await fire(after: 121)
+        // The reminder is due 60 s and the escalation 120 s after the workflow started (the database's time, a little
+        // after `start`, later still on a busy machine): each fired alone, with room either side.
+        try await fire(after: 90)
+        try await fire(after: 150)
         let escalation = try #require(
             try await h.outbox("NotificationRequested", as: NotificationRequested.self).first { $0.kind == .escalation })
         try await apply(.decisionSubmitted(decision(id, by: "b@example.com", token: b.linkToken)))

@@ -77,7 +77,7 @@ struct DeliveryQueueTests {
         let worker = DeliveryWorker(
             queue: queue, smtp: SMTPClient(configuration: configuration.smtp), webhook: WebhookDelivery(url: nil, logger: logger),
             reporter: reporter, producer: producer, configuration: configuration,
-            schedule: RetrySchedule(initial: .seconds(3), maximum: .seconds(3)), wakeUp: WakeUpSignal(), logger: logger)
+            schedule: Backoff(initial: .seconds(3), maximum: .seconds(3)), wakeUp: WakeUpSignal(), logger: logger)
         return Harness(pool: pool, queue: queue, worker: worker, server: server, cluster: cluster, producer: producer)
     }
 

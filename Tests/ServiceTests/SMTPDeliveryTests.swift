@@ -21,7 +21,7 @@ struct SMTPDeliveryTests {
         try await client.send(mail)
         try await client.send(mail)  // the second send reuses the connection
 
-        _ = try await eventually { sink.messages.count == 2 }
+        try await waitUntil { sink.messages.count == 2 }
         let received = try #require(sink.messages.first)
         #expect(received.from == "greenlight@example.com")
         #expect(received.recipients == ["a@example.com"])

@@ -5,6 +5,7 @@ import Kafka
 import Logging
 import MailSink
 import NIOCore
+import Postgres
 import Synchronization
 
 /// The four Greenlight services running as real processes against a throwaway database, an embedded Kafka
@@ -170,6 +171,40 @@ public final class ServiceStack: Sendable {
         self.binDirectory = binDirectory
         self.outcomes = outcomes
         self.logDirectory = logDirectory
+    }
+
+    /// The messages on `topic` keyed `key`, read from the broker: what was published, whatever has consumed it.
+    public func messages(on topic: Topic, key: String) async throws -> [KafkaMessage] {
+        try await KafkaTopicReader.readAll(
+            topic: topic.rawValue, configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers),
+            logger: TestEnvironment.logger("topic-reader"), timeout: .seconds(10)
+        ).filter { $0.keyString == key }
+    }
+
+    /// Waits until the stack has nothing left to do: every event on the orchestrator's topics handled (it has an
+    /// inbox row), nothing waiting in the outbox, and no notification waiting to be sent. What a test checks after
+    /// this (an email count, say) can no longer change because of work still in flight.
+    public func waitUntilSettled(timeout: Duration = .seconds(30)) async throws {
+        let pool = try database.pool(maxConnections: 1)
+        defer { pool.close() }
+        let kafka = KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
+        try await waitUntil(timeout: timeout, interval: .milliseconds(200)) {
+            var published = 0
+            for topic in [Topic.requests, .decisions, .internalCommands] {
+                published += try await KafkaTopicReader.readAll(
+                    topic: topic.rawValue, configuration: kafka, logger: TestEnvironment.logger("topic-reader"), timeout: .seconds(10)
+                ).count
+            }
+            let row = try await pool.query(
+                """
+                SELECT (SELECT count(*) FROM durable_inbox),
+                       (SELECT count(*) FROM durable_outbox WHERE sent_at IS NULL),
+                       (SELECT count(*) FROM notifier_messages WHERE status IN ('pending', 'sending'))
+                """
+            ).decode((Int, Int, Int).self)
+            guard let (handled, unsent, unsentMail) = row.first else { return false }
+            return handled >= published && unsent == 0 && unsentMail == 0
+        }
     }
 
     /// Reads the port a service logged ("HTTP server listening … port=N").

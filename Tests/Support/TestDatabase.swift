@@ -36,6 +36,14 @@ public struct TestDatabase: Sendable {
         return (role, components.string!)
     }
 
+    /// How many statements with this text the test server is running now (all databases).
+    public static func activeStatements(like text: String) async throws -> Int {
+        let admin = try await PostgresConnection.connect(PostgresConfiguration(url: try TestEnvironment.required("GREENLIGHT_TEST_DATABASE_URL")))
+        return try await admin.query(
+            "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query = \(text)"
+        ).column(Int.self).first ?? 0
+    }
+
     public func pool(maxConnections: Int = 4, logger: Logger = TestEnvironment.logger("test-db")) throws -> PostgresPool {
         PostgresPool(configuration: try PostgresConfiguration(url: url), maxConnections: maxConnections, logger: logger)
     }

@@ -32,8 +32,9 @@ public final class WebhookReceiver: Sendable {
                 return count > 0
             }
             if fail { return Response(status: .serviceUnavailable) }
-            state.bodies.withLock { $0.append(Data(body.readableBytesView)) }
+            // The headers first: a test that sees a body may read its headers at once.
             state.traceparents.withLock { $0.append(request.headers.filter { $0.name.canonicalName == "traceparent" }.map(\.value)) }
+            state.bodies.withLock { $0.append(Data(body.readableBytesView)) }
             return Response(status: .ok)
         }
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)

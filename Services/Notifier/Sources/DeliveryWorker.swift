@@ -23,7 +23,8 @@ struct DeliveryWorker: Sendable {
     let reporter: DeliveryReporter
     let producer: KafkaProducer
     let configuration: NotifierConfiguration
-    let schedule: RetrySchedule
+    /// When a message that failed for now is tried again (`GREENLIGHT_NOTIFY_RETRY_INITIAL_MS`, `…_MAX_MS`).
+    let schedule: Backoff
     let wakeUp: WakeUpSignal
     let logger: Logger
     var pollInterval: Duration = .milliseconds(500)
@@ -97,7 +98,7 @@ struct DeliveryWorker: Sendable {
                 await reporter.publishLatest(for: claim.notificationId, trace: trace)
                 return
             }
-            let delay = schedule.delay(afterAttempt: claim.attempt)
+            let delay = schedule.delaySeconds(afterAttempt: claim.attempt)
             Counter(label: "greenlight_\(Self.metric(channel))s_total", dimensions: [("result", "retried")]).increment()
             logger.warning(
                 "Sending failed; trying again later",

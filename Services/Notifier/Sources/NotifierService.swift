@@ -33,7 +33,7 @@ public enum NotifierService {
         let receiver = NotificationReceiver(
             consumer: consumer, producer: producer, queue: queue, configuration: configuration, wakeUp: wakeUp, logger: logger)
         let webhook = WebhookDelivery(url: configuration.webhookURL, logger: logger)
-        let schedule = RetrySchedule(initial: configuration.retryInitialDelay, maximum: configuration.retryMaxDelay)
+        let schedule = Backoff(initial: configuration.retryInitialDelay, maximum: configuration.retryMaxDelay)
         // One SMTP connection per sender, reused from message to message.
         let senders = (0..<configuration.senders).map { _ in
             DeliveryWorker(

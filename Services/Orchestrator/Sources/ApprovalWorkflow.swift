@@ -38,7 +38,7 @@ public struct ApprovalWorkflow: Workflow {
             heartbeatTimeout: request.heartbeatTimeoutSeconds.map { .seconds($0) })
         let messages = Messages(request: request, executionId: context.executionId, expiresAt: expiresAt)
 
-        try await context.step("record-request") { step in
+        _ = try await context.step("record-request") { step in
             let recorded = try await ApprovalWriter(step.connection).insertRequest(
                 request, executionId: context.executionId, callbackId: callback.callbackId, expiresAt: expiresAt,
                 trace: context.trace)
@@ -50,7 +50,7 @@ public struct ApprovalWorkflow: Workflow {
             let writer = ApprovalWriter(step.connection)
             for approver in approvers {
                 let nonce = LinkToken.newNonce()
-                try await writer.insertLinkToken(
+                writer.queueLinkToken(
                     hash: LinkToken.hash(LinkToken.derive(secret: linkSecret, nonce: nonce)), nonce: nonce, linkKey: linkSecret.id,
                     requestId: request.requestId, callbackId: callback.callbackId, approver: approver, expiresAt: expiresAt)
                 try await messages.notify(approver, nonce: nonce, linkKey: linkSecret.id, kind: kind, step)
@@ -87,7 +87,7 @@ public struct ApprovalWorkflow: Workflow {
                 case .escalate:
                     _ = try await context.step("escalate") { step in
                         let added = request.escalateTo ?? []
-                        try await ApprovalWriter(step.connection).addApprovers(added, requestId: request.requestId)
+                        ApprovalWriter(step.connection).queueApprovers(added, requestId: request.requestId)
                         try await invite(added, kind: .escalation, step: step)
                         try await messages.lifecycle(.escalated, step, approvers: added)
                         return added
@@ -122,7 +122,7 @@ public struct ApprovalWorkflow: Workflow {
                 _ = try await context.step("cancel") { step in
                     var details: [String: JSONValue] = ["Reason": .string(stopped.errorMessage)]
                     if let key = cancel.apiKey { details["APIKey"] = .string(key) }
-                    try await step.record("CancelRequested", details)
+                    step.record("CancelRequested", details)
                     return true
                 }
                 try await context.end(callback, failing: stopped)
@@ -138,7 +138,7 @@ public struct ApprovalWorkflow: Workflow {
                     let approvers = targets.map(\.approver)
                     var details: [String: JSONValue] = ["Approvers": .array(approvers.map(JSONValue.string))]
                     if let key = resend.apiKey { details["APIKey"] = .string(key) }
-                    try await step.record("NotificationsResent", details)
+                    step.record("NotificationsResent", details)
                     if !approvers.isEmpty { try await messages.lifecycle(.notified, step, approvers: approvers) }
                     return approvers
                 }
@@ -167,7 +167,7 @@ public struct ApprovalWorkflow: Workflow {
                 requestId: request.requestId, status: outcome.status, decidedBy: outcome.decidedBy,
                 decidedAt: outcome.decidedAt, channel: outcome.channel, comment: outcome.comment,
                 errorType: outcome.error?.errorType, errorMessage: outcome.error?.errorMessage, completedAt: completedAt)
-            try await writer.expireLinkTokens(requestId: request.requestId, at: completedAt)
+            writer.queueLinkTokenExpiry(requestId: request.requestId, at: completedAt)
             if let decidedBy = outcome.decidedBy {
                 try await step.emit(
                     topic: Topic.lifecycle.rawValue, key: request.requestId,
@@ -192,7 +192,7 @@ public struct ApprovalWorkflow: Workflow {
         switch signal {
         case .decision(let decision):
             let ended = try await ApprovalWriter(step.connection).status(requestId: decision.requestId)
-            try await refuse(
+            _ = try await refuse(
                 decision, approver: decision.decidedBy, "\(DecisionVerdict.alreadyDecided) (\(ended?.rawValue ?? "ended"))",
                 result: "late", step)
         case .cancel(let cancel):
@@ -202,7 +202,7 @@ public struct ApprovalWorkflow: Workflow {
         case .delivery(let report):
             try await record(report, step)
         case .receipt(let ask):
-            try await sendReceipt(ask, request: request, step)
+            _ = try await sendReceipt(ask, request: request, step)
         }
     }
 
@@ -258,7 +258,7 @@ public struct ApprovalWorkflow: Workflow {
             case .waiting(let approvals, let needed):
                 let reason = "\(DecisionVerdict.voteRecorded): \(approvals) of \(needed) approvals (\(pending.policy))"
                 try await accept(decision, vote, reason: reason, result: "vote", step)
-                try await step.record("VoteRecorded", audit(decision, approver: approver, reason: reason))
+                step.record("VoteRecorded", audit(decision, approver: approver, reason: reason))
                 return nil
             }
         }
@@ -273,9 +273,9 @@ public struct ApprovalWorkflow: Workflow {
         async throws
     {
         let writer = ApprovalWriter(step.connection)
-        try await writer.insertVote(requestId: decision.requestId, vote)
-        if let hash = decision.tokenHash { try await writer.markLinkTokenUsed(hash: hash) }
-        try await writer.recordDecisionAttempt(decision, accepted: true, reason: reason)
+        writer.queueVote(requestId: decision.requestId, vote)
+        if let hash = decision.tokenHash { writer.queueLinkTokenUse(hash: hash) }
+        writer.queueDecisionAttempt(decision, accepted: true, reason: reason)
         Self.count(decision, result)
         logger.info(
             result == "vote" ? "Vote recorded" : "Decision applied",
@@ -288,8 +288,8 @@ public struct ApprovalWorkflow: Workflow {
     ) async throws -> ApprovalDecisionPayload? {
         logger.notice(
             "Decision not applied: \(reason)", metadata: ["requestId": "\(decision.requestId)", "eventId": "\(decision.eventId)"])
-        try await ApprovalWriter(step.connection).recordDecisionAttempt(decision, accepted: false, reason: reason)
-        try await step.record("DecisionRefused", audit(decision, approver: approver, reason: reason))
+        ApprovalWriter(step.connection).queueDecisionAttempt(decision, accepted: false, reason: reason)
+        step.record("DecisionRefused", audit(decision, approver: approver, reason: reason))
         Self.count(decision, result)
         return nil
     }
@@ -313,7 +313,7 @@ public struct ApprovalWorkflow: Workflow {
     /// Keeps the latest report per notification (the status shows it) and writes each to the history, so that a
     /// failed notification is never silent.
     private func record(_ report: NotificationDelivery, _ step: StepContext) async throws {
-        try await ApprovalWriter(step.connection).recordDelivery(report)
+        ApprovalWriter(step.connection).queueDelivery(report)
         var details: [String: JSONValue] = [
             "Approver": .string(report.approver), "Kind": .string(report.kind.rawValue),
             "Attempt": .number(Double(report.attempt)),
@@ -325,7 +325,7 @@ public struct ApprovalWorkflow: Workflow {
         case .retrying: type = "NotificationRetrying"
         case .failed: type = "NotificationFailed"
         }
-        try await step.record(type, details)
+        step.record(type, details)
         Counter(label: "greenlight_notification_reports_total", dimensions: [("result", report.result.rawValue)]).increment()
         if report.result == .failed {
             logger.error(

@@ -43,7 +43,7 @@ struct EventHandler: Sendable {
             if result == .buffered, case .decision(let decision) = signal {
                 // Only the decisions topic can get ahead of a request (links and the API need it to exist). The
                 // attempt recorded when the workflow takes it says what it came to.
-                try await ApprovalWriter(connection).recordDecisionAttempt(
+                ApprovalWriter(connection).queueDecisionAttempt(
                     decision, accepted: false, reason: "kept until the request's workflow starts")
                 ApprovalWorkflow.count(decision, "deferred")
                 logger.info("Decision kept until its request arrives", metadata: ["requestId": "\(requestId)"])
