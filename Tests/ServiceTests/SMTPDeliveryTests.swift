@@ -26,7 +26,7 @@ struct SMTPDeliveryTests {
         #expect(received.from == "greenlight@example.com")
         #expect(received.recipients == ["a@example.com"])
         let parsed = received.parsed
-        #expect(parsed.subject == "Approval needed: New server purchase (5,000.00 USD)")
+        #expect(parsed.subject == "Approval needed: New server purchase (USD 5,000.00)")
         #expect(parsed.partTypes == ["text/plain", "text/html"])
         #expect(parsed.links == [
             "https://approvals.example.com/approve/TOKEN_abcdefghijklmnop",
