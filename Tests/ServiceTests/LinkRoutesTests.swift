@@ -250,6 +250,17 @@ struct LinkRoutesTests {
             #expect(
                 try await post(client, .approve, body: ByteBuffer(string: "decision=approve&confirm=\(other)")).status
                     == .badRequest)
+            // A form that does not decode gets the same page: a field twice, bad percent-encoding, a field as a list.
+            let proof = LinkToken.formProof(for: token)
+            for body in [
+                "decision=approve&decision=reject&confirm=\(proof)", "decision=approve&confirm=\(proof)&comment=%ZZ",
+                "decision[]=approve&confirm=\(proof)",
+            ] {
+                let refused = try await post(client, .approve, body: ByteBuffer(string: body))
+                #expect(refused.status == .badRequest, "\(body)")
+                #expect(String(buffer: refused.body).contains("Form not accepted"))
+                expectPageHeaders(refused)
+            }
         }
         #expect(publisher.events.withLock { $0.isEmpty })
     }

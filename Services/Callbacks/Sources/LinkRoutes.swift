@@ -142,8 +142,12 @@ public struct LinkRoutes: Sendable {
             return Page.response(Page.formRefused, status: .forbidden)
         }
         var request = request
-        let form = FormBody.parse(try await request.collectBody(upTo: 16 * 1024))
-        guard form["decision"] == decision.rawValue, form["confirm"] == LinkToken.formProof(for: token) else {
+        let body = try await request.collectBody(upTo: 16 * 1024)
+        // A form that does not decode (a field missing or given twice, bad percent-encoding) is refused like one
+        // for the other decision or without the token's proof: the page says to use the link's own button.
+        guard let form = try? URLEncodedFormDecoder().decode(DecisionForm.self, from: String(buffer: body)),
+            form.decision == decision.rawValue, form.confirm == LinkToken.formProof(for: token)
+        else {
             return Page.response(Page.formRefused, status: .badRequest)
         }
         let record: LinkTokenRecord
@@ -151,7 +155,7 @@ public struct LinkRoutes: Sendable {
         case .page(let response): return response
         case .usable(let found): record = found
         }
-        let comment = form["comment"].map { String($0.prefix(1000)) }.flatMap { $0.isEmpty ? nil : $0 }
+        let comment = form.comment.map { String($0.prefix(1000)) }.flatMap { $0.isEmpty ? nil : $0 }
         let event = DecisionSubmitted(
             requestId: record.requestId, decision: decision, decidedBy: record.approver, channel: .link,
             comment: comment, decidedAt: record.readAt, tokenHash: record.tokenHash,
@@ -291,19 +295,10 @@ struct RateLimitMiddleware: RouterMiddleware {
     }
 }
 
-/// `application/x-www-form-urlencoded` fields.
-enum FormBody {
-    static func parse(_ buffer: ByteBuffer) -> [String: String] {
-        let text = String(buffer: buffer)
-        var fields: [String: String] = [:]
-        for pair in text.split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            func decode(_ s: Substring) -> String {
-                s.replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? ""
-            }
-            let name = decode(parts[0])
-            if fields[name] == nil { fields[name] = parts.count > 1 ? decode(parts[1]) : "" }
-        }
-        return fields
-    }
+/// The fields the review page's form posts (`application/x-www-form-urlencoded`).
+struct DecisionForm: Decodable {
+    var decision: String
+    /// Bound to the token (`LinkToken.formProof`): a form not made by the link's own page lacks it.
+    var confirm: String
+    var comment: String?
 }
