@@ -195,10 +195,6 @@ struct HumanFormatTests {
         #expect(HumanFormat.duration(from: start, to: start) == "less than a minute")
         #expect(HumanFormat.utc(Date(timeIntervalSince1970: 1_800_000_000)) == "2027-01-15 08:00 UTC")
     }
-
-    @Test func htmlIsEscaped() {
-        #expect(htmlEscape(#"<a href="x">'&'</a>"#) == "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;")
-    }
 }
 
 struct TraceContextTests {

@@ -7,6 +7,7 @@ import Hummingbird
 import HummingbirdTesting
 import ServiceSupport
 import Synchronization
+import Templates
 import Testing
 
 struct FixedTokens: LinkTokenReading {
@@ -41,13 +42,14 @@ struct LinkRoutesTests {
 
     func app(
         _ tokens: FixedTokens, _ publisher: RecordingPublisher, limiter: RateLimiter? = nil, trustForwardedFor: Bool = false,
-        verdictWait: Duration = .milliseconds(300)
-    ) -> some ApplicationProtocol {
+        verdictWait: Duration = .milliseconds(300), templates: TemplateLibrary? = nil
+    ) throws -> some ApplicationProtocol {
         let router = Router(context: GreenlightRequestContext.self)
         router.add(middleware: ProblemMiddleware())
         LinkRoutes(
-            tokens: tokens, publisher: publisher, publicURL: "https://approvals.example.com/", limiter: limiter,
-            trustForwardedFor: trustForwardedFor, verdictWait: verdictWait
+            tokens: tokens, publisher: publisher, publicURL: "https://approvals.example.com/",
+            templates: try templates ?? TemplateLibrary(), limiter: limiter, trustForwardedFor: trustForwardedFor,
+            verdictWait: verdictWait
         ).register(on: router)
         return Application(router: router)
     }
