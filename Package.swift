@@ -58,6 +58,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         // MARK: - Shared
@@ -117,9 +118,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "Templates",
+            dependencies: [.product(name: "Mustache", package: "swift-mustache")],
+            path: "Shared/Templates",
+            // A resource bundle (greenlight_Templates.resources) next to the executables: deploy/Dockerfile copies it.
+            resources: [.copy("Defaults")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "ServiceSupport",
             dependencies: [
-                "GreenlightModels", "Kafka", "Postgres", "DurableExecution", hummingbird, logging, lifecycle, metrics, tracing,
+                "GreenlightModels", "Kafka", "Postgres", "DurableExecution", "Templates", hummingbird, logging, lifecycle,
+                metrics, tracing,
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -202,7 +212,8 @@ let package = Package(
             "Notifier",
             executable: "greenlight-notifier",
             dependencies: [
-                "GreenlightModels", "Kafka", "Mail", "Postgres", "DurableExecution", "ServiceSupport", hummingbird, tracing,
+                "GreenlightModels", "Kafka", "Mail", "Postgres", "DurableExecution", "ServiceSupport", "Templates", hummingbird,
+                tracing,
                 .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Crypto", package: "swift-crypto"),
             ]
         )
@@ -210,8 +221,8 @@ let package = Package(
             "Callbacks",
             executable: "greenlight-callbacks",
             dependencies: [
-                "GreenlightModels", "Kafka", "Postgres", "ApprovalStore", "DurableExecution", "ServiceSupport", hummingbird, lifecycle,
-                .product(name: "HTTPTypes", package: "swift-http-types"),
+                "GreenlightModels", "Kafka", "Postgres", "ApprovalStore", "DurableExecution", "ServiceSupport", "Templates",
+                hummingbird, lifecycle, .product(name: "HTTPTypes", package: "swift-http-types"),
             ]
         )
         + [
@@ -254,7 +265,7 @@ let package = Package(
                 name: "ServiceTests",
                 dependencies: [
                     "Intake", "Callbacks", "Orchestrator", "Notifier", "Mail", "MailSink", "GreenlightTestSupport",
-                    "ApprovalStore", "ServiceSupport", "LoadGen", "Kafka", logging, tracing,
+                    "ApprovalStore", "ServiceSupport", "Templates", "LoadGen", "Kafka", logging, tracing,
                     .product(name: "HummingbirdTesting", package: "hummingbird"),
                     .product(name: "Yams", package: "Yams"),
                     .product(name: "Crypto", package: "swift-crypto"),

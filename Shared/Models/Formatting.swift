@@ -2,20 +2,17 @@ import Foundation
 
 /// How amounts and times are shown to people (emails and pages), the same everywhere.
 public enum HumanFormat {
-    /// `5,000.00 USD`.
+    /// `USD 5,000.00`, `JPY 1,200`, `BHD 0.500`, `-USD 42.50`: the ISO code, then the amount in its currency's minor
+    /// units (ISO 4217, from Foundation's currency data), halves rounded away from zero. The same on every host: the
+    /// locale is fixed to `en_US` (comma groups, a decimal point), and the no-break space after the code is a plain
+    /// one so that subjects, tables and logs stay ASCII.
     public static func amount(_ amount: Double, currency: String) -> String {
-        let cents = (amount * 100).rounded()
-        let whole = Int64(cents / 100)
-        let fraction = Int64(abs(cents.truncatingRemainder(dividingBy: 100)))
-        var digits = String(abs(whole))
-        var grouped = ""
-        while digits.count > 3 {
-            grouped = "," + digits.suffix(3) + grouped
-            digits = String(digits.dropLast(3))
-        }
-        let sign = amount < 0 ? "-" : ""
-        return "\(sign)\(digits)\(grouped).\(fraction < 10 ? "0" : "")\(fraction) \(currency)"
+        amount.formatted(
+            .currency(code: currency).locale(moneyLocale).presentation(.isoCode).rounded(rule: .toNearestOrAwayFromZero)
+        ).replacingOccurrences(of: "\u{00A0}", with: " ")
     }
+
+    private static let moneyLocale = Locale(identifier: "en_US")
 
     /// `2026-11-28 02:42 UTC`.
     public static func utc(_ date: Date) -> String {
@@ -38,21 +35,4 @@ public enum HumanFormat {
         default: return plural(Int((Double(seconds) / 86_400).rounded()), "day")
         }
     }
-}
-
-/// Escapes text for HTML element content and attribute values.
-public func htmlEscape(_ text: String) -> String {
-    var escaped = ""
-    escaped.reserveCapacity(text.utf8.count)
-    for character in text {
-        switch character {
-        case "&": escaped += "&amp;"
-        case "<": escaped += "&lt;"
-        case ">": escaped += "&gt;"
-        case "\"": escaped += "&quot;"
-        case "'": escaped += "&#39;"
-        default: escaped.append(character)
-        }
-    }
-    return escaped
 }

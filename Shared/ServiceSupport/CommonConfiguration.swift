@@ -2,6 +2,7 @@ import GreenlightModels
 import Kafka
 import Logging
 import Postgres
+import Templates
 
 /// The settings every service reads, under the same names everywhere.
 public struct CommonConfiguration: Sendable {
@@ -110,4 +111,13 @@ public func readDatabaseConfiguration(_ reader: inout EnvironmentReader) -> Post
 /// refuses it) nor decide it (the orchestrator refuses the decision, by link, API or Kafka, and records why).
 public func readFourEyes(_ reader: inout EnvironmentReader) -> Bool {
     reader.bool("GREENLIGHT_FOUR_EYES", default: true)
+}
+
+/// Reads `GREENLIGHT_TEMPLATE_DIR`: a directory whose `NAME.mustache` files replace the built-in templates of the
+/// same name (the callback receiver's pages, the notifier's emails); unset, the built-in ones alone. A directory that
+/// does not exist, or a template in it that does not parse, is refused here, at start.
+public func readTemplates(_ reader: inout EnvironmentReader) -> TemplateLibrary? {
+    reader.parse("GREENLIGHT_TEMPLATE_DIR", default: "", masked: \.summary) {
+        try TemplateLibrary(overrides: $0.isEmpty ? nil : $0)
+    }
 }

@@ -20,7 +20,7 @@ struct ApprovalFlowTests {
             #expect(body == RequestAccepted(message: "Request accepted", requestId: requestId, statusUrl: "/v1/requests/\(requestId)"))
 
             let mail = try await stack.waitForMail(forRequest: requestId)
-            #expect(mail.subject == "Approval needed: New server purchase (5,000.00 USD)")
+            #expect(mail.subject == "Approval needed: New server purchase (USD 5,000.00)")
             #expect(mail.header("To") == "a@example.com")
             #expect(mail.text?.contains("expires in 24 hours") == true)
             let approve = try #require(mail.links.first { $0.contains("/approve/") })
@@ -161,8 +161,8 @@ struct ApprovalFlowTests {
             // One approver's messages arrive in order; the escalation, to someone else, may come before the reminder.
             let toSlow = mails.filter { $0.header("To") == "slow@example.com" }
             let toBoss = mails.filter { $0.header("To") == "boss@example.com" }
-            #expect(toSlow.map(\.subject) == ["Approval needed: Nudge me (10.00 USD)", "Reminder: approval needed: Nudge me (10.00 USD)"])
-            #expect(toBoss.map(\.subject) == ["Escalated: approval needed: Nudge me (10.00 USD)"])
+            #expect(toSlow.map(\.subject) == ["Approval needed: Nudge me (USD 10.00)", "Reminder: approval needed: Nudge me (USD 10.00)"])
+            #expect(toBoss.map(\.subject) == ["Escalated: approval needed: Nudge me (USD 10.00)"])
             #expect(toSlow.count == 2 && toSlow[0].links == toSlow[1].links)
             let bossApproves = try #require(toBoss.first?.links.first { $0.contains("/approve/") })
             #expect(try await HTTP.clickThrough(bossApproves).status == 200)

@@ -50,7 +50,7 @@ struct OperatorCLITests {
             let status = try await cli("status", approveId)
             #expect(status.status == 0, "\(status.output)")
             #expect(status.output.contains("pending"))
-            #expect(status.output.contains("5,000.00 USD"))
+            #expect(status.output.contains("USD 5,000.00"))
             #expect(status.output.contains("a@example.com"))
             let json = try await cli("status", approveId, "--json")
             let body = try GreenlightJSON.decoder().decode(RequestStatusBody.self, from: Data(json.output.utf8))

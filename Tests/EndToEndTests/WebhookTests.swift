@@ -24,7 +24,7 @@ struct WebhookTests {
             #expect(traceparents.first.flatMap(TraceContext.init(traceparent:))?.traceId == traceId, "\(traceparents)")
             let body = try #require(receiver.bodies.first)
             let json = try #require(try JSONSerialization.jsonObject(with: body) as? [String: Any])
-            #expect((json["text"] as? String)?.hasPrefix("Approval needed: Laptop &lt;pro&gt; &amp; dock (1,200.00 USD) for a@example.com") == true)
+            #expect((json["text"] as? String)?.hasPrefix("Approval needed: Laptop &lt;pro&gt; &amp; dock (USD 1,200.00) for a@example.com") == true)
             let blocks = try #require(json["blocks"] as? [[String: Any]])
             let section = try #require((blocks.first?["text"] as? [String: Any])?["text"] as? String)
             #expect(section.contains("Laptop &lt;pro&gt; &amp; dock"))

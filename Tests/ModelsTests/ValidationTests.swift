@@ -165,10 +165,26 @@ struct EventCodingTests {
 
 struct HumanFormatTests {
     @Test func amounts() {
-        #expect(HumanFormat.amount(5000, currency: "USD") == "5,000.00 USD")
-        #expect(HumanFormat.amount(1_234_567.891, currency: "EUR") == "1,234,567.89 EUR")
-        #expect(HumanFormat.amount(0.5, currency: "USD") == "0.50 USD")
-        #expect(HumanFormat.amount(999, currency: "USD") == "999.00 USD")
+        #expect(HumanFormat.amount(5000, currency: "USD") == "USD 5,000.00")
+        #expect(HumanFormat.amount(1_234_567.891, currency: "EUR") == "EUR 1,234,567.89")
+        #expect(HumanFormat.amount(0.5, currency: "USD") == "USD 0.50")
+        #expect(HumanFormat.amount(999, currency: "USD") == "USD 999.00")
+        #expect(HumanFormat.amount(0.125, currency: "USD") == "USD 0.13")
+    }
+
+    /// Each currency's own minor units (ISO 4217): none for the yen, three for the Bahraini dinar.
+    @Test func amountsHaveTheirCurrencysDecimals() {
+        #expect(HumanFormat.amount(1_200_000, currency: "JPY") == "JPY 1,200,000")
+        #expect(HumanFormat.amount(1234.5, currency: "JPY") == "JPY 1,235")
+        #expect(HumanFormat.amount(1234.5, currency: "BHD") == "BHD 1,234.500")
+        #expect(HumanFormat.amount(0.0625, currency: "BHD") == "BHD 0.063")
+        #expect(HumanFormat.amount(5000, currency: "CHF") == "CHF 5,000.00")
+    }
+
+    @Test func negativeAmounts() {
+        #expect(HumanFormat.amount(-5000, currency: "USD") == "-USD 5,000.00")
+        #expect(HumanFormat.amount(-42.5, currency: "JPY") == "-JPY 43")
+        #expect(HumanFormat.amount(-0.5, currency: "BHD") == "-BHD 0.500")
     }
 
     @Test func durations() {
@@ -178,10 +194,6 @@ struct HumanFormatTests {
         #expect(HumanFormat.duration(from: start, to: start.addingTimeInterval(90 * 60)) == "90 minutes")
         #expect(HumanFormat.duration(from: start, to: start) == "less than a minute")
         #expect(HumanFormat.utc(Date(timeIntervalSince1970: 1_800_000_000)) == "2027-01-15 08:00 UTC")
-    }
-
-    @Test func htmlIsEscaped() {
-        #expect(htmlEscape(#"<a href="x">'&'</a>"#) == "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;")
     }
 }
 

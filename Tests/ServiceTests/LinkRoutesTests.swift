@@ -7,6 +7,7 @@ import Hummingbird
 import HummingbirdTesting
 import ServiceSupport
 import Synchronization
+import Templates
 import Testing
 
 struct FixedTokens: LinkTokenReading {
@@ -41,13 +42,14 @@ struct LinkRoutesTests {
 
     func app(
         _ tokens: FixedTokens, _ publisher: RecordingPublisher, limiter: RateLimiter? = nil, trustForwardedFor: Bool = false,
-        verdictWait: Duration = .milliseconds(300)
-    ) -> some ApplicationProtocol {
+        verdictWait: Duration = .milliseconds(300), templates: TemplateLibrary? = nil
+    ) throws -> some ApplicationProtocol {
         let router = Router(context: GreenlightRequestContext.self)
         router.add(middleware: ProblemMiddleware())
         LinkRoutes(
-            tokens: tokens, publisher: publisher, publicURL: "https://approvals.example.com/", limiter: limiter,
-            trustForwardedFor: trustForwardedFor, verdictWait: verdictWait
+            tokens: tokens, publisher: publisher, publicURL: "https://approvals.example.com/",
+            templates: try templates ?? TemplateLibrary(), limiter: limiter, trustForwardedFor: trustForwardedFor,
+            verdictWait: verdictWait
         ).register(on: router)
         return Application(router: router)
     }
@@ -250,6 +252,17 @@ struct LinkRoutesTests {
             #expect(
                 try await post(client, .approve, body: ByteBuffer(string: "decision=approve&confirm=\(other)")).status
                     == .badRequest)
+            // A form that does not decode gets the same page: a field twice, bad percent-encoding, a field as a list.
+            let proof = LinkToken.formProof(for: token)
+            for body in [
+                "decision=approve&decision=reject&confirm=\(proof)", "decision=approve&confirm=\(proof)&comment=%ZZ",
+                "decision[]=approve&confirm=\(proof)",
+            ] {
+                let refused = try await post(client, .approve, body: ByteBuffer(string: body))
+                #expect(refused.status == .badRequest, "\(body)")
+                #expect(String(buffer: refused.body).contains("Form not accepted"))
+                expectPageHeaders(refused)
+            }
         }
         #expect(publisher.events.withLock { $0.isEmpty })
     }

@@ -4,6 +4,7 @@ import Foundation
 import Hummingbird
 import Intake
 import ServiceSupport
+import Templates
 import Testing
 import Yams
 
@@ -34,12 +35,15 @@ struct OpenAPITests {
     }
 
     /// The routes each service registers.
-    func registered() -> [String: Set<String>] {
+    func registered() throws -> [String: Set<String>] {
         let intake = makeServiceRouter(checks: [])
         IntakeRoutes(publisher: RecordingPublisher(), statuses: FixedStatuses(), defaultApprover: "a@example.com")
             .register(on: intake)
         let callbacks = makeServiceRouter(checks: [])
-        LinkRoutes(tokens: FixedTokens(), publisher: RecordingPublisher(), publicURL: "http://127.0.0.1:8081").register(on: callbacks)
+        LinkRoutes(
+            tokens: FixedTokens(), publisher: RecordingPublisher(), publicURL: "http://127.0.0.1:8081",
+            templates: try TemplateLibrary()
+        ).register(on: callbacks)
         CallbackAPIRoutes(callbacks: FixedCallbacks(), publisher: RecordingPublisher(), apiKeys: APIKeys([]))
             .register(on: callbacks)
         func operations(_ router: Router<GreenlightRequestContext>) -> Set<String> {
@@ -53,7 +57,7 @@ struct OpenAPITests {
 
     @Test func everyRouteIsDocumentedUnderItsServiceAndEveryDocumentedRouteExistsThere() throws {
         let documented = try documented()
-        let registered = registered()
+        let registered = try registered()
         for service in ["intake", "callbacks"] {
             let (docs, routes) = (documented[service] ?? [], registered[service] ?? [])
             #expect(routes.subtracting(docs).isEmpty, "\(service), undocumented: \(routes.subtracting(docs).sorted())")

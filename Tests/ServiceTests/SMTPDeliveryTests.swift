@@ -4,6 +4,7 @@ import GreenlightTestSupport
 import Mail
 import MailSink
 @testable import Notifier
+import Templates
 import Testing
 
 @Suite(.timeLimit(.minutes(1)))
@@ -17,7 +18,8 @@ struct SMTPDeliveryTests {
             amount: 5000, currency: "USD", description: "New server purchase", requester: "dev@example.com",
             submittedAt: now, expiresAt: now.addingTimeInterval(86_400))
         let mail = ApprovalEmail.make(
-            for: notification, linkToken: "TOKEN_abcdefghijklmnop", publicURL: "https://approvals.example.com", from: "greenlight@example.com", now: now)
+            for: notification, linkToken: "TOKEN_abcdefghijklmnop", publicURL: "https://approvals.example.com",
+            from: "greenlight@example.com", templates: try TemplateLibrary(), now: now)
         try await client.send(mail)
         try await client.send(mail)  // the second send reuses the connection
 
@@ -26,7 +28,7 @@ struct SMTPDeliveryTests {
         #expect(received.from == "greenlight@example.com")
         #expect(received.recipients == ["a@example.com"])
         let parsed = received.parsed
-        #expect(parsed.subject == "Approval needed: New server purchase (5,000.00 USD)")
+        #expect(parsed.subject == "Approval needed: New server purchase (USD 5,000.00)")
         #expect(parsed.partTypes == ["text/plain", "text/html"])
         #expect(parsed.links == [
             "https://approvals.example.com/approve/TOKEN_abcdefghijklmnop",
@@ -39,8 +41,9 @@ struct SMTPDeliveryTests {
         await sink.shutdown()
     }
 
-    @Test func theEmailSaysWhatTheDeadlineWillDo() {
+    @Test func theEmailSaysWhatTheDeadlineWillDo() throws {
         let now = Date(timeIntervalSince1970: 1_800_000_000)
+        let templates = try TemplateLibrary()
         var notification = NotificationRequested(
             requestId: "REQ-6", executionId: UUID(), approver: "a@example.com", tokenNonce: UUID(),
             amount: 20, currency: "EUR", description: "Team lunch", requester: nil, submittedAt: now,
@@ -48,7 +51,7 @@ struct SMTPDeliveryTests {
         func mail() -> MailMessage {
             ApprovalEmail.make(
                 for: notification, linkToken: "TOKEN_abcdefghijklmnop", publicURL: "https://approvals.example.com",
-                from: "greenlight@example.com", now: now)
+                from: "greenlight@example.com", templates: templates, now: now)
         }
         #expect(mail().text.contains("If nobody decides before the expiry, the request is approved automatically."))
         #expect(mail().html?.contains("the request is approved automatically.") == true)

@@ -1,5 +1,6 @@
 import Postgres
 import ServiceSupport
+import Templates
 
 /// The callback receiver's settings, from `GREENLIGHT_*` environment variables.
 public struct CallbacksConfiguration: Sendable {
@@ -17,6 +18,8 @@ public struct CallbacksConfiguration: Sendable {
     public var internalAddress: (host: String, port: Int)?
     /// How long a click's page waits for the orchestrator's verdict (`GREENLIGHT_LINK_VERDICT_WAIT_MS`).
     public var verdictWait: Duration
+    /// What the pages are rendered from (`GREENLIGHT_TEMPLATE_DIR`).
+    public var templates: TemplateLibrary
     public var banner: String
 
     public static func load(_ environment: [String: String]) throws -> CallbacksConfiguration {
@@ -28,6 +31,7 @@ public struct CallbacksConfiguration: Sendable {
         let rateLimit = reader.int("GREENLIGHT_LINK_RATE_LIMIT", default: 60, range: 0...100_000)
         let forwarded = reader.bool("GREENLIGHT_TRUST_FORWARDED_FOR", default: false)
         let verdictWait = reader.int("GREENLIGHT_LINK_VERDICT_WAIT_MS", default: 2000, range: 0...30_000)
+        let templates = readTemplates(&reader)
         let internalHost = reader.string("GREENLIGHT_INTERNAL_HOST", default: "127.0.0.1")
         let internalPortText = reader.string("GREENLIGHT_INTERNAL_PORT", default: "")
         let internalPort = Int(internalPortText)
@@ -41,6 +45,6 @@ public struct CallbacksConfiguration: Sendable {
         return CallbacksConfiguration(
             common: common, database: database!, publicURL: publicURL, apiKeys: apiKeys, linkRateLimit: rateLimit,
             trustForwardedFor: forwarded, internalAddress: internalPort.map { (internalHost, $0) },
-            verdictWait: .milliseconds(verdictWait), banner: reader.banner)
+            verdictWait: .milliseconds(verdictWait), templates: templates!, banner: reader.banner)
     }
 }

@@ -21,6 +21,7 @@ public enum CallbacksService {
         let publisher = OutboxFallbackPublisher(producer: producer, pool: pool, logger: logger)
         let links = LinkRoutes(
             tokens: ApprovalReader(pool: pool), publisher: publisher, publicURL: configuration.publicURL,
+            templates: configuration.templates,
             limiter: configuration.linkRateLimit > 0 ? RateLimiter(perMinute: configuration.linkRateLimit) : nil,
             trustForwardedFor: configuration.trustForwardedFor, verdictWait: configuration.verdictWait)
         let api = CallbackAPIRoutes(callbacks: DurableReader(pool: pool), publisher: publisher, apiKeys: configuration.apiKeys)

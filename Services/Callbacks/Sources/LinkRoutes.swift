@@ -5,6 +5,7 @@ import Hummingbird
 import Logging
 import Metrics
 import ServiceSupport
+import Templates
 
 /// What the pages show about a token and its request.
 typealias TokenView = LinkTokenRecord
@@ -32,12 +33,14 @@ public struct LinkRoutes: Sendable {
     /// How long a click waits for the orchestrator's verdict before the page says the decision was received and
     /// its result is not known yet.
     let verdictWait: Duration
+    let pages: Pages
 
     public init(
-        tokens: any LinkTokenReading, publisher: any EventPublishing, publicURL: String, limiter: RateLimiter? = nil,
-        trustForwardedFor: Bool = false, verdictWait: Duration = .seconds(2)
+        tokens: any LinkTokenReading, publisher: any EventPublishing, publicURL: String, templates: TemplateLibrary,
+        limiter: RateLimiter? = nil, trustForwardedFor: Bool = false, verdictWait: Duration = .seconds(2)
     ) {
         self.verdictWait = verdictWait
+        pages = Pages(templates: templates)
         self.tokens = tokens
         self.publisher = publisher
         publicOrigin = Self.origin(of: publicURL) ?? publicURL
@@ -96,7 +99,7 @@ public struct LinkRoutes: Sendable {
 
     /// Finds the token and checks it may still decide; otherwise the page that says why not.
     private func lookUp(_ token: String, context: GreenlightRequestContext) async -> Lookup {
-        guard LinkToken.isWellFormed(token) else { return .page(Page.response(Page.unknown, status: .notFound)) }
+        guard LinkToken.isWellFormed(token) else { return .page(Pages.response(pages.unknown, status: .notFound)) }
         let record: LinkTokenRecord?
         let tokens = self.tokens
         do {
@@ -106,17 +109,17 @@ public struct LinkRoutes: Sendable {
             }
         } catch {
             context.logger.error("Token look-up failed", metadata: ["error": "\(error)"])
-            return .page(Page.response(Page.unavailable, status: .serviceUnavailable, extra: [.retryAfter: "30"]))
+            return .page(Pages.response(pages.unavailable, status: .serviceUnavailable, extra: [.retryAfter: "30"]))
         }
-        guard let record else { return .page(Page.response(Page.unknown, status: .notFound)) }
+        guard let record else { return .page(Pages.response(pages.unknown, status: .notFound)) }
         // A link whose request's deadline passed undecided is expired, whatever the deadline made of it.
         if record.usedAt == nil, record.endedByDeadline {
-            return .page(Page.response(Page.expired(record), status: .gone))
+            return .page(Pages.response(pages.expired(record), status: .gone))
         }
         if record.usedAt != nil || record.status != .pending {
-            return .page(Page.response(Page.alreadyDecided(record), status: .conflict))
+            return .page(Pages.response(pages.alreadyDecided(record), status: .conflict))
         }
-        if record.expiresAt <= record.readAt { return .page(Page.response(Page.expired(record), status: .gone)) }
+        if record.expiresAt <= record.readAt { return .page(Pages.response(pages.expired(record), status: .gone)) }
         return .usable(record)
     }
 
@@ -125,7 +128,7 @@ public struct LinkRoutes: Sendable {
         switch await lookUp(token, context: context) {
         case .page(let response): return response
         case .usable(let record):
-            return Page.response(Page.confirm(decision, token: record, plainToken: token), status: .ok)
+            return Pages.response(pages.review(decision, token: record, plainToken: token), status: .ok)
         }
     }
 
@@ -139,19 +142,23 @@ public struct LinkRoutes: Sendable {
                     "origin": "\(request.headers[.origin] ?? "")", "secFetchSite": "\(request.headers[.secFetchSite] ?? "")",
                     "referer": "\(request.headers[.referer].flatMap(Self.origin(of:)) ?? "")",
                 ])
-            return Page.response(Page.formRefused, status: .forbidden)
+            return Pages.response(pages.formRefused, status: .forbidden)
         }
         var request = request
-        let form = FormBody.parse(try await request.collectBody(upTo: 16 * 1024))
-        guard form["decision"] == decision.rawValue, form["confirm"] == LinkToken.formProof(for: token) else {
-            return Page.response(Page.formRefused, status: .badRequest)
+        let body = try await request.collectBody(upTo: 16 * 1024)
+        // A form that does not decode (a field missing or given twice, bad percent-encoding) is refused like one
+        // for the other decision or without the token's proof: the page says to use the link's own button.
+        guard let form = try? URLEncodedFormDecoder().decode(DecisionForm.self, from: String(buffer: body)),
+            form.decision == decision.rawValue, form.confirm == LinkToken.formProof(for: token)
+        else {
+            return Pages.response(pages.formRefused, status: .badRequest)
         }
         let record: LinkTokenRecord
         switch await lookUp(token, context: context) {
         case .page(let response): return response
         case .usable(let found): record = found
         }
-        let comment = form["comment"].map { String($0.prefix(1000)) }.flatMap { $0.isEmpty ? nil : $0 }
+        let comment = form.comment.map { String($0.prefix(1000)) }.flatMap { $0.isEmpty ? nil : $0 }
         let event = DecisionSubmitted(
             requestId: record.requestId, decision: decision, decidedBy: record.approver, channel: .link,
             comment: comment, decidedAt: record.readAt, tokenHash: record.tokenHash,
@@ -167,7 +174,7 @@ public struct LinkRoutes: Sendable {
             } catch {
                 context.logger.error(
                     "Could not publish DecisionSubmitted", metadata: ["requestId": "\(record.requestId)", "error": "\(error)"])
-                return Page.response(Page.unavailable, status: .serviceUnavailable, extra: [.retryAfter: "30"])
+                return Pages.response(pages.unavailable, status: .serviceUnavailable, extra: [.retryAfter: "30"])
             }
             context.logger.info(
                 "Decision submitted by link",
@@ -177,7 +184,7 @@ public struct LinkRoutes: Sendable {
                 ])
             if publication == .queued {
                 let emailed = await askForReceipt(of: event, approver: record.approver, channel: record.channel, trace: trace, context: context)
-                return Page.response(Page.received(decision, token: record, stored: true, emailed: emailed), status: .accepted)
+                return Pages.response(pages.received(decision, token: record, stored: true, emailed: emailed), status: .accepted)
             }
             return await outcomePage(of: event, token: record, trace: trace, context: context)
         }
@@ -222,8 +229,8 @@ extension LinkRoutes {
         }
         guard let verdict else {
             let emailed = await askForReceipt(of: event, approver: record.approver, channel: record.channel, trace: trace, context: context)
-            return Page.response(
-                Page.received(event.decision, token: record, stored: false, emailed: emailed), status: .accepted)
+            return Pages.response(
+                pages.received(event.decision, token: record, stored: false, emailed: emailed), status: .accepted)
         }
         var after = record
         after.status = verdict.status
@@ -231,23 +238,23 @@ extension LinkRoutes {
         after.decidedAt = verdict.decidedAt
         if verdict.accepted {
             if let tally = verdict.tally {
-                return Page.response(Page.voteRecorded(event.decision, token: after, tally: tally), status: .ok)
+                return Pages.response(pages.voteRecorded(event.decision, token: after, tally: tally), status: .ok)
             }
             switch verdict.status {
-            case .approved: return Page.response(Page.decided(.approve, token: after), status: .ok)
-            case .rejected: return Page.response(Page.decided(.reject, token: after), status: .ok)
+            case .approved: return Pages.response(pages.decided(.approve, token: after), status: .ok)
+            case .rejected: return Pages.response(pages.decided(.reject, token: after), status: .ok)
             default:
                 let emailed = await askForReceipt(of: event, approver: record.approver, channel: record.channel, trace: trace, context: context)
-                return Page.response(
-                    Page.received(event.decision, token: after, stored: false, emailed: emailed), status: .accepted)
+                return Pages.response(
+                    pages.received(event.decision, token: after, stored: false, emailed: emailed), status: .accepted)
             }
         }
         let reason = verdict.reason ?? "it was not applied"
-        if verdict.isFourEyesRefusal { return Page.response(Page.fourEyes(after), status: .forbidden) }
+        if verdict.isFourEyesRefusal { return Pages.response(pages.fourEyes(after), status: .forbidden) }
         if verdict.status != .pending || verdict.cameTooLate || reason.contains("already used") {
-            return Page.response(Page.alreadyDecided(after), status: .conflict)
+            return Pages.response(pages.alreadyDecided(after), status: .conflict)
         }
-        return Page.response(Page.notApplied(after, reason: reason), status: .conflict)
+        return Pages.response(pages.notApplied(after, reason: reason), status: .conflict)
     }
 
     /// Asks the orchestrator to email the approver what became of their decision (the page cannot say yet);
@@ -285,25 +292,16 @@ struct RateLimitMiddleware: RouterMiddleware {
         if let wait = limiter.acquire(client) {
             context.logger.notice("Link requests rate-limited", metadata: ["client": "\(client)", "retryAfter": "\(wait)"])
             Counter(label: "greenlight_rate_limited_total", dimensions: [("limit", "link")]).increment()
-            return Page.response(Page.tooManyRequests(retryAfter: wait), status: .tooManyRequests, extra: [.retryAfter: "\(wait)"])
+            return Pages.response(routes.pages.tooManyRequests(retryAfter: wait), status: .tooManyRequests, extra: [.retryAfter: "\(wait)"])
         }
         return try await next(request, context)
     }
 }
 
-/// `application/x-www-form-urlencoded` fields.
-enum FormBody {
-    static func parse(_ buffer: ByteBuffer) -> [String: String] {
-        let text = String(buffer: buffer)
-        var fields: [String: String] = [:]
-        for pair in text.split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            func decode(_ s: Substring) -> String {
-                s.replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? ""
-            }
-            let name = decode(parts[0])
-            if fields[name] == nil { fields[name] = parts.count > 1 ? decode(parts[1]) : "" }
-        }
-        return fields
-    }
+/// The fields the review page's form posts (`application/x-www-form-urlencoded`).
+struct DecisionForm: Decodable {
+    var decision: String
+    /// Bound to the token (`LinkToken.formProof`): a form not made by the link's own page lacks it.
+    var confirm: String
+    var comment: String?
 }

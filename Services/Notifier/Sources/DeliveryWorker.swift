@@ -120,9 +120,10 @@ struct DeliveryWorker: Sendable {
                 case .email:
                     let mail =
                         notification.kind == .receipt
-                        ? ReceiptEmail.make(for: notification, from: configuration.mailFrom)
+                        ? ReceiptEmail.make(for: notification, from: configuration.mailFrom, templates: configuration.templates)
                         : ApprovalEmail.make(
-                            for: notification, linkToken: token, publicURL: configuration.publicURL, from: configuration.mailFrom)
+                            for: notification, linkToken: token, publicURL: configuration.publicURL, from: configuration.mailFrom,
+                            templates: configuration.templates)
                     do {
                         try await smtp.send(mail)
                         return .some(nil)

@@ -3,6 +3,7 @@ import GreenlightModels
 import Mail
 import Postgres
 import ServiceSupport
+import Templates
 
 /// The notifier's settings, from `GREENLIGHT_*` environment variables.
 public struct NotifierConfiguration: Sendable {
@@ -24,6 +25,8 @@ public struct NotifierConfiguration: Sendable {
     public var retryMaxDelay: Duration
     /// How long delivered messages are remembered (`GREENLIGHT_INBOX_RETENTION_HOURS`).
     public var retention: Duration
+    /// What the emails are rendered from (`GREENLIGHT_TEMPLATE_DIR`).
+    public var templates: TemplateLibrary
     public var banner: String
 
     public static func load(_ environment: [String: String]) throws -> NotifierConfiguration {
@@ -51,11 +54,12 @@ public struct NotifierConfiguration: Sendable {
             reader.report("GREENLIGHT_NOTIFY_RETRY_MAX_MS (\(retryMax)) must not be less than GREENLIGHT_NOTIFY_RETRY_INITIAL_MS (\(retryInitial))")
         }
         let retention = readInboxRetention(&reader)
+        let templates = readTemplates(&reader)
         try reader.validate()
         return NotifierConfiguration(
             common: common, database: database!, smtp: smtp!, mailFrom: from, publicURL: publicURL, linkKeys: linkKeys!,
             webhookURL: webhook.isEmpty ? nil : webhook, senders: senders,
             retryInitialDelay: .milliseconds(retryInitial), retryMaxDelay: .milliseconds(retryMax), retention: retention,
-            banner: reader.banner)
+            templates: templates!, banner: reader.banner)
     }
 }

@@ -1,0 +1,68 @@
+import Foundation
+import GreenlightModels
+import Templates
+
+/// What an email template is given (`{{request.id}}`, `{{#kind.reminder}}`…): facts only, the words are the
+/// templates'.
+struct EmailValues {
+    /// `{{request.id}}`, `{{request.amount}}`…: the request as people read it.
+    struct Request {
+        var id: String
+        var description: String
+        var amount: String
+        var requester: String
+        var submitted: String
+        var expires: String
+        /// How long until it expires, from when the email is made (`24 hours`).
+        var remaining: String
+    }
+
+    /// Which email of the request this is: `{{#kind.request}}` (the first), `{{#kind.reminder}}`,
+    /// `{{#kind.escalation}}`.
+    struct Kind {
+        var request: Bool
+        var reminder: Bool
+        var escalation: Bool
+
+        init(_ kind: NotificationKind) {
+            // A receipt's own email is ReceiptEmail; should one reach an approval email, it is a plain request.
+            request = kind == .request || kind == .receipt
+            reminder = kind == .reminder
+            escalation = kind == .escalation
+        }
+    }
+
+    /// `{{#onTimeout.approve}}`: the deadline approves the request; otherwise it rejects it.
+    struct OnTimeout {
+        var approve: Bool
+    }
+
+    var request: Request
+    var approver: String
+    var kind: Kind
+    var onTimeout: OnTimeout
+    var approveURL: String?
+    var rejectURL: String?
+    /// The receipt email's sentence on what became of the decision.
+    var receipt: String?
+
+    init(_ notification: NotificationRequested, now: Date) {
+        request = Request(
+            id: notification.requestId, description: notification.description,
+            amount: HumanFormat.amount(notification.amount, currency: notification.currency),
+            requester: notification.requester ?? "an automated system",
+            submitted: HumanFormat.utc(notification.submittedAt), expires: HumanFormat.utc(notification.expiresAt),
+            remaining: HumanFormat.duration(from: now, to: notification.expiresAt))
+        approver = notification.approver
+        kind = Kind(notification.kind ?? .request)
+        onTimeout = OnTimeout(approve: notification.onTimeout == .approve)
+    }
+}
+
+extension TemplateLibrary {
+    /// A subject template's output on one line, without surrounding spaces.
+    func subject(_ name: TemplateName, _ values: EmailValues) -> String {
+        render(name, values).split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }.joined(separator: " ")
+    }
+}

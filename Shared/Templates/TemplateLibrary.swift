@@ -1,0 +1,118 @@
+import Foundation
+import Mustache
+
+/// The Mustache templates the pages and emails are rendered from: the built-in ones (`Defaults/`, shipped as a
+/// resource bundle next to the executables), each replaced by a file of the same name in the operator's directory
+/// (`GREENLIGHT_TEMPLATE_DIR`). Every template is parsed when the library is made, so a broken one stops the
+/// service at start rather than at the first page or email.
+public struct TemplateLibrary: Sendable {
+    private let library: MustacheLibrary
+    /// The operator's directory; nil when only the built-in templates are used.
+    public let directory: String?
+    /// The built-in templates that directory replaced, and the ones it added (partials of its own), by name.
+    public let replaced: [String]
+    public let added: [String]
+
+    /// The built-in templates, each replaced by a `NAME.mustache` in `directory` when there is one.
+    public init(overrides directory: String? = nil) throws(TemplateError) {
+        guard let defaults = Bundle.module.url(forResource: "Defaults", withExtension: nil) else {
+            throw TemplateError(
+                .missingDefault, path: Bundle.module.bundlePath, reason: "the built-in templates are not in the bundle")
+        }
+        var templates = try Self.load(defaults.path)
+        for name in TemplateName.allCases where templates[name.rawValue] == nil {
+            throw TemplateError(
+                .missingDefault, path: defaults.path, reason: "the built-in template \(name.rawValue).mustache is missing")
+        }
+        var replaced: [String] = []
+        var added: [String] = []
+        if let directory {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue
+            else {
+                throw TemplateError(
+                    .directoryNotFound, path: directory,
+                    reason: "no such directory: name a directory of .mustache files, or leave the setting unset for "
+                        + "the built-in templates")
+            }
+            for (name, template) in try Self.load(directory).sorted(by: { $0.key < $1.key }) {
+                if templates[name] == nil { added.append(name) } else { replaced.append(name) }
+                templates[name] = template
+            }
+        }
+        library = MustacheLibrary(templates: templates)
+        self.directory = directory
+        self.replaced = replaced
+        self.added = added
+    }
+
+    /// Renders a template with `values`, a value whose stored properties the template names (`{{request.id}}`).
+    public func render(_ name: TemplateName, _ values: Any) -> String {
+        // Every TemplateName has a template (checked when the library was made).
+        library.render(values, withTemplate: name.rawValue) ?? ""
+    }
+
+    /// For the start-up banner: the directory and what it changed; empty with only the built-in templates.
+    public var summary: String {
+        guard let directory else { return "" }
+        let replacing = replaced.isEmpty ? "" : " replacing \(replaced.joined(separator: ","))"
+        let adding = added.isEmpty ? "" : " adding \(added.joined(separator: ","))"
+        return directory + (replacing.isEmpty && adding.isEmpty ? " (no templates in it)" : replacing + adding)
+    }
+
+    /// A plain-text template is parsed after a `CONTENT_TYPE: TEXT` pragma of its own line, so that nothing in it is
+    /// HTML-escaped whatever its file says.
+    private static let plainTextPragma = "{{% CONTENT_TYPE: TEXT }}\n"
+
+    /// Parses every `*.mustache` file directly in `directory`, by name. (Not `MustacheLibrary(directory:)`: it
+    /// cannot make a template plain text by its name, and it ignores a directory it cannot read.)
+    private static func load(_ directory: String) throws(TemplateError) -> [String: MustacheTemplate] {
+        let files: [String]
+        do {
+            files = try FileManager.default.contentsOfDirectory(atPath: directory)
+        } catch {
+            throw TemplateError(
+                .unreadable, path: directory, reason: "the directory cannot be read: check its permissions")
+        }
+        var templates: [String: MustacheTemplate] = [:]
+        for file in files where file.hasSuffix(".mustache") {
+            let path = (directory as NSString).appendingPathComponent(file)
+            let name = String(file.dropLast(".mustache".count))
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw TemplateError(.unreadable, path: path, reason: "the file cannot be read: check its permissions")
+            }
+            var text = String(decoding: data, as: UTF8.self)
+            // A file's final line break is not part of its template (as in most template engines), so a partial
+            // used within a line, like page-status, keeps the line whole.
+            if text.last?.isNewline == true { text.removeLast() }
+            let plainText = TemplateName.isPlainText(name)
+            if plainText { text = plainTextPragma + text }
+            do {
+                templates[name] = try MustacheTemplate(string: text)
+            } catch let error as MustacheTemplate.ParserError {
+                throw TemplateError(
+                    .malformed, path: path, reason: explain(error.error),
+                    line: error.context.lineNumber - (plainText ? 1 : 0), column: error.context.columnNumber)
+            } catch {
+                throw TemplateError(.malformed, path: path, reason: "\(error)")
+            }
+        }
+        return templates
+    }
+
+    /// What a parse error means, in words.
+    private static func explain(_ error: any Error) -> String {
+        switch error as? MustacheTemplate.Error {
+        case .sectionCloseNameIncorrect?: "a closing tag {{/name}} does not match the section it closes"
+        case .unfinishedName?: "a tag is not closed, or its name has a character names cannot have"
+        case .expectedSectionEnd?: "a section {{#name}} or {{^name}} is never closed"
+        case .invalidSetDelimiter?: "a set-delimiter tag {{=<% %>=}} is malformed"
+        case .transformAppliedToInheritanceSection?: "a block {{$name}} cannot have a transform"
+        case .illegalTokenInsideInheritSection?, .textInsideInheritSection?:
+            "inside {{<parent}} … {{/parent}} only blocks {{$name}} … {{/name}} may stand"
+        case .invalidConfigVariableSyntax?, .unrecognisedConfigVariable?:
+            "a pragma {{% … }} is malformed or unknown (only CONTENT_TYPE: TEXT or HTML is known)"
+        case nil: "\(error)"
+        }
+    }
+}
