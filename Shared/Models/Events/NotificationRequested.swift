@@ -1,0 +1,60 @@
+import Foundation
+
+/// Ask the notifier to tell one approver about a request. Topic `approvals.notifications`.
+///
+/// It carries no link token: the notifier derives the approver's token from `tokenNonce` with the link secret
+/// (see `LinkToken`). Version 2 (version 1, which carried the token itself, is no longer read).
+public struct NotificationRequested: GreenlightEvent {
+    public static let eventType = "NotificationRequested"
+    public static let topic = Topic.notifications
+
+    public var eventId: UUID
+    public var type: String = Self.eventType
+    public var version: Int = 2
+    public var requestId: String
+    public var executionId: UUID
+    public var approver: String
+    /// What the approver's link token is derived from.
+    public var tokenNonce: UUID
+    /// Which link secret the token is derived with (`LinkSecret.id`); nil: the notifier's current one. Lets links
+    /// made before a rotation of `GREENLIGHT_LINK_SECRET` be sent again (a reminder, a resend) unchanged.
+    public var linkKey: String?
+    /// Why this message: the first request (nil), a reminder, or an escalation.
+    public var kind: NotificationKind?
+    /// Email (nil) or webhook.
+    public var channel: NotificationChannel?
+    public var amount: Double
+    public var currency: String
+    public var description: String
+    public var requester: String?
+    public var submittedAt: Date
+    public var expiresAt: Date
+    /// What the deadline does if nobody decides: reject (nil) or approve; the message says which.
+    public var onTimeout: TimeoutPolicy?
+    /// For a `receipt`: what became of the approver's decision, in a sentence.
+    public var receipt: String?
+
+    public init(
+        eventId: UUID = UUID(), requestId: String, executionId: UUID, approver: String, tokenNonce: UUID,
+        linkKey: String? = nil, kind: NotificationKind? = nil, channel: NotificationChannel? = nil,
+        amount: Double, currency: String, description: String, requester: String?, submittedAt: Date, expiresAt: Date,
+        onTimeout: TimeoutPolicy? = nil, receipt: String? = nil
+    ) {
+        self.receipt = receipt
+        self.onTimeout = onTimeout
+        self.linkKey = linkKey
+        self.eventId = eventId
+        self.requestId = requestId
+        self.executionId = executionId
+        self.approver = approver
+        self.tokenNonce = tokenNonce
+        self.kind = kind
+        self.channel = channel
+        self.amount = amount
+        self.currency = currency
+        self.description = description
+        self.requester = requester
+        self.submittedAt = submittedAt
+        self.expiresAt = expiresAt
+    }
+}
