@@ -10,6 +10,7 @@ let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
 let lifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
 let metrics = Target.Dependency.product(name: "Metrics", package: "swift-metrics")
 let tracing = Target.Dependency.product(name: "Tracing", package: "swift-distributed-tracing")
+let otel = Target.Dependency.product(name: "OTel", package: "swift-otel")
 
 /// One service: a library target (what tests import) and a thin executable over it.
 func service(_ name: String, executable: String, dependencies: [Target.Dependency]) -> [Target] {
@@ -59,6 +60,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+        // Traces only, exported over OTLP/HTTP: the gRPC exporter (the default trait OTLPGRPC) would add grpc-swift and
+        // its HTTP/2 transport to every build.
+        .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
     ],
     targets: [
         // MARK: - Shared
@@ -129,7 +133,7 @@ let package = Package(
             name: "ServiceSupport",
             dependencies: [
                 "GreenlightModels", "Kafka", "Postgres", "DurableExecution", "Templates", hummingbird, logging, lifecycle,
-                metrics, tracing,
+                metrics, tracing, otel,
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
