@@ -3,6 +3,8 @@ import Foundation
 import GreenlightModels
 import Logging
 import NIOCore
+import ServiceSupport
+import Tracing
 
 /// The JSON a webhook notification POSTs: Slack-compatible (`text`, and `blocks` with the details and two link
 /// buttons), plus a `greenlight` object with the same facts for programs.
@@ -86,6 +88,15 @@ struct WebhookDelivery: Sendable {
     let url: String?
     let logger: Logger
 
+    /// AsyncHTTPClient's shared settings without its client span, which would record the webhook's URL, a secret (a
+    /// Slack incoming webhook's URL is its credential) that a trace collector must not receive; `post` opens a span
+    /// of its own that names only the host. One client for the life of the process, as `HTTPClient.shared` is.
+    static let client: HTTPClient = {
+        var configuration = HTTPClient.Configuration.singletonConfiguration
+        configuration.tracing.tracer = nil
+        return HTTPClient(eventLoopGroup: .singletonMultiThreadedEventLoopGroup, configuration: configuration)
+    }()
+
     func post(_ body: Data) async throws(WebhookError) {
         guard let url else {
             throw WebhookError(
@@ -95,15 +106,19 @@ struct WebhookDelivery: Sendable {
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         request.headers.add(name: "User-Agent", value: "greenlight-notifier")
-        // AsyncHTTPClient sends this in a client span of the bootstrapped tracer, whose `traceparent` header lets
-        // the receiving system join the request's trace.
         request.body = .bytes(ByteBuffer(bytes: body))
         let status: Int
         let answer: ByteBuffer
         do {
-            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(15))
-            status = Int(response.status.code)
-            answer = try await response.body.collect(upTo: 64 * 1024)
+            (status, answer) = try await withSpan("POST webhook", ofKind: .client) { span in
+                span.attributes["http.request.method"] = "POST"
+                span.attributes["server.address"] = URL(string: url)?.host
+                // The span's `traceparent` lets the receiving system join the request's trace.
+                if let trace = span.context.traceContext { request.headers.add(name: TraceContext.headerName, value: trace.traceparent) }
+                let response = try await Self.client.execute(request, timeout: .seconds(15))
+                span.attributes["http.response.status_code"] = Int(response.status.code)
+                return (Int(response.status.code), try await response.body.collect(upTo: 64 * 1024))
+            }
         } catch {
             throw WebhookError(status: nil, reason: "\(error)")
         }
