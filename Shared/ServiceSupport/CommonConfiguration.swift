@@ -12,15 +12,16 @@ public struct CommonConfiguration: Sendable {
     public var httpPort: Int
     public var logLevel: Logger.Level
     public var logFormat: GreenlightLogging.Format
-    /// Whether finished trace spans are written to the log (`GREENLIGHT_TRACING`).
-    public var tracing: TracingMode
+    /// Where trace spans go (the `OTEL_*` settings).
+    public var tracing: TracingConfiguration
     /// Partitions and replicas for topics the service creates when they are missing.
     public var topicPartitions: Int
     public var topicReplicationFactor: Int
 
     /// Reads `GREENLIGHT_KAFKA_BROKERS`, `GREENLIGHT_HTTP_HOST`, `GREENLIGHT_HTTP_PORT`, `GREENLIGHT_LOG_LEVEL`,
-    /// `GREENLIGHT_LOG_FORMAT`, `GREENLIGHT_TRACING`, `GREENLIGHT_KAFKA_PARTITIONS`, `GREENLIGHT_KAFKA_REPLICATION_FACTOR`, `GREENLIGHT_KAFKA_FETCH_WAIT_MS`,
-    /// `GREENLIGHT_KAFKA_SESSION_TIMEOUT_MS` and the Kafka security settings (`KafkaClientSettings`).
+    /// `GREENLIGHT_LOG_FORMAT`, `GREENLIGHT_KAFKA_PARTITIONS`, `GREENLIGHT_KAFKA_REPLICATION_FACTOR`, `GREENLIGHT_KAFKA_FETCH_WAIT_MS`,
+    /// `GREENLIGHT_KAFKA_SESSION_TIMEOUT_MS`, the Kafka security settings (`KafkaClientSettings`) and the tracing ones
+    /// (`TracingConfiguration`).
     public static func read(_ reader: inout EnvironmentReader, service: String, defaultPort: Int) -> CommonConfiguration {
         let brokers = reader.string("GREENLIGHT_KAFKA_BROKERS", default: "127.0.0.1:9092")
         if brokers.split(separator: ",").contains(where: { !$0.contains(":") }) {
@@ -37,9 +38,11 @@ public struct CommonConfiguration: Sendable {
         let formatText = reader.string("GREENLIGHT_LOG_FORMAT", default: "json")
         let format = GreenlightLogging.Format(rawValue: formatText.lowercased())
         if format == nil { reader.report("GREENLIGHT_LOG_FORMAT must be json or text, not \"\(formatText)\"") }
-        let tracingText = reader.string("GREENLIGHT_TRACING", default: "log")
-        let tracing = TracingMode(rawValue: tracingText.lowercased())
-        if tracing == nil { reader.report("GREENLIGHT_TRACING must be log or off, not \"\(tracingText)\"") }
+        if reader.optional("GREENLIGHT_TRACING") != nil {
+            reader.report(
+                "GREENLIGHT_TRACING is gone: spans no longer go to the log; set OTEL_EXPORTER_OTLP_ENDPOINT to export "
+                    + "them to an OpenTelemetry collector (see README, Operations), and unset GREENLIGHT_TRACING")
+        }
         let partitions = reader.int("GREENLIGHT_KAFKA_PARTITIONS", default: 6, range: 1...1000)
         let replicas = reader.int("GREENLIGHT_KAFKA_REPLICATION_FACTOR", default: 1, range: 1...10)
         // How long a consumer's fetch may wait for data (librdkafka's fetch.wait.max.ms). Real brokers answer as
@@ -49,6 +52,7 @@ public struct CommonConfiguration: Sendable {
         // the others. 6 s is the least a Kafka broker accepts by default (group.min.session.timeout.ms).
         let session = reader.int("GREENLIGHT_KAFKA_SESSION_TIMEOUT_MS", default: 6000, range: 1000...300_000)
         let security = KafkaClientSettings.read(&reader)
+        let tracing = TracingConfiguration.read(&reader, service: service)
         return CommonConfiguration(
             serviceName: service,
             kafka: KafkaConfiguration(
@@ -57,7 +61,7 @@ public struct CommonConfiguration: Sendable {
                     "fetch.wait.max.ms": String(fetchWait), "session.timeout.ms": String(session),
                     "heartbeat.interval.ms": String(max(250, session / 6)),
                 ]),
-            httpHost: host, httpPort: port, logLevel: level ?? .info, logFormat: format ?? .json, tracing: tracing ?? .log,
+            httpHost: host, httpPort: port, logLevel: level ?? .info, logFormat: format ?? .json, tracing: tracing,
             topicPartitions: partitions,
             topicReplicationFactor: replicas)
     }

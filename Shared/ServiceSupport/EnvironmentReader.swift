@@ -48,6 +48,13 @@ public struct EnvironmentReader {
         return value
     }
 
+    /// A setting without a default of ours; nil (and left out of the banner) when unset or empty.
+    public mutating func optional(_ name: String, secret: Bool = false) -> String? {
+        guard let value = value(name) else { return nil }
+        effective.append((name, secret ? "***" : value))
+        return value
+    }
+
     /// A required string with no default.
     public mutating func required(_ name: String, example: String) -> String {
         guard let value = value(name) else {

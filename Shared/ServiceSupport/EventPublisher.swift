@@ -116,9 +116,9 @@ extension HTTPField.Name {
 }
 
 extension Request {
-    /// The trace this request's work belongs to: the server span `TracingMiddleware` opened for it (which
-    /// continues the caller's `traceparent`); without that middleware, a new span of the caller's trace, or a
-    /// new trace when it carries none.
+    /// The trace this request's work belongs to: the server span `ServerSpanMiddleware` opened for it (which
+    /// continues the caller's `traceparent`); without that span, a new span of the caller's trace, or a new trace
+    /// when it carries none.
     public var trace: TraceContext {
         ServiceContext.current?.traceContext ?? TraceContext.continuing(headers[.traceparent])
     }

@@ -137,10 +137,9 @@ public func makeHTTPServer(
 }
 
 /// The router every service starts from: request metrics (Hummingbird's `MetricsMiddleware`: requests by
-/// method, route and status, with durations), a trace span per request (`TracingMiddleware`), problem-details
+/// method, route and status, with durations), a trace span per request (`ServerSpanMiddleware`), problem-details
 /// errors, the health endpoints and `/metrics`.
 public func makeServiceRouter(checks: [(name: String, check: HealthRoutes.Check)]) -> Router<GreenlightRequestContext> {
-    // A server span per request, continuing the caller's `traceparent`: see Tracing.swift.
     let router = makePublicRouter()
     HealthRoutes(checks: checks).register(on: router)
     GreenlightMetrics.register(on: router)
@@ -152,7 +151,7 @@ public func makeServiceRouter(checks: [(name: String, check: HealthRoutes.Check)
 public func makePublicRouter() -> Router<GreenlightRequestContext> {
     let router = Router(context: GreenlightRequestContext.self)
     router.add(middleware: MetricsMiddleware())
-    router.add(middleware: TracingMiddleware())
+    router.add(middleware: ServerSpanMiddleware())
     router.add(middleware: ProblemMiddleware())
     return router
 }

@@ -44,9 +44,10 @@ public enum ServiceRunner {
         async throws
     {
         // A part that fails (a fatal Kafka error, say) stops the rest gracefully, as SIGTERM would: requests in
-        // hand are answered before the process exits with the error.
+        // hand are answered before the process exits with the error. The tracer's exporter is first, so that it stops
+        // last and sends the spans the others ended while stopping.
         var configuration = ServiceGroupConfiguration(
-            services: services.map {
+            services: ([GreenlightTracing.takeService()].compactMap { $0 } + services).map {
                 ServiceGroupConfiguration.ServiceConfiguration(service: $0, failureTerminationBehavior: .gracefullyShutdownGroup)
             },
             gracefulShutdownSignals: [.sigterm, .sigint],
@@ -155,8 +156,12 @@ public enum ServiceMain {
         }
         GreenlightLogging.bootstrap(common(configuration))
         GreenlightMetrics.bootstrap()
-        GreenlightTracing.bootstrap(mode: common(configuration).tracing, logger: Logger(label: name))
         let logger = Logger(label: name)
+        do {
+            try GreenlightTracing.bootstrap(common(configuration).tracing, logger: logger)
+        } catch {
+            ServiceRunner.exitForBadConfiguration(error, service: name)
+        }
         do {
             try await run(configuration, logger)
         } catch {

@@ -503,8 +503,16 @@ public enum HTTP {
         return try await send(request)
     }
 
+    /// Sends exactly the headers a test gives: without a tracer, which would add a `traceparent` of its own once a
+    /// suite in this process (they share one) has bootstrapped one.
+    static let client: HTTPClient = {
+        var configuration = HTTPClient.Configuration.singletonConfiguration
+        configuration.tracing.tracer = nil
+        return HTTPClient(eventLoopGroup: .singletonMultiThreadedEventLoopGroup, configuration: configuration)
+    }()
+
     static func send(_ request: HTTPClientRequest) async throws -> Response {
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let response = try await client.execute(request, timeout: .seconds(30))
         let body = try await response.body.collect(upTo: 4 * 1024 * 1024)
         return Response(
             status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) },
