@@ -20,6 +20,35 @@ struct StartupTests {
         #expect(output.contains("GREENLIGHT_KAFKA_PROPERTY_sasl_mechanismz: librdkafka refuses it"))
     }
 
+    /// The tracing settings too: gRPC (which swift-otel would stop the process on with a crash, since this build has
+    /// no gRPC exporter), and a client certificate that is not one (which only swift-otel finds).
+    @Test func anUnusableTraceExporterStopsTheServiceWithAMessage() async throws {
+        let notPEM = NSTemporaryDirectory() + "not-a-certificate-\(UUID().uuidString.prefix(8)).pem"
+        try Data("not a certificate\n".utf8).write(to: URL(fileURLWithPath: notPEM))
+        let cases: [([String: String], String)] = [
+            (["OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"], "OTEL_EXPORTER_OTLP_PROTOCOL must be http/protobuf or http/json"),
+            (
+                [
+                    "OTEL_EXPORTER_OTLP_ENDPOINT": "https://127.0.0.1:1", "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE": notPEM,
+                    "OTEL_EXPORTER_OTLP_CLIENT_KEY": notPEM,
+                ], "the trace exporter cannot start (check the OTEL_EXPORTER_OTLP_* settings)"
+            ),
+        ]
+        for (environment, message) in cases {
+            let process = try ChildProcess(
+                name: "intake", executable: "\(try ServiceStack.executableDirectory())/greenlight-intake",
+                environment: environment.merging(["GREENLIGHT_API_KEYS": ServiceStack.apiKeys]) { a, _ in a },
+                logPath: NSTemporaryDirectory() + "otel-startup-\(UUID().uuidString.prefix(8)).log")
+            let exited = try await eventually(timeout: .seconds(30), interval: .milliseconds(100)) { process.hasExited }
+            if !exited { process.signal(SIGKILL) }
+            #expect(exited, "intake kept running with \(environment)")
+            #expect(await process.waitForExit() == 78)
+            let output = process.logTail()
+            #expect(output.contains(message), "\(output)")
+            #expect(!output.contains("Fatal error"))
+        }
+    }
+
     /// A port already taken is a setting to change, said once with the variable's name: not a crash.
     @Test func aTakenPortStopsTheServiceWithAMessageNamingTheSetting() async throws {
         let taken = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
