@@ -27,18 +27,24 @@ public enum GreenlightDatabase {
         "notification_deliveries", "durable_executions", "durable_callbacks", "durable_history", "durable_outbox",
     ]
 
+    /// Names that mean more than one role (`public`: every role) or whoever is connected: never granted to.
+    static let reservedRoleNames: Set<String> = ["public", "current_user", "session_user", "current_role", "user", "all", "none"]
+
     /// Grants `role` what intake and the callback receiver need and nothing more: `SELECT` on the tables they read,
     /// and `INSERT` on the outbox (where they store an event while the broker is away). No DDL, no other writes.
     public static func grantReaderAccess(to role: String, on pool: PostgresPool) async throws {
         guard let first = role.unicodeScalars.first, first == "_" || ("a"..."z").contains(first),
-            role.unicodeScalars.allSatisfy({ $0 == "_" || ("a"..."z").contains($0) || ("0"..."9").contains($0) }), role.count <= 63
+            role.unicodeScalars.allSatisfy({ $0 == "_" || ("a"..."z").contains($0) || ("0"..."9").contains($0) }), role.count <= 63,
+            !reservedRoleNames.contains(role)
         else { throw InvalidRoleName(role: role) }
+        // Quoted, so that the name is only ever a role's name (never a keyword such as PUBLIC).
+        let quoted = "\"\(role)\""
         try await pool.withConnection { connection in
             try await connection.execute(
                 script: """
-                    GRANT SELECT ON \(readerTables.joined(separator: ", ")) TO \(role);
-                    GRANT INSERT ON durable_outbox TO \(role);
-                    GRANT USAGE ON SEQUENCE durable_outbox_id_seq TO \(role);
+                    GRANT SELECT ON \(readerTables.joined(separator: ", ")) TO \(quoted);
+                    GRANT INSERT ON durable_outbox TO \(quoted);
+                    GRANT USAGE ON SEQUENCE durable_outbox_id_seq TO \(quoted);
                     """)
         }
     }
@@ -48,6 +54,6 @@ public enum GreenlightDatabase {
 public struct InvalidRoleName: Error, CustomStringConvertible {
     public var role: String
     public var description: String {
-        "\"\(role)\" is not a role name Greenlight grants to: use lower-case letters, digits and underscores (at most 63, not starting with a digit)"
+        "\"\(role)\" is not a role name Greenlight grants to: name one role, in lower-case letters, digits and underscores (at most 63, not starting with a digit, not public or current_user)"
     }
 }

@@ -125,19 +125,44 @@ public struct DurableEngine: Sendable {
                 context.queueHistory("ExecutionFailed", ["Error": DurableContext.json(durable)])
                 try await endOpenCallbacks(of: execution.executionId, context: context, store: store, now: now)
                 status = .failed
+                // The workflow's own account of the failure (an approval writes its `failed` outcome), guarded like
+                // any after-the-end work: what it cannot do is in the history, and the failure still commits.
+                try await guarded("WorkflowFailureHandlerFailed", context: context, store: store) {
+                    try await runner.failed(StepContext(connection: store.connection, context: context), execution.input, durable)
+                }
             }
         }
         if let status {
             // Signals the workflow did not take before it ended are handled as any signal after the end is.
             for left in context.signals {
                 if let id = left.id { try await store.deleteSignal(id: id) }
-                try await runner.afterEnd(StepContext(connection: store.connection, context: context), execution.input, left.payload, status)
+                try await guarded("SignalDiscarded", context: context, store: store, signal: left.payload) {
+                    try await runner.afterEnd(StepContext(connection: store.connection, context: context), execution.input, left.payload, status)
+                }
             }
         } else if let fresh = context.signals.first(where: { $0.id == nil }) {
             try await store.bufferSignal(executionName: execution.name, payload: fresh.payload, at: now)
         }
         store.queueTouch(id: execution.executionId, at: now)
         return Invocation(status: status, earliestNewTimer: context.earliestNewTimer)
+    }
+
+    /// Runs after-the-end work (a signal's handler, a failure's account) in a savepoint of its own: one that fails for
+    /// a reason of its own (not the database's, not cancellation) is rolled back and written to the history as
+    /// `type`, and the transaction it is part of goes on — a request's start or a timer is never lost to it.
+    private func guarded(
+        _ type: String, context: DurableContext, store: DurableStore, signal: String? = nil, _ body: () async throws -> Void
+    ) async throws {
+        do {
+            try await store.connection.withSavepoint("after_end") { try await body() }
+        } catch let error where !(error is CancellationError) && !PostgresError.isTransient(error) {
+            logger.error(
+                "After-the-end work of an execution failed; it is in the history",
+                metadata: ["execution": "\(context.executionName)", "type": "\(type)", "error": "\(error)"])
+            var details: [String: HistoryField] = ["Error": .string(DurableError.from(error).description)]
+            if let signal { details["Signal"] = .string(signal) }
+            context.queueHistory(type, details)
+        }
     }
 
     private func runner(for execution: ExecutionRecord) throws -> WorkflowRunner {
@@ -222,8 +247,10 @@ public struct DurableEngine: Sendable {
             let context = DurableContext(
                 store: store, execution: execution, invocationTime: now, operations: [:], callbacks: [:], signals: [],
                 logger: logger)
-            try await runner(for: execution).afterEnd(
-                StepContext(connection: connection, context: context), execution.input, payload, execution.status)
+            let runner = try runner(for: execution)
+            try await guarded("SignalDiscarded", context: context, store: store, signal: payload) {
+                try await runner.afterEnd(StepContext(connection: connection, context: context), execution.input, payload, execution.status)
+            }
             return .afterEnd(execution.status)
         }
         try await invoke(execution, store: store, now: now, signal: PendingSignal(id: nil, payload: payload))
@@ -407,6 +434,8 @@ struct WorkflowRunner: Sendable {
     let run: @Sendable (DurableContext, String) async throws -> String
     /// A signal (JSON text) for an execution (its input as JSON text) that ended with the given status.
     let afterEnd: @Sendable (StepContext, String, String, ExecutionStatus) async throws -> Void
+    /// The workflow's account of its execution's failure.
+    let failed: @Sendable (StepContext, String, DurableError) async throws -> Void
 
     init<W: Workflow>(_ workflow: W) {
         run = { context, inputText in
@@ -419,6 +448,10 @@ struct WorkflowRunner: Sendable {
             let input = try decoder.decode(W.Input.self, from: Data(inputText.utf8))
             let signal = try decoder.decode(W.Signal.self, from: Data(signalText.utf8))
             try await workflow.signalAfterEnd(signal, status: status, input: input, step: step)
+        }
+        failed = { step, inputText, error in
+            let input = try GreenlightJSON.decoder().decode(W.Input.self, from: Data(inputText.utf8))
+            try await workflow.executionFailed(error, input: input, step: step)
         }
     }
 }

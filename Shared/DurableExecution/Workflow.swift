@@ -17,10 +17,14 @@ public protocol Workflow: Sendable {
     /// What a signal does that reaches an execution no longer running (or left over when it ended): whatever
     /// `step` writes commits with the event that carried the signal. Does nothing unless the workflow says.
     func signalAfterEnd(_ signal: Signal, status: ExecutionStatus, input: Input, step: StepContext) async throws
+    /// What the workflow leaves behind when its execution fails (an error it did not handle, code that no longer
+    /// replays): whatever `step` writes commits with the failure. Does nothing unless the workflow says.
+    func executionFailed(_ error: DurableError, input: Input, step: StepContext) async throws
 }
 
 extension Workflow {
     public func signalAfterEnd(_ signal: Signal, status: ExecutionStatus, input: Input, step: StepContext) async throws {}
+    public func executionFailed(_ error: DurableError, input: Input, step: StepContext) async throws {}
 }
 
 /// An error as the engine records it and workflows see it: a type and a message, as in Lambda durable functions

@@ -195,11 +195,15 @@ public enum InboundEvent: Sendable, Equatable {
     }
 
     /// Reads an event consumed from `topic`. On one of Greenlight's topics, an event of a type that belongs on another
-    /// is refused: a public topic does not carry internal commands (a cancellation published on the decisions topic
-    /// by anyone who may publish there, say), nor the reverse.
+    /// is refused: the internal topic carries no decisions, the requests topic nothing but requests, and so on. One
+    /// exception, for this release only: the internal commands that earlier releases published on the decisions topic
+    /// (a cancellation, a resend, a delivery report still in an outbox or from a service not upgraded yet) are read
+    /// there too, so that an upgrade loses none of them; the next release refuses them.
     public static func decode(_ data: [UInt8], topic: String) throws -> InboundEvent {
         let event = try decodeAnyTopic(data, topic: topic)
-        if let known = Topic(rawValue: topic), known != event.topic {
+        if let known = Topic(rawValue: topic), known != event.topic,
+            !(known == .decisions && event.topic == .internalCommands)
+        {
             throw EventDecodingError(
                 topic: topic, reason: "\(event.typeName) belongs on \(event.topic.rawValue), not on this topic")
         }

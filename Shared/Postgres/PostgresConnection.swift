@@ -256,21 +256,36 @@ public final class PostgresConnection: @unchecked Sendable {
         do {
             return try await withTaskCancellationHandler {
                 try await queue.run { [self] in
-                    guard call.state.compareExchange(expected: CancellableCall.waiting, desired: CancellableCall.running, ordering: .acquiringAndReleasing).exchanged
-                    else { throw CancellationError() }
-                    defer { call.state.store(CancellableCall.done, ordering: .releasing) }
+                    let starts = call.state.withLock { state -> Bool in
+                        guard state == .waiting else { return false }
+                        state = .running
+                        return true
+                    }
+                    guard starts else { throw CancellationError() }
+                    // Marked done under the same lock the cancel request holds: a cancel sent while this statement
+                    // ran reaches this statement, never the next one on the connection.
+                    defer { call.state.withLock { $0 = .done } }
                     return try body()
                 }
             } onCancel: { [self] in
-                if call.state.compareExchange(expected: CancellableCall.waiting, desired: CancellableCall.cancelled, ordering: .acquiringAndReleasing).exchanged {
-                    return
+                // PQcancel connects to the server and waits: off Swift's cooperative pool.
+                Self.cancelQueue.async {
+                    call.state.withLock { state in
+                        switch state {
+                        case .waiting: state = .cancelled
+                        case .running: self.requestServerCancel()
+                        case .done, .cancelled: break
+                        }
+                    }
                 }
-                if call.state.load(ordering: .acquiring) == CancellableCall.running { requestServerCancel() }
             }
         } catch let error as PostgresError where error.sqlState == "57014" && Task.isCancelled {
             throw CancellationError()
         }
     }
+
+    /// Where cancel requests are sent from (each is a short blocking exchange with the server).
+    private static let cancelQueue = DispatchQueue(label: "greenlight.postgres.cancel")
 
     /// Asks the server to cancel whatever this connection's backend is running (thread-safe, any thread).
     private func requestServerCancel() {
@@ -407,11 +422,8 @@ public final class PostgresConnection: @unchecked Sendable {
 
 /// One cancellable call's state: waiting for the queue, running on it, done, or cancelled before it ran.
 private final class CancellableCall: Sendable {
-    static let waiting = 0
-    static let running = 1
-    static let done = 2
-    static let cancelled = 3
-    let state = Atomic<Int>(waiting)
+    enum State { case waiting, running, done, cancelled }
+    let state = Mutex<State>(.waiting)
 }
 
 /// Carries a closing connection to its queue. `@unchecked Sendable`: nothing else uses it by then.

@@ -142,11 +142,13 @@ struct EventCodingTests {
         #expect(throws: EventDecodingError.self) { try InboundEvent.decode(Array(text.utf8), topic: "approvals.decisions") }
     }
 
-    /// Public topics carry public events: a cancellation on the decisions topic (which other systems may write) is
-    /// refused, and so is a decision on the internal topic; elsewhere (a test's own topic) the type alone decides.
+    /// Public topics carry public events: a decision on the internal topic, or a cancellation on the requests topic,
+    /// is refused; elsewhere (a test's own topic) the type alone decides. (For one release, internal commands are
+    /// still read on the decisions topic, where earlier releases published them.)
     @Test func anEventOnAnotherTypesTopicIsRefused() throws {
         let cancel = Array(try GreenlightJSON.encode(CancelRequested(requestId: "R", reason: nil, requestedAt: Date())))
-        #expect(throws: EventDecodingError.self) { try InboundEvent.decode(cancel, topic: Topic.decisions.rawValue) }
+        #expect(throws: EventDecodingError.self) { try InboundEvent.decode(cancel, topic: Topic.requests.rawValue) }
+        #expect(try InboundEvent.decode(cancel, topic: Topic.decisions.rawValue).topic == .internalCommands)
         #expect(try InboundEvent.decode(cancel, topic: Topic.internalCommands.rawValue).topic == .internalCommands)
         let decision = Array(
             try GreenlightJSON.encode(

@@ -133,4 +133,42 @@ extension OrchestratorFlowTests {
         try await h.handle(.cancelRequested(CancelRequested(requestId: "REQ-CANCEL", reason: "again", requestedAt: Date())))
         #expect(try await h.outbox("ApprovalCompleted", as: ApprovalCompleted.self).count == 1)
     }
+
+    /// A step beside the approval's course that fails for good (a delivery report whose error text the database
+    /// refuses) is in the history, and the approval goes on to its outcome.
+    @Test func aFailingDeliveryReportDoesNotEndTheApproval() async throws {
+        let h = try await harness()
+        try await h.handle(.approvalRequested(request("REQ-NUL")))
+        let sent = try #require(try await h.outbox("NotificationRequested", as: NotificationRequested.self).first)
+        try await h.handle(
+            .notificationDelivery(
+                NotificationDelivery(
+                    requestId: "REQ-NUL", notificationId: sent.eventId, approver: sent.approver, kind: .request, result: .failed,
+                    attempt: 1, error: "550 \u{0} refused", at: Date())))
+        #expect(try await h.status("REQ-NUL")?.status == .pending)
+        #expect(try await h.engineHistory("REQ-NUL").contains { $0.type == "StepFailed" })
+        try await h.handle(.decisionSubmitted(decision("REQ-NUL", by: sent.approver, token: sent.linkToken)))
+        #expect(try await h.status("REQ-NUL")?.status == .approved)
+    }
+
+    /// An approval whose workflow fails — here, as a request in flight from a release before signals does on its next
+    /// event (its checkpoint at that point is a wait, not a receive) — still ends: `failed`, with its one outcome.
+    @Test func anApprovalWhoseWorkflowFailsEndsFailedWithItsOutcome() async throws {
+        let h = try await harness()
+        try await h.handle(.approvalRequested(request("REQ-OLD", remindAfter: 60)))
+        _ = try await h.pool.query(
+            """
+            UPDATE durable_operations SET kind = 'WAIT', name = 'remind-after'
+            WHERE position = 5 AND execution_id = (SELECT execution_id FROM durable_executions WHERE name = 'REQ-OLD')
+            """)
+        try await h.handle(.decisionSubmitted(decision("REQ-OLD", by: "ops@example.com", channel: .kafka)))
+        let status = try #require(try await h.status("REQ-OLD"))
+        #expect(status.status == .failed)
+        #expect(status.errorType == DurableError.nonDeterministic)
+        let outcomes = try await h.outbox("ApprovalCompleted", as: ApprovalCompleted.self).filter { $0.requestId == "REQ-OLD" }
+        #expect(outcomes.map(\.status) == [.failed])
+        // Nothing more happens to it: a later decision is refused as too late, and no second outcome appears.
+        try await h.handle(.decisionSubmitted(decision("REQ-OLD", by: "ops2@example.com", channel: .kafka)))
+        #expect(try await h.outbox("ApprovalCompleted", as: ApprovalCompleted.self).filter { $0.requestId == "REQ-OLD" }.count == 1)
+    }
 }

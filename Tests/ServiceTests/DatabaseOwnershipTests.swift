@@ -32,7 +32,9 @@ struct DatabaseOwnershipTests {
         try await GreenlightDatabase.migrate(owner, logger: logger)
         let reader = try await database.makeRole("reader")
         try await GreenlightDatabase.grantReaderAccess(to: reader.role, on: owner)
-        await #expect(throws: InvalidRoleName.self) { try await GreenlightDatabase.grantReaderAccess(to: "x; DROP TABLE y", on: owner) }
+        for bad in ["x; DROP TABLE y", "public", "current_user"] {
+            await #expect(throws: InvalidRoleName.self) { try await GreenlightDatabase.grantReaderAccess(to: bad, on: owner) }
+        }
 
         let pool = PostgresPool(configuration: try PostgresConfiguration(url: reader.url), maxConnections: 1, logger: logger)
         defer { pool.close() }

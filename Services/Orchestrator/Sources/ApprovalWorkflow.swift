@@ -70,13 +70,28 @@ public struct ApprovalWorkflow: Workflow {
         }
         marks.sort { $0.at < $1.at }
 
+        /// A step beside the approval's course (a reminder, a resend, a delivery report, a receipt): one that fails for
+        /// good (a report the database refuses, say) is in the history as `StepFailed` and the approval goes on.
+        func besideStep<T: Codable & Sendable>(_ name: String, _ body: (StepContext) async throws -> T) async throws {
+            do {
+                _ = try await context.step(name, body)
+            } catch let failure as DurableError where failure.errorType != DurableError.nonDeterministic {
+                logger.error(
+                    "A step of the approval failed; the approval goes on without it",
+                    metadata: ["requestId": "\(request.requestId)", "step": "\(name)", "error": "\(failure)"])
+            }
+        }
+
         var verdict: Verdict?
         while verdict == nil {
             switch try await context.receive(ApprovalSignal.self, orEndOf: callback, until: marks.first?.at, name: "next") {
             case .timeReached:
+                guard !marks.isEmpty else {
+                    throw DurableError(errorType: "Approval.NoTimeToReach", errorMessage: "a receive without a deadline reported one")
+                }
                 switch marks.removeFirst().action {
                 case .remind:
-                    _ = try await context.step("remind-approvers") { step in
+                    try await besideStep("remind-approvers") { step in
                         let undecided = try await ApprovalWriter(step.connection).undecidedApprovers(requestId: request.requestId)
                         for (approver, nonce, linkKey) in undecided {
                             try await messages.notify(approver, nonce: nonce, linkKey: linkKey, kind: .reminder, step)
@@ -85,7 +100,7 @@ public struct ApprovalWorkflow: Workflow {
                         return undecided.map(\.approver)
                     }
                 case .escalate:
-                    _ = try await context.step("escalate") { step in
+                    try await besideStep("escalate") { step in
                         let added = request.escalateTo ?? []
                         ApprovalWriter(step.connection).queueApprovers(added, requestId: request.requestId)
                         try await invite(added, kind: .escalation, step: step)
@@ -101,7 +116,7 @@ public struct ApprovalWorkflow: Workflow {
                 let settled: ApprovalDecisionPayload?
                 do {
                     settled = try await context.step("decide") { step in try await decide(decision, step) }
-                } catch let failure as DurableError {
+                } catch let failure as DurableError where failure.errorType != DurableError.nonDeterministic {
                     // A decision that cannot be applied (content the database refuses, say) is refused, with why, and
                     // the request goes on; recording that may fail for the same reason, and changes nothing then.
                     settled = nil
@@ -129,7 +144,7 @@ public struct ApprovalWorkflow: Workflow {
                 verdict = Verdict(status: .cancelled, error: stopped, apiKey: cancel.apiKey)
 
             case .signal(.resend(let resend)):
-                _ = try await context.step("resend") { step in
+                try await besideStep("resend") { step in
                     let targets = try await ApprovalWriter(step.connection).undecidedApprovers(requestId: request.requestId)
                         .filter { target in resend.approver.map { $0.lowercased() == target.approver.lowercased() } ?? true }
                     for (approver, nonce, linkKey) in targets {
@@ -144,13 +159,13 @@ public struct ApprovalWorkflow: Workflow {
                 }
 
             case .signal(.delivery(let report)):
-                _ = try await context.step("record-delivery") { step in
+                try await besideStep("record-delivery") { step in
                     try await record(report, step)
                     return report.result
                 }
 
             case .signal(.receipt(let ask)):
-                _ = try await context.step("send-receipt") { step in try await sendReceipt(ask, request: request, step) }
+                try await besideStep("send-receipt") { step in try await sendReceipt(ask, request: request, step) }
             }
         }
         let outcome = verdict!
@@ -204,6 +219,28 @@ public struct ApprovalWorkflow: Workflow {
         case .receipt(let ask):
             _ = try await sendReceipt(ask, request: request, step)
         }
+    }
+
+    /// An approval whose workflow failed (an error it does not handle, or code that no longer replays its history)
+    /// still ends: the request is `failed`, its links end, and its outcome is published — once.
+    public func executionFailed(_ error: DurableError, input request: ApprovalRequested, step: StepContext) async throws {
+        let writer = ApprovalWriter(step.connection)
+        let known = try await writer.status(requestId: request.requestId)
+        guard known == nil || known == .pending else { return }
+        if known == .pending {
+            _ = try await writer.completeRequest(
+                requestId: request.requestId, status: .failed, decidedBy: nil, decidedAt: nil, channel: nil, comment: nil,
+                errorType: error.errorType, errorMessage: error.errorMessage, completedAt: step.now)
+            writer.queueLinkTokenExpiry(requestId: request.requestId, at: step.now)
+        }
+        let messages = Messages(request: request, executionId: step.executionId, expiresAt: step.now)
+        try await messages.lifecycle(.completed, step, status: .failed)
+        try await step.emit(
+            topic: Topic.outcomes.rawValue, key: request.requestId,
+            event: ApprovalCompleted(
+                requestId: request.requestId, executionId: step.executionId, status: .failed, decidedBy: nil, decidedAt: nil,
+                channel: nil, comment: nil, errorType: error.errorType, errorMessage: error.errorMessage, completedAt: step.now))
+        logger.error("An approval's workflow failed; its outcome is failed", metadata: ["requestId": "\(request.requestId)", "error": "\(error)"])
     }
 
     enum Mark { case remind, escalate }

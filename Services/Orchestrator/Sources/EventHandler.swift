@@ -54,6 +54,9 @@ struct EventHandler: Sendable {
 
     /// A success, failure or heartbeat for a callback, by id, from the callback API.
     func apply(_ command: CallbackCommand, on connection: PostgresConnection) async throws {
+        // The name's lock first, as a signal and a start take it: a batch holding a command and a decision for the same
+        // request cannot deadlock with another transaction. (`send` then locks the execution, by id.)
+        try await engine.lock(executionNamed: command.requestId, on: connection)
         let completion: CallbackCompletion
         switch command.command {
         case .success:
