@@ -8,8 +8,26 @@ import Testing
 
 /// The approval workflow owns every effect of an approval: each is a checkpointed step in its history, and a crash at
 /// any point — before an event's transaction commits, or after it commits but before its offset does (a redelivery)
-/// — leaves the same result as a run without one.
-extension OrchestratorFlowTests {
+/// — leaves the same result as a run without one. A suite of its own: a full approval twice over, crashes and all,
+/// takes longer than the flow tests' minute on a busy machine.
+@Suite(.timeLimit(.minutes(4)))
+struct ApprovalReplayTests {
+    let flow = OrchestratorFlowTests()
+    typealias Harness = OrchestratorFlowTests.Harness
+
+    func harness() async throws -> Harness { try await flow.harness() }
+
+    func request(
+        _ id: String, policy: ApprovalPolicy? = nil, remindAfter: Int? = nil, escalateAfter: Int? = nil, escalateTo: [String]? = nil
+    ) -> ApprovalRequested {
+        flow.request(id, policy: policy, remindAfter: remindAfter, escalateAfter: escalateAfter, escalateTo: escalateTo)
+    }
+
+    func decision(_ id: String, by approver: String, _ decision: Decision = .approve, token: String? = nil,
+                  channel: DecisionChannel = .link) -> DecisionSubmitted {
+        flow.decision(id, by: approver, decision, token: token, channel: channel)
+    }
+
     struct Crash: Error {}
 
     /// What a run leaves behind, without ids and times: comparable between two runs.

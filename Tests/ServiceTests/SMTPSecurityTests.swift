@@ -6,7 +6,7 @@ import Synchronization
 import Testing
 
 /// Delivery to a real SMTP server that requires STARTTLS and AUTH.
-@Suite(.timeLimit(.minutes(1)), .serialized)
+@Suite(.timeLimit(.minutes(3)), .serialized)
 struct SMTPSecurityTests {
     func message(to recipient: String) -> MailMessage {
         MailMessage(from: "greenlight@example.com", to: [recipient], subject: "Approval needed: Ünïcode test", text: "Hello")
