@@ -14,7 +14,7 @@ public struct ApprovalReader: Sendable {
     static let statusColumns: StaticString = """
         request_id, execution_id, status, amount, currency, description, requester, approvers::text, submitted_at,
         expires_at, decided_by, decided_at, decision_channel, decision_comment, completed_at, error_type, error_message,
-        policy
+        policy, content::text AS content, response::text AS response
         """
 
     public func status(requestId: String) async throws -> RequestStatusBody? {
@@ -50,21 +50,24 @@ public struct ApprovalReader: Sendable {
 
     static func statusBody(from row: PostgresRow) throws -> RequestStatusBody {
         let (id, executionId, status, amount, currency, description, requester, approvers) = try row.decode(
-            (String, UUID, String, Double, String, String, String?, String).self)
+            (String, UUID, String, Double?, String?, String, String?, String).self)
         let (_, _, _, _, _, _, _, _, submittedAt, expiresAt, decidedBy, decidedAt, channel, comment, completedAt) =
             try row.decode(
-                (String, UUID, String, Double, String, String, String?, String, Date, Date, String?, Date?, String?,
+                (String, UUID, String, Double?, String?, String, String?, String, Date, Date, String?, Date?, String?,
                     String?, Date?).self)
         let errorType = try row.decode(String?.self, column: "error_type")
         let errorMessage = try row.decode(String?.self, column: "error_message")
         let policy = ApprovalPolicy(storedAs: try row.decode(String.self, column: "policy")) ?? .any
-        return RequestStatusBody(
+        var body = RequestStatusBody(
             requestId: id, executionId: executionId, status: ApprovalStatus(rawValue: status) ?? .pending,
             amount: amount, currency: currency, description: description, requester: requester,
             approvers: PostgresTextArray.parse(approvers), submittedAt: submittedAt, expiresAt: expiresAt,
             decidedBy: decidedBy, decidedAt: decidedAt, channel: channel.flatMap(DecisionChannel.init(rawValue:)),
             comment: comment, completedAt: completedAt, errorType: errorType, errorMessage: errorMessage,
             policy: policy == .any ? nil : policy)
+        body.content = try StoredJSON.decode(RequestContent.self, row, column: "content") ?? RequestContent()
+        body.response = try StoredJSON.decode(JSONValue.self, row, column: "response")
+        return body
     }
 
     /// What a link token may do, with the request it belongs to. Nil when no such token exists.
@@ -73,14 +76,15 @@ public struct ApprovalReader: Sendable {
             """
             SELECT t.request_id, t.approver, t.expires_at, t.used_at, e.status, e.amount, e.currency, e.description,
                    e.requester, e.submitted_at, e.decided_by, e.decided_at, e.trace_parent, e.policy,
-                   cardinality(e.approvers) AS approver_count, e.error_type, now() AS read_at, e.notify_channel
+                   cardinality(e.approvers) AS approver_count, e.error_type, now() AS read_at, e.notify_channel,
+                   e.content::text AS content
             FROM link_tokens t JOIN approval_requests e ON e.request_id = t.request_id
             WHERE t.token_hash = \(hash)
             """)
         guard let row = rows.first else { return nil }
         let (requestId, approver, expiresAt, usedAt, status, amount, currency, description, requester, submittedAt,
             decidedBy, decidedAt) = try row.decode(
-                (String, String, Date, Date?, String, Double, String, String, String?, Date, String?, Date?).self)
+                (String, String, Date, Date?, String, Double?, String?, String, String?, Date, String?, Date?).self)
         let trace = try row.decode(String?.self, column: "trace_parent")
         let policy = ApprovalPolicy(storedAs: try row.decode(String.self, column: "policy")) ?? .any
         let approverCount = try row.decode(Int.self, column: "approver_count")
@@ -93,7 +97,15 @@ public struct ApprovalReader: Sendable {
             decidedAt: decidedAt, trace: trace.flatMap(TraceContext.init(traceparent:)), policy: policy,
             approverCount: approverCount,
             endedByDeadline: errorType.map(DurableError.isTimeout) ?? false, readAt: readAt,
-            channel: NotificationChannel(rawValue: try row.decode(String.self, column: "notify_channel")) ?? .email)
+            channel: NotificationChannel(rawValue: try row.decode(String.self, column: "notify_channel")) ?? .email,
+            content: try StoredJSON.decode(RequestContent.self, row, column: "content") ?? RequestContent())
+    }
+
+    /// What a decision on a request must give: its reason rule and response schema. Nil when no such request exists.
+    public func decisionRules(requestId: String) async throws -> RequestContent? {
+        let rows = try await pool.query("SELECT content::text AS content FROM approval_requests WHERE request_id = \(requestId)")
+        guard let row = rows.first else { return nil }
+        return try StoredJSON.decode(RequestContent.self, row, column: "content") ?? RequestContent()
     }
 }
 
@@ -105,18 +117,29 @@ enum ApprovalVotes {
 
     static func query(requestId: String) -> PostgresQuery {
         """
-        SELECT approver, decision, channel, comment, decided_at, client_address, user_agent, api_key
+        SELECT approver, decision, channel, comment, decided_at, client_address, user_agent, api_key,
+               response::text AS response
         FROM approval_votes WHERE request_id = \(requestId) ORDER BY id
         """
     }
 
     static func parse(_ rows: PostgresRows) throws -> [ApprovalVote] {
-        try rows.decode((String, String, String, String?, Date, String?, String?, String?).self).map { row in
-            ApprovalVote(
+        try rows.map { stored in
+            let row = try stored.decode((String, String, String, String?, Date, String?, String?, String?).self)
+            return ApprovalVote(
                 approver: row.0, decision: Decision(rawValue: row.1) ?? .reject,
                 channel: DecisionChannel(rawValue: row.2) ?? .api, comment: row.3, decidedAt: row.4, clientAddress: row.5,
-                userAgent: row.6, apiKey: row.7)
+                userAgent: row.6, apiKey: row.7,
+                response: try StoredJSON.decode(JSONValue.self, stored, column: "response"))
         }
+    }
+}
+
+/// A jsonb column read as text and decoded.
+enum StoredJSON {
+    static func decode<Value: Decodable>(_ type: Value.Type, _ row: PostgresRow, column: String) throws -> Value? {
+        guard let text = try row.decode(String?.self, column: column) else { return nil }
+        return try GreenlightJSON.decoder().decode(Value.self, from: Data(text.utf8))
     }
 }
 

@@ -164,5 +164,16 @@ public enum ApprovalSchema {
                 SELECT request_id, event, received_at FROM early_decisions ORDER BY id;
                 DROP TABLE early_decisions;
                 """),
+        PostgresMigration(
+            version: 11, name: "any request: content beyond the purchase fields, typed answers",
+            sql: """
+                -- A request need not be a purchase: amount and currency are optional.
+                ALTER TABLE approval_requests ALTER COLUMN amount DROP NOT NULL, ALTER COLUMN currency DROP NOT NULL;
+                -- What a request carries beyond its core fields (RequestContent: title, details, links, metadata, the
+                -- response schema, the reason rule, an agent's action and its digest), and the answers of the decision
+                -- that settled it. NULL: none.
+                ALTER TABLE approval_requests ADD COLUMN content jsonb, ADD COLUMN response jsonb;
+                ALTER TABLE approval_votes ADD COLUMN response jsonb;
+                """),
     ]
 }

@@ -20,28 +20,35 @@ public struct ApprovalWriter: Sendable {
             """
             INSERT INTO approval_requests
                 (request_id, execution_id, callback_id, status, amount, currency, description, requester, approvers,
-                 on_timeout, submitted_at, expires_at, trace_parent, policy, notify_channel)
+                 on_timeout, submitted_at, expires_at, trace_parent, policy, notify_channel, content)
             VALUES (\(request.requestId), \(executionId), \(callbackId), 'pending', \(request.amount), \(request.currency),
                     \(request.description), \(request.requester), \(request.approvers)::text[],
                     \((request.onTimeout ?? .reject).rawValue), \(request.submittedAt), \(expiresAt),
                     \(trace?.traceparent), \((request.policy ?? .any).description),
-                    \((request.notify ?? .email).rawValue))
+                    \((request.notify ?? .email).rawValue), \(content(of: request))::jsonb)
             ON CONFLICT (request_id) DO NOTHING
             """
         ).affectedRows == 1
     }
 
+    /// The request's content as stored (`content` jsonb); nil when it has none.
+    func content(of request: ApprovalRequested) -> String? {
+        let content = request.content
+        return content.isEmpty ? nil : String(decoding: try! GreenlightJSON.encoder().encode(content), as: UTF8.self)
+    }
+
     /// Sets the request's final state; false when it was not pending.
     public func completeRequest(
         requestId: String, status: ApprovalStatus, decidedBy: String?, decidedAt: Date?, channel: DecisionChannel?,
-        comment: String?, errorType: String? = nil, errorMessage: String? = nil, completedAt: Date
+        comment: String?, response: JSONValue? = nil, errorType: String? = nil, errorMessage: String? = nil,
+        completedAt: Date
     ) async throws -> Bool {
         try await connection.query(
             """
             UPDATE approval_requests
             SET status = \(status.rawValue), decided_by = \(decidedBy), decided_at = \(decidedAt),
                 decision_channel = \(channel?.rawValue), decision_comment = \(comment), error_type = \(errorType),
-                error_message = \(errorMessage), completed_at = \(completedAt)
+                error_message = \(errorMessage), completed_at = \(completedAt), response = \(response?.jsonText)::jsonb
             WHERE request_id = \(requestId) AND status = 'pending'
             """
         ).affectedRows == 1
@@ -76,23 +83,6 @@ public struct ApprovalWriter: Sendable {
             SET result = EXCLUDED.result, attempts = EXCLUDED.attempts, error = EXCLUDED.error, at = EXCLUDED.at
             WHERE notification_deliveries.attempts <= EXCLUDED.attempts
             """)
-    }
-
-    /// What a new notification about a pending request needs to say.
-    public func notificationDetails(requestId: String) async throws -> (
-        executionId: UUID, amount: Double, currency: String, description: String, requester: String?,
-        submittedAt: Date, expiresAt: Date, channel: NotificationChannel, onTimeout: TimeoutPolicy
-    )? {
-        try await connection.query(
-            """
-            SELECT execution_id, amount, currency, description, requester, submitted_at, expires_at, notify_channel,
-                   on_timeout
-            FROM approval_requests WHERE request_id = \(requestId)
-            """
-        ).decode((UUID, Double, String, String, String?, Date, Date, String, String).self).first.map {
-            ($0.0, $0.1, $0.2, $0.3, $0.4, $0.5, $0.6, NotificationChannel(rawValue: $0.7) ?? .email,
-             TimeoutPolicy(rawValue: $0.8) ?? .reject)
-        }
     }
 
     /// Names the secret of every link made before links kept their secret's id: the orchestrator's secret at its
@@ -213,9 +203,11 @@ public struct ApprovalWriter: Sendable {
         connection.queue(
             """
             INSERT INTO approval_votes
-                (request_id, approver, decision, channel, comment, decided_at, client_address, user_agent, api_key)
+                (request_id, approver, decision, channel, comment, decided_at, client_address, user_agent, api_key,
+                 response)
             VALUES (\(requestId), \(vote.approver), \(vote.decision.rawValue), \(vote.channel.rawValue), \(vote.comment),
-                    \(vote.decidedAt), \(vote.clientAddress), \(vote.userAgent), \(vote.apiKey))
+                    \(vote.decidedAt), \(vote.clientAddress), \(vote.userAgent), \(vote.apiKey),
+                    \(vote.response?.jsonText)::jsonb)
             ON CONFLICT (request_id, lower(approver)) DO NOTHING
             """)
     }

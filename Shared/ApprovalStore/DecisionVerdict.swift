@@ -85,6 +85,7 @@ public struct DecisionVerdict: Sendable, Equatable {
     public static let voteRecorded = "vote recorded"
     public static let fourEyes = "four eyes"
     public static let alreadyDecided = "the request was already decided"
+    public static let rulesBroken = "the decision does not meet the request's rules"
 
     /// Whether the decision was refused because the requester made it.
     public var isFourEyesRefusal: Bool { !accepted && reason?.hasPrefix(Self.fourEyes) == true }

@@ -11,8 +11,8 @@ public struct LinkTokenRecord: Sendable, Equatable {
     public var expiresAt: Date
     public var usedAt: Date?
     public var status: ApprovalStatus
-    public var amount: Double
-    public var currency: String
+    public var amount: Double?
+    public var currency: String?
     public var description: String
     public var requester: String?
     public var submittedAt: Date
@@ -29,13 +29,17 @@ public struct LinkTokenRecord: Sendable, Equatable {
     public var readAt: Date
     /// How the request reaches its approvers: only an emailed approver can be emailed a receipt.
     public var channel: NotificationChannel
+    /// What the request carries beyond its core fields (title, details, links, action, response schema, reason rule).
+    public var content: RequestContent
 
     public init(
         tokenHash: String, requestId: String, approver: String, expiresAt: Date, usedAt: Date?, status: ApprovalStatus,
-        amount: Double, currency: String, description: String, requester: String?, submittedAt: Date,
+        amount: Double?, currency: String?, description: String, requester: String?, submittedAt: Date,
         decidedBy: String?, decidedAt: Date?, trace: TraceContext? = nil, policy: ApprovalPolicy = .any,
-        approverCount: Int = 1, endedByDeadline: Bool = false, readAt: Date, channel: NotificationChannel = .email
+        approverCount: Int = 1, endedByDeadline: Bool = false, readAt: Date, channel: NotificationChannel = .email,
+        content: RequestContent = RequestContent()
     ) {
+        self.content = content
         self.channel = channel
         self.readAt = readAt
         self.endedByDeadline = endedByDeadline

@@ -85,11 +85,14 @@ public struct ApprovalVote: Codable, Sendable, Equatable {
     public var userAgent: String?
     /// The name of the API key the vote came through, for votes made through a program API.
     public var apiKey: String?
+    /// The vote's answers (the request's `responseSchema`).
+    public var response: JSONValue?
 
     public init(
         approver: String, decision: Decision, channel: DecisionChannel, comment: String?, decidedAt: Date,
-        clientAddress: String? = nil, userAgent: String? = nil, apiKey: String? = nil
+        clientAddress: String? = nil, userAgent: String? = nil, apiKey: String? = nil, response: JSONValue? = nil
     ) {
+        self.response = response
         self.apiKey = apiKey
         self.approver = approver
         self.decision = decision

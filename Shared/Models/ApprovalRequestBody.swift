@@ -17,13 +17,45 @@ public struct ApprovalRequestBody: Codable, Sendable {
     public var escalateAfterSeconds: Int?
     public var escalateTo: [String]?
     public var notify: NotificationChannel?
+    /// A heading for the request (the description is its text).
+    public var title: String?
+    /// Any facts the approver should see, as a JSON object: shown as a table.
+    public var details: JSONValue?
+    public var links: [RequestLink]?
+    /// A JSON object of the requester's own, echoed in the outcome and every lifecycle event.
+    public var metadata: JSONValue?
+    /// The typed answers a decision gives (a JSON Schema subset; see `ResponseSchema`).
+    public var responseSchema: ResponseSchema?
+    /// Which decisions must give their reason (`comment`).
+    public var requireReason: ReasonRequirement?
+    /// An agent's tool call to approve: shown exactly, and bound to the outcome by `actionDigest`.
+    public var action: AgentAction?
+    /// Where the outcome is POSTed, signed (Standard Webhooks), when the request ends.
+    public var callbackUrl: String?
+    /// The request's own webhook signing secret (`whsec_<base64>`), instead of the deployment's.
+    public var callbackSecret: String?
+    /// Also POST each lifecycle event to `callbackUrl`.
+    public var callbackLifecycle: Bool?
 
     public init(
-        requestId: String?, amount: Double?, currency: String? = nil, description: String?, requester: String? = nil,
+        requestId: String?, amount: Double? = nil, currency: String? = nil, description: String?, requester: String? = nil,
         approvers: [String]? = nil, timeoutSeconds: Int? = nil, heartbeatTimeoutSeconds: Int? = nil,
         onTimeout: TimeoutPolicy? = nil, policy: ApprovalPolicy? = nil, remindAfterSeconds: Int? = nil,
-        escalateAfterSeconds: Int? = nil, escalateTo: [String]? = nil, notify: NotificationChannel? = nil
+        escalateAfterSeconds: Int? = nil, escalateTo: [String]? = nil, notify: NotificationChannel? = nil,
+        title: String? = nil, details: JSONValue? = nil, links: [RequestLink]? = nil, metadata: JSONValue? = nil,
+        responseSchema: ResponseSchema? = nil, requireReason: ReasonRequirement? = nil, action: AgentAction? = nil,
+        callbackUrl: String? = nil, callbackSecret: String? = nil, callbackLifecycle: Bool? = nil
     ) {
+        self.title = title
+        self.details = details
+        self.links = links
+        self.metadata = metadata
+        self.responseSchema = responseSchema
+        self.requireReason = requireReason
+        self.action = action
+        self.callbackUrl = callbackUrl
+        self.callbackSecret = callbackSecret
+        self.callbackLifecycle = callbackLifecycle
         self.notify = notify
         self.policy = policy
         self.remindAfterSeconds = remindAfterSeconds
@@ -44,8 +76,8 @@ public struct ApprovalRequestBody: Codable, Sendable {
 /// An approval request that passed validation.
 public struct ValidatedApprovalRequest: Sendable, Equatable {
     public var requestId: String
-    public var amount: Double
-    public var currency: String
+    public var amount: Double?
+    public var currency: String?
     public var description: String
     public var requester: String?
     public var approvers: [String]
@@ -57,15 +89,24 @@ public struct ValidatedApprovalRequest: Sendable, Equatable {
     public var escalateAfterSeconds: Int?
     public var escalateTo: [String]
     public var notify: NotificationChannel = .email
+    public var content = RequestContent()
+    public var callbackUrl: String?
+    public var callbackSecret: String?
+    public var callbackLifecycle = false
 
     public func event(eventId: UUID = UUID(), submittedAt: Date) -> ApprovalRequested {
-        ApprovalRequested(
+        var event = ApprovalRequested(
             eventId: eventId, requestId: requestId, amount: amount, currency: currency, description: description,
             requester: requester, approvers: approvers, timeoutSeconds: timeoutSeconds,
             heartbeatTimeoutSeconds: heartbeatTimeoutSeconds, onTimeout: onTimeout,
             policy: policy == .any ? nil : policy, remindAfterSeconds: remindAfterSeconds,
             escalateAfterSeconds: escalateAfterSeconds, escalateTo: escalateTo.isEmpty ? nil : escalateTo,
             notify: notify == .email ? nil : notify, submittedAt: submittedAt)
+        event.content = content
+        event.callbackUrl = callbackUrl
+        event.callbackSecret = callbackSecret
+        event.callbackLifecycle = callbackLifecycle ? true : nil
+        return event
     }
 }
 
@@ -101,15 +142,13 @@ extension ApprovalRequestBody {
             )
         }
 
-        let amount = self.amount ?? 0
-        if self.amount == nil {
-            fail("amount", "is required")
-        } else if !amount.isFinite || amount < 0 || amount > ApprovalLimits.maxAmount {
+        if let amount, !amount.isFinite || amount < 0 || amount > ApprovalLimits.maxAmount {
             fail("amount", "must be a finite number from 0 to \(Int(ApprovalLimits.maxAmount))")
         }
 
-        let currency = (self.currency ?? "USD").uppercased()
-        if currency.count != 3 || !currency.unicodeScalars.allSatisfy({ ("A"..."Z").contains($0) }) {
+        // An amount is in dollars unless it says otherwise; a request without one has a currency only if it names one.
+        let currency = (self.currency ?? (amount == nil ? nil : "USD"))?.uppercased()
+        if let currency, currency.count != 3 || !currency.unicodeScalars.allSatisfy({ ("A"..."Z").contains($0) }) {
             fail("currency", "must be a three-letter ISO 4217 code such as USD")
         }
 
@@ -185,14 +224,77 @@ extension ApprovalRequestBody {
                 "\(source) posts every link to one shared destination, so it can carry one approver only; name a single approver and no escalateTo, or set notify to \"email\"")
         }
 
+        errors += checkContent()
+
         guard errors.isEmpty else { return .failure(.validation(errors)) }
+        let content = RequestContent(
+            title: title.map { $0.trimmingCharacters(in: .whitespaces) }.flatMap { $0.isEmpty ? nil : $0 },
+            details: details, links: links.flatMap { $0.isEmpty ? nil : $0 }, metadata: metadata,
+            responseSchema: responseSchema, requireReason: requireReason, action: action)
         return .success(
             ValidatedApprovalRequest(
                 requestId: requestId, amount: amount, currency: currency, description: description,
                 requester: requester.flatMap { $0.isEmpty ? nil : $0 }, approvers: approvers,
                 timeoutSeconds: timeoutSeconds, heartbeatTimeoutSeconds: heartbeatTimeoutSeconds,
                 onTimeout: onTimeout ?? .reject, policy: policy ?? .any, remindAfterSeconds: remindAfterSeconds,
-                escalateAfterSeconds: escalateAfterSeconds, escalateTo: escalateTo, notify: channel))
+                escalateAfterSeconds: escalateAfterSeconds, escalateTo: escalateTo, notify: channel, content: content,
+                callbackUrl: callbackUrl, callbackSecret: callbackSecret, callbackLifecycle: callbackLifecycle ?? false))
+    }
+
+    /// The checks of what a request carries beyond its core fields: sizes, shapes and URLs.
+    func checkContent() -> [Problem.FieldError] {
+        var errors: [Problem.FieldError] = []
+        func fail(_ field: String, _ message: String) { errors.append(.init(field: field, message: message)) }
+        if let title, title.count > ContentLimits.titleMaxLength || title.contains(where: \.isNewline) {
+            fail("title", "must be at most \(ContentLimits.titleMaxLength) characters on one line")
+        }
+        if let details { errors += ContentLimits.checkObject(details, field: "details", maxBytes: ContentLimits.detailsMaxBytes) }
+        if let metadata {
+            errors += ContentLimits.checkObject(metadata, field: "metadata", maxBytes: ContentLimits.metadataMaxBytes)
+        }
+        if let links {
+            if links.count > ContentLimits.maxLinks { fail("links", "must list at most \(ContentLimits.maxLinks) links") }
+            for (index, link) in links.enumerated() {
+                if !Self.isWebURL(link.url) {
+                    fail("links[\(index)].url", "must be an http or https URL of at most \(ContentLimits.urlMaxLength) characters")
+                }
+                if let label = link.label, label.count > ContentLimits.labelMaxLength || label.contains(where: \.isNewline) {
+                    fail("links[\(index)].label", "must be at most \(ContentLimits.labelMaxLength) characters on one line")
+                }
+            }
+        }
+        if let responseSchema { errors += responseSchema.problems() }
+        if let action {
+            let tool = action.tool.trimmingCharacters(in: .whitespaces)
+            if tool.isEmpty || action.tool.count > ContentLimits.toolMaxLength || action.tool.contains(where: \.isNewline) {
+                fail("action.tool", "must name the tool in 1 to \(ContentLimits.toolMaxLength) characters on one line")
+            }
+            errors += ContentLimits.checkObject(action.arguments, field: "action.arguments", maxBytes: ContentLimits.actionMaxBytes)
+        }
+        if let callbackUrl, !Self.isWebURL(callbackUrl) {
+            fail("callbackUrl", "must be an http or https URL of at most \(ContentLimits.urlMaxLength) characters")
+        }
+        if let callbackSecret, !Self.isWebhookSecret(callbackSecret) {
+            fail("callbackSecret", "must be a Standard Webhooks secret: whsec_ followed by base64 of 24 to 64 random bytes")
+        }
+        if callbackSecret != nil || callbackLifecycle == true, callbackUrl == nil {
+            fail("callbackUrl", "is required with callbackSecret or callbackLifecycle: where to POST")
+        }
+        return errors
+    }
+
+    /// An absolute http or https URL with a host.
+    static func isWebURL(_ text: String) -> Bool {
+        guard text.count <= ContentLimits.urlMaxLength, let url = URLComponents(string: text),
+            let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https", let host = url.host, !host.isEmpty
+        else { return false }
+        return true
+    }
+
+    /// `whsec_` and the base64 of the key.
+    static func isWebhookSecret(_ text: String) -> Bool {
+        guard text.hasPrefix("whsec_"), let key = Data(base64Encoded: String(text.dropFirst(6))) else { return false }
+        return (24...64).contains(key.count)
     }
 
     static func isRequestIdCharacter(_ scalar: Unicode.Scalar) -> Bool {
@@ -239,8 +341,8 @@ public struct RequestStatusBody: Codable, Sendable, Equatable {
     public var requestId: String
     public var executionId: UUID
     public var status: ApprovalStatus
-    public var amount: Double
-    public var currency: String
+    public var amount: Double?
+    public var currency: String?
     public var description: String
     public var requester: String?
     public var approvers: [String]
@@ -261,9 +363,41 @@ public struct RequestStatusBody: Codable, Sendable, Equatable {
     public var votes: [ApprovalVote]?
     /// How each notification fared, latest report first per message.
     public var notifications: [NotificationStatus]?
+    public var title: String?
+    public var details: JSONValue?
+    public var links: [RequestLink]?
+    public var metadata: JSONValue?
+    public var responseSchema: ResponseSchema?
+    public var requireReason: ReasonRequirement?
+    public var action: AgentAction?
+    /// The SHA-256 of the action's RFC 8785 canonical JSON (see `AgentAction.digest`).
+    public var actionDigest: String?
+    /// The answers of the decision that settled the request (`responseSchema`).
+    public var response: JSONValue?
+
+    /// What the request carries beyond its core fields.
+    public var content: RequestContent {
+        get {
+            var content = RequestContent(
+                title: title, details: details, links: links, metadata: metadata, responseSchema: responseSchema,
+                requireReason: requireReason, action: action)
+            content.actionDigest = actionDigest
+            return content
+        }
+        set {
+            title = newValue.title
+            details = newValue.details
+            links = newValue.links
+            metadata = newValue.metadata
+            responseSchema = newValue.responseSchema
+            requireReason = newValue.requireReason
+            action = newValue.action
+            actionDigest = newValue.actionDigest
+        }
+    }
 
     public init(
-        requestId: String, executionId: UUID, status: ApprovalStatus, amount: Double, currency: String,
+        requestId: String, executionId: UUID, status: ApprovalStatus, amount: Double?, currency: String?,
         description: String, requester: String?, approvers: [String], submittedAt: Date, expiresAt: Date,
         decidedBy: String?, decidedAt: Date?, channel: DecisionChannel?, comment: String?, completedAt: Date?,
         errorType: String? = nil, errorMessage: String? = nil, callbackIds: [UUID]? = nil, policy: ApprovalPolicy? = nil,
@@ -337,9 +471,13 @@ public struct RequestListBody: Codable, Sendable, Equatable {
 public struct DecisionRequestBody: Codable, Sendable, Equatable {
     public var decision: Decision
     public var decidedBy: String
+    /// The reason: required when the request's `requireReason` says so.
     public var comment: String?
+    /// The answers the request's `responseSchema` asks for.
+    public var response: JSONValue?
 
-    public init(decision: Decision, decidedBy: String, comment: String?) {
+    public init(decision: Decision, decidedBy: String, comment: String?, response: JSONValue? = nil) {
+        self.response = response
         self.decision = decision
         self.decidedBy = decidedBy
         self.comment = comment

@@ -12,6 +12,11 @@ public enum HumanFormat {
         ).replacingOccurrences(of: "\u{00A0}", with: " ")
     }
 
+    /// The amount of a request that has one (its currency is USD unless it names another); nil otherwise.
+    public static func amount(_ amount: Double?, currency: String?) -> String? {
+        amount.map { self.amount($0, currency: currency ?? "USD") }
+    }
+
     private static let moneyLocale = Locale(identifier: "en_US")
 
     /// `2026-11-28 02:42 UTC`.

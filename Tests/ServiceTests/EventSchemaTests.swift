@@ -13,6 +13,16 @@ struct EventSchemaTests {
     static let at = Date(timeIntervalSince1970: 1_800_000_000.123)
     static let uuid = UUID(uuidString: "6F1C0B1E-2D3A-4B5C-8D9E-0F1A2B3C4D5E")!
 
+    /// Every optional field of a request's content set.
+    static let fullContent = RequestContent(
+        title: "Deploy api 2.3", details: .object(["service": .string("api"), "replicas": .number(3)]),
+        links: [RequestLink(url: "https://example.com/pr/1", label: "PR 1")], metadata: .object(["ticket": .string("OPS-1")]),
+        responseSchema: ResponseSchema(
+            properties: ["risk": ResponseField(type: .string, title: "Risk", enum: [.string("low"), .string("high")])],
+            required: ["risk"]),
+        requireReason: .reject,
+        action: AgentAction(tool: "deploy", arguments: .object(["service": .string("api")])))
+
     static let samples: [Topic: [any Encodable & Sendable]] = [
         .requests: [
             ApprovalRequested(
@@ -26,6 +36,16 @@ struct EventSchemaTests {
             ApprovalRequested(
                 requestId: "REQ-002", amount: 0, currency: "EUR", description: "Minimal", requester: nil,
                 approvers: ["a@example.com"], timeoutSeconds: 1, submittedAt: at),
+            {
+                var request = ApprovalRequested(
+                    requestId: "DEP-1", amount: nil, currency: nil, description: "Deploy api 2.3", requester: nil,
+                    approvers: ["a@example.com"], timeoutSeconds: 60, submittedAt: at)
+                request.content = fullContent
+                request.callbackUrl = "https://hooks.example.com/greenlight"
+                request.callbackSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+                request.callbackLifecycle = true
+                return request
+            }(),
         ],
         .decisions: [
             DecisionSubmitted(
@@ -47,6 +67,9 @@ struct EventSchemaTests {
             DecisionSubmitted(
                 requestId: "REQ-001", decision: .approve, decidedBy: "a@example.com", channel: .api, comment: nil,
                 decidedAt: at, tokenHash: nil, apiKey: "approval-bot"),
+            DecisionSubmitted(
+                requestId: "DEP-1", decision: .reject, decidedBy: "a@example.com", channel: .kafka, comment: "no",
+                decidedAt: at, tokenHash: nil, response: .object(["risk": .string("high")])),
         ],
         .internalCommands: [
             CancelRequested(requestId: "REQ-001", reason: "duplicate", requestedAt: at),
@@ -73,6 +96,16 @@ struct EventSchemaTests {
                 requestId: "REQ-001", executionId: uuid, approver: "a@example.com", tokenNonce: uuid, kind: .receipt,
                 amount: 5000, currency: "USD", description: "New server", requester: nil, submittedAt: at, expiresAt: at,
                 receipt: "Your vote to approve REQ-001 is recorded: 1 of 2 approvals so far."),
+            {
+                var request = ApprovalRequested(
+                    requestId: "DEP-1", amount: nil, currency: nil, description: "Deploy", requester: nil,
+                    approvers: ["a@example.com"], timeoutSeconds: 60, submittedAt: at)
+                request.content = fullContent
+                return NotificationRequested(
+                    requestId: "DEP-1", executionId: uuid, approver: "a@example.com", tokenNonce: uuid, amount: nil,
+                    currency: nil, description: "Deploy", requester: nil, submittedAt: at, expiresAt: at
+                ).showing(request)
+            }(),
         ],
         .outcomes: [
             ApprovalCompleted(
@@ -92,6 +125,22 @@ struct EventSchemaTests {
             ApprovalCompleted(
                 requestId: "REQ-001", executionId: uuid, status: .timedOut, decidedBy: nil, decidedAt: nil, channel: nil,
                 comment: nil, completedAt: at),
+            {
+                let answers = JSONValue.object(["risk": .string("low")])
+                var outcome = ApprovalCompleted(
+                    requestId: "DEP-1", executionId: uuid, status: .rejected, decidedBy: "a@example.com", decidedAt: at,
+                    channel: .api, comment: "too risky",
+                    votes: [
+                        ApprovalVote(
+                            approver: "a@example.com", decision: .reject, channel: .api, comment: "too risky", decidedAt: at,
+                            response: answers)
+                    ], completedAt: at)
+                outcome.title = fullContent.title
+                outcome.metadata = fullContent.metadata
+                outcome.response = answers
+                outcome.actionDigest = fullContent.actionDigest
+                return outcome
+            }(),
         ],
         .lifecycle: [
             ApprovalLifecycle(requestId: "REQ-001", executionId: uuid, stage: .requested, at: at),
@@ -103,6 +152,8 @@ struct EventSchemaTests {
             ApprovalLifecycle(requestId: "REQ-001", executionId: uuid, stage: .reminded, at: at, approvers: ["a@example.com"]),
             ApprovalLifecycle(requestId: "REQ-001", executionId: uuid, stage: .escalated, at: at, approvers: ["boss@example.com"]),
             ApprovalLifecycle(requestId: "REQ-001", executionId: uuid, stage: .expired, at: at),
+            ApprovalLifecycle(
+                requestId: "DEP-1", executionId: uuid, stage: .requested, at: at, metadata: fullContent.metadata),
             ApprovalLifecycle(requestId: "REQ-001", executionId: uuid, stage: .completed, at: at, status: .timedOut),
         ],
         .deadLetters: [

@@ -133,7 +133,7 @@ struct IntakeRoutesTests {
     @Test func invalidRequestsPublishNothing() async throws {
         let publisher = RecordingPublisher()
         try await app(publisher).test(.router) { client in
-            for body in ["[]", "{", #"{"requestId": "R", "amount": null, "description": "d"}"#] {
+            for body in ["[]", "{", #"{"requestId": "R", "amount": -1, "description": "d"}"#] {
                 try await client.execute(
                     uri: "/v1/requests", method: .post, headers: [.contentType: "application/json"],
                     body: ByteBuffer(string: body)

@@ -45,8 +45,13 @@ struct Status: AsyncParsableCommand {
         var fields = Fields()
         fields.add("request", status.requestId)
         fields.add("status", status.status.rawValue)
+        fields.add("title", status.title)
         fields.add("amount", HumanFormat.amount(status.amount, currency: status.currency))
         fields.add("description", status.description)
+        if let details = status.details { fields.add("details", details.jsonText) }
+        if let action = status.action { fields.add("action", "\(action.tool) \(action.arguments.jsonText)") }
+        fields.add("action digest", status.actionDigest)
+        if let response = status.response { fields.add("response", response.jsonText) }
         fields.add("requester", status.requester)
         fields.add("approvers", status.approvers.joined(separator: ", "))
         fields.add("submitted", timestamp(status.submittedAt))
@@ -142,7 +147,7 @@ struct Pending: AsyncParsableCommand {
             for request in requests {
                 table.add(
                     request.requestId, HumanFormat.duration(from: request.submittedAt, to: now),
-                    HumanFormat.amount(request.amount, currency: request.currency),
+                    HumanFormat.amount(request.amount, currency: request.currency) ?? "-",
                     request.approvers.joined(separator: ","), timestamp(request.expiresAt),
                     request.description.count > 60 ? String(request.description.prefix(59)) + "…" : request.description)
             }

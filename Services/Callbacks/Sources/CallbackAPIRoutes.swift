@@ -1,3 +1,4 @@
+import ApprovalStore
 import DurableExecution
 import Foundation
 import GreenlightModels
@@ -13,6 +14,13 @@ public protocol CallbackReading: Sendable {
 
 extension DurableReader: CallbackReading {}
 
+/// Where the receiver looks up what a decision on a request must give (its reason rule and response schema).
+public protocol DecisionRulesReading: Sendable {
+    func decisionRules(requestId: String) async throws -> RequestContent?
+}
+
+extension ApprovalReader: DecisionRulesReading {}
+
 /// The callback API for programs, mirroring SendDurableExecutionCallbackSuccess / Failure / Heartbeat:
 /// `POST /v1/callbacks/{callbackId}/success|failure|heartbeat`, with an API key. The command travels on
 /// `approvals.decisions` to the orchestrator, which applies it; 202 means it was queued.
@@ -21,6 +29,8 @@ public struct CallbackAPIRoutes: Sendable {
     let publisher: any EventPublishing
     let apiKeys: APIKeys
     let now: @Sendable () -> Date
+    /// The request's rules, checked for a decision sent to the approval's callback; nil checks none.
+    let rules: (any DecisionRulesReading)?
 
     public static let maxBodyBytes = 64 * 1024
     /// The callback the approval workflow waits on; its success payload must say approved or rejected.
@@ -28,8 +38,9 @@ public struct CallbackAPIRoutes: Sendable {
 
     public init(
         callbacks: any CallbackReading, publisher: any EventPublishing, apiKeys: APIKeys,
-        now: @escaping @Sendable () -> Date = Date.init
+        rules: (any DecisionRulesReading)? = nil, now: @escaping @Sendable () -> Date = Date.init
     ) {
+        self.rules = rules
         self.callbacks = callbacks
         self.publisher = publisher
         self.apiKeys = apiKeys
@@ -90,6 +101,14 @@ public struct CallbackAPIRoutes: Sendable {
         let body = try await request.collectBody(upTo: Self.maxBodyBytes)
         let event = try makeCommand(
             command, body: Data(buffer: body), callback: callback, executionName: executionName, apiKey: key?.name)
+        // A decision through the approval's callback settles the request at once: the request's rules are checked here,
+        // as the orchestrator checks every other decision.
+        if command == .success, callback.name == Self.approvalCallbackName, let rules, let payload = event.result {
+            let decision = try GreenlightJSON.decoder().decode(ApprovalDecisionPayload.self, from: GreenlightJSON.encode(payload))
+            let content = try await rules.decisionRules(requestId: executionName) ?? RequestContent()
+            let broken = content.check(decision.decision, comment: decision.comment, response: decision.response)
+            guard broken.isEmpty else { throw Problem.validation(broken) }
+        }
         let publication: Publication
         do {
             publication = try await publisher.publish(event, trace: request.trace)

@@ -24,7 +24,9 @@ public enum CallbacksService {
             templates: configuration.templates,
             limiter: configuration.linkRateLimit > 0 ? RateLimiter(perMinute: configuration.linkRateLimit) : nil,
             trustForwardedFor: configuration.trustForwardedFor, verdictWait: configuration.verdictWait)
-        let api = CallbackAPIRoutes(callbacks: DurableReader(pool: pool), publisher: publisher, apiKeys: configuration.apiKeys)
+        let api = CallbackAPIRoutes(
+            callbacks: DurableReader(pool: pool), publisher: publisher, apiKeys: configuration.apiKeys,
+            rules: ApprovalReader(pool: pool))
 
         var services: [any Service] = [PostgresPoolService(pool), KafkaProducerService(producer)]
         let host = configuration.common.httpHost

@@ -148,7 +148,9 @@ public struct LinkRoutes: Sendable {
         let body = try await request.collectBody(upTo: 16 * 1024)
         // A form that does not decode (a field missing or given twice, bad percent-encoding) is refused like one
         // for the other decision or without the token's proof: the page says to use the link's own button.
-        guard let form = try? URLEncodedFormDecoder().decode(DecisionForm.self, from: String(buffer: body)),
+        let text = String(buffer: body)
+        guard let form = try? URLEncodedFormDecoder().decode(DecisionForm.self, from: text),
+            let entered = try? URLEncodedFormDecoder().decode([String: String].self, from: text),
             form.decision == decision.rawValue, form.confirm == LinkToken.formProof(for: token)
         else {
             return Pages.response(pages.formRefused, status: .badRequest)
@@ -159,11 +161,30 @@ public struct LinkRoutes: Sendable {
         case .usable(let found): record = found
         }
         let comment = form.comment.map { String($0.prefix(1000)) }.flatMap { $0.isEmpty ? nil : $0 }
+        // The request's rules (its reason rule and typed answers) are checked here so the approver can put the form
+        // right; the orchestrator checks them again, as it does for every decision.
+        var response: JSONValue?
+        var problems: [Problem.FieldError] = []
+        if let schema = record.content.responseSchema {
+            let (answers, unreadable) = schema.answers(fromForm: entered)
+            response = answers
+            problems = unreadable
+        }
+        if problems.isEmpty { problems = record.content.check(decision, comment: comment, response: response) }
+        if !problems.isEmpty {
+            let sentences = problems.map { problem in
+                let name = problem.field.hasPrefix("response.") ? String(problem.field.dropFirst("response.".count)) : nil
+                let label = name.map { record.content.responseSchema?.properties[$0]?.label($0) ?? $0 } ?? "Reason"
+                return "\(label): \(problem.message)"
+            }
+            let page = pages.review(decision, token: record, plainToken: token, errors: sentences, entered: entered)
+            return Pages.response(page, status: .unprocessableContent)
+        }
         let event = DecisionSubmitted(
             requestId: record.requestId, decision: decision, decidedBy: record.approver, channel: .link,
             comment: comment, decidedAt: record.readAt, tokenHash: record.tokenHash,
             clientAddress: context.clientAddress(of: request, trustForwardedFor: trustForwardedFor),
-            userAgent: request.headers[.userAgent].map { String($0.prefix(300)) })
+            userAgent: request.headers[.userAgent].map { String($0.prefix(300)) }, response: response)
         // The click joins the trace of the request it decides, so the request's whole path is one trace: the
         // decision is published in a span whose parent is the one that started the request's workflow (the
         // click's own HTTP span, with no trace from the browser, starts a trace of its own).

@@ -9,10 +9,72 @@ struct PageValues {
     struct Request {
         var id: String
         var description: String
-        var amount: String
+        /// Nil for a request without an amount.
+        var amount: String?
         var requester: String
         var submitted: String
         var expires: String
+        /// `{{#request.title}}`, `{{#request.details}}{{label}} {{value}}{{/request.details}}`,
+        /// `{{#request.links}}{{url}} {{label}}{{/request.links}}`, `{{#request.action}}{{tool}} {{arguments}}
+        /// {{digest}}{{/request.action}}`: each absent when the request has none.
+        var title: String?
+        var details: [ContentDisplay.Row]
+        var links: [ContentDisplay.Link]
+        var action: ContentDisplay.Action?
+    }
+
+    /// One typed answer's input on a decision form (`response.<name>`).
+    struct Field {
+        /// Unique on the page.
+        var id: String
+        var name: String
+        var label: String
+        var description: String?
+        var required: Bool
+        /// Exactly one kind is true: free text, a choice (`options`), a number, a checkbox.
+        var text: Bool
+        var choice: Bool
+        var number: Bool
+        var checkbox: Bool
+        var options: [Option]
+        var maxLength: Int?
+        var minLength: Int?
+        var minimum: String?
+        var maximum: String?
+        /// `1` for integers, `any` for numbers.
+        var step: String
+        /// What was entered before, when the page is shown again with errors.
+        var value: String?
+        var checked: Bool
+
+        struct Option {
+            var value: String
+            var selected: Bool
+        }
+
+        init(name: String, field: ResponseField, required: Bool, formId: String, entered: [String: String]) {
+            id = "\(formId)-response-\(name)"
+            self.name = "response.\(name)"
+            label = field.label(name)
+            description = field.description
+            self.required = required
+            let previous = entered[self.name]
+            value = previous
+            checked = ["on", "true", "1", "yes"].contains(previous?.lowercased() ?? "")
+            choice = field.enum != nil
+            checkbox = field.type == .boolean
+            number = !choice && (field.type == .number || field.type == .integer)
+            text = !choice && !checkbox && !number
+            options = (field.enum ?? []).map { value in
+                let shown = value.stringValue ?? value.jsonText
+                return Option(value: shown, selected: shown == previous)
+            }
+            maxLength = field.type == .string ? field.effectiveMaxLength : nil
+            minLength = field.minLength
+            minimum = field.minimum.map(JSONCanonical.number)
+            maximum = field.maximum.map(JSONCanonical.number)
+            step = field.type == .integer ? "1" : "any"
+        }
     }
 
     /// `{{#policy.all}}`: every approver must approve; `{{policy.quorum}}` approvals of `{{policy.approvers}}`.
@@ -56,13 +118,30 @@ struct PageValues {
         /// The `confirm` field, bound to the token.
         var proof: String
         var commentId: String
+        /// The request's typed answers (`responseSchema`), none when it asks for none.
+        var fields: [Field]
+        /// This decision must give its reason (`requireReason`): the comment is required.
+        var reasonRequired: Bool
+        /// The comment entered before, when the page is shown again with errors.
+        var comment: String?
 
-        init(_ decision: Decision, token: String, commentId: String) {
+        init(
+            _ decision: Decision, token: String, commentId: String, content: RequestContent = RequestContent(),
+            entered: [String: String] = [:]
+        ) {
             self.decision = decision.rawValue
             approve = decision == .approve
             self.token = token
             proof = LinkToken.formProof(for: token)
             self.commentId = commentId
+            let formId = decision.rawValue
+            fields = (content.responseSchema?.orderedFields ?? []).map { name, field in
+                Field(
+                    name: name, field: field, required: content.responseSchema?.required.contains(name) ?? false,
+                    formId: formId, entered: entered)
+            }
+            reasonRequired = content.requireReason?.requires(decision) ?? false
+            comment = entered["comment"]
         }
     }
 
@@ -87,17 +166,23 @@ struct PageValues {
     var decidedAt: String?
     /// `page-too-many-requests`: seconds until the address may open links again.
     var retryAfter: Int?
+    /// `page-review` shown again: what was wrong with the form, one sentence each.
+    var errors: [String] = []
 
     /// A page that is about no request.
     init() {}
 
     /// A page about a link's request.
     init(_ token: TokenView) {
+        let shown = ContentDisplay(
+            title: token.content.title, details: token.content.details, links: token.content.links,
+            action: token.content.action)
         request = Request(
             id: token.requestId, description: token.description,
             amount: HumanFormat.amount(token.amount, currency: token.currency),
             requester: token.requester ?? "an automated system", submitted: HumanFormat.utc(token.submittedAt),
-            expires: HumanFormat.utc(token.expiresAt))
+            expires: HumanFormat.utc(token.expiresAt), title: shown.title, details: shown.details, links: shown.links,
+            action: shown.action)
         approver = token.approver
         switch token.policy {
         case .any: policy = Policy(all: false, quorum: nil, approvers: token.approverCount)

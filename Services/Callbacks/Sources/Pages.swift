@@ -11,14 +11,20 @@ struct Pages: Sendable {
     let templates: TemplateLibrary
 
     /// The review page a GET shows: details and the form (one decision's, or both for `/r/{token}`).
-    func review(_ decision: Decision?, token: TokenView, plainToken: String) -> String {
+    /// Shown again after a form the request's rules refuse, with `errors` and what was `entered`.
+    func review(
+        _ decision: Decision?, token: TokenView, plainToken: String, errors: [String] = [], entered: [String: String] = [:]
+    ) -> String {
         var values = PageValues(token)
         values.decision = decision.map(PageValues.Choice.init)
+        values.errors = errors
         values.forms =
             if let decision {
-                [PageValues.Form(decision, token: plainToken, commentId: "comment")]
+                [PageValues.Form(decision, token: plainToken, commentId: "comment", content: token.content, entered: entered)]
             } else {
-                Decision.allCases.map { PageValues.Form($0, token: plainToken, commentId: "\($0.rawValue)-comment") }
+                Decision.allCases.map {
+                    PageValues.Form($0, token: plainToken, commentId: "\($0.rawValue)-comment", content: token.content, entered: entered)
+                }
             }
         return templates.render(.pageReview, values)
     }

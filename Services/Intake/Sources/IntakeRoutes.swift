@@ -262,11 +262,14 @@ public struct IntakeRoutes: Sendable {
         guard !decidedBy.isEmpty, decidedBy.count <= 320 else {
             throw Problem.validation([.init(field: "decidedBy", message: "must name who decides (1–320 characters)")])
         }
-        _ = try await lookUpPending(requestId, context: context)
+        let found = try await lookUpPending(requestId, context: context)
         let comment = body.comment.flatMap { $0.isEmpty ? nil : String($0.prefix(1000)) }
+        // The request's rules, checked here so the caller learns what to fix; the orchestrator checks them again.
+        let broken = found.content.check(body.decision, comment: comment, response: body.response)
+        guard broken.isEmpty else { throw Problem.validation(broken) }
         let event = DecisionSubmitted(
             requestId: requestId, decision: body.decision, decidedBy: decidedBy, channel: .api, comment: comment,
-            decidedAt: now(), tokenHash: nil, apiKey: key?.name)
+            decidedAt: now(), tokenHash: nil, apiKey: key?.name, response: body.response)
         let trace = request.trace
         let publication = try await queue(event, trace: trace, what: "decision")
         context.logger.info(

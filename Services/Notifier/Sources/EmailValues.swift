@@ -9,8 +9,19 @@ struct EmailValues {
     struct Request {
         var id: String
         var description: String
-        var amount: String
+        /// Nil for a request without an amount.
+        var amount: String?
         var requester: String
+        /// `{{#request.title}}`, `{{#request.details}}{{label}} {{value}}{{/request.details}}`, `{{#request.links}}`,
+        /// `{{#request.action}}{{tool}} {{arguments}} {{digest}}{{/request.action}}`: each absent when the request has
+        /// none.
+        var title: String?
+        var details: [ContentDisplay.Row]
+        var links: [ContentDisplay.Link]
+        var action: ContentDisplay.Action?
+        /// `{{#request.reasonOnReject}}`, `{{#request.reasonAlways}}`: which decisions must give a reason.
+        var reasonOnReject: Bool
+        var reasonAlways: Bool
         var submitted: String
         var expires: String
         /// How long until it expires, from when the email is made (`24 hours`).
@@ -47,10 +58,14 @@ struct EmailValues {
     var receipt: String?
 
     init(_ notification: NotificationRequested, now: Date) {
+        let shown = ContentDisplay(
+            title: notification.title, details: notification.details, links: notification.links, action: notification.action)
         request = Request(
             id: notification.requestId, description: notification.description,
             amount: HumanFormat.amount(notification.amount, currency: notification.currency),
-            requester: notification.requester ?? "an automated system",
+            requester: notification.requester ?? "an automated system", title: shown.title, details: shown.details,
+            links: shown.links, action: shown.action, reasonOnReject: notification.requireReason == .reject,
+            reasonAlways: notification.requireReason == .always,
             submitted: HumanFormat.utc(notification.submittedAt), expires: HumanFormat.utc(notification.expiresAt),
             remaining: HumanFormat.duration(from: now, to: notification.expiresAt))
         approver = notification.approver

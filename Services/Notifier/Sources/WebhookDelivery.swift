@@ -24,16 +24,34 @@ enum WebhookMessage {
         case .receipt: heading = "Approval needed"
         }
         let expires = "\(HumanFormat.utc(notification.expiresAt)) (expires in \(HumanFormat.duration(from: now, to: notification.expiresAt)))"
-        let details = [
-            "*\(heading)* for \(slack(notification.approver))", slack(notification.description),
-            "*Request:* \(slack(notification.requestId))", "*Amount:* \(slack(amount))",
-            "*Requester:* \(slack(notification.requester ?? "an automated system"))", "*Expires:* \(expires)",
-        ].joined(separator: "\n")
+        let shown = ContentDisplay(
+            title: notification.title, details: notification.details, links: notification.links, action: notification.action)
+        var lines = ["*\(heading)* for \(slack(notification.approver))"]
+        if let title = shown.title { lines.append("*\(slack(title))*") }
+        lines += [slack(notification.description), "*Request:* \(slack(notification.requestId))"]
+        if let amount { lines.append("*Amount:* \(slack(amount))") }
+        lines += shown.details.map { "*\(slack($0.label)):* \(slack($0.value))" }
+        lines += shown.links.map { "*Link:* \(slack($0.label)) \(slack($0.url))" }
+        if let action = shown.action { lines.append("*Action:* `\(slack(action.tool))` \(slack(notification.action?.arguments.jsonText ?? ""))") }
+        lines += ["*Requester:* \(slack(notification.requester ?? "an automated system"))", "*Expires:* \(expires)"]
+        let details = lines.joined(separator: "\n")
+        let summary = amount.map { "\(notification.description) (\($0))" } ?? notification.description
+        let text: String = slack("\(heading): \(summary) for \(notification.approver)") + " — approve: \(approveURL) reject: \(rejectURL)"
+        var facts: [String: JSONValue] = [
+            "requestId": .string(notification.requestId), "approver": .string(notification.approver),
+            "kind": .string((notification.kind ?? .request).rawValue), "description": .string(notification.description),
+            "requester": notification.requester.map(JSONValue.string) ?? .null,
+            "expiresAt": .string(Timestamp.format(notification.expiresAt)), "approveUrl": .string(approveURL),
+            "rejectUrl": .string(rejectURL),
+        ]
+        if let value = notification.amount { facts["amount"] = .number(value) }
+        if let currency = notification.currency { facts["currency"] = .string(currency) }
+        if let title = notification.title { facts["title"] = .string(title) }
+        if let details = notification.details { facts["details"] = details }
+        if let action = notification.action { facts["action"] = action.json }
         let body: JSONValue = .object([
             // Escaped like the blocks: `<url|label>` in a description must not become a link.
-            "text": .string(
-                slack("\(heading): \(notification.description) (\(amount)) for \(notification.approver)")
-                    + " — approve: \(approveURL) reject: \(rejectURL)"),
+            "text": .string(text),
             "blocks": .array([
                 .object(["type": .string("section"), "text": .object(["type": .string("mrkdwn"), "text": .string(details)])]),
                 .object([
@@ -43,14 +61,7 @@ enum WebhookMessage {
                     ]),
                 ]),
             ]),
-            "greenlight": .object([
-                "requestId": .string(notification.requestId), "approver": .string(notification.approver),
-                "kind": .string((notification.kind ?? .request).rawValue), "amount": .number(notification.amount),
-                "currency": .string(notification.currency), "description": .string(notification.description),
-                "requester": notification.requester.map(JSONValue.string) ?? .null,
-                "expiresAt": .string(Timestamp.format(notification.expiresAt)), "approveUrl": .string(approveURL),
-                "rejectUrl": .string(rejectURL),
-            ]),
+            "greenlight": .object(facts),
         ])
         return (try? GreenlightJSON.encode(body)) ?? Data()
     }

@@ -115,7 +115,7 @@ public struct ApprovalWorkflow: Workflow {
             case .signal(.decision(let decision)):
                 let settled: ApprovalDecisionPayload?
                 do {
-                    settled = try await context.step("decide") { step in try await decide(decision, step) }
+                    settled = try await context.step("decide") { step in try await decide(decision, rules: request.content, step) }
                 } catch let failure as DurableError where failure.errorType != DurableError.nonDeterministic {
                     // A decision that cannot be applied (content the database refuses, say) is refused, with why, and
                     // the request goes on; recording that may fail for the same reason, and changes nothing then.
@@ -172,30 +172,27 @@ public struct ApprovalWorkflow: Workflow {
 
         return try await context.step("finalize") { step in
             let completedAt = step.now
-            let result = ApprovalCompleted(
+            var result = ApprovalCompleted(
                 requestId: request.requestId, executionId: context.executionId, status: outcome.status,
                 decidedBy: outcome.decidedBy, decidedAt: outcome.decidedAt, channel: outcome.channel,
                 comment: outcome.comment, errorType: outcome.error?.errorType, errorMessage: outcome.error?.errorMessage,
                 votes: outcome.votes, apiKey: outcome.apiKey, completedAt: completedAt)
+            result.response = outcome.response
             let writer = ApprovalWriter(step.connection)
             _ = try await writer.completeRequest(
                 requestId: request.requestId, status: outcome.status, decidedBy: outcome.decidedBy,
-                decidedAt: outcome.decidedAt, channel: outcome.channel, comment: outcome.comment,
+                decidedAt: outcome.decidedAt, channel: outcome.channel, comment: outcome.comment, response: outcome.response,
                 errorType: outcome.error?.errorType, errorMessage: outcome.error?.errorMessage, completedAt: completedAt)
             writer.queueLinkTokenExpiry(requestId: request.requestId, at: completedAt)
             if let decidedBy = outcome.decidedBy {
-                try await step.emit(
-                    topic: Topic.lifecycle.rawValue, key: request.requestId,
-                    event: ApprovalLifecycle(
-                        requestId: request.requestId, executionId: context.executionId, stage: .decided,
-                        at: outcome.decidedAt ?? completedAt, decision: outcome.status == .approved ? .approve : .reject,
-                        decidedBy: decidedBy, channel: outcome.channel))
+                try await messages.lifecycle(
+                    .decided, step, at: outcome.decidedAt ?? completedAt,
+                    decision: (outcome.status == .approved ? .approve : .reject, decidedBy, outcome.channel))
             } else if outcome.error?.isTimeout == true {
                 try await messages.lifecycle(.expired, step, at: completedAt)
             }
             try await messages.lifecycle(.completed, step, at: completedAt, status: outcome.status)
-            try await step.emit(topic: Topic.outcomes.rawValue, key: request.requestId, event: result)
-            return result
+            return try await messages.outcome(result, step)
         }
     }
 
@@ -235,11 +232,11 @@ public struct ApprovalWorkflow: Workflow {
         }
         let messages = Messages(request: request, executionId: step.executionId, expiresAt: step.now)
         try await messages.lifecycle(.completed, step, status: .failed)
-        try await step.emit(
-            topic: Topic.outcomes.rawValue, key: request.requestId,
-            event: ApprovalCompleted(
+        _ = try await messages.outcome(
+            ApprovalCompleted(
                 requestId: request.requestId, executionId: step.executionId, status: .failed, decidedBy: nil, decidedAt: nil,
-                channel: nil, comment: nil, errorType: error.errorType, errorMessage: error.errorMessage, completedAt: step.now))
+                channel: nil, comment: nil, errorType: error.errorType, errorMessage: error.errorMessage, completedAt: step.now),
+            step)
         logger.error("An approval's workflow failed; its outcome is failed", metadata: ["requestId": "\(request.requestId)", "error": "\(error)"])
     }
 
@@ -253,7 +250,7 @@ public struct ApprovalWorkflow: Workflow {
     /// Under `all` or a quorum, an approver's decision is a vote, and only the vote that settles the policy settles
     /// the request. Under `any`, or from someone who is not an approver (an operator through the API, another system
     /// on Kafka), the decision settles the request at once.
-    func decide(_ decision: DecisionSubmitted, _ step: StepContext) async throws -> ApprovalDecisionPayload? {
+    func decide(_ decision: DecisionSubmitted, rules: RequestContent, _ step: StepContext) async throws -> ApprovalDecisionPayload? {
         let writer = ApprovalWriter(step.connection)
         let (pending, token, earlier) = try await writer.decisionState(requestId: decision.requestId, tokenHash: decision.tokenHash)
         var approver = decision.decidedBy
@@ -283,10 +280,17 @@ public struct ApprovalWorkflow: Workflow {
         if isApprover, earlier.contains(where: { $0.approver.lowercased() == approver.lowercased() }) {
             return try await refuse(decision, approver: approver, "\(approver) has already decided on this request", step)
         }
+        // The request's rules hold however the decision came: the page and the APIs check them first, and a decision
+        // published on Kafka is checked here.
+        let broken = rules.check(decision.decision, comment: decision.comment, response: decision.response)
+        if !broken.isEmpty {
+            let reasons = broken.map { "\($0.field) \($0.message)" }.joined(separator: "; ")
+            return try await refuse(decision, approver: approver, "\(DecisionVerdict.rulesBroken): \(reasons)", step)
+        }
         let vote = ApprovalVote(
             approver: approver, decision: decision.decision, channel: decision.channel, comment: decision.comment,
             decidedAt: decision.decidedAt, clientAddress: decision.clientAddress, userAgent: decision.userAgent,
-            apiKey: decision.apiKey)
+            apiKey: decision.apiKey, response: decision.response)
         var decided = decision.decision
         if isApprover, pending.policy != .any {
             switch PolicyTally(policy: pending.policy, approvers: pending.approvers.count, votes: earlier + [vote]) {
@@ -302,7 +306,7 @@ public struct ApprovalWorkflow: Workflow {
         try await accept(decision, vote, reason: nil, result: "accepted", step)
         return ApprovalDecisionPayload(
             decision: decided, approver: approver, comment: decision.comment, channel: decision.channel,
-            decidedAt: decision.decidedAt, votes: earlier + [vote], apiKey: decision.apiKey)
+            decidedAt: decision.decidedAt, votes: earlier + [vote], apiKey: decision.apiKey, response: decision.response)
     }
 
     /// Keeps a decision that counts: the vote, the link it used, and the attempt (what the click page reads).
@@ -394,7 +398,8 @@ public struct ApprovalWorkflow: Workflow {
             requestId: ask.requestId, executionId: step.executionId, approver: ask.approver, tokenNonce: UUID(),
             kind: .receipt, amount: request.amount, currency: request.currency, description: request.description,
             requester: request.requester, submittedAt: request.submittedAt, expiresAt: step.now.addingTimeInterval(86_400),
-            receipt: DecisionVerdict.sentence(verdict, decision: ask.decision, requestId: ask.requestId))
+            receipt: DecisionVerdict.sentence(verdict, decision: ask.decision, requestId: ask.requestId)
+        ).showing(request)
         try await step.emit(topic: Topic.notifications.rawValue, key: ask.requestId, event: receipt)
         return true
     }
@@ -414,19 +419,32 @@ public struct ApprovalWorkflow: Workflow {
                     requestId: request.requestId, executionId: executionId, approver: approver, tokenNonce: nonce,
                     linkKey: linkKey, kind: kind, channel: request.notify, amount: request.amount, currency: request.currency,
                     description: request.description, requester: request.requester, submittedAt: request.submittedAt,
-                    expiresAt: expiresAt, onTimeout: request.onTimeout == .approve ? .approve : nil))
+                    expiresAt: expiresAt, onTimeout: request.onTimeout == .approve ? .approve : nil
+                ).showing(request))
+        }
+
+        /// Publishes the outcome through the outbox, with what the request asked to have echoed (its title, metadata
+        /// and action digest).
+        func outcome(_ result: ApprovalCompleted, _ step: StepContext) async throws -> ApprovalCompleted {
+            var result = result
+            result.title = request.title
+            result.metadata = request.metadata
+            result.actionDigest = request.action?.digest
+            try await step.emit(topic: Topic.outcomes.rawValue, key: request.requestId, event: result)
+            return result
         }
 
         /// Publishes a lifecycle stage through the outbox, with the step that reached it.
         func lifecycle(
             _ stage: ApprovalLifecycle.Stage, _ step: StepContext, at: Date? = nil, approvers: [String]? = nil,
-            status: ApprovalStatus? = nil
+            status: ApprovalStatus? = nil, decision: (Decision, by: String, channel: DecisionChannel?)? = nil
         ) async throws {
             try await step.emit(
                 topic: Topic.lifecycle.rawValue, key: request.requestId,
                 event: ApprovalLifecycle(
                     requestId: request.requestId, executionId: executionId, stage: stage, at: at ?? step.now,
-                    approvers: approvers, status: status))
+                    approvers: approvers, decision: decision?.0, decidedBy: decision?.by, channel: decision?.channel,
+                    status: status, metadata: request.metadata))
         }
     }
 
@@ -442,8 +460,10 @@ public struct ApprovalWorkflow: Workflow {
         var error: DurableError?
         var votes: [ApprovalVote]?
         var apiKey: String?
+        var response: JSONValue?
 
         init(decision: ApprovalDecisionPayload) {
+            response = decision.response
             status = decision.decision == .approve ? .approved : .rejected
             decidedBy = decision.approver
             decidedAt = decision.decidedAt

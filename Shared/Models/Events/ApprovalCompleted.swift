@@ -26,6 +26,13 @@ public struct ApprovalCompleted: GreenlightEvent {
     /// program API.
     public var apiKey: String?
     public var completedAt: Date
+    /// The request's title and `metadata`, echoed.
+    public var title: String?
+    public var metadata: JSONValue?
+    /// The answers of the decision that settled the request, checked against its `responseSchema`.
+    public var response: JSONValue?
+    /// For a request with an `action`: the SHA-256 of its RFC 8785 canonical JSON — what was approved, exactly.
+    public var actionDigest: String?
 
     public init(
         eventId: UUID = UUID(), requestId: String, executionId: UUID, status: ApprovalStatus, decidedBy: String?,

@@ -13,11 +13,14 @@ public struct ApprovalDecisionPayload: Codable, Sendable, Equatable {
     public var votes: [ApprovalVote]?
     /// The API key of the decision, when it came through a program API.
     public var apiKey: String?
+    /// The answers the request's `responseSchema` asks for.
+    public var response: JSONValue?
 
     public init(
         decision: Decision, approver: String?, comment: String?, channel: DecisionChannel?, decidedAt: Date?,
-        votes: [ApprovalVote]? = nil, apiKey: String? = nil
+        votes: [ApprovalVote]? = nil, apiKey: String? = nil, response: JSONValue? = nil
     ) {
+        self.response = response
         self.apiKey = apiKey
         self.votes = votes
         self.decision = decision
@@ -28,7 +31,7 @@ public struct ApprovalDecisionPayload: Codable, Sendable, Equatable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case decision, approver, comment, channel, decidedAt, votes, apiKey
+        case decision, approver, comment, channel, decidedAt, votes, apiKey, response
     }
 
     public init(from decoder: any Decoder) throws {
@@ -47,6 +50,7 @@ public struct ApprovalDecisionPayload: Codable, Sendable, Equatable {
         decidedAt = try container.decodeIfPresent(Date.self, forKey: .decidedAt)
         votes = try container.decodeIfPresent([ApprovalVote].self, forKey: .votes)
         apiKey = try container.decodeIfPresent(String.self, forKey: .apiKey)
+        response = try container.decodeIfPresent(JSONValue.self, forKey: .response)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -58,5 +62,6 @@ public struct ApprovalDecisionPayload: Codable, Sendable, Equatable {
         try container.encodeIfPresent(decidedAt, forKey: .decidedAt)
         try container.encodeIfPresent(votes, forKey: .votes)
         try container.encodeIfPresent(apiKey, forKey: .apiKey)
+        try container.encodeIfPresent(response, forKey: .response)
     }
 }

@@ -34,11 +34,15 @@ public struct ApprovalLifecycle: GreenlightEvent {
     public var decidedBy: String?
     public var channel: DecisionChannel?
     public var status: ApprovalStatus?
+    /// The request's `metadata`, echoed.
+    public var metadata: JSONValue?
 
     public init(
         eventId: UUID = UUID(), requestId: String, executionId: UUID, stage: Stage, at: Date, approvers: [String]? = nil,
-        decision: Decision? = nil, decidedBy: String? = nil, channel: DecisionChannel? = nil, status: ApprovalStatus? = nil
+        decision: Decision? = nil, decidedBy: String? = nil, channel: DecisionChannel? = nil, status: ApprovalStatus? = nil,
+        metadata: JSONValue? = nil
     ) {
+        self.metadata = metadata
         self.eventId = eventId
         self.requestId = requestId
         self.executionId = executionId

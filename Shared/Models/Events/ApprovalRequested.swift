@@ -9,8 +9,8 @@ public struct ApprovalRequested: GreenlightEvent {
     public var type: String = Self.eventType
     public var version: Int = 1
     public var requestId: String
-    public var amount: Double
-    public var currency: String
+    public var amount: Double?
+    public var currency: String?
     public var description: String
     public var requester: String?
     public var approvers: [String]
@@ -28,9 +28,21 @@ public struct ApprovalRequested: GreenlightEvent {
     /// How the approvers are notified; nil means email.
     public var notify: NotificationChannel?
     public var submittedAt: Date
+    public var title: String?
+    public var details: JSONValue?
+    public var links: [RequestLink]?
+    /// Echoed in the outcome and every lifecycle event.
+    public var metadata: JSONValue?
+    public var responseSchema: ResponseSchema?
+    public var requireReason: ReasonRequirement?
+    public var action: AgentAction?
+    /// Where the outcome is POSTed when the request ends (Standard Webhooks), and with which secret and events.
+    public var callbackUrl: String?
+    public var callbackSecret: String?
+    public var callbackLifecycle: Bool?
 
     public init(
-        eventId: UUID = UUID(), requestId: String, amount: Double, currency: String, description: String,
+        eventId: UUID = UUID(), requestId: String, amount: Double?, currency: String?, description: String,
         requester: String?, approvers: [String], timeoutSeconds: Int, heartbeatTimeoutSeconds: Int? = nil,
         onTimeout: TimeoutPolicy? = nil, policy: ApprovalPolicy? = nil, remindAfterSeconds: Int? = nil,
         escalateAfterSeconds: Int? = nil, escalateTo: [String]? = nil, notify: NotificationChannel? = nil,
@@ -52,5 +64,23 @@ public struct ApprovalRequested: GreenlightEvent {
         self.heartbeatTimeoutSeconds = heartbeatTimeoutSeconds
         self.onTimeout = onTimeout
         self.submittedAt = submittedAt
+    }
+
+    /// What the request carries beyond its core fields, with its action's digest.
+    public var content: RequestContent {
+        get {
+            RequestContent(
+                title: title, details: details, links: links, metadata: metadata, responseSchema: responseSchema,
+                requireReason: requireReason, action: action)
+        }
+        set {
+            title = newValue.title
+            details = newValue.details
+            links = newValue.links
+            metadata = newValue.metadata
+            responseSchema = newValue.responseSchema
+            requireReason = newValue.requireReason
+            action = newValue.action
+        }
     }
 }

@@ -22,12 +22,15 @@ public struct DecisionSubmitted: GreenlightEvent {
     /// For decisions made through a program API: the name of the API key the caller presented (who answers for
     /// it, next to the `decidedBy` the caller named).
     public var apiKey: String?
+    /// The answers the request's `responseSchema` asks for: a JSON object.
+    public var response: JSONValue?
 
     public init(
         eventId: UUID = UUID(), requestId: String, decision: Decision, decidedBy: String, channel: DecisionChannel,
         comment: String?, decidedAt: Date, tokenHash: String?, clientAddress: String? = nil, userAgent: String? = nil,
-        apiKey: String? = nil
+        apiKey: String? = nil, response: JSONValue? = nil
     ) {
+        self.response = response
         self.apiKey = apiKey
         self.clientAddress = clientAddress
         self.userAgent = userAgent

@@ -23,9 +23,16 @@ public struct NotificationRequested: GreenlightEvent {
     public var kind: NotificationKind?
     /// Email (nil) or webhook.
     public var channel: NotificationChannel?
-    public var amount: Double
-    public var currency: String
+    public var amount: Double?
+    public var currency: String?
     public var description: String
+    /// What the approver sees beyond the core fields (never the requester's `metadata`).
+    public var title: String?
+    public var details: JSONValue?
+    public var links: [RequestLink]?
+    public var action: AgentAction?
+    /// Which decisions must give their reason, so the message can say so.
+    public var requireReason: ReasonRequirement?
     public var requester: String?
     public var submittedAt: Date
     public var expiresAt: Date
@@ -37,7 +44,7 @@ public struct NotificationRequested: GreenlightEvent {
     public init(
         eventId: UUID = UUID(), requestId: String, executionId: UUID, approver: String, tokenNonce: UUID,
         linkKey: String? = nil, kind: NotificationKind? = nil, channel: NotificationChannel? = nil,
-        amount: Double, currency: String, description: String, requester: String?, submittedAt: Date, expiresAt: Date,
+        amount: Double?, currency: String?, description: String, requester: String?, submittedAt: Date, expiresAt: Date,
         onTimeout: TimeoutPolicy? = nil, receipt: String? = nil
     ) {
         self.receipt = receipt
@@ -56,5 +63,18 @@ public struct NotificationRequested: GreenlightEvent {
         self.requester = requester
         self.submittedAt = submittedAt
         self.expiresAt = expiresAt
+    }
+}
+
+extension NotificationRequested {
+    /// The message with what the approver sees of the request beyond its core fields (never its `metadata`).
+    public func showing(_ request: ApprovalRequested) -> NotificationRequested {
+        var message = self
+        message.title = request.title
+        message.details = request.details
+        message.links = request.links
+        message.action = request.action
+        message.requireReason = request.requireReason
+        return message
     }
 }
