@@ -285,7 +285,10 @@ let package = Package(
             ),
             .testTarget(
                 name: "EndToEndTests",
-                dependencies: ["GreenlightTestSupport", "GreenlightModels", "Kafka", "MailSink", "Postgres"],
+                dependencies: [
+                    "GreenlightTestSupport", "GreenlightModels", "Kafka", "MailSink", "Postgres",
+                    .product(name: "Crypto", package: "swift-crypto"),
+                ],
                 path: "Tests/EndToEndTests",
                 swiftSettings: swiftSettings
             ),

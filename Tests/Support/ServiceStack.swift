@@ -465,9 +465,9 @@ public enum HTTP {
 
     /// What a person does with an emailed link: opens the page (GET), then presses its button — POSTs the
     /// page's form, hidden fields included, with `comment`.
-    public static func clickThrough(_ link: String, comment: String? = nil, headers: [(String, String)] = []) async throws
-        -> Response
-    {
+    public static func clickThrough(
+        _ link: String, comment: String? = nil, fields: [(String, String)] = [], headers: [(String, String)] = []
+    ) async throws -> Response {
         let page = try await get(link)
         guard page.status == 200 else { return page }
         let decision = link.contains("/reject/") ? "reject" : "approve"
@@ -479,6 +479,9 @@ public enum HTTP {
         var body = "decision=\(decision)&confirm=\(proof)"
         if let comment {
             body += "&comment=" + (comment.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")
+        }
+        for (name, value) in fields {
+            body += "&\(name)=" + (value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")
         }
         return try await post(link, body: body, contentType: "application/x-www-form-urlencoded", headers: headers)
     }
