@@ -16,6 +16,17 @@ struct FixedCallbacks: CallbackReading {
     }
 }
 
+/// REQ-1 asks a reason for a rejection and a risk answer.
+struct FixedRules: DecisionRulesReading {
+    func decisionRules(requestId: String) async throws -> RequestContent? {
+        guard requestId == "REQ-1" else { return nil }
+        return RequestContent(
+            responseSchema: ResponseSchema(
+                properties: ["risk": ResponseField(type: .string, enum: [.string("low"), .string("high")])], required: ["risk"]),
+            requireReason: .reject)
+    }
+}
+
 struct CallbackAPIRoutesTests {
     static let key = "callback-key-0123456789"
     let open = UUID()
@@ -35,7 +46,7 @@ struct CallbackAPIRoutesTests {
         APIKey(name: "approval-bot", scopes: [.decide], secret: "bot-secret-0123456789"),
     ])
 
-    func app(_ publisher: RecordingPublisher) -> some ApplicationProtocol {
+    func app(_ publisher: RecordingPublisher, rules: (any DecisionRulesReading)? = nil) -> some ApplicationProtocol {
         let callbacks = FixedCallbacks(records: [
             open: (record(open), "REQ-1"), ended: (record(ended, status: .succeeded), "REQ-2"),
             generic: (record(generic, name: "other"), "EXEC-3"),
@@ -43,7 +54,7 @@ struct CallbackAPIRoutesTests {
         let router = Router(context: GreenlightRequestContext.self)
         router.add(middleware: ProblemMiddleware())
         CallbackAPIRoutes(
-            callbacks: callbacks, publisher: publisher, apiKeys: Self.keys,
+            callbacks: callbacks, publisher: publisher, apiKeys: Self.keys, rules: rules,
             now: { Date(timeIntervalSince1970: 1_800_000_000) }
         ).register(on: router)
         return Application(router: router)
@@ -70,6 +81,25 @@ struct CallbackAPIRoutesTests {
         #expect(command.result?["decision"] == .string("approved"))
         #expect(command.result?["approver"] == .string("bot@example.com"))
         #expect(command.result?["channel"] == .string("api"))
+    }
+
+    /// A decision through the approval's callback settles the request at once, so the request's rules are checked
+    /// before it is published: 400 naming what is missing, nothing published; a decision that keeps them goes.
+    @Test func aDecisionThroughTheCallbackKeepsTheRequestsRules() async throws {
+        let publisher = RecordingPublisher()
+        try await app(publisher, rules: FixedRules()).test(.router) { client in
+            let bare = try await post(client, "/v1/callbacks/\(open)/success", #"{"decision": "rejected", "response": {"risk": "high"}}"#)
+            #expect(bare.status == .badRequest)
+            #expect(String(buffer: bare.body).contains(#""field":"comment""#))
+            let unanswered = try await post(client, "/v1/callbacks/\(open)/success", #"{"decision": "approved"}"#)
+            #expect(String(buffer: unanswered.body).contains(#""field":"response.risk""#))
+            #expect(publisher.published(CallbackCommand.self).isEmpty)
+            let kept = try await post(
+                client, "/v1/callbacks/\(open)/success", #"{"decision": "rejected", "comment": "no", "response": {"risk": "high"}}"#)
+            #expect(kept.status == .accepted)
+        }
+        let command = try #require(publisher.published(CallbackCommand.self).first)
+        #expect(command.result?["response"] == .object(["risk": .string("high")]))
     }
 
     @Test func keysUnknownEndedAndBadBodiesAreRefused() async throws {
