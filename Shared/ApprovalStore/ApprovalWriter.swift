@@ -16,7 +16,9 @@ public struct ApprovalWriter: Sendable {
     public func insertRequest(
         _ request: ApprovalRequested, executionId: UUID, callbackId: UUID, expiresAt: Date, trace: TraceContext? = nil
     ) async throws -> Bool {
-        try await connection.query(
+        let content = request.content
+        let stored = content.isEmpty ? nil : String(decoding: try GreenlightJSON.encoder().encode(content), as: UTF8.self)
+        return try await connection.query(
             """
             INSERT INTO approval_requests
                 (request_id, execution_id, callback_id, status, amount, currency, description, requester, approvers,
@@ -25,16 +27,10 @@ public struct ApprovalWriter: Sendable {
                     \(request.description), \(request.requester), \(request.approvers)::text[],
                     \((request.onTimeout ?? .reject).rawValue), \(request.submittedAt), \(expiresAt),
                     \(trace?.traceparent), \((request.policy ?? .any).description),
-                    \((request.notify ?? .email).rawValue), \(content(of: request))::jsonb)
+                    \((request.notify ?? .email).rawValue), \(stored)::jsonb)
             ON CONFLICT (request_id) DO NOTHING
             """
         ).affectedRows == 1
-    }
-
-    /// The request's content as stored (`content` jsonb); nil when it has none.
-    func content(of request: ApprovalRequested) -> String? {
-        let content = request.content
-        return content.isEmpty ? nil : String(decoding: try! GreenlightJSON.encoder().encode(content), as: UTF8.self)
     }
 
     /// Sets the request's final state; false when it was not pending.
