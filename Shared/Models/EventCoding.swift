@@ -162,6 +162,7 @@ public enum InboundEvent: Sendable, Equatable {
     case notificationDelivery(NotificationDelivery)
     case resendRequested(ResendRequested)
     case receiptRequested(DecisionReceiptRequested)
+    case webhookDelivery(WebhookDelivery)
 
     private struct TypeProbe: Decodable {
         var type: String
@@ -178,6 +179,7 @@ public enum InboundEvent: Sendable, Equatable {
         case .notificationDelivery(let event): return (event.eventId, event.requestId)
         case .resendRequested(let event): return (event.eventId, event.requestId)
         case .receiptRequested(let event): return (event.eventId, event.requestId)
+        case .webhookDelivery(let event): return (event.eventId, event.requestId)
         }
     }
 
@@ -191,6 +193,7 @@ public enum InboundEvent: Sendable, Equatable {
         case .notificationDelivery: NotificationDelivery.topic
         case .resendRequested: ResendRequested.topic
         case .receiptRequested: DecisionReceiptRequested.topic
+        case .webhookDelivery: WebhookDelivery.topic
         }
     }
 
@@ -219,6 +222,7 @@ public enum InboundEvent: Sendable, Equatable {
         case .notificationDelivery: NotificationDelivery.eventType
         case .resendRequested: ResendRequested.eventType
         case .receiptRequested: DecisionReceiptRequested.eventType
+        case .webhookDelivery: WebhookDelivery.eventType
         }
     }
 
@@ -250,6 +254,8 @@ public enum InboundEvent: Sendable, Equatable {
                 return .resendRequested(try decoder.decode(ResendRequested.self, from: bytes))
             case DecisionReceiptRequested.eventType:
                 return .receiptRequested(try decoder.decode(DecisionReceiptRequested.self, from: bytes))
+            case WebhookDelivery.eventType:
+                return .webhookDelivery(try decoder.decode(WebhookDelivery.self, from: bytes))
             default:
                 throw EventDecodingError(topic: topic, reason: "unknown event type \"\(probe.type)\"")
             }

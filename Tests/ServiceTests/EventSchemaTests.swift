@@ -83,6 +83,10 @@ struct EventSchemaTests {
             ResendRequested(requestId: "REQ-001", approver: "a@example.com", requestedAt: at),
             ResendRequested(requestId: "REQ-001", approver: nil, requestedAt: at, apiKey: "ops"),
             CancelRequested(requestId: "REQ-001", reason: nil, requestedAt: at, apiKey: "ops"),
+            WebhookDelivery(
+                requestId: "REQ-001", webhookId: "msg_0123", eventType: "ApprovalCompleted", attempt: 2, result: .retrying,
+                statusCode: 500, error: "the receiver answered 500", at: at),
+            WebhookDelivery(requestId: "REQ-001", webhookId: "msg_0123", attempt: 1, result: .failed, statusCode: nil, error: nil, at: at),
         ],
         .notifications: [
             NotificationRequested(
@@ -106,6 +110,13 @@ struct EventSchemaTests {
                     currency: nil, description: "Deploy", requester: nil, submittedAt: at, expiresAt: at
                 ).showing(request)
             }(),
+            WebhookRequested(
+                requestId: "REQ-001", executionId: uuid, webhookId: "msg_0123", url: "https://example.com/hook",
+                secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", eventType: "ApprovalCompleted", body: "{}", createdAt: at,
+                expiresAt: at),
+            WebhookRequested(
+                requestId: "REQ-001", executionId: uuid, webhookId: "msg_0124", url: "http://example.com/hook", secret: nil,
+                eventType: "ApprovalLifecycle", body: "{}", createdAt: at, expiresAt: at),
         ],
         .outcomes: [
             ApprovalCompleted(
