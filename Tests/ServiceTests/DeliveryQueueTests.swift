@@ -41,10 +41,14 @@ struct DeliveryQueueTests {
         }
 
         func reports() async throws -> [NotificationDelivery] {
+            try await reports(of: NotificationDelivery.self)
+        }
+
+        func reports<Report: Decodable>(of type: Report.Type) async throws -> [Report] {
             try await KafkaTopicReader.readAll(
                 topic: Topic.internalCommands.rawValue, configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers),
                 logger: TestEnvironment.logger("reports")
-            ).compactMap { try? GreenlightJSON.decoder().decode(NotificationDelivery.self, from: Data($0.value)) }
+            ).compactMap { try? GreenlightJSON.decoder().decode(Report.self, from: Data($0.value)) }
         }
 
         /// Claims and delivers whatever is due now; how many were tried.
@@ -59,7 +63,7 @@ struct DeliveryQueueTests {
         }
     }
 
-    func harness() async throws -> Harness {
+    func harness(callbacks: CallbackDelivery = CallbackDelivery(defaultSecret: nil, allowPrivate: true)) async throws -> Harness {
         let pool = try await TestDatabase.create("notifier").pool()
         try await PostgresMigrator.migrate(pool, component: NotifierSchema.component, migrations: NotifierSchema.migrations, logger: logger)
         let server = try await TLSSMTPServer.start()
@@ -75,7 +79,8 @@ struct DeliveryQueueTests {
         let queue = DeliveryQueue(pool: pool)
         let reporter = DeliveryReporter(queue: queue, producer: producer, logger: logger)
         let worker = DeliveryWorker(
-            queue: queue, smtp: SMTPClient(configuration: configuration.smtp), webhook: WebhookDelivery(url: nil, logger: logger),
+            queue: queue, smtp: SMTPClient(configuration: configuration.smtp), webhook: WebhookPoster(url: nil, logger: logger),
+            callbacks: callbacks,
             reporter: reporter, producer: producer, configuration: configuration,
             schedule: Backoff(initial: .seconds(3), maximum: .seconds(3)), wakeUp: WakeUpSignal(), logger: logger)
         return Harness(pool: pool, queue: queue, worker: worker, server: server, cluster: cluster, producer: producer)

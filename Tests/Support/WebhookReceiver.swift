@@ -3,11 +3,14 @@ import Hummingbird
 import Logging
 import Synchronization
 
-/// An HTTP server that takes webhook POSTs and keeps their bodies; `failFirst` answers that many with 503 first.
+/// An HTTP server that takes webhook POSTs and keeps their bodies and headers; `failFirst` answers that many with
+/// `failStatus` (503 unless told) first.
 public final class WebhookReceiver: Sendable {
     final class State: Sendable {
         let bodies = Mutex<[Data]>([])
         let traceparents = Mutex<[[String]]>([])
+        /// The Standard Webhooks headers (`webhook-id`, `-timestamp`, `-signature`) of every POST, accepted or not.
+        let attempts = Mutex<[[String: String]]>([])
         let failures: Mutex<Int>
         init(failFirst: Int) { failures = Mutex(failFirst) }
     }
@@ -20,18 +23,27 @@ public final class WebhookReceiver: Sendable {
     public var bodies: [Data] { state.bodies.withLock { $0 } }
     /// The `traceparent` headers of each accepted POST (all of them, to tell one from several).
     public var traceparents: [[String]] { state.traceparents.withLock { $0 } }
+    /// The `webhook-*` headers of every POST, failed ones included, in order.
+    public var attempts: [[String: String]] { state.attempts.withLock { $0 } }
 
-    public static func start(failFirst: Int = 0) async throws -> WebhookReceiver {
+    public static func start(failFirst: Int = 0, failStatus: HTTPResponse.Status = .serviceUnavailable) async throws
+        -> WebhookReceiver
+    {
         let state = State(failFirst: failFirst)
         let router = Router()
         router.post("hook") { request, _ -> Response in
             var request = request
             let body = try await request.collectBody(upTo: 1 << 20)
+            var webhookHeaders: [String: String] = [:]
+            for field in request.headers where field.name.canonicalName.hasPrefix("webhook-") {
+                webhookHeaders[field.name.canonicalName] = field.value
+            }
+            state.attempts.withLock { $0.append(webhookHeaders) }
             let fail = state.failures.withLock { count in
                 defer { count = max(0, count - 1) }
                 return count > 0
             }
-            if fail { return Response(status: .serviceUnavailable) }
+            if fail { return Response(status: failStatus) }
             // The headers first: a test that sees a body may read its headers at once.
             state.traceparents.withLock { $0.append(request.headers.filter { $0.name.canonicalName == "traceparent" }.map(\.value)) }
             state.bodies.withLock { $0.append(Data(body.readableBytesView)) }

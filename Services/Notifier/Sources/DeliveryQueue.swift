@@ -24,23 +24,76 @@ struct DeliveryQueue: Sendable {
         var replayed: Bool
     }
 
+    /// An outcome webhook as received from `approvals.notifications`.
+    struct IncomingWebhook: Sendable {
+        var webhook: WebhookRequested
+        var payload: String
+        var trace: String?
+        var partition: Int32
+        var offset: Int64
+        var replayed: Bool
+    }
+
+    /// What a row is: a notification to an approver, or an outcome webhook.
+    enum Kind: String, Sendable {
+        case notification
+        case webhook
+    }
+
     /// Keeps each notification once, by its id: a redelivered one (the relay published it twice, the offset was not
     /// committed) changes nothing. A replayed one that had failed is tried again from the start.
     func insert(_ messages: [Incoming]) async throws {
-        guard !messages.isEmpty else { return }
+        try await insert(
+            messages.map {
+                let n = $0.notification
+                return Row(
+                    id: n.eventId, kind: .notification, requestId: n.requestId, approver: n.approver,
+                    channel: (n.channel ?? .email).rawValue, deadline: n.expiresAt, payload: $0.payload, trace: $0.trace,
+                    partition: $0.partition, offset: $0.offset, replayed: $0.replayed)
+            })
+    }
+
+    /// Keeps each outcome webhook once, by its event id, the same way. One request's webhooks share an approver and a
+    /// channel (`callback`): they are delivered in the order they were published, as an approver's messages are.
+    func insert(_ webhooks: [IncomingWebhook]) async throws {
+        try await insert(
+            webhooks.map {
+                Row(
+                    id: $0.webhook.eventId, kind: .webhook, requestId: $0.webhook.requestId, approver: "callback",
+                    channel: "callback", deadline: $0.webhook.expiresAt, payload: $0.payload, trace: $0.trace,
+                    partition: $0.partition, offset: $0.offset, replayed: $0.replayed)
+            })
+    }
+
+    private struct Row {
+        var id: UUID
+        var kind: Kind
+        var requestId: String
+        var approver: String
+        var channel: String
+        var deadline: Date
+        var payload: String
+        var trace: String?
+        var partition: Int32
+        var offset: Int64
+        var replayed: Bool
+    }
+
+    private func insert(_ rows: [Row]) async throws {
+        guard !rows.isEmpty else { return }
         try await pool.withConnection { connection in
-            for message in messages {
-                let n = message.notification
+            for row in rows {
                 connection.queue(
                     """
                     INSERT INTO notifier_messages
-                        (notification_id, request_id, approver, channel, payload, trace_parent, source_partition,
+                        (notification_id, kind, request_id, approver, channel, payload, trace_parent, source_partition,
                          source_offset, deadline, status, due_at)
-                    VALUES (\(n.eventId), \(n.requestId), \(n.approver), \((n.channel ?? .email).rawValue), \(message.payload),
-                            \(message.trace), \(message.partition), \(message.offset), \(n.expiresAt), 'pending', now())
+                    VALUES (\(row.id), \(row.kind.rawValue), \(row.requestId), \(row.approver), \(row.channel), \(row.payload),
+                            \(row.trace), \(row.partition), \(row.offset), \(row.deadline), 'pending', now())
                     ON CONFLICT (notification_id) DO UPDATE
-                    SET status = 'pending', attempts = 0, due_at = now(), last_error = NULL, finished_at = NULL
-                    WHERE \(message.replayed) AND notifier_messages.status = 'failed'
+                    SET status = 'pending', attempts = 0, due_at = now(), last_error = NULL, last_status = NULL,
+                        finished_at = NULL
+                    WHERE \(row.replayed) AND notifier_messages.status = 'failed'
                     """)
             }
             try await connection.flush()
@@ -50,6 +103,7 @@ struct DeliveryQueue: Sendable {
     /// A message claimed for one attempt.
     struct Claim: Sendable {
         var notificationId: UUID
+        var kind: Kind
         var payload: String
         var trace: String?
         var partition: Int32
@@ -79,12 +133,12 @@ struct DeliveryQueue: Sendable {
                   ORDER BY c.due_at LIMIT 1 FOR UPDATE OF c SKIP LOCKED) next
             WHERE m.notification_id = next.notification_id
             RETURNING m.notification_id, m.payload, m.trace_parent, m.source_partition, m.source_offset, m.attempts,
-                      m.deadline, now()
+                      m.deadline, now(), m.kind
             """
-        ).decode((UUID, String, String?, Int32, Int64, Int, Date, Date).self).first.map {
+        ).decode((UUID, String, String?, Int32, Int64, Int, Date, Date, String).self).first.map {
             Claim(
-                notificationId: $0.0, payload: $0.1, trace: $0.2, partition: $0.3, offset: $0.4, attempt: $0.5, deadline: $0.6,
-                now: $0.7)
+                notificationId: $0.0, kind: Kind(rawValue: $0.8) ?? .notification, payload: $0.1, trace: $0.2, partition: $0.3,
+                offset: $0.4, attempt: $0.5, deadline: $0.6, now: $0.7)
         }
     }
 
@@ -109,26 +163,29 @@ struct DeliveryQueue: Sendable {
 
     /// Records how an attempt ended, with the report to publish. `sent` is what makes a message never go out again:
     /// written right after the server's acceptance.
-    func record(_ outcome: Outcome, of claim: Claim) async throws {
+    /// `statusCode` is the HTTP status a webhook's receiver answered, if it did.
+    func record(_ outcome: Outcome, of claim: Claim, statusCode: Int? = nil) async throws {
         let query: PostgresQuery
         switch outcome {
         case .sent:
             query = """
                 UPDATE notifier_messages
-                SET status = 'sent', finished_at = now(), last_error = NULL, report_result = 'delivered', report_at = now()
+                SET status = 'sent', finished_at = now(), last_error = NULL, report_result = 'delivered', report_at = now(),
+                    last_status = \(statusCode)
                 WHERE notification_id = \(claim.notificationId)
                 """
         case .retry(let error, let after):
             query = """
                 UPDATE notifier_messages
                 SET status = 'pending', due_at = now() + \(Int(after * 1000)) * interval '1 millisecond', last_error = \(error),
-                    report_result = 'retrying', report_at = now()
+                    report_result = 'retrying', report_at = now(), last_status = \(statusCode)
                 WHERE notification_id = \(claim.notificationId) AND status = 'sending' AND attempts = \(claim.attempt)
                 """
         case .failed(let error):
             query = """
                 UPDATE notifier_messages
-                SET status = 'failed', finished_at = now(), last_error = \(error), report_result = 'failed', report_at = now()
+                SET status = 'failed', finished_at = now(), last_error = \(error), report_result = 'failed', report_at = now(),
+                    last_status = \(statusCode)
                 WHERE notification_id = \(claim.notificationId) AND status = 'sending' AND attempts = \(claim.attempt)
                 """
         }
@@ -138,12 +195,41 @@ struct DeliveryQueue: Sendable {
     /// A delivery report waiting to be published.
     struct Report: Sendable {
         var notificationId: UUID
+        var kind: Kind
         var payload: String
         var trace: String?
         var result: NotificationDelivery.Result
         var attempt: Int
         var error: String?
+        var statusCode: Int?
         var at: Date
+
+        static let columns: StaticString =
+            "notification_id, payload, trace_parent, report_result, attempts, last_error, report_at, kind, last_status"
+
+        init(_ row: PostgresRow) throws {
+            let (id, payload, trace, result, attempt, error, at, kind, status) = try row.decode(
+                (UUID, String, String?, String, Int, String?, Date, String, Int?).self)
+            self.init(
+                notificationId: id, kind: Kind(rawValue: kind) ?? .notification, payload: payload, trace: trace,
+                result: NotificationDelivery.Result(rawValue: result) ?? .failed, attempt: attempt, error: error,
+                statusCode: status, at: at)
+        }
+
+        init(
+            notificationId: UUID, kind: Kind, payload: String, trace: String?, result: NotificationDelivery.Result,
+            attempt: Int, error: String?, statusCode: Int?, at: Date
+        ) {
+            self.notificationId = notificationId
+            self.kind = kind
+            self.payload = payload
+            self.trace = trace
+            self.result = result
+            self.attempt = attempt
+            self.error = error
+            self.statusCode = statusCode
+            self.at = at
+        }
     }
 
     /// Reports recorded at least `olderThan` ago and not published yet (a sender that could not publish them).
@@ -151,30 +237,21 @@ struct DeliveryQueue: Sendable {
         let milliseconds = Int(olderThan.components.seconds * 1000)
         return try await pool.query(
             """
-            SELECT notification_id, payload, trace_parent, report_result, attempts, last_error, report_at
-            FROM notifier_messages
+            SELECT \(sql: Report.columns) FROM notifier_messages
             WHERE report_result IS NOT NULL AND report_at < now() - \(milliseconds) * interval '1 millisecond'
             ORDER BY report_at LIMIT \(limit)
             """
-        ).decode((UUID, String, String?, String, Int, String?, Date).self).map {
-            Report(
-                notificationId: $0.0, payload: $0.1, trace: $0.2, result: NotificationDelivery.Result(rawValue: $0.3) ?? .failed,
-                attempt: $0.4, error: $0.5, at: $0.6)
-        }
+        ).map(Report.init)
     }
 
     /// The report recorded for a message now (read right after `record`).
     func report(for notificationId: UUID) async throws -> Report? {
         try await pool.query(
             """
-            SELECT notification_id, payload, trace_parent, report_result, attempts, last_error, report_at
-            FROM notifier_messages WHERE notification_id = \(notificationId) AND report_result IS NOT NULL
+            SELECT \(sql: Report.columns) FROM notifier_messages
+            WHERE notification_id = \(notificationId) AND report_result IS NOT NULL
             """
-        ).decode((UUID, String, String?, String, Int, String?, Date).self).first.map {
-            Report(
-                notificationId: $0.0, payload: $0.1, trace: $0.2, result: NotificationDelivery.Result(rawValue: $0.3) ?? .failed,
-                attempt: $0.4, error: $0.5, at: $0.6)
-        }
+        ).first.map(Report.init)
     }
 
     /// Clears a published report, unless a newer one replaced it meanwhile.

@@ -5,9 +5,9 @@ import Kafka
 import Logging
 import ServiceSupport
 
-/// Publishes delivery reports (`NotificationDelivery`, on `approvals.internal`) for the orchestrator: each right
-/// after its outcome is recorded, and, every few seconds, those that could not be published then (the broker was
-/// away, the sender stopped). A report's `eventId` is derived from the notification, the result and the attempt,
+/// Publishes delivery reports (`NotificationDelivery` or `WebhookDelivery`, on `approvals.internal`) for the
+/// orchestrator: each right after its outcome is recorded, and, every few seconds, those that could not be published
+/// then (the broker was away, the sender stopped). A report's `eventId` is derived from the notification, the result and the attempt,
 /// so one published twice is applied once. Also prunes finished messages after `retention`.
 struct DeliveryReporter: Sendable {
     let queue: DeliveryQueue
@@ -51,13 +51,26 @@ struct DeliveryReporter: Sendable {
     }
 
     private func publish(_ report: DeliveryQueue.Report, trace: TraceContext) async throws {
-        let notification = try GreenlightJSON.decoder().decode(NotificationRequested.self, from: Data(report.payload.utf8))
-        let event = NotificationDelivery(
-            eventId: Self.eventId(notification: report.notificationId, result: report.result, attempt: report.attempt),
-            requestId: notification.requestId, notificationId: report.notificationId, approver: notification.approver,
-            kind: notification.kind ?? .request, result: report.result, attempt: report.attempt, error: report.error,
-            at: report.at)
-        try await KafkaEventPublisher(producer: producer, deadline: .seconds(10)).publish(event, trace: trace)
+        let publisher = KafkaEventPublisher(producer: producer, deadline: .seconds(10))
+        let eventId = Self.eventId(notification: report.notificationId, result: report.result, attempt: report.attempt)
+        switch report.kind {
+        case .notification:
+            let notification = try GreenlightJSON.decoder().decode(NotificationRequested.self, from: Data(report.payload.utf8))
+            try await publisher.publish(
+                NotificationDelivery(
+                    eventId: eventId, requestId: notification.requestId, notificationId: report.notificationId,
+                    approver: notification.approver, kind: notification.kind ?? .request, result: report.result,
+                    attempt: report.attempt, error: report.error, at: report.at),
+                trace: trace)
+        case .webhook:
+            let webhook = try GreenlightJSON.decoder().decode(WebhookRequested.self, from: Data(report.payload.utf8))
+            try await publisher.publish(
+                WebhookDelivery(
+                    eventId: eventId, requestId: webhook.requestId, webhookId: webhook.webhookId, eventType: webhook.eventType,
+                    attempt: report.attempt, result: WebhookDelivery.Result(rawValue: report.result.rawValue) ?? .failed,
+                    statusCode: report.statusCode, error: report.error, at: report.at),
+                trace: trace)
+        }
         try await queue.clearReport(report)
     }
 

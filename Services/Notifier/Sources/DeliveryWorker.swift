@@ -19,7 +19,8 @@ import ServiceSupport
 struct DeliveryWorker: Sendable {
     let queue: DeliveryQueue
     let smtp: SMTPClient
-    let webhook: WebhookDelivery
+    let webhook: WebhookPoster
+    let callbacks: CallbackDelivery
     let reporter: DeliveryReporter
     let producer: KafkaProducer
     let configuration: NotifierConfiguration
@@ -49,6 +50,7 @@ struct DeliveryWorker: Sendable {
 
     /// One attempt at a claimed message.
     func deliver(_ claim: DeliveryQueue.Claim) async throws {
+        if claim.kind == .webhook { return try await deliverWebhook(claim) }
         let notification: NotificationRequested
         let token: String
         do {
@@ -113,36 +115,43 @@ struct DeliveryWorker: Sendable {
         _ notification: NotificationRequested, token: String, channel: NotificationChannel, claim: DeliveryQueue.Claim,
         trace: TraceContext
     ) async -> DeliveryFailure? {
-        let queue = self.queue
-        return await withTaskGroup(of: DeliveryFailure??.self) { group in
-            group.addTask {
-                switch channel {
-                case .email:
-                    let mail =
-                        notification.kind == .receipt
-                        ? ReceiptEmail.make(for: notification, from: configuration.mailFrom, templates: configuration.templates)
-                        : ApprovalEmail.make(
-                            for: notification, linkToken: token, publicURL: configuration.publicURL, from: configuration.mailFrom,
-                            templates: configuration.templates)
-                    do {
-                        try await smtp.send(mail)
-                        return .some(nil)
-                    } catch {
-                        let smtpError = error as? SMTPError ?? SMTPError(.connectionFailed, "\(error)")
-                        return DeliveryFailure(description: "\(smtpError)", isPermanent: smtpError.isPermanent)
-                    }
-                case .webhook:
-                    let body = WebhookMessage.make(for: notification, linkToken: token, publicURL: configuration.publicURL)
-                    do throws(WebhookError) {
-                        try await webhook.post(body)
-                        return .some(nil)
-                    } catch {
-                        return DeliveryFailure(description: "\(error)", isPermanent: error.isPermanent)
-                    }
+        await keepingClaim(claim, whileCancelled: DeliveryFailure(description: "the send was cancelled", isPermanent: false)) {
+            switch channel {
+            case .email:
+                let mail =
+                    notification.kind == .receipt
+                    ? ReceiptEmail.make(for: notification, from: configuration.mailFrom, templates: configuration.templates)
+                    : ApprovalEmail.make(
+                        for: notification, linkToken: token, publicURL: configuration.publicURL, from: configuration.mailFrom,
+                        templates: configuration.templates)
+                do {
+                    try await smtp.send(mail)
+                    return nil
+                } catch {
+                    let smtpError = error as? SMTPError ?? SMTPError(.connectionFailed, "\(error)")
+                    return DeliveryFailure(description: "\(smtpError)", isPermanent: smtpError.isPermanent)
+                }
+            case .webhook:
+                let body = WebhookMessage.make(for: notification, linkToken: token, publicURL: configuration.publicURL)
+                do throws(WebhookError) {
+                    try await webhook.post(body)
+                    return nil
+                } catch {
+                    return DeliveryFailure(description: "\(error)", isPermanent: error.isPermanent)
                 }
             }
+        }
+    }
+
+    /// Runs one send while renewing the claim: a long send keeps it; a sender that died loses it within one lease.
+    /// `whileCancelled` is the answer when the task is cancelled before the send ends.
+    func keepingClaim<Result: Sendable>(
+        _ claim: DeliveryQueue.Claim, whileCancelled: Result, _ send: @escaping @Sendable () async -> Result
+    ) async -> Result {
+        let queue = self.queue
+        return await withTaskGroup(of: Result?.self) { group in
+            group.addTask { await send() }
             group.addTask {
-                // A long send keeps its claim; a sender that died loses it within one lease.
                 while (try? await Task.sleep(for: queue.claimLease / 3)) != nil {
                     _ = try? await queue.renew(claim)
                 }
@@ -152,15 +161,15 @@ struct DeliveryWorker: Sendable {
             while let next = await group.next() {
                 if let result = next { return result }
             }
-            return DeliveryFailure(description: "the send was cancelled", isPermanent: false)
+            return whileCancelled
         }
     }
 
     /// Records the outcome, retrying while the database is away (an accepted message must be recorded, or it would
     /// be sent again).
-    func record(_ claim: DeliveryQueue.Claim, _ outcome: DeliveryQueue.Outcome) async throws {
+    func record(_ claim: DeliveryQueue.Claim, _ outcome: DeliveryQueue.Outcome, statusCode: Int? = nil) async throws {
         try await Backoff().retrying("Recording a delivery", logger: logger) {
-            try await queue.record(outcome, of: claim)
+            try await queue.record(outcome, of: claim, statusCode: statusCode)
         }
     }
 

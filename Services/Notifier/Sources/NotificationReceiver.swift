@@ -6,9 +6,9 @@ import Logging
 import ServiceSupport
 
 /// Consumes `approvals.notifications` into the delivery queue: each batch of a partition is stored (once per
-/// notification id) before its offsets are committed, and the senders are woken. Nothing here waits for a mail
-/// server, so a mail outage never holds up a partition. A message that is not a notification goes to the
-/// dead-letter topic.
+/// notification or outcome webhook, by event id) before its offsets are committed, and the senders are woken. Nothing
+/// here waits for a mail server or a webhook receiver, so an outage of one never holds up a partition. A message that
+/// is neither goes to the dead-letter topic.
 struct NotificationReceiver: Sendable {
     let consumer: KafkaConsumer
     let producer: KafkaProducer
@@ -26,7 +26,25 @@ struct NotificationReceiver: Sendable {
 
     func receive(_ messages: [KafkaMessage]) async throws {
         var incoming: [DeliveryQueue.Incoming] = []
+        var webhooks: [DeliveryQueue.IncomingWebhook] = []
         for message in messages {
+            if Self.isWebhook(message) {
+                let webhook: WebhookRequested
+                do {
+                    webhook = try GreenlightJSON.decoder().decode(WebhookRequested.self, from: Data(message.value))
+                } catch {
+                    try await DeadLetterPublisher(producer: producer, service: "notifier", logger: logger).publish(
+                        message, reason: "not a WebhookRequested: \(DecodingErrorDescription.describe(error))")
+                    continue
+                }
+                let trace = await message.withConsumerSpan("process \(message.topic)") { $0 }
+                webhooks.append(
+                    DeliveryQueue.IncomingWebhook(
+                        webhook: webhook, payload: String(decoding: message.value, as: UTF8.self), trace: trace.traceparent,
+                        partition: message.partition, offset: message.offset,
+                        replayed: message.header("greenlight-replayed-from") != nil))
+                continue
+            }
             let notification: NotificationRequested
             do {
                 (notification, _) = try NotificationDecoding.decode(message.value, keys: configuration.linkKeys)
@@ -48,10 +66,21 @@ struct NotificationReceiver: Sendable {
                     replayed: message.header("greenlight-replayed-from") != nil))
         }
         // The database away pauses this partition (nothing is lost: the offsets wait too).
-        try await Backoff().retrying("Storing notifications", logger: logger) { try await queue.insert(incoming) }
+        try await Backoff().retrying("Storing notifications", logger: logger) {
+            try await queue.insert(incoming)
+            try await queue.insert(webhooks)
+        }
         wakeUp.signal()
     }
+
+    private struct TypeProbe: Decodable { var type: String? }
+
+    /// Whether the message is a `WebhookRequested` (everything else here should be a `NotificationRequested`).
+    static func isWebhook(_ message: KafkaMessage) -> Bool {
+        (try? JSONDecoder().decode(TypeProbe.self, from: Data(message.value)))?.type == WebhookRequested.eventType
+    }
 }
+
 
 /// Reads `NotificationRequested` (version 2) with the approver's link token.
 enum NotificationDecoding {

@@ -17,6 +17,12 @@ public struct NotifierConfiguration: Sendable {
     public var linkKeys: LinkKeyring
     /// Where webhook notifications are POSTed (`GREENLIGHT_WEBHOOK_URL`); nil when none is configured.
     public var webhookURL: String?
+    /// The deployment's `whsec_` secret that signs outcome webhooks (`GREENLIGHT_CALLBACK_SECRET`) when a request
+    /// brings none of its own; nil when unset.
+    public var callbackSecret: String?
+    /// Whether outcome webhooks may go to private, loopback and link-local addresses
+    /// (`GREENLIGHT_CALLBACK_ALLOW_PRIVATE`).
+    public var callbackAllowPrivate: Bool
     /// How many messages are sent at once (`GREENLIGHT_NOTIFIER_SENDERS`), each on its own SMTP connection.
     public var senders: Int
     /// The first wait before a message that failed for now is tried again, and the longest
@@ -47,6 +53,8 @@ public struct NotifierConfiguration: Sendable {
         if !webhook.isEmpty, !(webhook.hasPrefix("https://") || webhook.hasPrefix("http://")) || URL(string: webhook)?.host == nil {
             reader.report("GREENLIGHT_WEBHOOK_URL must be an http:// or https:// URL such as https://hooks.slack.com/services/…")
         }
+        let callbackSecret = readCallbackSecret(&reader)
+        let callbackAllowPrivate = readCallbackAllowPrivate(&reader)
         let senders = reader.int("GREENLIGHT_NOTIFIER_SENDERS", default: 4, range: 1...64)
         let retryInitial = reader.int("GREENLIGHT_NOTIFY_RETRY_INITIAL_MS", default: 2000, range: 10...600_000)
         let retryMax = reader.int("GREENLIGHT_NOTIFY_RETRY_MAX_MS", default: 300_000, range: 10...3_600_000)
@@ -58,7 +66,8 @@ public struct NotifierConfiguration: Sendable {
         try reader.validate()
         return NotifierConfiguration(
             common: common, database: database!, smtp: smtp!, mailFrom: from, publicURL: publicURL, linkKeys: linkKeys!,
-            webhookURL: webhook.isEmpty ? nil : webhook, senders: senders,
+            webhookURL: webhook.isEmpty ? nil : webhook, callbackSecret: callbackSecret,
+            callbackAllowPrivate: callbackAllowPrivate, senders: senders,
             retryInitialDelay: .milliseconds(retryInitial), retryMaxDelay: .milliseconds(retryMax), retention: retention,
             templates: templates!, banner: reader.banner)
     }

@@ -45,5 +45,15 @@ public enum NotifierSchema {
                     ON notifier_messages (request_id, approver, channel, source_partition, source_offset)
                     WHERE status IN ('pending', 'sending');
                 """),
+        PostgresMigration(
+            version: 3, name: "outcome webhooks",
+            sql: """
+                -- A row is either a notification to an approver or an outcome webhook (a WebhookRequested, keyed by its
+                -- eventId, with approver and channel 'callback' so that one request's webhooks go in order); both are
+                -- claimed, retried and reported the same way. The receiver's last HTTP status goes in the report.
+                ALTER TABLE notifier_messages
+                    ADD COLUMN kind text NOT NULL DEFAULT 'notification' CHECK (kind IN ('notification', 'webhook')),
+                    ADD COLUMN last_status integer;
+                """),
     ]
 }

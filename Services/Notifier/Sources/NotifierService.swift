@@ -32,12 +32,15 @@ public enum NotifierService {
         let reporter = DeliveryReporter(queue: queue, producer: producer, logger: logger, retention: configuration.retention)
         let receiver = NotificationReceiver(
             consumer: consumer, producer: producer, queue: queue, configuration: configuration, wakeUp: wakeUp, logger: logger)
-        let webhook = WebhookDelivery(url: configuration.webhookURL, logger: logger)
+        let webhook = WebhookPoster(url: configuration.webhookURL, logger: logger)
+        let callbacks = CallbackDelivery(
+            defaultSecret: configuration.callbackSecret, allowPrivate: configuration.callbackAllowPrivate)
         let schedule = Backoff(initial: configuration.retryInitialDelay, maximum: configuration.retryMaxDelay)
         // One SMTP connection per sender, reused from message to message.
         let senders = (0..<configuration.senders).map { _ in
             DeliveryWorker(
-                queue: queue, smtp: SMTPClient(configuration: configuration.smtp), webhook: webhook, reporter: reporter,
+                queue: queue, smtp: SMTPClient(configuration: configuration.smtp), webhook: webhook, callbacks: callbacks,
+                reporter: reporter,
                 producer: producer, configuration: configuration, schedule: schedule, wakeUp: wakeUp, logger: logger)
         }
 

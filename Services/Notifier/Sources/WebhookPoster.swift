@@ -94,8 +94,9 @@ struct WebhookError: Error, Sendable, CustomStringConvertible {
     }
 }
 
-/// POSTs webhook notifications to `GREENLIGHT_WEBHOOK_URL`, once per call; the delivery queue retries.
-struct WebhookDelivery: Sendable {
+/// POSTs webhooks, once per call (the delivery queue retries): webhook notifications to `GREENLIGHT_WEBHOOK_URL`,
+/// and outcome webhooks to a request's callback URL.
+struct WebhookPoster: Sendable {
     let url: String?
     let logger: Logger
 
@@ -108,33 +109,51 @@ struct WebhookDelivery: Sendable {
         return HTTPClient(eventLoopGroup: .singletonMultiThreadedEventLoopGroup, configuration: configuration)
     }()
 
+    /// The same for callback URLs, which a request names: it follows no redirect, since a redirect could lead to an
+    /// address the SSRF guard refuses (a 3xx is a failed attempt, as Standard Webhooks says).
+    static let callbackClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration.singletonConfiguration
+        configuration.tracing.tracer = nil
+        configuration.redirectConfiguration = .disallow
+        return HTTPClient(eventLoopGroup: .singletonMultiThreadedEventLoopGroup, configuration: configuration)
+    }()
+
+    /// A webhook notification to `GREENLIGHT_WEBHOOK_URL`.
     func post(_ body: Data) async throws(WebhookError) {
         guard let url else {
             throw WebhookError(
                 status: nil, reason: "no webhook is configured: set GREENLIGHT_WEBHOOK_URL for the notifier", configured: false)
         }
+        let status = try await Self.post(body, to: url, client: Self.client)
+        guard (200..<300).contains(status.code) else {
+            throw WebhookError(status: status.code, reason: status.answer)
+        }
+    }
+
+    /// One POST with `headers`, within `timeout`; the status and the start of the answer, whatever the status.
+    static func post(
+        _ body: Data, to url: String, contentType: String = "application/json", headers: [(name: String, value: String)] = [],
+        client: HTTPClient, timeout: TimeAmount = .seconds(15)
+    ) async throws(WebhookError) -> (code: Int, answer: String) {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "Content-Type", value: contentType)
         request.headers.add(name: "User-Agent", value: "greenlight-notifier")
+        for header in headers { request.headers.add(name: header.name, value: header.value) }
         request.body = .bytes(ByteBuffer(bytes: body))
-        let status: Int
-        let answer: ByteBuffer
         do {
-            (status, answer) = try await withSpan("POST webhook", ofKind: .client) { span in
+            return try await withSpan("POST webhook", ofKind: .client) { span in
                 span.attributes["http.request.method"] = "POST"
                 span.attributes["server.address"] = URL(string: url)?.host
                 // The span's `traceparent` lets the receiving system join the request's trace.
                 if let trace = span.context.traceContext { request.headers.add(name: TraceContext.headerName, value: trace.traceparent) }
-                let response = try await Self.client.execute(request, timeout: .seconds(15))
+                let response = try await client.execute(request, timeout: timeout)
                 span.attributes["http.response.status_code"] = Int(response.status.code)
-                return (Int(response.status.code), try await response.body.collect(upTo: 64 * 1024))
+                let answer = try await response.body.collect(upTo: 64 * 1024)
+                return (Int(response.status.code), String(String(buffer: answer).prefix(200)))
             }
         } catch {
             throw WebhookError(status: nil, reason: "\(error)")
-        }
-        guard (200..<300).contains(status) else {
-            throw WebhookError(status: status, reason: String(String(buffer: answer).prefix(200)))
         }
     }
 }
