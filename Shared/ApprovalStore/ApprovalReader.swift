@@ -34,6 +34,17 @@ public struct ApprovalReader: Sendable {
                 result: NotificationDelivery.Result(rawValue: $0.2) ?? .failed, attempts: $0.3, error: $0.4, at: $0.5)
         }
         status.notifications = deliveries.isEmpty ? nil : deliveries
+        let webhooks = try await pool.query(
+            """
+            SELECT webhook_id, event_type, result, attempts, status_code, error, at FROM webhook_deliveries
+            WHERE request_id = \(requestId) ORDER BY at
+            """
+        ).decode((String, String?, String, Int, Int?, String?, Date).self).map {
+            WebhookStatus(
+                webhookId: $0.0, eventType: $0.1, result: WebhookDelivery.Result(rawValue: $0.2) ?? .failed, attempts: $0.3,
+                statusCode: $0.4, error: $0.5, at: $0.6)
+        }
+        status.webhooks = webhooks.isEmpty ? nil : webhooks
         return status
     }
 

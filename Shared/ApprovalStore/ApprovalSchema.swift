@@ -175,5 +175,22 @@ public enum ApprovalSchema {
                 ALTER TABLE approval_requests ADD COLUMN content jsonb, ADD COLUMN response jsonb;
                 ALTER TABLE approval_votes ADD COLUMN response jsonb;
                 """),
+        PostgresMigration(
+            version: 12, name: "outcome webhook deliveries",
+            sql: """
+                -- The latest report on each outcome webhook of a request (its Standard Webhooks id), from the
+                -- notifiers: delivered, retrying or failed, after how many attempts, and the receiver's last status.
+                CREATE TABLE webhook_deliveries (
+                    webhook_id  text PRIMARY KEY,
+                    request_id  text NOT NULL,
+                    event_type  text,
+                    result      text NOT NULL CHECK (result IN ('delivered', 'retrying', 'failed')),
+                    attempts    integer NOT NULL,
+                    status_code integer,
+                    error       text,
+                    at          timestamptz NOT NULL
+                );
+                CREATE INDEX webhook_deliveries_request ON webhook_deliveries (request_id);
+                """),
     ]
 }

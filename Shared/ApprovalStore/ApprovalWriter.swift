@@ -81,6 +81,20 @@ public struct ApprovalWriter: Sendable {
             """)
     }
 
+    /// Keeps an outcome webhook's report, unless a later attempt's is already kept.
+    public func queueWebhookDelivery(_ report: WebhookDelivery) {
+        connection.queue(
+            """
+            INSERT INTO webhook_deliveries (webhook_id, request_id, event_type, result, attempts, status_code, error, at)
+            VALUES (\(report.webhookId), \(report.requestId), \(report.eventType), \(report.result.rawValue), \(report.attempt),
+                    \(report.statusCode), \(report.error), \(report.at))
+            ON CONFLICT (webhook_id) DO UPDATE
+            SET result = EXCLUDED.result, attempts = EXCLUDED.attempts, status_code = EXCLUDED.status_code,
+                error = EXCLUDED.error, at = EXCLUDED.at
+            WHERE webhook_deliveries.attempts <= EXCLUDED.attempts
+            """)
+    }
+
     /// Names the secret of every link made before links kept their secret's id: the orchestrator's secret at its
     /// first start on this release, which made them (rotation needs that release). How many were named.
     @discardableResult

@@ -20,11 +20,13 @@ public enum GreenlightDatabase {
         try await PostgresMigrator.requireCurrent(pool, component: ApprovalSchema.component, migrations: ApprovalSchema.migrations)
     }
 
-    /// What intake and the callback receiver read: requests, links, decisions, votes and deliveries, and the engine's
-    /// executions, callbacks and history (status and history pages), and the outbox (to keep a request's events in order).
+    /// What intake and the callback receiver read: requests, links, decisions, votes and deliveries (of notifications
+    /// and outcome webhooks), and the engine's executions, callbacks and history (status and history pages), and the
+    /// outbox (to keep a request's events in order).
     static let readerTables = [
         "greenlight_migrations", "approval_requests", "link_tokens", "decision_attempts", "approval_votes",
-        "notification_deliveries", "durable_executions", "durable_callbacks", "durable_history", "durable_outbox",
+        "notification_deliveries", "webhook_deliveries", "durable_executions", "durable_callbacks", "durable_history",
+        "durable_outbox",
     ]
 
     /// Names that mean more than one role (`public`: every role) or whoever is connected: never granted to.

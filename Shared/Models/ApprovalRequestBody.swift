@@ -363,6 +363,8 @@ public struct RequestStatusBody: Codable, Sendable, Equatable {
     public var votes: [ApprovalVote]?
     /// How each notification fared, latest report first per message.
     public var notifications: [NotificationStatus]?
+    /// How each outcome webhook fared (the latest report per webhook); nil when there were none.
+    public var webhooks: [WebhookStatus]?
     public var title: String?
     public var details: JSONValue?
     public var links: [RequestLink]?

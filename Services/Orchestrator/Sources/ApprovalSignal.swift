@@ -15,6 +15,8 @@ public enum ApprovalSignal: Codable, Sendable, Equatable {
     case delivery(NotificationDelivery)
     /// Email an approver what became of their decision.
     case receipt(DecisionReceiptRequested)
+    /// A notifier's report on one attempt at an outcome webhook: delivered, retrying or failed.
+    case webhook(WebhookDelivery)
 
     /// The signal an inbound event is, if it is one (a request starts the workflow; a callback command goes to the
     /// callback it names).
@@ -25,6 +27,7 @@ public enum ApprovalSignal: Codable, Sendable, Equatable {
         case .resendRequested(let resend): self = .resend(resend)
         case .notificationDelivery(let report): self = .delivery(report)
         case .receiptRequested(let ask): self = .receipt(ask)
+        case .webhookDelivery(let report): self = .webhook(report)
         case .approvalRequested, .callbackCommand: return nil
         }
     }
@@ -38,6 +41,7 @@ public enum ApprovalSignal: Codable, Sendable, Equatable {
         case ResendRequested.eventType: self = .resend(try value.decode(ResendRequested.self))
         case NotificationDelivery.eventType: self = .delivery(try value.decode(NotificationDelivery.self))
         case DecisionReceiptRequested.eventType: self = .receipt(try value.decode(DecisionReceiptRequested.self))
+        case WebhookDelivery.eventType: self = .webhook(try value.decode(WebhookDelivery.self))
         default:
             throw DecodingError.dataCorrupted(
                 .init(codingPath: decoder.codingPath, debugDescription: "\"\(type)\" is not a signal of the approval workflow"))
@@ -52,6 +56,7 @@ public enum ApprovalSignal: Codable, Sendable, Equatable {
         case .resend(let event): try value.encode(event)
         case .delivery(let event): try value.encode(event)
         case .receipt(let event): try value.encode(event)
+        case .webhook(let event): try value.encode(event)
         }
     }
 

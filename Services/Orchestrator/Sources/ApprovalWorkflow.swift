@@ -22,11 +22,17 @@ public struct ApprovalWorkflow: Workflow {
     let linkSecret: LinkSecret
     /// Four eyes (`GREENLIGHT_FOUR_EYES`): the person who requested an approval cannot decide it.
     let fourEyes: Bool
+    /// Where outcome webhooks go when a request names no `callbackUrl`, and for how long they are tried.
+    let callbacks: CallbackSettings
     let logger: Logger
 
-    public init(linkSecret: LinkSecret, fourEyes: Bool = true, logger: Logger = Logger(label: "greenlight.approval")) {
+    public init(
+        linkSecret: LinkSecret, fourEyes: Bool = true, callbacks: CallbackSettings = CallbackSettings(),
+        logger: Logger = Logger(label: "greenlight.approval")
+    ) {
         self.linkSecret = linkSecret
         self.fourEyes = fourEyes
+        self.callbacks = callbacks
         self.logger = logger
     }
 
@@ -36,7 +42,7 @@ public struct ApprovalWorkflow: Workflow {
         let callback = try await context.createCallback(
             Self.callbackName, timeout: .seconds(request.timeoutSeconds),
             heartbeatTimeout: request.heartbeatTimeoutSeconds.map { .seconds($0) })
-        let messages = Messages(request: request, executionId: context.executionId, expiresAt: expiresAt)
+        let messages = Messages(request: request, executionId: context.executionId, expiresAt: expiresAt, callbacks: callbacks)
 
         _ = try await context.step("record-request") { step in
             let recorded = try await ApprovalWriter(step.connection).insertRequest(
@@ -166,6 +172,12 @@ public struct ApprovalWorkflow: Workflow {
 
             case .signal(.receipt(let ask)):
                 try await besideStep("send-receipt") { step in try await sendReceipt(ask, request: request, step) }
+
+            case .signal(.webhook(let report)):
+                try await besideStep("record-webhook") { step in
+                    record(report, step)
+                    return report.result
+                }
             }
         }
         let outcome = verdict!
@@ -196,8 +208,9 @@ public struct ApprovalWorkflow: Workflow {
         }
     }
 
-    /// After the request ended: a decision is refused as too late, a delivery report is still recorded and a
-    /// receipt still sent; a cancellation or a resend has nothing left to act on.
+    /// After the request ended: a decision is refused as too late, a delivery report (of a notification, or of an
+    /// outcome webhook, which mostly come after the end) is still recorded and a receipt still sent; a cancellation or
+    /// a resend has nothing left to act on.
     public func signalAfterEnd(_ signal: ApprovalSignal, status: ExecutionStatus, input request: ApprovalRequested, step: StepContext)
         async throws
     {
@@ -215,6 +228,8 @@ public struct ApprovalWorkflow: Workflow {
             try await record(report, step)
         case .receipt(let ask):
             _ = try await sendReceipt(ask, request: request, step)
+        case .webhook(let report):
+            record(report, step)
         }
     }
 
@@ -230,7 +245,7 @@ public struct ApprovalWorkflow: Workflow {
                 errorType: error.errorType, errorMessage: error.errorMessage, completedAt: step.now)
             writer.queueLinkTokenExpiry(requestId: request.requestId, at: step.now)
         }
-        let messages = Messages(request: request, executionId: step.executionId, expiresAt: step.now)
+        let messages = Messages(request: request, executionId: step.executionId, expiresAt: step.now, callbacks: callbacks)
         try await messages.lifecycle(.completed, step, status: .failed)
         _ = try await messages.outcome(
             ApprovalCompleted(
@@ -406,11 +421,13 @@ public struct ApprovalWorkflow: Workflow {
 
     // MARK: - Messages
 
-    /// The messages about one request: every notification to an approver and every lifecycle stage, built here.
+    /// The messages about one request: every notification to an approver, every lifecycle stage and the outcome, and
+    /// their webhooks (`webhook`), built here.
     struct Messages: Sendable {
         let request: ApprovalRequested
         let executionId: UUID
         let expiresAt: Date
+        let callbacks: CallbackSettings
 
         func notify(_ approver: String, nonce: UUID, linkKey: String?, kind: NotificationKind, _ step: StepContext) async throws {
             try await step.emit(
@@ -431,6 +448,7 @@ public struct ApprovalWorkflow: Workflow {
             result.metadata = request.metadata
             result.actionDigest = request.action?.digest
             try await step.emit(topic: Topic.outcomes.rawValue, key: request.requestId, event: result)
+            try await webhook(result, step)
             return result
         }
 
@@ -439,12 +457,12 @@ public struct ApprovalWorkflow: Workflow {
             _ stage: ApprovalLifecycle.Stage, _ step: StepContext, at: Date? = nil, approvers: [String]? = nil,
             status: ApprovalStatus? = nil, decision: (Decision, by: String, channel: DecisionChannel?)? = nil
         ) async throws {
-            try await step.emit(
-                topic: Topic.lifecycle.rawValue, key: request.requestId,
-                event: ApprovalLifecycle(
-                    requestId: request.requestId, executionId: executionId, stage: stage, at: at ?? step.now,
-                    approvers: approvers, decision: decision?.0, decidedBy: decision?.by, channel: decision?.channel,
-                    status: status, metadata: request.metadata))
+            let event = ApprovalLifecycle(
+                requestId: request.requestId, executionId: executionId, stage: stage, at: at ?? step.now, approvers: approvers,
+                decision: decision?.0, decidedBy: decision?.by, channel: decision?.channel, status: status,
+                metadata: request.metadata)
+            try await step.emit(topic: Topic.lifecycle.rawValue, key: request.requestId, event: event)
+            try await webhook(event, step)
         }
     }
 

@@ -14,6 +14,9 @@ public struct OrchestratorConfiguration: Sendable {
     public var inboxRetention: Duration
     /// Whether a request's requester is refused as its decider (`GREENLIGHT_FOUR_EYES`).
     public var fourEyes: Bool
+    /// Where outcome webhooks go for requests that name no `callbackUrl` (`GREENLIGHT_CALLBACK_URL`; none when unset),
+    /// and how long each is retried (`GREENLIGHT_CALLBACK_MAX_AGE_SECONDS`).
+    public var callbacks: CallbackSettings
     public var banner: String
 
     public static func load(_ environment: [String: String]) throws -> OrchestratorConfiguration {
@@ -24,9 +27,16 @@ public struct OrchestratorConfiguration: Sendable {
         let linkSecret = readLinkSecret(&reader)
         let inboxRetention = readInboxRetention(&reader)
         let fourEyes = readFourEyes(&reader)
+        // A URL may carry its receiver's credential in its path or query: masked in the banner.
+        let callbackURL = reader.optional("GREENLIGHT_CALLBACK_URL", secret: true)
+        if let callbackURL, let refusal = CallbackAddress.refusal(url: callbackURL, allowPrivate: true) {
+            reader.report("GREENLIGHT_CALLBACK_URL \(refusal)")
+        }
+        let callbackMaxAge = readCallbackMaxAge(&reader)
         try reader.validate()
         return OrchestratorConfiguration(
             common: common, database: database!, pollInterval: .milliseconds(pollMilliseconds), linkSecret: linkSecret!,
-            inboxRetention: inboxRetention, fourEyes: fourEyes, banner: reader.banner)
+            inboxRetention: inboxRetention, fourEyes: fourEyes,
+            callbacks: CallbackSettings(defaultURL: callbackURL, maxAgeSeconds: callbackMaxAge), banner: reader.banner)
     }
 }
