@@ -16,6 +16,8 @@ public struct IntakeConfiguration: Sendable {
     public var submitRateLimit: Int
     /// Requests an hour that may email one address (`GREENLIGHT_RECIPIENT_RATE_LIMIT`, 0: none).
     public var recipientRateLimit: Int
+    /// Whether a `callbackUrl` may name a private, loopback or link-local address (`GREENLIGHT_CALLBACK_ALLOW_PRIVATE`).
+    public var callbackAllowPrivate: Bool
     public var banner: String
 
     public static func load(_ environment: [String: String]) throws -> IntakeConfiguration {
@@ -33,10 +35,11 @@ public struct IntakeConfiguration: Sendable {
         let fourEyes = readFourEyes(&reader)
         let submitRateLimit = reader.int("GREENLIGHT_SUBMIT_RATE_LIMIT", default: 600, range: 0...1_000_000)
         let recipientRateLimit = reader.int("GREENLIGHT_RECIPIENT_RATE_LIMIT", default: 120, range: 0...1_000_000)
+        let callbackAllowPrivate = readCallbackAllowPrivate(&reader)
         try reader.validate()
         return IntakeConfiguration(
             common: common, database: database!, defaultApprover: approver, apiKeys: apiKeys,
             defaultChannel: channel ?? .email, fourEyes: fourEyes, submitRateLimit: submitRateLimit,
-            recipientRateLimit: recipientRateLimit, banner: reader.banner)
+            recipientRateLimit: recipientRateLimit, callbackAllowPrivate: callbackAllowPrivate, banner: reader.banner)
     }
 }

@@ -67,14 +67,18 @@ public struct IntakeRoutes: Sendable {
     let submitLimiter: RateLimiter?
     /// Requests that may email one address; nil: no limit.
     let recipientLimiter: RateLimiter?
+    /// Whether a `callbackUrl` may name a private, loopback or link-local address (`GREENLIGHT_CALLBACK_ALLOW_PRIVATE`).
+    let callbackAllowPrivate: Bool
     let now: @Sendable () -> Date
 
     public init(
         publisher: any EventPublishing, statuses: any ApprovalStatusReading, defaultApprover: String,
         defaultChannel: NotificationChannel = .email,
         apiKeys: APIKeys = APIKeys([]), fourEyes: Bool = true, submitLimiter: RateLimiter? = nil,
-        recipientLimiter: RateLimiter? = nil, now: @escaping @Sendable () -> Date = Date.init
+        recipientLimiter: RateLimiter? = nil, callbackAllowPrivate: Bool = false,
+        now: @escaping @Sendable () -> Date = Date.init
     ) {
+        self.callbackAllowPrivate = callbackAllowPrivate
         self.submitLimiter = submitLimiter
         self.recipientLimiter = recipientLimiter
         self.publisher = publisher
@@ -138,6 +142,7 @@ public struct IntakeRoutes: Sendable {
         }
         let validated = try Self.parse(Data(buffer: body), defaultApprover: defaultApprover, defaultChannel: defaultChannel)
         if fourEyes { try Self.checkFourEyes(validated) }
+        if !callbackAllowPrivate { try Self.checkCallbackAddress(validated) }
 
         let statusPath = "/v1/requests/\(validated.requestId)"
         let statuses = self.statuses

@@ -23,7 +23,8 @@ public enum IntakeService {
             apiKeys: configuration.apiKeys, fourEyes: configuration.fourEyes,
             submitLimiter: configuration.submitRateLimit > 0 ? RateLimiter(perMinute: configuration.submitRateLimit) : nil,
             recipientLimiter: configuration.recipientRateLimit > 0
-                ? RateLimiter(configuration.recipientRateLimit, per: .seconds(3600)) : nil
+                ? RateLimiter(configuration.recipientRateLimit, per: .seconds(3600)) : nil,
+            callbackAllowPrivate: configuration.callbackAllowPrivate
         ).register(on: router)
 
         let server = makeHTTPServer(
