@@ -17,7 +17,7 @@ extension DeliveryQueueTests {
             eventType: ApprovalCompleted.eventType, body: #"{"requestId":"\#(requestId)","status":"approved"}"#,
             createdAt: Date(), expiresAt: Date().addingTimeInterval(expiresIn))
         return DeliveryQueue.IncomingWebhook(
-            webhook: event, payload: String(decoding: try! GreenlightJSON.encode(event), as: UTF8.self), trace: nil,
+            event: event, payload: String(decoding: try! GreenlightJSON.encode(event), as: UTF8.self), trace: nil,
             partition: 0, offset: 9, replayed: false)
     }
 
@@ -33,28 +33,28 @@ extension DeliveryQueueTests {
         try await h.queue.insert([message])
         try await h.queue.insert([message])
         #expect(try await h.deliverDue() == 1)
-        #expect(try await h.row(message.webhook.eventId).status == "pending")
+        #expect(try await h.row(message.event.eventId).status == "pending")
         // Not before its back-off.
         #expect(try await h.deliverDue() == 0)
         for _ in 0..<2 {
-            try await makeDue(message.webhook.eventId, in: h)
+            try await makeDue(message.event.eventId, in: h)
             #expect(try await h.deliverDue() == 1)
         }
-        #expect(try await h.row(message.webhook.eventId).status == "sent")
+        #expect(try await h.row(message.event.eventId).status == "sent")
         #expect(try await h.deliverDue() == 0)
-        #expect(receiver.bodies == [Data(message.webhook.body.utf8)])
+        #expect(receiver.bodies == [Data(message.event.body.utf8)])
         // Each attempt carries the same id and a signature over its own timestamp that verifies with the secret.
         let verifier = try StandardWebhook(secret: Self.callbackSecret, setting: "test")
         #expect(receiver.attempts.count == 3)
         for headers in receiver.attempts {
-            #expect(headers["webhook-id"] == message.webhook.webhookId)
+            #expect(headers["webhook-id"] == message.event.webhookId)
             try verifier.verify(
                 id: try #require(headers["webhook-id"]), timestamp: try #require(headers["webhook-timestamp"]),
-                signatures: try #require(headers["webhook-signature"]), body: Data(message.webhook.body.utf8))
+                signatures: try #require(headers["webhook-signature"]), body: Data(message.event.body.utf8))
         }
         let reports = try await h.reports(of: WebhookDelivery.self)
         #expect(reports.map { "\($0.result.rawValue) \($0.attempt) \($0.statusCode ?? 0)" } == ["retrying 1 500", "retrying 2 500", "delivered 3 200"])
-        #expect(reports.allSatisfy { $0.webhookId == message.webhook.webhookId && $0.requestId == message.webhook.requestId })
+        #expect(reports.allSatisfy { $0.webhookId == message.event.webhookId && $0.requestId == message.event.requestId })
         #expect(Set(reports.map(\.eventId)).count == 3)
         await h.stop()
         await receiver.stop()
@@ -67,10 +67,10 @@ extension DeliveryQueueTests {
         let expired = webhook(to: receiver.url, expiresIn: -1)
         try await h.queue.insert([gone, expired])
         #expect(try await h.deliverDue() == 2)
-        #expect(try await h.row(gone.webhook.eventId).status == "failed")
-        #expect(try await h.row(gone.webhook.eventId).error?.contains("410") == true)
-        #expect(try await h.row(expired.webhook.eventId).status == "failed")
-        #expect(try await h.row(expired.webhook.eventId).error?.contains("GREENLIGHT_CALLBACK_MAX_AGE_SECONDS") == true)
+        #expect(try await h.row(gone.event.eventId).status == "failed")
+        #expect(try await h.row(gone.event.eventId).error?.contains("410") == true)
+        #expect(try await h.row(expired.event.eventId).status == "failed")
+        #expect(try await h.row(expired.event.eventId).error?.contains("GREENLIGHT_CALLBACK_MAX_AGE_SECONDS") == true)
         #expect(receiver.attempts.count == 1)
         let reports = try await h.reports(of: WebhookDelivery.self)
         #expect(Set(reports.map { "\($0.result.rawValue) \($0.statusCode.map(String.init) ?? "-")" }) == ["failed 410", "failed -"])
@@ -88,11 +88,11 @@ extension DeliveryQueueTests {
         let noSecret = webhook(to: "https://hooks.example.com/hook", secret: nil)
         try await h.queue.insert([literal, named, noSecret])
         #expect(try await h.deliverDue() == 3)
-        #expect(try await h.row(literal.webhook.eventId).error?.contains("loopback") == true)
-        #expect(try await h.row(literal.webhook.eventId).error?.contains("GREENLIGHT_CALLBACK_ALLOW_PRIVATE") == true)
-        #expect(try await h.row(named.webhook.eventId).error?.contains("hooks.example.com is a loopback address") == true)
-        #expect(try await h.row(noSecret.webhook.eventId).error?.contains("GREENLIGHT_CALLBACK_SECRET") == true)
-        for message in [literal, named, noSecret] { #expect(try await h.row(message.webhook.eventId).status == "failed") }
+        #expect(try await h.row(literal.event.eventId).error?.contains("loopback") == true)
+        #expect(try await h.row(literal.event.eventId).error?.contains("GREENLIGHT_CALLBACK_ALLOW_PRIVATE") == true)
+        #expect(try await h.row(named.event.eventId).error?.contains("hooks.example.com is a loopback address") == true)
+        #expect(try await h.row(noSecret.event.eventId).error?.contains("GREENLIGHT_CALLBACK_SECRET") == true)
+        for message in [literal, named, noSecret] { #expect(try await h.row(message.event.eventId).status == "failed") }
         #expect(receiver.attempts.isEmpty)
         // The secret is never in what is stored about the attempt, nor in its report.
         let reports = try await h.reports(of: WebhookDelivery.self)

@@ -13,9 +13,9 @@ struct DeliveryQueue: Sendable {
         Int(claimLease.components.seconds * 1000 + claimLease.components.attoseconds / 1_000_000_000_000_000)
     }
 
-    /// A notification as received from `approvals.notifications`.
-    struct Incoming: Sendable {
-        var notification: NotificationRequested
+    /// A notification or an outcome webhook as received from `approvals.notifications`.
+    struct Received<Event: Queueable>: Sendable {
+        var event: Event
         var payload: String
         var trace: String?
         var partition: Int32
@@ -24,15 +24,8 @@ struct DeliveryQueue: Sendable {
         var replayed: Bool
     }
 
-    /// An outcome webhook as received from `approvals.notifications`.
-    struct IncomingWebhook: Sendable {
-        var webhook: WebhookRequested
-        var payload: String
-        var trace: String?
-        var partition: Int32
-        var offset: Int64
-        var replayed: Bool
-    }
+    typealias Incoming = Received<NotificationRequested>
+    typealias IncomingWebhook = Received<WebhookRequested>
 
     /// What a row is: a notification to an approver, or an outcome webhook.
     enum Kind: String, Sendable {
@@ -40,60 +33,25 @@ struct DeliveryQueue: Sendable {
         case webhook
     }
 
-    /// Keeps each notification once, by its id: a redelivered one (the relay published it twice, the offset was not
+    /// Keeps each message once, by its event id: a redelivered one (the relay published it twice, the offset was not
     /// committed) changes nothing. A replayed one that had failed is tried again from the start.
-    func insert(_ messages: [Incoming]) async throws {
-        try await insert(
-            messages.map {
-                let n = $0.notification
-                return Row(
-                    id: n.eventId, kind: .notification, requestId: n.requestId, approver: n.approver,
-                    channel: (n.channel ?? .email).rawValue, deadline: n.expiresAt, payload: $0.payload, trace: $0.trace,
-                    partition: $0.partition, offset: $0.offset, replayed: $0.replayed)
-            })
-    }
-
-    /// Keeps each outcome webhook once, by its event id, the same way. One request's webhooks share an approver and a
-    /// channel (`callback`): they are delivered in the order they were published, as an approver's messages are.
-    func insert(_ webhooks: [IncomingWebhook]) async throws {
-        try await insert(
-            webhooks.map {
-                Row(
-                    id: $0.webhook.eventId, kind: .webhook, requestId: $0.webhook.requestId, approver: "callback",
-                    channel: "callback", deadline: $0.webhook.expiresAt, payload: $0.payload, trace: $0.trace,
-                    partition: $0.partition, offset: $0.offset, replayed: $0.replayed)
-            })
-    }
-
-    private struct Row {
-        var id: UUID
-        var kind: Kind
-        var requestId: String
-        var approver: String
-        var channel: String
-        var deadline: Date
-        var payload: String
-        var trace: String?
-        var partition: Int32
-        var offset: Int64
-        var replayed: Bool
-    }
-
-    private func insert(_ rows: [Row]) async throws {
-        guard !rows.isEmpty else { return }
+    func insert<Event>(_ messages: [Received<Event>]) async throws {
+        guard !messages.isEmpty else { return }
         try await pool.withConnection { connection in
-            for row in rows {
+            for message in messages {
+                let row = message.event.row
                 connection.queue(
                     """
                     INSERT INTO notifier_messages
                         (notification_id, kind, request_id, approver, channel, payload, trace_parent, source_partition,
                          source_offset, deadline, status, due_at)
-                    VALUES (\(row.id), \(row.kind.rawValue), \(row.requestId), \(row.approver), \(row.channel), \(row.payload),
-                            \(row.trace), \(row.partition), \(row.offset), \(row.deadline), 'pending', now())
+                    VALUES (\(message.event.eventId), \(Event.queueKind.rawValue), \(message.event.requestId), \(row.approver),
+                            \(row.channel), \(message.payload), \(message.trace), \(message.partition), \(message.offset),
+                            \(row.deadline), 'pending', now())
                     ON CONFLICT (notification_id) DO UPDATE
                     SET status = 'pending', attempts = 0, due_at = now(), last_error = NULL, last_status = NULL,
                         finished_at = NULL
-                    WHERE \(row.replayed) AND notifier_messages.status = 'failed'
+                    WHERE \(message.replayed) AND notifier_messages.status = 'failed'
                     """)
             }
             try await connection.flush()
@@ -206,30 +164,6 @@ struct DeliveryQueue: Sendable {
 
         static let columns: StaticString =
             "notification_id, payload, trace_parent, report_result, attempts, last_error, report_at, kind, last_status"
-
-        init(_ row: PostgresRow) throws {
-            let (id, payload, trace, result, attempt, error, at, kind, status) = try row.decode(
-                (UUID, String, String?, String, Int, String?, Date, String, Int?).self)
-            self.init(
-                notificationId: id, kind: Kind(rawValue: kind) ?? .notification, payload: payload, trace: trace,
-                result: NotificationDelivery.Result(rawValue: result) ?? .failed, attempt: attempt, error: error,
-                statusCode: status, at: at)
-        }
-
-        init(
-            notificationId: UUID, kind: Kind, payload: String, trace: String?, result: NotificationDelivery.Result,
-            attempt: Int, error: String?, statusCode: Int?, at: Date
-        ) {
-            self.notificationId = notificationId
-            self.kind = kind
-            self.payload = payload
-            self.trace = trace
-            self.result = result
-            self.attempt = attempt
-            self.error = error
-            self.statusCode = statusCode
-            self.at = at
-        }
     }
 
     /// Reports recorded at least `olderThan` ago and not published yet (a sender that could not publish them).
@@ -281,5 +215,47 @@ struct DeliveryQueue: Sendable {
     func waiting() async throws -> Int {
         try await pool.query("SELECT count(*) FROM notifier_messages WHERE status IN ('pending', 'sending')")
             .column(Int.self).first ?? 0
+    }
+}
+
+/// An event the queue keeps: what its row says besides the payload.
+protocol Queueable: GreenlightEvent {
+    static var queueKind: DeliveryQueue.Kind { get }
+    /// Who it goes to and on which channel (a claim keeps one recipient's messages about a request in order), and
+    /// the time after which it is not tried again.
+    var row: (approver: String, channel: String, deadline: Date) { get }
+}
+
+extension NotificationRequested: Queueable {
+    static var queueKind: DeliveryQueue.Kind { .notification }
+    var row: (approver: String, channel: String, deadline: Date) { (approver, (channel ?? .email).rawValue, expiresAt) }
+}
+
+/// One request's webhooks share a recipient (`callback`), so they are delivered in the order they were published.
+extension WebhookRequested: Queueable {
+    static var queueKind: DeliveryQueue.Kind { .webhook }
+    var row: (approver: String, channel: String, deadline: Date) { ("callback", "callback", expiresAt) }
+}
+
+extension DeliveryQueue.Received where Event == NotificationRequested {
+    init(notification: NotificationRequested, payload: String, trace: String?, partition: Int32, offset: Int64, replayed: Bool) {
+        self.init(event: notification, payload: payload, trace: trace, partition: partition, offset: offset, replayed: replayed)
+    }
+
+    var notification: NotificationRequested {
+        get { event }
+        set { event = newValue }
+    }
+}
+
+extension DeliveryQueue.Report {
+    /// A report from a row read with `columns`.
+    init(_ row: PostgresRow) throws {
+        let (id, payload, trace, result, attempt, error, at, kind, status) = try row.decode(
+            (UUID, String, String?, String, Int, String?, Date, String, Int?).self)
+        self.init(
+            notificationId: id, kind: DeliveryQueue.Kind(rawValue: kind) ?? .notification, payload: payload, trace: trace,
+            result: NotificationDelivery.Result(rawValue: result) ?? .failed, attempt: attempt, error: error,
+            statusCode: status, at: at)
     }
 }

@@ -67,7 +67,7 @@ struct DeliveryReporter: Sendable {
             try await publisher.publish(
                 WebhookDelivery(
                     eventId: eventId, requestId: webhook.requestId, webhookId: webhook.webhookId, eventType: webhook.eventType,
-                    attempt: report.attempt, result: WebhookDelivery.Result(rawValue: report.result.rawValue) ?? .failed,
+                    attempt: report.attempt, result: report.result,
                     statusCode: report.statusCode, error: report.error, at: report.at),
                 trace: trace)
         }

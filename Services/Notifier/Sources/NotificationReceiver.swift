@@ -37,12 +37,7 @@ struct NotificationReceiver: Sendable {
                         message, reason: "not a WebhookRequested: \(DecodingErrorDescription.describe(error))")
                     continue
                 }
-                let trace = await message.withConsumerSpan("process \(message.topic)") { $0 }
-                webhooks.append(
-                    DeliveryQueue.IncomingWebhook(
-                        webhook: webhook, payload: String(decoding: message.value, as: UTF8.self), trace: trace.traceparent,
-                        partition: message.partition, offset: message.offset,
-                        replayed: message.header("greenlight-replayed-from") != nil))
+                webhooks.append(await Self.received(webhook, message))
                 continue
             }
             let notification: NotificationRequested
@@ -57,13 +52,7 @@ struct NotificationReceiver: Sendable {
                     message, reason: "not a NotificationRequested: \(DecodingErrorDescription.describe(error))")
                 continue
             }
-            // The span that received it is the parent of the one that later delivers it.
-            let trace = await message.withConsumerSpan("process \(message.topic)") { $0 }
-            incoming.append(
-                DeliveryQueue.Incoming(
-                    notification: notification, payload: String(decoding: message.value, as: UTF8.self),
-                    trace: trace.traceparent, partition: message.partition, offset: message.offset,
-                    replayed: message.header("greenlight-replayed-from") != nil))
+            incoming.append(await Self.received(notification, message))
         }
         // The database away pauses this partition (nothing is lost: the offsets wait too).
         try await Backoff().retrying("Storing notifications", logger: logger) {
@@ -71,6 +60,14 @@ struct NotificationReceiver: Sendable {
             try await queue.insert(webhooks)
         }
         wakeUp.signal()
+    }
+
+    /// The event as the queue keeps it. The span that received it is the parent of the one that later delivers it.
+    static func received<Event>(_ event: Event, _ message: KafkaMessage) async -> DeliveryQueue.Received<Event> {
+        let trace = await message.withConsumerSpan("process \(message.topic)") { $0 }
+        return DeliveryQueue.Received(
+            event: event, payload: String(decoding: message.value, as: UTF8.self), trace: trace.traceparent,
+            partition: message.partition, offset: message.offset, replayed: message.header("greenlight-replayed-from") != nil)
     }
 
     private struct TypeProbe: Decodable { var type: String? }

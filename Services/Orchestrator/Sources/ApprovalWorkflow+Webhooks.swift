@@ -47,18 +47,24 @@ extension ApprovalWorkflow {
         if let eventType = report.eventType { details["EventType"] = .string(eventType) }
         if let status = report.statusCode { details["StatusCode"] = .number(Double(status)) }
         if let error = report.error { details["Error"] = .string(error) }
-        let type: String
-        switch report.result {
-        case .delivered: type = "WebhookDelivered"
-        case .retrying: type = "WebhookRetrying"
-        case .failed: type = "WebhookFailed"
-        }
-        step.record(type, details)
-        Counter(label: "greenlight_webhook_reports_total", dimensions: [("result", report.result.rawValue)]).increment()
+        recordReport("Webhook", report.result, details, step)
         if report.result == .failed {
             logger.error(
                 "An outcome webhook was not delivered",
                 metadata: ["requestId": "\(report.requestId)", "webhookId": "\(report.webhookId)", "error": "\(report.error ?? "")"])
         }
+    }
+
+    /// Writes a delivery report (of a `Notification` or a `Webhook`) to the history as `<subject>Delivered`,
+    /// `…Retrying` or `…Failed`, and counts it (`greenlight_notification_reports_total`, `…_webhook_…`).
+    func recordReport(_ subject: String, _ result: NotificationDelivery.Result, _ details: [String: JSONValue], _ step: StepContext) {
+        let outcome: String
+        switch result {
+        case .delivered: outcome = "Delivered"
+        case .retrying: outcome = "Retrying"
+        case .failed: outcome = "Failed"
+        }
+        step.record(subject + outcome, details)
+        Counter(label: "greenlight_\(subject.lowercased())_reports_total", dimensions: [("result", result.rawValue)]).increment()
     }
 }

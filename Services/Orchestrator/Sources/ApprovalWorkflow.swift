@@ -375,14 +375,7 @@ public struct ApprovalWorkflow: Workflow {
             "Attempt": .number(Double(report.attempt)),
         ]
         if let error = report.error { details["Error"] = .string(error) }
-        let type: String
-        switch report.result {
-        case .delivered: type = "NotificationDelivered"
-        case .retrying: type = "NotificationRetrying"
-        case .failed: type = "NotificationFailed"
-        }
-        step.record(type, details)
-        Counter(label: "greenlight_notification_reports_total", dimensions: [("result", report.result.rawValue)]).increment()
+        recordReport("Notification", report.result, details, step)
         if report.result == .failed {
             logger.error(
                 "An approver could not be notified",

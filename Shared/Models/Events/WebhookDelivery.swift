@@ -7,11 +7,8 @@ public struct WebhookDelivery: GreenlightEvent {
     public static let eventType = "WebhookDelivery"
     public static let topic = Topic.internalCommands
 
-    public enum Result: String, Codable, Sendable, CaseIterable {
-        case delivered
-        case retrying
-        case failed
-    }
+    /// Delivered (a 2xx), retrying, or failed for good: the same results a notification's report has.
+    public typealias Result = NotificationDelivery.Result
 
     public var eventId: UUID
     public var type: String = Self.eventType
