@@ -88,6 +88,11 @@ struct OutcomeWebhookTests {
                     signatures: try #require(headers["webhook-signature"]), body: body)
             }
             #expect(Set(receiver.attempts.compactMap { $0["webhook-id"] }).count == 5)
+            // The request's own secret is not shown in its history (nor its status).
+            let history = try await stack.get("/v1/requests/\(requestId)/history").body
+            #expect(history.contains("ExecutionStarted") && history.contains(#""callbackSecret":"***""#), "\(history)")
+            #expect(!history.contains(String(own.dropFirst(6))))
+            #expect(!(try await stack.get("/v1/requests/\(requestId)").body.contains(String(own.dropFirst(6)))))
         }
         await receiver.stop()
     }

@@ -1,3 +1,4 @@
+import DurableExecution
 import GreenlightModels
 import ServiceSupport
 
@@ -11,5 +12,15 @@ extension IntakeRoutes {
             detail: "callbackUrl \(refusal): outcome webhooks go only to public addresses unless the deployment sets "
                 + "GREENLIGHT_CALLBACK_ALLOW_PRIVATE=true.",
             errors: [.init(field: "callbackUrl", message: "\(refusal); not allowed without GREENLIGHT_CALLBACK_ALLOW_PRIVATE=true")])
+    }
+
+    /// A history event as intake shows it: the request's `callbackSecret`, which signs its webhooks, is in the
+    /// execution's input (`ExecutionStarted`) and is masked there; the history shows that there was one, not what.
+    static func withoutCallbackSecret(_ event: HistoryEvent) -> HistoryEvent {
+        guard case .object(var input) = event.details["Input"], input["callbackSecret"] != nil else { return event }
+        var event = event
+        input["callbackSecret"] = .string("***")
+        event.details["Input"] = .object(input)
+        return event
     }
 }

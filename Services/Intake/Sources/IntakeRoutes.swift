@@ -33,7 +33,7 @@ public struct LiveStatusReader: ApprovalStatusReading {
     }
 
     public func history(requestId: String) async throws -> [HistoryEvent]? {
-        try await durable.history(ofExecution: requestId)
+        try await durable.history(ofExecution: requestId)?.map(IntakeRoutes.withoutCallbackSecret)
     }
 
     public func callbackIds(requestId: String) async throws -> [UUID] {
