@@ -16,6 +16,8 @@ public struct IntakeConfiguration: Sendable {
     public var submitRateLimit: Int
     /// Requests an hour that may email one address (`GREENLIGHT_RECIPIENT_RATE_LIMIT`, 0: none).
     public var recipientRateLimit: Int
+    /// Long-polls (`GET /v1/requests/{id}/outcome?wait=N`) one instance serves at once (`GREENLIGHT_MAX_OUTCOME_WAITERS`).
+    public var maxOutcomeWaiters: Int
     public var banner: String
 
     public static func load(_ environment: [String: String]) throws -> IntakeConfiguration {
@@ -33,10 +35,11 @@ public struct IntakeConfiguration: Sendable {
         let fourEyes = readFourEyes(&reader)
         let submitRateLimit = reader.int("GREENLIGHT_SUBMIT_RATE_LIMIT", default: 600, range: 0...1_000_000)
         let recipientRateLimit = reader.int("GREENLIGHT_RECIPIENT_RATE_LIMIT", default: 120, range: 0...1_000_000)
+        let maxOutcomeWaiters = reader.int("GREENLIGHT_MAX_OUTCOME_WAITERS", default: 1000, range: 1...100_000)
         try reader.validate()
         return IntakeConfiguration(
             common: common, database: database!, defaultApprover: approver, apiKeys: apiKeys,
             defaultChannel: channel ?? .email, fourEyes: fourEyes, submitRateLimit: submitRateLimit,
-            recipientRateLimit: recipientRateLimit, banner: reader.banner)
+            recipientRateLimit: recipientRateLimit, maxOutcomeWaiters: maxOutcomeWaiters, banner: reader.banner)
     }
 }
