@@ -14,6 +14,8 @@ public struct OrchestratorConfiguration: Sendable {
     public var inboxRetention: Duration
     /// Whether a request's requester is refused as its decider (`GREENLIGHT_FOUR_EYES`).
     public var fourEyes: Bool
+    /// How outcomes and lifecycle events are carried (`GREENLIGHT_EVENT_FORMAT`, `GREENLIGHT_EVENT_SOURCE`).
+    public var events: EventFormatSettings
     public var banner: String
 
     public static func load(_ environment: [String: String]) throws -> OrchestratorConfiguration {
@@ -24,9 +26,10 @@ public struct OrchestratorConfiguration: Sendable {
         let linkSecret = readLinkSecret(&reader)
         let inboxRetention = readInboxRetention(&reader)
         let fourEyes = readFourEyes(&reader)
+        let events = EventFormatSettings.read(&reader)
         try reader.validate()
         return OrchestratorConfiguration(
             common: common, database: database!, pollInterval: .milliseconds(pollMilliseconds), linkSecret: linkSecret!,
-            inboxRetention: inboxRetention, fourEyes: fourEyes, banner: reader.banner)
+            inboxRetention: inboxRetention, fourEyes: fourEyes, events: events, banner: reader.banner)
     }
 }
