@@ -31,15 +31,23 @@ extension IntakeRoutes {
         let found: RequestStatusBody
         let waiters = Gauge(label: "greenlight_outcome_waiters")
         defer { waiters.record(listener.subscriptionCount) }
+        // Watching for the client's disconnect consumes the connection: every answer after that closes it, and says so.
+        var watched = false
         do {
             found = try await listener.withSubscription(to: requestId) { subscription in
                 waiters.record(listener.subscriptionCount)
+                // Read after subscribing: an end committed meanwhile is either read here or notified.
+                let first = try await lookUp(requestId, context: context)
+                guard first.status == .pending else { return first }
+                watched = true
                 return try await request.whileClientWaits {
-                    try await waitForEnd(requestId, within: .seconds(wait), on: subscription, context: context)
+                    try await waitForEnd(requestId, from: first, within: .seconds(wait), on: subscription, context: context)
                 } stop: {
                     subscription.close()
                 }
             }
+        } catch let problem as Problem where watched {
+            return .problem(problem, headers: problem.status == 503 ? [.retryAfter: "5", .connection: "close"] : [.connection: "close"])
         } catch let error as PostgresError where error.code == .tooManySubscriptions {
             context.logger.notice("Long-poll refused: every waiter slot is taken", metadata: ["requestId": "\(requestId)"])
             throw Problem(
@@ -47,17 +55,16 @@ extension IntakeRoutes {
                 detail: "\(listener.maxSubscriptions) clients are waiting for outcomes already, the most this instance "
                     + "serves (GREENLIGHT_MAX_OUTCOME_WAITERS). Retry shortly, or ask without wait.")
         }
-        // Watching for the client's disconnect consumed the connection: the answer closes it, and says so.
-        return try await answer(found, context: context, headers: [.connection: "close"])
+        return try await answer(found, context: context, headers: watched ? [.connection: "close"] : [:])
     }
 
-    /// Reads the status after subscribing (so that an end committed meanwhile is either read or notified), and again
-    /// after every wake, until it is no longer pending or the wait is over.
+    /// Reads the status again after every wake, until it is no longer pending or the wait is over.
     private func waitForEnd(
-        _ requestId: String, within wait: Duration, on subscription: PostgresSubscription, context: GreenlightRequestContext
+        _ requestId: String, from first: RequestStatusBody, within wait: Duration, on subscription: PostgresSubscription,
+        context: GreenlightRequestContext
     ) async throws -> RequestStatusBody {
         let deadline = ContinuousClock.now + wait
-        var found = try await lookUp(requestId, context: context)
+        var found = first
         while found.status == .pending, ContinuousClock.now < deadline {
             let wake = await subscription.next(timeout: deadline - ContinuousClock.now)
             found = try await lookUp(requestId, context: context)
