@@ -39,7 +39,7 @@ public struct ApprovalWriter: Sendable {
         comment: String?, response: JSONValue? = nil, errorType: String? = nil, errorMessage: String? = nil,
         completedAt: Date
     ) async throws -> Bool {
-        try await connection.query(
+        let completed = try await connection.query(
             """
             UPDATE approval_requests
             SET status = \(status.rawValue), decided_by = \(decidedBy), decided_at = \(decidedAt),
@@ -48,6 +48,9 @@ public struct ApprovalWriter: Sendable {
             WHERE request_id = \(requestId) AND status = 'pending'
             """
         ).affectedRows == 1
+        // Wakes intake's long-polls for this request when the transaction commits (see `OutcomeChannel`).
+        if completed { connection.queue("SELECT pg_notify(\(OutcomeChannel.name), \(requestId))") }
+        return completed
     }
 
     /// The execution behind a request, if it has been recorded.

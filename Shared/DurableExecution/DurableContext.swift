@@ -15,6 +15,8 @@ public final class DurableContext: @unchecked Sendable {
     let logger: Logger
     /// The trace this execution belongs to; what it emits carries it.
     public let trace: TraceContext?
+    /// Headers for what it emits, from the engine.
+    let messageHeaders: MessageHeaders?
     var operations: [Int: OperationRecord]
     var callbacks: [UUID: CallbackRecord]
     /// Signals not received yet, oldest first.
@@ -27,8 +29,9 @@ public final class DurableContext: @unchecked Sendable {
 
     init(
         store: DurableStore, execution: ExecutionRecord, invocationTime: Date, operations: [Int: OperationRecord],
-        callbacks: [UUID: CallbackRecord], signals: [PendingSignal], logger: Logger
+        callbacks: [UUID: CallbackRecord], signals: [PendingSignal], logger: Logger, messageHeaders: MessageHeaders?
     ) {
+        self.messageHeaders = messageHeaders
         self.signals = signals
         self.store = store
         executionId = execution.executionId
@@ -354,12 +357,18 @@ public final class DurableContext: @unchecked Sendable {
         return try decode(text)
     }
 
-    /// Publishes `event` on `topic` exactly once, through the transactional outbox.
-    public func emit<E: Encodable>(topic: String, key: String, event: E) async throws {
+    /// Publishes `event` on `topic` exactly once, through the transactional outbox, with `headers` and those the
+    /// engine's `MessageHeaders` give it.
+    public func emit<E: Encodable>(topic: String, key: String, event: E, headers: [String: String] = [:]) async throws {
         let (position, record) = try nextOperation(.emit, topic)
         if record != nil { return }
-        try await store.enqueue(topic: topic, key: key, payload: try encode(event), trace: trace)
+        try await enqueue(topic: topic, key: key, event: event, headers: headers)
         queueSave(OperationRecord(position: position, kind: OperationKind.emit.rawValue, name: topic, status: .succeeded))
+    }
+
+    func enqueue<E: Encodable>(topic: String, key: String, event: E, headers: [String: String]) async throws {
+        let all = (messageHeaders?(topic, event) ?? [:]).merging(headers) { _, given in given }
+        try await store.enqueue(topic: topic, key: key, payload: try encode(event), trace: trace, headers: all)
     }
 }
 
@@ -369,10 +378,10 @@ public struct StepContext: Sendable {
     public let connection: PostgresConnection
     let context: DurableContext
 
-    /// Queues an event for publication, committed with the step.
-    public func emit<E: Encodable>(topic: String, key: String, event: E) async throws {
-        try await context.store.enqueue(
-            topic: topic, key: key, payload: try context.encode(event), trace: context.trace)
+    /// Queues an event for publication, committed with the step, with `headers` and those the engine's
+    /// `MessageHeaders` give it.
+    public func emit<E: Encodable>(topic: String, key: String, event: E, headers: [String: String] = [:]) async throws {
+        try await context.enqueue(topic: topic, key: key, event: event, headers: headers)
     }
 
     public var executionName: String { context.executionName }

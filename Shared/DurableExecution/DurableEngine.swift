@@ -12,12 +12,15 @@ import Postgres
 public struct DurableEngine: Sendable {
     private let runners: [String: WorkflowRunner]
     let logger: Logger
+    /// Headers for every message a workflow emits (nil: only the trace's).
+    let messageHeaders: MessageHeaders?
 
-    public init(workflows: [any Workflow], logger: Logger) {
+    public init(workflows: [any Workflow], logger: Logger, messageHeaders: MessageHeaders? = nil) {
         var runners: [String: WorkflowRunner] = [:]
         for workflow in workflows { runners[type(of: workflow).name] = WorkflowRunner(workflow) }
         self.runners = runners
         self.logger = logger
+        self.messageHeaders = messageHeaders
     }
 
     /// What starting an execution did.
@@ -95,7 +98,7 @@ public struct DurableEngine: Sendable {
         if let signal { state.signals.append(signal) }
         let context = DurableContext(
             store: store, execution: execution, invocationTime: now, operations: state.operations,
-            callbacks: state.callbacks, signals: state.signals, logger: logger)
+            callbacks: state.callbacks, signals: state.signals, logger: logger, messageHeaders: messageHeaders)
         var status: ExecutionStatus?
         do {
             let output = try await runner.run(context, execution.input)
@@ -215,7 +218,7 @@ public struct DurableEngine: Sendable {
         }
         let context = DurableContext(
             store: store, execution: execution, invocationTime: now, operations: [:],
-            callbacks: [callback.callbackId: callback], signals: [], logger: logger)
+            callbacks: [callback.callbackId: callback], signals: [], logger: logger, messageHeaders: messageHeaders)
         _ = try await context.end(callback.callbackId, with: completion)
         try await invoke(execution, store: store, now: now)
         return .accepted
@@ -246,7 +249,7 @@ public struct DurableEngine: Sendable {
         guard execution.status == .running else {
             let context = DurableContext(
                 store: store, execution: execution, invocationTime: now, operations: [:], callbacks: [:], signals: [],
-                logger: logger)
+                logger: logger, messageHeaders: messageHeaders)
             let runner = try runner(for: execution)
             try await guarded("SignalDiscarded", context: context, store: store, signal: payload) {
                 try await runner.afterEnd(StepContext(connection: connection, context: context), execution.input, payload, execution.status)
@@ -349,7 +352,7 @@ public struct DurableEngine: Sendable {
     {
         let context = DurableContext(
             store: store, execution: execution, invocationTime: now, operations: [:], callbacks: [:], signals: [],
-            logger: logger)
+            logger: logger, messageHeaders: messageHeaders)
         switch timer.kind {
         case .callbackTimeout, .callbackHeartbeat:
             guard let callbackId = timer.callbackId else { return nil }

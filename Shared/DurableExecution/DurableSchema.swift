@@ -171,5 +171,12 @@ public enum DurableSchema {
                 -- signals now.
                 DROP TABLE durable_early_completions;
                 """),
+        PostgresMigration(
+            version: 9, name: "message headers on outbox rows",
+            sql: """
+                -- Headers a message carries besides its traceparent (CloudEvents' ce_* ones, say), as a JSON object
+                -- of names to text values; NULL when there are none.
+                ALTER TABLE durable_outbox ADD COLUMN headers jsonb;
+                """),
     ]
 }

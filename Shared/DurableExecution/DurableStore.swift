@@ -334,8 +334,10 @@ struct DurableStore: Sendable {
     }
 
     /// Queues a message; `trace` travels in its `traceparent` header, so the span that receives it is a child of
-    /// the span that started the execution.
-    func enqueue(topic: String, key: String, payload: String, trace: TraceContext?) async throws {
-        Outbox.enqueue(topic: topic, key: key, payload: payload, trace: trace, on: connection)
+    /// the span that started the execution, and `headers` beside it.
+    func enqueue(topic: String, key: String, payload: String, trace: TraceContext?, headers: [String: String] = [:])
+        async throws
+    {
+        Outbox.enqueue(topic: topic, key: key, payload: payload, trace: trace, headers: headers, on: connection)
     }
 }

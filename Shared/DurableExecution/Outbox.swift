@@ -1,4 +1,6 @@
+import Foundation
 import GreenlightModels
+import Kafka
 import Postgres
 
 /// The transactional outbox (`durable_outbox`): events written in the same transaction as the state they
@@ -6,16 +8,21 @@ import Postgres
 /// own, and published by the `OutboxRelay` once the broker takes them.
 public enum Outbox {
     /// Queues a message on `connection` (sent with its next awaited statement, in its transaction); `trace` travels
-    /// in its `traceparent` header, so the span that receives it is a child of the span that wrote it.
-    public static func enqueue(topic: String, key: String, payload: String, trace: TraceContext?, on connection: PostgresConnection) {
-        connection.queue(insert(topic: topic, key: key, payload: payload, trace: trace))
+    /// in its `traceparent` header, so the span that receives it is a child of the span that wrote it, and `headers`
+    /// beside it.
+    public static func enqueue(
+        topic: String, key: String, payload: String, trace: TraceContext?, headers: [String: String] = [:],
+        on connection: PostgresConnection
+    ) {
+        connection.queue(insert(topic: topic, key: key, payload: payload, trace: trace, headers: headers))
     }
 
     /// Writes a message now and returns once it is stored.
-    public static func write(topic: String, key: String, payload: String, trace: TraceContext?, on connection: PostgresConnection)
-        async throws
-    {
-        try await connection.query(insert(topic: topic, key: key, payload: payload, trace: trace))
+    public static func write(
+        topic: String, key: String, payload: String, trace: TraceContext?, headers: [String: String] = [:],
+        on connection: PostgresConnection
+    ) async throws {
+        try await connection.query(insert(topic: topic, key: key, payload: payload, trace: trace, headers: headers))
     }
 
     /// Whether a message with this key waits to be published to `topic`: one sent there directly now would overtake
@@ -26,10 +33,20 @@ public enum Outbox {
         ).count > 0
     }
 
-    static func insert(topic: String, key: String, payload: String, trace: TraceContext?) -> PostgresQuery {
-        """
-        INSERT INTO durable_outbox (topic, message_key, payload, trace_parent)
-        VALUES (\(topic), \(key), \(payload), \(trace?.traceparent))
-        """
+    static func insert(topic: String, key: String, payload: String, trace: TraceContext?, headers: [String: String])
+        -> PostgresQuery
+    {
+        let headersJSON = headers.isEmpty ? nil : (try? GreenlightJSON.encode(headers)).map { String(decoding: $0, as: UTF8.self) }
+        return """
+            INSERT INTO durable_outbox (topic, message_key, payload, trace_parent, headers)
+            VALUES (\(topic), \(key), \(payload), \(trace?.traceparent), \(headersJSON)::jsonb)
+            """
+    }
+
+    /// The Kafka headers of an outbox row: its `traceparent`, then its other headers by name.
+    static func kafkaHeaders(traceparent: String?, headers json: String?) -> [KafkaHeader] {
+        let extra = json.flatMap { try? GreenlightJSON.decoder().decode([String: String].self, from: Data($0.utf8)) } ?? [:]
+        return (traceparent.map { [KafkaHeader(name: TraceContext.headerName, string: $0)] } ?? [])
+            + extra.sorted { $0.key < $1.key }.map { KafkaHeader(name: $0.key, string: $0.value) }
     }
 }

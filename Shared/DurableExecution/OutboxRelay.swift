@@ -113,17 +113,17 @@ public struct OutboxRelay: Sendable {
     public func publishBatch(epoch: Int64) async throws -> Int {
         let rows = try await pool.query(
             """
-            SELECT id, topic, message_key, payload, trace_parent FROM durable_outbox WHERE sent_at IS NULL
+            SELECT id, topic, message_key, payload, trace_parent, headers::text FROM durable_outbox WHERE sent_at IS NULL
             ORDER BY id LIMIT \(batchSize)
             """
-        ).decode((Int64, String, String, String, String?).self)
+        ).decode((Int64, String, String, String, String?, String?).self)
         guard !rows.isEmpty else { return 0 }
         let results = try await renewingWhile(epoch: epoch) {
             await producer.send(
                 batch: rows.map { row in
                     KafkaOutgoingMessage(
                         topic: row.1, key: row.2, value: Array(row.3.utf8),
-                        headers: row.4.map { [KafkaHeader(name: TraceContext.headerName, string: $0)] } ?? [])
+                        headers: Outbox.kafkaHeaders(traceparent: row.4, headers: row.5))
                 })
         }
         var sent: [String] = []

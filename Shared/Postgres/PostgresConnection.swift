@@ -413,7 +413,7 @@ public final class PostgresConnection: @unchecked Sendable {
         return false
     }
 
-    private static func firstLine(_ text: UnsafePointer<CChar>?) -> String {
+    static func firstLine(_ text: UnsafePointer<CChar>?) -> String {
         guard let text else { return "unknown error" }
         let message = String(cString: text).trimmingCharacters(in: .whitespacesAndNewlines)
         return message.split(whereSeparator: \.isNewline).first.map(String.init) ?? "unknown error"

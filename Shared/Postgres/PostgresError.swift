@@ -14,6 +14,8 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
         case decodingFailed
         /// The pool is shut down.
         case poolClosed
+        /// A `PostgresListener` has as many subscriptions as it may; one may be made again once others end.
+        case tooManySubscriptions
     }
 
     public var code: Code
@@ -48,7 +50,7 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
     /// statement carried, and a `decodingFailed` by what a row held.
     public var isTransient: Bool {
         switch code {
-        case .connectionLost, .connectionFailed, .poolClosed: return true
+        case .connectionLost, .connectionFailed, .poolClosed, .tooManySubscriptions: return true
         case .invalidConfiguration, .decodingFailed: return false
         case .queryFailed:
             guard let sqlState, sqlState.count == 5 else { return false }

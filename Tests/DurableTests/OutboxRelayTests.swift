@@ -118,4 +118,49 @@ struct OutboxRelayTests {
         await producer.shutdown()
         withExtendedLifetime(cluster) {}
     }
+
+    /// What a workflow emits carries the headers it gives and those of the engine's `MessageHeaders`, kept in the
+    /// outbox row and published beside the trace's `traceparent`; an event the hook adds nothing to has none.
+    @Test func headersTravelThroughTheOutboxBesideTheTraceparent() async throws {
+        let (plain, cluster, producer, topic) = try await setUp()
+        let engine = DurableEngine(workflows: [EmittingWorkflow()], logger: logger) { emittedOn, event in
+            emittedOn == topic && (event as? [String: String])?["n"] != "3" ? ["x-from-engine": "engine"] : [:]
+        }
+        let harness = EngineHarness(pool: plain.pool, engine: engine, counter: RunCounter())
+        let trace = TraceContext(traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+        _ = try await harness.pool.transaction { connection in
+            try await engine.start(EmittingWorkflow(), name: "emitting", input: topic, trace: trace, on: connection)
+        }
+        let epoch = try #require(try await relay(harness, producer, holder: "relay-a").acquire())
+        #expect(try await relay(harness, producer, holder: "relay-a").publishBatch(epoch: epoch) == 3)
+
+        let published = try await KafkaTopicReader.readAll(
+            topic: topic, configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers), logger: logger)
+        func headers(_ message: KafkaMessage) -> [String: String] {
+            Dictionary(message.headers.map { ($0.name, String(decoding: $0.value ?? [], as: UTF8.self)) }) { a, _ in a }
+        }
+        let traceparent = try #require(trace?.traceparent)
+        #expect(published.map(headers) == [
+            ["traceparent": traceparent, "x-from-engine": "engine", "x-given": "given"],
+            ["traceparent": traceparent, "x-from-engine": "engine"],
+            ["traceparent": traceparent],
+        ])
+        // The trace's header comes first, then the others by name.
+        #expect(published.first?.headers.map(\.name) == ["traceparent", "x-from-engine", "x-given"])
+        await producer.shutdown()
+    }
+}
+
+/// Emits three events on the topic it is given: one with a header of its own, two from a step.
+private struct EmittingWorkflow: Workflow {
+    static let name = "test.emitting"
+
+    func run(context: DurableContext, input topic: String) async throws -> String {
+        try await context.emit(topic: topic, key: "k", event: ["n": "1"], headers: ["x-given": "given"])
+        return try await context.step("emit-more") { step in
+            try await step.emit(topic: topic, key: "k", event: ["n": "2"])
+            try await step.emit(topic: topic, key: "k", event: ["n": "3"])
+            return "done"
+        }
+    }
 }

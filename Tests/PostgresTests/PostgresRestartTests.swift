@@ -3,8 +3,9 @@ import GreenlightTestSupport
 import Postgres
 import Testing
 
-/// Uses a Postgres server of its own (scripts/test starts it) because it restarts it.
-@Suite(.timeLimit(.minutes(2)))
+/// Uses a Postgres server of its own (scripts/test starts it) because it restarts it; one test at a time, since each
+/// restarts it.
+@Suite(.serialized, .timeLimit(.minutes(2)))
 struct PostgresRestartTests {
     @Test func poolReconnectsAfterTheServerRestartsMidway() async throws {
         let database = try await TestDatabase.create("restart", serverVariable: "GREENLIGHT_TEST_RESTARTABLE_DATABASE_URL")
@@ -31,5 +32,30 @@ struct PostgresRestartTests {
         #expect(recovered)
         #expect(failures.allSatisfy { $0 == .connectionLost || $0 == .connectionFailed }, "\(failures)")
         #expect(try await pool.query("SELECT count(*) FROM events").column(Int.self) == [4])
+    }
+
+    @Test func listenerReconnectsAfterTheServerRestartsAndWakesItsWaiters() async throws {
+        let database = try await TestDatabase.create("restart_listen", serverVariable: "GREENLIGHT_TEST_RESTARTABLE_DATABASE_URL")
+        let restart = try TestEnvironment.required("GREENLIGHT_TEST_PG_RESTART")
+        let pool = try database.pool(maxConnections: 1)
+        defer { pool.close() }
+        let listener = PostgresListener(
+            configuration: try PostgresConfiguration(url: database.url), channel: "restart_events",
+            logger: TestEnvironment.logger("listener"))
+        let running = Task { await listener.run() }
+        defer { running.cancel() }
+        try await waitUntil { listener.isListening }
+
+        try await listener.withSubscription(to: "x") { subscription in
+            #expect(try await ChildProcess.shell(restart) == 0)
+            // Notifications sent while the server was down could not reach it: the waiter is told to read again.
+            #expect(await subscription.next(timeout: .seconds(30)) == .reconnected)
+            #expect(listener.isListening)
+            // And it listens again.
+            try await waitUntil(timeout: .seconds(30), interval: .milliseconds(100)) {
+                (try? await pool.query("SELECT pg_notify('restart_events', 'x')")) != nil
+            }
+            #expect(await subscription.next(timeout: .seconds(10)) == .notified)
+        }
     }
 }

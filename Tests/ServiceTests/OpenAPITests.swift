@@ -3,6 +3,8 @@ import DurableExecution
 import Foundation
 import Hummingbird
 import Intake
+import Logging
+import Postgres
 import ServiceSupport
 import Templates
 import Testing
@@ -37,8 +39,9 @@ struct OpenAPITests {
     /// The routes each service registers.
     func registered() throws -> [String: Set<String>] {
         let intake = makeServiceRouter(checks: [])
-        IntakeRoutes(publisher: RecordingPublisher(), statuses: FixedStatuses(), defaultApprover: "a@example.com")
-            .register(on: intake)
+        let intakeRoutes = IntakeRoutes(publisher: RecordingPublisher(), statuses: FixedStatuses(), defaultApprover: "a@example.com")
+        intakeRoutes.register(on: intake)
+        intakeRoutes.registerOutcome(on: intake, listener: try UnusedListener.make())
         let callbacks = makeServiceRouter(checks: [])
         LinkRoutes(
             tokens: FixedTokens(), publisher: RecordingPublisher(), publicURL: "http://127.0.0.1:8081",
@@ -63,5 +66,14 @@ struct OpenAPITests {
             #expect(routes.subtracting(docs).isEmpty, "\(service), undocumented: \(routes.subtracting(docs).sorted())")
             #expect(docs.subtracting(routes).isEmpty, "\(service), documented but missing: \(docs.subtracting(routes).sorted())")
         }
+    }
+}
+
+/// A listener that is never run: registering the long-poll route needs one.
+enum UnusedListener {
+    static func make() throws -> PostgresListener {
+        PostgresListener(
+            configuration: try PostgresConfiguration(url: "postgresql://127.0.0.1/unused"), channel: "unused",
+            logger: Logger(label: "unused"))
     }
 }

@@ -18,6 +18,8 @@ public struct IntakeConfiguration: Sendable {
     public var recipientRateLimit: Int
     /// Whether a `callbackUrl` may name a private, loopback or link-local address (`GREENLIGHT_CALLBACK_ALLOW_PRIVATE`).
     public var callbackAllowPrivate: Bool
+    /// Long-polls (`GET /v1/requests/{id}/outcome?wait=N`) one instance serves at once (`GREENLIGHT_MAX_OUTCOME_WAITERS`).
+    public var maxOutcomeWaiters: Int
     public var banner: String
 
     public static func load(_ environment: [String: String]) throws -> IntakeConfiguration {
@@ -36,10 +38,12 @@ public struct IntakeConfiguration: Sendable {
         let submitRateLimit = reader.int("GREENLIGHT_SUBMIT_RATE_LIMIT", default: 600, range: 0...1_000_000)
         let recipientRateLimit = reader.int("GREENLIGHT_RECIPIENT_RATE_LIMIT", default: 120, range: 0...1_000_000)
         let callbackAllowPrivate = readCallbackAllowPrivate(&reader)
+        let maxOutcomeWaiters = reader.int("GREENLIGHT_MAX_OUTCOME_WAITERS", default: 1000, range: 1...100_000)
         try reader.validate()
         return IntakeConfiguration(
             common: common, database: database!, defaultApprover: approver, apiKeys: apiKeys,
             defaultChannel: channel ?? .email, fourEyes: fourEyes, submitRateLimit: submitRateLimit,
-            recipientRateLimit: recipientRateLimit, callbackAllowPrivate: callbackAllowPrivate, banner: reader.banner)
+            recipientRateLimit: recipientRateLimit, callbackAllowPrivate: callbackAllowPrivate,
+            maxOutcomeWaiters: maxOutcomeWaiters, banner: reader.banner)
     }
 }

@@ -347,7 +347,7 @@ public struct IntakeRoutes: Sendable {
     }
 
 
-    private func lookUp(_ requestId: String, context: GreenlightRequestContext) async throws -> RequestStatusBody {
+    func lookUp(_ requestId: String, context: GreenlightRequestContext) async throws -> RequestStatusBody {
         guard let found = try await reading(context, { try await statuses.status(requestId: requestId) }) else {
             throw Self.notFound(requestId)
         }
@@ -355,7 +355,7 @@ public struct IntakeRoutes: Sendable {
     }
 
     /// Runs a read within its share of the answer's time, turning store failures into a 503 problem.
-    private func reading<T: Sendable>(_ context: GreenlightRequestContext, _ body: @escaping @Sendable () async throws -> T)
+    func reading<T: Sendable>(_ context: GreenlightRequestContext, _ body: @escaping @Sendable () async throws -> T)
         async throws -> T
     {
         do {

@@ -15,8 +15,13 @@ public enum IntakeService {
         // Reads the orchestrator's tables, which it does not own: it waits until they are at this build's version.
         let pool = try await openMigratedPool(configuration.database, logger: logger, migrate: GreenlightDatabase.requireCurrent)
 
+        // Long-polls wait on this connection's LISTEN (which needs no privilege: intake's role may only read).
+        let outcomes = PostgresListener(
+            configuration: configuration.database, channel: OutcomeChannel.name,
+            maxSubscriptions: configuration.maxOutcomeWaiters, logger: logger)
+
         let router = makeServiceRouter(checks: [ReadinessCheck.kafka(producer), ReadinessCheck.postgres(pool)])
-        IntakeRoutes(
+        let routes = IntakeRoutes(
             publisher: OutboxFallbackPublisher(producer: producer, pool: pool, logger: logger),
             statuses: LiveStatusReader(pool: pool),
             defaultApprover: configuration.defaultApprover, defaultChannel: configuration.defaultChannel,
@@ -25,7 +30,9 @@ public enum IntakeService {
             recipientLimiter: configuration.recipientRateLimit > 0
                 ? RateLimiter(configuration.recipientRateLimit, per: .seconds(3600)) : nil,
             callbackAllowPrivate: configuration.callbackAllowPrivate
-        ).register(on: router)
+        )
+        routes.register(on: router)
+        routes.registerOutcome(on: router, listener: outcomes)
 
         let server = makeHTTPServer(
             router: router, host: configuration.common.httpHost, port: configuration.common.httpPort,
@@ -33,6 +40,9 @@ public enum IntakeService {
         // Started in this order, stopped in reverse: the HTTP server stops taking requests before the producer
         // flushes and the pool closes.
         try await ServiceRunner.run(
-            [PostgresPoolService(pool), KafkaProducerService(producer), server], logger: logger)
+            [
+                PostgresPoolService(pool), KafkaProducerService(producer),
+                ClosureService("outcome-listener") { try await cancelWhenShuttingDown { await outcomes.run() } }, server,
+            ], logger: logger)
     }
 }

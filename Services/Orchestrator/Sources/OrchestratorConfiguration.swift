@@ -17,6 +17,8 @@ public struct OrchestratorConfiguration: Sendable {
     /// Where outcome webhooks go for requests that name no `callbackUrl` (`GREENLIGHT_CALLBACK_URL`; none when unset),
     /// and how long each is retried (`GREENLIGHT_CALLBACK_MAX_AGE_SECONDS`).
     public var callbacks: CallbackSettings
+    /// How outcomes and lifecycle events are carried (`GREENLIGHT_EVENT_FORMAT`, `GREENLIGHT_EVENT_SOURCE`).
+    public var events: EventFormatSettings
     public var banner: String
 
     public static func load(_ environment: [String: String]) throws -> OrchestratorConfiguration {
@@ -33,10 +35,12 @@ public struct OrchestratorConfiguration: Sendable {
             reader.report("GREENLIGHT_CALLBACK_URL \(refusal)")
         }
         let callbackMaxAge = readCallbackMaxAge(&reader)
+        let events = EventFormatSettings.read(&reader)
         try reader.validate()
         return OrchestratorConfiguration(
             common: common, database: database!, pollInterval: .milliseconds(pollMilliseconds), linkSecret: linkSecret!,
             inboxRetention: inboxRetention, fourEyes: fourEyes,
-            callbacks: CallbackSettings(defaultURL: callbackURL, maxAgeSeconds: callbackMaxAge), banner: reader.banner)
+            callbacks: CallbackSettings(defaultURL: callbackURL, maxAgeSeconds: callbackMaxAge), events: events,
+            banner: reader.banner)
     }
 }

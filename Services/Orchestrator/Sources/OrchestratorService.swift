@@ -37,7 +37,8 @@ public enum OrchestratorService {
         // named now, so that their reminders and resends still carry them after a rotation.
         let named = try await pool.withConnection { try await ApprovalWriter($0).nameLinkKeyOfOlderLinks(configuration.linkSecret.id) }
         if named > 0 { logger.info("Named the link secret of links made before this release", metadata: ["links": "\(named)"]) }
-        let engine = DurableEngine(workflows: [workflow], logger: logger)
+        // With GREENLIGHT_EVENT_FORMAT=cloudevents, outcomes and lifecycle events carry CloudEvents' ce_* headers.
+        let engine = DurableEngine(workflows: [workflow], logger: logger, messageHeaders: configuration.events.messageHeaders)
 
         let lanes = LaneWatch()
         let router = makeServiceRouter(checks: [
