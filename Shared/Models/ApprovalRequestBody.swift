@@ -274,7 +274,7 @@ extension ApprovalRequestBody {
         if let callbackUrl, !Self.isWebURL(callbackUrl) {
             fail("callbackUrl", "must be an http or https URL of at most \(ContentLimits.urlMaxLength) characters")
         }
-        if let callbackSecret, !Self.isWebhookSecret(callbackSecret) {
+        if let callbackSecret, !StandardWebhook.isValidSecret(callbackSecret) {
             fail("callbackSecret", "must be a Standard Webhooks secret: whsec_ followed by base64 of 24 to 64 random bytes")
         }
         if callbackSecret != nil || callbackLifecycle == true, callbackUrl == nil {
@@ -289,12 +289,6 @@ extension ApprovalRequestBody {
             let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https", let host = url.host, !host.isEmpty
         else { return false }
         return true
-    }
-
-    /// `whsec_` and the base64 of the key.
-    static func isWebhookSecret(_ text: String) -> Bool {
-        guard text.hasPrefix("whsec_"), let key = Data(base64Encoded: String(text.dropFirst(6))) else { return false }
-        return (24...64).contains(key.count)
     }
 
     static func isRequestIdCharacter(_ scalar: Unicode.Scalar) -> Bool {

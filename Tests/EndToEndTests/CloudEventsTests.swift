@@ -57,6 +57,47 @@ struct CloudEventsTests {
         }
     }
 
+    /// With CloudEvents, a webhook's body is a structured-mode CloudEvent whose `data` is the event published on Kafka,
+    /// sent as `application/cloudevents+json`, and still signed over exactly those bytes.
+    @Test func webhooksCarryStructuredCloudEvents() async throws {
+        let secret = "whsec_" + Data((0..<32).map { UInt8($0) }).base64EncodedString()
+        let receiver = try await WebhookReceiver.start()
+        let environment = [
+            "GREENLIGHT_EVENT_FORMAT": "cloudevents", "GREENLIGHT_EVENT_SOURCE": "/greenlight/e2e",
+            "GREENLIGHT_CALLBACK_ALLOW_PRIVATE": "true", "GREENLIGHT_CALLBACK_SECRET": secret,
+        ]
+        try await ServiceStack.with(environment: environment) { stack in
+            let requestId = TestEnvironment.uniqueName("CEW")
+            #expect(
+                try await stack.submit(
+                    #"{"requestId": "\#(requestId)", "description": "CloudEvents webhook", "approvers": ["a@example.com"], "callbackUrl": "\#(receiver.url)"}"#
+                ).status == 202)
+            try await waitUntil { try await stack.status(requestId)?.status == .pending }
+            #expect(
+                try await stack.submit(
+                    #"{"decision": "approve", "decidedBy": "a@example.com"}"#, path: "/v1/requests/\(requestId)/decision"
+                ).status == 202)
+            let outcome = try await stack.outcomes.waitFor(requestId)
+            try await waitUntil(timeout: .seconds(30)) { !receiver.bodies.isEmpty }
+            let body = try #require(receiver.bodies.first)
+            let attempt = try #require(receiver.attempts.last)
+            #expect(attempt["content-type"] == "application/cloudevents+json")
+            try StandardWebhook(secret: secret, setting: "test").verify(
+                id: try #require(attempt["webhook-id"]), timestamp: try #require(attempt["webhook-timestamp"]),
+                signatures: try #require(attempt["webhook-signature"]), body: body)
+            let envelope = try #require(try JSONSerialization.jsonObject(with: body) as? [String: Any])
+            #expect(envelope["specversion"] as? String == "1.0")
+            #expect(envelope["id"] as? String == outcome.eventId.uuidString)
+            #expect(envelope["source"] as? String == "/greenlight/e2e")
+            #expect(envelope["type"] as? String == "io.greenlight.approval.completed")
+            #expect(envelope["subject"] as? String == requestId)
+            #expect(envelope["datacontenttype"] as? String == "application/json")
+            let data = try JSONSerialization.data(withJSONObject: try #require(envelope["data"]))
+            #expect(try GreenlightJSON.decoder().decode(ApprovalCompleted.self, from: data) == outcome)
+        }
+        await receiver.stop()
+    }
+
     private func headers(_ message: KafkaMessage) -> [String: String] {
         Dictionary(message.headers.map { ($0.name, String(decoding: $0.value ?? [], as: UTF8.self)) }) { first, _ in first }
     }

@@ -35,7 +35,8 @@ public final class WebhookReceiver: Sendable {
             var request = request
             let body = try await request.collectBody(upTo: 1 << 20)
             var webhookHeaders: [String: String] = [:]
-            for field in request.headers where field.name.canonicalName.hasPrefix("webhook-") {
+            for field in request.headers
+            where field.name.canonicalName.hasPrefix("webhook-") || field.name.canonicalName == "content-type" {
                 webhookHeaders[field.name.canonicalName] = field.value
             }
             state.attempts.withLock { $0.append(webhookHeaders) }

@@ -11,10 +11,15 @@ public struct CallbackSettings: Sendable, Equatable {
     public var defaultURL: String?
     /// `GREENLIGHT_CALLBACK_MAX_AGE_SECONDS`: a webhook's `expiresAt` is this long after it is requested.
     public var maxAgeSeconds: Int
+    /// With `GREENLIGHT_EVENT_FORMAT=cloudevents`, the CloudEvents `source` (`GREENLIGHT_EVENT_SOURCE`): each webhook's
+    /// body is then a structured-mode CloudEvent (`application/cloudevents+json`) whose `data` is the event. Nil: the
+    /// event's own JSON.
+    public var cloudEventSource: String?
 
-    public init(defaultURL: String? = nil, maxAgeSeconds: Int = 86_400) {
+    public init(defaultURL: String? = nil, maxAgeSeconds: Int = 86_400, cloudEventSource: String? = nil) {
         self.defaultURL = defaultURL
         self.maxAgeSeconds = maxAgeSeconds
+        self.cloudEventSource = cloudEventSource
     }
 }
 
@@ -23,16 +28,23 @@ extension ApprovalWorkflow.Messages {
     /// `callbackLifecycle`) to the request's `callbackUrl`, or the deployment's default; nothing when there is neither.
     /// The body is the event as published, and the webhook's id comes from the request and the event, so a replay
     /// asks for the same webhook (receivers deduplicate on the id) — it is emitted with the event, in the same step.
-    func webhook<Event: GreenlightEvent>(_ event: Event, _ step: StepContext) async throws {
+    func webhook<Event: CloudEventPayload>(_ event: Event, _ step: StepContext) async throws {
         guard let url = request.callbackUrl ?? callbacks.defaultURL else { return }
         if Event.self == ApprovalLifecycle.self, request.callbackLifecycle != true { return }
         let webhook = WebhookRequested(
             requestId: request.requestId, executionId: executionId,
             webhookId: WebhookRequested.webhookId(requestId: request.requestId, eventId: event.eventId), url: url,
             secret: request.callbackSecret, eventType: Event.eventType,
-            body: String(decoding: try GreenlightJSON.encode(event), as: UTF8.self), createdAt: step.now,
+            contentType: callbacks.cloudEventSource == nil ? "application/json" : CloudEvent.structuredContentType,
+            body: String(decoding: try body(of: event), as: UTF8.self), createdAt: step.now,
             expiresAt: step.now.addingTimeInterval(TimeInterval(callbacks.maxAgeSeconds)))
         try await step.emit(topic: Topic.notifications.rawValue, key: request.requestId, event: webhook)
+    }
+
+    /// The event's JSON, or the structured CloudEvent carrying it.
+    private func body<Event: CloudEventPayload>(of event: Event) throws -> Data {
+        guard let source = callbacks.cloudEventSource else { return try GreenlightJSON.encode(event) }
+        return try CloudEvent(event, source: source).structuredJSON()
     }
 }
 

@@ -40,7 +40,10 @@ public struct OrchestratorConfiguration: Sendable {
         return OrchestratorConfiguration(
             common: common, database: database!, pollInterval: .milliseconds(pollMilliseconds), linkSecret: linkSecret!,
             inboxRetention: inboxRetention, fourEyes: fourEyes,
-            callbacks: CallbackSettings(defaultURL: callbackURL, maxAgeSeconds: callbackMaxAge), events: events,
+            callbacks: CallbackSettings(
+                defaultURL: callbackURL, maxAgeSeconds: callbackMaxAge,
+                cloudEventSource: events.format == .cloudevents ? events.source : nil),
+            events: events,
             banner: reader.banner)
     }
 }
