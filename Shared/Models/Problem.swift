@@ -35,4 +35,16 @@ public struct Problem: Codable, Sendable, Equatable, Error {
             errors: errors
         )
     }
+
+    /// Fields each valid alone that do not fit together (a reminder after the deadline, a quorum larger than the
+    /// approvers…): a 422, which the OpenAPI document lists, since its schema cannot state rules between fields.
+    public static func inconsistent(_ errors: [FieldError]) -> Problem {
+        Problem(
+            type: "https://greenlight.dev/problems/inconsistent-fields",
+            title: "Fields do not fit together",
+            status: 422,
+            detail: errors.map { "\($0.field): \($0.message)" }.joined(separator: "; "),
+            errors: errors
+        )
+    }
 }
