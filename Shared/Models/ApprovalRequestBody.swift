@@ -160,9 +160,10 @@ extension ApprovalRequestBody {
         }
 
         let description = (self.description ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        let sentLength = (self.description ?? "").unicodeScalars.count
         if self.description == nil {
             fail("description", "is required")
-        } else if description.isEmpty || (self.description ?? "").unicodeScalars.count > ApprovalLimits.descriptionMaxLength {
+        } else if description.isEmpty || sentLength > ApprovalLimits.descriptionMaxLength {
             fail("description", "must be 1 to \(ApprovalLimits.descriptionMaxLength) characters, not all blank")
         }
 
@@ -193,7 +194,7 @@ extension ApprovalRequestBody {
         // Each bound alone first (a timeout out of range leaves nothing to compare with), then against the timeout.
         if let heartbeat = heartbeatTimeoutSeconds {
             if !(1...maxTimeout).contains(heartbeat) {
-                fail("heartbeatTimeoutSeconds", "must be an integer from 1 to \(maxTimeout), and at most timeoutSeconds")
+                fail("heartbeatTimeoutSeconds", "must be from 1 to \(maxTimeout), and at most timeoutSeconds")
             } else if heartbeat > timeoutSeconds {
                 conflict("heartbeatTimeoutSeconds", "must be at most timeoutSeconds (\(timeoutSeconds))")
             }
@@ -201,7 +202,7 @@ extension ApprovalRequestBody {
 
         if let remind = remindAfterSeconds {
             if !(1..<maxTimeout).contains(remind) {
-                fail("remindAfterSeconds", "must be an integer from 1 to \(maxTimeout - 1), and less than timeoutSeconds")
+                fail("remindAfterSeconds", "must be from 1 to \(maxTimeout - 1), and less than timeoutSeconds")
             } else if remind >= timeoutSeconds {
                 conflict("remindAfterSeconds", "must be less than timeoutSeconds (\(timeoutSeconds))")
             }
@@ -218,23 +219,25 @@ extension ApprovalRequestBody {
         escalateTo = escalateTo.filter { seenEscalation.insert($0.lowercased()).inserted }
         if let escalate = escalateAfterSeconds {
             if !(1..<maxTimeout).contains(escalate) {
-                fail("escalateAfterSeconds", "must be an integer from 1 to \(maxTimeout - 1), and less than timeoutSeconds")
+                fail("escalateAfterSeconds", "must be from 1 to \(maxTimeout - 1), and less than timeoutSeconds")
             } else if escalate >= timeoutSeconds {
                 conflict("escalateAfterSeconds", "must be less than timeoutSeconds (\(timeoutSeconds))")
             }
             if escalateTo.isEmpty {
-                conflict("escalateTo", "must name at least one address (not already an approver) when escalateAfterSeconds is set")
+                conflict(
+                    "escalateTo", "must name at least one address (not already an approver) when escalateAfterSeconds is set")
             }
         } else if self.escalateTo?.isEmpty == false {
             conflict("escalateAfterSeconds", "is required with escalateTo: when to escalate, in seconds")
         }
         if approvers.count + escalateTo.count > ApprovalLimits.maxApprovers {
-            conflict("escalateTo", "approvers and escalateTo together may name at most \(ApprovalLimits.maxApprovers) addresses")
+            conflict(
+                "escalateTo", "approvers and escalateTo together may name at most \(ApprovalLimits.maxApprovers) addresses")
         }
 
         if case .quorum(let count) = policy {
             if !(1...ApprovalLimits.maxApprovers).contains(count) {
-                fail("policy", "quorum must be from 1 to the number of approvers (at most \(ApprovalLimits.maxApprovers))")
+                fail("policy", "quorum must be from 1 to \(ApprovalLimits.maxApprovers), and at most the number of approvers")
             } else if count > approvers.count {
                 conflict("policy", "quorum must be from 1 to the number of approvers (\(approvers.count))")
             }

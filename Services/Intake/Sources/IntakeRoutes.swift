@@ -242,7 +242,8 @@ public struct IntakeRoutes: Sendable {
         let olderThan = query.get("olderThanSeconds").map { Int($0) }
         if case .some(.none) = olderThan { problems.append(.init(field: "olderThanSeconds", message: "must be a whole number of seconds")) }
         if case .some(.some(let seconds)) = olderThan, !(0...Self.maxOlderThanSeconds).contains(seconds) {
-            problems.append(.init(field: "olderThanSeconds", message: "must be from 0 to \(Self.maxOlderThanSeconds) (100 years)"))
+            problems.append(
+                .init(field: "olderThanSeconds", message: "must be from 0 to \(Self.maxOlderThanSeconds) (100 years)"))
         }
         let limit = query.get("limit").map { Int($0) } ?? 100
         if limit == nil || !(1...1000).contains(limit!) {
@@ -380,7 +381,9 @@ public struct IntakeRoutes: Sendable {
     /// its type's stored properties (synthesized `Codable`: the same names); members it does not know are ignored,
     /// whatever their value, as the schemas allow.
     static func refuseNulls(in data: Data, fieldsOf body: some Decodable) throws {
-        guard case .object(let members)? = try? GreenlightJSON.decoder().decode(JSONValue.self, from: data) else { return }
+        guard case .object(let members)? = try? GreenlightJSON.decoder().decode(JSONValue.self, from: data) else {
+            return
+        }
         let fields = Set(Mirror(reflecting: body).children.compactMap(\.label))
         let nulls = members.filter { $0.value == .null && fields.contains($0.key) }.keys.sorted()
         guard nulls.isEmpty else {
