@@ -129,6 +129,9 @@ extension ApprovalRequestBody {
     {
         var errors: [Problem.FieldError] = []
         func fail(_ field: String, _ message: String) { errors.append(.init(field: field, message: message)) }
+        // Rules between fields (422), which the OpenAPI schema cannot state; single-field rules are 400s.
+        var conflicts: [Problem.FieldError] = []
+        func conflict(_ field: String, _ message: String) { conflicts.append(.init(field: field, message: message)) }
 
         let requestId = self.requestId ?? ""
         if self.requestId == nil {
@@ -147,19 +150,24 @@ extension ApprovalRequestBody {
         }
 
         // An amount is in dollars unless it says otherwise; a request without one has a currency only if it names one.
-        let currency = (self.currency ?? (amount == nil ? nil : "USD"))?.uppercased()
-        if let currency, currency.count != 3 || !currency.unicodeScalars.allSatisfy({ ("A"..."Z").contains($0) }) {
+        // Three ASCII letters in either case, checked as sent (upper-casing first let "ıſa" through as "ISA").
+        let sentCurrency = self.currency ?? (amount == nil ? nil : "USD")
+        let currency = sentCurrency?.uppercased()
+        if let letters = sentCurrency?.unicodeScalars,
+            letters.count != 3 || !letters.allSatisfy({ $0.isASCII && $0.properties.isAlphabetic })
+        {
             fail("currency", "must be a three-letter ISO 4217 code such as USD")
         }
 
         let description = (self.description ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        let sentLength = (self.description ?? "").unicodeScalars.count
         if self.description == nil {
             fail("description", "is required")
-        } else if description.isEmpty || description.count > ApprovalLimits.descriptionMaxLength {
-            fail("description", "must be 1 to \(ApprovalLimits.descriptionMaxLength) characters")
+        } else if description.isEmpty || sentLength > ApprovalLimits.descriptionMaxLength {
+            fail("description", "must be 1 to \(ApprovalLimits.descriptionMaxLength) characters, not all blank")
         }
 
-        if let requester, requester.count > 200 || requester.contains(where: \.isNewline) {
+        if let requester, requester.unicodeScalars.count > 200 || requester.contains(where: \.isNewline) {
             fail("requester", "must be at most 200 characters on one line")
         }
 
@@ -178,18 +186,31 @@ extension ApprovalRequestBody {
         approvers = approvers.filter { seen.insert($0.lowercased()).inserted }
 
         let timeoutSeconds = self.timeoutSeconds ?? ApprovalLimits.defaultTimeoutSeconds
-        if !(1...ApprovalLimits.maxTimeoutSeconds).contains(timeoutSeconds) {
-            fail("timeoutSeconds", "must be an integer from 1 to \(ApprovalLimits.maxTimeoutSeconds) (30 days)")
+        let maxTimeout = ApprovalLimits.maxTimeoutSeconds
+        if !(1...maxTimeout).contains(timeoutSeconds) {
+            fail("timeoutSeconds", "must be an integer from 1 to \(maxTimeout) (30 days)")
         }
 
-        if let heartbeat = heartbeatTimeoutSeconds, !(1...timeoutSeconds).contains(heartbeat) {
-            fail("heartbeatTimeoutSeconds", "must be an integer from 1 to timeoutSeconds")
+        // Each bound alone first (a timeout out of range leaves nothing to compare with), then against the timeout.
+        if let heartbeat = heartbeatTimeoutSeconds {
+            if !(1...maxTimeout).contains(heartbeat) {
+                fail("heartbeatTimeoutSeconds", "must be from 1 to \(maxTimeout), and at most timeoutSeconds")
+            } else if heartbeat > timeoutSeconds {
+                conflict("heartbeatTimeoutSeconds", "must be at most timeoutSeconds (\(timeoutSeconds))")
+            }
         }
 
-        if let remind = remindAfterSeconds, !(1..<timeoutSeconds).contains(remind) {
-            fail("remindAfterSeconds", "must be an integer from 1 to timeoutSeconds - 1")
+        if let remind = remindAfterSeconds {
+            if !(1..<maxTimeout).contains(remind) {
+                fail("remindAfterSeconds", "must be from 1 to \(maxTimeout - 1), and less than timeoutSeconds")
+            } else if remind >= timeoutSeconds {
+                conflict("remindAfterSeconds", "must be less than timeoutSeconds (\(timeoutSeconds))")
+            }
         }
         var escalateTo = self.escalateTo ?? []
+        if escalateTo.count > ApprovalLimits.maxApprovers {
+            fail("escalateTo", "must name at most \(ApprovalLimits.maxApprovers) addresses")
+        }
         for (index, address) in escalateTo.enumerated() where !EmailAddress.isValid(address) {
             fail("escalateTo[\(index)]", "must be an email address such as boss@example.com")
         }
@@ -197,21 +218,29 @@ extension ApprovalRequestBody {
         var seenEscalation = Set<String>()
         escalateTo = escalateTo.filter { seenEscalation.insert($0.lowercased()).inserted }
         if let escalate = escalateAfterSeconds {
-            if !(1..<timeoutSeconds).contains(escalate) {
-                fail("escalateAfterSeconds", "must be an integer from 1 to timeoutSeconds - 1")
+            if !(1..<maxTimeout).contains(escalate) {
+                fail("escalateAfterSeconds", "must be from 1 to \(maxTimeout - 1), and less than timeoutSeconds")
+            } else if escalate >= timeoutSeconds {
+                conflict("escalateAfterSeconds", "must be less than timeoutSeconds (\(timeoutSeconds))")
             }
             if escalateTo.isEmpty {
-                fail("escalateTo", "must name at least one address (not already an approver) when escalateAfterSeconds is set")
+                conflict(
+                    "escalateTo", "must name at least one address (not already an approver) when escalateAfterSeconds is set")
             }
         } else if self.escalateTo?.isEmpty == false {
-            fail("escalateAfterSeconds", "is required with escalateTo: when to escalate, in seconds")
+            conflict("escalateAfterSeconds", "is required with escalateTo: when to escalate, in seconds")
         }
         if approvers.count + escalateTo.count > ApprovalLimits.maxApprovers {
-            fail("escalateTo", "approvers and escalateTo together may name at most \(ApprovalLimits.maxApprovers) addresses")
+            conflict(
+                "escalateTo", "approvers and escalateTo together may name at most \(ApprovalLimits.maxApprovers) addresses")
         }
 
-        if case .quorum(let count) = policy, !(1...approvers.count).contains(count) {
-            fail("policy", "quorum must be from 1 to the number of approvers (\(approvers.count))")
+        if case .quorum(let count) = policy {
+            if !(1...ApprovalLimits.maxApprovers).contains(count) {
+                fail("policy", "quorum must be from 1 to \(ApprovalLimits.maxApprovers), and at most the number of approvers")
+            } else if count > approvers.count {
+                conflict("policy", "quorum must be from 1 to the number of approvers (\(approvers.count))")
+            }
         }
 
         // A webhook posts to one channel: every link sent there can be used by anyone who reads it, so it can
@@ -219,14 +248,15 @@ extension ApprovalRequestBody {
         let channel = notify ?? defaultChannel
         if channel == .webhook, approvers.count + escalateTo.count > 1 {
             let source = notify == nil ? "the default channel (GREENLIGHT_DEFAULT_CHANNEL) is webhook, which" : "webhook"
-            fail(
+            conflict(
                 "notify",
                 "\(source) posts every link to one shared destination, so it can carry one approver only; name a single approver and no escalateTo, or set notify to \"email\"")
         }
 
         errors += checkContent()
 
-        guard errors.isEmpty else { return .failure(.validation(errors)) }
+        guard errors.isEmpty else { return .failure(.validation(errors + conflicts)) }
+        guard conflicts.isEmpty else { return .failure(.inconsistent(conflicts)) }
         let content = RequestContent(
             title: title.map { $0.trimmingCharacters(in: .whitespaces) }.flatMap { $0.isEmpty ? nil : $0 },
             details: details, links: links.flatMap { $0.isEmpty ? nil : $0 }, metadata: metadata,

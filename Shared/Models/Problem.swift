@@ -27,12 +27,21 @@ public struct Problem: Codable, Sendable, Equatable, Error {
     public static let mediaType = "application/problem+json"
 
     public static func validation(_ errors: [FieldError]) -> Problem {
+        naming(errors, type: "https://greenlight.dev/problems/validation", title: "Invalid request", status: 400)
+    }
+
+    /// Fields each valid alone that do not fit together (a reminder after the deadline, a quorum larger than the
+    /// approvers…): a 422, which the OpenAPI document lists, since its schema cannot state rules between fields.
+    public static func inconsistent(_ errors: [FieldError]) -> Problem {
+        naming(
+            errors, type: "https://greenlight.dev/problems/inconsistent-fields", title: "Fields do not fit together",
+            status: 422)
+    }
+
+    /// A problem whose detail names each field and what is wrong with it.
+    static func naming(_ errors: [FieldError], type: String, title: String, status: Int) -> Problem {
         Problem(
-            type: "https://greenlight.dev/problems/validation",
-            title: "Invalid request",
-            status: 400,
-            detail: errors.map { "\($0.field): \($0.message)" }.joined(separator: "; "),
-            errors: errors
-        )
+            type: type, title: title, status: status,
+            detail: errors.map { "\($0.field): \($0.message)" }.joined(separator: "; "), errors: errors)
     }
 }

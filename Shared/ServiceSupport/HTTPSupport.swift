@@ -147,12 +147,16 @@ public func makeServiceRouter(checks: [(name: String, check: HealthRoutes.Check)
 }
 
 /// A router for a public port that serves no operational endpoints (no health, no `/metrics`): the same request
-/// metrics, spans and problem-details errors as `makeServiceRouter`.
+/// metrics, spans and problem-details errors as `makeServiceRouter`, and a 405 with `Allow` for a method a path
+/// does not have.
 public func makePublicRouter() -> Router<GreenlightRequestContext> {
     let router = Router(context: GreenlightRequestContext.self)
     router.add(middleware: MetricsMiddleware())
     router.add(middleware: ServerSpanMiddleware())
     router.add(middleware: ProblemMiddleware())
+    let routes = RouterReference()
+    routes.attach(router)
+    router.add(middleware: MethodNotAllowedMiddleware(routes: routes))
     return router
 }
 

@@ -354,7 +354,7 @@ struct IntakeRoutesTests {
                 try await resend("REQ-1", headers: auth, body: #"{"approver": "stranger@example.com"}"#),
                 try await resend("REQ-1", headers: auth),
             ]
-            #expect(answers == [.unauthorized, .notFound, .conflict, .badRequest, .accepted])
+            #expect(answers == [.unauthorized, .notFound, .conflict, .unprocessableContent, .accepted])
         }
         #expect(publisher.published(ResendRequested.self).map(\.requestId) == ["REQ-1"])
     }

@@ -58,6 +58,36 @@ struct OpenAPITests {
         return ["intake": operations(intake), "callbacks": operations(callbacks)]
     }
 
+    /// Every operation has a unique `operationId` (what generated clients name their methods after) and tags from
+    /// the document's own list (what documentation groups operations by).
+    @Test func everyOperationHasAnOperationIdAndDeclaredTags() throws {
+        let text = try String(contentsOf: Self.document, encoding: .utf8)
+        let root = try #require(try Yams.load(yaml: text) as? [String: Any])
+        let declaredTags = Set(((root["tags"] as? [[String: Any]]) ?? []).compactMap { $0["name"] as? String })
+        #expect(!declaredTags.isEmpty, "the document declares no tags")
+        let paths = try #require(root["paths"] as? [String: Any])
+        var operationIds: [String: String] = [:]
+        var operations = 0
+        for (path, value) in paths {
+            let item = value as? [String: Any] ?? [:]
+            for method in ["get", "put", "post", "delete", "patch", "head", "options", "trace"] {
+                guard let operation = item[method] as? [String: Any] else { continue }
+                operations += 1
+                let name = "\(method.uppercased()) \(path)"
+                let operationId = operation["operationId"] as? String ?? ""
+                #expect(!operationId.isEmpty, "\(name) has no operationId")
+                if let other = operationIds[operationId], !operationId.isEmpty {
+                    Issue.record("\(name) and \(other) share the operationId \(operationId)")
+                }
+                operationIds[operationId] = name
+                let tags = operation["tags"] as? [String] ?? []
+                #expect(!tags.isEmpty, "\(name) has no tags")
+                #expect(Set(tags).isSubset(of: declaredTags), "\(name): tags \(tags) not all declared in the top-level tags")
+            }
+        }
+        #expect(operations >= 22)
+    }
+
     @Test func everyRouteIsDocumentedUnderItsServiceAndEveryDocumentedRouteExistsThere() throws {
         let documented = try documented()
         let registered = try registered()

@@ -151,9 +151,14 @@ public struct CallbackAPIRoutes: Sendable {
             guard let errorType = value["errorType"]?.stringValue, !errorType.isEmpty else {
                 throw Problem.validation([.init(field: "errorType", message: "is required (a string such as \"Approval.Denied\")")])
             }
+            // Absent or a string, as the document says (a number or null is not taken for an empty message).
+            let errorMessage = value["errorMessage"]
+            if let errorMessage, errorMessage.stringValue == nil {
+                throw Problem.validation([.init(field: "errorMessage", message: "must be a string, or left out")])
+            }
             return CallbackCommand(
                 requestId: executionName, callbackId: callback.callbackId, command: .failure, errorType: errorType,
-                errorMessage: value["errorMessage"]?.stringValue ?? "", submittedAt: now())
+                errorMessage: errorMessage?.stringValue ?? "", submittedAt: now())
         case .success:
             var value = try parse()
             if callback.name == Self.approvalCallbackName {
@@ -161,6 +166,9 @@ public struct CallbackAPIRoutes: Sendable {
                     let decision = object["decision"]?.stringValue, ["approved", "rejected"].contains(decision)
                 else {
                     throw Problem.validation([.init(field: "decision", message: "must be \"approved\" or \"rejected\"")])
+                }
+                for field in ["approver", "comment"] where object[field] != nil && object[field]?.stringValue == nil {
+                    throw Problem.validation([.init(field: field, message: "must be a string, or left out")])
                 }
                 object["channel"] = .string(DecisionChannel.api.rawValue)
                 object["decidedAt"] = .string(Timestamp.format(now()))

@@ -146,6 +146,12 @@ public struct LinkRoutes: Sendable {
         }
         var request = request
         let body = try await request.collectBody(upTo: 16 * 1024)
+        // The link first: an unknown, spent or expired one gets its own page whatever the form says.
+        let record: LinkTokenRecord
+        switch await lookUp(token, context: context) {
+        case .page(let response): return response
+        case .usable(let found): record = found
+        }
         // A form that does not decode (a field missing or given twice, bad percent-encoding) is refused like one
         // for the other decision or without the token's proof: the page says to use the link's own button.
         let text = String(buffer: body)
@@ -154,11 +160,6 @@ public struct LinkRoutes: Sendable {
             form.decision == decision.rawValue, form.confirm == LinkToken.formProof(for: token)
         else {
             return Pages.response(pages.formRefused, status: .badRequest)
-        }
-        let record: LinkTokenRecord
-        switch await lookUp(token, context: context) {
-        case .page(let response): return response
-        case .usable(let found): record = found
         }
         let comment = form.comment.map { String($0.prefix(1000)) }.flatMap { $0.isEmpty ? nil : $0 }
         // The request's rules (its reason rule and typed answers) are checked here so the approver can put the form

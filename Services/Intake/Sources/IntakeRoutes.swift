@@ -55,6 +55,8 @@ public struct HistoryBody: Codable, Sendable {
 public struct IntakeRoutes: Sendable {
     /// Bodies larger than this are refused with 413.
     public static let maxBodyBytes = 64 * 1024
+    /// The longest age `GET /v1/requests?olderThanSeconds=` takes: 100 years (more cannot name a request).
+    public static let maxOlderThanSeconds = 3_153_600_000
 
     let publisher: any EventPublishing
     let statuses: any ApprovalStatusReading
@@ -224,7 +226,10 @@ public struct IntakeRoutes: Sendable {
         let key = try apiKeys.require(.admin, request)
         _ = try await lookUpPending(requestId, context: context)
         let body = try await Self.optionalBody(CancelRequestBody.self, of: request)
-        let reason = body?.reason.flatMap { $0.isEmpty ? nil : String($0.prefix(500)) } ?? "cancelled through the API"
+        if let reason = body?.reason, reason.unicodeScalars.count > 500 {
+            throw Problem.validation([.init(field: "reason", message: "must be at most 500 characters")])
+        }
+        let reason = body?.reason.flatMap { $0.isEmpty ? nil : $0 } ?? "cancelled through the API"
         let event = CancelRequested(requestId: requestId, reason: reason, requestedAt: now(), apiKey: key?.name)
         let publication = try await queue(event, trace: request.trace, what: "cancellation")
         return try .json(Self.accepted("Cancellation accepted", requestId: requestId, publication), status: .accepted)
@@ -241,8 +246,9 @@ public struct IntakeRoutes: Sendable {
         var problems: [Problem.FieldError] = []
         let olderThan = query.get("olderThanSeconds").map { Int($0) }
         if case .some(.none) = olderThan { problems.append(.init(field: "olderThanSeconds", message: "must be a whole number of seconds")) }
-        if case .some(.some(let seconds)) = olderThan, seconds < 0 {
-            problems.append(.init(field: "olderThanSeconds", message: "must not be negative"))
+        if case .some(.some(let seconds)) = olderThan, !(0...Self.maxOlderThanSeconds).contains(seconds) {
+            problems.append(
+                .init(field: "olderThanSeconds", message: "must be from 0 to \(Self.maxOlderThanSeconds) (100 years)"))
         }
         let limit = query.get("limit").map { Int($0) } ?? 100
         if limit == nil || !(1...1000).contains(limit!) {
@@ -263,12 +269,16 @@ public struct IntakeRoutes: Sendable {
                 .init(field: "decision", message: "send {\"decision\": \"approve\" or \"reject\", \"decidedBy\": …}")
             ])
         }
-        let decidedBy = body.decidedBy.trimmingCharacters(in: .whitespaces)
-        guard !decidedBy.isEmpty, decidedBy.count <= 320 else {
+        // As the document states them: lengths in Unicode code points, as JSON Schema counts.
+        let decidedBy = body.decidedBy.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !decidedBy.isEmpty, body.decidedBy.unicodeScalars.count <= 320 else {
             throw Problem.validation([.init(field: "decidedBy", message: "must name who decides (1–320 characters)")])
         }
+        if let comment = body.comment, comment.unicodeScalars.count > 1000 {
+            throw Problem.validation([.init(field: "comment", message: "must be at most 1000 characters")])
+        }
         let found = try await lookUpPending(requestId, context: context)
-        let comment = body.comment.flatMap { $0.isEmpty ? nil : String($0.prefix(1000)) }
+        let comment = body.comment.flatMap { $0.isEmpty ? nil : $0 }
         // The request's rules, checked here so the caller learns what to fix; the orchestrator checks them again.
         let broken = found.content.check(body.decision, comment: comment, response: body.response)
         guard broken.isEmpty else { throw Problem.validation(broken) }
@@ -292,10 +302,12 @@ public struct IntakeRoutes: Sendable {
         let key = try apiKeys.require(.admin, request)
         let body = try await Self.optionalBody(ResendRequestBody.self, of: request)
         let found = try await lookUpPending(requestId, context: context)
+        // A well-formed address the request does not have: a 422 (the schema cannot know the request's approvers).
         if let approver = body?.approver, !found.approvers.contains(where: { $0.lowercased() == approver.lowercased() }) {
-            throw Problem.validation([
-                .init(field: "approver", message: "is not an approver of \(requestId) (\(found.approvers.joined(separator: ", ")))")
-            ])
+            let message = "is not an approver of \(requestId) (\(found.approvers.joined(separator: ", ")))"
+            throw Problem(
+                type: "https://greenlight.dev/problems/not-an-approver", title: "Not an approver", status: 422,
+                detail: "approver: \(message)", errors: [.init(field: "approver", message: message)])
         }
         let event = ResendRequested(requestId: requestId, approver: body?.approver, requestedAt: now(), apiKey: key?.name)
         let publication = try await queue(event, trace: request.trace, what: "resend")
@@ -308,7 +320,9 @@ public struct IntakeRoutes: Sendable {
         let buffer = try await request.collectBody(upTo: 16 * 1024)
         guard buffer.readableBytes > 0 else { return nil }
         do {
-            return try GreenlightJSON.decoder().decode(Body.self, from: Data(buffer: buffer))
+            let body = try GreenlightJSON.decoder().decode(Body.self, from: Data(buffer: buffer))
+            try refuseNulls(in: Data(buffer: buffer), fieldsOf: body)
+            return body
         } catch let error as DecodingError {
             let description = DecodingErrorDescription(error)
             throw Problem.validation([
@@ -367,6 +381,21 @@ public struct IntakeRoutes: Sendable {
         }
     }
 
+    /// A field of the body sent as `null` is refused, naming it: no field of the API is nullable (a field not meant
+    /// is left out), and taking null for absent would accept what the published schema refuses. The body's fields are
+    /// its type's stored properties (synthesized `Codable`: the same names); members it does not know are ignored,
+    /// whatever their value, as the schemas allow.
+    static func refuseNulls(in data: Data, fieldsOf body: some Decodable) throws {
+        guard case .object(let members)? = try? GreenlightJSON.decoder().decode(JSONValue.self, from: data) else {
+            return
+        }
+        let fields = Set(Mirror(reflecting: body).children.compactMap(\.label))
+        let nulls = members.filter { $0.value == .null && fields.contains($0.key) }.keys.sorted()
+        guard nulls.isEmpty else {
+            throw Problem.validation(nulls.map { .init(field: $0, message: "must not be null; leave it out instead") })
+        }
+    }
+
     static func notFound(_ requestId: String) -> Problem {
         Problem(
             title: "Not Found", status: 404,
@@ -404,6 +433,7 @@ public struct IntakeRoutes: Sendable {
             }
             throw Problem.validation([.init(field: description.field, message: description.problem)])
         }
+        try refuseNulls(in: data, fieldsOf: body)
         switch body.validate(defaultApprover: defaultApprover, defaultChannel: defaultChannel) {
         case .success(let validated): return validated
         case .failure(let problem): throw problem
