@@ -254,6 +254,12 @@ extension ApprovalRequestBody {
         }
 
         errors += checkContent()
+        // A response schema's keywords each valid but not fitting together (a minimum above the maximum, a required
+        // field it does not list, a length on a number): refused as the 422 of fields that do not fit.
+        if let responseSchema { conflicts += responseSchema.problems() }
+        if callbackSecret != nil || callbackLifecycle == true, callbackUrl == nil {
+            conflict("callbackUrl", "is required with callbackSecret or callbackLifecycle: where to POST")
+        }
 
         guard errors.isEmpty else { return .failure(.validation(errors + conflicts)) }
         guard conflicts.isEmpty else { return .failure(.inconsistent(conflicts)) }
@@ -275,7 +281,7 @@ extension ApprovalRequestBody {
     func checkContent() -> [Problem.FieldError] {
         var errors: [Problem.FieldError] = []
         func fail(_ field: String, _ message: String) { errors.append(.init(field: field, message: message)) }
-        if let title, title.count > ContentLimits.titleMaxLength || title.contains(where: \.isNewline) {
+        if let title, title.unicodeScalars.count > ContentLimits.titleMaxLength || title.contains(where: \.isNewline) {
             fail("title", "must be at most \(ContentLimits.titleMaxLength) characters on one line")
         }
         if let details { errors += ContentLimits.checkObject(details, field: "details", maxBytes: ContentLimits.detailsMaxBytes) }
@@ -288,15 +294,14 @@ extension ApprovalRequestBody {
                 if !Self.isWebURL(link.url) {
                     fail("links[\(index)].url", "must be an http or https URL of at most \(ContentLimits.urlMaxLength) characters")
                 }
-                if let label = link.label, label.count > ContentLimits.labelMaxLength || label.contains(where: \.isNewline) {
+                if let label = link.label, label.unicodeScalars.count > ContentLimits.labelMaxLength || label.contains(where: \.isNewline) {
                     fail("links[\(index)].label", "must be at most \(ContentLimits.labelMaxLength) characters on one line")
                 }
             }
         }
-        if let responseSchema { errors += responseSchema.problems() }
         if let action {
             let tool = action.tool.trimmingCharacters(in: .whitespaces)
-            if tool.isEmpty || action.tool.count > ContentLimits.toolMaxLength || action.tool.contains(where: \.isNewline) {
+            if tool.isEmpty || action.tool.unicodeScalars.count > ContentLimits.toolMaxLength || action.tool.contains(where: \.isNewline) {
                 fail("action.tool", "must name the tool in 1 to \(ContentLimits.toolMaxLength) characters on one line")
             }
             errors += ContentLimits.checkObject(action.arguments, field: "action.arguments", maxBytes: ContentLimits.actionMaxBytes)
@@ -307,15 +312,12 @@ extension ApprovalRequestBody {
         if let callbackSecret, !StandardWebhook.isValidSecret(callbackSecret) {
             fail("callbackSecret", "must be a Standard Webhooks secret: whsec_ followed by base64 of 24 to 64 random bytes")
         }
-        if callbackSecret != nil || callbackLifecycle == true, callbackUrl == nil {
-            fail("callbackUrl", "is required with callbackSecret or callbackLifecycle: where to POST")
-        }
         return errors
     }
 
     /// An absolute http or https URL with a host.
     static func isWebURL(_ text: String) -> Bool {
-        guard text.count <= ContentLimits.urlMaxLength, let url = URLComponents(string: text),
+        guard text.unicodeScalars.count <= ContentLimits.urlMaxLength, let url = URLComponents(string: text),
             let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https", let host = url.host, !host.isEmpty
         else { return false }
         return true

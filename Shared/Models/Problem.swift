@@ -38,6 +38,14 @@ public struct Problem: Codable, Sendable, Equatable, Error {
             status: 422)
     }
 
+    /// A decision that does not meet its request's rules: the reason `requireReason` asks for, or answers that do not
+    /// fit its `responseSchema` (`comment`, `response.<name>`).
+    public static func decisionRules(_ errors: [FieldError]) -> Problem {
+        naming(
+            errors, type: "https://greenlight.dev/problems/decision-rules",
+            title: "The decision does not meet the request's rules", status: 422)
+    }
+
     /// A problem whose detail names each field and what is wrong with it.
     static func naming(_ errors: [FieldError], type: String, title: String, status: Int) -> Problem {
         Problem(

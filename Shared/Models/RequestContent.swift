@@ -10,6 +10,15 @@ public struct RequestLink: Codable, Sendable, Equatable {
         self.url = url
         self.label = label
     }
+
+    private enum CodingKeys: String, CodingKey, CaseIterable { case url, label }
+
+    public init(from decoder: any Decoder) throws {
+        try AnyKey.refuseUnknown(in: decoder, allowed: CodingKeys.allCases.map(\.rawValue), of: "a link")
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        url = try container.decode(String.self, forKey: .url)
+        label = try container.decodeIfPresent(String.self, forKey: .label)
+    }
 }
 
 /// The tool call an agent asks to make: shown to the approver exactly, and bound to the outcome by its digest.
@@ -21,6 +30,16 @@ public struct AgentAction: Codable, Sendable, Equatable {
     public init(tool: String, arguments: JSONValue) {
         self.tool = tool
         self.arguments = arguments
+    }
+
+    private enum CodingKeys: String, CodingKey, CaseIterable { case tool, arguments }
+
+    /// Only `tool` and `arguments`: anything else beside them would not be part of what the digest binds.
+    public init(from decoder: any Decoder) throws {
+        try AnyKey.refuseUnknown(in: decoder, allowed: CodingKeys.allCases.map(\.rawValue), of: "an action")
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        tool = try container.decode(String.self, forKey: .tool)
+        arguments = try container.decode(JSONValue.self, forKey: .arguments)
     }
 
     /// The action as one JSON value, `{"arguments": …, "tool": …}`: what its digest is taken of.

@@ -63,7 +63,7 @@ public struct ResponseSchema: Codable, Sendable, Equatable {
         }
         for (name, property) in properties.sorted(by: { $0.key < $1.key }) {
             let path = "\(field).properties.\(name)"
-            if name.isEmpty || name.count > 64 || !name.unicodeScalars.allSatisfy(Self.isNameCharacter) {
+            if name.isEmpty || name.unicodeScalars.count > 64 || !name.unicodeScalars.allSatisfy(Self.isNameCharacter) {
                 errors.append(.init(field: path, message: "a field name must be 1 to 64 letters, digits, '_' or '-'"))
             }
             errors += property.problems(field: path)
@@ -186,8 +186,8 @@ public struct ResponseField: Codable, Sendable, Equatable {
     func problems(field: String) -> [Problem.FieldError] {
         var errors: [Problem.FieldError] = []
         func fail(_ keyword: String, _ message: String) { errors.append(.init(field: "\(field).\(keyword)", message: message)) }
-        if let title, title.count > 200 { fail("title", "must be at most 200 characters") }
-        if let description, description.count > 1000 { fail("description", "must be at most 1000 characters") }
+        if let title, title.unicodeScalars.count > 200 { fail("title", "must be at most 200 characters") }
+        if let description, description.unicodeScalars.count > 1000 { fail("description", "must be at most 1000 characters") }
         let isNumeric = type == .number || type == .integer
         if type != .string, minLength != nil || maxLength != nil { fail("maxLength", "applies to string fields only") }
         if !isNumeric, minimum != nil || maximum != nil { fail("minimum", "applies to number and integer fields only") }
@@ -214,8 +214,8 @@ public struct ResponseField: Codable, Sendable, Equatable {
         }
         switch answer {
         case .string(let text):
-            if text.count > effectiveMaxLength { return "must be at most \(effectiveMaxLength) characters" }
-            if let minLength, text.count < minLength { return "must be at least \(minLength) characters" }
+            if text.unicodeScalars.count > effectiveMaxLength { return "must be at most \(effectiveMaxLength) characters" }
+            if let minLength, text.unicodeScalars.count < minLength { return "must be at least \(minLength) characters" }
         case .number(let number):
             if let minimum, number < minimum { return "must be at least \(JSONCanonical.number(minimum))" }
             if let maximum, number > maximum { return "must be at most \(JSONCanonical.number(maximum))" }
@@ -246,13 +246,19 @@ struct AnyKey: CodingKey {
     init(stringValue: String) { self.stringValue = stringValue }
     init?(intValue: Int) { nil }
 
-    /// Refuses an object with a member not in `allowed`, naming it: a keyword Greenlight would not enforce.
+    /// Refuses an object with a member not in `allowed`, naming it (a keyword Greenlight would not enforce), or with
+    /// one sent as `null` (no member is nullable: one not meant is left out, as the published schemas say).
     static func refuseUnknown(in decoder: any Decoder, allowed: [String], of what: String) throws {
         let container = try decoder.container(keyedBy: AnyKey.self)
-        if let unknown = container.allKeys.map(\.stringValue).sorted().first(where: { !allowed.contains($0) }) {
+        let members = container.allKeys.sorted { $0.stringValue < $1.stringValue }
+        if let unknown = members.first(where: { !allowed.contains($0.stringValue) }) {
             throw DecodingError.dataCorruptedError(
-                forKey: AnyKey(stringValue: unknown), in: container,
+                forKey: unknown, in: container,
                 debugDescription: "is not supported in \(what) (supported: \(allowed.joined(separator: ", ")))")
+        }
+        if let null = try members.first(where: { try container.decodeNil(forKey: $0) }) {
+            throw DecodingError.dataCorruptedError(
+                forKey: null, in: container, debugDescription: "must not be null; leave it out instead")
         }
     }
 }

@@ -22,6 +22,11 @@ struct CrossFieldValidationTests {
         (#""escalateTo": ["boss@example.com"]"#, "escalateAfterSeconds"),
         (#""approvers": ["a@example.com"], "policy": {"quorum": 2}"#, "policy"),
         (#""approvers": ["a@example.com", "b@example.com"], "notify": "webhook""#, "notify"),
+        (#""callbackSecret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwMfKQ9r8GKYq=""#, "callbackUrl"),
+        (#""responseSchema": {"properties": {"n": {"type": "number", "minimum": 2, "maximum": 1}}}"#, "responseSchema.properties.n.minimum"),
+        (#""responseSchema": {"properties": {"n": {"type": "string"}}, "required": ["m"]}"#, "responseSchema.required[0]"),
+        (#""responseSchema": {"properties": {"n": {"type": "string", "enum": [1]}}}"#, "responseSchema.properties.n.enum[0]"),
+        (#""responseSchema": {"properties": {"n": {"type": "boolean", "maxLength": 3}}}"#, "responseSchema.properties.n.maxLength"),
     ])
     func fieldsThatDoNotFitTogetherAreA422(fields: String, named: String) throws {
         let problem = try #require(try problem("{\(Self.base), \(fields)}"))

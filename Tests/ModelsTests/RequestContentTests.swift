@@ -94,6 +94,14 @@ import Testing
         #expect(throws: DecodingError.self) { try self.schema(#"{"properties": {}, "oneOf": []}"#) }
         #expect(throws: DecodingError.self) { try self.schema(#"{"type": "array", "properties": {}}"#) }
         #expect(throws: DecodingError.self) { try self.schema(#"{"properties": {"n": {"type": "date"}}}"#) }
+        // Nothing is nullable: a member not meant is left out.
+        #expect(throws: DecodingError.self) { try self.schema(#"{"properties": {"n": {"type": "string", "title": null}}}"#) }
+        #expect(throws: DecodingError.self) {
+            try GreenlightJSON.decoder().decode(RequestLink.self, from: Data(#"{"url": "https://x.example", "label": null}"#.utf8))
+        }
+        #expect(throws: DecodingError.self) {
+            try GreenlightJSON.decoder().decode(AgentAction.self, from: Data(#"{"tool": "t", "arguments": {}, "approved": true}"#.utf8))
+        }
     }
 
     @Test func aReasonIsRequiredWhereTheRequestSaysSo() {

@@ -89,7 +89,7 @@ struct CallbackAPIRoutesTests {
         let publisher = RecordingPublisher()
         try await app(publisher, rules: FixedRules()).test(.router) { client in
             let bare = try await post(client, "/v1/callbacks/\(open)/success", #"{"decision": "rejected", "response": {"risk": "high"}}"#)
-            #expect(bare.status == .badRequest)
+            #expect(bare.status == .unprocessableContent)
             #expect(String(buffer: bare.body).contains(#""field":"comment""#))
             let unanswered = try await post(client, "/v1/callbacks/\(open)/success", #"{"decision": "approved"}"#)
             #expect(String(buffer: unanswered.body).contains(#""field":"response.risk""#))

@@ -107,7 +107,7 @@ public struct CallbackAPIRoutes: Sendable {
             let decision = try GreenlightJSON.decoder().decode(ApprovalDecisionPayload.self, from: GreenlightJSON.encode(payload))
             let content = try await rules.decisionRules(requestId: executionName) ?? RequestContent()
             let broken = content.check(decision.decision, comment: decision.comment, response: decision.response)
-            guard broken.isEmpty else { throw Problem.validation(broken) }
+            guard broken.isEmpty else { throw Problem.decisionRules(broken) }
         }
         let publication: Publication
         do {

@@ -281,7 +281,7 @@ public struct IntakeRoutes: Sendable {
         let comment = body.comment.flatMap { $0.isEmpty ? nil : $0 }
         // The request's rules, checked here so the caller learns what to fix; the orchestrator checks them again.
         let broken = found.content.check(body.decision, comment: comment, response: body.response)
-        guard broken.isEmpty else { throw Problem.validation(broken) }
+        guard broken.isEmpty else { throw Problem.decisionRules(broken) }
         let event = DecisionSubmitted(
             requestId: requestId, decision: body.decision, decidedBy: decidedBy, channel: .api, comment: comment,
             decidedAt: now(), tokenHash: nil, apiKey: key?.name, response: body.response)
