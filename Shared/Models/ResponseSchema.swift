@@ -44,6 +44,9 @@ public struct ResponseSchema: Codable, Sendable, Equatable {
         }
         properties = try container.decode([String: ResponseField].self, forKey: .properties)
         required = try container.decodeIfPresent([String].self, forKey: .required) ?? []
+        // Allowed for people reading the schema, shown nowhere; checked for their type all the same.
+        _ = try container.decodeIfPresent(String.self, forKey: .title)
+        _ = try container.decodeIfPresent(String.self, forKey: .description)
     }
 
     public func encode(to encoder: any Encoder) throws {

@@ -94,6 +94,7 @@ import Testing
         #expect(throws: DecodingError.self) { try self.schema(#"{"properties": {}, "oneOf": []}"#) }
         #expect(throws: DecodingError.self) { try self.schema(#"{"type": "array", "properties": {}}"#) }
         #expect(throws: DecodingError.self) { try self.schema(#"{"properties": {"n": {"type": "date"}}}"#) }
+        #expect(throws: DecodingError.self) { try self.schema(#"{"properties": {"n": {"type": "string"}}, "description": {}}"#) }
         // Nothing is nullable: a member not meant is left out.
         #expect(throws: DecodingError.self) { try self.schema(#"{"properties": {"n": {"type": "string", "title": null}}}"#) }
         #expect(throws: DecodingError.self) {
