@@ -19,6 +19,7 @@ public struct GreenlightCommand: AsyncParsableCommand {
             """,
         subcommands: [
             Status.self, History.self, Pending.self, Decide.self, Cancel.self, Resend.self, DeadLetters.self, Migrate.self,
+            ServeMCP.self,
         ])
 
     public init() {}
