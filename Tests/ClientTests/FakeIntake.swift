@@ -69,6 +69,11 @@ final class FakeIntake: Sendable {
                     return response
                 }
                 return json(status(id, "approved"), .ok)
+            case "recorded-later":
+                // Accepted, but not yet recorded by its workflow for the first two polls.
+                return count < 3 ? json(problem(404, "No request recorded-later"), .notFound) : json(status(id, "approved"), .ok)
+            case "missing":
+                return json(problem(404, "No request missing"), .notFound)
             case "unavailable":
                 return json(problem(503, "The database is unreachable; retry shortly"), .serviceUnavailable)
             default:

@@ -52,8 +52,9 @@ struct GreenlightClientTests {
             #expect(unavailable?.description.contains("retry shortly") == true)
 
             let unreachable = await #expect(throws: GreenlightClientError.self) {
-                // A port nothing listens on: refused at once.
-                try await GreenlightClient(baseURL: "http://127.0.0.1:\(try freePort())", apiKey: nil).status("x")
+                // A port nothing listens on: refused, and retried until the call's timeout.
+                try await GreenlightClient(baseURL: "http://127.0.0.1:\(try freePort())", apiKey: nil, requestTimeout: .seconds(2))
+                    .status("x")
             }
             #expect(unreachable?.code == .unreachable)
             #expect(unreachable?.status == nil)
@@ -66,6 +67,24 @@ struct GreenlightClientTests {
             #expect(outcome.status == .approved)
             // Each poll asks for the rest of the wait, bounded by intake's 60 s.
             #expect(intake.outcomePolls == Array(repeating: "decided-on-third wait=30", count: 3))
+        }
+    }
+
+    @Test func aRequestNotRecordedYetIsWaitedForButAnUnknownOneIsNotFound() async throws {
+        try await FakeIntake.with { intake in
+            let client = Self.client(intake)
+            let outcome = try await client.waitForOutcome("recorded-later", timeout: .seconds(30))
+            #expect(outcome.status == .approved)
+            #expect(intake.outcomePolls.filter { $0.hasPrefix("recorded-later ") }.count == 3)
+
+            let started = ContinuousClock.now
+            let missing = await #expect(throws: GreenlightClientError.self) {
+                try await client.waitForOutcome("missing", timeout: .seconds(1))
+            }
+            #expect(missing?.code == .notFound)
+            #expect(ContinuousClock.now - started < .seconds(5))
+            let once = await #expect(throws: GreenlightClientError.self) { try await client.outcome("missing", wait: .zero) }
+            #expect(once?.code == .notFound)
         }
     }
 

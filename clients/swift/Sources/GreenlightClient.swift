@@ -17,22 +17,29 @@ import NIOHTTP1
 public struct GreenlightClient: Sendable {
     /// The longest single wait intake grants (`?wait=` is 0…60 seconds); longer waits repeat the long-poll.
     public static let longestPoll: Duration = .seconds(60)
+    /// How long `waitForOutcome` takes "no such request" for "not recorded yet": intake answers 202 once the request
+    /// is queued, and its workflow records it moments later.
+    public static let recordingGrace: Duration = .seconds(10)
 
     public let baseURL: String
     let apiKey: String?
     let httpClient: HTTPClient
     let userAgent: String
+    let requestTimeout: Int64
 
     /// `baseURL` is intake's (for example `http://127.0.0.1:8080`); `apiKey` the secret of one of its
     /// `GREENLIGHT_API_KEYS`, sent as `Authorization: Bearer <secret>` (submit needs the `submit` scope, status and
-    /// waiting `read`); nil where intake runs with `GREENLIGHT_INTAKE_AUTH=none`.
+    /// waiting `read`); nil where intake runs with `GREENLIGHT_INTAKE_AUTH=none`. `requestTimeout` bounds each call
+    /// (a long-poll gets its wait on top); AsyncHTTPClient keeps retrying a refused connection until then.
     public init(
-        baseURL: String, apiKey: String?, httpClient: HTTPClient = .shared, userAgent: String = "greenlight-swift-client"
+        baseURL: String, apiKey: String?, httpClient: HTTPClient = .shared, userAgent: String = "greenlight-swift-client",
+        requestTimeout: Duration = .seconds(30)
     ) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.apiKey = apiKey.flatMap { $0.isEmpty ? nil : $0 }
         self.httpClient = httpClient
         self.userAgent = userAgent
+        self.requestTimeout = max(1, requestTimeout.components.seconds)
     }
 
     /// Submits an approval request; intake answers once the request is recorded (its workflow starts moments later).
@@ -44,13 +51,13 @@ public struct GreenlightClient: Sendable {
         } catch {
             throw GreenlightClientError(code: .invalidRequest, endpoint: .submit, reason: "cannot encode the request: \(error)")
         }
-        let answer = try await send(.submit, path: GreenlightEndpoint.submit.path(), body: body, timeout: 30)
+        let answer = try await send(.submit, path: GreenlightEndpoint.submit.path(), body: body, timeout: requestTimeout)
         return try decode(RequestAccepted.self, answer, endpoint: .submit)
     }
 
     /// The request's state now.
     public func status(_ requestId: String) async throws -> RequestStatusBody {
-        let answer = try await send(.status, path: GreenlightEndpoint.status.path(requestId: requestId), timeout: 30)
+        let answer = try await send(.status, path: GreenlightEndpoint.status.path(requestId: requestId), timeout: requestTimeout)
         return try decode(RequestStatusBody.self, answer, endpoint: .status)
     }
 
@@ -62,21 +69,32 @@ public struct GreenlightClient: Sendable {
 
     /// Waits until the request ends (approved, rejected, timed out, cancelled, failed) and returns its final state;
     /// after `timeout` returns its state then, still `pending`. Repeats intake's long-poll, so an outcome arrives as
-    /// soon as it is written, not at the next poll. Cancelling the calling task ends the wait at once
+    /// soon as it is written, not at the next poll. A request submitted a moment ago may not be recorded yet: "no such
+    /// request" counts only after `recordingGrace`. Cancelling the calling task ends the wait at once
     /// (`CancellationError`).
     public func waitForOutcome(_ requestId: String, timeout: Duration) async throws -> RequestStatusBody {
         let clock = ContinuousClock()
-        let deadline = clock.now + timeout
+        let started = clock.now
+        let deadline = started + timeout
         while true {
             try Task.checkCancellation()
             let remaining = clock.now.duration(to: deadline)
             let seconds = Self.seconds(remaining)
-            let started = clock.now
-            let (status, retryAfter) = try await poll(requestId, seconds: seconds)
+            let asked = clock.now
+            let status: RequestStatusBody
+            let retryAfter: Duration
+            do {
+                (status, retryAfter) = try await poll(requestId, seconds: seconds)
+            } catch let error as GreenlightClientError
+                where error.code == .notFound && clock.now < min(deadline, started + Self.recordingGrace)
+            {
+                try await Task.sleep(for: .milliseconds(250))
+                continue
+            }
             if status.status != .pending || clock.now >= deadline { return status }
             // Intake answered before the wait asked for (it keeps a wait shorter under load, or is an older version
             // without long-poll): pause as it says instead of asking again at once.
-            if clock.now - started < .seconds(seconds) {
+            if clock.now - asked < .seconds(seconds) {
                 try await Task.sleep(for: min(retryAfter, clock.now.duration(to: deadline)))
             }
         }
@@ -99,7 +117,7 @@ public struct GreenlightClient: Sendable {
 
     private func poll(_ requestId: String, seconds: Int) async throws -> (status: RequestStatusBody, retryAfter: Duration) {
         let path = GreenlightEndpoint.outcome.path(requestId: requestId) + "?wait=\(seconds)"
-        let answer = try await send(.outcome, path: path, timeout: Int64(seconds) + 30)
+        let answer = try await send(.outcome, path: path, timeout: Int64(seconds) + requestTimeout)
         let retryAfter = answer.headers.first(name: "Retry-After").flatMap(Int.init).map { Duration.seconds($0) } ?? .seconds(1)
         return (try decode(RequestStatusBody.self, answer, endpoint: .outcome), retryAfter)
     }

@@ -9,9 +9,12 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from .errors import GreenlightHTTPError, Unreachable, UnexpectedAnswer, http_error
+from .errors import NotFound, Unreachable, UnexpectedAnswer, http_error
 
-__all__ = ["GreenlightClient", "ENDPOINTS", "REQUEST_FIELDS", "STATUS_FIELDS_READ", "LONGEST_POLL_SECONDS", "manifest"]
+__all__ = [
+    "GreenlightClient", "ENDPOINTS", "REQUEST_FIELDS", "STATUS_FIELDS_READ", "LONGEST_POLL_SECONDS",
+    "RECORDING_GRACE_SECONDS", "manifest",
+]
 
 #: The intake operations this client calls: ``name: (method, path as OpenAPI writes it, query parameters)``.
 #: Every call below builds its URL from here, and Greenlight's tests check each against deploy/openapi.yaml.
@@ -34,6 +37,10 @@ STATUS_FIELDS_READ = ("requestId", "status", "actionDigest")
 
 #: The longest single wait intake grants (``?wait=`` is 0…60); longer waits repeat the long-poll.
 LONGEST_POLL_SECONDS = 60
+
+#: How long ``wait_for_outcome`` takes "no such request" for "not recorded yet": intake answers 202 once the request
+#: is queued, and its workflow records it moments later.
+RECORDING_GRACE_SECONDS = 10
 
 
 def manifest():
@@ -88,14 +95,22 @@ class GreenlightClient:
     def wait_for_outcome(self, request_id, timeout):
         """Waits until the request ends (approved, rejected, timed_out, cancelled, failed) and returns its final state;
         after ``timeout`` seconds returns its state then, still ``"pending"``. Repeats intake's long-poll, so the
-        outcome arrives as soon as it is written."""
-        deadline = time.monotonic() + timeout
+        outcome arrives as soon as it is written. A request submitted a moment ago may not be recorded yet:
+        ``NotFound`` is raised only after ``RECORDING_GRACE_SECONDS``."""
+        first = time.monotonic()
+        deadline = first + timeout
         while True:
             remaining = deadline - time.monotonic()
             seconds = max(0, min(LONGEST_POLL_SECONDS, int(math.ceil(remaining))))
             started = time.monotonic()
-            state, retry_after = self._call(
-                "outcome", request_id=request_id, query={"wait": seconds}, timeout=seconds + self.timeout)
+            try:
+                state, retry_after = self._call(
+                    "outcome", request_id=request_id, query={"wait": seconds}, timeout=seconds + self.timeout)
+            except NotFound:
+                if time.monotonic() >= min(deadline, first + RECORDING_GRACE_SECONDS):
+                    raise
+                time.sleep(0.25)
+                continue
             if state.get("status") != "pending" or time.monotonic() >= deadline:
                 return state
             # Answered before the wait asked for while still pending: pause as intake says, not ask again at once.
