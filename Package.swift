@@ -43,6 +43,7 @@ let package = Package(
         .executable(name: "greenlight", targets: ["greenlight"]),
         .executable(name: "greenlight-loadgen", targets: ["greenlight-loadgen"]),
         .executable(name: "greenlight-faults", targets: ["greenlight-faults"]),
+        .library(name: "GreenlightClient", targets: ["GreenlightClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -63,6 +64,8 @@ let package = Package(
         // Traces only, exported over OTLP/HTTP: the gRPC exporter (the default trait OTLPGRPC) would add grpc-swift and
         // its HTTP/2 transport to every build.
         .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
+        // The Model Context Protocol's Swift SDK, for `greenlight mcp` (its JSON-RPC and stdio transport).
+        .package(url: "https://github.com/modelcontextprotocol/swift-sdk.git", from: "0.12.1"),
     ],
     targets: [
         // MARK: - Shared
@@ -143,6 +146,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // MARK: - Clients
+
+        .target(
+            name: "GreenlightClient",
+            dependencies: ["GreenlightModels", .product(name: "AsyncHTTPClient", package: "async-http-client")],
+            path: "clients/swift/Sources",
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: - Services
 
         .executableTarget(
@@ -160,8 +172,9 @@ let package = Package(
         .target(
             name: "GreenlightCLI",
             dependencies: [
-                "GreenlightModels", "Kafka", "DurableExecution", "ServiceSupport", "ApprovalStore", "Postgres", logging,
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "GreenlightModels", "GreenlightClient", "Kafka", "DurableExecution", "ServiceSupport", "ApprovalStore",
+                "Postgres", logging, .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "MCP", package: "swift-sdk"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             path: "Services/CLI/Sources",
@@ -278,6 +291,15 @@ let package = Package(
                 swiftSettings: swiftSettings
             ),
             .testTarget(
+                name: "ClientTests",
+                dependencies: [
+                    "GreenlightClient", "GreenlightModels", "GreenlightTestSupport", hummingbird,
+                    .product(name: "Yams", package: "Yams"),
+                ],
+                path: "Tests/ClientTests",
+                swiftSettings: swiftSettings
+            ),
+            .testTarget(
                 name: "DurableTests",
                 dependencies: ["DurableExecution", "Postgres", "GreenlightModels", "GreenlightTestSupport"],
                 path: "Tests/DurableTests",
@@ -286,7 +308,7 @@ let package = Package(
             .testTarget(
                 name: "EndToEndTests",
                 dependencies: [
-                    "GreenlightTestSupport", "GreenlightModels", "Kafka", "MailSink", "Postgres",
+                    "GreenlightTestSupport", "GreenlightModels", "GreenlightClient", "Kafka", "MailSink", "Postgres",
                     .product(name: "Crypto", package: "swift-crypto"),
                 ],
                 path: "Tests/EndToEndTests",

@@ -14,19 +14,25 @@ public final class ChildProcess: Sendable {
     private let exitStatus = Mutex<Int32?>(nil)
     private let waitQueue = DispatchQueue(label: "greenlight.test.child-wait")
 
-    /// Starts `executable` with `arguments` and `environment` (added to this process's own).
+    /// Starts `executable` with `arguments` and `environment` (added to this process's own). Its standard input is
+    /// `standardInput` (a descriptor of this process, such as a pipe's read end) or /dev/null; its standard output
+    /// `standardOutput` or the log, which always gets its standard error.
     public init(
         name: String, executable: String, arguments: [String] = [], environment: [String: String] = [:],
-        logPath: String
+        logPath: String, standardInput: Int32? = nil, standardOutput: Int32? = nil
     ) throws {
         self.name = name
         self.logPath = logPath
         var fileActions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&fileActions)
         defer { posix_spawn_file_actions_destroy(&fileActions) }
-        posix_spawn_file_actions_addopen(&fileActions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&fileActions, 1, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_adddup2(&fileActions, 1, 2)
+        if let standardInput {
+            posix_spawn_file_actions_adddup2(&fileActions, standardInput, 0)
+        } else {
+            posix_spawn_file_actions_addopen(&fileActions, 0, "/dev/null", O_RDONLY, 0)
+        }
+        posix_spawn_file_actions_addopen(&fileActions, 2, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&fileActions, standardOutput ?? 2, 1)
         // Nothing else of ours: a listening socket the child inherited (a mock broker's, a test server's) would stay
         // open in it after we close it, and the port could not be listened on again.
         // (glibc has had posix_spawn_file_actions_addclosefrom_np since 2.34; Swift's Glibc module does not declare it.)

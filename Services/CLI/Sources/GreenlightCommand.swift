@@ -8,17 +8,19 @@ import GreenlightModels
 public struct GreenlightCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "greenlight",
-        abstract: "Look at and steer a running Greenlight: requests, decisions, cancellations, dead letters.",
+        abstract:
+            "Look at and steer a running Greenlight: requests, decisions, cancellations, dead letters; serve agents over MCP.",
         discussion: """
             Settings come from options or the environment: GREENLIGHT_INTAKE_URL, GREENLIGHT_API_KEY (the secret of one \
             of intake's GREENLIGHT_API_KEYS, with the scope each command needs: read for status, history and pending; \
-            decide for decide; admin for cancel and resend), GREENLIGHT_KAFKA_BROKERS (dlq) and GREENLIGHT_DATABASE_URL (migrate).
+            decide for decide; admin for cancel and resend; submit and read for mcp), GREENLIGHT_KAFKA_BROKERS (dlq) and GREENLIGHT_DATABASE_URL (migrate).
 
             Exit status: 0 done; 1 failed; 2 not found; 3 conflict (the request is no longer pending); \
             4 a service is unavailable; 64 wrong usage; 77 the API key is missing, wrong, or lacks the scope.
             """,
         subcommands: [
             Status.self, History.self, Pending.self, Decide.self, Cancel.self, Resend.self, DeadLetters.self, Migrate.self,
+            ServeMCP.self,
         ])
 
     public init() {}
