@@ -54,6 +54,13 @@ public struct ApprovalWriter: Sendable {
     }
 
     /// The execution behind a request, if it has been recorded.
+    /// What a decision on the request must give (its reason rule and response schema); nil when the request is unknown.
+    public func decisionRules(requestId: String) async throws -> RequestContent? {
+        let rows = try await connection.query("SELECT content::text AS content FROM approval_requests WHERE request_id = \(requestId)")
+        guard let row = rows.first else { return nil }
+        return try StoredJSON.decode(RequestContent.self, row, column: "content") ?? RequestContent()
+    }
+
     /// Where the request stands; nil when it is unknown.
     public func status(requestId: String) async throws -> ApprovalStatus? {
         try await connection.query("SELECT status FROM approval_requests WHERE request_id = \(requestId)")

@@ -31,7 +31,11 @@ public struct ContentDisplay: Sendable, Equatable {
     public init(title: String?, details: JSONValue?, links: [RequestLink]?, action: AgentAction?) {
         self.title = title
         self.details = details.map { Self.rows(of: $0, prefix: "") } ?? []
-        self.links = (links ?? []).map { Link(url: $0.url, label: $0.label ?? $0.url) }
+        // Intake takes only http(s) links; one that reached the event otherwise (another producer) is not shown.
+        self.links = (links ?? []).filter { link in
+            let scheme = link.url.prefix { $0 != ":" }.lowercased()
+            return scheme == "http" || scheme == "https"
+        }.map { Link(url: $0.url, label: $0.label ?? $0.url) }
         self.action = action.map { Action(tool: $0.tool, arguments: Self.indented($0.arguments), digest: $0.digest) }
     }
 

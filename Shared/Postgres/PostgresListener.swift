@@ -145,10 +145,12 @@ public final class PostgresListener: Sendable {
                 continue
             }
             delay = 0.1
-            listening.store(true, ordering: .releasing)
             logger.info("Listening for notifications", metadata: ["channel": "\(channel)"])
-            // Whatever was notified while the connection was down (or before it first came up) never arrives.
+            // Whatever was notified while the connection was down (or before it first came up) never arrives: those
+            // waiting read again. Said before `isListening` turns true, so that one who subscribes after seeing it hears
+            // notifications only.
             deliver(.reconnected, payload: nil)
+            listening.store(true, ordering: .releasing)
             receiveNotifications(on: connection)
             listening.store(false, ordering: .releasing)
             PQfinish(connection)

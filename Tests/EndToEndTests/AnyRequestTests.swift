@@ -114,7 +114,19 @@ struct AnyRequestTests {
                 requestId: requestId, decision: .reject, decidedBy: "erp", channel: .kafka, comment: nil, decidedAt: Date(),
                 tokenHash: nil, response: .object(["category": .string("fraud")]))
             try await producer.send(topic: Topic.decisions.rawValue, key: requestId, value: Array(try GreenlightJSON.encode(sneaky)))
+            // Nor a decision sent as the approval callback's success on Kafka: dead-lettered, with why.
+            let callbackId = try #require(try await stack.status(requestId)?.callbackIds?.first)
+            let command = CallbackCommand(
+                requestId: requestId, callbackId: callbackId, command: .success,
+                result: .object(["decision": .string("rejected"), "approver": .string("erp"), "response": .object(["category": .string("fraud")])]),
+                submittedAt: Date())
+            try await producer.send(topic: Topic.decisions.rawValue, key: requestId, value: Array(try GreenlightJSON.encode(command)))
             await producer.shutdown()
+            try await waitUntil(timeout: .seconds(20)) {
+                try await stack.messages(on: .deadLetters, key: requestId).contains { message in
+                    String(decoding: message.value, as: UTF8.self).contains("comment is required")
+                }
+            }
             try await waitUntil(timeout: .seconds(20)) {
                 let history = try await HTTP.send(url: "\(stack.intakeURL)/v1/requests/\(requestId)/history", headers: stack.authorization)
                 return history.body.contains("DecisionRefused") && history.body.contains("comment is required")

@@ -142,11 +142,13 @@ struct ApprovalTools: Sendable {
     func requestApproval(_ input: ToolInput) async throws -> Requested {
         let action = try input.action()
         let requestId = try input.string("requestId") ?? "mcp-\(UUID().uuidString.lowercased())"
+        let title = try input.string("title")
+        // The tool's schema leaves the description out of what it requires; intake requires one: the title then.
         let body = ApprovalRequestBody(
-            requestId: requestId, description: try input.string("description"),
+            requestId: requestId, description: try input.string("description") ?? title,
             approvers: try input.strings("approvers"),
             timeoutSeconds: try input.integer("timeoutSeconds", in: 1...ApprovalLimits.maxTimeoutSeconds),
-            title: try input.string("title"), details: try input.object("details"), action: action)
+            title: title, details: try input.object("details"), action: action)
         let accepted = try await client.submit(body)
         return Requested(
             requestId: accepted.requestId, status: "pending", statusUrl: accepted.statusUrl, actionDigest: action.digest,

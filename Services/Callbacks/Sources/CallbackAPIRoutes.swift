@@ -104,9 +104,24 @@ public struct CallbackAPIRoutes: Sendable {
         // A decision through the approval's callback settles the request at once: the request's rules are checked here,
         // as the orchestrator checks every other decision.
         if command == .success, callback.name == Self.approvalCallbackName, let rules, let payload = event.result {
-            let decision = try GreenlightJSON.decoder().decode(ApprovalDecisionPayload.self, from: GreenlightJSON.encode(payload))
-            let content = try await rules.decisionRules(requestId: executionName) ?? RequestContent()
-            let broken = content.check(decision.decision, comment: decision.comment, response: decision.response)
+            let decision: ApprovalDecisionPayload
+            do {
+                decision = try GreenlightJSON.decoder().decode(ApprovalDecisionPayload.self, from: GreenlightJSON.encode(payload))
+            } catch {
+                let described = DecodingErrorDescription.describe(error)
+                throw Problem.validation([.init(field: "body", message: "is not an approval decision: \(described)")])
+            }
+            let content: RequestContent?
+            do {
+                // Bounded, like every answer: a database that hangs gets the caller a 503 to retry.
+                content = try await withDeadline(AnswerBudget.read, "Reading the request's rules") {
+                    try await rules.decisionRules(requestId: executionName)
+                }
+            } catch {
+                context.logger.error("Rules look-up failed", metadata: ["requestId": "\(executionName)", "error": "\(error)"])
+                throw Problem(title: "Service Unavailable", status: 503, detail: "The request's rules could not be read. Retry shortly.")
+            }
+            let broken = (content ?? RequestContent()).check(decision.decision, comment: decision.comment, response: decision.response)
             guard broken.isEmpty else { throw Problem.decisionRules(broken) }
         }
         let publication: Publication

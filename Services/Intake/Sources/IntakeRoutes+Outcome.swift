@@ -41,7 +41,8 @@ extension IntakeRoutes {
                 guard first.status == .pending else { return first }
                 watched = true
                 return try await request.whileClientWaits {
-                    try await waitForEnd(requestId, from: first, within: .seconds(wait), on: subscription, context: context)
+                    try await waitForEnd(
+                        requestId, from: first, within: .seconds(wait), on: subscription, listener: listener, context: context)
                 } stop: {
                     subscription.close()
                 }
@@ -61,14 +62,18 @@ extension IntakeRoutes {
     /// Reads the status again after every wake, until it is no longer pending or the wait is over.
     private func waitForEnd(
         _ requestId: String, from first: RequestStatusBody, within wait: Duration, on subscription: PostgresSubscription,
-        context: GreenlightRequestContext
+        listener: PostgresListener, context: GreenlightRequestContext
     ) async throws -> RequestStatusBody {
         let deadline = ContinuousClock.now + wait
         var found = first
         while found.status == .pending, ContinuousClock.now < deadline {
-            let wake = await subscription.next(timeout: deadline - ContinuousClock.now)
+            // While the listener is down (Postgres away, its connection refused), no notification comes: the wait
+            // reads again each second instead, so an outcome recorded meanwhile is answered within a second.
+            let listening = listener.isListening
+            let left = deadline - ContinuousClock.now
+            let wake = await subscription.next(timeout: listening ? left : min(left, .seconds(1)))
             found = try await lookUp(requestId, context: context)
-            if wake == .timedOut || wake == .closed { break }
+            if wake == .closed || (wake == .timedOut && listening) { break }
         }
         return found
     }

@@ -57,12 +57,15 @@ struct CallbackDelivery: Sendable {
                 body, to: webhook.url, contentType: webhook.contentType, headers: headers, client: WebhookPoster.callbackClient,
                 timeout: timeout)
             if (200..<300).contains(status.code) { return Attempt(statusCode: status.code, failure: nil) }
-            // Standard Webhooks: 410 Gone means the receiver wants no more; every other answer may change.
+            // Standard Webhooks: 410 Gone means the receiver wants no more. A 4xx other than 408 and 429 says the
+            // receiver will not take this webhook however often it comes, and must not hold back the request's later
+            // ones (they share its lane) until the maximum age: it fails for good. 5xx, 408 and 429 are retried.
+            let permanent = (400..<500).contains(status.code) && status.code != 408 && status.code != 429
             return Attempt(
                 statusCode: status.code,
                 failure: DeliveryFailure(
                     description: "the receiver answered \(status.code)\(status.code == 410 ? " Gone: it wants no more webhooks" : "")",
-                    isPermanent: status.code == 410))
+                    isPermanent: permanent))
         } catch {
             return Attempt(statusCode: nil, failure: DeliveryFailure(description: "\(error)", isPermanent: false))
         }

@@ -149,7 +149,12 @@ struct WebhookPoster: Sendable {
                 if let trace = span.context.traceContext { request.headers.add(name: TraceContext.headerName, value: trace.traceparent) }
                 let response = try await client.execute(request, timeout: timeout)
                 span.attributes["http.response.status_code"] = Int(response.status.code)
-                let answer = try await response.body.collect(upTo: 64 * 1024)
+                // The status decides; of the answer only its start is kept (for the error of a failure), and an answer
+                // longer than that fails nothing (a receiver that took the webhook and said much about it took it).
+                var answer = ByteBuffer()
+                for try await chunk in response.body where answer.readableBytes < 4096 {
+                    answer.writeImmutableBuffer(chunk)
+                }
                 return (Int(response.status.code), String(String(buffer: answer).prefix(200)))
             }
         } catch {

@@ -60,6 +60,19 @@ struct EventHandler: Sendable {
         let completion: CallbackCompletion
         switch command.command {
         case .success:
+            // A decision through the approval's callback settles the request at once, so the request's rules are
+            // checked before it does: the callback API checks them too, but anyone may publish on the decisions topic.
+            if let result = command.result,
+                let decision = try? GreenlightJSON.decoder().decode(ApprovalDecisionPayload.self, from: GreenlightJSON.encode(result)),
+                let rules = try await ApprovalWriter(connection).decisionRules(requestId: command.requestId)
+            {
+                let broken = rules.check(decision.decision, comment: decision.comment, response: decision.response)
+                if !broken.isEmpty {
+                    Counter(label: "greenlight_decisions_total", dimensions: [("channel", "api"), ("result", "refused")]).increment()
+                    throw EventRefused(
+                        reason: "\(DecisionVerdict.rulesBroken): " + broken.map { "\($0.field) \($0.message)" }.joined(separator: "; "))
+                }
+            }
             completion = .success(String(decoding: try GreenlightJSON.encode(command.result ?? .null), as: UTF8.self))
         case .failure:
             completion = .failure(
@@ -81,4 +94,11 @@ struct EventHandler: Sendable {
             "Callback command \(command.command.rawValue): \(result)",
             metadata: ["requestId": "\(command.requestId)", "callbackId": "\(command.callbackId)"])
     }
+}
+
+/// An event the orchestrator will not apply however often it tries (a callback decision that breaks its request's
+/// rules): dead-lettered at once, with why, rather than retried.
+struct EventRefused: Error, CustomStringConvertible {
+    var reason: String
+    var description: String { "refused: \(reason)" }
 }

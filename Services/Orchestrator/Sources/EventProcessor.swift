@@ -112,6 +112,7 @@ extension EventProcessor {
     /// Connection trouble is retried for as long as it lasts; any other failure of the same event five times
     /// over is that event's fault, and it goes to the dead-letter topic so that the partition moves on.
     static func isPoison(_ error: any Error, attempt: Int) -> Bool {
-        !PostgresError.isTransient(error) && attempt >= 5
+        if error is EventRefused { return true }
+        return !PostgresError.isTransient(error) && attempt >= 5
     }
 }

@@ -60,3 +60,9 @@ class WebhookTests(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+    def test_a_key_too_short_to_sign_with_is_refused(self):
+        with self.assertRaises(ValueError):
+            verify_webhook(headers(), BODY, "whsec_", now=TIMESTAMP)
+        with self.assertRaises(ValueError):
+            verify_webhook(headers(), BODY, "whsec_c2hvcnQ=", now=TIMESTAMP)

@@ -34,6 +34,10 @@ def _write(value, out):
     elif value is False:
         out.append("false")
     elif isinstance(value, (int, float)):
+        # I-JSON: an integer a double cannot hold exactly would be hashed as another number (Greenlight refuses such
+        # an argument too); send it as a string.
+        if isinstance(value, int) and abs(value) >= 2 ** 53:
+            raise ValueError("%d is beyond ±2^53, which JSON numbers do not hold exactly; send it as a string" % value)
         out.append(_number(float(value)))
     elif isinstance(value, str):
         out.append(_string(value))

@@ -19,9 +19,13 @@ def _key(secret):
     if not isinstance(secret, str) or not secret.startswith("whsec_"):
         raise ValueError("the webhook secret must be whsec_ followed by the key in base64 (as GREENLIGHT_CALLBACK_SECRET)")
     try:
-        return base64.b64decode(secret[len("whsec_"):], validate=True)
+        key = base64.b64decode(secret[len("whsec_"):], validate=True)
     except binascii.Error:
         raise ValueError("the webhook secret must be whsec_ followed by valid base64") from None
+    # As Greenlight takes them: 24 to 64 random bytes. A shorter key (an empty one, say) signs nothing worth checking.
+    if not 24 <= len(key) <= 64:
+        raise ValueError("the webhook secret's key must be 24 to 64 bytes (it is %d)" % len(key))
+    return key
 
 
 def _signature(key, webhook_id, timestamp, body):
