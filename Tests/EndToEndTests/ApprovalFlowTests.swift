@@ -283,7 +283,7 @@ struct ApprovalFlowTests {
                 (#"{"requestId": "\#(requestId)", "amount": "5000", "description": "x"}"#, 400, "amount"),
                 (#"{"requestId": "\#(requestId)", "amount": -1, "description": "x"}"#, 400, "amount"),
                 (#"{"requestId": "\#(requestId)", "amount": 1e400, "description": "x"}"#, 400, nil),
-                (#"{"requestId": "\#(requestId)", "description": "x"}"#, 400, "amount"),
+                (#"{"requestId": "\#(requestId)", "amount": 5}"#, 400, "description"),
                 (#"{"requestId": "\#(requestId)", "amount": 5, "description": "x", "approvers": ["nope"]}"#, 400, "approvers[0]"),
                 (#"{"requestId": "\#(requestId)", "amount": 5, "description": "\#(String(repeating: "x", count: 70_000))"}"#, 413, nil),
             ]

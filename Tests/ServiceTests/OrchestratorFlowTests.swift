@@ -14,7 +14,7 @@ extension NotificationRequested {
     var linkToken: String { LinkToken.derive(secret: OrchestratorFlowTests.secret, nonce: tokenNonce) }
 }
 
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(3)))
 struct OrchestratorFlowTests {
     static let secret = LinkSecret("orchestrator-flow-tests-secret-0123456789")!
 

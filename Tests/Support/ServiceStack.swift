@@ -208,7 +208,8 @@ public final class ServiceStack: Sendable {
     }
 
     /// Reads the port a service logged ("HTTP server listening … port=N").
-    public static func listeningPort(of process: ChildProcess, timeout: Duration = .seconds(30)) async throws -> Int {
+    /// 90 seconds: a service's start (its migrations, its Kafka client) shares two cores with every other suite's stack.
+    public static func listeningPort(of process: ChildProcess, timeout: Duration = .seconds(90)) async throws -> Int {
         var port: Int?
         _ = try await eventually(timeout: timeout, interval: .milliseconds(20)) {
             if process.hasExited { throw ChildProcessError(description: "\(process.name) exited during start-up") }

@@ -90,6 +90,12 @@ public struct GreenlightClient: Sendable {
             {
                 try await Task.sleep(for: .milliseconds(250))
                 continue
+            } catch let error as GreenlightClientError where error.code == .unavailable && clock.now < deadline {
+                // Intake could not read the status store in time (it answers 503 with Retry-After): a wait is not
+                // over because one look failed; the last such error is thrown if the wait runs out on it.
+                try await Task.sleep(for: min(.seconds(1), clock.now.duration(to: deadline)))
+                if clock.now >= deadline { throw error }
+                continue
             }
             if status.status != .pending || clock.now >= deadline { return status }
             // Intake answered before the wait asked for (it keeps a wait shorter under load, or is an older version
