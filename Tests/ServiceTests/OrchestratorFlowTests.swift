@@ -313,6 +313,25 @@ struct OrchestratorFlowTests {
         #expect(outcome.votes?.map(\.approver) == ["ops@example.com"])
     }
 
+    /// A decision from a signed-in approver (the inbox, Slack) counts as that approver's vote, and one from someone
+    /// who is not an approver of the request is refused, not taken as an operator's word that settles it.
+    @Test func anInboxOrSlackDecisionCountsOnlyFromAnApprover() async throws {
+        let h = try await harness()
+        try await h.handle(.approvalRequested(request("REQ-INBOX", approvers: ["a@example.com", "b@example.com"], policy: .all)))
+        try await h.handle(.decisionSubmitted(decision("REQ-INBOX", by: "mallory@example.com", .reject, channel: .inbox)))
+        try await h.handle(.decisionSubmitted(decision("REQ-INBOX", by: "mallory@example.com", .reject, channel: .slack)))
+        #expect(try await h.status("REQ-INBOX")?.status == .pending)
+        let refused = try await h.attempts("REQ-INBOX")
+        #expect(refused.map(\.accepted) == [false, false])
+        #expect(refused.allSatisfy { $0.reason?.contains("not an approver") == true }, "\(refused)")
+        try await h.handle(.decisionSubmitted(decision("REQ-INBOX", by: "A@example.com", channel: .inbox)))
+        #expect(try await h.status("REQ-INBOX")?.status == .pending)
+        try await h.handle(.decisionSubmitted(decision("REQ-INBOX", by: "b@example.com", channel: .slack)))
+        let outcome = try #require(try await h.outbox("ApprovalCompleted", as: ApprovalCompleted.self).first)
+        #expect(outcome.status == .approved)
+        #expect(outcome.votes?.map(\.channel) == [.inbox, .slack])
+    }
+
     /// Four eyes: whoever requested an approval cannot decide it — by link, through the API on their own behalf, or
     /// by a Kafka decision naming them. The attempt is refused and recorded with the reason; others still decide.
     @Test func theRequesterCannotDecideTheirOwnRequest() async throws {

@@ -292,6 +292,11 @@ public struct ApprovalWorkflow: Workflow {
                 decision, approver: approver, "\(DecisionVerdict.fourEyes): \(approver) requested this approval and cannot decide it", step)
         }
         let isApprover = pending.approvers.contains { $0.lowercased() == approver.lowercased() }
+        // A signed-in approver (inbox, Slack) speaks only for themselves: someone who is not an approver of the request
+        // is refused rather than settling it the way an operator's API decision does.
+        if decision.channel.isApproversOwn, decision.tokenHash == nil, !isApprover {
+            return try await refuse(decision, approver: approver, "\(approver) is not an approver of this request", step)
+        }
         if isApprover, earlier.contains(where: { $0.approver.lowercased() == approver.lowercased() }) {
             return try await refuse(decision, approver: approver, "\(approver) has already decided on this request", step)
         }

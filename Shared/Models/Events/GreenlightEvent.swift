@@ -16,6 +16,14 @@ public enum DecisionChannel: String, Codable, Sendable, CaseIterable {
     case link
     case api
     case kafka
+    /// From a signed-in approver's inbox (the callback receiver's `/inbox`): the approver is who the session is.
+    case inbox
+    /// From a button or modal in the approver's Slack direct message.
+    case slack
+
+    /// Whether a decision through this channel is an approver's own (a person signed in or holding their link), and
+    /// so counts only if that person is one of the request's approvers — never an operator's word that settles it.
+    public var isApproversOwn: Bool { self == .link || self == .inbox || self == .slack }
 }
 
 /// How approvers are notified (per request, or intake's `GREENLIGHT_DEFAULT_CHANNEL`).
