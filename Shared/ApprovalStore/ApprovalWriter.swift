@@ -53,7 +53,6 @@ public struct ApprovalWriter: Sendable {
         return completed
     }
 
-    /// The execution behind a request, if it has been recorded.
     /// What a decision on the request must give (its reason rule and response schema); nil when the request is unknown.
     public func decisionRules(requestId: String) async throws -> RequestContent? {
         let rows = try await connection.query("SELECT content::text AS content FROM approval_requests WHERE request_id = \(requestId)")
