@@ -50,7 +50,9 @@ struct PostgresRestartTests {
             #expect(try await ChildProcess.shell(restart) == 0)
             // Notifications sent while the server was down could not reach it: the waiter is told to read again.
             #expect(await subscription.next(timeout: .seconds(30)) == .reconnected)
-            #expect(listener.isListening)
+            // `.reconnected` is said just before the listener marks itself listening (so that whoever subscribes after
+            // seeing it hears notifications only): it turns true a moment later, not necessarily by now.
+            try await waitUntil(timeout: .seconds(5)) { listener.isListening }
             // And it listens again.
             try await waitUntil(timeout: .seconds(30), interval: .milliseconds(100)) {
                 (try? await pool.query("SELECT pg_notify('restart_events', 'x')")) != nil
