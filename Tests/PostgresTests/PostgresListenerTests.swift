@@ -108,7 +108,8 @@ struct PostgresListenerTests {
                 #expect(terminated == 1)
                 // What was notified while it was gone is lost: every waiter is told to read again.
                 #expect(await subscription.next(timeout: .seconds(20)) == .reconnected)
-                #expect(listener.isListening)
+                // Said just before the listener marks itself listening, so that turns true a moment later.
+                try await waitUntil(timeout: .seconds(5)) { listener.isListening }
                 try await notify("i", on: pool)
                 #expect(await subscription.next(timeout: .seconds(10)) == .notified)
             }
