@@ -26,6 +26,9 @@ public enum TemplateName: String, CaseIterable, Sendable {
     case emailReceiptSubject = "email-receipt.subject"
     case emailReceiptText = "email-receipt.text"
     case emailReceiptHTML = "email-receipt.html"
+    case emailDelegatedSubject = "email-delegated.subject"
+    case emailDelegatedText = "email-delegated.text"
+    case emailDelegatedHTML = "email-delegated.html"
 
     /// Whether a template (built-in or an operator's) is plain text, where nothing is escaped: those named
     /// `*.text` or `*.subject`. All others are HTML, where `{{value}}` is HTML-escaped.

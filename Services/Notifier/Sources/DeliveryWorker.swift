@@ -118,12 +118,17 @@ struct DeliveryWorker: Sendable {
         await keepingClaim(claim, whileCancelled: DeliveryFailure(description: "the send was cancelled", isPermanent: false)) {
             switch channel {
             case .email:
-                let mail =
-                    notification.kind == .receipt
-                    ? ReceiptEmail.make(for: notification, from: configuration.mailFrom, templates: configuration.templates)
-                    : ApprovalEmail.make(
+                let mail: MailMessage
+                switch notification.kind {
+                case .receipt:
+                    mail = ReceiptEmail.make(for: notification, from: configuration.mailFrom, templates: configuration.templates)
+                case .delegated:
+                    mail = DelegationNoticeEmail.make(for: notification, from: configuration.mailFrom, templates: configuration.templates)
+                default:
+                    mail = ApprovalEmail.make(
                         for: notification, linkToken: token, publicURL: configuration.publicURL, from: configuration.mailFrom,
                         templates: configuration.templates)
+                }
                 do {
                     try await smtp.send(mail)
                     return nil

@@ -20,8 +20,9 @@ enum WebhookMessage {
         case .request: heading = "Approval needed"
         case .reminder: heading = "Reminder: approval needed"
         case .escalation: heading = "Escalated: approval needed"
-        // The orchestrator asks for receipts by email only; should one come here, it announces the request as usual.
-        case .receipt: heading = "Approval needed"
+        // The orchestrator asks for receipts and delegation notices by email only; should one come here, it announces
+        // the request as usual.
+        case .receipt, .delegated: heading = "Approval needed"
         }
         let expires = "\(HumanFormat.utc(notification.expiresAt)) (expires in \(HumanFormat.duration(from: now, to: notification.expiresAt)))"
         let shown = ContentDisplay(
