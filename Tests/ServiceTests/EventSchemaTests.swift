@@ -89,6 +89,8 @@ struct EventSchemaTests {
             WebhookDelivery(requestId: "REQ-001", webhookId: "msg_0123", attempt: 1, result: .failed, statusCode: nil, error: nil, at: at),
         ],
         .notifications: [
+            SignInLinkRequested(
+                email: "a@example.com", tokenNonce: uuid, linkKey: "0123456789ab", requestedAt: at, expiresAt: at),
             NotificationRequested(
                 requestId: "REQ-001", executionId: uuid, approver: "a@example.com", tokenNonce: uuid, kind: .reminder, channel: .webhook,
                 amount: 5000, currency: "USD", description: "New server", requester: "it@example.com", submittedAt: at,
