@@ -173,7 +173,7 @@ let package = Package(
             name: "GreenlightCLI",
             dependencies: [
                 "GreenlightModels", "GreenlightClient", "Kafka", "DurableExecution", "ServiceSupport", "ApprovalStore",
-                "Postgres", logging, .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Postgres", "Callbacks", logging, .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "MCP", package: "swift-sdk"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],

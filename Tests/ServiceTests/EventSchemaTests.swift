@@ -101,6 +101,8 @@ struct EventSchemaTests {
             ReassignRequested(requestId: "REQ-001", from: "a@example.com", to: "c@example.com", requestedAt: at),
         ],
         .notifications: [
+            SignInLinkRequested(
+                email: "a@example.com", tokenNonce: uuid, linkKey: "0123456789ab", requestedAt: at, expiresAt: at),
             NotificationRequested(
                 requestId: "REQ-001", executionId: uuid, approver: "a@example.com", tokenNonce: uuid, kind: .reminder, channel: .webhook,
                 amount: 5000, currency: "USD", description: "New server", requester: "it@example.com", submittedAt: at,

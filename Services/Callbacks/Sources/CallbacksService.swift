@@ -14,8 +14,9 @@ public enum CallbacksService {
     public static func run(configuration: CallbacksConfiguration, logger: Logger) async throws {
         logger.info("Starting greenlight-callbacks", metadata: ["configuration": "\(configuration.banner)"])
         let producer = try KafkaProducer(configuration: configuration.common.kafka, logger: logger)
-        // Reads the orchestrator's tables, which it does not own: it waits until they are at this build's version.
-        let pool = try await openMigratedPool(configuration.database, logger: logger, migrate: GreenlightDatabase.requireCurrent)
+        // Reads the orchestrator's tables, which it does not own: it waits until they are at this build's version. The
+        // inbox's own tables it migrates itself when its role may (else `greenlight migrate` has).
+        let pool = try await openMigratedPool(configuration.database, logger: logger, migrate: PortalSchema.prepare)
 
         let checks = [ReadinessCheck.kafka(producer), ReadinessCheck.postgres(pool)]
         let publisher = OutboxFallbackPublisher(producer: producer, pool: pool, logger: logger)
@@ -23,6 +24,10 @@ public enum CallbacksService {
             tokens: ApprovalReader(pool: pool), publisher: publisher, publicURL: configuration.publicURL,
             templates: configuration.templates,
             limiter: configuration.linkRateLimit > 0 ? RateLimiter(perMinute: configuration.linkRateLimit) : nil,
+            trustForwardedFor: configuration.trustForwardedFor, verdictWait: configuration.verdictWait)
+        let portal = PortalRoutes(
+            sessions: PortalSessions(pool: pool, settings: configuration.portal, publicURL: configuration.publicURL),
+            reader: ApprovalReader(pool: pool), publisher: publisher, templates: configuration.templates,
             trustForwardedFor: configuration.trustForwardedFor, verdictWait: configuration.verdictWait)
         let api = CallbackAPIRoutes(
             callbacks: DurableReader(pool: pool), publisher: publisher, apiKeys: configuration.apiKeys,
@@ -35,6 +40,7 @@ public enum CallbacksService {
             // The link pages alone on the public port; what operators and programs use on the internal one.
             let publicRouter = makePublicRouter()
             links.register(on: publicRouter)
+            portal.register(on: publicRouter)
             let internalRouter = makeServiceRouter(checks: checks)
             api.register(on: internalRouter)
             services.append(
@@ -46,6 +52,7 @@ public enum CallbacksService {
         } else {
             let router = makeServiceRouter(checks: checks)
             links.register(on: router)
+            portal.register(on: router)
             api.register(on: router)
             services.append(makeHTTPServer(router: router, host: host, port: port, serviceName: "greenlight-callbacks", logger: logger))
         }

@@ -82,6 +82,11 @@ public struct LinkRoutes: Sendable {
     /// is let through (no browser sends a cross-site POST without saying where it comes from). The form's
     /// token-bound `confirm` field has to match either way.
     func isSameOrigin(_ request: Request) -> Bool {
+        Self.isSameOrigin(request, publicOrigin: publicOrigin)
+    }
+
+    /// The same, for any page served from `publicOrigin` (the inbox's forms too).
+    static func isSameOrigin(_ request: Request, publicOrigin: String) -> Bool {
         let origin = request.headers[.origin]
         if let origin, origin != "null", origin.lowercased() != publicOrigin { return false }
         if let site = request.headers[.secFetchSite] { return site.lowercased() == "same-origin" }
@@ -173,11 +178,7 @@ public struct LinkRoutes: Sendable {
         }
         if problems.isEmpty { problems = record.content.check(decision, comment: comment, response: response) }
         if !problems.isEmpty {
-            let sentences = problems.map { problem in
-                let name = problem.field.hasPrefix("response.") ? String(problem.field.dropFirst("response.".count)) : nil
-                let label = name.map { record.content.responseSchema?.properties[$0]?.label($0) ?? $0 } ?? "Reason"
-                return "\(label): \(problem.message)"
-            }
+            let sentences = problems.map { Pages.sentence($0, content: record.content) }
             let page = pages.review(decision, token: record, plainToken: token, errors: sentences, entered: entered)
             return Pages.response(page, status: .unprocessableContent)
         }
@@ -226,9 +227,7 @@ extension LinkRoutes {
         /// Whether the request's state has yet to catch up with the verdict: no verdict yet, or one that settled
         /// (or found settled) a request whose outcome is not written yet.
         func unsettled(_ verdict: DecisionVerdict?) -> Bool {
-            guard let verdict else { return true }
-            guard verdict.status == .pending else { return false }
-            return verdict.accepted ? verdict.reason == nil : verdict.cameTooLate
+            verdict?.awaitsRequestState ?? true
         }
         var verdict: DecisionVerdict?
         // Soon at first (a verdict usually takes a few tens of milliseconds), then less often: a slow orchestrator

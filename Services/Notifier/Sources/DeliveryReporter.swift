@@ -70,6 +70,9 @@ struct DeliveryReporter: Sendable {
                     attempt: report.attempt, result: report.result,
                     statusCode: report.statusCode, error: report.error, at: report.at),
                 trace: trace)
+        case .signIn:
+            // Sign-in emails belong to no request: the orchestrator has nothing to hear about them.
+            break
         }
         try await queue.clearReport(report)
     }

@@ -51,6 +51,7 @@ struct DeliveryWorker: Sendable {
     /// One attempt at a claimed message.
     func deliver(_ claim: DeliveryQueue.Claim) async throws {
         if claim.kind == .webhook { return try await deliverWebhook(claim) }
+        if claim.kind == .signIn { return try await deliverSignIn(claim) }
         let notification: NotificationRequested
         let token: String
         do {

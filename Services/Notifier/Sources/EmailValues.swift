@@ -82,7 +82,7 @@ struct EmailValues {
 
 extension TemplateLibrary {
     /// A subject template's output on one line, without surrounding spaces.
-    func subject(_ name: TemplateName, _ values: EmailValues) -> String {
+    func subject(_ name: TemplateName, _ values: Any) -> String {
         render(name, values).split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
             .filter { !$0.isEmpty }.joined(separator: " ")
     }

@@ -55,5 +55,15 @@ public enum NotifierSchema {
                     ADD COLUMN kind text NOT NULL DEFAULT 'notification' CHECK (kind IN ('notification', 'webhook')),
                     ADD COLUMN last_status integer;
                 """),
+        PostgresMigration(
+            version: 4, name: "inbox sign-in emails",
+            sql: """
+                -- A row may also be a SignInLinkRequested: an email with a link to sign in to the inbox (approver is
+                -- the address, request_id its key, deadline the link's expiry); claimed and retried the same way, and
+                -- reported to nobody.
+                ALTER TABLE notifier_messages DROP CONSTRAINT notifier_messages_kind_check;
+                ALTER TABLE notifier_messages ADD CONSTRAINT notifier_messages_kind_check
+                    CHECK (kind IN ('notification', 'webhook', 'sign-in'));
+                """),
     ]
 }
