@@ -1,6 +1,6 @@
 /// Every built-in template, by the name its file has in `Defaults/` (and an override in `GREENLIGHT_TEMPLATE_DIR`),
-/// less `.mustache`. `page-*` are the callback receiver's pages, `email-*` the notifier's emails; layouts and the
-/// pieces pages share are partials the others include.
+/// less `.mustache`. `page-*` are the callback receiver's pages, `console-*` its operator console, `email-*` the
+/// notifier's emails; layouts and the pieces pages share are partials the others include.
 public enum TemplateName: String, CaseIterable, Sendable {
     case pageLayout = "page-layout"
     case pageDetails = "page-details"
@@ -19,6 +19,12 @@ public enum TemplateName: String, CaseIterable, Sendable {
     case pageUnavailable = "page-unavailable"
     case pageFormRefused = "page-form-refused"
     case pageTooManyRequests = "page-too-many-requests"
+    case consoleLayout = "console-layout"
+    case consoleSignIn = "console-sign-in"
+    case consoleMessage = "console-message"
+    case consoleList = "console-list"
+    case consoleRequest = "console-request"
+    case consoleDeadLetters = "console-dead-letters"
     case emailLayout = "email-layout"
     case emailApprovalSubject = "email-approval.subject"
     case emailApprovalText = "email-approval.text"
