@@ -1,5 +1,6 @@
 /// Every built-in template, by the name its file has in `Defaults/` (and an override in `GREENLIGHT_TEMPLATE_DIR`),
-/// less `.mustache`. `page-*` are the callback receiver's pages (`portal-*` and `inbox-*` its inbox's), `email-*` the
+/// less `.mustache`. `page-*` are the callback receiver's pages (`portal-*` and `inbox-*` its inbox's, `console-*` its
+/// operator console's), `email-*` the
 /// notifier's emails; layouts and the pieces pages share are partials the others include.
 public enum TemplateName: String, CaseIterable, Sendable {
     case pageLayout = "page-layout"
@@ -32,6 +33,12 @@ public enum TemplateName: String, CaseIterable, Sendable {
     case inboxRequest = "inbox-request"
     case inboxResults = "inbox-results"
     case inboxNotFound = "inbox-not-found"
+    case consoleLayout = "console-layout"
+    case consoleSignIn = "console-sign-in"
+    case consoleMessage = "console-message"
+    case consoleList = "console-list"
+    case consoleRequest = "console-request"
+    case consoleDeadLetters = "console-dead-letters"
     case emailLayout = "email-layout"
     case emailApprovalSubject = "email-approval.subject"
     case emailApprovalText = "email-approval.text"

@@ -32,15 +32,21 @@ public enum CallbacksService {
         let api = CallbackAPIRoutes(
             callbacks: DurableReader(pool: pool), publisher: publisher, apiKeys: configuration.apiKeys,
             rules: ApprovalReader(pool: pool))
+        // The operator console, beside the link pages on the public side: every page needs an admin key.
+        let console = ConsoleRoutes(
+            authorizer: BearerKeyConsoleAuthorizer(apiKeys: configuration.apiKeys),
+            backend: LiveConsoleBackend(pool: pool, kafka: configuration.common.kafka, producer: producer, logger: logger),
+            publisher: publisher, templates: configuration.templates, links: links)
 
         var services: [any Service] = [PostgresPoolService(pool), KafkaProducerService(producer)]
         let host = configuration.common.httpHost
         let port = configuration.common.httpPort
         if let (internalHost, internalPort) = configuration.internalAddress {
-            // The link pages alone on the public port; what operators and programs use on the internal one.
+            // The link pages and the console on the public port; what programs and monitoring use on the internal one.
             let publicRouter = makePublicRouter()
             links.register(on: publicRouter)
             portal.register(on: publicRouter)
+            console.register(on: publicRouter)
             let internalRouter = makeServiceRouter(checks: checks)
             api.register(on: internalRouter)
             services.append(
@@ -53,6 +59,7 @@ public enum CallbacksService {
             let router = makeServiceRouter(checks: checks)
             links.register(on: router)
             portal.register(on: router)
+            console.register(on: router)
             api.register(on: router)
             services.append(makeHTTPServer(router: router, host: host, port: port, serviceName: "greenlight-callbacks", logger: logger))
         }
