@@ -31,6 +31,8 @@ struct DeliveryQueue: Sendable {
     enum Kind: String, Sendable {
         case notification
         case webhook
+        /// A Slack direct message with buttons (the same notification as an approver's email).
+        case slack
     }
 
     /// Keeps each message once, by its event id: a redelivered one (the relay published it twice, the offset was not

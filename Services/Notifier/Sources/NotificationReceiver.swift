@@ -16,6 +16,8 @@ struct NotificationReceiver: Sendable {
     let configuration: NotifierConfiguration
     let wakeUp: WakeUpSignal
     let logger: Logger
+    /// Where each notification's Slack direct message is queued, when Slack is configured.
+    var slack: SlackMessageStore? = nil
 
     func run() async throws {
         let logger = self.logger
@@ -58,6 +60,7 @@ struct NotificationReceiver: Sendable {
         try await Backoff().retrying("Storing notifications", logger: logger) {
             try await queue.insert(incoming)
             try await queue.insert(webhooks)
+            try await slack?.queueDirectMessages(incoming)
         }
         wakeUp.signal()
     }
