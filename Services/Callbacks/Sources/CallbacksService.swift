@@ -24,6 +24,10 @@ public enum CallbacksService {
             templates: configuration.templates,
             limiter: configuration.linkRateLimit > 0 ? RateLimiter(perMinute: configuration.linkRateLimit) : nil,
             trustForwardedFor: configuration.trustForwardedFor, verdictWait: configuration.verdictWait)
+        let slack = configuration.slackSigningSecret.map { secret in
+            SlackInteractionRoutes(
+                tokens: ApprovalReader(pool: pool), publisher: publisher, signingSecret: secret, slack: configuration.slack)
+        }
         let api = CallbackAPIRoutes(
             callbacks: DurableReader(pool: pool), publisher: publisher, apiKeys: configuration.apiKeys,
             rules: ApprovalReader(pool: pool))
@@ -35,6 +39,7 @@ public enum CallbacksService {
             // The link pages alone on the public port; what operators and programs use on the internal one.
             let publicRouter = makePublicRouter()
             links.register(on: publicRouter)
+            slack?.register(on: publicRouter)
             let internalRouter = makeServiceRouter(checks: checks)
             api.register(on: internalRouter)
             services.append(
@@ -46,6 +51,7 @@ public enum CallbacksService {
         } else {
             let router = makeServiceRouter(checks: checks)
             links.register(on: router)
+            slack?.register(on: router)
             api.register(on: router)
             services.append(makeHTTPServer(router: router, host: host, port: port, serviceName: "greenlight-callbacks", logger: logger))
         }
