@@ -29,6 +29,10 @@ public enum CallbacksService {
             sessions: PortalSessions(pool: pool, settings: configuration.portal, publicURL: configuration.publicURL),
             reader: ApprovalReader(pool: pool), publisher: publisher, templates: configuration.templates,
             trustForwardedFor: configuration.trustForwardedFor, verdictWait: configuration.verdictWait)
+        let slack = configuration.slackSigningSecret.map { secret in
+            SlackInteractionRoutes(
+                tokens: ApprovalReader(pool: pool), publisher: publisher, signingSecret: secret, slack: configuration.slack)
+        }
         let api = CallbackAPIRoutes(
             callbacks: DurableReader(pool: pool), publisher: publisher, apiKeys: configuration.apiKeys,
             rules: ApprovalReader(pool: pool))
@@ -47,6 +51,7 @@ public enum CallbacksService {
             links.register(on: publicRouter)
             portal.register(on: publicRouter)
             console.register(on: publicRouter)
+            slack?.register(on: publicRouter)
             let internalRouter = makeServiceRouter(checks: checks)
             api.register(on: internalRouter)
             services.append(
@@ -60,6 +65,7 @@ public enum CallbacksService {
             links.register(on: router)
             portal.register(on: router)
             console.register(on: router)
+            slack?.register(on: router)
             api.register(on: router)
             services.append(makeHTTPServer(router: router, host: host, port: port, serviceName: "greenlight-callbacks", logger: logger))
         }

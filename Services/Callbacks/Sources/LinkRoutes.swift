@@ -117,15 +117,11 @@ public struct LinkRoutes: Sendable {
             return .page(Pages.response(pages.unavailable, status: .serviceUnavailable, extra: [.retryAfter: "30"]))
         }
         guard let record else { return .page(Pages.response(pages.unknown, status: .notFound)) }
-        // A link whose request's deadline passed undecided is expired, whatever the deadline made of it.
-        if record.usedAt == nil, record.endedByDeadline {
-            return .page(Pages.response(pages.expired(record), status: .gone))
+        switch record.unusable {
+        case .expired?: return .page(Pages.response(pages.expired(record), status: .gone))
+        case .alreadyDecided?: return .page(Pages.response(pages.alreadyDecided(record), status: .conflict))
+        case nil: return .usable(record)
         }
-        if record.usedAt != nil || record.status != .pending {
-            return .page(Pages.response(pages.alreadyDecided(record), status: .conflict))
-        }
-        if record.expiresAt <= record.readAt { return .page(Pages.response(pages.expired(record), status: .gone)) }
-        return .usable(record)
     }
 
     /// The review page: for one decision (`/approve`, `/reject`), or both (`/r`, decision nil).

@@ -34,6 +34,8 @@ struct DeliveryQueue: Sendable {
         case webhook
         /// An email with a link to sign in to the inbox (`SignInLinkRequested`).
         case signIn = "sign-in"
+        /// A Slack direct message with buttons (the same notification as an approver's email).
+        case slack
     }
 
     /// Keeps each message once, by its event id: a redelivered one (the relay published it twice, the offset was not

@@ -29,6 +29,8 @@ struct DeliveryWorker: Sendable {
     let wakeUp: WakeUpSignal
     let logger: Logger
     var pollInterval: Duration = .milliseconds(500)
+    /// Posts Slack direct messages, when Slack is configured.
+    var slack: SlackDelivery? = nil
 
     func run() async throws {
         while !Task.isCancelled {
@@ -52,6 +54,7 @@ struct DeliveryWorker: Sendable {
     func deliver(_ claim: DeliveryQueue.Claim) async throws {
         if claim.kind == .webhook { return try await deliverWebhook(claim) }
         if claim.kind == .signIn { return try await deliverSignIn(claim) }
+        if claim.kind == .slack { return try await deliverSlack(claim) }
         let notification: NotificationRequested
         let token: String
         do {

@@ -16,6 +16,8 @@ struct NotificationReceiver: Sendable {
     let configuration: NotifierConfiguration
     let wakeUp: WakeUpSignal
     let logger: Logger
+    /// Where each notification's Slack direct message is queued, when Slack is configured.
+    var slack: SlackMessageStore? = nil
 
     func run() async throws {
         let logger = self.logger
@@ -70,6 +72,7 @@ struct NotificationReceiver: Sendable {
             try await queue.insert(incoming)
             try await queue.insert(webhooks)
             try await queue.insert(signIns)
+            try await slack?.queueDirectMessages(incoming)
         }
         wakeUp.signal()
     }
