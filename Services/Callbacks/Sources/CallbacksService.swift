@@ -25,8 +25,9 @@ public enum CallbacksService {
             templates: configuration.templates,
             limiter: configuration.linkRateLimit > 0 ? RateLimiter(perMinute: configuration.linkRateLimit) : nil,
             trustForwardedFor: configuration.trustForwardedFor, verdictWait: configuration.verdictWait)
+        let sessions = PortalSessions(pool: pool, settings: configuration.portal, publicURL: configuration.publicURL)
         let portal = PortalRoutes(
-            sessions: PortalSessions(pool: pool, settings: configuration.portal, publicURL: configuration.publicURL),
+            sessions: sessions,
             reader: ApprovalReader(pool: pool), publisher: publisher, templates: configuration.templates,
             trustForwardedFor: configuration.trustForwardedFor, verdictWait: configuration.verdictWait)
         let slack = configuration.slackSigningSecret.map { secret in
@@ -36,9 +37,10 @@ public enum CallbacksService {
         let api = CallbackAPIRoutes(
             callbacks: DurableReader(pool: pool), publisher: publisher, apiKeys: configuration.apiKeys,
             rules: ApprovalReader(pool: pool))
-        // The operator console, beside the link pages on the public side: every page needs an admin key.
+        // The operator console, beside the link pages on the public side: every page needs an admin key or an
+        // administrator signed in through the portal.
         let console = ConsoleRoutes(
-            authorizer: BearerKeyConsoleAuthorizer(apiKeys: configuration.apiKeys),
+            authorizer: PortalConsoleAuthorizer(keys: BearerKeyConsoleAuthorizer(apiKeys: configuration.apiKeys), sessions: sessions),
             backend: LiveConsoleBackend(pool: pool, kafka: configuration.common.kafka, producer: producer, logger: logger),
             publisher: publisher, templates: configuration.templates, links: links)
 
