@@ -56,16 +56,27 @@ extension ApprovalReader {
         r.content::text AS content, r.trace_parent, now() AS read_at
         """
 
-    /// What waits on `approver` (any case): pending requests, before their deadline, that name them as an approver and
-    /// that they have not voted on; the nearest deadline first, then the newest. At most `limit`.
+    /// What makes a request wait on the person `me.email` (lower case): pending and before its deadline; they are one of
+    /// its approvers, or stand in for one (a delegation, `approval_stand_ins`) whose place has no vote yet; and they
+    /// have not voted on it themselves.
+    static let waitsOnMe: StaticString = """
+        r.status = 'pending' AND r.expires_at > now()
+        AND (EXISTS (SELECT 1 FROM unnest(r.approvers) a WHERE lower(a) = me.email)
+             OR EXISTS (
+                 SELECT 1 FROM approval_stand_ins s
+                 WHERE s.request_id = r.request_id AND s.ended_at IS NULL AND lower(s.delegate) = me.email
+                   AND NOT EXISTS (
+                       SELECT 1 FROM approval_votes v
+                       WHERE v.request_id = r.request_id AND lower(coalesce(v.on_behalf_of, v.approver)) = lower(s.approver))))
+        AND NOT EXISTS (SELECT 1 FROM approval_votes v WHERE v.request_id = r.request_id AND lower(v.approver) = me.email)
+        """
+
+    /// What waits on `approver` (any case, `waitsOnMe`): the nearest deadline first, then the newest. At most `limit`.
     public func inbox(for approver: String, limit: Int = 200) async throws -> [InboxItem] {
         try await pool.query(
             """
-            SELECT \(sql: Self.inboxColumns) FROM approval_requests r
-            WHERE r.status = 'pending' AND r.expires_at > now()
-              AND EXISTS (SELECT 1 FROM unnest(r.approvers) a WHERE lower(a) = lower(\(approver)))
-              AND NOT EXISTS (
-                  SELECT 1 FROM approval_votes v WHERE v.request_id = r.request_id AND lower(v.approver) = lower(\(approver)))
+            SELECT \(sql: Self.inboxColumns) FROM (SELECT lower(\(approver)) AS email) me, approval_requests r
+            WHERE \(sql: Self.waitsOnMe)
             ORDER BY r.expires_at, r.submitted_at DESC, r.request_id
             LIMIT \(limit)
             """
@@ -76,22 +87,23 @@ extension ApprovalReader {
     public func inboxItem(requestId: String, for approver: String) async throws -> InboxItem? {
         try await pool.query(
             """
-            SELECT \(sql: Self.inboxColumns) FROM approval_requests r
-            WHERE r.request_id = \(requestId) AND r.status = 'pending' AND r.expires_at > now()
-              AND EXISTS (SELECT 1 FROM unnest(r.approvers) a WHERE lower(a) = lower(\(approver)))
-              AND NOT EXISTS (
-                  SELECT 1 FROM approval_votes v WHERE v.request_id = r.request_id AND lower(v.approver) = lower(\(approver)))
+            SELECT \(sql: Self.inboxColumns) FROM (SELECT lower(\(approver)) AS email) me, approval_requests r
+            WHERE r.request_id = \(requestId) AND \(sql: Self.waitsOnMe)
             """
         ).first.map(Self.inboxItem(from:))
     }
 
-    /// Whether `email` (any case) is an approver of a pending request: who may be sent a sign-in link.
+    /// Whether `email` (any case) is an approver of a pending request, or stands in for one on it (a delegation): who
+    /// may be sent a sign-in link.
     public func hasPendingRequests(approver email: String) async throws -> Bool {
         try await pool.query(
             """
             SELECT EXISTS (
                 SELECT 1 FROM approval_requests r
-                WHERE r.status = 'pending' AND EXISTS (SELECT 1 FROM unnest(r.approvers) a WHERE lower(a) = lower(\(email))))
+                WHERE r.status = 'pending'
+                  AND (EXISTS (SELECT 1 FROM unnest(r.approvers) a WHERE lower(a) = lower(\(email)))
+                       OR EXISTS (SELECT 1 FROM approval_stand_ins s
+                                  WHERE s.request_id = r.request_id AND s.ended_at IS NULL AND lower(s.delegate) = lower(\(email)))))
             """
         ).column(Bool.self).first ?? false
     }
