@@ -22,7 +22,7 @@ struct ConsoleSignInTests {
             #expect(try await approverBrowser.signIn(approver, sink: stack.sink).status == 303)
             let notAdmin = try await approverBrowser.get("/console")
             #expect(notAdmin.status == 403)
-            #expect(notAdmin.body.contains("not one of this deployment's administrators"))
+            #expect(notAdmin.body.contains("is signed in, but is not one of this deployment"))
 
             // The administrator: the console opens with the session alone.
             let browser = InboxBrowser(baseURL: stack.callbacksURL)
