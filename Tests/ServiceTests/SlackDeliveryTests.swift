@@ -116,6 +116,25 @@ struct SlackDeliveryTests {
         await h.stop()
     }
 
+    @Test func anEndedRequestsMessageIsUpdatedOnceAndForgottenAfterTheRetention() async throws {
+        let h = try await harness()
+        let message = notification(to: "a@example.com")
+        try await h.store.queueDirectMessages([message])
+        #expect(try await h.deliverDue() == 1)
+        let requestId = message.notification.requestId
+        try await h.store.recordOutcomes([(requestId, "Approved by a@example.com at 2026-11-30 12:00 UTC")])
+        // The outcome read again (its offset was not committed): nothing changes.
+        try await h.store.recordOutcomes([(requestId, "Rejected by someone else")])
+        let update = try #require(try await h.store.claimUpdate())
+        #expect(update.finalText == "Approved by a@example.com at 2026-11-30 12:00 UTC")
+        #expect(try await h.store.claimUpdate() == nil, "claimed once")
+        try await h.store.finishUpdate(update, error: nil)
+        #expect(try await h.store.prune(retention: .seconds(3600)) == 0)
+        try await Task.sleep(for: .seconds(1))
+        #expect(try await h.store.prune(retention: .zero) == 2, "the message and its outcome")
+        await h.stop()
+    }
+
     @Test func anApproverSlackDoesNotKnowFailsForGood() async throws {
         let h = try await harness()
         let message = notification(to: "noslack@example.com")
