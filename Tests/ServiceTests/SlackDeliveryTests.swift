@@ -116,6 +116,44 @@ struct SlackDeliveryTests {
         await h.stop()
     }
 
+    @Test func anEndedRequestsMessageIsUpdatedOnceAndForgottenAfterTheRetention() async throws {
+        let h = try await harness()
+        let message = notification(to: "a@example.com")
+        try await h.store.queueDirectMessages([message])
+        #expect(try await h.deliverDue() == 1)
+        let requestId = message.notification.requestId
+        try await h.store.recordOutcomes([(requestId, "Approved by a@example.com at 2026-11-30 12:00 UTC")])
+        // The outcome read again (its offset was not committed): nothing changes.
+        try await h.store.recordOutcomes([(requestId, "Rejected by someone else")])
+        let update = try #require(try await h.store.claimUpdate())
+        #expect(update.finalText == "Approved by a@example.com at 2026-11-30 12:00 UTC")
+        #expect(try await h.store.claimUpdate() == nil, "claimed once")
+        try await h.store.finishUpdate(update, error: nil)
+        #expect(try await h.store.prune(retention: .seconds(3600)) == 0)
+        try await Task.sleep(for: .seconds(1))
+        #expect(try await h.store.prune(retention: .zero) == 2, "the message and its outcome")
+        await h.stop()
+    }
+
+    @Test func anEndedRequestsMessagesSayHowItEnded() {
+        let at = Date(timeIntervalSince1970: 1_796_040_000)  // 2026-11-30 12:00 UTC
+        func outcome(_ status: ApprovalStatus, by: String?) -> String {
+            SlackDirectMessage.outcomeText(
+                ApprovalCompleted(
+                    requestId: "R", executionId: UUID(), status: status, decidedBy: by, decidedAt: by == nil ? nil : at,
+                    channel: nil, comment: nil, completedAt: at))
+        }
+        #expect(outcome(.approved, by: "a@example.com") == "Approved by a@example.com at 2026-11-30 12:00 UTC")
+        #expect(outcome(.rejected, by: "b@example.com") == "Rejected by b@example.com at 2026-11-30 12:00 UTC")
+        #expect(outcome(.approved, by: nil) == "Approved when its deadline passed, at 2026-11-30 12:00 UTC")
+        #expect(outcome(.timedOut, by: nil) == "Expired at 2026-11-30 12:00 UTC: nobody decided before the deadline")
+        #expect(outcome(.cancelled, by: nil) == "Cancelled at 2026-11-30 12:00 UTC")
+        let (text, blocks) = SlackDirectMessage.ended(summary: "*Approval needed*", outcome: "Rejected by <b> & co")
+        #expect(text == "Rejected by &lt;b&gt; &amp; co")
+        #expect(blocks.jsonText.contains("*Rejected by &lt;b&gt; &amp; co*"))
+        #expect(!blocks.jsonText.contains("greenlight_approve"))
+    }
+
     @Test func anApproverSlackDoesNotKnowFailsForGood() async throws {
         let h = try await harness()
         let message = notification(to: "noslack@example.com")

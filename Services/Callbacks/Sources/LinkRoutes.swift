@@ -165,14 +165,7 @@ public struct LinkRoutes: Sendable {
         let comment = form.comment.map { String($0.prefix(1000)) }.flatMap { $0.isEmpty ? nil : $0 }
         // The request's rules (its reason rule and typed answers) are checked here so the approver can put the form
         // right; the orchestrator checks them again, as it does for every decision.
-        var response: JSONValue?
-        var problems: [Problem.FieldError] = []
-        if let schema = record.content.responseSchema {
-            let (answers, unreadable) = schema.answers(fromForm: entered)
-            response = answers
-            problems = unreadable
-        }
-        if problems.isEmpty { problems = record.content.check(decision, comment: comment, response: response) }
+        let (response, problems) = record.content.answers(to: decision, comment: comment, form: entered)
         if !problems.isEmpty {
             let sentences = problems.map { Pages.sentence($0, content: record.content) }
             let page = pages.review(decision, token: record, plainToken: token, errors: sentences, entered: entered)

@@ -101,7 +101,8 @@ public enum NotifierService {
             topics: [Topic.outcomes.rawValue], logger: logger)
         let outcomes = SlackOutcomeReceiver(consumer: consumer, store: slack.store, wakeUp: slack.updates, logger: logger)
         let updater = SlackMessageUpdater(
-            api: slack.api, store: slack.store, schedule: schedule, wakeUp: slack.updates, logger: logger)
+            api: slack.api, store: slack.store, schedule: schedule, wakeUp: slack.updates, logger: logger,
+            retention: configuration.retention)
         return [
             ClosureService("slack-updater") { try await cancelWhenShuttingDown { try await updater.run() } },
             ClosureService("slack-outcomes") {

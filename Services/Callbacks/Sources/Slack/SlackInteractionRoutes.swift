@@ -128,14 +128,7 @@ public struct SlackInteractionRoutes: Sendable {
         }
         let fields = SlackModal.formFields(of: view)
         let comment = fields[SlackModal.commentBlock].map { String($0.prefix(1000)) }.flatMap { $0.isEmpty ? nil : $0 }
-        var response: JSONValue?
-        var problems: [Problem.FieldError] = []
-        if let schema = record.content.responseSchema {
-            let (answers, unreadable) = schema.answers(fromForm: fields)
-            response = answers
-            problems = unreadable
-        }
-        if problems.isEmpty { problems = record.content.check(metadata.decision, comment: comment, response: response) }
+        let (response, problems) = record.content.answers(to: metadata.decision, comment: comment, form: fields)
         if !problems.isEmpty {
             var errors: [String: String] = [:]
             for problem in problems {

@@ -39,7 +39,8 @@ enum SlackDirectMessage {
 
     /// The message once its request ended: the summary, then what became of it — no buttons.
     static func ended(summary: String, outcome: String) -> (text: String, blocks: JSONValue) {
-        (outcome, .array([section(summary), section("*\(WebhookMessage.slack(outcome))*")]))
+        let escaped = WebhookMessage.slack(outcome)
+        return (escaped, .array([section(summary), section("*\(escaped)*")]))
     }
 
     /// "Approved by X at T", "Rejected by …", "Expired", "Cancelled": what the request's messages say at its end.

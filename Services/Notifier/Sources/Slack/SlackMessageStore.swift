@@ -112,6 +112,25 @@ struct SlackMessageStore: Sendable {
             "UPDATE slack_messages SET updated_at = now(), last_error = \(error) WHERE notification_id = \(update.id)")
     }
 
+    /// Forgets messages updated, and outcomes received, longer than `retention` ago; how many rows went.
+    func prune(retention: Duration) async throws -> Int {
+        let seconds = Int(retention.components.seconds)
+        let results = try await pool.withConnection { connection in
+            try await connection.query([
+                """
+                DELETE FROM slack_messages WHERE notification_id IN (
+                    SELECT notification_id FROM slack_messages
+                    WHERE updated_at < now() - \(seconds) * interval '1 second' LIMIT 1000)
+                """,
+                """
+                DELETE FROM slack_outcomes WHERE request_id IN (
+                    SELECT request_id FROM slack_outcomes WHERE received_at < now() - \(seconds) * interval '1 second' LIMIT 1000)
+                """,
+            ])
+        }
+        return results.reduce(0) { $0 + $1.affectedRows }
+    }
+
     func retryUpdate(_ update: Update, after seconds: Double, error: String) async throws {
         try await pool.query(
             """

@@ -48,11 +48,19 @@ struct SlackMessageUpdater: Sendable {
     let schedule: Backoff
     let wakeUp: WakeUpSignal
     let logger: Logger
+    /// How long updated messages are remembered (`GREENLIGHT_INBOX_RETENTION_HOURS`, as the delivery queue's rows).
+    var retention: Duration = .seconds(7 * 86_400)
     var pollInterval: Duration = .seconds(1)
 
     func run() async throws {
+        var lastPrune = ContinuousClock.now - .seconds(3600)
         while !Task.isCancelled {
             do {
+                if ContinuousClock.now - lastPrune > .seconds(60) {
+                    lastPrune = ContinuousClock.now
+                    let pruned = try await store.prune(retention: retention)
+                    if pruned > 0 { logger.info("Cleaned up updated Slack messages", metadata: ["rows": "\(pruned)"]) }
+                }
                 if let update = try await store.claimUpdate() {
                     try await apply(update)
                     continue
