@@ -52,12 +52,7 @@ extension ApprovalWriter {
 
     /// Who stands in for whom on the request now.
     public func standIns(requestId: String) async throws -> [StandIn] {
-        try await connection.query(
-            """
-            SELECT request_id, approver, delegate, mode, since FROM approval_stand_ins
-            WHERE request_id = \(requestId) AND ended_at IS NULL ORDER BY since, approver
-            """
-        ).map(StandInRows.parse)
+        try await connection.query(StandInRows.query(requestId: requestId)).map(StandInRows.parse)
     }
 
     /// Moves a request from one approver to another: `to` takes `from`'s place in the approvers, `from`'s links and
@@ -113,12 +108,7 @@ extension ApprovalReader {
 
     /// Who stands in for whom on one request (ended stand-ins left out).
     public func standIns(requestId: String) async throws -> [StandIn] {
-        try await pool.query(
-            """
-            SELECT request_id, approver, delegate, mode, since FROM approval_stand_ins
-            WHERE request_id = \(requestId) AND ended_at IS NULL ORDER BY since, approver
-            """
-        ).map(StandInRows.parse)
+        try await pool.query(StandInRows.query(requestId: requestId)).map(StandInRows.parse)
     }
 }
 
@@ -135,6 +125,13 @@ enum DelegationRows {
 }
 
 enum StandInRows {
+    static func query(requestId: String) -> PostgresQuery {
+        """
+        SELECT request_id, approver, delegate, mode, since FROM approval_stand_ins
+        WHERE request_id = \(requestId) AND ended_at IS NULL ORDER BY since, approver
+        """
+    }
+
     static func parse(_ row: PostgresRow) throws -> StandIn {
         let (requestId, approver, delegate, mode, since) = try row.decode((String, String, String, String, Date).self)
         return StandIn(requestId: requestId, approver: approver, delegate: delegate, mode: DelegationMode(rawValue: mode) ?? .also, since: since)

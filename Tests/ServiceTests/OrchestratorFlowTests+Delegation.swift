@@ -120,6 +120,27 @@ extension OrchestratorFlowTests {
         #expect(try await ApprovalReader(pool: h.pool).delegation(approver: "a@example.com")?.delegate == "new@example.com")
     }
 
+    /// The delegation is read once, when the request reaches the approver (a checkpointed step): changing it later
+    /// changes nothing for that request on replay, and a reminder reaches the delegate with their own link.
+    @Test func aDelegationChangedLaterDoesNotChangeARequestItAlreadyReached() async throws {
+        let h = try await harness()
+        try await delegate(h, "a@example.com", to: "b@example.com")
+        try await h.handle(.approvalRequested(request("REQ-DG7", approvers: ["a@example.com", "c@example.com"], policy: .all, remindAfter: 60)))
+        try await h.handle(.delegationCleared(DelegationCleared(approver: "a@example.com", clearedBy: "ops", clearedAt: Date() + 1)))
+        try await delegate(h, "a@example.com", to: "x@example.com")
+        let first = try await notifications(h, "REQ-DG7")
+        let c = try #require(first.first { $0.approver == "c@example.com" })
+        try await h.handle(.decisionSubmitted(decision("REQ-DG7", by: "c@example.com", token: c.linkToken)))
+        #expect(try await h.fire(at: Date().addingTimeInterval(61)) == 1)
+        let reminders = try await notifications(h, "REQ-DG7").filter { $0.kind == .reminder }
+        #expect(reminders.map { "\($0.approver)/\($0.onBehalfOf ?? "-")" } == ["a@example.com/-", "b@example.com/a@example.com"])
+        #expect(reminders.last?.tokenNonce == first.first { $0.approver == "b@example.com" }?.tokenNonce)
+        #expect(try await notifications(h, "REQ-DG7").allSatisfy { $0.approver != "x@example.com" })
+        try await h.handle(.decisionSubmitted(decision("REQ-DG7", by: "b@example.com", token: reminders.last!.linkToken)))
+        let outcome = try #require(try await h.outbox("ApprovalCompleted", as: ApprovalCompleted.self).first { $0.requestId == "REQ-DG7" })
+        #expect(outcome.status == .approved && outcome.onBehalfOf == "a@example.com")
+    }
+
     /// Escalation follows the request's own chain; an escalated approver's delegation applies to them too.
     @Test func escalationFollowsTheChainAndReachesTheEscalatedApproversDelegate() async throws {
         let h = try await harness()
