@@ -86,8 +86,9 @@ struct SlackDeliveryTests {
         let message = notification(to: "a@example.com")
         try await h.store.queueDirectMessages([message])
         try await h.store.queueDirectMessages([message, message])
-        // A receipt asks nothing of the approver: no direct message.
+        // A receipt, or the notice that a request went to a delegate, asks nothing of the approver: no direct message.
         try await h.store.queueDirectMessages([notification(to: "a@example.com", kind: .receipt)])
+        try await h.store.queueDirectMessages([notification(to: "a@example.com", kind: .delegated)])
         #expect(try await h.deliverDue() == 1)
         try await h.store.queueDirectMessages([message])
         #expect(try await h.deliverDue() == 0)

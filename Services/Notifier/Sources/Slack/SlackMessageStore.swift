@@ -15,10 +15,10 @@ struct SlackMessageStore: Sendable {
         DeliveryReporter.nameBasedId("slack-dm/\(notification.uuidString)")
     }
 
-    /// Queues a direct message for each notification that asks an approver to decide (not receipts), once per
+    /// Queues a direct message for each notification that asks an approver to decide (not receipts or notices), once per
     /// notification; a replayed dead letter that had failed is tried again.
     func queueDirectMessages(_ messages: [DeliveryQueue.Incoming]) async throws {
-        let asking = messages.filter { ($0.event.kind ?? .request) != .receipt }
+        let asking = messages.filter { ($0.event.kind ?? .request).asksForADecision }
         guard !asking.isEmpty else { return }
         try await pool.withConnection { connection in
             for message in asking {
