@@ -16,12 +16,14 @@ import sys
 import time
 
 from selenium import webdriver
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-NAVIGATING = (NoSuchElementException, StaleElementReferenceException)
+# While a form's POST loads the next page, the old page's heading can go away between finding it and reading it
+# (Chromium may then say its node "does not belong to the document"): that is "not yet", not a failure.
+NAVIGATING = (NoSuchElementException, StaleElementReferenceException, WebDriverException)
 
 base, email, link_file, directory = sys.argv[1:5]
 os.makedirs(directory, exist_ok=True)
