@@ -29,6 +29,8 @@ struct ComposeFileTests {
         "GREENLIGHT_SIGN_IN_LINK_TTL_SECONDS", "GREENLIGHT_SESSION_IDLE_SECONDS", "GREENLIGHT_SESSION_MAX_SECONDS",
         "GREENLIGHT_SESSION_ROTATE_SECONDS", "GREENLIGHT_SIGN_IN_RATE_LIMIT", "GREENLIGHT_SIGN_IN_EMAIL_RATE_LIMIT",
         "GREENLIGHT_ADMIN_EMAILS",
+        // Slack is off unless a bot token (and its signing secret) is configured.
+        "GREENLIGHT_SLACK_BOT_TOKEN", "GREENLIGHT_SLACK_SIGNING_SECRET", "GREENLIGHT_SLACK_API_URL",
     ]
 
     /// The variables each service reads, as its own configuration loader reports them.
