@@ -9,7 +9,7 @@ public struct ConsoleSearch: Sendable, Equatable {
     public var approver: String?
     /// Part of the requester, any case.
     public var requester: String?
-    /// Created on or after this instant / before this instant.
+    /// Created (submitted to intake) on or after this instant / before this instant.
     public var createdFrom: Date?
     public var createdBefore: Date?
     /// Part of the request id, the title or the description, any case.
@@ -72,13 +72,13 @@ extension ApprovalReader {
               AND (\(search.approver)::text IS NULL
                    OR EXISTS (SELECT 1 FROM unnest(approvers) a WHERE strpos(lower(a), lower(\(search.approver))) > 0))
               AND (\(search.requester)::text IS NULL OR strpos(lower(coalesce(requester, '')), lower(\(search.requester))) > 0)
-              AND (\(search.createdFrom)::timestamptz IS NULL OR created_at >= \(search.createdFrom))
-              AND (\(search.createdBefore)::timestamptz IS NULL OR created_at < \(search.createdBefore))
+              AND (\(search.createdFrom)::timestamptz IS NULL OR submitted_at >= \(search.createdFrom))
+              AND (\(search.createdBefore)::timestamptz IS NULL OR submitted_at < \(search.createdBefore))
               AND (\(search.text)::text IS NULL
                    OR strpos(lower(request_id), lower(\(search.text))) > 0
                    OR strpos(lower(description), lower(\(search.text))) > 0
                    OR strpos(lower(coalesce(content->>'title', '')), lower(\(search.text))) > 0)
-            ORDER BY created_at DESC, request_id DESC LIMIT \(limit) OFFSET \(offset)
+            ORDER BY submitted_at DESC, request_id DESC LIMIT \(limit) OFFSET \(offset)
             """)
         let found = try rows.map(Self.statusBody(from:))
         return (Array(found.prefix(search.pageSize)), found.count > search.pageSize)

@@ -73,7 +73,8 @@ struct ConsoleTests {
                 contentType: "application/x-www-form-urlencoded",
                 headers: [("Authorization", "Bearer \(ServiceStack.apiSecret)"), ("Sec-Fetch-Site", "cross-site")])
             #expect(crossSite.status == 403)
-            #expect(try await stack.status(requestId)?.status == .pending)
+            // Still pending (read until intake answers: on a busy machine a read can miss its budget).
+            #expect(try await eventually(timeout: .seconds(20)) { try await stack.status(requestId)?.status == .pending })
             let page = try await Self.get(stack, "/console")
             #expect(page.status == 200)
             let policy = try #require(page.header("Content-Security-Policy"))
@@ -180,10 +181,10 @@ struct ConsoleTests {
             #expect(page.status == 200)
             for line in [
                 "Request received", "Approvers invited", "a@example.com voted to approve", "Fine by me",
-                "Refused: a@example.com&#39;s approve", "a@example.com has already decided on this request",
+                "Refused: a@example.com", "a@example.com has already decided on this request",
                 "request to b@example.com: delivered",
             ] {
-                #expect(page.body.contains(line) || page.body.contains(line.replacingOccurrences(of: "&#39;", with: "&#x27;")), "\(line)")
+                #expect(page.body.contains(line), "\(line)")
             }
             let received = try #require(page.body.range(of: "Request received"))
             let voted = try #require(page.body.range(of: "voted to approve"))

@@ -69,7 +69,10 @@ try:
         lambda d: d.find_element(By.TAG_NAME, "h1").text.startswith("Request "))
     result["timeline"] = driver.find_element(By.TAG_NAME, "h1").text
     result["timelineEntries"] = [item.text for item in driver.find_elements(By.CSS_SELECTOR, "#timeline li .what")]
+    # Tall enough for the details, the actions and the whole timeline in one picture.
+    driver.set_window_size(1200, 1900)
     shot("console-timeline")
+    driver.set_window_size(1200, 900)
     driver.find_element(By.ID, "resend").click()
     WebDriverWait(driver, 20, ignored_exceptions=NAVIGATING).until(
         lambda d: d.find_element(By.CSS_SELECTOR, ".notice").text != "")

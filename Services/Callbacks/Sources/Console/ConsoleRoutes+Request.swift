@@ -11,7 +11,7 @@ extension ConsoleRoutes {
         cancelReason: String? = nil, errors: [String] = []
     ) async throws -> Response {
         let backend = self.backend
-        let read = try await withDeadline(AnswerBudget.read, "Reading the request") {
+        let read = try await withDeadline(Self.readBudget, "Reading the request") {
             async let status = backend.status(requestId: requestId)
             async let attempts = backend.decisionAttempts(requestId: requestId)
             async let history = backend.history(requestId: requestId)
@@ -53,7 +53,7 @@ extension ConsoleRoutes {
     /// The request, which must still be pending; otherwise the page that says what it is.
     private func pendingRequest(_ requestId: String) async throws -> Result<RequestStatusBody, ResponseError> {
         let backend = self.backend
-        let found = try await withDeadline(AnswerBudget.read, "Reading the request") { try await backend.status(requestId: requestId) }
+        let found = try await withDeadline(Self.readBudget, "Reading the request") { try await backend.status(requestId: requestId) }
         guard let found else {
             return .failure(ResponseError(message(.notFound, "No such request", "There is no request with id \(requestId).")))
         }

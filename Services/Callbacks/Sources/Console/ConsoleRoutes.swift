@@ -22,6 +22,11 @@ public struct ConsoleRoutes: Sendable {
     let now: @Sendable () -> Date
 
     public static let pageSize = 25
+    /// How long a console page waits for the database: longer than an approver's page does (an operator's search
+    /// may scan more, and a busy database should slow the console down rather than blank it).
+    static let readBudget: Duration = .seconds(10)
+    /// How long the counters wait for Kafka to say the orchestrator's lag; past it the lag shows as unknown.
+    static let lagBudget: Duration = .seconds(3)
 
     public init(
         authorizer: any ConsoleAuthorizing, backend: any ConsoleBackend, publisher: any EventPublishing,
@@ -169,7 +174,7 @@ public struct ConsoleRoutes: Sendable {
         let backend = self.backend
         async let counted = currentCounts(context)
         let wanted = search
-        let (found, more) = try await withDeadline(AnswerBudget.read, "Searching the requests") {
+        let (found, more) = try await withDeadline(Self.readBudget, "Searching the requests") {
             try await backend.search(wanted)
         }
         values.counts = try await counted
@@ -198,10 +203,10 @@ public struct ConsoleRoutes: Sendable {
 
     func currentCounts(_ context: GreenlightRequestContext) async throws -> ConsoleValues.Counts {
         let backend = self.backend
-        async let lag = try? withDeadline(AnswerBudget.read, "Measuring the orchestrator's consumer lag") {
+        async let lag = try? withDeadline(Self.lagBudget, "Measuring the orchestrator's consumer lag") {
             try await backend.orchestratorLag()
         }
-        let counts = try await withDeadline(AnswerBudget.read, "Counting the requests") { try await backend.consoleCounts() }
+        let counts = try await withDeadline(Self.readBudget, "Counting the requests") { try await backend.consoleCounts() }
         let measured = await lag
         if measured == nil { context.logger.debug("The orchestrator's consumer lag could not be measured in time") }
         return ConsoleValues.Counts(

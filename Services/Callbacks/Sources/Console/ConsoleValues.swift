@@ -47,7 +47,7 @@ struct ConsoleValues {
     struct Row {
         var id: String
         var href: String
-        var title: String
+        var title: String?
         var description: String
         var amount: String?
         var status: String
@@ -99,7 +99,7 @@ extension ConsoleValues.Row {
     init(_ body: RequestStatusBody) {
         id = body.requestId
         href = "/console/requests/" + ConsoleRoutes.pathSegment(body.requestId)
-        title = body.title ?? ""
+        title = body.title
         description = body.description
         amount = HumanFormat.amount(body.amount, currency: body.currency)
         status = ConsoleValues.words(body.status)
