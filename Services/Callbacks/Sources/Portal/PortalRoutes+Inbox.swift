@@ -54,14 +54,7 @@ extension PortalRoutes {
         }
         let entered = form.single
         let comment = Self.comment(form.value("comment"))
-        var response: JSONValue?
-        var problems: [Problem.FieldError] = []
-        if let schema = item.content.responseSchema {
-            let (answers, unreadable) = schema.answers(fromForm: entered)
-            response = answers
-            problems = unreadable
-        }
-        if problems.isEmpty { problems = item.content.check(decision, comment: comment, response: response) }
+        let (response, problems) = item.content.answers(to: decision, comment: comment, form: entered)
         if !problems.isEmpty {
             let sentences = problems.map { Pages.sentence($0, content: item.content) }
             let page = pages.request(item, session: session, errors: sentences, entered: entered)
