@@ -141,6 +141,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                // The Slack Web API client the notifier and the callback receiver share.
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             path: "Shared/ServiceSupport",
             swiftSettings: swiftSettings
@@ -173,7 +175,7 @@ let package = Package(
             name: "GreenlightCLI",
             dependencies: [
                 "GreenlightModels", "GreenlightClient", "Kafka", "DurableExecution", "ServiceSupport", "ApprovalStore",
-                "Postgres", logging, .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Postgres", "Callbacks", logging, .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "MCP", package: "swift-sdk"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
@@ -230,7 +232,7 @@ let package = Package(
             executable: "greenlight-notifier",
             dependencies: [
                 "GreenlightModels", "Kafka", "Mail", "Postgres", "DurableExecution", "ServiceSupport", "Templates", hummingbird,
-                tracing,
+                tracing, lifecycle,
                 .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Crypto", package: "swift-crypto"),
             ]
         )
@@ -240,6 +242,7 @@ let package = Package(
             dependencies: [
                 "GreenlightModels", "Kafka", "Postgres", "ApprovalStore", "DurableExecution", "ServiceSupport", "Templates",
                 hummingbird, lifecycle, .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         )
         + [

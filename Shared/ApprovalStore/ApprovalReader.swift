@@ -14,7 +14,7 @@ public struct ApprovalReader: Sendable {
     static let statusColumns: StaticString = """
         request_id, execution_id, status, amount, currency, description, requester, approvers::text, submitted_at,
         expires_at, decided_by, decided_at, decision_channel, decision_comment, completed_at, error_type, error_message,
-        policy, content::text AS content, response::text AS response
+        policy, content::text AS content, response::text AS response, decided_on_behalf_of
         """
 
     public func status(requestId: String) async throws -> RequestStatusBody? {
@@ -78,6 +78,7 @@ public struct ApprovalReader: Sendable {
             policy: policy == .any ? nil : policy)
         body.content = try StoredJSON.decode(RequestContent.self, row, column: "content") ?? RequestContent()
         body.response = try StoredJSON.decode(JSONValue.self, row, column: "response")
+        body.onBehalfOf = try row.decode(String?.self, column: "decided_on_behalf_of")
         return body
     }
 
@@ -129,7 +130,7 @@ enum ApprovalVotes {
     static func query(requestId: String) -> PostgresQuery {
         """
         SELECT approver, decision, channel, comment, decided_at, client_address, user_agent, api_key,
-               response::text AS response
+               response::text AS response, on_behalf_of
         FROM approval_votes WHERE request_id = \(requestId) ORDER BY id
         """
     }
@@ -141,7 +142,8 @@ enum ApprovalVotes {
                 approver: row.0, decision: Decision(rawValue: row.1) ?? .reject,
                 channel: DecisionChannel(rawValue: row.2) ?? .api, comment: row.3, decidedAt: row.4, clientAddress: row.5,
                 userAgent: row.6, apiKey: row.7,
-                response: try StoredJSON.decode(JSONValue.self, stored, column: "response"))
+                response: try StoredJSON.decode(JSONValue.self, stored, column: "response"),
+                onBehalfOf: try stored.decode(String?.self, column: "on_behalf_of"))
         }
     }
 }

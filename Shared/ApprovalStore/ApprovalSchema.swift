@@ -192,5 +192,45 @@ public enum ApprovalSchema {
                 );
                 CREATE INDEX webhook_deliveries_request ON webhook_deliveries (request_id);
                 """),
+        PostgresMigration(
+            version: 13, name: "delegation: stand-ins for approvers who are away",
+            sql: """
+                -- Each approver's delegation (DelegationSet, DelegationCleared): while it applies, requests that reach
+                -- the approver also (or instead) go to the delegate. One per approver, keyed by the address in lower
+                -- case; times by the database's clock.
+                CREATE TABLE delegations (
+                    approver  text PRIMARY KEY,
+                    delegate  text NOT NULL,
+                    mode      text NOT NULL CHECK (mode IN ('also', 'instead')),
+                    starts_at timestamptz NOT NULL,
+                    ends_at   timestamptz,
+                    set_by    text NOT NULL,
+                    set_at    timestamptz NOT NULL,
+                    reason    text,
+                    api_key   text
+                );
+                CREATE INDEX delegations_delegate ON delegations (lower(delegate));
+
+                -- Who stands in for whom on each request (what the inbox lists for a delegate): written when a
+                -- request reaches an approver whose delegation applies; ended when the approver is reassigned away.
+                CREATE TABLE approval_stand_ins (
+                    request_id text NOT NULL REFERENCES approval_requests (request_id),
+                    approver   text NOT NULL,
+                    delegate   text NOT NULL,
+                    mode       text NOT NULL CHECK (mode IN ('also', 'instead')),
+                    since      timestamptz NOT NULL,
+                    ended_at   timestamptz
+                );
+                CREATE UNIQUE INDEX approval_stand_ins_one ON approval_stand_ins (request_id, lower(approver), lower(delegate));
+                CREATE INDEX approval_stand_ins_delegate ON approval_stand_ins (lower(delegate)) WHERE ended_at IS NULL;
+
+                -- A delegate's link names the approver it stands in for; their vote and the outcome say so.
+                ALTER TABLE link_tokens ADD COLUMN on_behalf_of text;
+                ALTER TABLE approval_votes ADD COLUMN on_behalf_of text;
+                ALTER TABLE approval_requests ADD COLUMN decided_on_behalf_of text;
+                -- One vote per approver's place (the approver's own or a delegate's for them), as well as one per person.
+                CREATE UNIQUE INDEX approval_votes_one_per_place
+                    ON approval_votes (request_id, lower(coalesce(on_behalf_of, approver)));
+                """),
     ]
 }

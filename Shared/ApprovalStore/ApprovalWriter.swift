@@ -37,14 +37,15 @@ public struct ApprovalWriter: Sendable {
     public func completeRequest(
         requestId: String, status: ApprovalStatus, decidedBy: String?, decidedAt: Date?, channel: DecisionChannel?,
         comment: String?, response: JSONValue? = nil, errorType: String? = nil, errorMessage: String? = nil,
-        completedAt: Date
+        completedAt: Date, onBehalfOf: String? = nil
     ) async throws -> Bool {
         let completed = try await connection.query(
             """
             UPDATE approval_requests
             SET status = \(status.rawValue), decided_by = \(decidedBy), decided_at = \(decidedAt),
                 decision_channel = \(channel?.rawValue), decision_comment = \(comment), error_type = \(errorType),
-                error_message = \(errorMessage), completed_at = \(completedAt), response = \(response?.jsonText)::jsonb
+                error_message = \(errorMessage), completed_at = \(completedAt), response = \(response?.jsonText)::jsonb,
+                decided_on_behalf_of = \(onBehalfOf)
             WHERE request_id = \(requestId) AND status = 'pending'
             """
         ).affectedRows == 1
@@ -66,13 +67,16 @@ public struct ApprovalWriter: Sendable {
             .column(String.self).first.flatMap(ApprovalStatus.init(rawValue:))
     }
 
+    /// Keeps a new link's hash; `onBehalfOf` names the approver a delegate's link stands in for.
     public func queueLinkToken(
-        hash: String, nonce: UUID, linkKey: String, requestId: String, callbackId: UUID, approver: String, expiresAt: Date
+        hash: String, nonce: UUID, linkKey: String, requestId: String, callbackId: UUID, approver: String, expiresAt: Date,
+        onBehalfOf: String? = nil
     ) {
         connection.queue(
             """
-            INSERT INTO link_tokens (token_hash, token_nonce, link_key, request_id, callback_id, approver, expires_at)
-            VALUES (\(hash), \(nonce), \(linkKey), \(requestId), \(callbackId), \(approver), \(expiresAt))
+            INSERT INTO link_tokens
+                (token_hash, token_nonce, link_key, request_id, callback_id, approver, expires_at, on_behalf_of)
+            VALUES (\(hash), \(nonce), \(linkKey), \(requestId), \(callbackId), \(approver), \(expiresAt), \(onBehalfOf))
             """)
     }
 
@@ -111,19 +115,23 @@ public struct ApprovalWriter: Sendable {
         try await connection.query("UPDATE link_tokens SET link_key = \(linkKey) WHERE link_key IS NULL").affectedRows
     }
 
-    /// The approvers of a pending request who have not decided, with the nonce of their (unused) link and the id of
-    /// the secret it was made with.
-    public func undecidedApprovers(requestId: String) async throws -> [(approver: String, nonce: UUID, linkKey: String?)] {
+    /// The holders of a pending request's live links whose place has no vote yet (an approver, or a delegate standing
+    /// in for one: `onBehalfOf`), with the nonce of their (unused) link and the id of the secret it was made with.
+    public func undecidedApprovers(requestId: String) async throws
+        -> [(approver: String, nonce: UUID, linkKey: String?, onBehalfOf: String?)]
+    {
         try await connection.query(
             """
-            SELECT t.approver, t.token_nonce, t.link_key FROM link_tokens t
+            SELECT t.approver, t.token_nonce, t.link_key, t.on_behalf_of FROM link_tokens t
             WHERE t.request_id = \(requestId) AND t.used_at IS NULL AND t.token_nonce IS NOT NULL
               AND t.expires_at > now()
               AND NOT EXISTS (SELECT 1 FROM approval_votes v
-                              WHERE v.request_id = t.request_id AND lower(v.approver) = lower(t.approver))
-            ORDER BY t.approver
+                              WHERE v.request_id = t.request_id
+                                AND (lower(coalesce(v.on_behalf_of, v.approver)) = lower(coalesce(t.on_behalf_of, t.approver))
+                                     OR lower(v.approver) = lower(t.approver)))
+            ORDER BY t.approver, t.on_behalf_of NULLS FIRST
             """
-        ).decode((String, UUID, String?).self).map { ($0.0, $0.1, $0.2) }
+        ).decode((String, UUID, String?, String?).self).map { ($0.0, $0.1, $0.2, $0.3) }
     }
 
     /// Adds approvers to a request (an escalation); the policy then counts them too.
@@ -135,18 +143,20 @@ public struct ApprovalWriter: Sendable {
             """)
     }
 
-    public typealias LinkTokenState = (requestId: String, approver: String, expiresAt: Date, usedAt: Date?)
+    public typealias LinkTokenState = (
+        requestId: String, approver: String, expiresAt: Date, usedAt: Date?, onBehalfOf: String?
+    )
     public typealias PendingRequest = (policy: ApprovalPolicy, approvers: [String], requester: String?)
 
     /// Which request and approver a token belongs to, and whether it was used.
     static func linkTokenQuery(_ hash: String) -> PostgresQuery {
-        "SELECT request_id, approver, expires_at, used_at FROM link_tokens WHERE token_hash = \(hash)"
+        "SELECT request_id, approver, expires_at, used_at, on_behalf_of FROM link_tokens WHERE token_hash = \(hash)"
     }
 
     static func linkToken(from rows: PostgresRows) throws -> LinkTokenState? {
         guard let row = rows.first else { return nil }
-        let (requestId, approver, expiresAt, usedAt) = try row.decode((String, String, Date, Date?).self)
-        return (requestId, approver, expiresAt, usedAt)
+        let (requestId, approver, expiresAt, usedAt, onBehalfOf) = try row.decode((String, String, Date, Date?, String?).self)
+        return (requestId, approver, expiresAt, usedAt, onBehalfOf)
     }
 
     /// What applying a decision needs, read in one round trip: the pending request, the link token when there is
@@ -216,18 +226,18 @@ public struct ApprovalWriter: Sendable {
         return (ApprovalPolicy(storedAs: policy) ?? .any, PostgresTextArray.parse(approvers), requester)
     }
 
-    /// Records an approver's vote (queued: sent with the next statement); nothing happens when the approver has
-    /// voted on this request already.
+    /// Records an approver's vote (queued: sent with the next statement); nothing happens when that person, or someone
+    /// in that approver's place, has voted on this request already.
     public func queueVote(requestId: String, _ vote: ApprovalVote) {
         connection.queue(
             """
             INSERT INTO approval_votes
                 (request_id, approver, decision, channel, comment, decided_at, client_address, user_agent, api_key,
-                 response)
+                 response, on_behalf_of)
             VALUES (\(requestId), \(vote.approver), \(vote.decision.rawValue), \(vote.channel.rawValue), \(vote.comment),
                     \(vote.decidedAt), \(vote.clientAddress), \(vote.userAgent), \(vote.apiKey),
-                    \(vote.response?.jsonText)::jsonb)
-            ON CONFLICT (request_id, lower(approver)) DO NOTHING
+                    \(vote.response?.jsonText)::jsonb, \(vote.onBehalfOf))
+            ON CONFLICT DO NOTHING
             """)
     }
 

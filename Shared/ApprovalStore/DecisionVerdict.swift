@@ -87,6 +87,13 @@ public struct DecisionVerdict: Sendable, Equatable {
     public static let alreadyDecided = "the request was already decided"
     public static let rulesBroken = "the decision does not meet the request's rules"
 
+    /// Whether the request's state has yet to catch up with this verdict: it settled (or found settled) a request
+    /// whose outcome is not written yet. A page waiting for a click's result keeps looking while this holds.
+    public var awaitsRequestState: Bool {
+        guard status == .pending else { return false }
+        return accepted ? reason == nil : cameTooLate
+    }
+
     /// Whether the decision was refused because the requester made it.
     public var isFourEyesRefusal: Bool { !accepted && reason?.hasPrefix(Self.fourEyes) == true }
     /// Whether the decision was refused because another had settled the request first.

@@ -21,11 +21,11 @@ public enum GreenlightDatabase {
     }
 
     /// What intake and the callback receiver read: requests, links, decisions, votes and deliveries (of notifications
-    /// and outcome webhooks), and the engine's executions, callbacks and history (status and history pages), and the
+    /// and outcome webhooks), delegations and who stands in for whom, and the engine's executions, callbacks and history (status and history pages), and the
     /// outbox (to keep a request's events in order).
     static let readerTables = [
         "greenlight_migrations", "approval_requests", "link_tokens", "decision_attempts", "approval_votes",
-        "notification_deliveries", "webhook_deliveries", "durable_executions", "durable_callbacks", "durable_history",
+        "notification_deliveries", "webhook_deliveries", "delegations", "approval_stand_ins", "durable_executions", "durable_callbacks", "durable_history",
         "durable_outbox",
     ]
 

@@ -205,28 +205,7 @@ public final class KafkaConsumer: Sendable {
                 throw KafkaError(.consumerFailed, "cannot read the assignment", error: error)
             }
             defer { rd_kafka_topic_partition_list_destroy(list) }
-            guard list.pointee.cnt > 0 else { return [] }
-            let committedError = rd_kafka_committed(client.handle, list, milliseconds)
-            guard committedError == RD_KAFKA_RESP_ERR_NO_ERROR else {
-                throw KafkaError(.consumerFailed, "cannot read the committed offsets", error: committedError)
-            }
-            var lags: [PartitionLag] = []
-            for index in 0..<Int(list.pointee.cnt) {
-                let element = list.pointee.elems[index]
-                var low: Int64 = 0
-                var high: Int64 = 0
-                let watermarkError = rd_kafka_query_watermark_offsets(
-                    client.handle, element.topic, element.partition, &low, &high, milliseconds)
-                guard watermarkError == RD_KAFKA_RESP_ERR_NO_ERROR else {
-                    throw KafkaError(.consumerFailed, "cannot read the partition's watermarks", error: watermarkError)
-                }
-                let committed = element.offset >= 0 ? element.offset : nil
-                lags.append(
-                    PartitionLag(
-                        topic: String(cString: element.topic), partition: element.partition, committed: committed,
-                        highWatermark: high, lag: max(0, high - (committed ?? low))))
-            }
-            return lags
+            return try PartitionLag.measure(list, handle: client.handle, timeoutMilliseconds: milliseconds)
         }
     }
 
@@ -365,6 +344,35 @@ public struct PartitionLag: Sendable, Equatable {
         self.committed = committed
         self.highWatermark = highWatermark
         self.lag = lag
+    }
+
+    /// The lag of each partition in `list` for the group `handle` was made with: its committed offsets (asked of the
+    /// group's coordinator) against each partition's high watermark. Blocks: call it on a queue of its own.
+    static func measure(
+        _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>, handle: OpaquePointer, timeoutMilliseconds: Int32
+    ) throws -> [PartitionLag] {
+        guard list.pointee.cnt > 0 else { return [] }
+        let committedError = rd_kafka_committed(handle, list, timeoutMilliseconds)
+        guard committedError == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            throw KafkaError(.consumerFailed, "cannot read the committed offsets", error: committedError)
+        }
+        var lags: [PartitionLag] = []
+        for index in 0..<Int(list.pointee.cnt) {
+            let element = list.pointee.elems[index]
+            var low: Int64 = 0
+            var high: Int64 = 0
+            let watermarkError = rd_kafka_query_watermark_offsets(
+                handle, element.topic, element.partition, &low, &high, timeoutMilliseconds)
+            guard watermarkError == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                throw KafkaError(.consumerFailed, "cannot read the partition's watermarks", error: watermarkError)
+            }
+            let committed = element.offset >= 0 ? element.offset : nil
+            lags.append(
+                PartitionLag(
+                    topic: String(cString: element.topic), partition: element.partition, committed: committed,
+                    highWatermark: high, lag: max(0, high - (committed ?? low))))
+        }
+        return lags
     }
 }
 

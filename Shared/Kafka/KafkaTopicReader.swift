@@ -65,11 +65,12 @@ public enum KafkaTopicReader {
         throw KafkaError(.consumerFailed, "reading \(topic)[\(partition)] at offset \(offset) did not finish within \(timeout)")
     }
 
-    /// A consumer handle for reading by assignment: it needs a group id, but nothing is ever committed to it.
-    private static func readerClient(configuration: KafkaConfiguration, logger: Logger) throws -> RDKafkaClient {
+    /// A consumer handle for reading by assignment: it needs a group id (a throwaway one unless `group` names the
+    /// group whose committed offsets it reads), but it never joins the group and never commits to it.
+    static func readerClient(configuration: KafkaConfiguration, logger: Logger, group: String? = nil) throws -> RDKafkaClient {
         let conf = try RDKafkaConf.make(
             configuration.merged(with: [
-                "group.id": "greenlight-topic-reader-\(UUID().uuidString)",
+                "group.id": group ?? "greenlight-topic-reader-\(UUID().uuidString)",
                 "enable.auto.commit": "false",
                 "enable.auto.offset.store": "false",
                 "enable.partition.eof": "true",
@@ -135,7 +136,7 @@ public enum KafkaTopicReader {
         return messages
     }
 
-    private static func partitionIds(of topic: String, client: RDKafkaClient, timeout: Duration) throws -> [Int32] {
+    static func partitionIds(of topic: String, client: RDKafkaClient, timeout: Duration) throws -> [Int32] {
         let topicHandle = rd_kafka_topic_new(client.handle, topic, nil)
         defer { if let topicHandle { rd_kafka_topic_destroy(topicHandle) } }
         var metadata: UnsafePointer<rd_kafka_metadata>?

@@ -72,7 +72,8 @@ public enum ApprovalPolicy: Codable, Sendable, Equatable, CustomStringConvertibl
     }
 }
 
-/// One approver's decision, as the audit trail keeps it: who (the approver the link was issued to, or the name
+/// One approver's decision, as the audit trail keeps it (one per approver's place: a delegate's vote fills the place of
+/// the approver it is `onBehalfOf`): who (the approver the link was issued to, or the name
 /// given through the API or Kafka), what, when, how, and with what comment; for link decisions, from which
 /// client address and user agent.
 public struct ApprovalVote: Codable, Sendable, Equatable {
@@ -87,11 +88,15 @@ public struct ApprovalVote: Codable, Sendable, Equatable {
     public var apiKey: String?
     /// The vote's answers (the request's `responseSchema`).
     public var response: JSONValue?
+    /// The approver whose place `approver` decided in, as their delegate ("B on behalf of A"); nil: their own.
+    public var onBehalfOf: String?
 
     public init(
         approver: String, decision: Decision, channel: DecisionChannel, comment: String?, decidedAt: Date,
-        clientAddress: String? = nil, userAgent: String? = nil, apiKey: String? = nil, response: JSONValue? = nil
+        clientAddress: String? = nil, userAgent: String? = nil, apiKey: String? = nil, response: JSONValue? = nil,
+        onBehalfOf: String? = nil
     ) {
+        self.onBehalfOf = onBehalfOf
         self.response = response
         self.apiKey = apiKey
         self.approver = approver

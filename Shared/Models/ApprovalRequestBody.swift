@@ -375,6 +375,8 @@ public struct RequestStatusBody: Codable, Sendable, Equatable {
     public var submittedAt: Date
     public var expiresAt: Date
     public var decidedBy: String?
+    /// The approver whose place `decidedBy` decided in, as their delegate.
+    public var onBehalfOf: String?
     public var decidedAt: Date?
     public var channel: DecisionChannel?
     public var comment: String?

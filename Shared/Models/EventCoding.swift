@@ -163,6 +163,9 @@ public enum InboundEvent: Sendable, Equatable {
     case resendRequested(ResendRequested)
     case receiptRequested(DecisionReceiptRequested)
     case webhookDelivery(WebhookDelivery)
+    case delegationSet(DelegationSet)
+    case delegationCleared(DelegationCleared)
+    case reassignRequested(ReassignRequested)
 
     private struct TypeProbe: Decodable {
         var type: String
@@ -180,6 +183,9 @@ public enum InboundEvent: Sendable, Equatable {
         case .resendRequested(let event): return (event.eventId, event.requestId)
         case .receiptRequested(let event): return (event.eventId, event.requestId)
         case .webhookDelivery(let event): return (event.eventId, event.requestId)
+        case .delegationSet(let event): return (event.eventId, event.requestId)
+        case .delegationCleared(let event): return (event.eventId, event.requestId)
+        case .reassignRequested(let event): return (event.eventId, event.requestId)
         }
     }
 
@@ -194,6 +200,9 @@ public enum InboundEvent: Sendable, Equatable {
         case .resendRequested: ResendRequested.topic
         case .receiptRequested: DecisionReceiptRequested.topic
         case .webhookDelivery: WebhookDelivery.topic
+        case .delegationSet: DelegationSet.topic
+        case .delegationCleared: DelegationCleared.topic
+        case .reassignRequested: ReassignRequested.topic
         }
     }
 
@@ -223,6 +232,9 @@ public enum InboundEvent: Sendable, Equatable {
         case .resendRequested: ResendRequested.eventType
         case .receiptRequested: DecisionReceiptRequested.eventType
         case .webhookDelivery: WebhookDelivery.eventType
+        case .delegationSet: DelegationSet.eventType
+        case .delegationCleared: DelegationCleared.eventType
+        case .reassignRequested: ReassignRequested.eventType
         }
     }
 
@@ -256,6 +268,12 @@ public enum InboundEvent: Sendable, Equatable {
                 return .receiptRequested(try decoder.decode(DecisionReceiptRequested.self, from: bytes))
             case WebhookDelivery.eventType:
                 return .webhookDelivery(try decoder.decode(WebhookDelivery.self, from: bytes))
+            case DelegationSet.eventType:
+                return .delegationSet(try decoder.decode(DelegationSet.self, from: bytes))
+            case DelegationCleared.eventType:
+                return .delegationCleared(try decoder.decode(DelegationCleared.self, from: bytes))
+            case ReassignRequested.eventType:
+                return .reassignRequested(try decoder.decode(ReassignRequested.self, from: bytes))
             default:
                 throw EventDecodingError(topic: topic, reason: "unknown event type \"\(probe.type)\"")
             }

@@ -27,14 +27,20 @@ public enum LinkToken {
     /// The token for `nonce` under `secret`.
     public static func derive(secret: LinkSecret, nonce: UUID) -> String {
         let mac = HMAC<SHA256>.authenticationCode(for: Data("greenlight-link-token-v1:\(nonce.uuidString)".utf8), using: secret.key)
-        return Data(Array(mac).prefix(16)).base64EncodedString()
+        return base64URL(Array(mac).prefix(16))
+    }
+
+    /// Unpadded base64url, as tokens are written.
+    public static func base64URL(_ bytes: some Sequence<UInt8>) -> String {
+        Data(bytes).base64EncodedString()
             .replacingOccurrences(of: "+", with: "-")
             .replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "=", with: "")
     }
 
-    /// Whether `text` has a token's shape; anything else is answered 404 without a look-up.
-    public static func isWellFormed(_ text: String) -> Bool {
+    /// Whether `text` has a token's shape (unpadded base64url of `length` characters); anything else is answered
+    /// 404 without a look-up.
+    public static func isWellFormed(_ text: String, length: Int = LinkToken.length) -> Bool {
         text.utf8.count == length
             && text.utf8.allSatisfy { byte in
                 switch byte {

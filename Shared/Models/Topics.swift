@@ -7,7 +7,8 @@ public enum Topic: String, CaseIterable, Sendable {
     /// orchestrator (and `DecisionReceiptRequested`, which the callback receiver keeps in order with its decision).
     case decisions = "approvals.decisions"
     /// Greenlight's own commands and reports to the orchestrator, not a contract for other systems:
-    /// `CancelRequested`, `ResendRequested` (intake), `NotificationDelivery` and `WebhookDelivery` (the notifier). The
+    /// `CancelRequested`, `ResendRequested`, `ReassignRequested`, `DelegationSet` and `DelegationCleared` (intake),
+    /// `NotificationDelivery` and `WebhookDelivery` (the notifier). The
     /// orchestrator reads them only from here, and reads nothing else here.
     case internalCommands = "approvals.internal"
     /// `NotificationRequested` and `WebhookRequested`, written by the orchestrator (through its outbox), read by the

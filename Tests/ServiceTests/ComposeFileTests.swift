@@ -25,6 +25,12 @@ struct ComposeFileTests {
         // Off unless the operator opens internal addresses to callback URLs on purpose; plain JSON events by default.
         "GREENLIGHT_CALLBACK_ALLOW_PRIVATE", "GREENLIGHT_MAX_OUTCOME_WAITERS", "GREENLIGHT_EVENT_FORMAT", "GREENLIGHT_EVENT_SOURCE",
         "GREENLIGHT_CALLBACK_MAX_AGE_SECONDS",
+        // The inbox's sign-in and session tuning, and its admins (none by default).
+        "GREENLIGHT_SIGN_IN_LINK_TTL_SECONDS", "GREENLIGHT_SESSION_IDLE_SECONDS", "GREENLIGHT_SESSION_MAX_SECONDS",
+        "GREENLIGHT_SESSION_ROTATE_SECONDS", "GREENLIGHT_SIGN_IN_RATE_LIMIT", "GREENLIGHT_SIGN_IN_EMAIL_RATE_LIMIT",
+        "GREENLIGHT_ADMIN_EMAILS",
+        // Slack is off unless a bot token (and its signing secret) is configured.
+        "GREENLIGHT_SLACK_BOT_TOKEN", "GREENLIGHT_SLACK_SIGNING_SECRET", "GREENLIGHT_SLACK_API_URL",
     ]
 
     /// The variables each service reads, as its own configuration loader reports them.

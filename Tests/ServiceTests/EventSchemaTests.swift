@@ -87,8 +87,22 @@ struct EventSchemaTests {
                 requestId: "REQ-001", webhookId: "msg_0123", eventType: "ApprovalCompleted", attempt: 2, result: .retrying,
                 statusCode: 500, error: "the receiver answered 500", at: at),
             WebhookDelivery(requestId: "REQ-001", webhookId: "msg_0123", attempt: 1, result: .failed, statusCode: nil, error: nil, at: at),
+            DelegationSet(
+                delegation: Delegation(
+                    approver: "a@example.com", delegate: "b@example.com", mode: .instead, from: at, until: at + 86_400,
+                    setBy: "ops", setAt: at, reason: "holiday"),
+                apiKey: "ops"),
+            DelegationSet(
+                delegation: Delegation(
+                    approver: "a@example.com", delegate: "b@example.com", mode: .also, from: at, until: nil, setBy: "ops",
+                    setAt: at)),
+            DelegationCleared(approver: "a@example.com", clearedBy: "ops", clearedAt: at, apiKey: "ops"),
+            ReassignRequested(requestId: "REQ-001", from: "a@example.com", to: "c@example.com", reason: "left", requestedAt: at, apiKey: "ops"),
+            ReassignRequested(requestId: "REQ-001", from: "a@example.com", to: "c@example.com", requestedAt: at),
         ],
         .notifications: [
+            SignInLinkRequested(
+                email: "a@example.com", tokenNonce: uuid, linkKey: "0123456789ab", requestedAt: at, expiresAt: at),
             NotificationRequested(
                 requestId: "REQ-001", executionId: uuid, approver: "a@example.com", tokenNonce: uuid, kind: .reminder, channel: .webhook,
                 amount: 5000, currency: "USD", description: "New server", requester: "it@example.com", submittedAt: at,
@@ -100,6 +114,20 @@ struct EventSchemaTests {
                 requestId: "REQ-001", executionId: uuid, approver: "a@example.com", tokenNonce: uuid, kind: .receipt,
                 amount: 5000, currency: "USD", description: "New server", requester: nil, submittedAt: at, expiresAt: at,
                 receipt: "Your vote to approve REQ-001 is recorded: 1 of 2 approvals so far."),
+            {
+                var notice = NotificationRequested(
+                    requestId: "REQ-001", executionId: uuid, approver: "a@example.com", tokenNonce: uuid, kind: .delegated,
+                    amount: 5000, currency: "USD", description: "New server", requester: nil, submittedAt: at, expiresAt: at)
+                notice.delegate = "b@example.com"
+                return notice
+            }(),
+            {
+                var asked = NotificationRequested(
+                    requestId: "REQ-001", executionId: uuid, approver: "b@example.com", tokenNonce: uuid,
+                    amount: 5000, currency: "USD", description: "New server", requester: nil, submittedAt: at, expiresAt: at)
+                asked.onBehalfOf = "a@example.com"
+                return asked
+            }(),
             {
                 var request = ApprovalRequested(
                     requestId: "DEP-1", amount: nil, currency: nil, description: "Deploy", requester: nil,
@@ -133,6 +161,18 @@ struct EventSchemaTests {
             ApprovalCompleted(
                 requestId: "REQ-001", executionId: uuid, status: .cancelled, decidedBy: nil, decidedAt: nil, channel: nil,
                 comment: nil, errorType: "Execution.Stopped", errorMessage: "duplicate", completedAt: at),
+            {
+                var outcome = ApprovalCompleted(
+                    requestId: "REQ-001", executionId: uuid, status: .approved, decidedBy: "b@example.com", decidedAt: at,
+                    channel: .inbox, comment: nil,
+                    votes: [
+                        ApprovalVote(
+                            approver: "b@example.com", decision: .approve, channel: .inbox, comment: nil, decidedAt: at,
+                            onBehalfOf: "a@example.com")
+                    ], completedAt: at)
+                outcome.onBehalfOf = "a@example.com"
+                return outcome
+            }(),
             ApprovalCompleted(
                 requestId: "REQ-001", executionId: uuid, status: .timedOut, decidedBy: nil, decidedAt: nil, channel: nil,
                 comment: nil, completedAt: at),

@@ -42,6 +42,7 @@ struct OpenAPITests {
         let intakeRoutes = IntakeRoutes(publisher: RecordingPublisher(), statuses: FixedStatuses(), defaultApprover: "a@example.com")
         intakeRoutes.register(on: intake)
         intakeRoutes.registerOutcome(on: intake, listener: try UnusedListener.make())
+        intakeRoutes.registerDelegations(on: intake, reader: FixedDelegations())
         let callbacks = makeServiceRouter(checks: [])
         LinkRoutes(
             tokens: FixedTokens(), publisher: RecordingPublisher(), publicURL: "http://127.0.0.1:8081",

@@ -496,11 +496,11 @@ public enum HTTP {
             contentType: "application/x-www-form-urlencoded")
     }
 
-    public static func post(_ url: String, body: String, contentType: String, headers: [(String, String)] = [])
-        async throws -> Response
-    {
+    public static func post(
+        _ url: String, body: String, contentType: String, headers: [(String, String)] = [], method: String = "POST"
+    ) async throws -> Response {
         var request = HTTPClientRequest(url: url)
-        request.method = .POST
+        request.method = .init(rawValue: method)
         request.headers.add(name: "Content-Type", value: contentType)
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         request.body = .bytes(ByteBuffer(string: body))

@@ -3,6 +3,7 @@ import Foundation
 import GreenlightModels
 import Kafka
 import Logging
+import ServiceSupport
 
 struct DeadLetters: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -51,67 +52,47 @@ struct DeadLetters: AsyncParsableCommand {
                 guard let eventId = UUID(uuidString: id) else {
                     throw CLIError(.notFound, "\(id) is not a dead letter id (a UUID from `greenlight dlq list`)")
                 }
-                guard let letter = try await readDeadLetters(connection).first(where: { $0.eventId == eventId }) else {
-                    throw CLIError(.notFound, "no dead letter with id \(eventId) in \(Topic.deadLetters.rawValue)")
-                }
-                let original = try await originalMessage(of: letter)
                 let kafka = try connection.kafka
+                let producer: KafkaProducer
                 do {
-                    let producer = try KafkaProducer(configuration: kafka, logger: cliLogger)
-                    try await producer.send(
-                        topic: letter.topic, key: original.key, value: original.value,
-                        headers: [KafkaHeader(name: "greenlight-replayed-from", string: eventId.uuidString)])
-                    await producer.shutdown()
+                    producer = try KafkaProducer(configuration: kafka, logger: cliLogger)
                 } catch {
-                    throw CLIError(.unavailable, "could not publish to \(letter.topic): \(error)")
+                    throw CLIError(.unavailable, "cannot reach Kafka at \(kafka.bootstrapServers): \(error)")
                 }
+                let letter: DeadLetter
+                do {
+                    letter = try await DeadLetterArchive(configuration: kafka, logger: cliLogger).replay(eventId, with: producer)
+                } catch let failure as DeadLetterArchive.Failure {
+                    await producer.shutdown()
+                    throw CLIError(failure)
+                } catch {
+                    await producer.shutdown()
+                    throw CLIError(.unavailable, "could not replay dead letter \(eventId): \(error)")
+                }
+                await producer.shutdown()
                 print("Replayed dead letter \(eventId) to \(letter.topic) (key \(letter.key ?? "none")).")
             }
-        }
-
-        /// The original bytes: the letter's own payload, or, when it kept only part of it, the message still on
-        /// its topic at its partition and offset (checked against the letter's size and digest).
-        func originalMessage(of letter: DeadLetter) async throws -> (key: String?, value: [UInt8]) {
-            if letter.payloadTruncated != true {
-                guard let payload = Data(base64Encoded: letter.payloadBase64) else {
-                    throw CLIError(.failed, "dead letter \(letter.eventId) carries no readable payload")
-                }
-                return (letter.key, Array(payload))
-            }
-            let found: KafkaMessage?
-            let kafka = try connection.kafka
-            do {
-                found = try await KafkaTopicReader.message(
-                    topic: letter.topic, partition: letter.partition, offset: letter.offset, configuration: kafka,
-                    logger: cliLogger)
-            } catch {
-                throw CLIError(.unavailable, "cannot read the original from \(letter.topic)[\(letter.partition)]: \(error)")
-            }
-            guard let found, letter.isOriginal(found.value) else {
-                throw CLIError(
-                    .notFound,
-                    "dead letter \(letter.eventId) kept only the first bytes of its \(letter.payloadSize ?? 0)-byte payload, and "
-                        + "\(letter.topic)[\(letter.partition)] no longer holds the original at offset \(letter.offset) (its retention "
-                        + "has passed); it cannot be replayed")
-            }
-            return (found.keyString, found.value)
         }
     }
 }
 
 /// Every dead letter now in the topic, oldest first.
 func readDeadLetters(_ connection: ConnectionOptions) async throws -> [DeadLetter] {
-    let messages: [KafkaMessage]
-    let kafka = try connection.kafka
     do {
-        messages = try await KafkaTopicReader.readAll(topic: Topic.deadLetters.rawValue, configuration: kafka, logger: cliLogger)
-    } catch {
-        throw CLIError(
-            .unavailable,
-            "cannot read \(Topic.deadLetters.rawValue) from \(kafka.bootstrapServers) (\(error)); check --kafka-brokers or GREENLIGHT_KAFKA_BROKERS")
+        return try await DeadLetterArchive(configuration: try connection.kafka, logger: cliLogger).letters()
+    } catch let failure as DeadLetterArchive.Failure {
+        throw CLIError(failure)
     }
-    return messages.compactMap { try? GreenlightJSON.decoder().decode(DeadLetter.self, from: Data($0.value)) }
-        .sorted { $0.deadLetteredAt < $1.deadLetteredAt }
+}
+
+extension CLIError {
+    init(_ failure: DeadLetterArchive.Failure) {
+        switch failure.code {
+        case .unavailable: self.init(.unavailable, failure.message)
+        case .notFound: self.init(.notFound, failure.message)
+        case .unreadable: self.init(.failed, failure.message)
+        }
+    }
 }
 
 /// librdkafka's own log lines, warnings and worse only, on standard error.

@@ -1,5 +1,6 @@
 import ApprovalStore
 import ArgumentParser
+import Callbacks
 import Foundation
 import Logging
 import Postgres
@@ -12,7 +13,8 @@ struct Migrate: AsyncParsableCommand {
         discussion: """
             Connects to GREENLIGHT_DATABASE_URL (or --database-url) as a role that may change the schema. With \
             --grant-readers ROLE, also grants ROLE what intake and the callback receiver need and no more: SELECT \
-            on the tables they read and INSERT on the outbox. Safe to run again, and while services run.
+            on the tables they read, INSERT on the outbox, and the inbox's own sign-in and session tables. Safe to \
+            run again, and while services run.
             """)
 
     @Option(help: "The database, as a postgresql:// URL (default: GREENLIGHT_DATABASE_URL).")
@@ -38,7 +40,9 @@ struct Migrate: AsyncParsableCommand {
             defer { pool.close() }
             do {
                 try await GreenlightDatabase.migrate(pool, logger: logger)
-                for role in readers { try await GreenlightDatabase.grantReaderAccess(to: role, on: pool) }
+                // The inbox's tables too: a callback receiver that may only read cannot create them itself.
+                try await PortalSchema.migrate(pool, logger: logger)
+                for role in readers { try await PortalSchema.grantAccess(to: role, on: pool) }
             } catch let error as InvalidRoleName {
                 throw CLIError(.misconfigured, "--grant-readers: \(error)")
             } catch {

@@ -20,6 +20,13 @@ public struct CallbacksConfiguration: Sendable {
     public var verdictWait: Duration
     /// What the pages are rendered from (`GREENLIGHT_TEMPLATE_DIR`).
     public var templates: TemplateLibrary
+    /// The approver inbox's settings (on with `GREENLIGHT_LINK_SECRET`).
+    public var portal: PortalSettings
+    /// Slack's signing secret (`GREENLIGHT_SLACK_SIGNING_SECRET`): with it, `/v1/slack/interactions` takes the direct
+    /// messages' buttons; nil when unset.
+    public var slackSigningSecret: String?
+    /// The bot token and Web API base for opening modals (`GREENLIGHT_SLACK_BOT_TOKEN`, `GREENLIGHT_SLACK_API_URL`).
+    public var slack: SlackSettings?
     public var banner: String
 
     public static func load(_ environment: [String: String]) throws -> CallbacksConfiguration {
@@ -32,6 +39,14 @@ public struct CallbacksConfiguration: Sendable {
         let forwarded = reader.bool("GREENLIGHT_TRUST_FORWARDED_FOR", default: false)
         let verdictWait = reader.int("GREENLIGHT_LINK_VERDICT_WAIT_MS", default: 2000, range: 0...30_000)
         let templates = readTemplates(&reader)
+        let portal = PortalSettings.read(&reader)
+        let signingSecret = reader.optional("GREENLIGHT_SLACK_SIGNING_SECRET", secret: true)
+        let slack = readSlackSettings(&reader)
+        if slack != nil, signingSecret == nil {
+            reader.report(
+                "GREENLIGHT_SLACK_SIGNING_SECRET must be set with GREENLIGHT_SLACK_BOT_TOKEN (the app's Basic Information page): "
+                    + "without it Slack's button presses cannot be verified")
+        }
         let internalHost = reader.string("GREENLIGHT_INTERNAL_HOST", default: "127.0.0.1")
         let internalPortText = reader.string("GREENLIGHT_INTERNAL_PORT", default: "")
         let internalPort = Int(internalPortText)
@@ -45,6 +60,7 @@ public struct CallbacksConfiguration: Sendable {
         return CallbacksConfiguration(
             common: common, database: database!, publicURL: publicURL, apiKeys: apiKeys, linkRateLimit: rateLimit,
             trustForwardedFor: forwarded, internalAddress: internalPort.map { (internalHost, $0) },
-            verdictWait: .milliseconds(verdictWait), templates: templates!, banner: reader.banner)
+            verdictWait: .milliseconds(verdictWait), templates: templates!, portal: portal, slackSigningSecret: signingSecret,
+            slack: slack, banner: reader.banner)
     }
 }

@@ -14,8 +14,9 @@ public enum CallbacksService {
     public static func run(configuration: CallbacksConfiguration, logger: Logger) async throws {
         logger.info("Starting greenlight-callbacks", metadata: ["configuration": "\(configuration.banner)"])
         let producer = try KafkaProducer(configuration: configuration.common.kafka, logger: logger)
-        // Reads the orchestrator's tables, which it does not own: it waits until they are at this build's version.
-        let pool = try await openMigratedPool(configuration.database, logger: logger, migrate: GreenlightDatabase.requireCurrent)
+        // Reads the orchestrator's tables, which it does not own: it waits until they are at this build's version. The
+        // inbox's own tables it migrates itself when its role may (else `greenlight migrate` has).
+        let pool = try await openMigratedPool(configuration.database, logger: logger, migrate: PortalSchema.prepare)
 
         let checks = [ReadinessCheck.kafka(producer), ReadinessCheck.postgres(pool)]
         let publisher = OutboxFallbackPublisher(producer: producer, pool: pool, logger: logger)
@@ -24,17 +25,35 @@ public enum CallbacksService {
             templates: configuration.templates,
             limiter: configuration.linkRateLimit > 0 ? RateLimiter(perMinute: configuration.linkRateLimit) : nil,
             trustForwardedFor: configuration.trustForwardedFor, verdictWait: configuration.verdictWait)
+        let sessions = PortalSessions(pool: pool, settings: configuration.portal, publicURL: configuration.publicURL)
+        let portal = PortalRoutes(
+            sessions: sessions,
+            reader: ApprovalReader(pool: pool), publisher: publisher, templates: configuration.templates,
+            trustForwardedFor: configuration.trustForwardedFor, verdictWait: configuration.verdictWait)
+        let slack = configuration.slackSigningSecret.map { secret in
+            SlackInteractionRoutes(
+                tokens: ApprovalReader(pool: pool), publisher: publisher, signingSecret: secret, slack: configuration.slack)
+        }
         let api = CallbackAPIRoutes(
             callbacks: DurableReader(pool: pool), publisher: publisher, apiKeys: configuration.apiKeys,
             rules: ApprovalReader(pool: pool))
+        // The operator console, beside the link pages on the public side: every page needs an admin key or an
+        // administrator signed in through the portal.
+        let console = ConsoleRoutes(
+            authorizer: PortalConsoleAuthorizer(keys: BearerKeyConsoleAuthorizer(apiKeys: configuration.apiKeys), sessions: sessions),
+            backend: LiveConsoleBackend(pool: pool, kafka: configuration.common.kafka, producer: producer, logger: logger),
+            publisher: publisher, templates: configuration.templates, links: links)
 
         var services: [any Service] = [PostgresPoolService(pool), KafkaProducerService(producer)]
         let host = configuration.common.httpHost
         let port = configuration.common.httpPort
         if let (internalHost, internalPort) = configuration.internalAddress {
-            // The link pages alone on the public port; what operators and programs use on the internal one.
+            // The link pages and the console on the public port; what programs and monitoring use on the internal one.
             let publicRouter = makePublicRouter()
             links.register(on: publicRouter)
+            portal.register(on: publicRouter)
+            console.register(on: publicRouter)
+            slack?.register(on: publicRouter)
             let internalRouter = makeServiceRouter(checks: checks)
             api.register(on: internalRouter)
             services.append(
@@ -46,6 +65,9 @@ public enum CallbacksService {
         } else {
             let router = makeServiceRouter(checks: checks)
             links.register(on: router)
+            portal.register(on: router)
+            console.register(on: router)
+            slack?.register(on: router)
             api.register(on: router)
             services.append(makeHTTPServer(router: router, host: host, port: port, serviceName: "greenlight-callbacks", logger: logger))
         }

@@ -82,6 +82,11 @@ public struct LinkRoutes: Sendable {
     /// is let through (no browser sends a cross-site POST without saying where it comes from). The form's
     /// token-bound `confirm` field has to match either way.
     func isSameOrigin(_ request: Request) -> Bool {
+        Self.isSameOrigin(request, publicOrigin: publicOrigin)
+    }
+
+    /// The same, for any page served from `publicOrigin` (the inbox's forms too).
+    static func isSameOrigin(_ request: Request, publicOrigin: String) -> Bool {
         let origin = request.headers[.origin]
         if let origin, origin != "null", origin.lowercased() != publicOrigin { return false }
         if let site = request.headers[.secFetchSite] { return site.lowercased() == "same-origin" }
@@ -112,15 +117,11 @@ public struct LinkRoutes: Sendable {
             return .page(Pages.response(pages.unavailable, status: .serviceUnavailable, extra: [.retryAfter: "30"]))
         }
         guard let record else { return .page(Pages.response(pages.unknown, status: .notFound)) }
-        // A link whose request's deadline passed undecided is expired, whatever the deadline made of it.
-        if record.usedAt == nil, record.endedByDeadline {
-            return .page(Pages.response(pages.expired(record), status: .gone))
+        switch record.unusable {
+        case .expired?: return .page(Pages.response(pages.expired(record), status: .gone))
+        case .alreadyDecided?: return .page(Pages.response(pages.alreadyDecided(record), status: .conflict))
+        case nil: return .usable(record)
         }
-        if record.usedAt != nil || record.status != .pending {
-            return .page(Pages.response(pages.alreadyDecided(record), status: .conflict))
-        }
-        if record.expiresAt <= record.readAt { return .page(Pages.response(pages.expired(record), status: .gone)) }
-        return .usable(record)
     }
 
     /// The review page: for one decision (`/approve`, `/reject`), or both (`/r`, decision nil).
@@ -164,20 +165,9 @@ public struct LinkRoutes: Sendable {
         let comment = form.comment.map { String($0.prefix(1000)) }.flatMap { $0.isEmpty ? nil : $0 }
         // The request's rules (its reason rule and typed answers) are checked here so the approver can put the form
         // right; the orchestrator checks them again, as it does for every decision.
-        var response: JSONValue?
-        var problems: [Problem.FieldError] = []
-        if let schema = record.content.responseSchema {
-            let (answers, unreadable) = schema.answers(fromForm: entered)
-            response = answers
-            problems = unreadable
-        }
-        if problems.isEmpty { problems = record.content.check(decision, comment: comment, response: response) }
+        let (response, problems) = record.content.answers(to: decision, comment: comment, form: entered)
         if !problems.isEmpty {
-            let sentences = problems.map { problem in
-                let name = problem.field.hasPrefix("response.") ? String(problem.field.dropFirst("response.".count)) : nil
-                let label = name.map { record.content.responseSchema?.properties[$0]?.label($0) ?? $0 } ?? "Reason"
-                return "\(label): \(problem.message)"
-            }
+            let sentences = problems.map { Pages.sentence($0, content: record.content) }
             let page = pages.review(decision, token: record, plainToken: token, errors: sentences, entered: entered)
             return Pages.response(page, status: .unprocessableContent)
         }
@@ -226,9 +216,7 @@ extension LinkRoutes {
         /// Whether the request's state has yet to catch up with the verdict: no verdict yet, or one that settled
         /// (or found settled) a request whose outcome is not written yet.
         func unsettled(_ verdict: DecisionVerdict?) -> Bool {
-            guard let verdict else { return true }
-            guard verdict.status == .pending else { return false }
-            return verdict.accepted ? verdict.reason == nil : verdict.cameTooLate
+            verdict?.awaitsRequestState ?? true
         }
         var verdict: DecisionVerdict?
         // Soon at first (a verdict usually takes a few tens of milliseconds), then less often: a slow orchestrator

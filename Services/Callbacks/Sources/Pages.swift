@@ -87,6 +87,13 @@ struct Pages: Sendable {
         return templates.render(.pageTooManyRequests, values)
     }
 
+    /// One of a request's rules a form broke, as a sentence for the page ("Risk: is required").
+    static func sentence(_ problem: Problem.FieldError, content: RequestContent) -> String {
+        let name = problem.field.hasPrefix("response.") ? String(problem.field.dropFirst("response.".count)) : nil
+        let label = name.map { content.responseSchema?.properties[$0]?.label($0) ?? $0 } ?? "Reason"
+        return "\(label): \(problem.message)"
+    }
+
     /// Every page goes out with these headers: the token is in the URL, so no referrer and no caching.
     static func response(_ html: String, status: HTTPResponse.Status, extra: HTTPFields = [:]) -> Response {
         var headers: HTTPFields = [

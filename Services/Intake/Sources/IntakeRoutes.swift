@@ -343,7 +343,7 @@ public struct IntakeRoutes: Sendable {
     }
 
     /// Publishes a command for a request; one that is neither acknowledged nor stored is a 503.
-    private func queue<Event: GreenlightEvent>(_ event: Event, trace: TraceContext, what: String) async throws -> Publication {
+    func queue<Event: GreenlightEvent>(_ event: Event, trace: TraceContext, what: String) async throws -> Publication {
         do {
             return try await publisher.publish(event, trace: trace)
         } catch {

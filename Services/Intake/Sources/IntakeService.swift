@@ -33,6 +33,7 @@ public enum IntakeService {
         )
         routes.register(on: router)
         routes.registerOutcome(on: router, listener: outcomes)
+        routes.registerDelegations(on: router, reader: ApprovalReader(pool: pool))
 
         let server = makeHTTPServer(
             router: router, host: configuration.common.httpHost, port: configuration.common.httpPort,

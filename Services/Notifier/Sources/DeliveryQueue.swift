@@ -26,11 +26,16 @@ struct DeliveryQueue: Sendable {
 
     typealias Incoming = Received<NotificationRequested>
     typealias IncomingWebhook = Received<WebhookRequested>
+    typealias IncomingSignIn = Received<SignInLinkRequested>
 
     /// What a row is: a notification to an approver, or an outcome webhook.
     enum Kind: String, Sendable {
         case notification
         case webhook
+        /// An email with a link to sign in to the inbox (`SignInLinkRequested`).
+        case signIn = "sign-in"
+        /// A Slack direct message with buttons (the same notification as an approver's email).
+        case slack
     }
 
     /// Keeps each message once, by its event id: a redelivered one (the relay published it twice, the offset was not
@@ -235,6 +240,12 @@ extension NotificationRequested: Queueable {
 extension WebhookRequested: Queueable {
     static var queueKind: DeliveryQueue.Kind { .webhook }
     var row: (approver: String, channel: String, deadline: Date) { ("callback", "callback", expiresAt) }
+}
+
+/// One person's sign-in emails go in order, and only until the link expires.
+extension SignInLinkRequested: Queueable {
+    static var queueKind: DeliveryQueue.Kind { .signIn }
+    var row: (approver: String, channel: String, deadline: Date) { (email, NotificationChannel.email.rawValue, expiresAt) }
 }
 
 extension DeliveryQueue.Received where Event == NotificationRequested {

@@ -70,6 +70,13 @@ struct DeliveryReporter: Sendable {
                     attempt: report.attempt, result: report.result,
                     statusCode: report.statusCode, error: report.error, at: report.at),
                 trace: trace)
+        case .signIn:
+            // Sign-in emails belong to no request: the orchestrator has nothing to hear about them.
+            break
+        case .slack:
+            // The orchestrator follows a notification's email; a Slack message's fate is in the notifier's log and
+            // metrics (a report for an id it never issued would be one it cannot place).
+            break
         }
         try await queue.clearReport(report)
     }
@@ -81,7 +88,12 @@ struct DeliveryReporter: Sendable {
 
     /// The same report always gets the same id: its consumer applies it once however often it is published.
     static func eventId(notification: UUID, result: NotificationDelivery.Result, attempt: Int) -> UUID {
-        let digest = Array(SHA256.hash(data: Data("\(notification.uuidString)/\(result.rawValue)/\(attempt)".utf8)))
+        nameBasedId("\(notification.uuidString)/\(result.rawValue)/\(attempt)")
+    }
+
+    /// The same name always gets the same id.
+    static func nameBasedId(_ name: String) -> UUID {
+        let digest = Array(SHA256.hash(data: Data(name.utf8)))
         var bytes = Array(digest.prefix(16))
         bytes[6] = (bytes[6] & 0x0f) | 0x50  // a name-based UUID (version 5 layout, SHA-256 digest)
         bytes[8] = (bytes[8] & 0x3f) | 0x80

@@ -29,6 +29,8 @@ struct DeliveryWorker: Sendable {
     let wakeUp: WakeUpSignal
     let logger: Logger
     var pollInterval: Duration = .milliseconds(500)
+    /// Posts Slack direct messages, when Slack is configured.
+    var slack: SlackDelivery? = nil
 
     func run() async throws {
         while !Task.isCancelled {
@@ -51,6 +53,8 @@ struct DeliveryWorker: Sendable {
     /// One attempt at a claimed message.
     func deliver(_ claim: DeliveryQueue.Claim) async throws {
         if claim.kind == .webhook { return try await deliverWebhook(claim) }
+        if claim.kind == .signIn { return try await deliverSignIn(claim) }
+        if claim.kind == .slack { return try await deliverSlack(claim) }
         let notification: NotificationRequested
         let token: String
         do {
@@ -118,12 +122,17 @@ struct DeliveryWorker: Sendable {
         await keepingClaim(claim, whileCancelled: DeliveryFailure(description: "the send was cancelled", isPermanent: false)) {
             switch channel {
             case .email:
-                let mail =
-                    notification.kind == .receipt
-                    ? ReceiptEmail.make(for: notification, from: configuration.mailFrom, templates: configuration.templates)
-                    : ApprovalEmail.make(
+                let mail: MailMessage
+                switch notification.kind {
+                case .receipt:
+                    mail = ReceiptEmail.make(for: notification, from: configuration.mailFrom, templates: configuration.templates)
+                case .delegated:
+                    mail = DelegationNoticeEmail.make(for: notification, from: configuration.mailFrom, templates: configuration.templates)
+                default:
+                    mail = ApprovalEmail.make(
                         for: notification, linkToken: token, publicURL: configuration.publicURL, from: configuration.mailFrom,
                         templates: configuration.templates)
+                }
                 do {
                     try await smtp.send(mail)
                     return nil

@@ -37,7 +37,7 @@ struct EmailValues {
 
         init(_ kind: NotificationKind) {
             // A receipt's own email is ReceiptEmail; should one reach an approval email, it is a plain request.
-            request = kind == .request || kind == .receipt
+            request = kind == .request || kind == .receipt || kind == .delegated
             reminder = kind == .reminder
             escalation = kind == .escalation
         }
@@ -56,6 +56,10 @@ struct EmailValues {
     var rejectURL: String?
     /// The receipt email's sentence on what became of the decision.
     var receipt: String?
+    /// `{{#onBehalfOf}}`: the approver whose place this one is asked in, as their delegate.
+    var onBehalfOf: String?
+    /// The delegation notice's delegate.
+    var delegate: String?
 
     init(_ notification: NotificationRequested, now: Date) {
         let shown = ContentDisplay(
@@ -71,12 +75,14 @@ struct EmailValues {
         approver = notification.approver
         kind = Kind(notification.kind ?? .request)
         onTimeout = OnTimeout(approve: notification.onTimeout == .approve)
+        onBehalfOf = notification.onBehalfOf
+        delegate = notification.delegate
     }
 }
 
 extension TemplateLibrary {
     /// A subject template's output on one line, without surrounding spaces.
-    func subject(_ name: TemplateName, _ values: EmailValues) -> String {
+    func subject(_ name: TemplateName, _ values: Any) -> String {
         render(name, values).split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
             .filter { !$0.isEmpty }.joined(separator: " ")
     }

@@ -6,7 +6,7 @@ import Logging
 import ServiceSupport
 
 /// Consumes `approvals.notifications` into the delivery queue: each batch of a partition is stored (once per
-/// notification or outcome webhook, by event id) before its offsets are committed, and the senders are woken. Nothing
+/// notification, outcome webhook or sign-in email, by event id) before its offsets are committed, and the senders are woken. Nothing
 /// here waits for a mail server or a webhook receiver, so an outage of one never holds up a partition. A message that
 /// is neither goes to the dead-letter topic.
 struct NotificationReceiver: Sendable {
@@ -16,6 +16,8 @@ struct NotificationReceiver: Sendable {
     let configuration: NotifierConfiguration
     let wakeUp: WakeUpSignal
     let logger: Logger
+    /// Where each notification's Slack direct message is queued, when Slack is configured.
+    var slack: SlackMessageStore? = nil
 
     func run() async throws {
         let logger = self.logger
@@ -27,7 +29,18 @@ struct NotificationReceiver: Sendable {
     func receive(_ messages: [KafkaMessage]) async throws {
         var incoming: [DeliveryQueue.Incoming] = []
         var webhooks: [DeliveryQueue.IncomingWebhook] = []
+        var signIns: [DeliveryQueue.IncomingSignIn] = []
         for message in messages {
+            if Self.eventType(of: message) == SignInLinkRequested.eventType {
+                do {
+                    let signIn = try GreenlightJSON.decoder().decode(SignInLinkRequested.self, from: Data(message.value))
+                    signIns.append(await Self.received(signIn, message))
+                } catch {
+                    try await DeadLetterPublisher(producer: producer, service: "notifier", logger: logger).publish(
+                        message, reason: "not a SignInLinkRequested: \(DecodingErrorDescription.describe(error))")
+                }
+                continue
+            }
             if Self.isWebhook(message) {
                 let webhook: WebhookRequested
                 do {
@@ -58,6 +71,8 @@ struct NotificationReceiver: Sendable {
         try await Backoff().retrying("Storing notifications", logger: logger) {
             try await queue.insert(incoming)
             try await queue.insert(webhooks)
+            try await queue.insert(signIns)
+            try await slack?.queueDirectMessages(incoming)
         }
         wakeUp.signal()
     }
@@ -72,9 +87,15 @@ struct NotificationReceiver: Sendable {
 
     private struct TypeProbe: Decodable { var type: String? }
 
-    /// Whether the message is a `WebhookRequested` (everything else here should be a `NotificationRequested`).
+    /// The message's `type`, when it is JSON with one.
+    static func eventType(of message: KafkaMessage) -> String? {
+        (try? JSONDecoder().decode(TypeProbe.self, from: Data(message.value)))?.type
+    }
+
+    /// Whether the message is a `WebhookRequested` (everything else here should be a `NotificationRequested`, or a
+    /// `SignInLinkRequested`).
     static func isWebhook(_ message: KafkaMessage) -> Bool {
-        (try? JSONDecoder().decode(TypeProbe.self, from: Data(message.value)))?.type == WebhookRequested.eventType
+        eventType(of: message) == WebhookRequested.eventType
     }
 }
 

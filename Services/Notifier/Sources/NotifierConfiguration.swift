@@ -17,6 +17,9 @@ public struct NotifierConfiguration: Sendable {
     public var linkKeys: LinkKeyring
     /// Where webhook notifications are POSTed (`GREENLIGHT_WEBHOOK_URL`); nil when none is configured.
     public var webhookURL: String?
+    /// Slack direct messages with buttons, besides the email (`GREENLIGHT_SLACK_BOT_TOKEN`,
+    /// `GREENLIGHT_SLACK_API_URL`); nil when no bot token is set.
+    public var slack: SlackSettings?
     /// The deployment's `whsec_` secret that signs outcome webhooks (`GREENLIGHT_CALLBACK_SECRET`) when a request
     /// brings none of its own; nil when unset.
     public var callbackSecret: String?
@@ -53,6 +56,7 @@ public struct NotifierConfiguration: Sendable {
         if !webhook.isEmpty, !(webhook.hasPrefix("https://") || webhook.hasPrefix("http://")) || URL(string: webhook)?.host == nil {
             reader.report("GREENLIGHT_WEBHOOK_URL must be an http:// or https:// URL such as https://hooks.slack.com/services/…")
         }
+        let slack = readSlackSettings(&reader)
         let callbackSecret = readCallbackSecret(&reader)
         let callbackAllowPrivate = readCallbackAllowPrivate(&reader)
         let senders = reader.int("GREENLIGHT_NOTIFIER_SENDERS", default: 4, range: 1...64)
@@ -66,7 +70,7 @@ public struct NotifierConfiguration: Sendable {
         try reader.validate()
         return NotifierConfiguration(
             common: common, database: database!, smtp: smtp!, mailFrom: from, publicURL: publicURL, linkKeys: linkKeys!,
-            webhookURL: webhook.isEmpty ? nil : webhook, callbackSecret: callbackSecret,
+            webhookURL: webhook.isEmpty ? nil : webhook, slack: slack, callbackSecret: callbackSecret,
             callbackAllowPrivate: callbackAllowPrivate, senders: senders,
             retryInitialDelay: .milliseconds(retryInitial), retryMaxDelay: .milliseconds(retryMax), retention: retention,
             templates: templates!, banner: reader.banner)

@@ -55,5 +55,52 @@ public enum NotifierSchema {
                     ADD COLUMN kind text NOT NULL DEFAULT 'notification' CHECK (kind IN ('notification', 'webhook')),
                     ADD COLUMN last_status integer;
                 """),
+        PostgresMigration(
+            version: 4, name: "inbox sign-in emails",
+            sql: """
+                -- A row may also be a SignInLinkRequested: an email with a link to sign in to the inbox (approver is
+                -- the address, request_id its key, deadline the link's expiry); claimed and retried the same way, and
+                -- reported to nobody.
+                ALTER TABLE notifier_messages DROP CONSTRAINT notifier_messages_kind_check;
+                ALTER TABLE notifier_messages ADD CONSTRAINT notifier_messages_kind_check
+                    CHECK (kind IN ('notification', 'webhook', 'sign-in'));
+                """),
+        PostgresMigration(
+            version: 5, name: "slack direct messages",
+            sql: """
+                -- A row may also be a Slack direct message to an approver (kind 'slack', channel 'slack'): the same
+                -- NotificationRequested as the approver's email, under an id derived from its eventId.
+                ALTER TABLE notifier_messages DROP CONSTRAINT notifier_messages_kind_check;
+                ALTER TABLE notifier_messages
+                    ADD CONSTRAINT notifier_messages_kind_check CHECK (kind IN ('notification', 'webhook', 'sign-in', 'slack'));
+                -- Every Slack message posted, to update when its request ends: which conversation and ts name it,
+                -- who it went to, and the summary it showed (kept above the outcome line). final_text is the outcome
+                -- to show; updated_at is set once chat.update took it (or failed for good, with last_error).
+                CREATE TABLE slack_messages (
+                    notification_id uuid PRIMARY KEY,
+                    request_id      text NOT NULL,
+                    approver        text NOT NULL,
+                    slack_user      text NOT NULL,
+                    channel         text NOT NULL,
+                    ts              text NOT NULL,
+                    summary         text NOT NULL,
+                    posted_at       timestamptz NOT NULL DEFAULT now(),
+                    final_text      text,
+                    update_due_at   timestamptz,
+                    update_attempts integer NOT NULL DEFAULT 0,
+                    updated_at      timestamptz,
+                    last_error      text
+                );
+                CREATE INDEX slack_messages_request ON slack_messages (request_id);
+                CREATE INDEX slack_messages_to_update ON slack_messages (update_due_at)
+                    WHERE final_text IS NOT NULL AND updated_at IS NULL;
+                -- How each request ended, as its Slack messages say it: a message posted after the outcome arrived is
+                -- updated too.
+                CREATE TABLE slack_outcomes (
+                    request_id  text PRIMARY KEY,
+                    final_text  text NOT NULL,
+                    received_at timestamptz NOT NULL DEFAULT now()
+                );
+                """),
     ]
 }

@@ -7,6 +7,7 @@ import Logging
 import Mail
 import Metrics
 import Postgres
+import ServiceLifecycle
 import ServiceSupport
 
 /// Builds and runs the notifier: a member of the `greenlight-notifier` consumer group (run several to share the
@@ -29,9 +30,13 @@ public enum NotifierService {
         let producer = try KafkaProducer(configuration: configuration.common.kafka, logger: logger)
         let queue = DeliveryQueue(pool: pool)
         let wakeUp = WakeUpSignal()
+        let slack = configuration.slack.map { settings in
+            SlackDelivery(api: SlackWebAPI(settings: settings), store: SlackMessageStore(pool: pool), updates: WakeUpSignal())
+        }
         let reporter = DeliveryReporter(queue: queue, producer: producer, logger: logger, retention: configuration.retention)
         let receiver = NotificationReceiver(
-            consumer: consumer, producer: producer, queue: queue, configuration: configuration, wakeUp: wakeUp, logger: logger)
+            consumer: consumer, producer: producer, queue: queue, configuration: configuration, wakeUp: wakeUp, logger: logger,
+            slack: slack?.store)
         let webhook = WebhookPoster(url: configuration.webhookURL, logger: logger)
         let callbacks = CallbackDelivery(
             defaultSecret: configuration.callbackSecret, allowPrivate: configuration.callbackAllowPrivate)
@@ -41,8 +46,10 @@ public enum NotifierService {
             DeliveryWorker(
                 queue: queue, smtp: SMTPClient(configuration: configuration.smtp), webhook: webhook, callbacks: callbacks,
                 reporter: reporter,
-                producer: producer, configuration: configuration, schedule: schedule, wakeUp: wakeUp, logger: logger)
+                producer: producer, configuration: configuration, schedule: schedule, wakeUp: wakeUp, logger: logger,
+                slack: slack)
         }
+        let slackServices = try slack.map { try slackUpdates($0, configuration: configuration, schedule: schedule, logger: logger) } ?? []
 
         let router = makeServiceRouter(checks: [ReadinessCheck.kafka(consumer), ReadinessCheck.postgres(pool)])
         let server = makeHTTPServer(
@@ -81,6 +88,30 @@ public enum NotifierService {
                     }
                 },
                 server,
-            ], logger: logger)
+            ] + slackServices, logger: logger)
+    }
+
+    /// With Slack configured: the outcome reader (a consumer group of its own) and the updater of ended requests'
+    /// messages.
+    static func slackUpdates(
+        _ slack: SlackDelivery, configuration: NotifierConfiguration, schedule: Backoff, logger: Logger
+    ) throws -> [any Service] {
+        let consumer = try KafkaConsumer(
+            configuration: configuration.common.kafka, groupId: SlackOutcomeReceiver.consumerGroup,
+            topics: [Topic.outcomes.rawValue], logger: logger)
+        let outcomes = SlackOutcomeReceiver(consumer: consumer, store: slack.store, wakeUp: slack.updates, logger: logger)
+        let updater = SlackMessageUpdater(
+            api: slack.api, store: slack.store, schedule: schedule, wakeUp: slack.updates, logger: logger,
+            retention: configuration.retention)
+        return [
+            ClosureService("slack-updater") { try await cancelWhenShuttingDown { try await updater.run() } },
+            ClosureService("slack-outcomes") {
+                try await runUntilShutdown {
+                    try await outcomes.run()
+                } onShutdown: {
+                    Task { await consumer.close() }
+                }
+            },
+        ]
     }
 }

@@ -15,28 +15,9 @@ enum WebhookMessage {
         let amount = HumanFormat.amount(notification.amount, currency: notification.currency)
         let approveURL = "\(publicURL)/approve/\(linkToken)"
         let rejectURL = "\(publicURL)/reject/\(linkToken)"
-        let heading: String
-        switch notification.kind ?? .request {
-        case .request: heading = "Approval needed"
-        case .reminder: heading = "Reminder: approval needed"
-        case .escalation: heading = "Escalated: approval needed"
-        // The orchestrator asks for receipts by email only; should one come here, it announces the request as usual.
-        case .receipt: heading = "Approval needed"
-        }
-        let expires = "\(HumanFormat.utc(notification.expiresAt)) (expires in \(HumanFormat.duration(from: now, to: notification.expiresAt)))"
-        let shown = ContentDisplay(
-            title: notification.title, details: notification.details, links: notification.links, action: notification.action)
-        var lines = ["*\(heading)* for \(slack(notification.approver))"]
-        if let title = shown.title { lines.append("*\(slack(title))*") }
-        lines += [slack(notification.description), "*Request:* \(slack(notification.requestId))"]
-        if let amount { lines.append("*Amount:* \(slack(amount))") }
-        lines += shown.details.map { "*\(slack($0.label)):* \(slack($0.value))" }
-        lines += shown.links.map { "*Link:* \(slack($0.label)) \(slack($0.url))" }
-        if let action = shown.action { lines.append("*Action:* `\(slack(action.tool))` \(slack(notification.action?.arguments.jsonText ?? ""))") }
-        lines += ["*Requester:* \(slack(notification.requester ?? "an automated system"))", "*Expires:* \(expires)"]
-        let details = lines.joined(separator: "\n")
-        let summary = amount.map { "\(notification.description) (\($0))" } ?? notification.description
-        let text: String = slack("\(heading): \(summary) for \(notification.approver)") + " — approve: \(approveURL) reject: \(rejectURL)"
+        let (heading, details) = summary(for: notification, now: now)
+        let headline = amount.map { "\(notification.description) (\($0))" } ?? notification.description
+        let text: String = slack("\(heading): \(headline) for \(notification.approver)") + " — approve: \(approveURL) reject: \(rejectURL)"
         var facts: [String: JSONValue] = [
             "requestId": .string(notification.requestId), "approver": .string(notification.approver),
             "kind": .string((notification.kind ?? .request).rawValue), "description": .string(notification.description),
@@ -64,6 +45,33 @@ enum WebhookMessage {
             "greenlight": .object(facts),
         ])
         return (try? GreenlightJSON.encode(body)) ?? Data()
+    }
+
+    /// The message's heading ("Approval needed") and its details as Slack mrkdwn lines: what the webhook and the
+    /// Slack direct message both show.
+    static func summary(for notification: NotificationRequested, now: Date) -> (heading: String, details: String) {
+        let amount = HumanFormat.amount(notification.amount, currency: notification.currency)
+        let heading: String
+        switch notification.kind ?? .request {
+        case .request: heading = "Approval needed"
+        case .reminder: heading = "Reminder: approval needed"
+        case .escalation: heading = "Escalated: approval needed"
+        // The orchestrator asks for receipts and delegation notices by email only; should one come here, it announces
+        // the request as usual.
+        case .receipt, .delegated: heading = "Approval needed"
+        }
+        let expires = "\(HumanFormat.utc(notification.expiresAt)) (expires in \(HumanFormat.duration(from: now, to: notification.expiresAt)))"
+        let shown = ContentDisplay(
+            title: notification.title, details: notification.details, links: notification.links, action: notification.action)
+        var lines = ["*\(heading)* for \(slack(notification.approver))"]
+        if let title = shown.title { lines.append("*\(slack(title))*") }
+        lines += [slack(notification.description), "*Request:* \(slack(notification.requestId))"]
+        if let amount { lines.append("*Amount:* \(slack(amount))") }
+        lines += shown.details.map { "*\(slack($0.label)):* \(slack($0.value))" }
+        lines += shown.links.map { "*Link:* \(slack($0.label)) \(slack($0.url))" }
+        if let action = shown.action { lines.append("*Action:* `\(slack(action.tool))` \(slack(notification.action?.arguments.jsonText ?? ""))") }
+        lines += ["*Requester:* \(slack(notification.requester ?? "an automated system"))", "*Expires:* \(expires)"]
+        return (heading, lines.joined(separator: "\n"))
     }
 
     static func button(_ text: String, url: String, style: String) -> JSONValue {

@@ -17,6 +17,8 @@ public enum ApprovalSignal: Codable, Sendable, Equatable {
     case receipt(DecisionReceiptRequested)
     /// A notifier's report on one attempt at an outcome webhook: delivered, retrying or failed.
     case webhook(WebhookDelivery)
+    /// Move the request from one approver to another.
+    case reassign(ReassignRequested)
 
     /// The signal an inbound event is, if it is one (a request starts the workflow; a callback command goes to the
     /// callback it names).
@@ -28,7 +30,8 @@ public enum ApprovalSignal: Codable, Sendable, Equatable {
         case .notificationDelivery(let report): self = .delivery(report)
         case .receiptRequested(let ask): self = .receipt(ask)
         case .webhookDelivery(let report): self = .webhook(report)
-        case .approvalRequested, .callbackCommand: return nil
+        case .reassignRequested(let reassign): self = .reassign(reassign)
+        case .approvalRequested, .callbackCommand, .delegationSet, .delegationCleared: return nil
         }
     }
 
@@ -42,6 +45,7 @@ public enum ApprovalSignal: Codable, Sendable, Equatable {
         case NotificationDelivery.eventType: self = .delivery(try value.decode(NotificationDelivery.self))
         case DecisionReceiptRequested.eventType: self = .receipt(try value.decode(DecisionReceiptRequested.self))
         case WebhookDelivery.eventType: self = .webhook(try value.decode(WebhookDelivery.self))
+        case ReassignRequested.eventType: self = .reassign(try value.decode(ReassignRequested.self))
         default:
             throw DecodingError.dataCorrupted(
                 .init(codingPath: decoder.codingPath, debugDescription: "\"\(type)\" is not a signal of the approval workflow"))
@@ -57,6 +61,7 @@ public enum ApprovalSignal: Codable, Sendable, Equatable {
         case .delivery(let event): try value.encode(event)
         case .receipt(let event): try value.encode(event)
         case .webhook(let event): try value.encode(event)
+        case .reassign(let event): try value.encode(event)
         }
     }
 

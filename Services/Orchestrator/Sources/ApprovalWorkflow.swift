@@ -51,20 +51,45 @@ public struct ApprovalWorkflow: Workflow {
             try await messages.lifecycle(.requested, step, at: startedAt)
             return recorded
         }
-        /// Gives each approver a link (only its hash and nonce are stored) and queues their notification.
-        func invite(_ approvers: [String], kind: NotificationKind, step: StepContext) async throws {
+        /// Gives each approver a link (only its hash and nonce are stored) and queues their notification; where an
+        /// approver's delegation applies (read here, in the step, by the database's clock: a replay never looks again),
+        /// their delegate gets a link of their own in the approver's place as well (`also`) or instead, and the
+        /// approver is told. Returns who got a link.
+        func invite(_ approvers: [String], kind: NotificationKind, step: StepContext) async throws -> [String] {
             let writer = ApprovalWriter(step.connection)
-            for approver in approvers {
+            let delegations = try await writer.activeDelegations(of: approvers, at: step.now)
+            var invited: [String] = []
+            func link(_ recipient: String, onBehalfOf: String?) async throws {
                 let nonce = LinkToken.newNonce()
                 writer.queueLinkToken(
                     hash: LinkToken.hash(LinkToken.derive(secret: linkSecret, nonce: nonce)), nonce: nonce, linkKey: linkSecret.id,
-                    requestId: request.requestId, callbackId: callback.callbackId, approver: approver, expiresAt: expiresAt)
-                try await messages.notify(approver, nonce: nonce, linkKey: linkSecret.id, kind: kind, step)
+                    requestId: request.requestId, callbackId: callback.callbackId, approver: recipient, expiresAt: expiresAt,
+                    onBehalfOf: onBehalfOf)
+                try await messages.notify(recipient, nonce: nonce, linkKey: linkSecret.id, kind: kind, onBehalfOf: onBehalfOf, step)
+                invited.append(recipient)
             }
+            for approver in approvers {
+                let delegation = delegations[approver.lowercased()].flatMap { standsIn($0, for: approver, requester: request.requester, step) }
+                if delegation?.mode != .instead { try await link(approver, onBehalfOf: nil) }
+                guard let delegation else { continue }
+                try await link(delegation.delegate, onBehalfOf: approver)
+                writer.queueStandIn(
+                    StandIn(
+                        requestId: request.requestId, approver: approver, delegate: delegation.delegate, mode: delegation.mode,
+                        since: step.now))
+                var details: [String: JSONValue] = [
+                    "Approver": .string(approver), "Delegate": .string(delegation.delegate),
+                    "Mode": .string(delegation.mode.rawValue), "SetBy": .string(delegation.setBy),
+                ]
+                if let until = delegation.until { details["Until"] = .string(Timestamp.format(until)) }
+                step.record("DelegateInvited", details)
+                try await messages.tellDelegated(approver, to: delegation, step)
+            }
+            return invited
         }
         _ = try await context.step("notify-approvers") { step in
-            try await invite(request.approvers, kind: .request, step: step)
-            try await messages.lifecycle(.notified, step, approvers: request.approvers)
+            let invited = try await invite(request.approvers, kind: .request, step: step)
+            try await messages.lifecycle(.notified, step, approvers: invited)
             return request.approvers.count
         }
 
@@ -99,8 +124,9 @@ public struct ApprovalWorkflow: Workflow {
                 case .remind:
                     try await besideStep("remind-approvers") { step in
                         let undecided = try await ApprovalWriter(step.connection).undecidedApprovers(requestId: request.requestId)
-                        for (approver, nonce, linkKey) in undecided {
-                            try await messages.notify(approver, nonce: nonce, linkKey: linkKey, kind: .reminder, step)
+                        for (approver, nonce, linkKey, onBehalfOf) in undecided {
+                            try await messages.notify(
+                                approver, nonce: nonce, linkKey: linkKey, kind: .reminder, onBehalfOf: onBehalfOf, step)
                         }
                         try await messages.lifecycle(.reminded, step, approvers: undecided.map(\.approver))
                         return undecided.map(\.approver)
@@ -109,7 +135,8 @@ public struct ApprovalWorkflow: Workflow {
                     try await besideStep("escalate") { step in
                         let added = request.escalateTo ?? []
                         ApprovalWriter(step.connection).queueApprovers(added, requestId: request.requestId)
-                        try await invite(added, kind: .escalation, step: step)
+                        // The chain is the request's own (`escalateTo`); delegation applies to those it adds.
+                        _ = try await invite(added, kind: .escalation, step: step)
                         try await messages.lifecycle(.escalated, step, approvers: added)
                         return added
                     }
@@ -153,8 +180,8 @@ public struct ApprovalWorkflow: Workflow {
                 try await besideStep("resend") { step in
                     let targets = try await ApprovalWriter(step.connection).undecidedApprovers(requestId: request.requestId)
                         .filter { target in resend.approver.map { $0.lowercased() == target.approver.lowercased() } ?? true }
-                    for (approver, nonce, linkKey) in targets {
-                        try await messages.notify(approver, nonce: nonce, linkKey: linkKey, kind: .request, step)
+                    for (approver, nonce, linkKey, onBehalfOf) in targets {
+                        try await messages.notify(approver, nonce: nonce, linkKey: linkKey, kind: .request, onBehalfOf: onBehalfOf, step)
                     }
                     let approvers = targets.map(\.approver)
                     var details: [String: JSONValue] = ["Approvers": .array(approvers.map(JSONValue.string))]
@@ -178,6 +205,14 @@ public struct ApprovalWorkflow: Workflow {
                     record(report, step)
                     return report.result
                 }
+
+            case .signal(.reassign(let move)):
+                try await besideStep("reassign") { step in
+                    guard try await reassign(move, request: request, step) else { return [String]() }
+                    let invited = try await invite([move.to], kind: .request, step: step)
+                    try await messages.lifecycle(.notified, step, approvers: invited)
+                    return invited
+                }
             }
         }
         let outcome = verdict!
@@ -190,11 +225,13 @@ public struct ApprovalWorkflow: Workflow {
                 comment: outcome.comment, errorType: outcome.error?.errorType, errorMessage: outcome.error?.errorMessage,
                 votes: outcome.votes, apiKey: outcome.apiKey, completedAt: completedAt)
             result.response = outcome.response
+            result.onBehalfOf = outcome.onBehalfOf
             let writer = ApprovalWriter(step.connection)
             _ = try await writer.completeRequest(
                 requestId: request.requestId, status: outcome.status, decidedBy: outcome.decidedBy,
                 decidedAt: outcome.decidedAt, channel: outcome.channel, comment: outcome.comment, response: outcome.response,
-                errorType: outcome.error?.errorType, errorMessage: outcome.error?.errorMessage, completedAt: completedAt)
+                errorType: outcome.error?.errorType, errorMessage: outcome.error?.errorMessage, completedAt: completedAt,
+                onBehalfOf: outcome.onBehalfOf)
             writer.queueLinkTokenExpiry(requestId: request.requestId, at: completedAt)
             if let decidedBy = outcome.decidedBy {
                 try await messages.lifecycle(
@@ -224,6 +261,8 @@ public struct ApprovalWorkflow: Workflow {
             logger.notice("Nothing to cancel: the request has ended", metadata: ["requestId": "\(cancel.requestId)"])
         case .resend(let resend):
             logger.notice("Nothing to resend: the request has ended", metadata: ["requestId": "\(resend.requestId)"])
+        case .reassign(let move):
+            logger.notice("Nothing to reassign: the request has ended", metadata: ["requestId": "\(move.requestId)"])
         case .delivery(let report):
             try await record(report, step)
         case .receipt(let ask):
@@ -269,6 +308,8 @@ public struct ApprovalWorkflow: Workflow {
         let writer = ApprovalWriter(step.connection)
         let (pending, token, earlier) = try await writer.decisionState(requestId: decision.requestId, tokenHash: decision.tokenHash)
         var approver = decision.decidedBy
+        /// The approver whose place a delegate decides in.
+        var onBehalfOf: String?
         if decision.tokenHash != nil {
             guard let token, token.requestId == decision.requestId else {
                 return try await refuse(decision, approver: approver, "the link token does not belong to this request", step)
@@ -279,8 +320,10 @@ public struct ApprovalWorkflow: Workflow {
             guard token.expiresAt > decision.decidedAt else {
                 return try await refuse(decision, approver: approver, "the link token had expired", step)
             }
-            // The vote is the approver's the link was issued to, whatever name the event carries.
+            // The vote is the approver's the link was issued to, whatever name the event carries (and a delegate's link
+            // is for the place of the approver it names).
             approver = token.approver
+            onBehalfOf = token.onBehalfOf
         }
         guard let pending else {
             return try await refuse(decision, approver: approver, "no request with this id is waiting for a decision", step)
@@ -291,14 +334,34 @@ public struct ApprovalWorkflow: Workflow {
             return try await refuse(
                 decision, approver: approver, "\(DecisionVerdict.fourEyes): \(approver) requested this approval and cannot decide it", step)
         }
-        let isApprover = pending.approvers.contains { $0.lowercased() == approver.lowercased() }
+        func isApprover(_ person: String) -> Bool { pending.approvers.contains { $0.lowercased() == person.lowercased() } }
+        if decision.tokenHash != nil, !isApprover(onBehalfOf ?? approver) {
+            // The link's approver was reassigned away: their link (and their delegates') no longer counts.
+            return try await refuse(
+                decision, approver: approver, "\(onBehalfOf ?? approver) is no longer an approver of this request (reassigned)", step)
+        }
+        if decision.tokenHash == nil, !isApprover(approver) {
+            // Someone standing in for an approver (a delegation) decides in that approver's place, the first of theirs
+            // with no vote yet.
+            let places = try await writer.standIns(requestId: decision.requestId)
+                .filter { $0.delegate.lowercased() == approver.lowercased() && isApprover($0.approver) }.map(\.approver)
+            onBehalfOf = places.first { place in !earlier.contains { Self.place(of: $0).lowercased() == place.lowercased() } }
+                ?? places.first
+        }
+        let place = onBehalfOf ?? approver
+        let counts = isApprover(place)
         // A signed-in approver (inbox, Slack) speaks only for themselves: someone who is not an approver of the request
-        // is refused rather than settling it the way an operator's API decision does.
-        if decision.channel.isApproversOwn, decision.tokenHash == nil, !isApprover {
+        // (nor standing in for one) is refused rather than settling it the way an operator's API decision does.
+        if decision.channel.isApproversOwn, decision.tokenHash == nil, !counts {
             return try await refuse(decision, approver: approver, "\(approver) is not an approver of this request", step)
         }
-        if isApprover, earlier.contains(where: { $0.approver.lowercased() == approver.lowercased() }) {
+        if counts, earlier.contains(where: { $0.approver.lowercased() == approver.lowercased() }) {
             return try await refuse(decision, approver: approver, "\(approver) has already decided on this request", step)
+        }
+        if counts, let taken = earlier.first(where: { Self.place(of: $0).lowercased() == place.lowercased() }) {
+            return try await refuse(
+                decision, approver: approver, "\(place) has already decided on this request (\(taken.approver) in their place)",
+                onBehalfOf: onBehalfOf, step)
         }
         // The request's rules hold however the decision came: the page and the APIs check them first, and a decision
         // published on Kafka is checked here.
@@ -310,24 +373,32 @@ public struct ApprovalWorkflow: Workflow {
         let vote = ApprovalVote(
             approver: approver, decision: decision.decision, channel: decision.channel, comment: decision.comment,
             decidedAt: decision.decidedAt, clientAddress: decision.clientAddress, userAgent: decision.userAgent,
-            apiKey: decision.apiKey, response: decision.response)
+            apiKey: decision.apiKey, response: decision.response, onBehalfOf: onBehalfOf)
         var decided = decision.decision
-        if isApprover, pending.policy != .any {
+        if counts, pending.policy != .any {
             switch PolicyTally(policy: pending.policy, approvers: pending.approvers.count, votes: earlier + [vote]) {
             case .approved: decided = .approve
             case .rejected: decided = .reject
             case .waiting(let approvals, let needed):
                 let reason = "\(DecisionVerdict.voteRecorded): \(approvals) of \(needed) approvals (\(pending.policy))"
                 try await accept(decision, vote, reason: reason, result: "vote", step)
-                step.record("VoteRecorded", audit(decision, approver: approver, reason: reason))
+                step.record("VoteRecorded", audit(decision, approver: approver, reason: reason, onBehalfOf: onBehalfOf))
                 return nil
             }
         }
         try await accept(decision, vote, reason: nil, result: "accepted", step)
+        if let onBehalfOf {
+            step.record(
+                "DecidedOnBehalf", audit(decision, approver: approver, reason: "\(approver) on behalf of \(onBehalfOf)", onBehalfOf: onBehalfOf))
+        }
         return ApprovalDecisionPayload(
             decision: decided, approver: approver, comment: decision.comment, channel: decision.channel,
-            decidedAt: decision.decidedAt, votes: earlier + [vote], apiKey: decision.apiKey, response: decision.response)
+            decidedAt: decision.decidedAt, votes: earlier + [vote], apiKey: decision.apiKey, response: decision.response,
+            onBehalfOf: onBehalfOf)
     }
+
+    /// Whose place a vote fills: the approver's it was cast on behalf of, or the voter's own.
+    static func place(of vote: ApprovalVote) -> String { vote.onBehalfOf ?? vote.approver }
 
     /// Keeps a decision that counts: the vote, the link it used, and the attempt (what the click page reads).
     private func accept(_ decision: DecisionSubmitted, _ vote: ApprovalVote, reason: String?, result: String, _ step: StepContext)
@@ -345,23 +416,27 @@ public struct ApprovalWorkflow: Workflow {
 
     /// Records a decision that does not count, and why, in the attempts (what the click page reads) and the history.
     private func refuse(
-        _ decision: DecisionSubmitted, approver: String, _ reason: String, result: String = "refused", _ step: StepContext
+        _ decision: DecisionSubmitted, approver: String, _ reason: String, result: String = "refused", onBehalfOf: String? = nil,
+        _ step: StepContext
     ) async throws -> ApprovalDecisionPayload? {
         logger.notice(
             "Decision not applied: \(reason)", metadata: ["requestId": "\(decision.requestId)", "eventId": "\(decision.eventId)"])
         ApprovalWriter(step.connection).queueDecisionAttempt(decision, accepted: false, reason: reason)
-        step.record("DecisionRefused", audit(decision, approver: approver, reason: reason))
+        step.record("DecisionRefused", audit(decision, approver: approver, reason: reason, onBehalfOf: onBehalfOf))
         Self.count(decision, result)
         return nil
     }
 
     /// Who decided what, how, through which API key, and why: a history event's details.
-    private func audit(_ decision: DecisionSubmitted, approver: String, reason: String) -> [String: JSONValue] {
+    private func audit(_ decision: DecisionSubmitted, approver: String, reason: String, onBehalfOf: String? = nil)
+        -> [String: JSONValue]
+    {
         var details: [String: JSONValue] = [
             "Approver": .string(approver), "Decision": .string(decision.decision.rawValue),
             "Channel": .string(decision.channel.rawValue), "Reason": .string(reason),
         ]
         if let key = decision.apiKey { details["APIKey"] = .string(key) }
+        if let onBehalfOf { details["OnBehalfOf"] = .string(onBehalfOf) }
         return details
     }
 
@@ -427,15 +502,31 @@ public struct ApprovalWorkflow: Workflow {
         let expiresAt: Date
         let callbacks: CallbackSettings
 
-        func notify(_ approver: String, nonce: UUID, linkKey: String?, kind: NotificationKind, _ step: StepContext) async throws {
-            try await step.emit(
-                topic: Topic.notifications.rawValue, key: request.requestId,
-                event: NotificationRequested(
-                    requestId: request.requestId, executionId: executionId, approver: approver, tokenNonce: nonce,
-                    linkKey: linkKey, kind: kind, channel: request.notify, amount: request.amount, currency: request.currency,
-                    description: request.description, requester: request.requester, submittedAt: request.submittedAt,
-                    expiresAt: expiresAt, onTimeout: request.onTimeout == .approve ? .approve : nil
-                ).showing(request))
+        func notify(
+            _ approver: String, nonce: UUID, linkKey: String?, kind: NotificationKind, onBehalfOf: String? = nil,
+            _ step: StepContext
+        ) async throws {
+            var message = NotificationRequested(
+                requestId: request.requestId, executionId: executionId, approver: approver, tokenNonce: nonce,
+                linkKey: linkKey, kind: kind, channel: request.notify, amount: request.amount, currency: request.currency,
+                description: request.description, requester: request.requester, submittedAt: request.submittedAt,
+                expiresAt: expiresAt, onTimeout: request.onTimeout == .approve ? .approve : nil
+            ).showing(request)
+            message.onBehalfOf = onBehalfOf
+            try await step.emit(topic: Topic.notifications.rawValue, key: request.requestId, event: message)
+        }
+
+        /// Tells an approver (by email; a webhook goes to a shared destination, not to them) that the request went to
+        /// their delegate. No links: its nonce derives nothing anyone holds.
+        func tellDelegated(_ approver: String, to delegation: Delegation, _ step: StepContext) async throws {
+            guard (request.notify ?? .email) == .email else { return }
+            var notice = NotificationRequested(
+                requestId: request.requestId, executionId: executionId, approver: approver, tokenNonce: UUID(), kind: .delegated,
+                amount: request.amount, currency: request.currency, description: request.description,
+                requester: request.requester, submittedAt: request.submittedAt, expiresAt: expiresAt
+            ).showing(request)
+            notice.delegate = delegation.delegate
+            try await step.emit(topic: Topic.notifications.rawValue, key: request.requestId, event: notice)
         }
 
         /// Publishes the outcome through the outbox, with what the request asked to have echoed (its title, metadata
@@ -477,9 +568,11 @@ public struct ApprovalWorkflow: Workflow {
         var votes: [ApprovalVote]?
         var apiKey: String?
         var response: JSONValue?
+        var onBehalfOf: String?
 
         init(decision: ApprovalDecisionPayload) {
             response = decision.response
+            onBehalfOf = decision.onBehalfOf
             status = decision.decision == .approve ? .approved : .rejected
             decidedBy = decision.approver
             decidedAt = decision.decidedAt

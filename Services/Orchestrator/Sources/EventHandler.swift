@@ -7,7 +7,7 @@ import Metrics
 import Postgres
 
 /// Applies one consumed event inside the caller's transaction, at most once: a request starts its workflow, a
-/// callback command goes to the callback it names, and every other event about a request is a signal to that
+/// callback command goes to the callback it names, a delegation is kept in its table, and every other event about a request is a signal to that
 /// request's workflow (`ApprovalSignal`), which decides what it means. Nothing here knows an approval's rules.
 struct EventHandler: Sendable {
     let engine: DurableEngine
@@ -36,6 +36,21 @@ struct EventHandler: Sendable {
             }
         case .callbackCommand(let command):
             try await apply(command, on: connection)
+        case .delegationSet(let set):
+            // Not a request's: the orchestrator keeps the table, and each workflow reads it when a request reaches an
+            // approver (in a step).
+            try await ApprovalWriter(connection).applyDelegation(set.delegation, apiKey: set.apiKey)
+            logger.info(
+                "Delegation set",
+                metadata: [
+                    "approver": "\(set.delegation.approver)", "delegate": "\(set.delegation.delegate)",
+                    "mode": "\(set.delegation.mode.rawValue)", "setBy": "\(set.delegation.setBy)",
+                ])
+        case .delegationCleared(let cleared):
+            let ended = try await ApprovalWriter(connection).clearDelegation(approver: cleared.approver, at: cleared.clearedAt)
+            logger.info(
+                ended ? "Delegation cleared" : "No delegation to clear",
+                metadata: ["approver": "\(cleared.approver)", "clearedBy": "\(cleared.clearedBy)"])
         default:
             guard let signal = ApprovalSignal(event) else { return true }
             let requestId = event.identity.requestId

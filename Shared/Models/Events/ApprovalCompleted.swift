@@ -14,6 +14,8 @@ public struct ApprovalCompleted: GreenlightEvent {
     /// True only when the request was approved; a timeout rejects.
     public var approved: Bool
     public var decidedBy: String?
+    /// The approver whose place `decidedBy` decided in, as their delegate ("B on behalf of A").
+    public var onBehalfOf: String?
     public var decidedAt: Date?
     public var channel: DecisionChannel?
     public var comment: String?

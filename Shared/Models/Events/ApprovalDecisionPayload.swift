@@ -15,11 +15,14 @@ public struct ApprovalDecisionPayload: Codable, Sendable, Equatable {
     public var apiKey: String?
     /// The answers the request's `responseSchema` asks for.
     public var response: JSONValue?
+    /// The approver whose place `approver` decided in, as their delegate.
+    public var onBehalfOf: String?
 
     public init(
         decision: Decision, approver: String?, comment: String?, channel: DecisionChannel?, decidedAt: Date?,
-        votes: [ApprovalVote]? = nil, apiKey: String? = nil, response: JSONValue? = nil
+        votes: [ApprovalVote]? = nil, apiKey: String? = nil, response: JSONValue? = nil, onBehalfOf: String? = nil
     ) {
+        self.onBehalfOf = onBehalfOf
         self.response = response
         self.apiKey = apiKey
         self.votes = votes
@@ -31,7 +34,7 @@ public struct ApprovalDecisionPayload: Codable, Sendable, Equatable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case decision, approver, comment, channel, decidedAt, votes, apiKey, response
+        case decision, approver, comment, channel, decidedAt, votes, apiKey, response, onBehalfOf
     }
 
     public init(from decoder: any Decoder) throws {
@@ -51,6 +54,7 @@ public struct ApprovalDecisionPayload: Codable, Sendable, Equatable {
         votes = try container.decodeIfPresent([ApprovalVote].self, forKey: .votes)
         apiKey = try container.decodeIfPresent(String.self, forKey: .apiKey)
         response = try container.decodeIfPresent(JSONValue.self, forKey: .response)
+        onBehalfOf = try container.decodeIfPresent(String.self, forKey: .onBehalfOf)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -63,5 +67,6 @@ public struct ApprovalDecisionPayload: Codable, Sendable, Equatable {
         try container.encodeIfPresent(votes, forKey: .votes)
         try container.encodeIfPresent(apiKey, forKey: .apiKey)
         try container.encodeIfPresent(response, forKey: .response)
+        try container.encodeIfPresent(onBehalfOf, forKey: .onBehalfOf)
     }
 }

@@ -45,6 +45,17 @@ public enum NotificationKind: String, Codable, Sendable, CaseIterable {
     /// What became of the approver's own decision, when the page after their click could not say in time
     /// (`receipt` holds it); no links.
     case receipt
+    /// Tells an approver that a request went to their delegate while they are away (`delegate` names them); no
+    /// links.
+    case delegated
+
+    /// Whether the message asks its recipient to decide (and carries their link): not a receipt or a notice.
+    public var asksForADecision: Bool {
+        switch self {
+        case .request, .reminder, .escalation: true
+        case .receipt, .delegated: false
+        }
+    }
 }
 
 /// What happens when nobody decides before the deadline.

@@ -40,6 +40,10 @@ public struct NotificationRequested: GreenlightEvent {
     public var onTimeout: TimeoutPolicy?
     /// For a `receipt`: what became of the approver's decision, in a sentence.
     public var receipt: String?
+    /// The approver this one is asked in place of, as their delegate (out of office); nil: asked as themselves.
+    public var onBehalfOf: String?
+    /// For `delegated`: the delegate the request went to.
+    public var delegate: String?
 
     public init(
         eventId: UUID = UUID(), requestId: String, executionId: UUID, approver: String, tokenNonce: UUID,

@@ -1,0 +1,31 @@
+import Foundation
+import GreenlightModels
+import Mail
+import Templates
+
+/// The email with a link that signs a person in to the inbox (`PUBLIC_URL/inbox/sign-in/<token>`), from the
+/// `email-sign-in.*` templates.
+public enum SignInEmail {
+    struct Values {
+        var url: String
+        var email: String
+        var minutes: Int
+        var expires: String
+    }
+
+    public static func make(
+        for request: SignInLinkRequested, token: String, publicURL: String, from: String, templates: TemplateLibrary
+    ) -> MailMessage {
+        let values = Values(
+            url: "\(publicURL)/inbox/sign-in/\(token)", email: request.email,
+            minutes: max(1, Int(request.expiresAt.timeIntervalSince(request.requestedAt) / 60)),
+            expires: HumanFormat.utc(request.expiresAt))
+        let domain = from.split(separator: "@").last.map(String.init) ?? "greenlight.local"
+        return MailMessage(
+            from: from, fromName: "Greenlight", to: [request.email],
+            subject: templates.subject(.emailSignInSubject, values),
+            text: templates.render(.emailSignInText, values), html: templates.render(.emailSignInHTML, values),
+            messageId: "<sign-in-\(request.eventId.uuidString.lowercased())@\(domain)>",
+            extraHeaders: [("X-Greenlight-Kind", "sign-in")])
+    }
+}
