@@ -84,6 +84,34 @@ public struct DelegationRequestBody: Codable, Sendable, Equatable {
     }
 }
 
+extension DelegationRequestBody {
+    /// What is wrong with this delegation of `approver`'s requests, asked at `now`: fields wrong on their own
+    /// (`invalid`, a 400) and fields that do not fit together (`inconsistent`, a 422). The same rules hold for an
+    /// operator's `PUT /v1/delegations/{approver}` and for an approver's own form in the inbox.
+    public func problems(approver: String, at now: Date) -> (invalid: [Problem.FieldError], inconsistent: [Problem.FieldError]) {
+        var invalid: [Problem.FieldError] = []
+        if !EmailAddress.isValid(delegate) { invalid.append(.init(field: "delegate", message: "must be an email address")) }
+        if let reason, reason.unicodeScalars.count > 500 {
+            invalid.append(.init(field: "reason", message: "must be at most 500 characters"))
+        }
+        var inconsistent: [Problem.FieldError] = []
+        if delegate.lowercased() == approver.lowercased() {
+            inconsistent.append(.init(field: "delegate", message: "must be someone other than the approver"))
+        }
+        let from = self.from ?? now
+        if let until, until <= from { inconsistent.append(.init(field: "until", message: "must be after from")) }
+        if let until, until <= now { inconsistent.append(.init(field: "until", message: "must be in the future")) }
+        return (invalid, inconsistent)
+    }
+
+    /// The delegation this body sets for `approver`, by `setBy` (an API key's name or a signed-in address) at `now`.
+    public func delegation(of approver: String, setBy: String, at now: Date) -> Delegation {
+        Delegation(
+            approver: approver, delegate: delegate, mode: mode ?? .also, from: from ?? now, until: until, setBy: setBy,
+            setAt: now, reason: reason.flatMap { $0.isEmpty ? nil : $0 })
+    }
+}
+
 /// The answer to `GET /v1/delegations`.
 public struct DelegationListBody: Codable, Sendable, Equatable {
     public var delegations: [Delegation]

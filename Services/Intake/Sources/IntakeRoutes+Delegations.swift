@@ -52,23 +52,11 @@ extension IntakeRoutes {
             throw Problem.validation([.init(field: "delegate", message: "send {\"delegate\": \"b@example.com\", \"mode\": \"also\"}")])
         }
         let at = now()
-        let from = body.from ?? at
-        var problems: [Problem.FieldError] = []
-        if !EmailAddress.isValid(body.delegate) { problems.append(.init(field: "delegate", message: "must be an email address")) }
-        if let reason = body.reason, reason.unicodeScalars.count > 500 {
-            problems.append(.init(field: "reason", message: "must be at most 500 characters"))
-        }
-        guard problems.isEmpty else { throw Problem.validation(problems) }
+        let (invalid, inconsistent) = body.problems(approver: approver, at: at)
+        guard invalid.isEmpty else { throw Problem.validation(invalid) }
         // Rules between fields, which the schema cannot state: a 422.
-        if body.delegate.lowercased() == approver.lowercased() {
-            problems.append(.init(field: "delegate", message: "must be someone other than the approver"))
-        }
-        if let until = body.until, until <= from { problems.append(.init(field: "until", message: "must be after from")) }
-        if let until = body.until, until <= at { problems.append(.init(field: "until", message: "must be in the future")) }
-        guard problems.isEmpty else { throw Problem.inconsistent(problems) }
-        let delegation = Delegation(
-            approver: approver, delegate: body.delegate, mode: body.mode ?? .also, from: from, until: body.until,
-            setBy: key?.name ?? "api", setAt: at, reason: body.reason.flatMap { $0.isEmpty ? nil : $0 })
+        guard inconsistent.isEmpty else { throw Problem.inconsistent(inconsistent) }
+        let delegation = body.delegation(of: approver, setBy: key?.name ?? "api", at: at)
         _ = try await queue(DelegationSet(delegation: delegation, apiKey: key?.name), trace: request.trace, what: "delegation")
         context.logger.info(
             "Delegation accepted",
