@@ -62,6 +62,22 @@ struct FaultRun {
                 ).column(String.self)
                 notes.append("\(first): decision attempts \(attempts), emails \(stack.mails(forRequest: first).count)")
             }
+            if let missing = result.missingEmails.first {
+                // Where the email stopped: queued by the workflow (outbox), received by a notifier, or neither.
+                let outbox = try await pool.query(
+                    """
+                    SELECT topic || ' sent ' || coalesce(sent_at::text, 'no') FROM durable_outbox
+                    WHERE message_key = \(missing) ORDER BY id
+                    """
+                ).column(String.self)
+                let queued = try await pool.query(
+                    """
+                    SELECT channel || ' ' || status || ' attempts ' || attempts || ' ' || coalesce(last_error, '')
+                    FROM notifier_messages WHERE request_id = \(missing)
+                    """
+                ).column(String.self)
+                notes.append("\(missing): outbox \(outbox), notifier \(queued), log \(stack.logDirectory)")
+            }
             if !result.unexpected.isEmpty { notes.append("\(result.unexpected.count) ended otherwise than meant: \(result.unexpected.prefix(3))") }
             let unusual = driver.clickAnswers.filter { ![200, 202, 409].contains($0.key) }
             if !unusual.isEmpty { notes.append("link pages answered \(unusual.sorted { $0.key < $1.key }.map { "\($0.key)×\($0.value)" }) and were retried") }
