@@ -33,6 +33,7 @@ public enum TemplateName: String, CaseIterable, Sendable {
     case inboxRequest = "inbox-request"
     case inboxResults = "inbox-results"
     case inboxNotFound = "inbox-not-found"
+    case inboxDelegation = "inbox-delegation"
     case consoleLayout = "console-layout"
     case consoleSignIn = "console-sign-in"
     case consoleMessage = "console-message"

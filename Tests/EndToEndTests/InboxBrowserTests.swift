@@ -4,8 +4,9 @@ import GreenlightTestSupport
 import Testing
 
 /// A real browser (headless Chromium) through the inbox: it asks for a sign-in link, opens the emailed link and
-/// presses its button, sees two pending requests, approves both at once, and sees them gone. Each screen's
-/// screenshot is kept in `.build/test-artifacts/screenshots` (or `GREENLIGHT_SCREENSHOT_DIR`).
+/// presses its button, sees two pending requests, approves both at once, sees them gone, and names a delegate for
+/// while they are away ("Out of office"). Each screen's screenshot is kept in `.build/test-artifacts/screenshots`
+/// (or `GREENLIGHT_SCREENSHOT_DIR`).
 @Suite(.timeLimit(.minutes(3)))
 struct InboxBrowserTests {
     @Test func anApproverSignsInByEmailAndApprovesTwoRequestsAtOnce() async throws {
@@ -31,7 +32,7 @@ struct InboxBrowserTests {
                 name: "browser", executable: "/usr/bin/python3",
                 arguments: [
                     BrowserTests.root.appendingPathComponent("Tests/Support/browser_inbox.py").path, stack.callbacksURL, me,
-                    linkFile, directory,
+                    linkFile, directory, "cover-\(prefix.lowercased())@example.com",
                 ],
                 logPath: log)
             // The browser asks for the link; the test hands it the one that arrives by email.
@@ -59,7 +60,13 @@ struct InboxBrowserTests {
             #expect(first.status == .approved && first.channel == .inbox && first.decidedBy == me)
             #expect(first.votes?.first?.userAgent?.contains("HeadlessChrome") == true)
             #expect(try await stack.status("\(prefix)-2")?.votes?.map(\.approver) == [me])
-            for name in ["inbox-sign-in", "inbox-list", "inbox-after"] {
+            // Out of office, set from the inbox: the orchestrator stores it as set by the approver themselves.
+            #expect(pages["outOfOffice"] == .string("Out of office"))
+            #expect(pages["outOfOfficeText"]?.stringValue?.contains("Your delegate: cover-\(prefix.lowercased())@example.com") == true)
+            #expect(try await eventually(timeout: .seconds(30)) { try await stack.get("/v1/delegations/\(me)").status == 200 })
+            let stored = try GreenlightJSON.decoder().decode(Delegation.self, from: Data(try await stack.get("/v1/delegations/\(me)").body.utf8))
+            #expect(stored.delegate == "cover-\(prefix.lowercased())@example.com" && stored.mode == .instead && stored.setBy == me)
+            for name in ["inbox-sign-in", "inbox-list", "inbox-after", "inbox-out-of-office", "inbox-out-of-office-saved"] {
                 #expect(FileManager.default.fileExists(atPath: "\(directory)/\(name).png"), "no \(name).png in \(directory)")
             }
         }

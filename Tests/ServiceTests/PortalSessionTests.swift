@@ -257,6 +257,7 @@ struct PortalSessionTests {
             let forms = [
                 ("/inbox/sign-out", ""), ("/inbox/bulk", "decision=approve&id=REQ-1"),
                 ("/inbox/requests/REQ-1", "decision=approve&comment=ok"),
+                ("/inbox/delegation", "delegate=b%40example.com&mode=also"), ("/inbox/delegation/clear", ""),
             ]
             for (path, fields) in forms {
                 let attempts: [(String, String?)] = [
@@ -274,6 +275,8 @@ struct PortalSessionTests {
                 }
             }
             #expect(portal.publisher.published(DecisionSubmitted.self).isEmpty)
+            #expect(portal.publisher.published(DelegationSet.self).isEmpty)
+            #expect(portal.publisher.published(DelegationCleared.self).isEmpty)
             // Still signed in; with the token, sign-out ends the session.
             #expect(try await portal.inbox(client, session: session).status == .ok)
             var headers = Self.sameOrigin

@@ -2,13 +2,13 @@
 """Drives a real headless Chromium (Debian's chromium + chromium-driver, python3-selenium) through the approver
 inbox as a person would, and keeps a screenshot of each screen.
 
-usage: browser_inbox.py BASE_URL EMAIL LINK_FILE SCREENSHOT_DIR
+usage: browser_inbox.py BASE_URL EMAIL LINK_FILE SCREENSHOT_DIR DELEGATE
 
 Opens BASE_URL/inbox (which sends to the sign-in page), types EMAIL and asks for a link; waits for LINK_FILE to
 hold the emailed sign-in link (the test writes it once the email arrives), opens it and presses its button; on the
-inbox, selects every request and presses "Approve selected"; then opens the inbox until nothing waits.
-Screenshots: inbox-sign-in.png, inbox-check-email.png, inbox-sign-in-link.png, inbox-list.png, inbox-results.png,
-inbox-after.png. Prints one JSON object: each page's <h1>, the requests listed, and the results page's text.
+inbox, selects every request and presses "Approve selected"; then opens the inbox until nothing waits; then follows "Out of office" and names DELEGATE instead of
+themselves. Screenshots: inbox-sign-in.png, inbox-check-email.png, inbox-sign-in-link.png, inbox-list.png,
+inbox-results.png, inbox-after.png, inbox-out-of-office.png, inbox-out-of-office-saved.png. Prints one JSON object: each page's <h1>, the requests listed, and the results page's text.
 """
 import json
 import os
@@ -25,7 +25,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 # (Chromium may then say its node "does not belong to the document"): that is "not yet", not a failure.
 NAVIGATING = (NoSuchElementException, StaleElementReferenceException, WebDriverException)
 
-base, email, link_file, directory = sys.argv[1:5]
+base, email, link_file, directory, delegate = sys.argv[1:6]
 os.makedirs(directory, exist_ok=True)
 
 options = webdriver.ChromeOptions()
@@ -93,6 +93,19 @@ try:
         time.sleep(0.2)
     result["after"] = heading()
     shot("inbox-after")
+
+    # Out of office: follow the inbox's link, name a delegate, save.
+    driver.find_element(By.LINK_TEXT, "Out of office").click()
+    WebDriverWait(driver, 30, ignored_exceptions=NAVIGATING).until(lambda d: heading() != result["after"])
+    result["outOfOffice"] = heading()
+    driver.find_element(By.ID, "delegate").send_keys(delegate)
+    driver.find_element(By.CSS_SELECTOR, "input[name=mode][value=instead]").click()
+    shot("inbox-out-of-office")
+    driver.find_element(By.CSS_SELECTOR, "button.approve").click()
+    WebDriverWait(driver, 30, ignored_exceptions=NAVIGATING).until(
+        lambda d: "Saved." in d.find_element(By.TAG_NAME, "main").text)
+    result["outOfOfficeText"] = driver.find_element(By.TAG_NAME, "main").text
+    shot("inbox-out-of-office-saved")
 finally:
     driver.quit()
 print(json.dumps(result))

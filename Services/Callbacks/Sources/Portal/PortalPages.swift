@@ -69,6 +69,21 @@ struct PortalPages: Sendable {
         return templates.render(.inboxResults, values)
     }
 
+    /// The person's delegation (`current`, or the one just `saved`) and the form that sets one; shown again with
+    /// `errors` and what was `entered`.
+    func delegation(
+        _ current: Delegation?, session: PortalSession, saved: Bool = false, cleared: Bool = false, errors: [String] = [],
+        entered: [String: String] = [:]
+    ) -> String {
+        var values = PortalValues(session)
+        values.delegation = current.map(PortalValues.DelegationShown.init)
+        values.saved = saved
+        values.cleared = cleared
+        values.errors = errors
+        values.entered = PortalValues.DelegationForm(entered)
+        return templates.render(.inboxDelegation, values)
+    }
+
     static func redirect(to location: String, cookie: Cookie? = nil) -> Response {
         var response = Response(status: .seeOther, headers: [.location: location, .cacheControl: "no-store"])
         if let cookie { response.setCookie(cookie) }

@@ -11,6 +11,7 @@ import Templates
 /// of what waits on the signed-in person (`/inbox`), one request's decision forms (`/inbox/requests/{id}`), and
 /// deciding several at once (`/inbox/bulk`). Every decision is the person's own vote, published as
 /// `DecisionSubmitted` on the `inbox` channel; the orchestrator counts it only from an approver of the request.
+/// Out of office: `/inbox/delegation`, where the person sets or clears their own delegate.
 public struct PortalRoutes: Sendable {
     let sessions: PortalSessions
     let reader: ApprovalReader
@@ -66,6 +67,7 @@ public struct PortalRoutes: Sendable {
             try await decideOne(context.parameters.require("id"), request: request, context: context)
         }
         router.post("inbox/bulk") { request, context in try await decideMany(request, context: context) }
+        registerDelegation(on: router)
     }
 
     // MARK: - Shared by the pages

@@ -60,6 +60,40 @@ struct PortalValues {
         var received = false
     }
 
+    /// `inbox-delegation`: the person's delegation as stored (or just sent).
+    struct DelegationShown {
+        var delegate: String
+        var instead: Bool
+        var from: String
+        var until: String?
+        var reason: String?
+        var setBy: String
+
+        init(_ delegation: Delegation) {
+            delegate = delegation.delegate
+            instead = delegation.mode == .instead
+            from = HumanFormat.utc(delegation.from)
+            until = delegation.until.map(HumanFormat.utc)
+            reason = delegation.reason
+            setBy = delegation.setBy
+        }
+    }
+
+    /// `inbox-delegation`: what was entered in the form, to show it again.
+    struct DelegationForm {
+        var delegate: String?
+        var instead: Bool
+        var until: String?
+        var reason: String?
+
+        init(_ entered: [String: String]) {
+            delegate = entered["delegate"]
+            instead = entered["mode"] == DelegationMode.instead.rawValue
+            until = entered["until"]
+            reason = entered["reason"]
+        }
+    }
+
     var email: String?
     var csrf: String?
     var isAdmin = false
@@ -78,6 +112,10 @@ struct PortalValues {
     var token: String?
     /// `portal-check-email`: how long a link works.
     var minutes: Int?
+    var delegation: DelegationShown?
+    var saved = false
+    var cleared = false
+    var entered = DelegationForm([:])
 
     init() {}
 
