@@ -108,6 +108,21 @@ extension ApprovalReader {
         ).column(Bool.self).first ?? false
     }
 
+    /// Everyone something waits on now (`waitsOnMe`'s people: approvers of pending requests and those standing in for
+    /// one), in lower case, in order: whom the daily digest goes to (each then gets `inbox(for:)`).
+    public func peopleWithPendingRequests() async throws -> [String] {
+        try await pool.query(
+            """
+            SELECT lower(a) FROM approval_requests r, unnest(r.approvers) a
+            WHERE r.status = 'pending' AND r.expires_at > now()
+            UNION
+            SELECT lower(s.delegate) FROM approval_stand_ins s JOIN approval_requests r ON r.request_id = s.request_id
+            WHERE r.status = 'pending' AND r.expires_at > now() AND s.ended_at IS NULL
+            ORDER BY 1
+            """
+        ).column(String.self)
+    }
+
     static func inboxItem(from row: PostgresRow) throws -> InboxItem {
         let (id, amount, currency, description, requester, submittedAt, expiresAt, policy, approverCount, approvals,
             rejections) = try row.decode((String, Double?, String?, String, String?, Date, Date, String, Int, Int, Int).self)

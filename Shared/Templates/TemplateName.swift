@@ -53,6 +53,9 @@ public enum TemplateName: String, CaseIterable, Sendable {
     case emailSignInSubject = "email-sign-in.subject"
     case emailSignInText = "email-sign-in.text"
     case emailSignInHTML = "email-sign-in.html"
+    case emailDigestSubject = "email-digest.subject"
+    case emailDigestText = "email-digest.text"
+    case emailDigestHTML = "email-digest.html"
 
     /// Whether a template (built-in or an operator's) is plain text, where nothing is escaped: those named
     /// `*.text` or `*.subject`. All others are HTML, where `{{value}}` is HTML-escaped.

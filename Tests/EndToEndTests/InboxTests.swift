@@ -1,6 +1,7 @@
 import Foundation
 import GreenlightModels
 import GreenlightTestSupport
+import MailSink
 import Testing
 
 /// The approver inbox through the running services: sign-in by the emailed link, the list of what waits on the
@@ -113,6 +114,39 @@ struct InboxTests {
             let outcome = try await stack.outcomes.waitFor("\(prefix)-R")
             #expect(outcome.status == .rejected)
             #expect(outcome.comment == "Over budget")
+        }
+    }
+
+    /// With `GREENLIGHT_DIGEST_HOUR` set, a receiver sends the day's digest from that hour on: one email per person
+    /// listing what waits on them, linking to their inbox (hour 0: due at once, so a receiver started now sends it).
+    @Test func theDailyDigestListsWhatWaitsOnEachPersonAndLinksToTheInbox() async throws {
+        try await ServiceStack.with { stack in
+            let prefix = TestEnvironment.uniqueName("DIGEST")
+            let me = "digest-\(prefix.suffix(6).lowercased())@example.com"
+            for (suffix, minutes) in [("LATER", 90), ("SOON", 20)] {
+                #expect(try await stack.submit(
+                    #"{"requestId": "\#(prefix)-\#(suffix)", "title": "Digest \#(suffix)", "description": "For the digest", "approvers": ["\#(me)"], "timeoutSeconds": \#(minutes * 60)}"#
+                ).status == 202)
+                _ = try await stack.waitForMail(forRequest: "\(prefix)-\(suffix)")
+            }
+            func digests() -> [ParsedMail] {
+                stack.sink.messages.map(\.parsed).filter {
+                    $0.header("X-Greenlight-Kind") == "digest" && ($0.header("To") ?? "").contains(me)
+                }
+            }
+            #expect(digests().isEmpty, "no digest without GREENLIGHT_DIGEST_HOUR")
+
+            try stack.startAnother("callbacks", as: "callbacks-digest", environment: ["GREENLIGHT_DIGEST_HOUR": "0"])
+            #expect(try await eventually(timeout: .seconds(60)) { !digests().isEmpty })
+            let digest = try #require(digests().first)
+            #expect(digest.subject == "2 requests wait for your decision")
+            let text = try #require(digest.text)
+            let soon = try #require(text.range(of: "\(prefix)-SOON: Digest SOON"), "\(text)")
+            let later = try #require(text.range(of: "\(prefix)-LATER: Digest LATER"), "\(text)")
+            #expect(soon.lowerBound < later.lowerBound, "nearest deadline first")
+            #expect(digest.links.contains("\(stack.callbacksURL)/inbox"), "\(digest.links)")
+            #expect(!digest.links.contains { $0.contains("/approve/") || $0.contains("/inbox/sign-in/") }, "no working link in a digest")
+            #expect(digests().count == 1)
         }
     }
 }

@@ -101,6 +101,17 @@ struct EventSchemaTests {
             ReassignRequested(requestId: "REQ-001", from: "a@example.com", to: "c@example.com", requestedAt: at),
         ],
         .notifications: [
+            DigestRequested(
+                email: "A@example.com", day: "2026-11-30",
+                items: [
+                    DigestRequested.Item(
+                        requestId: "REQ-001", title: "New server", description: "New server", amount: 5000, currency: "USD",
+                        requester: "it@example.com", expiresAt: at, approvals: 1, needed: 2),
+                    DigestRequested.Item(
+                        requestId: "DEP-1", title: nil, description: "Deploy", amount: nil, currency: nil, requester: nil,
+                        expiresAt: at, approvals: nil, needed: nil),
+                ],
+                total: 30, requestedAt: at, expiresAt: at),
             SignInLinkRequested(
                 email: "a@example.com", tokenNonce: uuid, linkKey: "0123456789ab", requestedAt: at, expiresAt: at),
             NotificationRequested(

@@ -45,6 +45,9 @@ public enum CallbacksService {
             publisher: publisher, templates: configuration.templates, links: links)
 
         var services: [any Service] = [PostgresPoolService(pool), KafkaProducerService(producer)]
+        if let hour = configuration.portal.digestHour {
+            services.append(DigestScheduler(pool: pool, publisher: publisher, hour: hour, logger: logger))
+        }
         let host = configuration.common.httpHost
         let port = configuration.common.httpPort
         if let (internalHost, internalPort) = configuration.internalAddress {

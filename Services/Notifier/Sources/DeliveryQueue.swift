@@ -27,6 +27,7 @@ struct DeliveryQueue: Sendable {
     typealias Incoming = Received<NotificationRequested>
     typealias IncomingWebhook = Received<WebhookRequested>
     typealias IncomingSignIn = Received<SignInLinkRequested>
+    typealias IncomingDigest = Received<DigestRequested>
 
     /// What a row is: a notification to an approver, or an outcome webhook.
     enum Kind: String, Sendable {
@@ -36,6 +37,8 @@ struct DeliveryQueue: Sendable {
         case signIn = "sign-in"
         /// A Slack direct message with buttons (the same notification as an approver's email).
         case slack
+        /// The day's digest for one person (`DigestRequested`).
+        case digest
     }
 
     /// Keeps each message once, by its event id: a redelivered one (the relay published it twice, the offset was not
@@ -245,6 +248,12 @@ extension WebhookRequested: Queueable {
 /// One person's sign-in emails go in order, and only until the link expires.
 extension SignInLinkRequested: Queueable {
     static var queueKind: DeliveryQueue.Kind { .signIn }
+    var row: (approver: String, channel: String, deadline: Date) { (email, NotificationChannel.email.rawValue, expiresAt) }
+}
+
+/// One person's digests go in order, and only until they go stale.
+extension DigestRequested: Queueable {
+    static var queueKind: DeliveryQueue.Kind { .digest }
     var row: (approver: String, channel: String, deadline: Date) { (email, NotificationChannel.email.rawValue, expiresAt) }
 }
 

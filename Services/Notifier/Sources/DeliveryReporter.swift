@@ -70,8 +70,8 @@ struct DeliveryReporter: Sendable {
                     attempt: report.attempt, result: report.result,
                     statusCode: report.statusCode, error: report.error, at: report.at),
                 trace: trace)
-        case .signIn:
-            // Sign-in emails belong to no request: the orchestrator has nothing to hear about them.
+        case .signIn, .digest:
+            // Sign-in emails and digests belong to no request: the orchestrator has nothing to hear about them.
             break
         case .slack:
             // The orchestrator follows a notification's email; a Slack message's fate is in the notifier's log and

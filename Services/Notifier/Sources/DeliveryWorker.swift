@@ -54,6 +54,7 @@ struct DeliveryWorker: Sendable {
     func deliver(_ claim: DeliveryQueue.Claim) async throws {
         if claim.kind == .webhook { return try await deliverWebhook(claim) }
         if claim.kind == .signIn { return try await deliverSignIn(claim) }
+        if claim.kind == .digest { return try await deliverDigest(claim) }
         if claim.kind == .slack { return try await deliverSlack(claim) }
         let notification: NotificationRequested
         let token: String

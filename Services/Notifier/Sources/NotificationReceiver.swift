@@ -6,9 +6,9 @@ import Logging
 import ServiceSupport
 
 /// Consumes `approvals.notifications` into the delivery queue: each batch of a partition is stored (once per
-/// notification, outcome webhook or sign-in email, by event id) before its offsets are committed, and the senders are woken. Nothing
-/// here waits for a mail server or a webhook receiver, so an outage of one never holds up a partition. A message that
-/// is neither goes to the dead-letter topic.
+/// notification, outcome webhook, sign-in email or digest, by event id) before its offsets are committed, and the
+/// senders are woken. Nothing here waits for a mail server or a webhook receiver, so an outage of one never holds up a
+/// partition. A message that is none of these goes to the dead-letter topic.
 struct NotificationReceiver: Sendable {
     let consumer: KafkaConsumer
     let producer: KafkaProducer
@@ -30,28 +30,30 @@ struct NotificationReceiver: Sendable {
         var incoming: [DeliveryQueue.Incoming] = []
         var webhooks: [DeliveryQueue.IncomingWebhook] = []
         var signIns: [DeliveryQueue.IncomingSignIn] = []
-        for message in messages {
-            if Self.eventType(of: message) == SignInLinkRequested.eventType {
-                do {
-                    let signIn = try GreenlightJSON.decoder().decode(SignInLinkRequested.self, from: Data(message.value))
-                    signIns.append(await Self.received(signIn, message))
-                } catch {
-                    try await DeadLetterPublisher(producer: producer, service: "notifier", logger: logger).publish(
-                        message, reason: "not a SignInLinkRequested: \(DecodingErrorDescription.describe(error))")
-                }
-                continue
+        var digests: [DeliveryQueue.IncomingDigest] = []
+        /// The message as an `Event`, or nil once it went to the dead-letter topic (it is not one).
+        func decoded<Event: Queueable>(_ type: Event.Type, _ message: KafkaMessage) async throws -> DeliveryQueue.Received<Event>? {
+            do {
+                return await Self.received(try GreenlightJSON.decoder().decode(Event.self, from: Data(message.value)), message)
+            } catch {
+                try await DeadLetterPublisher(producer: producer, service: "notifier", logger: logger).publish(
+                    message, reason: "not a \(Event.eventType): \(DecodingErrorDescription.describe(error))")
+                return nil
             }
-            if Self.isWebhook(message) {
-                let webhook: WebhookRequested
-                do {
-                    webhook = try GreenlightJSON.decoder().decode(WebhookRequested.self, from: Data(message.value))
-                } catch {
-                    try await DeadLetterPublisher(producer: producer, service: "notifier", logger: logger).publish(
-                        message, reason: "not a WebhookRequested: \(DecodingErrorDescription.describe(error))")
-                    continue
-                }
-                webhooks.append(await Self.received(webhook, message))
+        }
+        for message in messages {
+            switch Self.eventType(of: message) {
+            case SignInLinkRequested.eventType:
+                if let signIn = try await decoded(SignInLinkRequested.self, message) { signIns.append(signIn) }
                 continue
+            case DigestRequested.eventType:
+                if let digest = try await decoded(DigestRequested.self, message) { digests.append(digest) }
+                continue
+            case WebhookRequested.eventType:
+                if let webhook = try await decoded(WebhookRequested.self, message) { webhooks.append(webhook) }
+                continue
+            default:
+                break
             }
             let notification: NotificationRequested
             do {
@@ -72,6 +74,7 @@ struct NotificationReceiver: Sendable {
             try await queue.insert(incoming)
             try await queue.insert(webhooks)
             try await queue.insert(signIns)
+            try await queue.insert(digests)
             try await slack?.queueDirectMessages(incoming)
         }
         wakeUp.signal()
@@ -91,14 +94,7 @@ struct NotificationReceiver: Sendable {
     static func eventType(of message: KafkaMessage) -> String? {
         (try? JSONDecoder().decode(TypeProbe.self, from: Data(message.value)))?.type
     }
-
-    /// Whether the message is a `WebhookRequested` (everything else here should be a `NotificationRequested`, or a
-    /// `SignInLinkRequested`).
-    static func isWebhook(_ message: KafkaMessage) -> Bool {
-        eventType(of: message) == WebhookRequested.eventType
-    }
 }
-
 
 /// Reads `NotificationRequested` (version 2) with the approver's link token.
 enum NotificationDecoding {

@@ -102,5 +102,14 @@ public enum NotifierSchema {
                     received_at timestamptz NOT NULL DEFAULT now()
                 );
                 """),
+        PostgresMigration(
+            version: 6, name: "daily digest emails",
+            sql: """
+                -- A row may also be a DigestRequested: the day's digest for one person (approver is the address,
+                -- request_id its key, deadline when it goes stale); claimed and retried like a sign-in email.
+                ALTER TABLE notifier_messages DROP CONSTRAINT notifier_messages_kind_check;
+                ALTER TABLE notifier_messages ADD CONSTRAINT notifier_messages_kind_check
+                    CHECK (kind IN ('notification', 'webhook', 'sign-in', 'slack', 'digest'));
+                """),
     ]
 }

@@ -2,7 +2,7 @@ import ApprovalStore
 import Logging
 import Postgres
 
-/// The callback receiver's own tables: the inbox's sign-in links and sessions. Only hashes of the tokens and
+/// The callback receiver's own tables: the inbox's sign-in links and sessions, and the daily digest's runs. Only hashes of the tokens and
 /// session ids are kept, and every time is the database's (`now()`).
 ///
 /// The receiver migrates them at start when its role may (one role for everything, as compose and `scripts/dev`
@@ -11,7 +11,7 @@ import Postgres
 public enum PortalSchema {
     public static let component = "portal"
 
-    public static let tables = ["portal_sign_in_links", "portal_sessions"]
+    public static let tables = ["portal_sign_in_links", "portal_sessions", "portal_digests"]
 
     public static let migrations: [PostgresMigration] = [
         PostgresMigration(
@@ -39,6 +39,19 @@ public enum PortalSchema {
                     rotated_from text
                 );
                 CREATE INDEX portal_sessions_expiry ON portal_sessions (expires_at);
+                """),
+        PostgresMigration(
+            version: 2, name: "the daily digest's runs",
+            sql: """
+                -- One row per UTC day the daily digest ran for. A receiver claims the day until claimed_until (a lease:
+                -- if it dies, another takes the day over once the lease has run out) and marks it finished.
+                CREATE TABLE portal_digests (
+                    day           date PRIMARY KEY,
+                    claimed_by    text NOT NULL,
+                    claimed_until timestamptz NOT NULL,
+                    finished_at   timestamptz,
+                    recipients    integer
+                );
                 """),
     ]
 

@@ -20,11 +20,15 @@ public struct PortalSettings: Sendable {
     public var signInEmailRateLimit: Int
     /// People who may use the operator's pages once signed in (`GREENLIGHT_ADMIN_EMAILS`, comma-separated).
     public var adminEmails: Set<String>
+    /// The UTC hour from which the daily digest goes out (`GREENLIGHT_DIGEST_HOUR`, 0–23); nil: no digest.
+    public var digestHour: Int?
 
     public init(
         linkSecret: LinkSecret?, signInLinkTTL: Int = 900, sessionIdle: Int = 28_800, sessionMax: Int = 604_800,
-        sessionRotate: Int = 900, signInRateLimit: Int = 10, signInEmailRateLimit: Int = 5, adminEmails: Set<String> = []
+        sessionRotate: Int = 900, signInRateLimit: Int = 10, signInEmailRateLimit: Int = 5, adminEmails: Set<String> = [],
+        digestHour: Int? = nil
     ) {
+        self.digestHour = digestHour
         self.linkSecret = linkSecret
         self.signInLinkTTL = signInLinkTTL
         self.sessionIdle = sessionIdle
@@ -50,6 +54,15 @@ public struct PortalSettings: Sendable {
         for admin in admins where !EmailAddress.isValid(admin) {
             reader.report("GREENLIGHT_ADMIN_EMAILS must be email addresses separated by commas, not \"\(admin)\"")
         }
+        var digestHour: Int?
+        if let text = reader.optional("GREENLIGHT_DIGEST_HOUR") {
+            digestHour = Int(text).flatMap { (0...23).contains($0) ? $0 : nil }
+            if digestHour == nil {
+                reader.report("GREENLIGHT_DIGEST_HOUR must be an hour from 0 to 23 (UTC), not \"\(text)\" (or unset: no daily digest)")
+            } else if secret == nil {
+                reader.report("GREENLIGHT_DIGEST_HOUR needs GREENLIGHT_LINK_SECRET: the digest links to the inbox, which is off without it")
+            }
+        }
         return PortalSettings(
             linkSecret: secret,
             signInLinkTTL: reader.int("GREENLIGHT_SIGN_IN_LINK_TTL_SECONDS", default: 900, range: 60...86_400),
@@ -58,6 +71,6 @@ public struct PortalSettings: Sendable {
             sessionRotate: reader.int("GREENLIGHT_SESSION_ROTATE_SECONDS", default: 900, range: 1...31_536_000),
             signInRateLimit: reader.int("GREENLIGHT_SIGN_IN_RATE_LIMIT", default: 10, range: 0...100_000),
             signInEmailRateLimit: reader.int("GREENLIGHT_SIGN_IN_EMAIL_RATE_LIMIT", default: 5, range: 0...100_000),
-            adminEmails: Set(admins))
+            adminEmails: Set(admins), digestHour: digestHour)
     }
 }
