@@ -78,12 +78,13 @@ struct SlackMessageUpdater: Sendable {
 
     func apply(_ update: SlackMessageStore.Update) async throws {
         let (text, blocks) = SlackDirectMessage.ended(summary: update.summary, outcome: update.finalText)
-        let failure: SlackError?
+        // The failure's facts are read inside the catch: the release build's optimiser crashed on a typed error kept
+        // past its `catch` (Swift 6.3.1, "Found ownership error" in this function).
+        var failure: (isPermanent: Bool, retryAfter: Int?, description: String)?
         do throws(SlackError) {
             try await api.updateMessage(channel: update.channel, ts: update.ts, text: text, blocks: blocks)
-            failure = nil
         } catch {
-            failure = error
+            failure = (error.isPermanent, error.retryAfter, error.description)
         }
         guard let failure else {
             try await store.finishUpdate(update, error: nil)
@@ -92,13 +93,13 @@ struct SlackMessageUpdater: Sendable {
         }
         if failure.isPermanent {
             try await store.finishUpdate(update, error: failure.description)
-            logger.error("A Slack message could not be updated", metadata: ["notificationId": "\(update.id)", "error": "\(failure)"])
+            logger.error("A Slack message could not be updated", metadata: ["notificationId": "\(update.id)", "error": "\(failure.description)"])
         } else {
             let delay = failure.retryAfter.map(Double.init) ?? schedule.delaySeconds(afterAttempt: update.attempt)
             try await store.retryUpdate(update, after: delay, error: failure.description)
             logger.warning(
                 "Updating a Slack message failed; trying again later",
-                metadata: ["notificationId": "\(update.id)", "error": "\(failure)", "retryInSeconds": "\(Int(delay.rounded(.up)))"])
+                metadata: ["notificationId": "\(update.id)", "error": "\(failure.description)", "retryInSeconds": "\(Int(delay.rounded(.up)))"])
         }
     }
 }
