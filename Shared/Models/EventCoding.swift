@@ -75,10 +75,44 @@ public enum Timestamp {
 
     public static func parse(_ text: String) -> Date? {
         if let date = parseCommon(text) { return date }
+        // Foundation's parser rolls a field out of range over (minute 99 into the next hour, 30 February into March):
+        // a date that is not one is refused, not read as another.
+        guard fieldsInRange(text) else { return nil }
         if let date = try? Date(text, strategy: .iso8601.year().month().day().time(includingFractionalSeconds: true)) {
             return date
         }
         return try? Date(text, strategy: .iso8601)
+    }
+
+    /// Whether the calendar date and the time of day at the start of `text` (`YYYY-MM-DD`, then `Thh:mm` and `:ss`
+    /// where given) name a real day and time; true for text of another shape, which the parser judges alone.
+    static func fieldsInRange(_ text: String) -> Bool {
+        let bytes = Array(text.utf8.prefix(19))
+        func number(_ from: Int, _ count: Int) -> Int? {
+            guard from + count <= bytes.count else { return nil }
+            var value = 0
+            for byte in bytes[from..<from + count] {
+                guard byte >= 48, byte <= 57 else { return nil }
+                value = value * 10 + Int(byte - 48)
+            }
+            return value
+        }
+        func at(_ index: Int, _ ascii: Unicode.Scalar) -> Bool { index < bytes.count && bytes[index] == UInt8(ascii: ascii) }
+        guard at(4, "-"), at(7, "-"), let year = number(0, 4), let month = number(5, 2), let day = number(8, 2) else { return true }
+        guard (1...12).contains(month), (1...days(inMonth: month, of: year)).contains(day) else { return false }
+        if at(10, "T") || at(10, "t") || at(10, " "), at(13, ":") {
+            guard let hour = number(11, 2), let minute = number(14, 2), hour < 24, minute < 60 else { return false }
+            if at(16, ":") {
+                guard let second = number(17, 2), second < 61 else { return false }
+            }
+        }
+        return true
+    }
+
+    /// The days of `month` (1–12) in `year`, by the Gregorian calendar.
+    static func days(inMonth month: Int, of year: Int) -> Int {
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+        return [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
     }
 
     /// The shape every service writes, `2026-11-27T02:42:56(.123…)?(Z|±hh:mm)`, read byte by byte; nil for
@@ -100,7 +134,8 @@ public enum Timestamp {
             guard bytes.count >= 20, at(4, "-"), at(7, "-"), at(10, "T"), at(13, ":"), at(16, ":"),
                 let year = number(0, 4), let month = number(5, 2), let day = number(8, 2), let hour = number(11, 2),
                 let minute = number(14, 2), let second = number(17, 2),
-                (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61
+                (1...12).contains(month), (1...days(inMonth: month, of: year)).contains(day), hour < 24, minute < 60,
+                second < 61
             else { return nil }
             var index = 19
             var fraction = 0.0

@@ -128,7 +128,14 @@ struct EventCodingTests {
         #expect(Timestamp.parse("2027-01-15T08:00:00Z") == expected)
         #expect(Timestamp.parse("2027-01-15T08:00:00.5Z") == expected.addingTimeInterval(0.5))
         #expect(Timestamp.parse("2027-01-15T08:00:00.123456789Z").map(Timestamp.format) == "2027-01-15T08:00:00.123Z")
-        for bad in ["2027-01-15", "2027-13-15T08:00:00Z", "2027-01-15T08:00:00.Z", "x027-01-15T08:00:00Z"] {
+        #expect(Timestamp.parse("2024-02-29T23:59:60Z") != nil, "a leap day and a leap second are real")
+        // A field out of range is refused, not rolled over into the next hour or month (as Foundation's parser would),
+        // whatever the shape around it.
+        for bad in [
+            "2027-01-15", "2027-13-15T08:00:00Z", "2027-01-15T08:00:00.Z", "x027-01-15T08:00:00Z", "2024-01-01T12:99:00Z",
+            "2024-01-01T24:00:00+01:00", "2024-01-01T12:00:61Z", "2023-02-29T12:00:00Z", "2024-04-31T12:00:00.5+02:00",
+            "2024-01-01T12:99Z", "2024-02-30T10:00:00.123456789012Z",
+        ] {
             #expect(Timestamp.parse(bad) == nil, "\(bad)")
         }
         #expect(HumanFormat.utc(expected) == "2027-01-15 08:00 UTC")
