@@ -26,7 +26,8 @@ public enum DigestEmail {
         var day: String
         var total: Int
         var one: Bool
-        var more: Int
+        /// How many are not listed; nil when all are (a mustache section shows for any number, 0 included).
+        var more: Int?
         var inbox: String
         var items: [Item]
     }
@@ -41,7 +42,7 @@ public enum DigestEmail {
         }
         let values = Values(
             email: digest.email, day: digest.day, total: digest.total, one: digest.total == 1,
-            more: max(0, digest.total - digest.items.count), inbox: "\(publicURL)/inbox", items: items)
+            more: digest.total > digest.items.count ? digest.total - digest.items.count : nil, inbox: "\(publicURL)/inbox", items: items)
         let domain = from.split(separator: "@").last.map(String.init) ?? "greenlight.local"
         return MailMessage(
             from: from, fromName: "Greenlight", to: [digest.email],

@@ -21,7 +21,7 @@ public struct DigestRequested: GreenlightEvent {
     public var day: String
     /// What waits on them, nearest deadline first; at most `DigestRequested.maximumItems`.
     public var items: [Item]
-    /// How many wait in all (more than `items` when the list was cut).
+    /// How many wait in all (more than `items` when the list was cut), counted up to 200.
     public var total: Int
     public var requestedAt: Date
     /// After this the digest is stale and not sent (the next day's replaces it).

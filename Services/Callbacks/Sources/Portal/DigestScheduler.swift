@@ -59,7 +59,6 @@ public struct DigestScheduler: Service {
     /// holds it; returns how many people it went to, or nil when there was nothing to do.
     @discardableResult
     public func runIfDue() async throws -> Int? {
-        let leaseSeconds = Int(lease.components.seconds)
         let claimed = try await pool.query(
             """
             WITH today AS (SELECT (now() AT TIME ZONE 'UTC')::date AS day, now() AS at)
@@ -73,9 +72,47 @@ public struct DigestScheduler: Service {
         ).decode((String, Date).self)
         guard let (day, at) = claimed.first else { return nil }
         logger.info("Sending the daily digest", metadata: ["day": "\(day)"])
+        do {
+            let sent = try await send(day: day, at: at)
+            let finished = try await pool.query(
+                """
+                UPDATE portal_digests SET finished_at = now(), recipients = \(sent)
+                WHERE day = \(day)::date AND claimed_by = \(instance) AND finished_at IS NULL
+                """
+            ).affectedRows
+            guard finished == 1 else { throw DigestClaimLost(day: day) }
+            Counter(label: "greenlight_digests_total").increment(by: sent)
+            logger.info("Daily digest sent", metadata: ["day": "\(day)", "recipients": "\(sent)"])
+            return sent
+        } catch let lost as DigestClaimLost {
+            throw lost
+        } catch {
+            // Let another receiver (or this one, at its next look) take the day over at once rather than when the
+            // claim runs out; what was published already goes out once (the same ids again).
+            _ = try? await pool.query(
+                """
+                UPDATE portal_digests SET claimed_until = now()
+                WHERE day = \(day)::date AND claimed_by = \(instance) AND finished_at IS NULL
+                """)
+            throw error
+        }
+    }
+
+    /// Publishes the day's digest for everyone something waits on; renews the claim as it goes, and stops if another
+    /// receiver has taken the day over (its claim ran out). Returns how many people it went to.
+    private func send(day: String, at: Date) async throws -> Int {
         var sent = 0
-        for person in try await reader.peopleWithPendingRequests() {
+        for (index, person) in try await reader.peopleWithPendingRequests().enumerated() {
             try Task.checkCancellation()
+            if index > 0, index.isMultiple(of: 50) {
+                let renewed = try await pool.query(
+                    """
+                    UPDATE portal_digests SET claimed_until = now() + make_interval(secs => \(leaseSeconds))
+                    WHERE day = \(day)::date AND claimed_by = \(instance) AND finished_at IS NULL
+                    """
+                ).affectedRows
+                guard renewed == 1 else { throw DigestClaimLost(day: day) }
+            }
             let waiting = try await reader.inbox(for: person, limit: 200)
             guard !waiting.isEmpty else { continue }
             let digest = DigestRequested(
@@ -84,14 +121,21 @@ public struct DigestScheduler: Service {
             try await publisher.publish(digest, trace: .newTrace())
             sent += 1
         }
-        try await pool.query(
-            """
-            UPDATE portal_digests SET finished_at = now(), recipients = \(sent)
-            WHERE day = \(day)::date AND claimed_by = \(instance)
-            """)
-        Counter(label: "greenlight_digests_total").increment(by: sent)
-        logger.info("Daily digest sent", metadata: ["day": "\(day)", "recipients": "\(sent)"])
         return sent
+    }
+
+    /// The claim's length in seconds, to the millisecond.
+    private var leaseSeconds: Double {
+        Double(lease.components.seconds) + Double(lease.components.attoseconds) / 1e18
+    }
+
+    /// Another receiver took the day over while this one was still sending (its claim ran out): this one stops; the
+    /// other sends everything again under the same ids, which the notifier keeps once.
+    struct DigestClaimLost: Error, CustomStringConvertible {
+        var day: String
+        var description: String {
+            "another callback receiver took over the digest of \(day) (this one's claim ran out): it stopped; nobody gets a second one"
+        }
     }
 
     static func item(_ item: InboxItem) -> DigestRequested.Item {
