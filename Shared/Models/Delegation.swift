@@ -98,8 +98,7 @@ extension DelegationRequestBody {
         if delegate.lowercased() == approver.lowercased() {
             inconsistent.append(.init(field: "delegate", message: "must be someone other than the approver"))
         }
-        let from = self.from ?? now
-        if let until, until <= from { inconsistent.append(.init(field: "until", message: "must be after from")) }
+        if let until, let from, until <= from { inconsistent.append(.init(field: "until", message: "must be after from")) }
         if let until, until <= now { inconsistent.append(.init(field: "until", message: "must be in the future")) }
         return (invalid, inconsistent)
     }

@@ -41,6 +41,8 @@ struct InboxOutOfOfficeTests {
                 ([("delegate", "not an address")], "delegate: must be an email address"),
                 ([("delegate", "cover@example.com"), ("until", yesterday)], "until: must be in the future"),
                 ([("delegate", "cover@example.com"), ("until", "2026-02-30")], "until: must be a date (YYYY-MM-DD)"),
+                ([("delegate", "cover@example.com"), ("until", "2030-13-01")], "until: must be a date (YYYY-MM-DD)"),
+                ([("delegate", "cover@example.com"), ("until", "2030-1-01")], "until: must be a date (YYYY-MM-DD)"),
                 ([("delegate", "cover@example.com"), ("mode", "never")], "mode: must be also or instead"),
             ] {
                 let (status, page) = try await post("/inbox/delegation", fields)
@@ -71,6 +73,13 @@ struct InboxOutOfOfficeTests {
             }
             let shown = String(buffer: try await client.execute(uri: "/inbox/delegation", method: .get, headers: headers).body)
             #expect(shown.contains("Your delegate: cover@example.com") && shown.contains("instead of you") && shown.contains("Holiday"))
+            // A refused form shows it too, beside what to put right.
+            let (refusedStatus, refused) = try await post("/inbox/delegation", [("delegate", "not an address")])
+            #expect(refusedStatus == .unprocessableContent && refused.contains("Your delegate: cover@example.com"))
+            // Once its end has passed it is over, though the row stays until cleared.
+            try await portal.pool.query("UPDATE delegations SET ends_at = now() - interval '1 minute'")
+            let ended = String(buffer: try await client.execute(uri: "/inbox/delegation", method: .get, headers: headers).body)
+            #expect(ended.contains("You have no delegate"))
 
             let (clearedStatus, cleared) = try await post("/inbox/delegation/clear", [])
             #expect(clearedStatus == .ok && cleared.contains("Cleared."))

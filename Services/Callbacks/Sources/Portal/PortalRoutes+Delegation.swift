@@ -20,15 +20,22 @@ extension PortalRoutes {
         guard case .session(let session, let cookie) = await signedIn(request, context: context) else {
             return PortalPages.redirect(to: "/inbox/sign-in")
         }
+        guard let current = await currentDelegation(session, context: context) else { return unavailable }
+        return PortalPages.page(pages.delegation(current, session: session), status: .ok, cookie: cookie)
+    }
+
+    /// The person's delegation while it still applies (one whose end has passed is over, though its row stays);
+    /// nil when the database cannot say.
+    private func currentDelegation(_ session: PortalSession, context: GreenlightRequestContext) async -> Delegation?? {
         let reader = self.reader
         do {
-            let current = try await withDeadline(AnswerBudget.read, "Reading the delegation") {
+            let found = try await withDeadline(AnswerBudget.read, "Reading the delegation") {
                 try await reader.delegation(approver: session.email)
             }
-            return PortalPages.page(pages.delegation(current, session: session), status: .ok, cookie: cookie)
+            return .some(found.flatMap { delegation in delegation.until.map { $0 > Date() } ?? true ? delegation : nil })
         } catch {
             context.logger.error("Delegation look-up failed", metadata: ["error": "\(error)"])
-            return unavailable
+            return nil
         }
     }
 
@@ -61,7 +68,8 @@ extension PortalRoutes {
         let (invalid, inconsistent) = body.problems(approver: session.email, at: now)
         errors += invalid + inconsistent
         guard errors.isEmpty else {
-            let page = pages.delegation(nil, session: session, errors: errors.map { "\($0.field): \($0.message)" }, entered: entered)
+            guard let current = await currentDelegation(session, context: context) else { return unavailable }
+            let page = pages.delegation(current, session: session, errors: errors.map { "\($0.field): \($0.message)" }, entered: entered)
             return PortalPages.page(page, status: .unprocessableContent, cookie: cookie)
         }
         let delegation = body.delegation(of: session.email, setBy: session.email, at: now)
@@ -99,13 +107,8 @@ extension PortalRoutes {
     /// The form's `until`: a UTC date, the first day back (the delegation ends at its start); empty: until cleared.
     static func firstDayBack(_ text: String?) -> Result<Date?, DateNotUnderstood> {
         guard let text = text?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return .success(nil) }
-        let parts = text.split(separator: "-").compactMap { Int($0) }
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        guard text.count == 10, parts.count == 3,
-            let date = calendar.date(from: DateComponents(year: parts[0], month: parts[1], day: parts[2])),
-            calendar.component(.day, from: date) == parts[2]
-        else { return .failure(DateNotUnderstood()) }
+        // Exactly YYYY-MM-DD, a real day (the timestamp parser refuses month 13 or 30 February).
+        guard text.utf8.count == 10, let date = Timestamp.parse("\(text)T00:00:00Z") else { return .failure(DateNotUnderstood()) }
         return .success(date)
     }
 
