@@ -30,7 +30,9 @@ struct FaultRun {
             let accepted = driver.accepted
 
             // Everything accepted ends (the timeouts at their deadline), then nothing is left in flight: no outbox
-            // row unpublished, no email unsent. Only then can nothing more arrive twice.
+            // row unpublished, none published that the notifier has not received yet (a request decided at once,
+            // as a probe is, has its notification and its outcome published together, so its outcome says nothing
+            // about its email), no email unsent. Only then can nothing more arrive twice, or late.
             let ended = try await eventually(timeout: .seconds(timeoutSeconds + 120), interval: .milliseconds(500)) {
                 Set(stack.outcomes.all.map(\.requestId)).isSuperset(of: accepted.keys)
             }
@@ -40,6 +42,10 @@ struct FaultRun {
                 let left = try await pool.query(
                     """
                     SELECT (SELECT count(*) FROM durable_outbox WHERE sent_at IS NULL)
+                         + (SELECT count(*) FROM durable_outbox o
+                            WHERE o.topic = \(Topic.notifications.rawValue) AND NOT EXISTS (
+                                SELECT 1 FROM notifier_messages m
+                                WHERE m.notification_id = (o.payload::jsonb ->> 'eventId')::uuid))
                          + (SELECT count(*) FROM notifier_messages WHERE status IN ('pending', 'sending'))
                     """
                 ).column(Int.self).first ?? 1
@@ -47,6 +53,7 @@ struct FaultRun {
             }
             var checker = InvariantChecker(stack: stack, pool: pool, accepted: accepted)
             checker.crashWindowAllowance = timeline.notifierKills * 4  // GREENLIGHT_NOTIFIER_SENDERS' default
+            let checkedAt = Date()
             let result = try await checker.check()
             await driver.shutdown()
             var notes = timeline.notes
@@ -72,11 +79,12 @@ struct FaultRun {
                 ).column(String.self)
                 let queued = try await pool.query(
                     """
-                    SELECT channel || ' ' || status || ' attempts ' || attempts || ' ' || coalesce(last_error, '')
+                    SELECT channel || ' ' || status || ' attempts ' || attempts || ' received ' || received_at::text
+                           || ' finished ' || coalesce(finished_at::text, 'no') || ' ' || coalesce(last_error, '')
                     FROM notifier_messages WHERE request_id = \(missing)
                     """
                 ).column(String.self)
-                notes.append("\(missing): outbox \(outbox), notifier \(queued), log \(stack.logDirectory)")
+                notes.append("\(missing): outbox \(outbox), notifier \(queued), checked at \(checkedAt), log \(stack.logDirectory)")
             }
             if !result.unexpected.isEmpty { notes.append("\(result.unexpected.count) ended otherwise than meant: \(result.unexpected.prefix(3))") }
             let unusual = driver.clickAnswers.filter { ![200, 202, 409].contains($0.key) }
