@@ -201,4 +201,32 @@ struct DeliveryQueueTests {
         #expect(h.server.messages.count == 1)
         await h.stop()
     }
+
+    /// The claim finds the earliest unfinished message of a candidate's group through the group's index even with a
+    /// plan made while the table was empty and kept (a new deployment before its first ANALYZE): the statement once
+    /// filtered every waiting message for every candidate, and a backlog of 3,000 cost seconds of database time.
+    @Test func theClaimLooksUpEachGroupByItsIndexWithAPlanMadeOnAnEmptyTable() async throws {
+        let h = try await harness()
+        let statement = h.queue.claimStatement
+        let arguments = statement.bindings.map { $0.map { "'\($0)'" } ?? "NULL" }.joined(separator: ", ")
+        let plan = try await h.pool.withConnection { connection in
+            // The plan is made now, on the empty table, and kept for every later execution.
+            _ = try await connection.query("SET plan_cache_mode = force_generic_plan")
+            _ = try await connection.query(PostgresQuery(stringLiteral: "PREPARE claim_on_empty AS " + statement.sql))
+            _ = try await connection.query(PostgresQuery(stringLiteral: "EXPLAIN EXECUTE claim_on_empty(\(arguments))"))
+            for index in 0..<300 {
+                try await h.queue.insert([notification(to: "backlog-\(index)@example.com")])
+            }
+            return try await connection.query(
+                PostgresQuery(stringLiteral: "EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE claim_on_empty(\(arguments))")
+            ).column(String.self).joined()
+        }
+        // The group's earliest message is read by its index, a few rows at most, not all 300 waiting.
+        #expect(plan.contains("notifier_messages_unfinished_per_approver"))
+        #expect(!plan.contains("Bitmap Heap Scan"))
+        #expect(!plan.contains("Rows Removed by Join Filter"))
+        let rowsRead = plan.matches(of: /"Actual Rows": (\d+)/).compactMap { Int($0.1) }
+        #expect(rowsRead.max() ?? 0 <= 1, "the plan read \(rowsRead.max() ?? 0) rows in one step: \(plan)")
+        await h.stop()
+    }
 }
