@@ -202,10 +202,10 @@ struct DeliveryQueueTests {
         await h.stop()
     }
 
-    /// The claim finds the earliest unfinished message of a candidate's group through the group's index even with a
-    /// plan made while the table was empty and kept (a new deployment before its first ANALYZE): the statement once
-    /// filtered every waiting message for every candidate, and a backlog of 3,000 cost seconds of database time.
-    @Test func theClaimLooksUpEachGroupByItsIndexWithAPlanMadeOnAnEmptyTable() async throws {
+    /// A claim planned while the table was empty (and kept: a new deployment, before autovacuum's first ANALYZE)
+    /// read every waiting message for every candidate; a backlog of 3,000 cost seconds of database time. The queue
+    /// analyzes the table as it fills, so the kept plan is replaced by one that reads a row at a time.
+    @Test func theClaimIsReplannedAsTheQueueFills() async throws {
         let h = try await harness()
         let statement = h.queue.claimStatement
         let arguments = statement.bindings.map { $0.map { "'\($0)'" } ?? "NULL" }.joined(separator: ", ")
@@ -221,12 +221,25 @@ struct DeliveryQueueTests {
                 PostgresQuery(stringLiteral: "EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE claim_on_empty(\(arguments))")
             ).column(String.self).joined()
         }
-        // The group's earliest message is read by its index, a few rows at most, not all 300 waiting.
+        // Each lookup is by its index, a row at a time, not all 300 waiting.
         #expect(plan.contains("notifier_messages_unfinished_per_approver"))
         #expect(!plan.contains("Bitmap Heap Scan"))
         #expect(!plan.contains("Rows Removed by Join Filter"))
         let rowsRead = plan.matches(of: /"Actual Rows": (\d+)/).compactMap { Int($0.1) }
         #expect(rowsRead.max() ?? 0 <= 1, "the plan read \(rowsRead.max() ?? 0) rows in one step: \(plan)")
         await h.stop()
+    }
+
+    /// The table is analyzed after the first 200 rows, then each time the rows inserted since outnumber those before.
+    @Test func theQueueIsAnalyzedAsItDoubles() {
+        let statistics = QueueStatistics()
+        #expect(!statistics.inserted(199))
+        #expect(statistics.inserted(1))
+        #expect(!statistics.inserted(199))
+        #expect(statistics.inserted(1))  // 400
+        #expect(!statistics.inserted(399))
+        #expect(statistics.inserted(500))  // 1,299
+        #expect(!statistics.inserted(1_298))
+        #expect(statistics.inserted(1))  // 2,598
     }
 }
