@@ -49,7 +49,7 @@ public struct TemplateLibrary: Sendable {
     /// Renders a template with `values`, a value whose stored properties the template names (`{{request.id}}`).
     public func render(_ name: TemplateName, _ values: Any) -> String {
         // Every TemplateName has a template (checked when the library was made).
-        library.render(values, withTemplate: name.rawValue) ?? ""
+        library.render(ReflectedValues.reflect(values), withTemplate: name.rawValue) ?? ""
     }
 
     /// For the start-up banner: the directory and what it changed; empty with only the built-in templates.
@@ -114,5 +114,49 @@ public struct TemplateLibrary: Sendable {
             "a pragma {{% … }} is malformed or unknown (only CONTENT_TYPE: TEXT or HTML is known)"
         case nil: "\(error)"
         }
+    }
+}
+
+/// Template values reflected once per render. Left to itself the renderer makes a `Mirror` of a value for every name a
+/// template looks up in it, and of every enclosing value the lookup climbs through, which under load was most of the
+/// notifier's CPU (emails) and much of the callback receiver's (pages). Here every plain struct or class becomes a
+/// table of its stored properties, read once; a lookup is then a dictionary read, with the same answers: a property
+/// that is nil is not there (the lookup climbs on, as it did), arrays keep their elements' order and transforms
+/// (`empty(…)`), and anything the renderer treats specially (strings, numbers, dictionaries, lambdas, custom
+/// renderings, anything with a `description`) is passed as it is.
+struct ReflectedValues: MustacheParent {
+    let fields: [String: Any]
+
+    func child(named name: String) -> Any? { fields[name] }
+
+    static func reflect(_ value: Any) -> Any {
+        if let array = value as? [Any] { return array.map(reflect) }
+        if value is any MustacheParent || value is any MustacheTransformable || value is any MustacheCustomRenderable
+            || value is any MustacheCustomRepresentation || value is MustacheLambda || value is any CustomStringConvertible
+        {
+            return value
+        }
+        let mirror = Mirror(reflecting: value)
+        switch mirror.displayStyle {
+        case .optional:
+            return mirror.children.first.map { reflect($0.value) } ?? value
+        case .struct, .class:
+            var fields: [String: Any] = [:]
+            fields.reserveCapacity(Int(mirror.children.count))
+            for child in mirror.children {
+                guard let label = child.label, let present = unwrapped(child.value) else { continue }
+                fields[label] = reflect(present)
+            }
+            return ReflectedValues(fields: fields)
+        default:
+            return value
+        }
+    }
+
+    /// The value an optional holds, nil for none; any other value as it is.
+    private static func unwrapped(_ value: Any) -> Any? {
+        let mirror = Mirror(reflecting: value)
+        guard mirror.displayStyle == .optional else { return value }
+        return mirror.children.first?.value
     }
 }

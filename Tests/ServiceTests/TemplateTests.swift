@@ -151,4 +151,44 @@ struct TemplateTests {
                 configuration.banner.contains("GREENLIGHT_TEMPLATE_DIR=\(directory) replacing page-review adding page-footer"))
         }
     }
+
+    struct Row {
+        var name: String
+        var note: String?
+    }
+
+    struct Inner {
+        var title: String
+        var note: String?
+    }
+
+    struct Outer {
+        var note = "outer note"
+        var inner = Inner(title: "T & more", note: nil)
+        var rows = [Row(name: "a", note: "n1"), Row(name: "b", note: nil)]
+        var none: [Row] = []
+        var flag = true
+        var off = false
+        var missing: Inner? = nil
+        var present: Inner? = Inner(title: "P", note: "p")
+        var map = ["k": "v"]
+        var when = Date(timeIntervalSince1970: 0)
+        var count = 3
+    }
+
+    /// Values are reflected once per render rather than by a Mirror per lookup; what a template sees is the same:
+    /// nested names, a nil property that lets the lookup climb to an enclosing value, arrays and `empty(…)`, booleans,
+    /// optionals, dictionaries and values that print themselves (a date, a number), escaped as before.
+    @Test func valuesReadOncePerRenderAnswerEveryLookupAsBefore() async throws {
+        let template = """
+            {{inner.title}}|{{#inner}}{{note}}{{/inner}}|{{#rows}}{{name}}={{note}};{{/rows}}|\
+            {{#empty(none)}}empty{{/empty(none)}}{{^empty(rows)}}some{{/empty(rows)}}|{{#flag}}yes{{/flag}}{{^off}}no{{/off}}|\
+            {{^missing}}absent{{/missing}}{{#present}}{{title}}{{note}}{{/present}}|{{map.k}}|{{when}}|{{count}}
+            """
+        try await withDirectory(["page-expired.mustache": template]) { directory in
+            let page = try TemplateLibrary(overrides: directory).render(.pageExpired, Outer())
+            #expect(
+                page == "T &amp; more|outer note|a=n1;b=outer note;|emptysome|yesno|absentPp|v|\(Date(timeIntervalSince1970: 0))|3")
+        }
+    }
 }
