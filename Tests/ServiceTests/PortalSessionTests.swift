@@ -247,6 +247,31 @@ struct PortalSessionTests {
         }
     }
 
+    /// A session that cannot be looked up (the database is away) is answered "unavailable" on every page and form:
+    /// a signed-in person is not sent to sign in again, and nothing is decided.
+    @Test func aSessionThatCannotBeLookedUpIsUnavailableNotSignedOut() async throws {
+        let portal = try await Portal()
+        try await portal.app.test(.router) { client in
+            let session = try await portal.signIn(client)
+            let csrf = try await portal.csrf(client, session: session)
+            try await portal.pool.query("ALTER TABLE portal_sessions RENAME TO portal_sessions_away")
+            let cookie: HTTPFields = [.cookie: "greenlight_session=\(session)"]
+            for path in ["/inbox", "/inbox/requests/REQ-1", "/inbox/delegation"] {
+                let page = try await client.execute(uri: path, method: .get, headers: cookie)
+                #expect(page.status == .serviceUnavailable, "GET \(path)")
+            }
+            var headers = Self.sameOrigin
+            headers.append(contentsOf: cookie)
+            for path in ["/inbox/bulk", "/inbox/requests/REQ-1", "/inbox/delegation", "/inbox/delegation/clear", "/inbox/sign-out"] {
+                let body = ByteBuffer(string: "csrf=\(csrf)&decision=approve&id=REQ-1&delegate=b%40example.com&mode=also")
+                let answer = try await client.execute(uri: path, method: .post, headers: headers, body: body)
+                #expect(answer.status == .serviceUnavailable, "POST \(path)")
+            }
+            #expect(portal.publisher.published(DecisionSubmitted.self).isEmpty)
+            #expect(portal.publisher.published(DelegationSet.self).isEmpty)
+        }
+    }
+
     @Test func everySignedInFormRefusesAPostWithoutTheSessionsCSRFTokenOrFromAnotherSite() async throws {
         let portal = try await Portal()
         try await portal.app.test(.router) { client in

@@ -17,9 +17,8 @@ extension PortalRoutes {
 
     /// `GET /inbox/delegation`: the person's delegation, if any, and the form that sets one.
     func showDelegation(_ request: Request, context: GreenlightRequestContext) async throws -> Response {
-        guard case .session(let session, let cookie) = await signedIn(request, context: context) else {
-            return PortalPages.redirect(to: "/inbox/sign-in")
-        }
+        let visitor = await signedIn(request, context: context)
+        guard case .session(let session, let cookie) = visitor else { return visitor.answer }
         guard let current = await currentDelegation(session, context: context) else { return unavailable }
         return PortalPages.page(pages.delegation(current, session: session), status: .ok, cookie: cookie)
     }
@@ -42,14 +41,8 @@ extension PortalRoutes {
     /// `POST /inbox/delegation`: sets the person's delegation from the form (`delegate`, `mode`, `until` as a UTC date,
     /// the first day back, and `reason`); the form again, with what is wrong, when the rules refuse it.
     func setDelegation(_ request: Request, context: GreenlightRequestContext) async throws -> Response {
-        guard case .session(let session, let cookie) = await signedIn(request, context: context) else {
-            return PortalPages.redirect(to: "/inbox/sign-in")
-        }
-        let form: FormFields
-        switch try await genuineForm(request, session: session, context: context) {
-        case .failure(let refused): return refused.response
-        case .success(let fields): form = fields
-        }
+        let posted = try await signedInForm(request, context: context)
+        guard case .form(let form, let session, let cookie) = posted else { return posted.answer }
         let entered = form.single
         let now = Date()
         var errors: [Problem.FieldError] = []
@@ -81,12 +74,8 @@ extension PortalRoutes {
 
     /// `POST /inbox/delegation/clear`: ends the person's delegation (requests already with the delegate stay there).
     func clearDelegation(_ request: Request, context: GreenlightRequestContext) async throws -> Response {
-        guard case .session(let session, let cookie) = await signedIn(request, context: context) else {
-            return PortalPages.redirect(to: "/inbox/sign-in")
-        }
-        if case .failure(let refused) = try await genuineForm(request, session: session, context: context) {
-            return refused.response
-        }
+        let posted = try await signedInForm(request, context: context)
+        guard case .form(_, let session, let cookie) = posted else { return posted.answer }
         let event = DelegationCleared(approver: session.email, clearedBy: session.email, clearedAt: Date())
         guard await queue(event, request: request, context: context) else { return unavailable }
         context.logger.info("Delegation cleared from the inbox")

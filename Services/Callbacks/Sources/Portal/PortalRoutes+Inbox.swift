@@ -9,9 +9,8 @@ import ServiceSupport
 extension PortalRoutes {
     /// `GET /inbox`: what waits on the signed-in person.
     func list(_ request: Request, context: GreenlightRequestContext) async throws -> Response {
-        guard case .session(let session, let cookie) = await signedIn(request, context: context) else {
-            return PortalPages.redirect(to: "/inbox/sign-in")
-        }
+        let visitor = await signedIn(request, context: context)
+        guard case .session(let session, let cookie) = visitor else { return visitor.answer }
         let reader = self.reader
         do {
             let items = try await withDeadline(AnswerBudget.read, "Reading the inbox") {
@@ -26,9 +25,8 @@ extension PortalRoutes {
 
     /// `GET /inbox/requests/{id}`: one request of the inbox with its decision forms.
     func showRequest(_ requestId: String, request: Request, context: GreenlightRequestContext) async throws -> Response {
-        guard case .session(let session, let cookie) = await signedIn(request, context: context) else {
-            return PortalPages.redirect(to: "/inbox/sign-in")
-        }
+        let visitor = await signedIn(request, context: context)
+        guard case .session(let session, let cookie) = visitor else { return visitor.answer }
         guard let item = try await inboxItem(requestId, session: session, context: context) else {
             return PortalPages.page(pages.notFound, status: .notFound, cookie: cookie)
         }
@@ -38,14 +36,8 @@ extension PortalRoutes {
     /// `POST /inbox/requests/{id}`: one decision, with the request's typed answers and reason rule checked here (the
     /// page is shown again to put them right) as the review page checks them.
     func decideOne(_ requestId: String, request: Request, context: GreenlightRequestContext) async throws -> Response {
-        guard case .session(let session, let cookie) = await signedIn(request, context: context) else {
-            return PortalPages.redirect(to: "/inbox/sign-in")
-        }
-        let form: FormFields
-        switch try await genuineForm(request, session: session, context: context) {
-        case .failure(let refused): return refused.response
-        case .success(let fields): form = fields
-        }
+        let posted = try await signedInForm(request, context: context)
+        guard case .form(let form, let session, let cookie) = posted else { return posted.answer }
         guard let decision = form.value("decision").flatMap(Decision.init(rawValue:)) else {
             return PortalPages.page(pages.formRefused, status: .badRequest)
         }
@@ -69,14 +61,8 @@ extension PortalRoutes {
     /// `POST /inbox/bulk`: the selected requests, each decided the same way as its own vote. One whose rules need
     /// what the list cannot give (typed answers, a reason not written) is not sent, and the page says so.
     func decideMany(_ request: Request, context: GreenlightRequestContext) async throws -> Response {
-        guard case .session(let session, let cookie) = await signedIn(request, context: context) else {
-            return PortalPages.redirect(to: "/inbox/sign-in")
-        }
-        let form: FormFields
-        switch try await genuineForm(request, session: session, context: context) {
-        case .failure(let refused): return refused.response
-        case .success(let fields): form = fields
-        }
+        let posted = try await signedInForm(request, context: context)
+        guard case .form(let form, let session, let cookie) = posted else { return posted.answer }
         guard let decision = form.value("decision").flatMap(Decision.init(rawValue:)) else {
             return PortalPages.page(pages.formRefused, status: .badRequest)
         }

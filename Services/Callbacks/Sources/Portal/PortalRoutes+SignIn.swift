@@ -118,13 +118,8 @@ extension PortalRoutes {
 
     /// `POST /inbox/sign-out`: ends the session (with its CSRF token, like every signed-in form).
     func signOut(_ request: Request, context: GreenlightRequestContext) async throws -> Response {
-        guard case .session(let session, _) = await signedIn(request, context: context) else {
-            return PortalPages.redirect(to: "/inbox/sign-in")
-        }
-        switch try await genuineForm(request, session: session, context: context) {
-        case .failure(let refused): return refused.response
-        case .success: break
-        }
+        let posted = try await signedInForm(request, context: context)
+        guard case .form = posted else { return posted.answer }
         do {
             let cookie = try await sessions.end(request)
             return PortalPages.redirect(to: "/inbox/sign-in", cookie: cookie)

@@ -72,10 +72,39 @@ public struct PortalRoutes: Sendable {
 
     // MARK: - Shared by the pages
 
-    /// The signed-in person, or the answer for someone who is not (the sign-in page).
+    /// The signed-in person, or the answer for someone who is not: a redirect to sign-in, or the "unavailable" page
+    /// when the session could not be looked up (a database outage does not sign anyone out).
     enum SignedIn {
         case session(PortalSession, cookie: Cookie?)
         case page(Response)
+
+        /// The answer to give instead of the page asked for.
+        var answer: Response {
+            if case .page(let page) = self { return page }
+            return PortalPages.redirect(to: "/inbox")
+        }
+    }
+
+    /// A signed-in POST: the person and their form once it passes the same-origin and CSRF checks; otherwise the
+    /// answer to give (sign-in, unavailable, or the 403 page).
+    enum SignedInForm {
+        case form(FormFields, session: PortalSession, cookie: Cookie?)
+        case page(Response)
+
+        /// The answer to give instead of the page asked for.
+        var answer: Response {
+            if case .page(let page) = self { return page }
+            return PortalPages.redirect(to: "/inbox")
+        }
+    }
+
+    func signedInForm(_ request: Request, context: GreenlightRequestContext) async throws -> SignedInForm {
+        let visitor = await signedIn(request, context: context)
+        guard case .session(let session, let cookie) = visitor else { return .page(visitor.answer) }
+        switch try await genuineForm(request, session: session, context: context) {
+        case .failure(let refused): return .page(refused.response)
+        case .success(let form): return .form(form, session: session, cookie: cookie)
+        }
     }
 
     func signedIn(_ request: Request, context: GreenlightRequestContext) async -> SignedIn {
@@ -98,7 +127,7 @@ public struct PortalRoutes: Sendable {
     }
 
     /// A signed-in POST's form: its fields once it passes the same-origin and CSRF checks, otherwise the 403 page.
-    func genuineForm(_ request: Request, session: PortalSession, context: GreenlightRequestContext) async throws
+    private func genuineForm(_ request: Request, session: PortalSession, context: GreenlightRequestContext) async throws
         -> Result<FormFields, RefusedForm>
     {
         var request = request
