@@ -124,18 +124,23 @@ public struct TemplateLibrary: Sendable {
 /// that is nil is not there (the lookup climbs on, as it did), arrays keep their elements' order and transforms
 /// (`empty(…)`), and anything the renderer treats specially (strings, numbers, dictionaries, lambdas, custom
 /// renderings, anything with a `description`) is passed as it is.
-struct ReflectedValues: MustacheParent {
+struct ReflectedValues: MustacheParent, CustomStringConvertible {
     let fields: [String: Any]
+    /// The value reflected, for a template that prints it whole (`{{request}}`).
+    let original: Any
 
     func child(named name: String) -> Any? { fields[name] }
 
+    var description: String { String(describing: original) }
+
     static func reflect(_ value: Any) -> Any {
-        if let array = value as? [Any] { return array.map(reflect) }
-        if value is any MustacheParent || value is any MustacheTransformable || value is any MustacheCustomRenderable
-            || value is any MustacheCustomRepresentation || value is MustacheLambda || value is any CustomStringConvertible
-        {
-            return value
+        if let array = value as? [Any] {
+            // An array of values passed as they are stays the array it was (its element type keeps transforms such as
+            // `sorted(…)` that need comparable elements).
+            if array.allSatisfy(passesAsItIs) { return value }
+            return array.map(reflect)
         }
+        if passesAsItIs(value) { return value }
         let mirror = Mirror(reflecting: value)
         switch mirror.displayStyle {
         case .optional:
@@ -147,10 +152,17 @@ struct ReflectedValues: MustacheParent {
                 guard let label = child.label, let present = unwrapped(child.value) else { continue }
                 fields[label] = reflect(present)
             }
-            return ReflectedValues(fields: fields)
+            return ReflectedValues(fields: fields, original: value)
         default:
             return value
         }
+    }
+
+    /// Whether the renderer reads `value` as it is: strings, numbers, dictionaries, lambdas, custom renderings, and
+    /// anything with a `description`.
+    private static func passesAsItIs(_ value: Any) -> Bool {
+        value is any MustacheParent || value is any MustacheTransformable || value is any MustacheCustomRenderable
+            || value is any MustacheCustomRepresentation || value is MustacheLambda || value is any CustomStringConvertible
     }
 
     /// The value an optional holds, nil for none; any other value as it is.

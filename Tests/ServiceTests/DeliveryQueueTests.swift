@@ -230,7 +230,8 @@ struct DeliveryQueueTests {
         await h.stop()
     }
 
-    /// The table is analyzed after the first 200 rows, then each time the rows inserted since outnumber those before.
+    /// The table is analyzed after the first 200 rows, then each time the rows inserted since are at least as many
+    /// as those inserted before.
     @Test func theQueueIsAnalyzedAsItDoubles() {
         let statistics = QueueStatistics()
         #expect(!statistics.inserted(199))

@@ -174,21 +174,25 @@ struct TemplateTests {
         var map = ["k": "v"]
         var when = Date(timeIntervalSince1970: 0)
         var count = 3
+        var words = ["pear", "apple"]
     }
 
     /// Values are reflected once per render rather than by a Mirror per lookup; what a template sees is the same:
     /// nested names, a nil property that lets the lookup climb to an enclosing value, arrays and `empty(…)`, booleans,
-    /// optionals, dictionaries and values that print themselves (a date, a number), escaped as before.
+    /// optionals, dictionaries, values that print themselves (a date, a number), a transform that needs comparable
+    /// elements (`sorted`) and a struct printed whole, escaped as before.
     @Test func valuesReadOncePerRenderAnswerEveryLookupAsBefore() async throws {
         let template = """
             {{inner.title}}|{{#inner}}{{note}}{{/inner}}|{{#rows}}{{name}}={{note}};{{/rows}}|\
             {{#empty(none)}}empty{{/empty(none)}}{{^empty(rows)}}some{{/empty(rows)}}|{{#flag}}yes{{/flag}}{{^off}}no{{/off}}|\
-            {{^missing}}absent{{/missing}}{{#present}}{{title}}{{note}}{{/present}}|{{map.k}}|{{when}}|{{count}}
+            {{^missing}}absent{{/missing}}{{#present}}{{title}}{{note}}{{/present}}|{{map.k}}|{{when}}|{{count}}|\
+            {{#sorted(words)}}{{.}},{{/sorted(words)}}|{{present}}
             """
         try await withDirectory(["page-expired.mustache": template]) { directory in
             let page = try TemplateLibrary(overrides: directory).render(.pageExpired, Outer())
             #expect(
-                page == "T &amp; more|outer note|a=n1;b=outer note;|emptysome|yesno|absentPp|v|\(Date(timeIntervalSince1970: 0))|3")
+                page == "T &amp; more|outer note|a=n1;b=outer note;|emptysome|yesno|absentPp|v|\(Date(timeIntervalSince1970: 0))|3|"
+                    + "apple,pear,|\(String(describing: Inner(title: "P", note: "p")).replacingOccurrences(of: "\"", with: "&quot;"))")
         }
     }
 }

@@ -67,9 +67,9 @@ struct DeliveryQueue: Sendable {
             }
             try await connection.flush()
             if statistics.inserted(messages.count) {
-                // Not the insert's failure if it fails: autovacuum analyzes the table in time anyway. (One running
-                // on the table gives way within deadlock_timeout.)
-                _ = try? await connection.query("ANALYZE notifier_messages")
+                // Not the insert's failure if it fails: autovacuum analyzes the table in time anyway. (An autovacuum
+                // working on the table gives way to it within deadlock_timeout; one preventing wraparound does not.)
+                try? await connection.execute(script: "ANALYZE notifier_messages")
             }
         }
     }
@@ -292,8 +292,8 @@ extension DeliveryQueue.Report {
     }
 }
 
-/// When `notifier_messages` is analyzed: each time the rows this process inserted since the last time outnumber the
-/// rows there were then (and at 200 first). A queue goes from empty to thousands in seconds, while autovacuum
+/// When `notifier_messages` is analyzed: at 200 rows inserted by this process, then each time the rows it inserted
+/// since the last ANALYZE are at least as many as it had inserted before it (redeliveries count: a proxy for growth). A queue goes from empty to thousands in seconds, while autovacuum
 /// analyzes at most once a minute; a claim planned for an empty table (cached while it was, in every new deployment)
 /// reads every waiting message for every candidate, which in a 3,000-approval benchmark took a third of
 /// PostgreSQL's time. Doubling keeps the count of ANALYZEs logarithmic; after that autovacuum keeps up.
