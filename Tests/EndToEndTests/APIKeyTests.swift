@@ -54,6 +54,12 @@ struct APIKeyTests {
             // A resend and the second vote by the operator's key; the outcome names the key that settled it.
             #expect(try await HTTP.post("\(path)/resend", body: "{}", contentType: "application/json", headers: Self.bot).status == 403)
             #expect(try await HTTP.post("\(path)/resend", body: "{}", contentType: "application/json", headers: Self.ops).status == 202)
+            // The resend and a decision travel separately (a command, a decision), so either may be applied first;
+            // the second vote waits until the resend is, or the request would end before it (seen in CI).
+            let resent = try await eventually(timeout: .seconds(20), interval: .milliseconds(200)) {
+                try await HTTP.send(url: "\(path)/history", headers: Self.dashboard).body.contains("NotificationsResent")
+            }
+            #expect(resent, "the resend was never applied")
             let second = #"{"decision": "approve", "decidedBy": "b@example.com"}"#
             #expect(try await HTTP.post(decide, body: second, contentType: "application/json", headers: Self.ops).status == 202)
             let outcome = try await stack.outcomes.waitFor(requestId)
