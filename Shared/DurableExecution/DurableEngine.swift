@@ -146,7 +146,9 @@ public struct DurableEngine: Sendable {
         } else if let fresh = context.signals.first(where: { $0.id == nil }) {
             try await store.bufferSignal(executionName: execution.name, payload: fresh.payload, at: now)
         }
-        store.queueTouch(id: execution.executionId, at: now)
+        // An execution that ended was dated by `queueFinish`.
+        if status == nil { store.queueTouch(id: execution.executionId, at: now) }
+        store.flushWrites()
         return Invocation(status: status, earliestNewTimer: context.earliestNewTimer)
     }
 
@@ -157,7 +159,7 @@ public struct DurableEngine: Sendable {
         _ type: String, context: DurableContext, store: DurableStore, signal: String? = nil, _ body: () async throws -> Void
     ) async throws {
         do {
-            try await store.connection.withSavepoint("after_end") { try await body() }
+            try await store.withSavepoint("after_end") { try await body() }
         } catch let error where !(error is CancellationError) && !PostgresError.isTransient(error) {
             logger.error(
                 "After-the-end work of an execution failed; it is in the history",
@@ -165,6 +167,7 @@ public struct DurableEngine: Sendable {
             var details: [String: HistoryField] = ["Error": .string(DurableError.from(error).description)]
             if let signal { details["Signal"] = .string(signal) }
             context.queueHistory(type, details)
+            store.flushWrites()
         }
     }
 
@@ -295,6 +298,7 @@ public struct DurableEngine: Sendable {
             executionId: id, type: "ExecutionStopped",
             details: details.mapValues(HistoryField.value).merging(["Error": DurableContext.json(error)]) { _, engine in engine },
             at: now)
+        store.flushWrites()
         return true
     }
 
@@ -315,7 +319,7 @@ public struct DurableEngine: Sendable {
         for timer in timers {
             guard let execution = try await store.lockExecution(id: timer.executionId, skipLocked: true) else { continue }
             do {
-                let finished = try await connection.withSavepoint("fire_timer") { () -> ExecutionStatus? in
+                let finished = try await store.withSavepoint("fire_timer") { () -> ExecutionStatus? in
                     store.queueTimerFired(timer.timerId, at: now)
                     guard execution.status == .running else { return nil }
                     return try await fire(timer, execution: execution, store: store, now: now)
@@ -409,6 +413,7 @@ public struct DurableEngine: Sendable {
         let store = DurableStore(connection: connection)
         guard let executionId = try await store.executionId(named: name) else { return false }
         store.queueHistory(executionId: executionId, type: type, details: details.mapValues(HistoryField.value), at: now)
+        store.flushWrites()
         return true
     }
 

@@ -1,10 +1,13 @@
 import Foundation
 import GreenlightModels
 import Postgres
+import Synchronization
 
 /// The engine's SQL, on the connection of the transaction that handles one event, command or timer.
 struct DurableStore: Sendable {
     let connection: PostgresConnection
+    /// History events and checkpoints written since the last `flushWrites()`.
+    let pending = PendingWrites()
 
     // MARK: - Executions
 
@@ -69,6 +72,7 @@ struct DurableStore: Sendable {
 
     /// An execution's checkpoints, callbacks and kept signals, read in one round trip.
     func state(of execution: ExecutionRecord) async throws -> ExecutionState {
+        flushWrites()
         let id = execution.executionId
         let results = try await connection.query([operationsQuery(id), callbacksQuery(id), signalsQuery(execution.name)])
         return ExecutionState(
@@ -115,17 +119,9 @@ struct DurableStore: Sendable {
         return records
     }
 
+    /// Saves a checkpoint with the next `flushWrites()`; a later save of the same position replaces it.
     func queueOperation(_ record: OperationRecord, executionId: UUID, at: Date) {
-        connection.queue(
-            """
-            INSERT INTO durable_operations
-                (execution_id, position, kind, name, status, result, error_type, error_message, updated_at)
-            VALUES (\(executionId), \(record.position), \(record.kind), \(record.name), \(record.status.rawValue),
-                    \(record.result), \(record.error?.errorType), \(record.error?.errorMessage), \(at))
-            ON CONFLICT (execution_id, position) DO UPDATE
-            SET status = EXCLUDED.status, result = EXCLUDED.result, error_type = EXCLUDED.error_type,
-                error_message = EXCLUDED.error_message, updated_at = EXCLUDED.updated_at
-            """)
+        pending.add(operation: record, executionId: executionId, at: at)
     }
 
     // MARK: - Callbacks
@@ -315,14 +311,71 @@ struct DurableStore: Sendable {
 
     // MARK: - History
 
-    /// Adds a history event dated `at`, or the database's `now()` when nil.
+    /// Adds a history event dated `at`, or the database's `now()` when nil, with the next `flushWrites()`.
     func queueHistory(executionId: UUID, type: String, details: [String: HistoryField], at: Date?) {
-        let text = HistoryField.object(details)
-        connection.queue(
-            """
-            INSERT INTO durable_history (execution_id, event_type, details, at)
-            VALUES (\(executionId), \(type), \(text), coalesce(\(at)::timestamptz, now()))
-            """)
+        pending.add(history: PendingWrites.History(executionId: executionId, type: type, details: HistoryField.object(details), at: at))
+    }
+
+    // MARK: - Writes sent together
+
+    /// Queues the history events and checkpoints written so far on the connection, as one statement each, however
+    /// many there are: an invocation writes a dozen of each, and one multi-row statement costs the database about
+    /// what one single-row statement does. History keeps its order (its ids follow the array's). Every engine call
+    /// that writes flushes before it returns, around the savepoints of `withSavepoint`, and before the execution's
+    /// state is read back; a step's savepoint drops what its body recorded when it rolls back
+    /// (`PendingWrites.dropHistory(after:)`).
+    func flushWrites() {
+        let (history, operations) = pending.take()
+        if !history.isEmpty {
+            connection.queue(
+                """
+                INSERT INTO durable_history (execution_id, event_type, details, at)
+                SELECT e, t, d, coalesce(a, now())
+                FROM unnest(\(PostgresArray(history.map(\.executionId.postgresText)))::uuid[],
+                            \(PostgresArray(history.map(\.type)))::text[], \(PostgresArray(history.map(\.details)))::text[],
+                            \(PostgresArray(history.map { $0.at?.postgresText }))::timestamptz[]) AS h (e, t, d, a)
+                """)
+        }
+        if !operations.isEmpty {
+            connection.queue(
+                """
+                INSERT INTO durable_operations
+                    (execution_id, position, kind, name, status, result, error_type, error_message, updated_at)
+                SELECT * FROM unnest(
+                    \(PostgresArray(operations.map(\.executionId.postgresText)))::uuid[],
+                    \(PostgresArray(operations.map { String($0.record.position) }))::int[],
+                    \(PostgresArray(operations.map(\.record.kind)))::text[], \(PostgresArray(operations.map(\.record.name)))::text[],
+                    \(PostgresArray(operations.map(\.record.status.rawValue)))::text[],
+                    \(PostgresArray(operations.map(\.record.result)))::text[],
+                    \(PostgresArray(operations.map { $0.record.error?.errorType }))::text[],
+                    \(PostgresArray(operations.map { $0.record.error?.errorMessage }))::text[],
+                    \(PostgresArray(operations.map { $0.at.postgresText }))::timestamptz[])
+                ON CONFLICT (execution_id, position) DO UPDATE
+                SET status = EXCLUDED.status, result = EXCLUDED.result, error_type = EXCLUDED.error_type,
+                    error_message = EXCLUDED.error_message, updated_at = EXCLUDED.updated_at
+                """)
+        }
+    }
+
+    /// Forgets what was written since the last flush (its savepoint rolled back).
+    func discardWrites() {
+        _ = pending.take()
+    }
+
+    /// Runs `body` in a savepoint, its history and checkpoints flushed inside it: kept when `body` returns,
+    /// discarded with the savepoint when it throws.
+    func withSavepoint<T>(_ name: StaticString, _ body: () async throws -> T) async throws -> T {
+        flushWrites()
+        do {
+            return try await connection.withSavepoint(name) {
+                let result = try await body()
+                flushWrites()
+                return result
+            }
+        } catch {
+            discardWrites()
+            throw error
+        }
     }
 
     // MARK: - Inbox and outbox
@@ -339,5 +392,72 @@ struct DurableStore: Sendable {
         async throws
     {
         Outbox.enqueue(topic: topic, key: key, payload: payload, trace: trace, headers: headers, on: connection)
+    }
+}
+
+/// What a `DurableStore` has written and not yet queued on its connection. One engine call uses it, from one task;
+/// the lock only makes that checkable.
+final class PendingWrites: Sendable {
+    struct History {
+        var executionId: UUID
+        var type: String
+        var details: String
+        var at: Date?
+    }
+
+    struct Operation {
+        var executionId: UUID
+        var record: OperationRecord
+        var at: Date
+    }
+
+    private struct State {
+        var history: [History] = []
+        var operations: [Operation] = []
+        /// Where each (execution, position) is in `operations`: one statement may not upsert a row twice.
+        var operationIndex: [OperationKey: Int] = [:]
+    }
+
+    private struct OperationKey: Hashable {
+        var executionId: UUID
+        var position: Int
+    }
+
+    private let state = Mutex(State())
+
+    func add(history: History) {
+        state.withLock { $0.history.append(history) }
+    }
+
+    func add(operation record: OperationRecord, executionId: UUID, at: Date) {
+        state.withLock { state in
+            let key = OperationKey(executionId: executionId, position: record.position)
+            let operation = Operation(executionId: executionId, record: record, at: at)
+            if let index = state.operationIndex[key] {
+                state.operations[index] = operation
+            } else {
+                state.operationIndex[key] = state.operations.count
+                state.operations.append(operation)
+            }
+        }
+    }
+
+    /// How many history events are held: a mark for `dropHistory(after:)`.
+    var historyCount: Int { state.withLock { $0.history.count } }
+
+    /// Drops the history events added after `mark` (a step's savepoint rolled back). Nothing is flushed while a step
+    /// runs: a step's body reaches the store only through `StepContext`, which cannot flush.
+    func dropHistory(after mark: Int) {
+        state.withLock { state in
+            if state.history.count > mark { state.history.removeSubrange(mark...) }
+        }
+    }
+
+    /// Everything held, in the order written; empties the buffer.
+    func take() -> ([History], [Operation]) {
+        state.withLock { state in
+            defer { state = State() }
+            return (state.history, state.operations)
+        }
     }
 }

@@ -11,6 +11,7 @@ public final class PostgresConnection: @unchecked Sendable {
     private let connection: OpaquePointer
     private let broken = Atomic<Bool>(false)
     private let exchanges = Atomic<Int>(0)
+    private let statements = Atomic<Int>(0)
     /// Statement text → the name it was prepared under on this connection. Only touched on `queue`.
     private var prepared: [String: String] = [:]
     /// How many distinct statements a connection keeps prepared; beyond that they are sent unprepared.
@@ -61,6 +62,10 @@ public final class PostgresConnection: @unchecked Sendable {
     /// preparing included: what queueing and pipelining save shows here.
     public var roundTrips: Int { exchanges.load(ordering: .relaxed) }
 
+    /// How many statements this connection has sent (a script counts once, preparing not at all): what writing
+    /// several rows in one statement saves shows here.
+    public var statementsSent: Int { statements.load(ordering: .relaxed) }
+
     /// True once a query found the connection unusable; the pool then drops it.
     public var isBroken: Bool { broken.load(ordering: .acquiring) }
 
@@ -76,6 +81,7 @@ public final class PostgresConnection: @unchecked Sendable {
         return try await cancellably { [self] in
             let name = try preparedName(for: query)
             exchanges.add(1, ordering: .relaxed)
+            statements.add(1, ordering: .relaxed)
             let values = query.bindings.map { $0.flatMap { strdup($0) } }
             defer { for value in values { free(value) } }
             let result = values.withUnsafeBufferPointer { buffer in
@@ -124,6 +130,7 @@ public final class PostgresConnection: @unchecked Sendable {
         }
         try await queue.run { [self] in
             exchanges.add(1, ordering: .relaxed)
+            statements.add(1, ordering: .relaxed)
             _ = try rows(from: PQexec(connection, script), sql: script)
         }
     }
@@ -307,6 +314,7 @@ public final class PostgresConnection: @unchecked Sendable {
             }
         }
         exchanges.add(1, ordering: .relaxed)
+        self.statements.add(statements.count, ordering: .relaxed)
         guard PQenterPipelineMode(connection) == 1 else {
             markBrokenIfNeeded()
             throw PostgresError(.connectionLost, Self.firstLine(PQerrorMessage(connection)))

@@ -176,9 +176,35 @@ extension Data: PostgresEncodable, PostgresNonNullDecodable {
 
 /// `text[]`, in Postgres's array literal syntax with every element quoted.
 extension Array: PostgresEncodable where Element == String {
+    public var postgresText: String { PostgresArray(self).postgresText }
+}
+
+/// A one-dimensional array parameter whose elements may be NULL, in Postgres's array literal syntax: every element
+/// quoted, so the statement can cast it to any element type (`$1::uuid[]`, `$2::int[]`, `$3::timestamptz[]`). With
+/// `unnest`, one statement writes any number of rows under one prepared text.
+public struct PostgresArray: PostgresEncodable {
+    public var elements: [String?]
+
+    public init(_ elements: [String?]) { self.elements = elements }
+
     public var postgresText: String {
-        "{" + map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
-            .joined(separator: ",") + "}"
+        let quote = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\")
+        var out: [UInt8] = [UInt8(ascii: "{")]
+        for (index, element) in elements.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            guard let element else {
+                out.append(contentsOf: "NULL".utf8)
+                continue
+            }
+            out.append(quote)
+            for byte in element.utf8 {
+                if byte == quote || byte == backslash { out.append(backslash) }
+                out.append(byte)
+            }
+            out.append(quote)
+        }
+        out.append(UInt8(ascii: "}"))
+        return String(decoding: out, as: UTF8.self)
     }
 }
 

@@ -63,9 +63,64 @@ struct ForgetfulWorkflow: Workflow {
     }
 }
 
+/// A workflow of `input` steps, each recording an event; the third fails once (its recorded event goes with it).
+struct ManyStepsWorkflow: Workflow {
+    static let name = "test.many-steps"
+    let counter: RunCounter
+
+    func run(context: DurableContext, input: Int) async throws -> Int {
+        var total = 0
+        for index in 0..<input {
+            total += try await context.step("step-\(index)", retry: RetryPolicy(maxAttempts: 2, initialDelay: .milliseconds(1))) { step in
+                counter.hit("\(context.executionName)/\(index)")
+                step.record("Tried", ["Index": .number(Double(index)), "Quoted": .string("a \"b\" \\ {c}, NULL")])
+                if index == 2, counter.count("\(context.executionName)/\(index)") == 1 { throw Flaky() }
+                return index
+            }
+        }
+        let callback = try await context.createCallback("go", timeout: .seconds(60))
+        let _: String = try await callback.result()
+        return total
+    }
+
+    struct Flaky: Error {}
+}
+
 @Suite(.timeLimit(.minutes(2)))
 struct EngineTests {
     let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+
+    /// An invocation's history events and checkpoints are sent as one statement each, in order, and what a step's
+    /// rolled-back attempt recorded is not among them.
+    @Test func anInvocationWritesItsHistoryAndCheckpointsInOneStatementEach() async throws {
+        let counter = RunCounter()
+        let steps = 12
+        let harness = try await EngineHarness.make([ManyStepsWorkflow(counter: counter)])
+        let sent = try await harness.pool.withConnection { connection in
+            try await connection.execute(script: "BEGIN")
+            let before = connection.statementsSent
+            try await harness.engine.start(ManyStepsWorkflow(counter: counter), name: "many", input: steps, on: connection, now: t0)
+            try await connection.execute(script: "COMMIT")
+            return connection.statementsSent - before
+        }
+        var expected = ["ExecutionStarted"]
+        for index in 0..<steps {
+            expected += index == 2 ? ["StepStarted", "StepFailed", "Tried", "StepSucceeded"] : ["StepStarted", "Tried", "StepSucceeded"]
+        }
+        expected += ["CallbackStarted", "InvocationCompleted"]
+        let history = try await harness.history("many")
+        #expect(history.map(\.type) == expected)
+        #expect(history.filter { $0.type == "Tried" }.map { $0.details["Quoted"] } == Array(repeating: .string("a \"b\" \\ {c}, NULL"), count: steps))
+        #expect(history.allSatisfy { $0.timestamp == t0 })
+        let operations = try await harness.pool.query(
+            "SELECT position, kind, status FROM durable_operations ORDER BY position").decode((Int, String, String).self)
+        #expect(operations.map(\.0) == Array(1...(steps + 1)))
+        #expect(operations.allSatisfy { $0.2 == "SUCCEEDED" })
+        // A savepoint and its release per step, one more pair for the retry, and a dozen others (the lock, the
+        // execution, the callback and its timer, the history, the checkpoints, the commit...): not one per event.
+        let savepoints = 2 * steps + 2
+        #expect(sent <= savepoints + 12, "\(sent) statements for \(history.count) history events and \(operations.count) checkpoints")
+    }
 
     @Test func timeRandomnessRetriedStepsAndEmittedEventsAreStableAcrossReplays() async throws {
         let counter = RunCounter()
