@@ -72,7 +72,7 @@ public struct ApprovalReader: Sendable {
         var body = RequestStatusBody(
             requestId: id, executionId: executionId, status: ApprovalStatus(rawValue: status) ?? .pending,
             amount: amount, currency: currency, description: description, requester: requester,
-            approvers: PostgresTextArray.parse(approvers), submittedAt: submittedAt, expiresAt: expiresAt,
+            approvers: PostgresArray.parse(approvers), submittedAt: submittedAt, expiresAt: expiresAt,
             decidedBy: decidedBy, decidedAt: decidedAt, channel: channel.flatMap(DecisionChannel.init(rawValue:)),
             comment: comment, completedAt: completedAt, errorType: errorType, errorMessage: errorMessage,
             policy: policy == .any ? nil : policy)
@@ -153,32 +153,5 @@ enum StoredJSON {
     static func decode<Value: Decodable>(_ type: Value.Type, _ row: PostgresRow, column: String) throws -> Value? {
         guard let text = try row.decode(String?.self, column: column) else { return nil }
         return try GreenlightJSON.decoder().decode(Value.self, from: Data(text.utf8))
-    }
-}
-
-/// Reads Postgres's text form of a `text[]` (`{a,"b c"}`).
-enum PostgresTextArray {
-    static func parse(_ text: String) -> [String] {
-        var items: [String] = []
-        var current = ""
-        var quoted = false
-        var escaped = false
-        for character in text.dropFirst().dropLast() {
-            if escaped {
-                current.append(character)
-                escaped = false
-            } else if character == "\\" {
-                escaped = true
-            } else if character == "\"" {
-                quoted.toggle()
-            } else if character == "," && !quoted {
-                items.append(current)
-                current = ""
-            } else {
-                current.append(character)
-            }
-        }
-        if !text.isEmpty && text != "{}" { items.append(current) }
-        return items
     }
 }

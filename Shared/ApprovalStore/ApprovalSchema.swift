@@ -6,6 +6,10 @@ import Postgres
 /// link tokens. Every service that uses them migrates at start (advisory-locked).
 public enum ApprovalSchema {
     public static let component = "approvals"
+    /// The tables that grow with every request (see `TableGrowth`).
+    public static let growingTables = [
+        "approval_requests", "link_tokens", "decision_attempts", "approval_votes", "notification_deliveries",
+    ]
 
     public static let migrations: [PostgresMigration] = [
         PostgresMigration(

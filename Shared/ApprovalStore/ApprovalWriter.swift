@@ -223,7 +223,7 @@ public struct ApprovalWriter: Sendable {
     static func pendingRequest(from rows: PostgresRows) throws -> PendingRequest? {
         guard let row = rows.first else { return nil }
         let (policy, approvers, requester) = try row.decode((String, String, String?).self)
-        return (ApprovalPolicy(storedAs: policy) ?? .any, PostgresTextArray.parse(approvers), requester)
+        return (ApprovalPolicy(storedAs: policy) ?? .any, PostgresArray.parse(approvers), requester)
     }
 
     /// Records an approver's vote (queued: sent with the next statement); nothing happens when that person, or someone

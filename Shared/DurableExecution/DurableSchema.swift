@@ -3,6 +3,11 @@ import Postgres
 /// The durable engine's tables. Nothing here knows about approvals.
 public enum DurableSchema {
     public static let component = "durable"
+    /// The tables that grow with every execution (see `TableGrowth`).
+    public static let growingTables = [
+        "durable_executions", "durable_operations", "durable_callbacks", "durable_timers", "durable_history", "durable_inbox",
+        "durable_outbox",
+    ]
 
     public static let migrations: [PostgresMigration] = [
         PostgresMigration(

@@ -206,6 +206,31 @@ public struct PostgresArray: PostgresEncodable {
         out.append(UInt8(ascii: "}"))
         return String(decoding: out, as: UTF8.self)
     }
+
+    /// The elements of a one-dimensional `text[]` as the server prints it (`{a,"b c"}`); NULLs read as "NULL".
+    public static func parse(_ text: String) -> [String] {
+        var items: [String] = []
+        var current = ""
+        var quoted = false
+        var escaped = false
+        for character in text.dropFirst().dropLast() {
+            if escaped {
+                current.append(character)
+                escaped = false
+            } else if character == "\\" {
+                escaped = true
+            } else if character == "\"" {
+                quoted.toggle()
+            } else if character == "," && !quoted {
+                items.append(current)
+                current = ""
+            } else {
+                current.append(character)
+            }
+        }
+        if !text.isEmpty && text != "{}" { items.append(current) }
+        return items
+    }
 }
 
 /// Timestamps as the server prints them with `TimeZone=UTC` and the ISO `DateStyle` that connections set.

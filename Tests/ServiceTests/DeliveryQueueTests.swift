@@ -233,7 +233,7 @@ struct DeliveryQueueTests {
     /// The table is analyzed after the first 200 rows, then each time the rows inserted since are at least as many
     /// as those inserted before.
     @Test func theQueueIsAnalyzedAsItDoubles() {
-        let statistics = QueueStatistics()
+        let statistics = TableGrowth(tables: ["notifier_messages"])
         #expect(!statistics.inserted(199))
         #expect(statistics.inserted(1))
         #expect(!statistics.inserted(199))

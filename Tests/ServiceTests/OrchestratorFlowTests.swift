@@ -1,4 +1,4 @@
-import ApprovalStore
+@testable import ApprovalStore
 import DurableExecution
 import Foundation
 import GreenlightModels
@@ -114,6 +114,44 @@ struct OrchestratorFlowTests {
         #expect(dead.count == 2)
         #expect(dead.contains { String(decoding: Data(base64Encoded: $0.payloadBase64) ?? Data(), as: UTF8.self) == "not json" })
         #expect(dead.contains { $0.reason.contains("handling failed repeatedly") })
+        await consumer.close()
+        await producer.shutdown()
+    }
+
+    /// A lookup by request id planned while `approval_requests` held a handful of rows (a generic plan, kept) reads
+    /// every row; once the processor has applied enough events it renews the statistics, and the lookup is planned
+    /// again, by key.
+    @Test func theRequestLookupIsReplannedByKeyAsRequestsArrive() async throws {
+        let h = try await harness()
+        for index in 0..<5 { try await h.handle(.approvalRequested(request("REQ-EARLY-\(index)"))) }
+        _ = try await h.pool.query("ANALYZE approval_requests")
+        let cluster = try KafkaMockCluster()
+        let kafka = KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
+        let producer = try KafkaProducer(configuration: kafka, logger: logger)
+        let consumer = try KafkaConsumer(
+            configuration: kafka, groupId: TestEnvironment.uniqueName("g"), topics: [Topic.requests.rawValue], logger: logger)
+        let processor = EventProcessor(
+            consumer: consumer, producer: producer, pool: h.pool, handler: h.handler, outboxWakeUp: WakeUpSignal(),
+            logger: logger)
+        let lookup = ApprovalWriter.pendingRequestQuery("REQ-0")
+        try await h.pool.withConnection { connection in
+            _ = try await connection.query("SET plan_cache_mode = force_generic_plan")
+            _ = try await connection.query(PostgresQuery(stringLiteral: "PREPARE lookup(text) AS " + lookup.sql))
+            let early = try await connection.query("EXPLAIN EXECUTE lookup('REQ-0')").column(String.self).joined()
+            #expect(!early.contains("approval_requests_pkey"), "planned for a handful of rows: \(early)")
+
+            var offset: Int64 = 0
+            for batch in 0..<6 {
+                let messages = try (0..<50).map { index -> KafkaMessage in
+                    offset += 1
+                    let value = Array(try GreenlightJSON.encode(request("REQ-\(batch * 50 + index)")))
+                    return KafkaMessage(topic: Topic.requests.rawValue, partition: 0, offset: offset, key: nil, value: value, headers: [])
+                }
+                try await processor.handle(messages)
+            }
+            let later = try await connection.query("EXPLAIN EXECUTE lookup('REQ-0')").column(String.self).joined()
+            #expect(later.contains("approval_requests_pkey"), "planned again once requests arrived: \(later)")
+        }
         await consumer.close()
         await producer.shutdown()
     }

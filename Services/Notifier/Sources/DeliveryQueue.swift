@@ -1,7 +1,7 @@
 import Foundation
 import GreenlightModels
+import Logging
 import Postgres
-import Synchronization
 
 /// The notifier's SQL on `notifier_messages`: what to deliver, who is sending what, what happened, and what is left
 /// to report. Claims are leases that expire: a sender that dies gives its messages back within `claimLease`.
@@ -9,8 +9,10 @@ struct DeliveryQueue: Sendable {
     let pool: PostgresPool
     /// How long a claim holds a message unless renewed.
     var claimLease: Duration = .seconds(10)
-    /// When the table's statistics are renewed (`insert` does it).
-    let statistics = QueueStatistics()
+    /// When the table's statistics are renewed (`insert` does it): a claim planned while the queue was nearly empty
+    /// reads every waiting message for every candidate.
+    let statistics = TableGrowth(tables: ["notifier_messages"])
+    var logger = Logger(label: "greenlight.notifier.queue")
 
     private var leaseMilliseconds: Int {
         Int(claimLease.components.seconds * 1000 + claimLease.components.attoseconds / 1_000_000_000_000_000)
@@ -66,11 +68,7 @@ struct DeliveryQueue: Sendable {
                     """)
             }
             try await connection.flush()
-            if statistics.inserted(messages.count) {
-                // Not the insert's failure if it fails: autovacuum analyzes the table in time anyway. (An autovacuum
-                // working on the table gives way to it within deadlock_timeout; one preventing wraparound does not.)
-                try? await connection.execute(script: "ANALYZE notifier_messages")
-            }
+            await statistics.inserted(messages.count, analyzingOn: connection, logger: logger)
         }
     }
 
@@ -289,32 +287,5 @@ extension DeliveryQueue.Report {
             notificationId: id, kind: DeliveryQueue.Kind(rawValue: kind) ?? .notification, payload: payload, trace: trace,
             result: NotificationDelivery.Result(rawValue: result) ?? .failed, attempt: attempt, error: error,
             statusCode: status, at: at)
-    }
-}
-
-/// When `notifier_messages` is analyzed: at 200 rows inserted by this process, then each time the rows it inserted
-/// since the last ANALYZE are at least as many as it had inserted before it (redeliveries count: a proxy for growth). A queue goes from empty to thousands in seconds, while autovacuum
-/// analyzes at most once a minute; a claim planned for an empty table (cached while it was, in every new deployment)
-/// reads every waiting message for every candidate, which in a 3,000-approval benchmark took a third of
-/// PostgreSQL's time. Doubling keeps the count of ANALYZEs logarithmic; after that autovacuum keeps up.
-final class QueueStatistics: Sendable {
-    private struct State {
-        var sinceAnalyze = 0
-        var atAnalyze = 0
-    }
-
-    private let state = Mutex(State())
-    /// Rows inserted before the first ANALYZE.
-    static let first = 200
-
-    /// Counts `count` rows inserted; true when the table should be analyzed now.
-    func inserted(_ count: Int) -> Bool {
-        state.withLock { state in
-            state.sinceAnalyze += count
-            guard state.sinceAnalyze >= max(Self.first, state.atAnalyze) else { return false }
-            state.atAnalyze += state.sinceAnalyze
-            state.sinceAnalyze = 0
-            return true
-        }
     }
 }

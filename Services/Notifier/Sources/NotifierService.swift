@@ -28,7 +28,7 @@ public enum NotifierService {
             configuration: configuration.common.kafka, groupId: consumerGroup, topics: [Topic.notifications.rawValue],
             logger: logger)
         let producer = try KafkaProducer(configuration: configuration.common.kafka, logger: logger)
-        let queue = DeliveryQueue(pool: pool)
+        let queue = DeliveryQueue(pool: pool, logger: logger)
         let wakeUp = WakeUpSignal()
         let slack = configuration.slack.map { settings in
             SlackDelivery(api: SlackWebAPI(settings: settings), store: SlackMessageStore(pool: pool), updates: WakeUpSignal())

@@ -22,6 +22,9 @@ struct EventProcessor: Sendable {
     var lanes = LaneWatch()
     /// The most events of one lane applied in one transaction.
     var maxBatch = 32
+    /// When the statistics of the tables events fill are renewed (counted in events): a lookup by request id planned
+    /// while `approval_requests` was nearly empty scans every pending request.
+    var statistics = TableGrowth(tables: ApprovalSchema.growingTables + DurableSchema.growingTables)
 
     func run() async throws {
         // Partitions side by side. One lane per partition *number*, across the topics: a request and its
@@ -41,12 +44,24 @@ struct EventProcessor: Sendable {
 
     /// Applies `messages` (one lane's, in order) in one transaction. If that fails for any reason but
     /// cancellation, nothing of it stays and each message is handled again on its own, with the usual retries and
-    /// dead-lettering: a batch never changes what happens to one event, only how many commits it takes.
+    /// dead-lettering: a batch never changes what happens to one event, only how many commits it takes. The events
+    /// count toward `statistics`, which renews the planner's statistics of the tables they fill when that is due.
     func handle(_ messages: [KafkaMessage]) async throws {
-        guard messages.count > 1 else {
-            if let message = messages.first { try await handle(message) }
-            return
+        if messages.count > 1 {
+            try await handleBatch(messages)
+        } else if let message = messages.first {
+            try await handle(message)
         }
+        if statistics.inserted(messages.count) {
+            do {
+                try await pool.withConnection { await statistics.analyze(on: $0, logger: logger) }
+            } catch {
+                logger.warning("Renewing the planner's statistics failed; autovacuum will", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    private func handleBatch(_ messages: [KafkaMessage]) async throws {
         var readable: [(message: KafkaMessage, event: InboundEvent)] = []
         for message in messages {
             do {
