@@ -39,15 +39,18 @@ public final class TableGrowth: Sendable {
         if inserted(count) { await analyze(on: connection, logger: logger) }
     }
 
-    /// Analyzes the tables. Not the caller's failure if that fails (autovacuum gets there in time anyway): it is
-    /// logged. An autovacuum working on a table gives way to it within `deadlock_timeout`; one preventing wraparound
-    /// does not.
+    /// Analyzes the tables, waiting at most a second for each one's lock: an autovacuum working on a table gives way
+    /// to an ANALYZE within `deadlock_timeout`, but one preventing wraparound does not, and the caller (a consumer's
+    /// lane, an insert) must not wait for it. Not the caller's failure if it fails or gives up (autovacuum is at the
+    /// table anyway): that is logged.
     public func analyze(on connection: PostgresConnection, logger: Logger) async {
         do {
+            try await connection.execute(script: "SET lock_timeout = '1s'")
             try await connection.execute(script: "ANALYZE " + tables.joined(separator: ", "))
         } catch {
             logger.warning(
                 "Renewing the planner's statistics failed; autovacuum will", metadata: ["tables": "\(tables)", "error": "\(error)"])
         }
+        try? await connection.execute(script: "RESET lock_timeout")
     }
 }

@@ -229,18 +229,4 @@ struct DeliveryQueueTests {
         #expect(rowsRead.max() ?? 0 <= 1, "the plan read \(rowsRead.max() ?? 0) rows in one step: \(plan)")
         await h.stop()
     }
-
-    /// The table is analyzed after the first 200 rows, then each time the rows inserted since are at least as many
-    /// as those inserted before.
-    @Test func theQueueIsAnalyzedAsItDoubles() {
-        let statistics = TableGrowth(tables: ["notifier_messages"])
-        #expect(!statistics.inserted(199))
-        #expect(statistics.inserted(1))
-        #expect(!statistics.inserted(199))
-        #expect(statistics.inserted(1))  // 400
-        #expect(!statistics.inserted(399))
-        #expect(statistics.inserted(500))  // 1,299
-        #expect(!statistics.inserted(1_298))
-        #expect(statistics.inserted(1))  // 2,598
-    }
 }
