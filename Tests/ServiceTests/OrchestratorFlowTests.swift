@@ -76,8 +76,8 @@ struct OrchestratorFlowTests {
 
     // MARK: - Batches
 
-    @Test func aBatchIsOneTransactionAndAFailingEventFallsBackToOneByOne() async throws {
-        let h = try await harness()
+    /// Runs `body` with an event processor on `h`'s database and a mock cluster that has the dead-letter topic.
+    func withProcessor(_ h: Harness, _ body: (EventProcessor, KafkaConfiguration) async throws -> Void) async throws {
         let cluster = try KafkaMockCluster()
         try cluster.createTopic(Topic.deadLetters.rawValue, partitions: 1)
         let kafka = KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
@@ -87,35 +87,48 @@ struct OrchestratorFlowTests {
         let processor = EventProcessor(
             consumer: consumer, producer: producer, pool: h.pool, handler: h.handler, outboxWakeUp: WakeUpSignal(),
             logger: logger)
-        var offset: Int64 = 0
-        func message(_ value: [UInt8]) -> KafkaMessage {
-            offset += 1
-            return KafkaMessage(
-                topic: Topic.requests.rawValue, partition: 0, offset: offset, key: nil, value: value, headers: [])
+        do {
+            try await body(processor, kafka)
+        } catch {
+            await consumer.close()
+            await producer.shutdown()
+            throw error
         }
-        func encoded(_ request: ApprovalRequested) throws -> [UInt8] { Array(try GreenlightJSON.encode(request)) }
-
-        // A batch that goes through: every event applied.
-        try await processor.handle([message(try encoded(request("REQ-B1"))), message(try encoded(request("REQ-B2")))])
-        #expect(try await h.status("REQ-B1")?.status == .pending)
-        #expect(try await h.status("REQ-B2")?.status == .pending)
-
-        // A batch with an unreadable event and one the database refuses (a NUL in a text column): the unreadable
-        // one is dead-lettered at once; the refused one fails the batch, whose events are then handled one by
-        // one, so the good ones still apply and the bad one ends in the dead-letter topic after its retries.
-        try await processor.handle([
-            message(try encoded(request("REQ-B3"))), message(Array("not json".utf8)),
-            message(try encoded(request("REQ-BAD\u{0}"))), message(try encoded(request("REQ-B4"))),
-        ])
-        #expect(try await h.status("REQ-B3")?.status == .pending)
-        #expect(try await h.status("REQ-B4")?.status == .pending)
-        let dead = try await KafkaTopicReader.readAll(topic: Topic.deadLetters.rawValue, configuration: kafka, logger: logger)
-            .map { try GreenlightJSON.decoder().decode(DeadLetter.self, from: Data($0.value)) }
-        #expect(dead.count == 2)
-        #expect(dead.contains { String(decoding: Data(base64Encoded: $0.payloadBase64) ?? Data(), as: UTF8.self) == "not json" })
-        #expect(dead.contains { $0.reason.contains("handling failed repeatedly") })
         await consumer.close()
         await producer.shutdown()
+    }
+
+    @Test func aBatchIsOneTransactionAndAFailingEventFallsBackToOneByOne() async throws {
+        let h = try await harness()
+        try await withProcessor(h) { processor, kafka in
+            var offset: Int64 = 0
+            func message(_ value: [UInt8]) -> KafkaMessage {
+                offset += 1
+                return KafkaMessage(
+                    topic: Topic.requests.rawValue, partition: 0, offset: offset, key: nil, value: value, headers: [])
+            }
+            func encoded(_ request: ApprovalRequested) throws -> [UInt8] { Array(try GreenlightJSON.encode(request)) }
+
+            // A batch that goes through: every event applied.
+            try await processor.handle([message(try encoded(request("REQ-B1"))), message(try encoded(request("REQ-B2")))])
+            #expect(try await h.status("REQ-B1")?.status == .pending)
+            #expect(try await h.status("REQ-B2")?.status == .pending)
+
+            // A batch with an unreadable event and one the database refuses (a NUL in a text column): the unreadable
+            // one is dead-lettered at once; the refused one fails the batch, whose events are then handled one by
+            // one, so the good ones still apply and the bad one ends in the dead-letter topic after its retries.
+            try await processor.handle([
+                message(try encoded(request("REQ-B3"))), message(Array("not json".utf8)),
+                message(try encoded(request("REQ-BAD\u{0}"))), message(try encoded(request("REQ-B4"))),
+            ])
+            #expect(try await h.status("REQ-B3")?.status == .pending)
+            #expect(try await h.status("REQ-B4")?.status == .pending)
+            let dead = try await KafkaTopicReader.readAll(topic: Topic.deadLetters.rawValue, configuration: kafka, logger: logger)
+                .map { try GreenlightJSON.decoder().decode(DeadLetter.self, from: Data($0.value)) }
+            #expect(dead.count == 2)
+            #expect(dead.contains { String(decoding: Data(base64Encoded: $0.payloadBase64) ?? Data(), as: UTF8.self) == "not json" })
+            #expect(dead.contains { $0.reason.contains("handling failed repeatedly") })
+        }
     }
 
     /// A lookup by request id planned while `approval_requests` held a handful of rows (a generic plan, kept) reads
@@ -125,16 +138,8 @@ struct OrchestratorFlowTests {
         let h = try await harness()
         for index in 0..<5 { try await h.handle(.approvalRequested(request("REQ-EARLY-\(index)"))) }
         _ = try await h.pool.query("ANALYZE approval_requests")
-        let cluster = try KafkaMockCluster()
-        let kafka = KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
-        let producer = try KafkaProducer(configuration: kafka, logger: logger)
-        let consumer = try KafkaConsumer(
-            configuration: kafka, groupId: TestEnvironment.uniqueName("g"), topics: [Topic.requests.rawValue], logger: logger)
-        let processor = EventProcessor(
-            consumer: consumer, producer: producer, pool: h.pool, handler: h.handler, outboxWakeUp: WakeUpSignal(),
-            logger: logger)
         let lookup = ApprovalWriter.pendingRequestQuery("REQ-0")
-        try await h.pool.withConnection { connection in
+        try await withProcessor(h) { processor, _ in try await h.pool.withConnection { connection in
             _ = try await connection.query("SET plan_cache_mode = force_generic_plan")
             _ = try await connection.query(PostgresQuery(stringLiteral: "PREPARE lookup(text) AS " + lookup.sql))
             let early = try await connection.query("EXPLAIN EXECUTE lookup('REQ-0')").column(String.self).joined()
@@ -151,9 +156,7 @@ struct OrchestratorFlowTests {
             }
             let later = try await connection.query("EXPLAIN EXECUTE lookup('REQ-0')").column(String.self).joined()
             #expect(later.contains("approval_requests_pkey"), "planned again once requests arrived: \(later)")
-        }
-        await consumer.close()
-        await producer.shutdown()
+        } }
     }
 
     // MARK: - Lifecycle events
