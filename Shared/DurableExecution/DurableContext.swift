@@ -99,9 +99,9 @@ public final class DurableContext: @unchecked Sendable {
         var attempt = 1
         while true {
             let savepoint = "step_\(position)"
-            // What the body records (its only buffered writes: it cannot checkpoint) goes as its other writes do: kept
-            // with the savepoint, or dropped when it rolls back.
-            let recorded = store.pending.historyCount
+            // What the body buffers (the events it records) goes as its other writes do: kept with the savepoint, or
+            // dropped when it rolls back.
+            let buffered = store.pending.snapshot()
             store.connection.queue(script: "SAVEPOINT \(savepoint)")
             do {
                 let value = try await body(StepContext(connection: store.connection, context: self))
@@ -115,7 +115,7 @@ public final class DurableContext: @unchecked Sendable {
                 // A lost connection, a deadlock or cancellation is not the step's failure: the whole invocation
                 // rolls back and is retried, so nothing is checkpointed for them.
                 if error is CancellationError || PostgresError.isTransient(error) { throw error }
-                store.pending.dropHistory(after: recorded)
+                store.pending.restore(buffered)
                 try await store.connection.execute(script: "ROLLBACK TO SAVEPOINT \(savepoint)")
                 let durable = DurableError.from(error)
                 queueHistory(

@@ -167,8 +167,8 @@ public struct DurableEngine: Sendable {
             var details: [String: HistoryField] = ["Error": .string(DurableError.from(error).description)]
             if let signal { details["Signal"] = .string(signal) }
             context.queueHistory(type, details)
-            store.flushWrites()
         }
+        store.flushWrites()
     }
 
     private func runner(for execution: ExecutionRecord) throws -> WorkflowRunner {
@@ -340,6 +340,7 @@ public struct DurableEngine: Sendable {
                     ])
             }
         }
+        store.flushWrites()
         return fired
     }
 

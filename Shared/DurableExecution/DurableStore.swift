@@ -319,11 +319,10 @@ struct DurableStore: Sendable {
     // MARK: - Writes sent together
 
     /// Queues the history events and checkpoints written so far on the connection, as one statement each, however
-    /// many there are: an invocation writes a dozen of each, and one multi-row statement costs the database about
-    /// what one single-row statement does. History keeps its order (its ids follow the array's). Every engine call
-    /// that writes flushes before it returns, around the savepoints of `withSavepoint`, and before the execution's
-    /// state is read back; a step's savepoint drops what its body recorded when it rolls back
-    /// (`PendingWrites.dropHistory(after:)`).
+    /// many there are: an invocation writes a dozen of each, and one statement of many rows saves the database a
+    /// statement's overhead per row. History keeps its order (its ids follow the array's). Every engine call that
+    /// writes flushes before it returns, and before the execution's state is read back; a savepoint that rolls back
+    /// puts the buffer back as it was when the savepoint was opened (`withSavepoint`).
     func flushWrites() {
         let (history, operations) = pending.take()
         if !history.isEmpty {
@@ -357,23 +356,15 @@ struct DurableStore: Sendable {
         }
     }
 
-    /// Forgets what was written since the last flush (its savepoint rolled back).
-    func discardWrites() {
-        _ = pending.take()
-    }
-
-    /// Runs `body` in a savepoint, its history and checkpoints flushed inside it: kept when `body` returns,
-    /// discarded with the savepoint when it throws.
+    /// Runs `body` in a savepoint (see `PostgresConnection.withSavepoint`). When it rolls back, the buffer is put back
+    /// as it was when the savepoint was opened: what `body` buffered goes with the savepoint, what was buffered before
+    /// is kept, even if `body` flushed it (its statement, sent inside the savepoint, was rolled back too).
     func withSavepoint<T>(_ name: StaticString, _ body: () async throws -> T) async throws -> T {
-        flushWrites()
+        let before = pending.snapshot()
         do {
-            return try await connection.withSavepoint(name) {
-                let result = try await body()
-                flushWrites()
-                return result
-            }
+            return try await connection.withSavepoint(name, body)
         } catch {
-            discardWrites()
+            pending.restore(before)
             throw error
         }
     }
@@ -411,14 +402,15 @@ final class PendingWrites: Sendable {
         var at: Date
     }
 
-    private struct State {
+    /// What the buffer holds, as `snapshot()` returns it.
+    struct State {
         var history: [History] = []
         var operations: [Operation] = []
         /// Where each (execution, position) is in `operations`: one statement may not upsert a row twice.
         var operationIndex: [OperationKey: Int] = [:]
     }
 
-    private struct OperationKey: Hashable {
+    struct OperationKey: Hashable {
         var executionId: UUID
         var position: Int
     }
@@ -442,15 +434,14 @@ final class PendingWrites: Sendable {
         }
     }
 
-    /// How many history events are held: a mark for `dropHistory(after:)`.
-    var historyCount: Int { state.withLock { $0.history.count } }
+    /// What is held now, to `restore` when a savepoint opened now rolls back.
+    func snapshot() -> State {
+        state.withLock { $0 }
+    }
 
-    /// Drops the history events added after `mark` (a step's savepoint rolled back). Nothing is flushed while a step
-    /// runs: a step's body reaches the store only through `StepContext`, which cannot flush.
-    func dropHistory(after mark: Int) {
-        state.withLock { state in
-            if state.history.count > mark { state.history.removeSubrange(mark...) }
-        }
+    /// Holds `snapshot` again, in place of everything buffered (or flushed) since it was taken.
+    func restore(_ snapshot: State) {
+        state.withLock { $0 = snapshot }
     }
 
     /// Everything held, in the order written; empties the buffer.

@@ -10,7 +10,8 @@ import Synchronization
 ///
 /// The tables are analyzed once the rows inserted (or events that insert them, a proxy for growth) reach `first`, then
 /// each time those counted since the last ANALYZE are at least as many as all counted before it: a logarithmic
-/// number of ANALYZEs, after which autovacuum's proportional rule keeps up.
+/// number of ANALYZEs, after which autovacuum's proportional rule keeps up. Each is a fraction of a second, in the
+/// caller's task.
 public final class TableGrowth: Sendable {
     /// The tables analyzed together.
     public let tables: [String]
@@ -39,18 +40,15 @@ public final class TableGrowth: Sendable {
         if inserted(count) { await analyze(on: connection, logger: logger) }
     }
 
-    /// Analyzes the tables, waiting at most a second for each one's lock: an autovacuum working on a table gives way
-    /// to an ANALYZE within `deadlock_timeout`, but one preventing wraparound does not, and the caller (a consumer's
-    /// lane, an insert) must not wait for it. Not the caller's failure if it fails or gives up (autovacuum is at the
-    /// table anyway): that is logged.
+    /// Analyzes the tables, skipping any whose lock it cannot have at once (an autovacuum at work on it, which
+    /// renews its statistics anyway; one preventing wraparound would not give way): the caller, a consumer's lane
+    /// or an insert, never waits for one. Not the caller's failure if it fails: that is logged.
     public func analyze(on connection: PostgresConnection, logger: Logger) async {
         do {
-            try await connection.execute(script: "SET lock_timeout = '1s'")
-            try await connection.execute(script: "ANALYZE " + tables.joined(separator: ", "))
+            try await connection.execute(script: "ANALYZE (SKIP_LOCKED) " + tables.joined(separator: ", "))
         } catch {
             logger.warning(
                 "Renewing the planner's statistics failed; autovacuum will", metadata: ["tables": "\(tables)", "error": "\(error)"])
         }
-        try? await connection.execute(script: "RESET lock_timeout")
     }
 }

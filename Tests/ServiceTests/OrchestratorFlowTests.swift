@@ -136,6 +136,8 @@ struct OrchestratorFlowTests {
     /// again, by key.
     @Test func theRequestLookupIsReplannedByKeyAsRequestsArrive() async throws {
         let h = try await harness()
+        // Only the processor analyzes the table in this test.
+        _ = try await h.pool.query("ALTER TABLE approval_requests SET (autovacuum_enabled = false)")
         for index in 0..<5 { try await h.handle(.approvalRequested(request("REQ-EARLY-\(index)"))) }
         _ = try await h.pool.query("ANALYZE approval_requests")
         let lookup = ApprovalWriter.pendingRequestQuery("REQ-0")

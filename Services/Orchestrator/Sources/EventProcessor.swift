@@ -55,6 +55,8 @@ struct EventProcessor: Sendable {
         if statistics.inserted(messages.count) {
             do {
                 try await pool.withConnection { await statistics.analyze(on: $0, logger: logger) }
+            } catch is CancellationError {
+                throw CancellationError()
             } catch {
                 logger.warning("Renewing the planner's statistics failed; autovacuum will", metadata: ["error": "\(error)"])
             }
