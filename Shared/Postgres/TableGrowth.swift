@@ -40,6 +40,19 @@ public final class TableGrowth: Sendable {
         if inserted(count) { await analyze(on: connection, logger: logger) }
     }
 
+    /// Counts `count`, and analyzes the tables on a connection of `pool` when that is due. Throws only
+    /// `CancellationError`.
+    public func inserted(_ count: Int, analyzingOn pool: PostgresPool, logger: Logger) async throws {
+        guard inserted(count) else { return }
+        do {
+            try await pool.withConnection { await analyze(on: $0, logger: logger) }
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            logFailure(error, logger: logger)
+        }
+    }
+
     /// Analyzes the tables, skipping any whose lock it cannot have at once (an autovacuum at work on it, which
     /// renews its statistics anyway; one preventing wraparound would not give way): the caller, a consumer's lane
     /// or an insert, never waits for one. Not the caller's failure if it fails: that is logged.
@@ -47,8 +60,12 @@ public final class TableGrowth: Sendable {
         do {
             try await connection.execute(script: "ANALYZE (SKIP_LOCKED) " + tables.joined(separator: ", "))
         } catch {
-            logger.warning(
-                "Renewing the planner's statistics failed; autovacuum will", metadata: ["tables": "\(tables)", "error": "\(error)"])
+            logFailure(error, logger: logger)
         }
+    }
+
+    private func logFailure(_ error: any Error, logger: Logger) {
+        logger.warning(
+            "Renewing the planner's statistics failed; autovacuum will", metadata: ["tables": "\(tables)", "error": "\(error)"])
     }
 }

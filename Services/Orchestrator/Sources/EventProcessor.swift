@@ -52,15 +52,7 @@ struct EventProcessor: Sendable {
         } else if let message = messages.first {
             try await handle(message)
         }
-        if statistics.inserted(messages.count) {
-            do {
-                try await pool.withConnection { await statistics.analyze(on: $0, logger: logger) }
-            } catch is CancellationError {
-                throw CancellationError()
-            } catch {
-                logger.warning("Renewing the planner's statistics failed; autovacuum will", metadata: ["error": "\(error)"])
-            }
-        }
+        try await statistics.inserted(messages.count, analyzingOn: pool, logger: logger)
     }
 
     private func handleBatch(_ messages: [KafkaMessage]) async throws {
