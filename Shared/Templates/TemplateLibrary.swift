@@ -1,5 +1,6 @@
 import Foundation
 import Mustache
+import Synchronization
 
 /// The Mustache templates the pages and emails are rendered from: the built-in ones (`Defaults/`, shipped as a
 /// resource bundle next to the executables), each replaced by a file of the same name in the operator's directory
@@ -46,10 +47,18 @@ public struct TemplateLibrary: Sendable {
         self.added = added
     }
 
-    /// Renders a template with `values`, a value whose stored properties the template names (`{{request.id}}`).
+    /// Renders a template with `values`, a value whose stored properties the template names (`{{request.id}}`), or
+    /// values already `prepare`d.
     public func render(_ name: TemplateName, _ values: Any) -> String {
+        let reflected = (values as? TemplateValues)?.reflected ?? ReflectedValues.reflect(values)
         // Every TemplateName has a template (checked when the library was made).
-        library.render(ReflectedValues.reflect(values), withTemplate: name.rawValue) ?? ""
+        return library.render(reflected, withTemplate: name.rawValue) ?? ""
+    }
+
+    /// `values` read once for several renders (an email's subject, text and HTML): rendering the result is rendering
+    /// `values`, without reading them again.
+    public func prepare(_ values: Any) -> TemplateValues {
+        TemplateValues(reflected: ReflectedValues.reflect(values))
     }
 
     /// For the start-up banner: the directory and what it changed; empty with only the built-in templates.
@@ -117,6 +126,11 @@ public struct TemplateLibrary: Sendable {
     }
 }
 
+/// Values read once for several renders of a `TemplateLibrary` (`prepare`).
+public struct TemplateValues {
+    let reflected: Any
+}
+
 /// Template values reflected once per render. Left to itself the renderer makes a `Mirror` of a value for every name a
 /// template looks up in it, and of every enclosing value the lookup climbs through, which under load was most of the
 /// notifier's CPU (emails) and much of the callback receiver's (pages). Here every plain struct or class becomes a
@@ -124,6 +138,10 @@ public struct TemplateLibrary: Sendable {
 /// that is nil is not there (the lookup climbs on, as it did), arrays keep their elements' order and transforms
 /// (`empty(…)`), and anything the renderer treats specially (strings, numbers, dictionaries, lambdas, custom
 /// renderings, anything with a `description`) is passed as it is.
+///
+/// What a value is — passed as it is, an optional, an array, a struct or class to reflect — depends on its type
+/// alone, so it is found out once per type (six protocol casts and a `Mirror`) and remembered: under load those
+/// casts were half of the reflecting.
 struct ReflectedValues: MustacheParent, CustomStringConvertible {
     let fields: [String: Any]
     /// The value reflected, for a template that prints it whole (`{{request}}`).
@@ -134,18 +152,19 @@ struct ReflectedValues: MustacheParent, CustomStringConvertible {
     var description: String { String(describing: original) }
 
     static func reflect(_ value: Any) -> Any {
-        if let array = value as? [Any] {
+        switch shape(of: value) {
+        case .asItIs, .other:
+            return value
+        case .array:
+            let array = value as! [Any]
             // An array of values passed as they are stays the array it was (its element type keeps transforms such as
             // `sorted(…)` that need comparable elements).
-            if array.allSatisfy(passesAsItIs) { return value }
+            if array.allSatisfy({ shape(of: $0) == .asItIs }) { return value }
             return array.map(reflect)
-        }
-        if passesAsItIs(value) { return value }
-        let mirror = Mirror(reflecting: value)
-        switch mirror.displayStyle {
         case .optional:
-            return mirror.children.first.map { reflect($0.value) } ?? value
-        case .struct, .class:
+            return unwrapped(value).map(reflect) ?? value
+        case .fields:
+            let mirror = Mirror(reflecting: value)
             var fields: [String: Any] = [:]
             fields.reserveCapacity(Int(mirror.children.count))
             for child in mirror.children {
@@ -153,22 +172,61 @@ struct ReflectedValues: MustacheParent, CustomStringConvertible {
                 fields[label] = reflect(present)
             }
             return ReflectedValues(fields: fields, original: value)
-        default:
-            return value
         }
     }
 
-    /// Whether the renderer reads `value` as it is: strings, numbers, dictionaries, lambdas, custom renderings, and
-    /// anything with a `description`.
-    private static func passesAsItIs(_ value: Any) -> Bool {
-        value is any MustacheParent || value is any MustacheTransformable || value is any MustacheCustomRenderable
+    /// What the renderer is given for a value of one type.
+    enum Shape {
+        /// Read by the renderer as it is: strings, numbers, dictionaries, lambdas, custom renderings, and anything with
+        /// a `description`.
+        case asItIs
+        case array
+        case optional
+        /// A struct or class: a table of its stored properties.
+        case fields
+        /// Anything else (an enum without a `description`, a tuple), passed as it is.
+        case other
+    }
+
+    private static let shapes = Mutex<[ObjectIdentifier: Shape]>([:])
+
+    /// The shape of `value`'s type, found out the first time a value of that type is seen.
+    static func shape(of value: Any) -> Shape {
+        let type = ObjectIdentifier(Swift.type(of: value))
+        if let known = shapes.withLock({ $0[type] }) { return known }
+        let shape: Shape
+        // An optional first: a cast from `Any` looks through one, and would take an optional string for a string (and
+        // a nil one for something else).
+        if value is any OptionalValue {
+            shape = .optional
+        } else if value is [Any] {
+            shape = .array
+        } else if value is any MustacheParent || value is any MustacheTransformable || value is any MustacheCustomRenderable
             || value is any MustacheCustomRepresentation || value is MustacheLambda || value is any CustomStringConvertible
+        {
+            shape = .asItIs
+        } else {
+            switch Mirror(reflecting: value).displayStyle {
+            case .struct, .class: shape = .fields
+            default: shape = .other
+            }
+        }
+        shapes.withLock { $0[type] = shape }
+        return shape
     }
 
     /// The value an optional holds, nil for none; any other value as it is.
     private static func unwrapped(_ value: Any) -> Any? {
-        let mirror = Mirror(reflecting: value)
-        guard mirror.displayStyle == .optional else { return value }
-        return mirror.children.first?.value
+        guard shape(of: value) == .optional else { return value }
+        return (value as! any OptionalValue).held
     }
+}
+
+/// An optional of any type, so that what it holds can be read without a `Mirror`.
+private protocol OptionalValue {
+    var held: Any? { get }
+}
+
+extension Optional: OptionalValue {
+    var held: Any? { self.map { $0 as Any } }
 }

@@ -195,4 +195,26 @@ struct TemplateTests {
                     + "apple,pear,|\(String(describing: Inner(title: "P", note: "p")).replacingOccurrences(of: "\"", with: "&quot;"))")
         }
     }
+    /// What a value is (passed as it is, an optional, an array, a struct to reflect) is worked out once per type and
+    /// remembered, and an email's values are read once for its subject, text and HTML: neither changes what is
+    /// rendered. The same types are rendered with their optionals nil and then present (and the other way round), on
+    /// their own, inside an optional and prepared, and each render is what a fresh `Outer` renders.
+    @Test func shapesRememberedPerTypeAndPreparedValuesRenderAsBefore() async throws {
+        let template = "{{#present}}{{title}}:{{note}}{{/present}}{{^present}}none{{/present}}|{{#rows}}{{name}}={{note}};{{/rows}}"
+        try await withDirectory(["page-expired.mustache": template]) { directory in
+            let library = try TemplateLibrary(overrides: directory)
+            var empty = Outer()
+            empty.present = nil
+            empty.rows = [Row(name: "x", note: nil)]
+            var full = Outer()
+            full.present = Inner(title: "Q", note: nil)
+            for _ in 0..<2 {
+                #expect(library.render(.pageExpired, empty) == "none|x=outer note;")
+                #expect(library.render(.pageExpired, full) == "Q:outer note|a=n1;b=outer note;")
+                #expect(library.render(.pageExpired, library.prepare(full)) == "Q:outer note|a=n1;b=outer note;")
+                #expect(library.render(.pageExpired, Optional(full) as Any) == "Q:outer note|a=n1;b=outer note;")
+                #expect(library.render(.pageExpired, Optional<Outer>.none as Any) == "none|")
+            }
+        }
+    }
 }

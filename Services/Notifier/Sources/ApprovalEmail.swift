@@ -13,10 +13,11 @@ public enum ApprovalEmail {
         var values = EmailValues(notification, now: now)
         values.approveURL = "\(publicURL)/approve/\(linkToken)"
         values.rejectURL = "\(publicURL)/reject/\(linkToken)"
+        let prepared = templates.prepare(values)
         return MailMessage(
             from: from, fromName: "Greenlight", to: [notification.approver],
-            subject: templates.subject(.emailApprovalSubject, values), text: templates.render(.emailApprovalText, values),
-            html: templates.render(.emailApprovalHTML, values), messageId: messageId(for: notification, from: from),
+            subject: templates.subject(.emailApprovalSubject, prepared), text: templates.render(.emailApprovalText, prepared),
+            html: templates.render(.emailApprovalHTML, prepared), messageId: messageId(for: notification, from: from),
             extraHeaders: [("X-Greenlight-Request-Id", notification.requestId)])
     }
 

@@ -11,10 +11,11 @@ public enum DelegationNoticeEmail {
     {
         var values = EmailValues(notification, now: Date())
         values.delegate = notification.delegate ?? "your delegate"
+        let prepared = templates.prepare(values)
         return MailMessage(
             from: from, fromName: "Greenlight", to: [notification.approver],
-            subject: templates.subject(.emailDelegatedSubject, values), text: templates.render(.emailDelegatedText, values),
-            html: templates.render(.emailDelegatedHTML, values),
+            subject: templates.subject(.emailDelegatedSubject, prepared), text: templates.render(.emailDelegatedText, prepared),
+            html: templates.render(.emailDelegatedHTML, prepared),
             messageId: ApprovalEmail.messageId(for: notification, from: from),
             extraHeaders: [
                 ("X-Greenlight-Request-Id", notification.requestId),

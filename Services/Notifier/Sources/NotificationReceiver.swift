@@ -118,11 +118,20 @@ enum NotificationDecoding {
     /// The notification and the approver's link token, derived from its nonce with the secret the event names.
     static func decode(_ bytes: [UInt8], keys: LinkKeyring) throws -> (NotificationRequested, token: String) {
         let decoder = GreenlightJSON.decoder()
-        struct Version: Decodable { var version: Int? }
-        if let version = try? decoder.decode(Version.self, from: Data(bytes)).version, version != 2 {
-            throw UnsupportedVersion(version: version)
+        let data = Data(bytes)
+        let notification: NotificationRequested
+        do {
+            notification = try decoder.decode(NotificationRequested.self, from: data)
+        } catch {
+            // Another version says so, rather than what it lacks (read only then: once per message is enough on
+            // the sending path).
+            struct Version: Decodable { var version: Int? }
+            if let version = try? decoder.decode(Version.self, from: data).version, version != 2 {
+                throw UnsupportedVersion(version: version)
+            }
+            throw error
         }
-        let notification = try decoder.decode(NotificationRequested.self, from: Data(bytes))
+        guard notification.version == 2 else { throw UnsupportedVersion(version: notification.version) }
         guard let secret = keys.secret(id: notification.linkKey) else { throw UnknownLinkKey(id: notification.linkKey ?? "", notification: notification) }
         return (notification, LinkToken.derive(secret: secret, nonce: notification.tokenNonce))
     }

@@ -12,10 +12,11 @@ public enum ReceiptEmail {
         var values = EmailValues(notification, now: Date())
         values.receipt =
             notification.receipt ?? "Your decision on \(notification.requestId) reached the approval service."
+        let prepared = templates.prepare(values)
         return MailMessage(
             from: from, fromName: "Greenlight", to: [notification.approver],
-            subject: templates.subject(.emailReceiptSubject, values), text: templates.render(.emailReceiptText, values),
-            html: templates.render(.emailReceiptHTML, values),
+            subject: templates.subject(.emailReceiptSubject, prepared), text: templates.render(.emailReceiptText, prepared),
+            html: templates.render(.emailReceiptHTML, prepared),
             messageId: ApprovalEmail.messageId(for: notification, from: from),
             extraHeaders: [
                 ("X-Greenlight-Request-Id", notification.requestId),
