@@ -202,6 +202,26 @@ struct DeliveryQueueTests {
         await h.stop()
     }
 
+    /// Recording an attempt returns the report it recorded, the one the sender publishes (no read-back); the outcome
+    /// of a claim that ran out is not recorded, and there is nothing to publish.
+    @Test func recordingAnAttemptReturnsItsReport() async throws {
+        let h = try await harness()
+        let message = notification(to: "r@example.com")
+        try await h.queue.insert([message])
+        let stale = try #require(try await h.queue.claim())
+        try await h.pool.query("UPDATE notifier_messages SET due_at = now() - interval '1 second'")
+        let claim = try #require(try await h.queue.claim())
+        #expect(try await h.queue.record(.retry(error: "421 busy", after: 0), of: stale) == nil)
+        let retrying = try #require(try await h.queue.record(.retry(error: "421 busy", after: 0), of: claim))
+        #expect(retrying.notificationId == message.event.eventId)
+        #expect(retrying.result == .retrying && retrying.attempt == 2 && retrying.error == "421 busy")
+        let again = try #require(try await h.queue.claim())
+        let sent = try #require(try await h.queue.record(.sent, of: again))
+        #expect(sent.result == .delivered && sent.attempt == 3 && sent.error == nil && sent.kind == .notification)
+        #expect(sent.payload == message.payload)
+        await h.stop()
+    }
+
     /// A claim planned while the table was empty (and kept: a new deployment, before autovacuum's first ANALYZE)
     /// read every waiting message for every candidate; a backlog of 3,000 cost seconds of database time. The queue
     /// analyzes the table as it fills, so the kept plan is replaced by one that reads a row at a time.

@@ -137,10 +137,12 @@ struct DeliveryQueue: Sendable {
         case failed(error: String)
     }
 
-    /// Records how an attempt ended, with the report to publish. `sent` is what makes a message never go out again:
-    /// written right after the server's acceptance.
+    /// Records how an attempt ended, with the report to publish, and returns that report (nil when the claim had run
+    /// out and another sender has the message). `sent` is what makes a message never go out again: written right
+    /// after the server's acceptance.
     /// `statusCode` is the HTTP status a webhook's receiver answered, if it did.
-    func record(_ outcome: Outcome, of claim: Claim, statusCode: Int? = nil) async throws {
+    @discardableResult
+    func record(_ outcome: Outcome, of claim: Claim, statusCode: Int? = nil) async throws -> Report? {
         let query: PostgresQuery
         switch outcome {
         case .sent:
@@ -149,6 +151,7 @@ struct DeliveryQueue: Sendable {
                 SET status = 'sent', finished_at = now(), last_error = NULL, report_result = 'delivered', report_at = now(),
                     last_status = \(statusCode)
                 WHERE notification_id = \(claim.notificationId)
+                RETURNING \(sql: Report.columns)
                 """
         case .retry(let error, let after):
             query = """
@@ -156,6 +159,7 @@ struct DeliveryQueue: Sendable {
                 SET status = 'pending', due_at = now() + \(Int(after * 1000)) * interval '1 millisecond', last_error = \(error),
                     report_result = 'retrying', report_at = now(), last_status = \(statusCode)
                 WHERE notification_id = \(claim.notificationId) AND status = 'sending' AND attempts = \(claim.attempt)
+                RETURNING \(sql: Report.columns)
                 """
         case .failed(let error):
             query = """
@@ -163,9 +167,10 @@ struct DeliveryQueue: Sendable {
                 SET status = 'failed', finished_at = now(), last_error = \(error), report_result = 'failed', report_at = now(),
                     last_status = \(statusCode)
                 WHERE notification_id = \(claim.notificationId) AND status = 'sending' AND attempts = \(claim.attempt)
+                RETURNING \(sql: Report.columns)
                 """
         }
-        try await pool.query(query)
+        return try await pool.query(query).first.map(Report.init)
     }
 
     /// A delivery report waiting to be published.
@@ -194,16 +199,6 @@ struct DeliveryQueue: Sendable {
             ORDER BY report_at LIMIT \(limit)
             """
         ).map(Report.init)
-    }
-
-    /// The report recorded for a message now (read right after `record`).
-    func report(for notificationId: UUID) async throws -> Report? {
-        try await pool.query(
-            """
-            SELECT \(sql: Report.columns) FROM notifier_messages
-            WHERE notification_id = \(notificationId) AND report_result IS NOT NULL
-            """
-        ).first.map(Report.init)
     }
 
     /// Clears a published report, unless a newer one replaced it meanwhile.

@@ -18,14 +18,16 @@ struct DeliveryReporter: Sendable {
     var retention: Duration = .seconds(7 * 86_400)
     var sweepInterval: Duration = .seconds(5)
 
-    /// Publishes the report just recorded for a message, if any; one that fails waits for the sweep.
-    func publishLatest(for notificationId: UUID, trace: TraceContext?) async {
+    /// Publishes the report `DeliveryQueue.record` just recorded and returned, if any; one that fails waits for the
+    /// sweep.
+    func publishRecorded(_ report: DeliveryQueue.Report?, trace: TraceContext?) async {
+        guard let report else { return }
         do {
-            guard let report = try await queue.report(for: notificationId) else { return }
             try await publish(report, trace: trace ?? Self.trace(of: report))
         } catch {
             logger.warning(
-                "Delivery report not published yet; it will be retried", metadata: ["notificationId": "\(notificationId)", "error": "\(error)"])
+                "Delivery report not published yet; it will be retried",
+                metadata: ["notificationId": "\(report.notificationId)", "error": "\(error)"])
         }
     }
 

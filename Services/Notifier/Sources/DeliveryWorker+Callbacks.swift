@@ -15,8 +15,9 @@ extension DeliveryWorker {
         do {
             webhook = try GreenlightJSON.decoder().decode(WebhookRequested.self, from: Data(claim.payload.utf8))
         } catch {
-            try await record(claim, .failed(error: "the stored webhook cannot be read: \(DecodingErrorDescription.describe(error))"))
-            await reporter.publishLatest(for: claim.notificationId, trace: nil)
+            let report = try await record(
+                claim, .failed(error: "the stored webhook cannot be read: \(DecodingErrorDescription.describe(error))"))
+            await reporter.publishRecorded(report, trace: nil)
             return
         }
         let trace = claim.trace.flatMap(TraceContext.init(traceparent:)) ?? TraceContext.continuing(nil)
@@ -28,9 +29,9 @@ extension DeliveryWorker {
             if claim.now >= claim.deadline {
                 Counter(label: "greenlight_callbacks_total", dimensions: [("result", "expired")]).increment()
                 let error = "no 2xx before the webhook's maximum age (GREENLIGHT_CALLBACK_MAX_AGE_SECONDS) ran out"
-                try await record(claim, .failed(error: error))
+                let report = try await record(claim, .failed(error: error))
                 logger.error("An outcome webhook was not delivered", metadata: metadata.merging(["error": "\(error)"]) { $1 })
-                await reporter.publishLatest(for: claim.notificationId, trace: trace)
+                await reporter.publishRecorded(report, trace: trace)
                 return
             }
             let callbacks = self.callbacks
@@ -40,24 +41,25 @@ extension DeliveryWorker {
                 await callbacks.attempt(webhook)
             }
             if let status = attempt.statusCode { metadata["statusCode"] = "\(status)" }
+            let report: DeliveryQueue.Report?
             switch attempt.failure {
             case nil:
-                try await record(claim, .sent, statusCode: attempt.statusCode)
+                report = try await record(claim, .sent, statusCode: attempt.statusCode)
                 Counter(label: "greenlight_callbacks_total", dimensions: [("result", "delivered")]).increment()
                 logger.info("Outcome webhook delivered", metadata: metadata)
             case let failure? where failure.isPermanent:
-                try await record(claim, .failed(error: failure.description), statusCode: attempt.statusCode)
+                report = try await record(claim, .failed(error: failure.description), statusCode: attempt.statusCode)
                 Counter(label: "greenlight_callbacks_total", dimensions: [("result", "failed")]).increment()
                 logger.error("An outcome webhook failed for good", metadata: metadata.merging(["error": "\(failure)"]) { $1 })
             case let failure?:
                 let delay = schedule.delaySeconds(afterAttempt: claim.attempt)
-                try await record(claim, .retry(error: failure.description, after: delay), statusCode: attempt.statusCode)
+                report = try await record(claim, .retry(error: failure.description, after: delay), statusCode: attempt.statusCode)
                 Counter(label: "greenlight_callbacks_total", dimensions: [("result", "retried")]).increment()
                 logger.warning(
                     "An outcome webhook failed; trying again later",
                     metadata: metadata.merging(["error": "\(failure)", "retryInSeconds": "\(Int(delay.rounded(.up)))"]) { $1 })
             }
-            await reporter.publishLatest(for: claim.notificationId, trace: trace)
+            await reporter.publishRecorded(report, trace: trace)
         }
     }
 }

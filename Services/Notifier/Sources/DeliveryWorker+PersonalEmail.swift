@@ -39,9 +39,9 @@ extension DeliveryWorker {
     ) async throws {
         var metadata: Logger.Metadata = ["eventId": "\(claim.notificationId)", "attempt": "\(claim.attempt)"]
         func end(_ outcome: DeliveryQueue.Outcome, _ result: String) async throws {
-            try await record(claim, outcome)
+            let report = try await record(claim, outcome)
             Counter(label: metric, dimensions: [("result", result)]).increment()
-            await reporter.publishLatest(for: claim.notificationId, trace: nil)
+            await reporter.publishRecorded(report, trace: nil)
         }
         let mail: MailMessage
         do {

@@ -84,25 +84,25 @@ struct DeliveryWorker: Sendable {
             let failure = await attempt(notification, token: token, channel: channel, claim: claim, trace: trace)
             let accepted = ContinuousClock.now
             guard let failure else {
-                try await record(claim, .sent)
+                let report = try await record(claim, .sent)
                 // From the server's acceptance to the record that it happened: the window in which a crash would
                 // send this message again.
                 Metrics.Timer(label: "greenlight_\(Self.metric(channel))_unrecorded_seconds").record(duration: ContinuousClock.now - accepted)
                 Metrics.Timer(label: "greenlight_\(Self.metric(channel))_send_seconds").record(duration: accepted - started)
                 Counter(label: "greenlight_\(Self.metric(channel))s_total", dimensions: [("result", "sent")]).increment()
                 logger.info("Approver notified", metadata: metadata(notification, trace, ["channel": "\(channel.rawValue)"]))
-                await reporter.publishLatest(for: claim.notificationId, trace: trace)
+                await reporter.publishRecorded(report, trace: trace)
                 return
             }
             if failure.isPermanent {
                 Counter(label: "greenlight_\(Self.metric(channel))s_total", dimensions: [("result", "failed")]).increment()
-                try await record(claim, .failed(error: failure.description))
+                let report = try await record(claim, .failed(error: failure.description))
                 // In the dead-letter topic (to replay once the address is fixed) before the orchestrator hears of it.
                 try await deadLetter(
                     claim, notification: notification,
                     reason: "the \(channel.rawValue) notification to \(notification.approver) was not delivered: \(failure)")
                 logger.error("An approver could not be notified", metadata: metadata(notification, trace, ["error": "\(failure)"]))
-                await reporter.publishLatest(for: claim.notificationId, trace: trace)
+                await reporter.publishRecorded(report, trace: trace)
                 return
             }
             let delay = schedule.delaySeconds(afterAttempt: claim.attempt)
@@ -177,7 +177,11 @@ struct DeliveryWorker: Sendable {
 
     /// Records the outcome, retrying while the database is away (an accepted message must be recorded, or it would
     /// be sent again).
-    func record(_ claim: DeliveryQueue.Claim, _ outcome: DeliveryQueue.Outcome, statusCode: Int? = nil) async throws {
+    /// Returns the report recorded with it (nil when the claim had run out).
+    @discardableResult
+    func record(
+        _ claim: DeliveryQueue.Claim, _ outcome: DeliveryQueue.Outcome, statusCode: Int? = nil
+    ) async throws -> DeliveryQueue.Report? {
         try await Backoff().retrying("Recording a delivery", logger: logger) {
             try await queue.record(outcome, of: claim, statusCode: statusCode)
         }
@@ -188,11 +192,11 @@ struct DeliveryWorker: Sendable {
         _ claim: DeliveryQueue.Claim, _ outcome: DeliveryQueue.Outcome, notification: NotificationRequested?,
         trace: TraceContext? = nil
     ) async throws {
-        try await record(claim, outcome)
+        let report = try await record(claim, outcome)
         if case .failed(let error) = outcome, let notification {
             logger.error("An approver could not be notified", metadata: metadata(notification, trace, ["error": "\(error)"]))
         }
-        await reporter.publishLatest(for: claim.notificationId, trace: trace)
+        await reporter.publishRecorded(report, trace: trace)
     }
 
     func deadLetter(_ claim: DeliveryQueue.Claim, notification: NotificationRequested, reason: String) async throws {
