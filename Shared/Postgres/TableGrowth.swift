@@ -61,13 +61,15 @@ public final class TableGrowth: Sendable {
     /// Analyzes the tables, skipping any whose lock it cannot have at once (an autovacuum at work on it, which
     /// renews its statistics anyway; one preventing wraparound would not give way): the caller, a consumer's lane
     /// or an insert, never waits for one. Not the caller's failure if it fails: that is logged.
-    /// On a connection outside a transaction: the script is one transaction of its own, and its lower statistics
-    /// target ends with it (inside one it would last until that one ends).
+    /// On a connection outside a transaction: each table's script is one transaction of its own, so that its lower
+    /// statistics target ends with it and each table's lock is let go as soon as that table is done (one script for
+    /// all of them would hold every lock to the end).
     public func analyze(on connection: PostgresConnection, logger: Logger) async {
         do {
-            try await connection.execute(
-                script: "SET LOCAL default_statistics_target = \(statisticsTarget); ANALYZE (SKIP_LOCKED) "
-                    + tables.joined(separator: ", "))
+            for table in tables {
+                try await connection.execute(
+                    script: "SET LOCAL default_statistics_target = \(statisticsTarget); ANALYZE (SKIP_LOCKED) \(table)")
+            }
         } catch {
             logFailure(error, logger: logger)
         }

@@ -156,7 +156,8 @@ struct ReflectedValues: MustacheParent, CustomStringConvertible {
         case .asItIs, .other:
             return value
         case .array:
-            let array = value as! [Any]
+            // A box (`AnyHashable`) is an array or not by what it holds: one that is not is passed as it is.
+            guard let array = value as? [Any] else { return value }
             // An array of values passed as they are stays the array it was (its element type keeps transforms such as
             // `sorted(…)` that need comparable elements).
             if array.allSatisfy({ shape(of: $0) == .asItIs }) { return value }
@@ -217,8 +218,8 @@ struct ReflectedValues: MustacheParent, CustomStringConvertible {
 
     /// The value an optional holds, nil for none; any other value as it is.
     private static func unwrapped(_ value: Any) -> Any? {
-        guard shape(of: value) == .optional else { return value }
-        return (value as! any OptionalValue).held
+        guard shape(of: value) == .optional, let optional = value as? any OptionalValue else { return value }
+        return optional.held
     }
 }
 

@@ -92,6 +92,12 @@ struct NotificationDecodingTests {
         let legacy = #"{"amount":1,"approver":"a@example.com","currency":"USD","description":"d","eventId":"6F1C0B1E-2D3A-4B5C-8D9E-0F1A2B3C4D5E","executionId":"6F1C0B1E-2D3A-4B5C-8D9E-0F1A2B3C4D5F","expiresAt":"2027-01-15T08:00:00.000Z","linkToken":"iW6DFsXBhzboflHDnXTzHQ","requestId":"REQ-0","submittedAt":"2027-01-15T08:00:00.000Z","type":"NotificationRequested","version":1}"#
         #expect(throws: NotificationDecoding.UnsupportedVersion(version: 1)) { try NotificationDecoding.decode(Array(legacy.utf8), keys: keys) }
         #expect(throws: (any Error).self) { try NotificationDecoding.decode(Array("{}".utf8), keys: keys) }
+        // A later version that this notifier could decode field by field is refused all the same.
+        var later = current
+        later.version = 3
+        #expect(throws: NotificationDecoding.UnsupportedVersion(version: 3)) {
+            try NotificationDecoding.decode(Array(try GreenlightJSON.encode(later)), keys: keys)
+        }
     }
 
     /// After a rotation, a link made with the previous secret is derived with it (a reminder, a resend: the same

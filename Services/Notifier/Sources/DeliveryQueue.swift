@@ -138,10 +138,10 @@ struct DeliveryQueue: Sendable {
     }
 
     /// Records how an attempt ended, with the report to publish, and returns that report (nil when the claim had run
-    /// out and another sender has the message). `sent` is what makes a message never go out again: written right
+    /// out and another sender has the message, or when a retry or failure was recorded by a first try whose reply
+    /// was lost: the sweep publishes that one). `sent` is what makes a message never go out again: written right
     /// after the server's acceptance.
     /// `statusCode` is the HTTP status a webhook's receiver answered, if it did.
-    @discardableResult
     func record(_ outcome: Outcome, of claim: Claim, statusCode: Int? = nil) async throws -> Report? {
         let query: PostgresQuery
         switch outcome {
