@@ -23,10 +23,16 @@ public struct MailMessage: Sendable {
         self.subject = subject
         self.text = text
         self.html = html
-        let domain = from.split(separator: "@").last.map(String.init) ?? "greenlight.local"
-        self.messageId = messageId ?? "<\(UUID().uuidString.lowercased())@\(domain)>"
+        self.messageId = messageId ?? Self.messageId(UUID().uuidString.lowercased(), from: from)
         self.date = date
         self.extraHeaders = extraHeaders
+    }
+
+    /// A `Message-ID` of `local` at the sender's domain (`<local@example.com>` from `greenlight@example.com`): the
+    /// same local part for every copy of one message lets a mail client fold a copy sent twice into one.
+    public static func messageId(_ local: String, from: String) -> String {
+        let domain = from.split(separator: "@").last.map(String.init) ?? "greenlight.local"
+        return "<\(local)@\(domain)>"
     }
 
     /// The message as RFC 5322 text with CRLF line ends: RFC 2047 encoded headers where they are not ASCII,

@@ -24,7 +24,6 @@ public enum ApprovalEmail {
     /// The same for every copy of one notification (`<notification-ID@domain of the sender>`): a mail client folds
     /// a copy that went twice into one message.
     static func messageId(for notification: NotificationRequested, from: String) -> String {
-        let domain = from.split(separator: "@").last.map(String.init) ?? "greenlight.local"
-        return "<notification-\(notification.eventId.uuidString.lowercased())@\(domain)>"
+        MailMessage.messageId("notification-\(notification.eventId.uuidString.lowercased())", from: from)
     }
 }

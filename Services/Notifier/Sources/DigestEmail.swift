@@ -43,13 +43,12 @@ public enum DigestEmail {
         let values = Values(
             email: digest.email, day: digest.day, total: digest.total, one: digest.total == 1,
             more: digest.total > digest.items.count ? digest.total - digest.items.count : nil, inbox: "\(publicURL)/inbox", items: items)
-        let domain = from.split(separator: "@").last.map(String.init) ?? "greenlight.local"
         let prepared = templates.prepare(values)
         return MailMessage(
             from: from, fromName: "Greenlight", to: [digest.email],
             subject: templates.subject(.emailDigestSubject, prepared),
             text: templates.render(.emailDigestText, prepared), html: templates.render(.emailDigestHTML, prepared),
-            messageId: "<digest-\(digest.eventId.uuidString.lowercased())@\(domain)>",
+            messageId: MailMessage.messageId("digest-\(digest.eventId.uuidString.lowercased())", from: from),
             extraHeaders: [("X-Greenlight-Kind", "digest")])
     }
 }

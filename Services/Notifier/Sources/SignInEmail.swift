@@ -20,13 +20,12 @@ public enum SignInEmail {
             url: "\(publicURL)/inbox/sign-in/\(token)", email: request.email,
             minutes: max(1, Int(request.expiresAt.timeIntervalSince(request.requestedAt) / 60)),
             expires: HumanFormat.utc(request.expiresAt))
-        let domain = from.split(separator: "@").last.map(String.init) ?? "greenlight.local"
         let prepared = templates.prepare(values)
         return MailMessage(
             from: from, fromName: "Greenlight", to: [request.email],
             subject: templates.subject(.emailSignInSubject, prepared),
             text: templates.render(.emailSignInText, prepared), html: templates.render(.emailSignInHTML, prepared),
-            messageId: "<sign-in-\(request.eventId.uuidString.lowercased())@\(domain)>",
+            messageId: MailMessage.messageId("sign-in-\(request.eventId.uuidString.lowercased())", from: from),
             extraHeaders: [("X-Greenlight-Kind", "sign-in")])
     }
 }
