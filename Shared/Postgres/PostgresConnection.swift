@@ -211,11 +211,20 @@ public final class PostgresConnection: @unchecked Sendable {
     /// Parameters travel as C strings, which would end at a NUL; Postgres text cannot hold one either. Such a
     /// statement is refused before it is sent, as the server refuses a value it cannot store (SQLSTATE 22021).
     private static func refuseNUL(_ query: PostgresQuery) throws {
-        if query.bindings.contains(where: { $0?.utf8.contains(0) == true }) {
+        if query.bindings.contains(where: { $0.map(hasNUL) == true }) {
             throw PostgresError(
                 .queryFailed, "a parameter contains a NUL character, which Postgres text cannot hold", sqlState: "22021",
                 query: query.sql)
         }
+    }
+
+    /// Whether `text` holds a NUL: `memchr` over its UTF-8 where it is contiguous (a byte-at-a-time scan of every
+    /// parameter of every statement was 1% of the orchestrator's CPU).
+    static func hasNUL(_ text: String) -> Bool {
+        text.utf8.withContiguousStorageIfAvailable { bytes in
+            guard let base = bytes.baseAddress else { return false }
+            return memchr(base, 0, bytes.count) != nil
+        } ?? text.utf8.contains(0)
     }
 
     /// The same with several awaited statements at the end: their rows, in order. A statement with a NUL fails

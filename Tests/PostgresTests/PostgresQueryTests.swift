@@ -197,9 +197,15 @@ struct PostgresQueryTests {
         let pool = try await TestDatabase.create("nul").pool(maxConnections: 1)
         defer { pool.close() }
         try await pool.query("CREATE TABLE t (body text)")
-        let error = await #expect(throws: PostgresError.self) { try await pool.query("INSERT INTO t VALUES (\("a\u{0}b"))") }
-        #expect(error?.sqlState == "22021")
+        let long = String(repeating: "é", count: 5_000)
+        // Wherever the NUL stands, in a short or a long parameter.
+        for text in ["a\u{0}b", "\u{0}" + long, long + "\u{0}", String(("x" + long + "\u{0}").dropFirst())] {
+            let error = await #expect(throws: PostgresError.self) { try await pool.query("INSERT INTO t VALUES (\(text))") }
+            #expect(error?.sqlState == "22021")
+        }
         #expect(try await pool.query("SELECT count(*) FROM t").column(Int.self) == [0])
+        try await pool.query("INSERT INTO t VALUES (\(long))")
+        #expect(try await pool.query("SELECT count(*) FROM t").column(Int.self) == [1])
     }
 
     @Test func poolNeverOpensMoreThanItsLimit() async throws {
