@@ -115,7 +115,19 @@ public struct ApprovalReader: Sendable {
 
     /// What a decision on a request must give: its reason rule and response schema. Nil when no such request exists.
     public func decisionRules(requestId: String) async throws -> RequestContent? {
-        let rows = try await pool.query("SELECT content::text AS content FROM approval_requests WHERE request_id = \(requestId)")
+        try DecisionRules.parse(try await pool.query(DecisionRules.query(requestId: requestId)))
+    }
+}
+
+/// A request's decision rules (its reason rule and response schema, in its content), for the writer (inside its
+/// transaction) and the reader (from the pool).
+enum DecisionRules {
+    static func query(requestId: String) -> PostgresQuery {
+        "SELECT content::text AS content FROM approval_requests WHERE request_id = \(requestId)"
+    }
+
+    /// Nil when no such request exists.
+    static func parse(_ rows: PostgresRows) throws -> RequestContent? {
         guard let row = rows.first else { return nil }
         return try StoredJSON.decode(RequestContent.self, row, column: "content") ?? RequestContent()
     }

@@ -56,9 +56,7 @@ public struct ApprovalWriter: Sendable {
 
     /// What a decision on the request must give (its reason rule and response schema); nil when the request is unknown.
     public func decisionRules(requestId: String) async throws -> RequestContent? {
-        let rows = try await connection.query("SELECT content::text AS content FROM approval_requests WHERE request_id = \(requestId)")
-        guard let row = rows.first else { return nil }
-        return try StoredJSON.decode(RequestContent.self, row, column: "content") ?? RequestContent()
+        try DecisionRules.parse(try await connection.query(DecisionRules.query(requestId: requestId)))
     }
 
     /// Where the request stands; nil when it is unknown.
