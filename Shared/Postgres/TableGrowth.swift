@@ -14,7 +14,7 @@ import Synchronization
 /// caller's task: it samples a tenth of the rows a full ANALYZE would (`statisticsTarget`), enough to plan a lookup by
 /// key while autovacuum's own, full ANALYZE is still to come, and under load cheaper by more than half.
 public final class TableGrowth: Sendable {
-    /// The tables analyzed together.
+    /// The tables analyzed, one after the other.
     public let tables: [String]
     /// How many are counted before the first ANALYZE.
     public let first: Int
@@ -70,6 +70,8 @@ public final class TableGrowth: Sendable {
                 try await connection.execute(
                     script: "SET LOCAL default_statistics_target = \(statisticsTarget); ANALYZE (SKIP_LOCKED) \(table)")
             }
+        } catch is CancellationError {
+            // The caller is stopping: the tables left wait for the next time, or for autovacuum.
         } catch {
             logFailure(error, logger: logger)
         }
