@@ -225,6 +225,7 @@ let package = Package(
             executable: "greenlight-orchestrator",
             dependencies: [
                 "GreenlightModels", "Kafka", "Postgres", "ApprovalStore", "DurableExecution", "ServiceSupport", hummingbird,
+                lifecycle,
             ]
         )
         + service(

@@ -8,7 +8,8 @@ import Metrics
 import Postgres
 import ServiceSupport
 
-/// Consumes `approvals.requests`, `approvals.decisions` and `approvals.internal`. Each event is handled in one transaction with its
+/// Consumes some of `approvals.requests`, `approvals.decisions` and `approvals.internal` (the orchestrator runs one
+/// for new requests and one for the rest, see `OrchestratorService`). Each event is handled in one transaction with its
 /// inbox row; the offset is committed only after that transaction commits. A redelivered event finds its inbox
 /// row and has no second effect; an event that cannot be read goes to `approvals.dlq` with the reason.
 struct EventProcessor: Sendable {
@@ -18,6 +19,8 @@ struct EventProcessor: Sendable {
     let handler: EventHandler
     let outboxWakeUp: WakeUpSignal
     let logger: Logger
+    /// Which of the orchestrator's consumers this is, in its lanes' names.
+    var name = "events"
     /// Which lanes are busy, and for how long (stalled lanes show in `/readyz` and the metrics).
     var lanes = LaneWatch()
     /// The most events of one lane applied in one transaction.
@@ -27,16 +30,17 @@ struct EventProcessor: Sendable {
     var statistics = TableGrowth(tables: ApprovalSchema.growingTables + DurableSchema.growingTables)
 
     func run() async throws {
-        // Partitions side by side. One lane per partition *number*, across the topics: a request and its
-        // decisions have the same key, so with the same partition count (the topics are created together) they
-        // land on the same partition number and are handled in the order they were consumed, as before the lanes.
+        // Partitions side by side. One lane per partition *number*, across this consumer's topics: a decision and
+        // the commands about the same request have the same key, so with the same partition count (the topics are
+        // created together) they land on the same partition number and are handled in the order they were consumed.
         // A redelivered event finds its inbox row, so a failed commit is harmless.
         // A lane that has fallen behind takes what is waiting as one batch, applied in one transaction (one
         // commit, one offset commit) instead of one each.
         let logger = self.logger
         let lanes = self.lanes
+        let name = self.name
         try await consumer.forEachBatchByPartition(maxBatch: maxBatch, lane: { "\($0.partition)" }, { batch in
-            try await lanes.watching(batch[0].partition) { try await handle(batch) }
+            try await lanes.watching("\(name)/\(batch[0].partition)") { try await handle(batch) }
         }) { _, error in
             logger.warning("Offsets not committed; the events may be delivered again", metadata: ["error": "\(error)"])
         }

@@ -5,7 +5,7 @@ import Synchronization
 /// (an event it cannot apply, a dependency that does not answer) and everything behind it waits: the gauge
 /// `greenlight_oldest_event_in_progress_seconds` and `/readyz` (`events`) say so instead of staying silent.
 final class LaneWatch: Sendable {
-    private let started = Mutex<[Int32: ContinuousClock.Instant]>([:])
+    private let started = Mutex<[String: ContinuousClock.Instant]>([:])
     /// How long a lane may be busy before `/readyz` calls it stalled.
     let stallThreshold: Duration
 
@@ -13,8 +13,8 @@ final class LaneWatch: Sendable {
         self.stallThreshold = stallThreshold
     }
 
-    /// Runs `body` as the lane's work in hand.
-    func watching<T>(_ lane: Int32, _ body: () async throws -> T) async throws -> T {
+    /// Runs `body` as the lane's work in hand (`lane` names the consumer and the partition).
+    func watching<T>(_ lane: String, _ body: () async throws -> T) async throws -> T {
         started.withLock { $0[lane] = $0[lane] ?? .now }
         defer { started.withLock { _ = $0.removeValue(forKey: lane) } }
         return try await body()

@@ -7,6 +7,7 @@ import Kafka
 import Logging
 import Metrics
 import Postgres
+import ServiceLifecycle
 import ServiceSupport
 
 /// Builds and runs the orchestrator: the event processor, the timer scheduler, the outbox relay, the janitor
@@ -18,16 +19,21 @@ public enum OrchestratorService {
         logger.info("Starting greenlight-orchestrator", metadata: ["configuration": "\(configuration.banner)"])
         let kafka = configuration.common.kafka
         try await createTopics(configuration.common, logger: logger)
-        // Six partition lanes, four timer workers, the relay, the janitor and the gauges share it.
+        // Two consumers' partition lanes, four timer workers, the relay, the janitor and the gauges share it.
         let pool = try await openMigratedPool(
-            configuration.database, maxConnections: 16, logger: logger, migrate: GreenlightDatabase.migrate)
+            configuration.database, maxConnections: 20, logger: logger, migrate: GreenlightDatabase.migrate)
         // The relay's producer retries each message until the broker takes it (see OutboxRelay).
         var producerConfiguration = kafka
         producerConfiguration.properties.merge(OutboxRelay.producerProperties) { _, relay in relay }
         let producer = try KafkaProducer(configuration: producerConfiguration, logger: logger)
-        let consumer = try KafkaConsumer(
-            configuration: kafka, groupId: consumerGroup, topics: [Topic.requests.rawValue, Topic.decisions.rawValue, Topic.internalCommands.rawValue],
-            logger: logger)
+        // Two members of the one group: new requests on one, everything said about existing requests (decisions,
+        // commands, delivery reports) on the other, each with its own fetch queue and lanes. A flood of new requests
+        // fills only its own member's queue, so a person's click is applied in a transaction or two rather than
+        // after every request queued before it. (A decision that still gets ahead of its request is kept by the
+        // request's workflow until the request arrives: the two topics were never consumed in publishing order.)
+        let consumers = try ConsumedTopics.allCases.map { topics in
+            try KafkaConsumer(configuration: kafka, groupId: consumerGroup, topics: topics.names, logger: logger)
+        }
         let outboxWakeUp = WakeUpSignal()
         let timerWakeUp = WakeUpSignal()
         let workflow = ApprovalWorkflow(
@@ -42,16 +48,25 @@ public enum OrchestratorService {
 
         let lanes = LaneWatch()
         let router = makeServiceRouter(checks: [
-            ReadinessCheck.kafka(consumer), ReadinessCheck.postgres(pool), ("events", { lanes.check() }),
+            ("kafka", {
+                for consumer in consumers where await !consumer.isConnected() { return false }
+                return true
+            }),
+            ReadinessCheck.postgres(pool), ("events", { lanes.check() }),
             ("outbox", { ((try? await OutboxRelay.backlogAge(on: pool)) ?? .infinity) < 60 }),
         ])
         let server = makeHTTPServer(
             router: router, host: configuration.common.httpHost, port: configuration.common.httpPort,
             serviceName: "greenlight-orchestrator", logger: logger)
 
-        let processor = EventProcessor(
-            consumer: consumer, producer: producer, pool: pool, handler: EventHandler(engine: engine, workflow: workflow, logger: logger),
-            outboxWakeUp: outboxWakeUp, logger: logger, lanes: lanes)
+        let handler = EventHandler(engine: engine, workflow: workflow, logger: logger)
+        // One count of the events applied, whichever consumer applied them: the tables they fill are the same.
+        let statistics = TableGrowth(tables: ApprovalSchema.growingTables + DurableSchema.growingTables)
+        let processors = zip(ConsumedTopics.allCases, consumers).map { topics, consumer in
+            EventProcessor(
+                consumer: consumer, producer: producer, pool: pool, handler: handler, outboxWakeUp: outboxWakeUp,
+                logger: logger, name: topics.rawValue, lanes: lanes, statistics: statistics)
+        }
         let timers = TimerScheduler(
             pool: pool, engine: engine, pollInterval: configuration.pollInterval, wakeUp: timerWakeUp, logger: logger,
             batchSize: 25
@@ -78,19 +93,40 @@ public enum OrchestratorService {
                 ClosureService("timer-scheduler") { try await cancelWhenShuttingDown { try await timers.run(workers: 4) } },
                 ClosureService("janitor") { try await cancelWhenShuttingDown { try await janitor.run() } },
                 ClosureService("gauges") { try await cancelWhenShuttingDown { try await StateGauges(pool: pool, lanes: lanes).run() } },
-                ClosureService("consumer-lag") {
-                    try await cancelWhenShuttingDown { try await ConsumerLagGauge(consumer: consumer, logger: logger).run() }
-                },
-                ClosureService("event-processor") {
-                    try await runUntilShutdown {
-                        try await processor.run()
-                    } onShutdown: {
-                        // Ends the message sequence; the handler finishes the event in hand first.
-                        Task { await consumer.close() }
-                    }
-                },
                 server,
-            ], logger: logger)
+            ] + processors.flatMap { processor -> [any Service] in
+                [
+                    ClosureService("consumer-lag-\(processor.name)") {
+                        try await cancelWhenShuttingDown {
+                            try await ConsumerLagGauge(consumer: processor.consumer, logger: logger).run()
+                        }
+                    },
+                    ClosureService("event-processor-\(processor.name)") {
+                        try await runUntilShutdown {
+                            try await processor.run()
+                        } onShutdown: {
+                            // Ends the message sequence; the handler finishes the events in hand first.
+                            Task { await processor.consumer.close() }
+                        }
+                    },
+                ]
+            }, logger: logger)
+    }
+
+    /// What each of the orchestrator's consumers reads (see `run`).
+    enum ConsumedTopics: String, CaseIterable {
+        /// New requests: `ApprovalRequested`.
+        case requests
+        /// What is said about requests that exist: decisions and callback commands, and Greenlight's own commands and
+        /// delivery reports.
+        case signals
+
+        var names: [String] {
+            switch self {
+            case .requests: [Topic.requests.rawValue]
+            case .signals: [Topic.decisions.rawValue, Topic.internalCommands.rawValue]
+            }
+        }
     }
 
     static func createTopics(_ common: CommonConfiguration, logger: Logger) async throws {
