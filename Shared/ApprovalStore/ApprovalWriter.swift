@@ -207,6 +207,10 @@ public struct ApprovalWriter: Sendable {
                     \(decision.channel.rawValue), \(decision.decidedAt), \(accepted), \(reason), \(decision.clientAddress),
                     \(decision.userAgent), \(decision.apiKey))
             """)
+        // Wakes the page waiting for this verdict when the transaction commits (see `VerdictChannel`).
+        if VerdictChannel.isAwaited(decision.channel) {
+            connection.queue("SELECT pg_notify(\(VerdictChannel.name), \(decision.requestId))")
+        }
     }
 
     /// A pending request's policy and approvers; nil when the request is unknown or no longer pending. Read, not

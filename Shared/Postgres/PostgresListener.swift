@@ -7,8 +7,8 @@ import Synchronization
 import Glibc
 #endif
 
-/// Listens on one channel (`LISTEN channel`) over a connection of its own and wakes the subscriptions waiting for a
-/// notification's payload. Does nothing until `run()`, which waits on the connection's socket on a thread of its own
+/// Listens on one or more channels (`LISTEN channel`) over a connection of its own and wakes the subscriptions waiting
+/// for a notification's payload, whichever of the channels it came on. Does nothing until `run()`, which waits on the connection's socket on a thread of its own
 /// (never Swift's cooperative pool), reconnects whenever the connection is lost (a Postgres restart, a terminated
 /// backend) and then wakes every subscription with `.reconnected`, since what was sent meanwhile never arrives.
 /// When `run()` ends (cancelled), every subscription wakes with `.closed`.
@@ -16,7 +16,7 @@ import Glibc
 /// A waiter subscribes first and then reads what it waits for, so that a change committed in between is either
 /// seen by the read or notified: NOTIFY is delivered when its transaction commits.
 public final class PostgresListener: Sendable {
-    public let channel: String
+    public let channels: [String]
     public let maxSubscriptions: Int
     let configuration: PostgresConfiguration
     let logger: Logger
@@ -35,14 +35,22 @@ public final class PostgresListener: Sendable {
     private let wakeUpPipe: (read: Int32, write: Int32)
 
     /// `channel` is an identifier of letters, digits and underscores (it is spliced into `LISTEN`).
-    public init(configuration: PostgresConfiguration, channel: String, maxSubscriptions: Int = 10_000, logger: Logger) {
-        precondition(
-            !channel.isEmpty && channel.count <= 63 && channel.first?.isNumber == false
-                && channel.allSatisfy { ($0.isLetter || $0.isNumber || $0 == "_") && $0.isASCII },
-            "a channel name is an identifier")
+    public convenience init(configuration: PostgresConfiguration, channel: String, maxSubscriptions: Int = 10_000, logger: Logger) {
+        self.init(configuration: configuration, channels: [channel], maxSubscriptions: maxSubscriptions, logger: logger)
+    }
+
+    /// Each of `channels` is an identifier of letters, digits and underscores (it is spliced into `LISTEN`).
+    public init(configuration: PostgresConfiguration, channels: [String], maxSubscriptions: Int = 10_000, logger: Logger) {
+        precondition(!channels.isEmpty, "a listener listens on at least one channel")
+        for channel in channels {
+            precondition(
+                !channel.isEmpty && channel.count <= 63 && channel.first?.isNumber == false
+                    && channel.allSatisfy { ($0.isLetter || $0.isNumber || $0 == "_") && $0.isASCII },
+                "a channel name is an identifier")
+        }
         precondition(maxSubscriptions > 0)
         self.configuration = configuration
-        self.channel = channel
+        self.channels = channels
         self.maxSubscriptions = maxSubscriptions
         self.logger = logger
         var fds: [Int32] = [-1, -1]
@@ -54,6 +62,9 @@ public final class PostgresListener: Sendable {
         close(wakeUpPipe.read)
         close(wakeUpPipe.write)
     }
+
+    /// The channels, for log lines and errors.
+    var channelNames: String { channels.joined(separator: ", ") }
 
     /// Whether the connection is up and listening now.
     public var isListening: Bool { listening.load(ordering: .acquiring) }
@@ -96,7 +107,7 @@ public final class PostgresListener: Sendable {
             guard table.count < maxSubscriptions else {
                 throw PostgresError(
                     .tooManySubscriptions,
-                    "the listener on \(channel) already has its \(maxSubscriptions) subscriptions; try again later")
+                    "the listener on \(channelNames) already has its \(maxSubscriptions) subscriptions; try again later")
             }
             table.nextId += 1
             table.count += 1
@@ -145,7 +156,7 @@ public final class PostgresListener: Sendable {
                 continue
             }
             delay = 0.1
-            logger.info("Listening for notifications", metadata: ["channel": "\(channel)"])
+            logger.info("Listening for notifications", metadata: ["channel": "\(channelNames)"])
             // Whatever was notified while the connection was down (or before it first came up) never arrives: those
             // waiting read again. Said before `isListening` turns true, so that one who subscribes after seeing it hears
             // notifications only.
@@ -155,7 +166,7 @@ public final class PostgresListener: Sendable {
             listening.store(false, ordering: .releasing)
             PQfinish(connection)
             if !isStopping {
-                logger.warning("Lost the connection that listens for notifications; reconnecting", metadata: ["channel": "\(channel)"])
+                logger.warning("Lost the connection that listens for notifications; reconnecting", metadata: ["channel": "\(channelNames)"])
             }
         }
     }
@@ -176,12 +187,14 @@ public final class PostgresListener: Sendable {
             PQfinish(connection)
             return nil
         }
-        let result = PQexec(connection, "LISTEN \(channel)")
-        defer { PQclear(result) }
-        guard PQresultStatus(result) == PGRES_COMMAND_OK else {
-            logger.warning("LISTEN failed", metadata: ["channel": "\(channel)", "error": "\(PostgresConnection.firstLine(PQerrorMessage(connection)))"])
-            PQfinish(connection)
-            return nil
+        for channel in channels {
+            let result = PQexec(connection, "LISTEN \(channel)")
+            defer { PQclear(result) }
+            guard PQresultStatus(result) == PGRES_COMMAND_OK else {
+                logger.warning("LISTEN failed", metadata: ["channel": "\(channel)", "error": "\(PostgresConnection.firstLine(PQerrorMessage(connection)))"])
+                PQfinish(connection)
+                return nil
+            }
         }
         return connection
     }

@@ -116,6 +116,28 @@ struct PostgresListenerTests {
         }
     }
 
+    @Test func oneListenerOnTwoChannelsWakesAPayloadsSubscriptionFromEither() async throws {
+        let database = try await TestDatabase.create("listen")
+        let pool = try database.pool()
+        defer { pool.close() }
+        let other = "greenlight_test_other"
+        let listener = PostgresListener(
+            configuration: try PostgresConfiguration(url: database.url), channels: [Self.channel, other],
+            logger: TestEnvironment.logger("listener"))
+        let running = Task { await listener.run() }
+        defer { running.cancel() }
+        try await waitUntil { listener.isListening }
+        try await listener.withSubscription(to: "j") { subscription in
+            try await pool.query("SELECT pg_notify(\(other), 'j')")
+            #expect(await subscription.next(timeout: .seconds(10)) == .notified)
+            try await notify("j", on: pool)
+            #expect(await subscription.next(timeout: .seconds(10)) == .notified)
+            // A channel it does not listen on wakes nothing.
+            try await pool.query("SELECT pg_notify('greenlight_test_unheard', 'j')")
+            #expect(await subscription.next(timeout: .milliseconds(300)) == .timedOut)
+        }
+    }
+
     // MARK: - Support
 
     /// A listener on a database of its own, running and listening, with a pool to notify through.

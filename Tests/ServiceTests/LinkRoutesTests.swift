@@ -2,9 +2,11 @@ import ApprovalStore
 import Callbacks
 import Foundation
 import GreenlightModels
+import GreenlightTestSupport
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import Postgres
 import ServiceSupport
 import Synchronization
 import Templates
@@ -26,6 +28,28 @@ struct FixedTokens: LinkTokenReading {
     func verdict(requestId: String, eventId: UUID) async throws -> DecisionVerdict? { verdict }
 }
 
+/// Tokens with a verdict that comes when the test says, counting the looks for it.
+final class LateVerdict: LinkTokenReading {
+    let records: [String: LinkTokenRecord]
+    private let state = Mutex((looks: 0, verdict: DecisionVerdict?.none))
+
+    init(records: [String: LinkTokenRecord]) {
+        self.records = records
+    }
+
+    var looks: Int { state.withLock { $0.looks } }
+    func settle(_ verdict: DecisionVerdict) { state.withLock { $0.verdict = verdict } }
+
+    func linkToken(hash: String) async throws -> LinkTokenRecord? { records[hash] }
+
+    func verdict(requestId: String, eventId: UUID) async throws -> DecisionVerdict? {
+        state.withLock { state in
+            state.looks += 1
+            return state.verdict
+        }
+    }
+}
+
 struct LinkRoutesTests {
     let token = LinkToken.derive(secret: LinkSecret(String(repeating: "s", count: 32))!, nonce: UUID())
     let now = Date(timeIntervalSince1970: 1_800_000_000)
@@ -41,15 +65,15 @@ struct LinkRoutesTests {
     }
 
     func app(
-        _ tokens: FixedTokens, _ publisher: RecordingPublisher, limiter: RateLimiter? = nil, trustForwardedFor: Bool = false,
-        verdictWait: Duration = .milliseconds(300), templates: TemplateLibrary? = nil
+        _ tokens: some LinkTokenReading, _ publisher: RecordingPublisher, limiter: RateLimiter? = nil, trustForwardedFor: Bool = false,
+        verdictWait: Duration = .milliseconds(300), verdicts: PostgresListener? = nil, templates: TemplateLibrary? = nil
     ) throws -> some ApplicationProtocol {
         let router = Router(context: GreenlightRequestContext.self)
         router.add(middleware: ProblemMiddleware())
         LinkRoutes(
             tokens: tokens, publisher: publisher, publicURL: "https://approvals.example.com/",
             templates: try templates ?? TemplateLibrary(), limiter: limiter, trustForwardedFor: trustForwardedFor,
-            verdictWait: verdictWait
+            verdictWait: verdictWait, verdicts: verdicts
         ).register(on: router)
         return Application(router: router)
     }
@@ -156,6 +180,37 @@ struct LinkRoutesTests {
             // Without a verdict the page waited its full time before saying so; with one, it did not wait for nothing.
             if verdict == nil { #expect(ContinuousClock.now - started >= .milliseconds(300)) }
         }
+    }
+
+    /// With the verdicts' notifications, a waiting page looks when the orchestrator says the verdict is recorded, not on a
+    /// schedule of its own: here 1.2 s after the click, so a page looking by itself would have looked six times.
+    @Test func aWaitingPageLooksWhenItsVerdictIsNotified() async throws {
+        let database = try await TestDatabase.create("verdicts")
+        let pool = try database.pool()
+        defer { pool.close() }
+        let listener = PostgresListener(
+            configuration: try PostgresConfiguration(url: database.url), channels: [VerdictChannel.name, OutcomeChannel.name],
+            logger: TestEnvironment.logger("verdicts"))
+        let listening = Task { await listener.run() }
+        defer { listening.cancel() }
+        try await waitUntil(timeout: .seconds(10)) { listener.isListening }
+
+        let tokens = LateVerdict(records: [LinkToken.hash(token): record()])
+        let publisher = RecordingPublisher()
+        let orchestrator = Task {
+            try await waitUntil(timeout: .seconds(10)) { !publisher.published(DecisionSubmitted.self).isEmpty }
+            try await Task.sleep(for: .milliseconds(1200))
+            tokens.settle(DecisionVerdict(accepted: true, reason: nil, status: .approved, decidedBy: "a@example.com", decidedAt: now))
+            try await pool.query("SELECT pg_notify(\(VerdictChannel.name), 'REQ-7')")
+        }
+        try await app(tokens, publisher, verdictWait: .seconds(5), verdicts: listener).test(.router) { client in
+            let response = try await post(client, .approve, body: form(.approve))
+            #expect(response.status == .ok)
+            #expect(String(buffer: response.body).contains("Request Approved!"))
+        }
+        try await orchestrator.value
+        // Once on the notification, and at most twice before it (a look every half second in case one is lost).
+        #expect(tokens.looks <= 3, "looked \(tokens.looks) times")
     }
 
     @Test func spentExpiredUnknownAndUnavailableEachGetTheirOwnPage() async throws {

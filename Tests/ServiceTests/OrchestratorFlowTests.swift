@@ -21,6 +21,7 @@ struct OrchestratorFlowTests {
     let logger = TestEnvironment.logger("orchestrator")
 
     struct Harness {
+        let url: String
         let pool: PostgresPool
         let engine: DurableEngine
         let handler: EventHandler
@@ -58,11 +59,12 @@ struct OrchestratorFlowTests {
     }
 
     func harness(fourEyes: Bool = true) async throws -> Harness {
-        let pool = try await TestDatabase.create("orchestrator").pool()
+        let database = try await TestDatabase.create("orchestrator")
+        let pool = try database.pool()
         try await GreenlightDatabase.migrate(pool, logger: logger)
         let workflow = ApprovalWorkflow(linkSecret: Self.secret, fourEyes: fourEyes, logger: logger)
         let engine = DurableEngine(workflows: [workflow], logger: logger)
-        return Harness(pool: pool, engine: engine, handler: EventHandler(engine: engine, workflow: workflow, logger: logger))
+        return Harness(url: database.url, pool: pool, engine: engine, handler: EventHandler(engine: engine, workflow: workflow, logger: logger))
     }
 
     func request(_ id: String, approvers: [String] = ["a@example.com", "b@example.com"], timeout: Int = 3600,
@@ -444,6 +446,29 @@ struct OrchestratorFlowTests {
         #expect(hashHits == ["link_tokens"])
         #expect(try await h.status("REQ-1")?.status == .pending)
         #expect(try await h.pool.query("SELECT count(*) FROM durable_executions").column(Int.self) == [1])
+    }
+
+    /// A verdict that a page waits for (a link's) is notified on `VerdictChannel`, by request id, when its transaction
+    /// commits; one from another system on Kafka, which no page waits for, is not.
+    @Test func aVerdictThatAPageWaitsForIsNotified() async throws {
+        let h = try await harness()
+        let listener = PostgresListener(configuration: try PostgresConfiguration(url: h.url), channel: VerdictChannel.name, logger: logger)
+        let listening = Task { await listener.run() }
+        defer { listening.cancel() }
+        try await waitUntil(timeout: .seconds(10)) { listener.isListening }
+        for id in ["REQ-V1", "REQ-V2"] { try await h.handle(.approvalRequested(request(id, approvers: ["a@example.com"]))) }
+        let tokens = Dictionary(
+            uniqueKeysWithValues: try await h.outbox("NotificationRequested", as: NotificationRequested.self).map { ($0.requestId, $0.linkToken) })
+
+        try await listener.withSubscription(to: "REQ-V1") { subscription in
+            try await h.handle(.decisionSubmitted(decision("REQ-V1", by: "ops@example.com", channel: .kafka)))
+            #expect(try await h.attempts("REQ-V1").count == 1)
+            #expect(await subscription.next(timeout: .milliseconds(500)) == .timedOut)
+        }
+        try await listener.withSubscription(to: "REQ-V2") { subscription in
+            try await h.handle(.decisionSubmitted(decision("REQ-V2", by: "a@example.com", token: tokens["REQ-V2"])))
+            #expect(await subscription.next(timeout: .seconds(5)) == .notified)
+        }
     }
 
     @Test func racingDecisionsOneWinsTheOtherIsRecordedAsLate() async throws {

@@ -20,11 +20,15 @@ public enum CallbacksService {
 
         let checks = [ReadinessCheck.kafka(producer), ReadinessCheck.postgres(pool)]
         let publisher = OutboxFallbackPublisher(producer: producer, pool: pool, logger: logger)
+        // A click's page waits on this connection's LISTEN for its verdict (which needs no privilege: the receiver's
+        // role may only read).
+        let verdicts = PostgresListener(
+            configuration: configuration.database, channels: [VerdictChannel.name, OutcomeChannel.name], logger: logger)
         let links = LinkRoutes(
             tokens: ApprovalReader(pool: pool), publisher: publisher, publicURL: configuration.publicURL,
             templates: configuration.templates,
             limiter: configuration.linkRateLimit > 0 ? RateLimiter(perMinute: configuration.linkRateLimit) : nil,
-            trustForwardedFor: configuration.trustForwardedFor, verdictWait: configuration.verdictWait)
+            trustForwardedFor: configuration.trustForwardedFor, verdictWait: configuration.verdictWait, verdicts: verdicts)
         let sessions = PortalSessions(pool: pool, settings: configuration.portal, publicURL: configuration.publicURL)
         let portal = PortalRoutes(
             sessions: sessions,
@@ -44,7 +48,10 @@ public enum CallbacksService {
             backend: LiveConsoleBackend(pool: pool, kafka: configuration.common.kafka, producer: producer, logger: logger),
             publisher: publisher, templates: configuration.templates, links: links)
 
-        var services: [any Service] = [PostgresPoolService(pool), KafkaProducerService(producer)]
+        var services: [any Service] = [
+            PostgresPoolService(pool), KafkaProducerService(producer),
+            ClosureService("verdict-listener") { try await cancelWhenShuttingDown { await verdicts.run() } },
+        ]
         if let hour = configuration.portal.digestHour {
             services.append(DigestScheduler(pool: pool, publisher: publisher, hour: hour, logger: logger))
         }

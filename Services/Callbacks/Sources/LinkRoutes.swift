@@ -4,6 +4,7 @@ import GreenlightModels
 import Hummingbird
 import Logging
 import Metrics
+import Postgres
 import ServiceSupport
 import Templates
 
@@ -33,13 +34,18 @@ public struct LinkRoutes: Sendable {
     /// How long a click waits for the orchestrator's verdict before the page says the decision was received and
     /// its result is not known yet.
     let verdictWait: Duration
+    /// Notifications of verdicts and outcomes (`VerdictChannel`, `OutcomeChannel`), by request id: a waiting page
+    /// looks as soon as one is recorded. Without it (or while it is not listening) a page looks from time to time.
+    let verdicts: PostgresListener?
     let pages: Pages
 
     public init(
         tokens: any LinkTokenReading, publisher: any EventPublishing, publicURL: String, templates: TemplateLibrary,
-        limiter: RateLimiter? = nil, trustForwardedFor: Bool = false, verdictWait: Duration = .seconds(2)
+        limiter: RateLimiter? = nil, trustForwardedFor: Bool = false, verdictWait: Duration = .seconds(2),
+        verdicts: PostgresListener? = nil
     ) {
         self.verdictWait = verdictWait
+        self.verdicts = verdicts
         pages = Pages(templates: templates)
         self.tokens = tokens
         self.publisher = publisher
@@ -180,25 +186,28 @@ public struct LinkRoutes: Sendable {
         // decision is published in a span whose parent is the one that started the request's workflow (the
         // click's own HTTP span, with no trace from the browser, starts a trace of its own).
         return await inSpan("decide by link", continuing: record.trace ?? request.trace) { trace in
-            let publication: Publication
-            do {
-                publication = try await publisher.publish(event, trace: trace)
-            } catch {
-                context.logger.error(
-                    "Could not publish DecisionSubmitted", metadata: ["requestId": "\(record.requestId)", "error": "\(error)"])
-                return Pages.response(pages.unavailable, status: .serviceUnavailable, extra: [.retryAfter: "30"])
+            // Listening before the decision is out, so that its verdict cannot be notified before anyone listens.
+            await withVerdictWakeUps(for: record.requestId) { wakeUps in
+                let publication: Publication
+                do {
+                    publication = try await publisher.publish(event, trace: trace)
+                } catch {
+                    context.logger.error(
+                        "Could not publish DecisionSubmitted", metadata: ["requestId": "\(record.requestId)", "error": "\(error)"])
+                    return Pages.response(pages.unavailable, status: .serviceUnavailable, extra: [.retryAfter: "30"])
+                }
+                context.logger.info(
+                    "Decision submitted by link",
+                    metadata: [
+                        "requestId": "\(record.requestId)", "eventId": "\(event.eventId)", "decision": "\(decision.rawValue)",
+                        "queued": "\(publication == .queued)",
+                    ])
+                if publication == .queued {
+                    let emailed = await askForReceipt(of: event, approver: record.approver, channel: record.channel, trace: trace, context: context)
+                    return Pages.response(pages.received(decision, token: record, stored: true, emailed: emailed), status: .accepted)
+                }
+                return await outcomePage(of: event, token: record, wakeUps: wakeUps, trace: trace, context: context)
             }
-            context.logger.info(
-                "Decision submitted by link",
-                metadata: [
-                    "requestId": "\(record.requestId)", "eventId": "\(event.eventId)", "decision": "\(decision.rawValue)",
-                    "queued": "\(publication == .queued)",
-                ])
-            if publication == .queued {
-                let emailed = await askForReceipt(of: event, approver: record.approver, channel: record.channel, trace: trace, context: context)
-                return Pages.response(pages.received(decision, token: record, stored: true, emailed: emailed), status: .accepted)
-            }
-            return await outcomePage(of: event, token: record, trace: trace, context: context)
         }
     }
 }
@@ -208,7 +217,7 @@ extension LinkRoutes {
     /// to `verdictWait`. Never more than happened — a vote is a vote, a click that lost a race is told who won,
     /// and a verdict still to come is said to be still to come.
     func outcomePage(
-        of event: DecisionSubmitted, token record: LinkTokenRecord, trace: TraceContext,
+        of event: DecisionSubmitted, token record: LinkTokenRecord, wakeUps: PostgresSubscription?, trace: TraceContext,
         context: GreenlightRequestContext
     ) async -> Response {
         let deadline = ContinuousClock.now + verdictWait
@@ -219,14 +228,25 @@ extension LinkRoutes {
             verdict?.awaitsRequestState ?? true
         }
         var verdict: DecisionVerdict?
-        // Soon at first (a verdict usually takes a few tens of milliseconds), then less often: a slow orchestrator
-        // is not made slower by the clicks waiting on it.
+        var wakeUps = wakeUps
+        // Without notifications: soon at first (a verdict usually takes a few tens of milliseconds), then less often,
+        // so that a slow orchestrator is not made slower by the clicks waiting on it.
         var pause = Duration.milliseconds(50)
         // A wait of zero asks for no verdict at all: every click is answered "received" and emailed its result.
-        // Each look comes after a pause (nothing can be there the instant the decision is published).
+        // Each look comes after a wake-up or a pause (nothing can be there the instant the decision is published).
         while verdictWait > .zero, unsettled(verdict), ContinuousClock.now < deadline, !Task.isCancelled {
-            try? await Task.sleep(for: min(pause, deadline - ContinuousClock.now))
-            pause = min(pause * 2, .milliseconds(400))
+            let left = deadline - ContinuousClock.now
+            if let subscription = wakeUps {
+                // When the verdict or the outcome is recorded; every half second all the same, should a notification
+                // be lost with the listener's connection.
+                if await subscription.next(timeout: min(left, .milliseconds(500))) == .closed {
+                    wakeUps = nil
+                    continue
+                }
+            } else {
+                try? await Task.sleep(for: min(pause, left))
+                pause = min(pause * 2, .milliseconds(400))
+            }
             do {
                 // Within what is left of the wait (a database that hangs does not hold the page past it).
                 let left = max(deadline - ContinuousClock.now, .milliseconds(200))
@@ -265,6 +285,18 @@ extension LinkRoutes {
             return Pages.response(pages.alreadyDecided(after), status: .conflict)
         }
         return Pages.response(pages.notApplied(after, reason: reason), status: .conflict)
+    }
+
+    /// Runs `body` with a subscription to the request's verdicts and outcome, or with none when there is no listener,
+    /// it is not listening now, the page waits for no verdict, or too many pages are waiting already (then the page
+    /// looks from time to time instead).
+    func withVerdictWakeUps(for requestId: String, _ body: (PostgresSubscription?) async -> Response) async -> Response {
+        guard let verdicts, verdictWait > .zero, verdicts.isListening else { return await body(nil) }
+        do {
+            return try await verdicts.withSubscription(to: requestId) { await body($0) }
+        } catch {
+            return await body(nil)
+        }
     }
 
     /// Asks the orchestrator to email the approver what became of their decision (the page cannot say yet);
