@@ -337,9 +337,11 @@ struct ApprovalFlowTests {
                 configuration: KafkaConfiguration(bootstrapServers: stack.cluster.bootstrapServers),
                 groupId: TestEnvironment.uniqueName("dlq"), topics: [Topic.deadLetters.rawValue],
                 logger: TestEnvironment.logger("dlq"))
+            // The notifier's three are there too, in whatever order the consumers got to their garbage.
             var letters: [DeadLetter] = []
             for try await message in dlq.messages {
-                letters.append(try GreenlightJSON.decoder().decode(DeadLetter.self, from: Data(message.value)))
+                let letter = try GreenlightJSON.decoder().decode(DeadLetter.self, from: Data(message.value))
+                if letter.topic != Topic.notifications.rawValue { letters.append(letter) }
                 if letters.count == 6 { break }
             }
             await dlq.close()
