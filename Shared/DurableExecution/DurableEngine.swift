@@ -397,6 +397,14 @@ public struct DurableEngine: Sendable {
     /// calling the engine takes this first, so that every transaction about an execution — an event's, a
     /// timer's — locks the execution before anything else, and none deadlocks another. While the caller holds
     /// it, an execution found missing cannot be started by another transaction.
+    /// Takes the name locks of several executions at once, in one order (the names sorted), queued with the next
+    /// statement: a transaction about several executions (a batch of events) takes these first, so that two such
+    /// transactions about some of the same executions wait for each other instead of deadlocking. The executions'
+    /// own locks follow as usual, each under its name's.
+    public func queueNameLocks(executionsNamed names: [String], on connection: PostgresConnection) {
+        DurableStore(connection: connection).queueNameLocks(names)
+    }
+
     @discardableResult
     public func lock(executionNamed name: String, on connection: PostgresConnection) async throws -> Bool {
         let store = DurableStore(connection: connection)

@@ -16,6 +16,15 @@ struct DurableStore: Sendable {
         connection.queue("SELECT pg_advisory_xact_lock(hashtext(\(name)))")
     }
 
+    /// Queues the name locks of all of `names`, taken one after the other in the names' order (each once).
+    func queueNameLocks(_ names: [String]) {
+        connection.queue(
+            """
+            SELECT pg_advisory_xact_lock(hashtext(n))
+            FROM (SELECT DISTINCT n FROM unnest(\(PostgresArray(names))::text[]) AS names (n) ORDER BY n OFFSET 0) AS sorted
+            """)
+    }
+
     /// Inserts a running execution dated `at`, or the database's `now()` when nil; returns that time, or nil when
     /// an execution of that name exists.
     func insertExecution(

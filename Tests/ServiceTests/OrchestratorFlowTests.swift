@@ -133,6 +133,49 @@ struct OrchestratorFlowTests {
         }
     }
 
+    /// A batch takes the locks of all the requests it is about first, in the names' order: here B's is held elsewhere,
+    /// and A's — later in the batch, first in order — is the batch's while it waits for B's. (Two batches of the
+    /// orchestrator's two consumers about some of the same requests then wait for each other rather than deadlock.)
+    @Test func aBatchLocksItsRequestsFirstInOneOrder() async throws {
+        let h = try await harness()
+        try await withProcessor(h) { processor, _ in
+            func message(_ event: DecisionSubmitted, offset: Int64) throws -> KafkaMessage {
+                KafkaMessage(
+                    topic: Topic.decisions.rawValue, partition: 0, offset: offset, key: Array(event.requestId.utf8),
+                    value: Array(try GreenlightJSON.encode(event)), headers: [])
+            }
+            /// Whether another session could take the name's lock just now (it gives it back at once).
+            func free(_ name: String) async throws -> Bool {
+                try await h.pool.withConnection { connection in
+                    let taken = try await connection.query("SELECT pg_try_advisory_lock(hashtext(\(name)))").column(Bool.self)
+                    if taken.first == true { try await connection.query("SELECT pg_advisory_unlock(hashtext(\(name)))") }
+                    return taken.first == true
+                }
+            }
+            let (released, release) = AsyncStream<Void>.makeStream()
+            let holding = Task {
+                try await h.pool.transaction { connection in
+                    try await h.engine.lock(executionNamed: "REQ-LB", on: connection)
+                    for await _ in released { break }
+                }
+            }
+            try await waitUntil(timeout: .seconds(10)) { try await !free("REQ-LB") }
+            let batch = Task {
+                try await processor.handle([
+                    try message(decision("REQ-LB", by: "ops@example.com", channel: .kafka), offset: 1),
+                    try message(decision("REQ-LA", by: "ops@example.com", channel: .kafka), offset: 2),
+                ])
+            }
+            let firstTaken = try await eventually(timeout: .seconds(10)) { try await !free("REQ-LA") }
+            release.finish()
+            try await holding.value
+            try await batch.value
+            #expect(firstTaken, "the batch waited for REQ-LB's lock without holding REQ-LA's")
+            #expect(try await h.attempts("REQ-LA").count == 1)
+            #expect(try await h.attempts("REQ-LB").count == 1)
+        }
+    }
+
     /// A lookup by request id planned while `approval_requests` held a handful of rows (a generic plan, kept) reads
     /// every row; once the processor has applied enough events it renews the statistics, and the lookup is planned
     /// again, by key.

@@ -70,6 +70,10 @@ struct EventProcessor: Sendable {
         }
         do {
             try await pool.transaction { connection in
+                // The requests of the whole batch locked first, in one order: the other consumer's batch about some of
+                // the same requests (decisions that came before their requests, in a burst) waits for this one rather
+                // than each holding a lock the other needs.
+                handler.engine.queueNameLocks(executionsNamed: readable.map(\.event.identity.requestId), on: connection)
                 for (message, event) in readable {
                     _ = try await message.withConsumerSpan("process \(message.topic)") { trace in
                         try await handler.handle(event, topic: message.topic, trace: trace, on: connection)
