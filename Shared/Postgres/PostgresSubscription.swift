@@ -13,7 +13,7 @@ public enum PostgresWake: Sendable, Equatable {
     case closed
 }
 
-/// One waiter's interest in a payload on a `PostgresListener`'s channel, from `withSubscription` (which ends it).
+/// One waiter's interest in a payload on a `PostgresListener`'s channels, from `withSubscription` (which ends it).
 /// A wake that arrives while nobody waits is kept for the next `next(timeout:)`, so that nothing delivered between
 /// subscribing and waiting is lost.
 public final class PostgresSubscription: Sendable {

@@ -37,15 +37,18 @@ public struct LinkRoutes: Sendable {
     /// Notifications of verdicts and outcomes (`VerdictChannel`, `OutcomeChannel`), by request id: a waiting page
     /// looks as soon as one is recorded. Without it (or while it is not listening) a page looks from time to time.
     let verdicts: PostgresListener?
+    /// How often a page with notifications looks all the same, should one be lost with the listener's connection.
+    let verdictLookInterval: Duration
     let pages: Pages
 
     public init(
         tokens: any LinkTokenReading, publisher: any EventPublishing, publicURL: String, templates: TemplateLibrary,
         limiter: RateLimiter? = nil, trustForwardedFor: Bool = false, verdictWait: Duration = .seconds(2),
-        verdicts: PostgresListener? = nil
+        verdicts: PostgresListener? = nil, verdictLookInterval: Duration = .milliseconds(500)
     ) {
         self.verdictWait = verdictWait
         self.verdicts = verdicts
+        self.verdictLookInterval = verdictLookInterval
         pages = Pages(templates: templates)
         self.tokens = tokens
         self.publisher = publisher
@@ -237,9 +240,9 @@ extension LinkRoutes {
         while verdictWait > .zero, unsettled(verdict), ContinuousClock.now < deadline, !Task.isCancelled {
             let left = deadline - ContinuousClock.now
             if let subscription = wakeUps {
-                // When the verdict or the outcome is recorded; every half second all the same, should a notification
-                // be lost with the listener's connection.
-                if await subscription.next(timeout: min(left, .milliseconds(500))) == .closed {
+                // When the verdict or the outcome is recorded (or another click on the request is), and every
+                // `verdictLookInterval` all the same.
+                if await subscription.next(timeout: min(left, verdictLookInterval)) == .closed {
                     wakeUps = nil
                     continue
                 }

@@ -26,8 +26,8 @@ struct EventProcessor: Sendable {
     /// The most events of one lane applied in one transaction.
     var maxBatch = 32
     /// When the statistics of the tables events fill are renewed (counted in events): a lookup by request id planned
-    /// while `approval_requests` was nearly empty scans every pending request.
-    var statistics = TableGrowth(tables: ApprovalSchema.growingTables + DurableSchema.growingTables)
+    /// while `approval_requests` was nearly empty scans every pending request. Nil: this processor leaves that to another.
+    var statistics: TableGrowth? = TableGrowth(tables: ApprovalSchema.growingTables + DurableSchema.growingTables)
 
     func run() async throws {
         // Partitions side by side. One lane per partition *number*, across this consumer's topics: a decision and
@@ -56,7 +56,7 @@ struct EventProcessor: Sendable {
         } else if let message = messages.first {
             try await handle(message)
         }
-        try await statistics.inserted(messages.count, analyzingOn: pool, logger: logger)
+        try await statistics?.inserted(messages.count, analyzingOn: pool, logger: logger)
     }
 
     private func handleBatch(_ messages: [KafkaMessage]) async throws {

@@ -49,8 +49,11 @@ public enum OrchestratorService {
         let lanes = LaneWatch()
         let router = makeServiceRouter(checks: [
             ("kafka", {
-                for consumer in consumers where await !consumer.isConnected() { return false }
-                return true
+                // Side by side, so that a slow broker costs one check's time, not one per consumer.
+                await withTaskGroup(of: Bool.self) { group in
+                    for consumer in consumers { group.addTask { await consumer.isConnected() } }
+                    return await group.allSatisfy { $0 }
+                }
             }),
             ReadinessCheck.postgres(pool), ("events", { lanes.check() }),
             ("outbox", { ((try? await OutboxRelay.backlogAge(on: pool)) ?? .infinity) < 60 }),
@@ -60,12 +63,13 @@ public enum OrchestratorService {
             serviceName: "greenlight-orchestrator", logger: logger)
 
         let handler = EventHandler(engine: engine, workflow: workflow, logger: logger)
-        // One count of the events applied, whichever consumer applied them: the tables they fill are the same.
         let statistics = TableGrowth(tables: ApprovalSchema.growingTables + DurableSchema.growingTables)
         let processors = zip(ConsumedTopics.allCases, consumers).map { topics, consumer in
+            // New requests are what fills the tables; the other consumer's lanes, where clicks wait, never stop for an
+            // ANALYZE.
             EventProcessor(
                 consumer: consumer, producer: producer, pool: pool, handler: handler, outboxWakeUp: outboxWakeUp,
-                logger: logger, name: topics.rawValue, lanes: lanes, statistics: statistics)
+                logger: logger, name: topics.rawValue, lanes: lanes, statistics: topics == .requests ? statistics : nil)
         }
         let timers = TimerScheduler(
             pool: pool, engine: engine, pollInterval: configuration.pollInterval, wakeUp: timerWakeUp, logger: logger,
@@ -93,24 +97,30 @@ public enum OrchestratorService {
                 ClosureService("timer-scheduler") { try await cancelWhenShuttingDown { try await timers.run(workers: 4) } },
                 ClosureService("janitor") { try await cancelWhenShuttingDown { try await janitor.run() } },
                 ClosureService("gauges") { try await cancelWhenShuttingDown { try await StateGauges(pool: pool, lanes: lanes).run() } },
-                server,
-            ] + processors.flatMap { processor -> [any Service] in
-                [
+            ]
+                + processors.map { processor in
                     ClosureService("consumer-lag-\(processor.name)") {
                         try await cancelWhenShuttingDown {
                             try await ConsumerLagGauge(consumer: processor.consumer, logger: logger).run()
                         }
-                    },
-                    ClosureService("event-processor-\(processor.name)") {
+                    }
+                }
+                + [
+                    // Both consumers in one service, closed together at shutdown: the group rebalances once for the
+                    // two members leaving, and the events in hand are finished side by side within the grace period.
+                    ClosureService("event-processors") {
                         try await runUntilShutdown {
-                            try await processor.run()
+                            try await withThrowingTaskGroup(of: Void.self) { group in
+                                for processor in processors { group.addTask { try await processor.run() } }
+                                try await group.waitForAll()
+                            }
                         } onShutdown: {
-                            // Ends the message sequence; the handler finishes the events in hand first.
-                            Task { await processor.consumer.close() }
+                            // Ends the message sequences; the handlers finish the events in hand first.
+                            for consumer in consumers { Task { await consumer.close() } }
                         }
                     },
-                ]
-            }, logger: logger)
+                    server,
+                ], logger: logger)
     }
 
     /// What each of the orchestrator's consumers reads (see `run`).
