@@ -442,7 +442,7 @@ public struct DurableEngine: Sendable {
     public func enqueue(
         topic: String, key: String, payload: String, trace: TraceContext? = nil, on connection: PostgresConnection
     ) async throws {
-        try await DurableStore(connection: connection).enqueue(topic: topic, key: key, payload: payload, trace: trace)
+        Outbox.enqueue(topic: topic, key: key, payload: payload, trace: trace, on: connection)
     }
 }
 

@@ -6,7 +6,7 @@ import Synchronization
 /// The engine's SQL, on the connection of the transaction that handles one event, command or timer.
 struct DurableStore: Sendable {
     let connection: PostgresConnection
-    /// History events and checkpoints written since the last `flushWrites()`.
+    /// History events, checkpoints and outbox messages written since the last `flushWrites()`.
     let pending = PendingWrites()
 
     // MARK: - Executions
@@ -327,13 +327,14 @@ struct DurableStore: Sendable {
 
     // MARK: - Writes sent together
 
-    /// Queues the history events and checkpoints written so far on the connection, as one statement each, however
-    /// many there are: an invocation writes a dozen of each, and one statement of many rows saves the database a
+    /// Queues the history events, checkpoints and outbox messages written so far on the connection, as one statement
+    /// each, however many there are: an invocation writes a dozen history events and checkpoints and a few messages, and one statement of many rows saves the database a
     /// statement's overhead per row. History keeps its order (its ids follow the array's). Every engine call that
     /// writes flushes before it returns, and before the execution's state is read back; a savepoint that rolls back
     /// puts the buffer back as it was when the savepoint was opened (`withSavepoint`).
     func flushWrites() {
-        let (history, operations) = pending.take()
+        let (history, operations, outbox) = pending.take()
+        if !outbox.isEmpty { connection.queue(Outbox.insert(outbox)) }
         if !history.isEmpty {
             connection.queue(
                 """
@@ -388,10 +389,11 @@ struct DurableStore: Sendable {
 
     /// Queues a message; `trace` travels in its `traceparent` header, so the span that receives it is a child of
     /// the span that started the execution, and `headers` beside it.
+    /// Written with the next `flushWrites()`, like history, in one statement with the invocation's other messages.
     func enqueue(topic: String, key: String, payload: String, trace: TraceContext?, headers: [String: String] = [:])
         async throws
     {
-        Outbox.enqueue(topic: topic, key: key, payload: payload, trace: trace, headers: headers, on: connection)
+        pending.add(outbox: Outbox.Row(topic: topic, key: key, payload: payload, trace: trace, headers: headers))
     }
 }
 
@@ -417,6 +419,7 @@ final class PendingWrites: Sendable {
         var operations: [Operation] = []
         /// Where each (execution, position) is in `operations`: one statement may not upsert a row twice.
         var operationIndex: [OperationKey: Int] = [:]
+        var outbox: [Outbox.Row] = []
     }
 
     struct OperationKey: Hashable {
@@ -428,6 +431,10 @@ final class PendingWrites: Sendable {
 
     func add(history: History) {
         state.withLock { $0.history.append(history) }
+    }
+
+    func add(outbox row: Outbox.Row) {
+        state.withLock { $0.outbox.append(row) }
     }
 
     func add(operation record: OperationRecord, executionId: UUID, at: Date) {
@@ -454,10 +461,10 @@ final class PendingWrites: Sendable {
     }
 
     /// Everything held, in the order written; empties the buffer.
-    func take() -> ([History], [Operation]) {
+    func take() -> ([History], [Operation], [Outbox.Row]) {
         state.withLock { state in
             defer { state = State() }
-            return (state.history, state.operations)
+            return (state.history, state.operations, state.outbox)
         }
     }
 }

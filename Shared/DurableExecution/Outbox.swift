@@ -33,14 +33,43 @@ public enum Outbox {
         ).count > 0
     }
 
+    /// One message as a row of `durable_outbox`, before it is inserted.
+    struct Row {
+        var topic: String
+        var key: String
+        var payload: String
+        var traceparent: String?
+        /// The headers as a JSON object, or nil for none.
+        var headers: String?
+
+        init(topic: String, key: String, payload: String, trace: TraceContext?, headers: [String: String]) {
+            self.topic = topic
+            self.key = key
+            self.payload = payload
+            self.traceparent = trace?.traceparent
+            self.headers = headers.isEmpty ? nil : (try? GreenlightJSON.encode(headers)).map { String(decoding: $0, as: UTF8.self) }
+        }
+    }
+
     static func insert(topic: String, key: String, payload: String, trace: TraceContext?, headers: [String: String])
         -> PostgresQuery
     {
-        let headersJSON = headers.isEmpty ? nil : (try? GreenlightJSON.encode(headers)).map { String(decoding: $0, as: UTF8.self) }
+        let row = Row(topic: topic, key: key, payload: payload, trace: trace, headers: headers)
         return """
             INSERT INTO durable_outbox (topic, message_key, payload, trace_parent, headers)
-            VALUES (\(topic), \(key), \(payload), \(trace?.traceparent), \(headersJSON)::jsonb)
+            VALUES (\(row.topic), \(row.key), \(row.payload), \(row.traceparent), \(row.headers)::jsonb)
             """
+    }
+
+    /// Inserts `rows` in one statement, whatever their number; their ids (the relay's order) follow the array's.
+    static func insert(_ rows: [Row]) -> PostgresQuery {
+        """
+        INSERT INTO durable_outbox (topic, message_key, payload, trace_parent, headers)
+        SELECT t, k, p, tp, h::jsonb
+        FROM unnest(\(PostgresArray(rows.map(\.topic)))::text[], \(PostgresArray(rows.map(\.key)))::text[],
+                    \(PostgresArray(rows.map(\.payload)))::text[], \(PostgresArray(rows.map(\.traceparent)))::text[],
+                    \(PostgresArray(rows.map(\.headers)))::text[]) AS o (t, k, p, tp, h)
+        """
     }
 
     /// The Kafka headers of an outbox row: its `traceparent`, then its other headers by name.

@@ -74,6 +74,9 @@ struct ManyStepsWorkflow: Workflow {
             total += try await context.step("step-\(index)", retry: RetryPolicy(maxAttempts: 2, initialDelay: .milliseconds(1))) { step in
                 counter.hit("\(context.executionName)/\(index)")
                 step.record("Tried", ["Index": .number(Double(index)), "Quoted": .string("a \"b\" \\ {c}, NULL")])
+                try await step.emit(
+                    topic: "test.steps", key: context.executionName, event: ["index": "\(index)", "quoted": "a \"b\" {c}, NULL"],
+                    headers: index.isMultiple(of: 2) ? ["x-index": "\(index)"] : [:])
                 if index == 2, counter.count("\(context.executionName)/\(index)") == 1 { throw Flaky() }
                 return index
             }
@@ -90,9 +93,9 @@ struct ManyStepsWorkflow: Workflow {
 struct EngineTests {
     let t0 = Date(timeIntervalSince1970: 1_800_000_000)
 
-    /// An invocation's history events and checkpoints are sent as one statement each, in order, and what a step's
-    /// rolled-back attempt recorded is not among them.
-    @Test func anInvocationWritesItsHistoryAndCheckpointsInOneStatementEach() async throws {
+    /// An invocation's history events, checkpoints and outbox messages are sent as one statement each, in order, and
+    /// what a step's rolled-back attempt recorded or emitted is not among them.
+    @Test func anInvocationWritesItsHistoryCheckpointsAndMessagesInOneStatementEach() async throws {
         let counter = RunCounter()
         let steps = 12
         let harness = try await EngineHarness.make([ManyStepsWorkflow(counter: counter)])
@@ -116,10 +119,21 @@ struct EngineTests {
             "SELECT position, kind, status FROM durable_operations ORDER BY position").decode((Int, String, String).self)
         #expect(operations.map(\.0) == Array(1...(steps + 1)))
         #expect(operations.allSatisfy { $0.2 == "SUCCEEDED" })
+        let messages = try await harness.pool.query(
+            "SELECT message_key, payload, headers::text FROM durable_outbox WHERE topic = 'test.steps' ORDER BY id"
+        ).decode((String, String, String?).self)
+        #expect(messages.map(\.0) == Array(repeating: "many", count: steps))
+        #expect(
+            messages.map { try! GreenlightJSON.decoder().decode([String: String].self, from: Data($0.1.utf8)) }
+                == (0..<steps).map { ["index": "\($0)", "quoted": "a \"b\" {c}, NULL"] })
+        #expect(messages.map(\.2) == (0..<steps).map { $0.isMultiple(of: 2) ? #"{"x-index": "\#($0)"}"# : nil })
         // A savepoint and its release per step, one more pair for the retry, and a dozen others (the lock, the
-        // execution, the callback and its timer, the history, the checkpoints, the commit...): not one per event.
+        // execution, the callback and its timer, the history, the checkpoints, the messages, the commit...): not one
+        // per event or message.
         let savepoints = 2 * steps + 2
-        #expect(sent <= savepoints + 12, "\(sent) statements for \(history.count) history events and \(operations.count) checkpoints")
+        #expect(
+            sent <= savepoints + 12,
+            "\(sent) statements for \(history.count) history events, \(operations.count) checkpoints and \(messages.count) messages")
     }
 
     @Test func timeRandomnessRetriedStepsAndEmittedEventsAreStableAcrossReplays() async throws {
