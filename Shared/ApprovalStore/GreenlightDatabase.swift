@@ -26,7 +26,7 @@ public enum GreenlightDatabase {
     static let readerTables = [
         "greenlight_migrations", "approval_requests", "link_tokens", "decision_attempts", "approval_votes",
         "notification_deliveries", "webhook_deliveries", "delegations", "approval_stand_ins", "durable_executions", "durable_callbacks", "durable_history",
-        "durable_outbox",
+        "durable_history_pages", "durable_history_events", "durable_outbox",
     ]
 
     /// Names that mean more than one role (`public`: every role) or whoever is connected: never granted to.

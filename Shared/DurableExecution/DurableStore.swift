@@ -327,22 +327,24 @@ struct DurableStore: Sendable {
 
     // MARK: - Writes sent together
 
-    /// Queues the history events, checkpoints and outbox messages written so far on the connection, as one statement
-    /// each, however many there are: an invocation writes a dozen history events and checkpoints and a few messages, and one statement of many rows saves the database a
-    /// statement's overhead per row. History keeps its order (its ids follow the array's). Every engine call that
-    /// writes flushes before it returns, and before the execution's state is read back; a savepoint that rolls back
-    /// puts the buffer back as it was when the savepoint was opened (`withSavepoint`).
+    /// Queues the history events, checkpoints and outbox messages written so far on the connection: the checkpoints
+    /// and the messages as one statement each, however many there are, and the history as one row per execution (a
+    /// page of `durable_history_pages`, its events in the order written). An invocation writes a dozen history events
+    /// and checkpoints and a few messages; one statement of many rows saves the database a statement's overhead per
+    /// row, and one row of many events a row's too. Every engine call that writes flushes before it returns, and
+    /// before the execution's state is read back; a savepoint that rolls back puts the buffer back as it was when the
+    /// savepoint was opened (`withSavepoint`).
     func flushWrites() {
         let (history, operations, outbox) = pending.take()
         if !outbox.isEmpty { connection.queue(Outbox.insert(outbox)) }
-        if !history.isEmpty {
+        // One page per execution (an engine call that fires several timers writes about several), in the order of
+        // each one's first event.
+        for (executionId, events) in Self.pages(of: history) {
             connection.queue(
                 """
-                INSERT INTO durable_history (execution_id, event_type, details, at)
-                SELECT e, t, d, coalesce(a, now())
-                FROM unnest(\(PostgresArray(history.map(\.executionId.postgresText)))::uuid[],
-                            \(PostgresArray(history.map(\.type)))::text[], \(PostgresArray(history.map(\.details)))::text[],
-                            \(PostgresArray(history.map { $0.at?.postgresText }))::timestamptz[]) AS h (e, t, d, a)
+                INSERT INTO durable_history_pages (execution_id, event_types, details, dated)
+                VALUES (\(executionId), \(PostgresArray(events.map(\.type)))::text[], \(PostgresArray(events.map(\.details)))::text[],
+                        \(PostgresArray(events.map { $0.at?.postgresText }))::timestamptz[])
                 """)
         }
         if !operations.isEmpty {
@@ -364,6 +366,18 @@ struct DurableStore: Sendable {
                     error_message = EXCLUDED.error_message, updated_at = EXCLUDED.updated_at
                 """)
         }
+    }
+
+    /// History events grouped by execution, each group in the order written, the groups in the order of their
+    /// first events.
+    static func pages(of history: [PendingWrites.History]) -> [(UUID, [PendingWrites.History])] {
+        var order: [UUID] = []
+        var pages: [UUID: [PendingWrites.History]] = [:]
+        for event in history {
+            if pages[event.executionId] == nil { order.append(event.executionId) }
+            pages[event.executionId, default: []].append(event)
+        }
+        return order.map { ($0, pages[$0]!) }
     }
 
     /// Runs `body` in a savepoint (see `PostgresConnection.withSavepoint`). When it rolls back, the buffer is put back

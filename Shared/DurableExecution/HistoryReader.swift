@@ -10,18 +10,22 @@ public struct DurableReader: Sendable {
         self.pool = pool
     }
 
-    /// The ordered history of the execution named `name`; nil when there is no such execution.
+    /// The ordered history of the execution named `name`, its events numbered from 1; nil when there is no such
+    /// execution.
     public func history(ofExecution name: String) async throws -> [HistoryEvent]? {
         guard
             let executionId = try await pool.query("SELECT execution_id FROM durable_executions WHERE name = \(name)")
                 .column(UUID.self).first
         else { return nil }
         let rows = try await pool.query(
-            "SELECT id, event_type, details, at FROM durable_history WHERE execution_id = \(executionId) ORDER BY id")
-        return try rows.decode((Int64, String, String, Date).self).map { id, type, details, at in
+            """
+            SELECT event_type, details, at FROM durable_history_events WHERE execution_id = \(executionId)
+            ORDER BY seq, n
+            """)
+        return try rows.decode((String, String, Date).self).enumerated().map { index, event in
             HistoryEvent(
-                id: id, type: type, timestamp: at,
-                details: (try? GreenlightJSON.decoder().decode([String: JSONValue].self, from: Data(details.utf8))) ?? [:])
+                id: Int64(index + 1), type: event.0, timestamp: event.2,
+                details: (try? GreenlightJSON.decoder().decode([String: JSONValue].self, from: Data(event.1.utf8))) ?? [:])
         }
     }
 

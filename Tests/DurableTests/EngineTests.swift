@@ -113,6 +113,10 @@ struct EngineTests {
         expected += ["CallbackStarted", "InvocationCompleted"]
         let history = try await harness.history("many")
         #expect(history.map(\.type) == expected)
+        #expect(history.map(\.id) == Array(1...Int64(expected.count)))
+        // The invocation's history is one row.
+        #expect(try await harness.pool.query("SELECT count(*) FROM durable_history_pages").column(Int.self) == [1])
+        #expect(try await harness.pool.query("SELECT count(*) FROM durable_history").column(Int.self) == [0])
         #expect(history.filter { $0.type == "Tried" }.map { $0.details["Quoted"] } == Array(repeating: .string("a \"b\" \\ {c}, NULL"), count: steps))
         #expect(history.allSatisfy { $0.timestamp == t0 })
         let operations = try await harness.pool.query(
@@ -134,6 +138,41 @@ struct EngineTests {
         #expect(
             sent <= savepoints + 12,
             "\(sent) statements for \(history.count) history events, \(operations.count) checkpoints and \(messages.count) messages")
+    }
+
+    /// History written a row per event (before pages) is read with the pages, in the order written, numbered from 1;
+    /// details that are not JSON (a signal that could not be read) read back as written, without failing the read.
+    @Test func rowsWrittenOneEventAtATimeAreReadWithThePagesInOrder() async throws {
+        let harness = try await EngineHarness.make([ForgetfulWorkflow()])
+        try await harness.pool.transaction {
+            try await harness.engine.start(ForgetfulWorkflow(), name: "mixed", input: "x", on: $0, now: t0)
+        }
+        let paged = try await harness.history("mixed").map(\.type)
+        #expect(paged.count >= 3)
+        let id = try #require(
+            try await harness.pool.query("SELECT execution_id FROM durable_executions WHERE name = 'mixed'").column(UUID.self).first)
+        // One written before the pages (a lower id of the same sequence), one by an engine of before pages that still
+        // runs during an upgrade (the sequence's next).
+        try await harness.pool.query(
+            """
+            INSERT INTO durable_history (id, execution_id, event_type, details, at)
+            VALUES (0, \(id), 'Earlier', '{"Old": true}', \(t0 - 1))
+            """)
+        try await harness.pool.query(
+            """
+            INSERT INTO durable_history (execution_id, event_type, details, at)
+            VALUES (\(id), 'Later', 'not json', \(t0 + 1))
+            """)
+        let history = try await harness.history("mixed")
+        #expect(history.map(\.type) == ["Earlier"] + paged + ["Later"])
+        #expect(history.map(\.id) == Array(1...Int64(paged.count + 2)))
+        #expect(history.first?.details == ["Old": .bool(true)])
+        #expect(history.last?.details == [:])
+        #expect(history.map(\.timestamp) == [t0 - 1] + paged.map { _ in t0 } + [t0 + 1])
+        let counted = try await harness.pool.query(
+            "SELECT count(*) FROM durable_history_events WHERE execution_id = \(id) AND event_type IN ('Earlier', 'Later')"
+        ).column(Int.self)
+        #expect(counted == [2])
     }
 
     @Test func timeRandomnessRetriedStepsAndEmittedEventsAreStableAcrossReplays() async throws {
@@ -208,7 +247,7 @@ struct EngineTests {
         #expect(fired.reduce(0, +) == 1000)
         #expect(fired.allSatisfy { $0 > 0 }, "both schedulers took part: \(fired)")
         let timedOut = try await harness.pool.query(
-            "SELECT count(*) FROM durable_history WHERE event_type = 'CallbackTimedOut'").column(Int.self)
+            "SELECT count(*) FROM durable_history_events WHERE event_type = 'CallbackTimedOut'").column(Int.self)
         #expect(timedOut == [1000])
         let failed = try await harness.pool.query(
             "SELECT count(*) FROM durable_executions WHERE status = 'FAILED' AND error_type = 'Callback.Timeout'").column(Int.self)

@@ -58,7 +58,7 @@ struct InvariantChecker {
             try await pool.query(
                 """
                 SELECT r.request_id, r.status, r.execution_id,
-                       (SELECT count(*) FROM durable_history h WHERE h.execution_id = r.execution_id
+                       (SELECT count(*) FROM durable_history_events h WHERE h.execution_id = r.execution_id
                           AND h.event_type IN ('ExecutionSucceeded', 'ExecutionFailed', 'ExecutionStopped'))
                 FROM approval_requests r WHERE r.request_id = ANY(\(ids)::text[])
                 """

@@ -40,7 +40,7 @@ struct DatabaseOwnershipTests {
         defer { pool.close() }
         try await GreenlightDatabase.requireCurrent(pool, logger: logger)
         #expect(try await pool.query("SELECT count(*) FROM approval_requests").column(Int.self) == [0])
-        #expect(try await pool.query("SELECT count(*) FROM durable_history").column(Int.self) == [0])
+        #expect(try await pool.query("SELECT count(*) FROM durable_history_events").column(Int.self) == [0])
         try await pool.withConnection { connection in
             try await Outbox.write(topic: "t", key: "k", payload: "{}", trace: nil, on: connection)
         }
