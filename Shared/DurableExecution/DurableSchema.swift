@@ -200,6 +200,9 @@ public enum DurableSchema {
                     dated        timestamptz[] NOT NULL,
                     at           timestamptz NOT NULL DEFAULT now()
                 );
+                -- A page of a dozen events is a few kilobytes: kept in the row as it is, not compressed nor moved out
+                -- of line until it would not fit in a block.
+                ALTER TABLE durable_history_pages SET (toast_tuple_target = 8160);
                 CREATE INDEX durable_history_pages_execution ON durable_history_pages (execution_id, id);
                 -- Every history event, one per row, in the order of (seq, n): what readers and ad-hoc SQL query.
                 CREATE VIEW durable_history_events AS
