@@ -30,13 +30,28 @@ public enum LinkToken {
         return base64URL(Array(mac).prefix(16))
     }
 
-    /// Unpadded base64url, as tokens are written.
+    /// Unpadded base64url, as tokens are written (RFC 4648 §5, written byte by byte: every email derives a token).
     public static func base64URL(_ bytes: some Sequence<UInt8>) -> String {
-        Data(bytes).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        let input = Array(bytes)
+        var out: [UInt8] = []
+        out.reserveCapacity((input.count * 4 + 2) / 3)
+        func append(_ group: UInt32, characters: Int) {
+            for index in 0..<characters { out.append(base64URLAlphabet[Int(group >> (18 - 6 * UInt32(index)) & 63)]) }
+        }
+        var start = 0
+        while start + 3 <= input.count {
+            append(UInt32(input[start]) << 16 | UInt32(input[start + 1]) << 8 | UInt32(input[start + 2]), characters: 4)
+            start += 3
+        }
+        switch input.count - start {
+        case 1: append(UInt32(input[start]) << 16, characters: 2)
+        case 2: append(UInt32(input[start]) << 16 | UInt32(input[start + 1]) << 8, characters: 3)
+        default: break
+        }
+        return String(decoding: out, as: UTF8.self)
     }
+
+    private static let base64URLAlphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
 
     /// Whether `text` has a token's shape (unpadded base64url of `length` characters); anything else is answered
     /// 404 without a look-up.

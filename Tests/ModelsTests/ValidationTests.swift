@@ -141,6 +141,24 @@ struct EventCodingTests {
         #expect(HumanFormat.utc(expected) == "2027-01-15 08:00 UTC")
     }
 
+    /// Base64url without padding, as Foundation's base64 with the two characters swapped and the padding dropped, for
+    /// every length of input modulo three and every value of a byte.
+    @Test func base64URLIsUnpaddedRFC4648() {
+        #expect(LinkToken.base64URL([]) == "")
+        #expect(LinkToken.base64URL(Array("f".utf8)) == "Zg")
+        #expect(LinkToken.base64URL(Array("fo".utf8)) == "Zm8")
+        #expect(LinkToken.base64URL(Array("foo".utf8)) == "Zm9v")
+        #expect(LinkToken.base64URL([0xfb, 0xff, 0xbf]) == "-_-_")
+        var generator = SystemRandomNumberGenerator()
+        for length in 0..<48 {
+            let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) } + Array(0...255)
+            let expected = Data(bytes).base64EncodedString()
+                .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+                .replacingOccurrences(of: "=", with: "")
+            #expect(LinkToken.base64URL(bytes) == expected, "\(bytes)")
+        }
+    }
+
     @Test func hexIsTwoDigitsPerByte() {
         #expect(Hex.encode([0x00, 0x0a, 0xff, 0x10]) == "000aff10")
         #expect(Hex.encode([0xab, 0x3c], uppercase: true) == "AB3C")
