@@ -438,6 +438,14 @@ public struct DurableEngine: Sendable {
         try await DurableStore(connection: connection).recordInbox(eventId: eventId, topic: topic)
     }
 
+    /// Records several consumed events by id in one statement; returns the ids recorded now (those not handled before),
+    /// each once however often it is among `events`.
+    public func recordInbox(_ events: [(eventId: UUID, topic: String)], on connection: PostgresConnection) async throws
+        -> Set<UUID>
+    {
+        try await DurableStore(connection: connection).recordInbox(events)
+    }
+
     /// Queues an event for the outbox relay, outside any workflow (for example a dead letter).
     public func enqueue(
         topic: String, key: String, payload: String, trace: TraceContext? = nil, on connection: PostgresConnection

@@ -401,6 +401,20 @@ struct DurableStore: Sendable {
         ).affectedRows == 1
     }
 
+    func recordInbox(_ events: [(eventId: UUID, topic: String)]) async throws -> Set<UUID> {
+        Set(
+            try await connection.query(
+                """
+                INSERT INTO durable_inbox (event_id, topic)
+                SELECT DISTINCT ON (e) e, t
+                FROM unnest(\(PostgresArray(events.map(\.eventId.postgresText)))::uuid[],
+                            \(PostgresArray(events.map(\.topic)))::text[]) AS i (e, t)
+                ON CONFLICT (event_id) DO NOTHING
+                RETURNING event_id
+                """
+            ).column(UUID.self))
+    }
+
     /// Queues a message; `trace` travels in its `traceparent` header, so the span that receives it is a child of
     /// the span that started the execution, and `headers` beside it.
     /// Written with the next `flushWrites()`, like history, in one statement with the invocation's other messages.

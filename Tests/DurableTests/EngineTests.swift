@@ -175,6 +175,22 @@ struct EngineTests {
         #expect(counted == [2])
     }
 
+    /// A batch's events are recorded in the inbox in one statement; what was recorded before, and a second copy in the
+    /// batch, are not recorded now.
+    @Test func aBatchOfInboxRowsIsOneStatement() async throws {
+        let harness = try await EngineHarness.make()
+        let (a, b, c) = (UUID(), UUID(), UUID())
+        #expect(try await harness.pool.withConnection { try await harness.engine.recordInbox(eventId: a, topic: "t", on: $0) })
+        let (fresh, sent) = try await harness.pool.withConnection { connection in
+            let before = connection.statementsSent
+            let fresh = try await harness.engine.recordInbox([(a, "t"), (b, "t"), (c, "u"), (b, "t")], on: connection)
+            return (fresh, connection.statementsSent - before)
+        }
+        #expect(fresh == [b, c])
+        #expect(sent == 1)
+        #expect(try await harness.pool.query("SELECT count(*) FROM durable_inbox").column(Int.self) == [3])
+    }
+
     @Test func timeRandomnessRetriedStepsAndEmittedEventsAreStableAcrossReplays() async throws {
         let counter = RunCounter()
         let harness = try await EngineHarness.make([RecordingWorkflow(counter: counter)])

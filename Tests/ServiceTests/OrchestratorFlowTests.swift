@@ -133,6 +133,32 @@ struct OrchestratorFlowTests {
         }
     }
 
+    /// A batch records its events in the inbox together: an event handled before (a redelivery) and a second copy in
+    /// the same batch are skipped, the others applied once each.
+    @Test func aBatchAppliesEachEventOnceAndSkipsWhatWasHandledBefore() async throws {
+        let h = try await harness()
+        try await withProcessor(h) { processor, _ in
+            var offset: Int64 = 0
+            func message(_ topic: Topic, _ event: some Encodable) throws -> KafkaMessage {
+                offset += 1
+                return KafkaMessage(
+                    topic: topic.rawValue, partition: 0, offset: offset, key: nil, value: Array(try GreenlightJSON.encode(event)),
+                    headers: [])
+            }
+            let first = decision("REQ-IN1", by: "ops@example.com", .reject, channel: .kafka)
+            try await processor.handle([try message(.requests, request("REQ-IN1")), try message(.requests, request("REQ-IN2"))])
+            try await processor.handle([try message(.decisions, first), try message(.decisions, first)])
+            try await processor.handle([
+                try message(.decisions, first), try message(.decisions, decision("REQ-IN2", by: "ops@example.com", channel: .kafka)),
+            ])
+            #expect(try await h.attempts("REQ-IN1").count == 1)
+            #expect(try await h.attempts("REQ-IN2").count == 1)
+            #expect(try await h.status("REQ-IN1")?.status == .rejected)
+            #expect(try await h.status("REQ-IN2")?.status == .approved)
+            #expect(try await h.pool.query("SELECT count(*) FROM durable_inbox").column(Int.self) == [4])
+        }
+    }
+
     /// A batch takes the locks of all the requests it is about first, in the names' order: here B's is held elsewhere,
     /// and A's — later in the batch, first in order — is the batch's while it waits for B's. (Two batches of the
     /// orchestrator's two consumers about some of the same requests then wait for each other rather than deadlock.)

@@ -14,12 +14,15 @@ struct EventHandler: Sendable {
     let workflow: ApprovalWorkflow
     let logger: Logger
 
-    /// False when the event's inbox row shows it was handled before (a redelivery): nothing happens then.
-    func handle(_ event: InboundEvent, topic: String, trace: TraceContext? = nil, on connection: PostgresConnection)
-        async throws -> Bool
-    {
-        guard try await engine.recordInbox(eventId: event.identity.eventId, topic: topic, on: connection) else {
-            return false
+    /// False when the event's inbox row shows it was handled before (a redelivery): nothing happens then. With
+    /// `recorded`, the caller has written the inbox row already (a batch writes its events' rows together).
+    func handle(
+        _ event: InboundEvent, topic: String, trace: TraceContext? = nil, recorded: Bool = false, on connection: PostgresConnection
+    ) async throws -> Bool {
+        if !recorded {
+            guard try await engine.recordInbox(eventId: event.identity.eventId, topic: topic, on: connection) else {
+                return false
+            }
         }
         switch event {
         case .approvalRequested(let request):

@@ -74,9 +74,13 @@ struct EventProcessor: Sendable {
                 // the same requests (decisions that came before their requests, in a burst) waits for this one rather
                 // than each holding a lock the other needs.
                 handler.engine.queueNameLocks(executionsNamed: readable.map(\.event.identity.requestId), on: connection)
-                for (message, event) in readable {
+                // Their inbox rows in one statement, sent with the locks: the events handled before (redeliveries), and
+                // a second copy of one in the batch, are skipped.
+                var fresh = try await handler.engine.recordInbox(
+                    readable.map { ($0.event.identity.eventId, $0.message.topic) }, on: connection)
+                for (message, event) in readable where fresh.remove(event.identity.eventId) != nil {
                     _ = try await message.withConsumerSpan("process \(message.topic)") { trace in
-                        try await handler.handle(event, topic: message.topic, trace: trace, on: connection)
+                        try await handler.handle(event, topic: message.topic, trace: trace, recorded: true, on: connection)
                     }
                 }
             }
