@@ -413,14 +413,15 @@ public struct DurableEngine: Sendable {
     }
 
     /// Adds an event to the history of the execution named `name`, from outside the workflow (a delivery report,
-    /// say); false when there is no such execution.
+    /// say); false when there is no such execution. The execution is locked until the transaction ends, as every
+    /// writer of its history locks it, so that its events' places never change once read.
     @discardableResult
     public func recordHistory(
         executionNamed name: String, type: String, details: [String: JSONValue], on connection: PostgresConnection,
         now: Date? = nil
     ) async throws -> Bool {
         let store = DurableStore(connection: connection)
-        guard let executionId = try await store.executionId(named: name) else { return false }
+        guard let executionId = try await store.lockExecution(named: name)?.executionId else { return false }
         store.queueHistory(executionId: executionId, type: type, details: details.mapValues(HistoryField.value), at: now)
         store.flushWrites()
         return true

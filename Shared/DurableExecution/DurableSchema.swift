@@ -192,13 +192,19 @@ public enum DurableSchema {
                 -- invocation writes a dozen events; one row for them costs one heap tuple, two index entries and one
                 -- foreign-key check instead of a dozen each. Ids come from the history's sequence, so pages follow the
                 -- rows written one event at a time before them. (durable_history stays: its rows are history too.)
+                -- (The sequence stays durable_history's: retiring that table one day means handing it over first,
+                -- ALTER SEQUENCE durable_history_id_seq OWNED BY durable_history_pages.id.)
                 CREATE TABLE durable_history_pages (
                     id           bigint PRIMARY KEY DEFAULT nextval('durable_history_id_seq'),
                     execution_id uuid NOT NULL REFERENCES durable_executions (execution_id),
                     event_types  text[] NOT NULL,
                     details      text[] NOT NULL,
                     dated        timestamptz[] NOT NULL,
-                    at           timestamptz NOT NULL DEFAULT now()
+                    at           timestamptz NOT NULL DEFAULT now(),
+                    -- An event's type, details and date at the same place in each array; a type and details always.
+                    CHECK (cardinality(event_types) > 0 AND cardinality(details) = cardinality(event_types)
+                           AND cardinality(dated) = cardinality(event_types)
+                           AND array_position(event_types, NULL) IS NULL AND array_position(details, NULL) IS NULL)
                 );
                 -- A page of a dozen events is a few kilobytes: kept in the row as it is, not compressed nor moved out
                 -- of line until it would not fit in a block.
@@ -212,6 +218,19 @@ public enum DurableSchema {
                     SELECT p.execution_id, p.id, e.n, e.event_type, e.details, coalesce(e.dated, p.at)
                     FROM durable_history_pages p
                     CROSS JOIN LATERAL unnest(p.event_types, p.details, p.dated) WITH ORDINALITY AS e (event_type, details, dated, n);
+                -- Roles that read the history (`greenlight migrate --grant-readers`) read it here now.
+                DO $$
+                DECLARE reader record;
+                BEGIN
+                    FOR reader IN
+                        SELECT DISTINCT grantee FROM information_schema.role_table_grants
+                        WHERE table_schema = current_schema() AND table_name = 'durable_history' AND privilege_type = 'SELECT'
+                          AND grantee NOT IN ('PUBLIC', current_user)
+                    LOOP
+                        EXECUTE format('GRANT SELECT ON durable_history_events, durable_history_pages TO %I', reader.grantee);
+                    END LOOP;
+                END
+                $$;
                 """),
     ]
 }

@@ -408,7 +408,8 @@ struct DurableStore: Sendable {
                 INSERT INTO durable_inbox (event_id, topic)
                 SELECT DISTINCT ON (e) e, t
                 FROM unnest(\(PostgresArray(events.map(\.eventId.postgresText)))::uuid[],
-                            \(PostgresArray(events.map(\.topic)))::text[]) AS i (e, t)
+                            \(PostgresArray(events.map(\.topic)))::text[]) WITH ORDINALITY AS i (e, t, o)
+                ORDER BY e, o
                 ON CONFLICT (event_id) DO NOTHING
                 RETURNING event_id
                 """

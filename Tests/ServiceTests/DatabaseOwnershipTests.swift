@@ -25,6 +25,26 @@ struct DatabaseOwnershipTests {
         try await GreenlightDatabase.requireCurrent(pool, logger: logger)
     }
 
+    /// A role granted the history before history pages reads the history's view after the upgrade, with no new grant.
+    @Test func aReaderOfTheHistoryReadsItsPagesAfterTheUpgrade() async throws {
+        let database = try await TestDatabase.create("ownership")
+        let owner = try database.pool()
+        defer { owner.close() }
+        try await PostgresMigrator.migrate(
+            owner, component: DurableSchema.component, migrations: DurableSchema.migrations.filter { $0.version < 10 },
+            logger: logger)
+        let reader = try await database.makeRole("reader")
+        // What an earlier `greenlight migrate --grant-readers` granted on the engine's tables.
+        try await owner.withConnection {
+            try await $0.execute(script: "GRANT SELECT ON durable_executions, durable_history TO \"\(reader.role)\"")
+        }
+        try await GreenlightDatabase.migrate(owner, logger: logger)
+
+        let pool = PostgresPool(configuration: try PostgresConfiguration(url: reader.url), maxConnections: 1, logger: logger)
+        defer { pool.close() }
+        #expect(try await pool.query("SELECT count(*) FROM durable_history_events").column(Int.self) == [0])
+    }
+
     @Test func theReadersRoleReadsAndQueuesEventsAndNothingElse() async throws {
         let database = try await TestDatabase.create("ownership")
         let owner = try database.pool()
