@@ -392,11 +392,6 @@ public struct DurableEngine: Sendable {
         public var failed: [(name: String, error: String)] = []
     }
 
-    /// Locks the name `name` (as `start` does, so the two are serialised) and the execution of that name, until
-    /// the transaction ends; returns whether the execution exists. Code that touches its own tables before
-    /// calling the engine takes this first, so that every transaction about an execution — an event's, a
-    /// timer's — locks the execution before anything else, and none deadlocks another. While the caller holds
-    /// it, an execution found missing cannot be started by another transaction.
     /// Takes the name locks of several executions at once, in one order (the names sorted), queued with the next
     /// statement: a transaction about several executions (a batch of events) takes these first, so that two such
     /// transactions about some of the same executions wait for each other instead of deadlocking. The executions'
@@ -405,6 +400,11 @@ public struct DurableEngine: Sendable {
         DurableStore(connection: connection).queueNameLocks(names)
     }
 
+    /// Locks the name `name` (as `start` does, so the two are serialised) and the execution of that name, until
+    /// the transaction ends; returns whether the execution exists. Code that touches its own tables before
+    /// calling the engine takes this first, so that every transaction about an execution — an event's, a
+    /// timer's — locks the execution before anything else, and none deadlocks another. While the caller holds
+    /// it, an execution found missing cannot be started by another transaction.
     @discardableResult
     public func lock(executionNamed name: String, on connection: PostgresConnection) async throws -> Bool {
         let store = DurableStore(connection: connection)
@@ -413,14 +413,15 @@ public struct DurableEngine: Sendable {
     }
 
     /// Adds an event to the history of the execution named `name`, from outside the workflow (a delivery report,
-    /// say); false when there is no such execution. The execution is locked until the transaction ends, as every
-    /// writer of its history locks it, so that its events' places never change once read.
+    /// say); false when there is no such execution. The name and the execution are locked until the transaction ends,
+    /// as every writer of its history locks them, so that its events' places never change once read.
     @discardableResult
     public func recordHistory(
         executionNamed name: String, type: String, details: [String: JSONValue], on connection: PostgresConnection,
         now: Date? = nil
     ) async throws -> Bool {
         let store = DurableStore(connection: connection)
+        store.queueNameLock(name)
         guard let executionId = try await store.lockExecution(named: name)?.executionId else { return false }
         store.queueHistory(executionId: executionId, type: type, details: details.mapValues(HistoryField.value), at: now)
         store.flushWrites()

@@ -54,11 +54,7 @@ public enum Outbox {
     static func insert(topic: String, key: String, payload: String, trace: TraceContext?, headers: [String: String])
         -> PostgresQuery
     {
-        let row = Row(topic: topic, key: key, payload: payload, trace: trace, headers: headers)
-        return """
-            INSERT INTO durable_outbox (topic, message_key, payload, trace_parent, headers)
-            VALUES (\(row.topic), \(row.key), \(row.payload), \(row.traceparent), \(row.headers)::jsonb)
-            """
+        insert([Row(topic: topic, key: key, payload: payload, trace: trace, headers: headers)])
     }
 
     /// Inserts `rows` in one statement, whatever their number; their ids (the relay's order) follow the array's.
@@ -68,7 +64,8 @@ public enum Outbox {
         SELECT t, k, p, tp, h::jsonb
         FROM unnest(\(PostgresArray(rows.map(\.topic)))::text[], \(PostgresArray(rows.map(\.key)))::text[],
                     \(PostgresArray(rows.map(\.payload)))::text[], \(PostgresArray(rows.map(\.traceparent)))::text[],
-                    \(PostgresArray(rows.map(\.headers)))::text[]) AS o (t, k, p, tp, h)
+                    \(PostgresArray(rows.map(\.headers)))::text[]) WITH ORDINALITY AS o (t, k, p, tp, h, n)
+        ORDER BY n
         """
     }
 
