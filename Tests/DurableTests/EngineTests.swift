@@ -140,6 +140,33 @@ struct EngineTests {
             "\(sent) statements for \(history.count) history events, \(operations.count) checkpoints and \(messages.count) messages")
     }
 
+    /// A start that suspends leaves the execution dated by its insert: the execution row is written once, not once
+    /// more to date it; a later invocation dates it.
+    @Test func aStartThatSuspendsWritesTheExecutionOnce() async throws {
+        let harness = try await EngineHarness.make()
+        let updatesInTransaction: PostgresQuery = "SELECT pg_stat_get_xact_tuples_updated('durable_executions'::regclass)"
+        let updated = try await harness.pool.transaction { connection in
+            try await harness.engine.start(
+                CallbackWorkflow(counter: harness.runs), name: "dated", input: .init(timeoutSeconds: 60), on: connection, now: t0)
+            return try await connection.query(updatesInTransaction).column(Int.self)
+        }
+        #expect(updated == [0])
+        let dates = try await harness.pool.query(
+            "SELECT status, created_at, updated_at FROM durable_executions WHERE name = 'dated'").decode((String, Date, Date).self)
+        #expect(dates.map(\.0) == ["RUNNING"])
+        #expect(dates.map(\.1) == [t0])
+        #expect(dates.map(\.2) == [t0])
+
+        // A later invocation that suspends again dates the execution.
+        let id = try await harness.pool.query("SELECT execution_id FROM durable_executions WHERE name = 'dated'").column(UUID.self)[0]
+        let resumed = try await harness.pool.transaction { connection in
+            try await harness.engine.invoke(executionId: id, on: connection, now: t0 + 5)
+            return try await connection.query(updatesInTransaction).column(Int.self)
+        }
+        #expect(resumed == [1])
+        #expect(try await harness.pool.query("SELECT updated_at FROM durable_executions WHERE name = 'dated'").column(Date.self) == [t0 + 5])
+    }
+
     /// History written a row per event (before pages) is read with the pages, in the order written, numbered from 1;
     /// details that are not JSON (a signal that could not be read) read back as written, without failing the read.
     @Test func rowsWrittenOneEventAtATimeAreReadWithThePagesInOrder() async throws {
