@@ -32,6 +32,17 @@ struct ConfigurationTests {
         }
     }
 
+    /// An orchestrator that holds every partition runs a transaction per partition number on each of its two
+    /// consumers at once, besides its timer workers, relay, janitor, gauges and readiness check: its pool follows the
+    /// partition count (the Kubernetes base's 12 need 32 connections, not the 20 of the default 6).
+    @Test func theOrchestratorsPoolFollowsThePartitionCount() throws {
+        #expect(OrchestratorService.poolSize(partitions: 6) == 2 * 6 + 8)
+        #expect(OrchestratorService.poolSize(partitions: 12) == 2 * 12 + 8)
+        #expect(OrchestratorService.poolSize(partitions: 1) == 2 + 8)
+        let kubernetes = try OrchestratorConfiguration.load(Self.secret.merging(["GREENLIGHT_KAFKA_PARTITIONS": "12"]) { a, _ in a })
+        #expect(OrchestratorService.poolSize(partitions: kubernetes.common.topicPartitions) == 32)
+    }
+
     @Test func theLinkSecretIsRequiredAndLongEnough() {
         for environment in [[:], ["GREENLIGHT_LINK_SECRET": "short"]] {
             #expect {
