@@ -241,14 +241,23 @@ struct ConsoleTests {
             #expect(page.body.contains("approvals.requests["))
             let action = try #require(page.body.range(of: #"action="/console/dead-letters/"#))
             let id = String(page.body[action.upperBound...].prefix(36))
-            let letters = try await stack.messages(on: .deadLetters, key: key)
-            #expect(letters.count == 1)
+            // Dead letters are published at least once (a message dead-lettered but not yet committed when the group
+            // rebalances is read and dead-lettered again), so they count once per original (topic, partition, offset).
+            func originals() async throws -> Set<String> {
+                Set(
+                    try await stack.messages(on: .deadLetters, key: key).map { message in
+                        let letter = try GreenlightJSON.decoder().decode(DeadLetter.self, from: Data(message.value))
+                        return "\(letter.topic)/\(letter.partition)/\(letter.offset)"
+                    })
+            }
+            #expect(try await originals().count == 1)
 
             Self.expectDone(try await Self.post(stack, "/console/dead-letters/\(id)/replay"), "Replayed")
-            // The replayed event is still unreadable: it comes back as a second letter with the same payload.
+            // The replayed event is still unreadable: it comes back as a letter of its own (its own offset) with the
+            // same payload.
             #expect(
-                try await eventually(timeout: .seconds(20), interval: .milliseconds(250)) {
-                    try await stack.messages(on: .deadLetters, key: key).count == 2
+                try await eventually(timeout: .seconds(30), interval: .milliseconds(250)) {
+                    try await originals().count == 2
                 })
             let replayed = try await stack.messages(on: .requests, key: key)
             #expect(replayed.count == 2)
