@@ -345,7 +345,7 @@ struct ApprovalFlowTests {
             for try await message in dlq.messages {
                 let letter = try GreenlightJSON.decoder().decode(DeadLetter.self, from: Data(message.value))
                 if letter.topic != Topic.notifications.rawValue {
-                    letters["\(letter.topic)/\(letter.partition)/\(letter.offset)"] = letter
+                    letters[letter.original] = letter
                 }
                 if letters.count == 6 { break }
             }

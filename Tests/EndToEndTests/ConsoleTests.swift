@@ -247,7 +247,7 @@ struct ConsoleTests {
                 Set(
                     try await stack.messages(on: .deadLetters, key: key).map { message in
                         let letter = try GreenlightJSON.decoder().decode(DeadLetter.self, from: Data(message.value))
-                        return "\(letter.topic)/\(letter.partition)/\(letter.offset)"
+                        return letter.original
                     })
             }
             #expect(try await originals().count == 1)

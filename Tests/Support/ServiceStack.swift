@@ -523,3 +523,10 @@ public enum HTTP {
             body: String(buffer: body))
     }
 }
+
+extension DeadLetter {
+    /// The message it was written for (topic, partition, offset). Dead letters are published at least once — a message
+    /// dead-lettered but not yet committed when its group rebalances is read and dead-lettered again — so tests count
+    /// letters by this.
+    public var original: String { "\(topic)/\(partition)/\(offset)" }
+}
