@@ -18,6 +18,12 @@ public struct TraceContext: Sendable, Equatable, CustomStringConvertible {
     /// Parses a `traceparent` value; nil when it is malformed (the receiver then starts a new trace, as the
     /// specification says).
     public init?(traceparent: String) {
+        // Every message, row and request carries one, so the usual form (version 00, lowercase, nothing around it) is
+        // read from its bytes; anything else goes through the general reading below, which gives the same answer.
+        if let canonical = Self.canonical(traceparent) {
+            self = canonical
+            return
+        }
         let parts = traceparent.trimmingCharacters(in: .whitespaces).lowercased().split(
             separator: "-", omittingEmptySubsequences: false)
         guard parts.count >= 4, parts[0].count == 2, Self.isHex(parts[0]), parts[0] != "ff",
@@ -57,6 +63,40 @@ public struct TraceContext: Sendable, Equatable, CustomStringConvertible {
     /// carries none (or a malformed one).
     public static func continuing(_ traceparent: String?) -> TraceContext {
         traceparent.flatMap(TraceContext.init(traceparent:))?.child() ?? newTrace()
+    }
+
+    /// The context of a `traceparent` of 55 bytes in lowercase with no space around it; nil for any other form, or
+    /// one that is malformed.
+    private static func canonical(_ traceparent: String) -> TraceContext? {
+        var traceparent = traceparent
+        return traceparent.withUTF8 { bytes -> TraceContext? in
+            guard bytes.count == 55, bytes[2] == UInt8(ascii: "-"), bytes[35] == UInt8(ascii: "-"),
+                bytes[52] == UInt8(ascii: "-")
+            else { return nil }
+            func hexValue(_ byte: UInt8) -> UInt8? {
+                switch byte {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+                default: nil
+                }
+            }
+            /// Whether the bytes in `range` are hex digits, not all zero.
+            func isIdentifier(_ range: Range<Int>) -> Bool {
+                var nonZero = false
+                for index in range {
+                    guard let value = hexValue(bytes[index]) else { return false }
+                    if value != 0 { nonZero = true }
+                }
+                return nonZero
+            }
+            guard let version0 = hexValue(bytes[0]), let version1 = hexValue(bytes[1]), version0 != 15 || version1 != 15,
+                isIdentifier(3..<35), isIdentifier(36..<52), hexValue(bytes[53]) != nil, let flags = hexValue(bytes[54])
+            else { return nil }
+            return TraceContext(
+                traceId: String(decoding: UnsafeBufferPointer(rebasing: bytes[3..<35]), as: UTF8.self),
+                spanId: String(decoding: UnsafeBufferPointer(rebasing: bytes[36..<52]), as: UTF8.self),
+                sampled: flags & 1 == 1)
+        }
     }
 
     private static func isHex(_ text: Substring) -> Bool {

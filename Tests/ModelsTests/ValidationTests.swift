@@ -242,12 +242,19 @@ struct TraceContextTests {
         #expect(context.sampled)
         #expect(context.traceparent == header)
         #expect(TraceContext(traceparent: header.uppercased())?.traceparent == header)
+        #expect(TraceContext(traceparent: "  \(header)\t")?.traceparent == header)
+        // Only the flags' lowest bit says sampled; a later version of exactly four fields reads as 00 does.
+        #expect(TraceContext(traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03")?.sampled == true)
+        #expect(TraceContext(traceparent: "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-02")?.sampled == false)
+        #expect(TraceContext(traceparent: "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-02")?.spanId == "00f067aa0ba902b7")
     }
 
     @Test(arguments: [
         "", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7", "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
         "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01", "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
         "00-4bf92f3577b34da6a3ce929d0e0e473g-00f067aa0ba902b7-01", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0g", "0-04bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        "00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
     ])
     func refusesMalformedTraceparent(_ header: String) {
         #expect(TraceContext(traceparent: header) == nil)
