@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// How amounts and times are shown to people (emails and pages), the same everywhere.
 public enum HumanFormat {
@@ -7,10 +8,36 @@ public enum HumanFormat {
     /// locale is fixed to `en_US` (comma groups, a decimal point), and the no-break space after the code is a plain
     /// one so that subjects, tables and logs stay ASCII.
     public static func amount(_ amount: Double, currency: String) -> String {
-        amount.formatted(
-            .currency(code: currency).locale(moneyLocale).presentation(.isoCode).rounded(rule: .toNearestOrAwayFromZero)
-        ).replacingOccurrences(of: "\u{00A0}", with: " ")
+        let style = moneyStyles.withLock { styles in
+            if let style = styles[currency] { return style }
+            let style = FloatingPointFormatStyle<Double>.Currency(code: currency).locale(moneyLocale).presentation(.isoCode)
+                .rounded(rule: .toNearestOrAwayFromZero)
+            if styles.count < 512 { styles[currency] = style }
+            return style
+        }
+        // The no-break space (C2 A0 in UTF-8) made plain, byte by byte: every email and page shows an amount.
+        let formatted = style.format(amount)
+        var out: [UInt8] = []
+        out.reserveCapacity(formatted.utf8.count)
+        var afterC2 = false
+        for byte in formatted.utf8 {
+            if afterC2 {
+                afterC2 = false
+                if byte == 0xA0 {
+                    out.append(UInt8(ascii: " "))
+                    continue
+                }
+                out.append(0xC2)
+            }
+            if byte == 0xC2 { afterC2 = true } else { out.append(byte) }
+        }
+        if afterC2 { out.append(0xC2) }
+        return String(decoding: out, as: UTF8.self)
     }
+
+    /// Each currency's style, made once (making one costs more than formatting with it); bounded, since currency codes
+    /// come from requests.
+    private static let moneyStyles = Mutex<[String: FloatingPointFormatStyle<Double>.Currency]>([:])
 
     /// The amount of a request that has one (its currency is USD unless it names another); nil otherwise.
     public static func amount(_ amount: Double?, currency: String?) -> String? {

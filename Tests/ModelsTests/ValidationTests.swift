@@ -206,6 +206,11 @@ struct HumanFormatTests {
         #expect(HumanFormat.amount(0.5, currency: "USD") == "USD 0.50")
         #expect(HumanFormat.amount(999, currency: "USD") == "USD 999.00")
         #expect(HumanFormat.amount(0.125, currency: "USD") == "USD 0.13")
+        // Each currency's style is made once and kept: the same answers the second time, each with its own decimals.
+        for _ in 0..<2 {
+            #expect(HumanFormat.amount(1.5, currency: "JPY") == "JPY 2")
+            #expect(HumanFormat.amount(1.5, currency: "USD") == "USD 1.50")
+        }
     }
 
     /// Each currency's own minor units (ISO 4217): none for the yen, three for the Bahraini dinar.
