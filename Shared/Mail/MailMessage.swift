@@ -112,6 +112,7 @@ public enum MIME {
 
     /// An RFC 2047 `=?utf-8?B?…?=` word when `text` is not plain printable ASCII.
     public static func encodeHeaderWord(_ text: String) -> String {
+        if text.utf8.allSatisfy({ (32...126).contains($0) }) { return text }
         let clean = text.replacingOccurrences(of: "\r", with: " ").replacingOccurrences(of: "\n", with: " ")
         if clean.utf8.allSatisfy({ (32...126).contains($0) }) { return clean }
         // Encoded words are at most 75 characters: split the UTF-8 on character boundaries.
