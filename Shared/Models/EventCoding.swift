@@ -276,13 +276,17 @@ public enum InboundEvent: Sendable, Equatable {
     private static func decodeAnyTopic(_ data: [UInt8], topic: String) throws -> InboundEvent {
         let decoder = GreenlightJSON.decoder()
         let bytes = Data(data)
-        let probe: TypeProbe
-        do {
-            probe = try decoder.decode(TypeProbe.self, from: bytes)
-        } catch {
-            throw EventDecodingError(topic: topic, reason: "not a JSON object with a string field \"type\"")
+        /// The decoder's probe: for what `EventProbe` does not read, and for the error of a message that does not decode.
+        func decodedProbe() throws -> TypeProbe {
+            do {
+                return try decoder.decode(TypeProbe.self, from: bytes)
+            } catch {
+                throw EventDecodingError(topic: topic, reason: "not a JSON object with a string field \"type\"")
+            }
         }
+        let probe = try EventProbe.typeAndVersion(data).map { TypeProbe(type: $0.type, version: $0.version) } ?? decodedProbe()
         if let version = probe.version, version != 1 {
+            _ = try decodedProbe()
             throw EventDecodingError(topic: topic, reason: "\(probe.type) schema version \(version) is not supported")
         }
         do {
@@ -310,9 +314,12 @@ public enum InboundEvent: Sendable, Equatable {
             case ReassignRequested.eventType:
                 return .reassignRequested(try decoder.decode(ReassignRequested.self, from: bytes))
             default:
+                _ = try decodedProbe()
                 throw EventDecodingError(topic: topic, reason: "unknown event type \"\(probe.type)\"")
             }
         } catch let error as DecodingError {
+            // Text that is not JSON at all is said to be so, as the decoder's probe says it.
+            _ = try decodedProbe()
             throw EventDecodingError(topic: topic, reason: "\(probe.type): \(DecodingErrorDescription(error))")
         }
     }

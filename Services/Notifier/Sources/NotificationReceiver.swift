@@ -90,9 +90,9 @@ struct NotificationReceiver: Sendable {
 
     private struct TypeProbe: Decodable { var type: String? }
 
-    /// The message's `type`, when it is JSON with one.
+    /// The message's `type`, when it is JSON with one (read from its bytes; the decoder reads what `EventProbe` does not).
     static func eventType(of message: KafkaMessage) -> String? {
-        (try? JSONDecoder().decode(TypeProbe.self, from: Data(message.value)))?.type
+        EventProbe.typeAndVersion(message.value)?.type ?? (try? JSONDecoder().decode(TypeProbe.self, from: Data(message.value)))?.type
     }
 }
 
