@@ -2,10 +2,12 @@ import Logging
 import OTel
 import ServiceLifecycle
 import Synchronization
+import Tracing
 
-/// The process's tracer: swift-otel's, for traces only (metrics stay on swift-prometheus, logs on `JSONLogHandler`).
-/// It makes W3C ids, propagates `traceparent`, and with an exporter configured sends finished spans over OTLP/HTTP
-/// in batches from a background service that flushes what is left when the service group shuts down.
+/// The process's tracer. With an exporter configured, swift-otel's, for traces only (metrics stay on swift-prometheus,
+/// logs on `JSONLogHandler`): it makes W3C ids, propagates `traceparent`, and sends finished spans over OTLP/HTTP in
+/// batches from a background service that flushes what is left when the service group shuts down. Without one,
+/// `UnrecordedTracer`: the same ids and propagation, and nothing recorded.
 public enum GreenlightTracing {
     private enum State {
         case idle
@@ -19,11 +21,17 @@ public enum GreenlightTracing {
     public static func bootstrap(_ configuration: TracingConfiguration, logger: Logger) throws {
         try state.withLock { state in
             guard case .idle = state else { return }
+            guard configuration.exporting else {
+                // Nothing would read a recorded span: ids only (`UnrecordedTracer`), and no background service.
+                InstrumentationSystem.bootstrap(UnrecordedTracer())
+                state = .running
+                return
+            }
             var otel = OTel.Configuration.default
             otel.serviceName = configuration.serviceName
             otel.logs.enabled = false
             otel.metrics.enabled = false
-            otel.traces.exporter = configuration.exporting ? .otlp : .none
+            otel.traces.exporter = .otlp
             otel.traces.otlpExporter.headers = configuration.headers
             // swift-otel's own messages (an export that failed, say) go to the service's log; `OTEL_LOG_LEVEL` can
             // lower the level.

@@ -33,14 +33,19 @@ private struct TraceparentCarrier: Injector, Extractor {
 }
 
 extension Logger.MetadataProvider {
-    /// `traceId` and `spanId` (and `traceFlags`) of the current span on every log line written inside it:
-    /// swift-otel's provider, under the names Greenlight's log lines have always used.
+    /// `traceId` and `spanId` (and `traceFlags`) of the current span on every log line written inside it, whichever
+    /// tracer made it (`UnrecordedTracer`, or swift-otel's through its provider), under the names Greenlight's log lines
+    /// have always used.
     public static let greenlightTrace: Logger.MetadataProvider = {
         var names = OTel.Configuration.LoggingMetadataProviderConfiguration.default
         names.traceIDKey = "traceId"
         names.spanIDKey = "spanId"
         names.traceFlagsKey = "traceFlags"
-        return OTel.makeLoggingMetadataProvider(configuration: names)
+        let otel = OTel.makeLoggingMetadataProvider(configuration: names)
+        return Logger.MetadataProvider {
+            guard let span = ServiceContext.current?.unrecordedSpan else { return otel.get() }
+            return ["traceId": "\(span.traceId)", "spanId": "\(span.spanId)", "traceFlags": span.sampled ? "1" : "0"]
+        }
     }()
 }
 

@@ -7,8 +7,8 @@ import Foundation
 public struct TracingConfiguration: Sendable {
     /// The name spans are exported under (`OTEL_SERVICE_NAME`; the executable's name by default).
     public var serviceName: String
-    /// Whether finished spans are exported over OTLP/HTTP. Without it spans are still made, so `traceparent` still
-    /// travels and log lines still carry trace ids, and each is dropped when it ends.
+    /// Whether finished spans are exported over OTLP/HTTP. Without it spans still get ids, so `traceparent` still
+    /// travels and log lines still carry trace ids, and nothing is recorded (`UnrecordedTracer`).
     public var exporting: Bool
     /// The exporter's extra headers (`OTEL_EXPORTER_OTLP_TRACES_HEADERS`, else `OTEL_EXPORTER_OTLP_HEADERS`), parsed
     /// here: they often hold a credential, and swift-otel logs the values of the variables it reads.

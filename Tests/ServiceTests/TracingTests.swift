@@ -10,9 +10,9 @@ import Synchronization
 import Testing
 import Tracing
 
-/// swift-otel's tracer as the services bootstrap it (no exporter configured): W3C ids, `traceparent` in and out of
-/// HTTP and Kafka, Greenlight's `TraceContext` values in and out of spans, and trace ids on log lines. What reaches a
-/// collector is tested end to end (`TraceExportTests`).
+/// The tracer as the services bootstrap it with no exporter configured (`UnrecordedTracer`): W3C ids, `traceparent` in
+/// and out of HTTP and Kafka, Greenlight's `TraceContext` values in and out of spans, and trace ids on log lines. What
+/// reaches a collector (swift-otel's tracer) is tested end to end (`TraceExportTests`).
 struct TracingTests {
     /// The process's tracer, bootstrapped once for every test here, with its background service running.
     static let bootstrapped: Void = {
@@ -117,6 +117,27 @@ struct TracingTests {
                 #expect(String(buffer: response.body) == "none")
             }
         }
+    }
+
+    /// Without an exporter nothing is recorded (swift-otel's tracer recorded every span and dropped it), and the ids
+    /// and flags are what a W3C tracer makes: a new trace is sampled, a continued one keeps its parent's flag.
+    @Test func withoutAnExporterSpansRecordNothingAndKeepTheirParentsFlag() async throws {
+        let root = withSpan("intake POST /v1/requests", ofKind: .server) { span in
+            #expect(!span.isRecording)
+            return span.context.traceContext
+        }
+        #expect(try #require(root).sampled)
+        let unsampled = try #require(TraceContext(traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"))
+        let child = await inSpan("decide by link", continuing: unsampled) { $0 }
+        #expect(child.traceId == unsampled.traceId)
+        #expect(child.spanId != unsampled.spanId)
+        #expect(!child.sampled)
+        let grandchild = withSpan("publish", context: .continuing(child), ofKind: .producer) { span in
+            #expect(!span.isRecording)
+            return span.context.traceContext
+        }
+        #expect(grandchild?.traceId == unsampled.traceId)
+        #expect(grandchild?.sampled == false)
     }
 
     @Test func withoutAnExporterConfiguredNothingIsExported() throws {
