@@ -57,7 +57,7 @@ struct NotificationReceiver: Sendable {
             }
             let notification: NotificationRequested
             do {
-                (notification, _) = try NotificationDecoding.decode(message.value, keys: configuration.linkKeys)
+                (notification, _) = try NotificationDecoding.read(message.value, keys: configuration.linkKeys)
             } catch let error as NotificationDecoding.UnknownLinkKey {
                 try await DeadLetterPublisher(producer: producer, service: "notifier", logger: logger).publish(
                     message, reason: "the notification to \(error.notification.approver) cannot be sent: \(error)")
@@ -117,6 +117,13 @@ enum NotificationDecoding {
 
     /// The notification and the approver's link token, derived from its nonce with the secret the event names.
     static func decode(_ bytes: [UInt8], keys: LinkKeyring) throws -> (NotificationRequested, token: String) {
+        let (notification, secret) = try read(bytes, keys: keys)
+        return (notification, LinkToken.derive(secret: secret, nonce: notification.tokenNonce))
+    }
+
+    /// The notification and the secret its link is made with (this notifier has it); the token itself is derived only
+    /// when the notification is sent (`decode`).
+    static func read(_ bytes: [UInt8], keys: LinkKeyring) throws -> (NotificationRequested, secret: LinkSecret) {
         let decoder = GreenlightJSON.decoder()
         let data = Data(bytes)
         let notification: NotificationRequested
@@ -132,7 +139,9 @@ enum NotificationDecoding {
             throw error
         }
         guard notification.version == 2 else { throw UnsupportedVersion(version: notification.version) }
-        guard let secret = keys.secret(id: notification.linkKey) else { throw UnknownLinkKey(id: notification.linkKey ?? "", notification: notification) }
-        return (notification, LinkToken.derive(secret: secret, nonce: notification.tokenNonce))
+        guard let secret = keys.secret(id: notification.linkKey) else {
+            throw UnknownLinkKey(id: notification.linkKey ?? "", notification: notification)
+        }
+        return (notification, secret)
     }
 }
