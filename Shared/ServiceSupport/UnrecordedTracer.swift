@@ -21,13 +21,6 @@ struct UnrecordedTracer: Tracer {
         return NoOpTracer.NoOpSpan(context: context)
     }
 
-    func startAnySpan<Instant: TracerInstant>(
-        _ operationName: String, context: @autoclosure () -> ServiceContext, ofKind kind: SpanKind,
-        at instant: @autoclosure () -> Instant, function: String, file fileID: String, line: UInt
-    ) -> any Tracing.Span {
-        startSpan(operationName, context: context(), ofKind: kind, at: instant(), function: function, file: fileID, line: line)
-    }
-
     func forceFlush() {}
 
     func inject<Carrier, Inject: Injector>(_ context: ServiceContext, into carrier: inout Carrier, using injector: Inject)
