@@ -232,5 +232,17 @@ public enum DurableSchema {
                 END
                 $$;
                 """),
+        PostgresMigration(
+            version: 11, name: "the relay's index kept from the look-up by key",
+            sql: """
+                -- Intake and the callback receiver look up unpublished rows by key (durable_outbox_unsent_key) before
+                -- each event they send. The relay's index of unpublished rows by id served that look-up too, filtering
+                -- every entry, whenever statistics taken while it was nearly empty called it the cheaper; under load it
+                -- holds thousands (rows waiting, rows sent and not yet vacuumed). Its predicate now also says id > 0,
+                -- true of every row (ids start at 1): the relay's statements say it and the look-up does not, so the
+                -- look-up can only go by key.
+                CREATE INDEX durable_outbox_relay ON durable_outbox (id) WHERE sent_at IS NULL AND id > 0;
+                DROP INDEX durable_outbox_unsent;
+                """),
     ]
 }

@@ -28,9 +28,12 @@ public enum Outbox {
     /// Whether a message with this key waits to be published to `topic`: one sent there directly now would overtake
     /// it. (Order is per topic and key; rows for other topics, such as the orchestrator's, do not hold it back.)
     public static func hasUnpublished(topic: String, key: String, on connection: PostgresConnection) async throws -> Bool {
-        try await connection.query(
-            "SELECT 1 FROM durable_outbox WHERE sent_at IS NULL AND topic = \(topic) AND message_key = \(key) LIMIT 1"
-        ).count > 0
+        try await connection.query(unpublishedQuery(topic: topic, key: key)).count > 0
+    }
+
+    /// `hasUnpublished`'s statement.
+    static func unpublishedQuery(topic: String, key: String) -> PostgresQuery {
+        "SELECT 1 FROM durable_outbox WHERE sent_at IS NULL AND topic = \(topic) AND message_key = \(key) LIMIT 1"
     }
 
     /// One message as a row of `durable_outbox`, before it is inserted.

@@ -99,6 +99,15 @@ public struct OutboxRelay: Sendable {
         ).column(Int64.self).first
     }
 
+    /// The oldest `limit` rows waiting to be published, oldest first (`id > 0`, true of every row, selects the
+    /// relay's index, `durable_outbox_relay`).
+    static func batchQuery(limit: Int) -> PostgresQuery {
+        """
+        SELECT id, topic, message_key, payload, trace_parent, headers::text FROM durable_outbox
+        WHERE sent_at IS NULL AND id > 0 ORDER BY id LIMIT \(limit)
+        """
+    }
+
     /// Renews a lease held at `epoch`; false when it was lost.
     func renew(epoch: Int64) async throws -> Bool {
         try await pool.query(
@@ -111,12 +120,8 @@ public struct OutboxRelay: Sendable {
 
     /// Publishes one batch under the lease of `epoch` and marks what the broker acknowledged; returns how many.
     public func publishBatch(epoch: Int64) async throws -> Int {
-        let rows = try await pool.query(
-            """
-            SELECT id, topic, message_key, payload, trace_parent, headers::text FROM durable_outbox WHERE sent_at IS NULL
-            ORDER BY id LIMIT \(batchSize)
-            """
-        ).decode((Int64, String, String, String, String?, String?).self)
+        let rows = try await pool.query(Self.batchQuery(limit: batchSize))
+            .decode((Int64, String, String, String, String?, String?).self)
         guard !rows.isEmpty else { return 0 }
         let results = try await renewingWhile(epoch: epoch) {
             await producer.send(
@@ -177,7 +182,7 @@ public struct OutboxRelay: Sendable {
         try await pool.query(
             """
             SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 FROM (
-                SELECT created_at FROM durable_outbox WHERE sent_at IS NULL ORDER BY id LIMIT 1) oldest
+                SELECT created_at FROM durable_outbox WHERE sent_at IS NULL AND id > 0 ORDER BY id LIMIT 1) oldest
             """
         ).column(Double.self).first ?? 0
     }
