@@ -79,9 +79,11 @@ struct DurableStore: Sendable {
             input: input, trace: trace.flatMap(TraceContext.init(traceparent:)), clock: clock.wholeMilliseconds)
     }
 
-    /// An execution's checkpoints, callbacks and kept signals, read in one round trip.
+    /// An execution's checkpoints, callbacks and kept signals, read in one round trip. Checkpoints buffered so far
+    /// are written first; history and messages, which it does not read, stay buffered, so that a signal's
+    /// `SignalReceived` (or a callback's end) and the invocation it starts are one history page.
     func state(of execution: ExecutionRecord) async throws -> ExecutionState {
-        flushWrites()
+        flushOperations()
         let id = execution.executionId
         let results = try await connection.query([operationsQuery(id), callbacksQuery(id), signalsQuery(execution.name)])
         return ExecutionState(
@@ -336,6 +338,15 @@ struct DurableStore: Sendable {
     /// savepoint was opened (`withSavepoint`).
     func flushWrites() {
         let (history, operations, outbox) = pending.take()
+        flush(history: history, operations: operations, outbox: outbox)
+    }
+
+    /// Queues only the checkpoints buffered so far (before they are read back); history and messages stay buffered.
+    func flushOperations() {
+        flush(history: [], operations: pending.takeOperations(), outbox: [])
+    }
+
+    private func flush(history: [PendingWrites.History], operations: [PendingWrites.Operation], outbox: [Outbox.Row]) {
         if !outbox.isEmpty { connection.queue(Outbox.insert(outbox)) }
         // One page per execution (an engine call that fires several timers writes about several), in the order of
         // each one's first event.
@@ -487,6 +498,17 @@ final class PendingWrites: Sendable {
     /// Holds `snapshot` again, in place of everything buffered (or flushed) since it was taken.
     func restore(_ snapshot: State) {
         state.withLock { $0 = snapshot }
+    }
+
+    /// The checkpoints held, in the order written; the history and messages stay.
+    func takeOperations() -> [Operation] {
+        state.withLock { state in
+            defer {
+                state.operations = []
+                state.operationIndex = [:]
+            }
+            return state.operations
+        }
     }
 
     /// Everything held, in the order written; empties the buffer.

@@ -140,6 +140,31 @@ struct EngineTests {
             "\(sent) statements for \(history.count) history events, \(operations.count) checkpoints and \(messages.count) messages")
     }
 
+    /// What resumes an execution — a signal, a callback's end — and the invocation it starts are one history page, not
+    /// one page for the arrival and another for the invocation.
+    @Test func aSignalOrACallbackEndAndTheInvocationItStartsAreOnePage() async throws {
+        let harness = try await EngineHarness.make()
+        func pages() async throws -> Int {
+            try await harness.pool.query("SELECT count(*) FROM durable_history_pages").column(Int.self).first ?? -1
+        }
+        _ = try await harness.pool.transaction {
+            try await harness.engine.start(SignalWorkflow(counter: harness.runs), name: "signalled", input: .init(count: 2), on: $0, now: t0)
+        }
+        #expect(try await pages() == 1)
+        #expect(try await harness.signal("a", to: "signalled", at: t0 + 1) == .delivered)
+        #expect(try await pages() == 2)
+        let signalled = try await harness.history("signalled").map(\.type)
+        #expect(signalled.suffix(4) == ["SignalReceived", "StepStarted", "StepSucceeded", "InvocationCompleted"], "\(signalled)")
+
+        try await harness.start("called", .init(timeoutSeconds: 60), at: t0)
+        #expect(try await pages() == 3)
+        #expect(try await harness.send(.success(#""done""#), to: harness.callbackId("called"), at: t0 + 1) == .accepted)
+        #expect(try await pages() == 4)
+        let history = try await harness.history("called").map(\.type)
+        #expect(history.last == "ExecutionSucceeded", "\(history)")
+        #expect(history.contains("CallbackSucceeded"), "\(history)")
+    }
+
     /// A start that suspends leaves the execution dated by its insert: the execution row is written once, not once
     /// more to date it; a later invocation dates it.
     @Test func aStartThatSuspendsWritesTheExecutionOnce() async throws {
