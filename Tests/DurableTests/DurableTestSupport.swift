@@ -133,6 +133,11 @@ struct EngineHarness {
         return (status, output, errorType, errorMessage)
     }
 
+    /// The plan PostgreSQL makes for `query` (its `EXPLAIN`), one line per node.
+    func plan(_ query: PostgresQuery) async throws -> String {
+        try await pool.query(query.prefixed(with: "EXPLAIN ")).column(String.self).joined(separator: "\n")
+    }
+
     func history(_ name: String) async throws -> [HistoryEvent] {
         try await DurableReader(pool: pool).history(ofExecution: name) ?? []
     }

@@ -24,13 +24,10 @@ struct OutboxIndexTests {
             INSERT INTO durable_outbox (topic, message_key, payload)
             SELECT 'approvals.notifications', 'waiting-' || i, '{}' FROM generate_series(1, 3000) i
             """)
-        func plan(_ query: PostgresQuery) async throws -> String {
-            try await harness.pool.query(query.prefixed(with: "EXPLAIN ")).column(String.self).joined(separator: "\n")
-        }
-        let lookUp = try await plan(Outbox.unpublishedQuery(topic: "approvals.decisions", key: "REQ-1"))
+        let lookUp = try await harness.plan(Outbox.unpublishedQuery(topic: "approvals.decisions", key: "REQ-1"))
         #expect(lookUp.contains("durable_outbox_unsent_key"), "\(lookUp)")
         // The relay still reads the oldest unpublished rows from its own index, not by scanning those already sent.
-        let batch = try await plan(OutboxRelay.batchQuery(limit: 500))
+        let batch = try await harness.plan(OutboxRelay.batchQuery(limit: 500))
         #expect(batch.contains("durable_outbox_relay"), "\(batch)")
         #expect(!batch.contains("Seq Scan"), "\(batch)")
     }

@@ -23,12 +23,9 @@ struct TimerIndexTests {
             FROM generate_series(1, 5000) i
             """)
         try await harness.pool.query("ANALYZE durable_timers")
-        func plan(_ query: PostgresQuery) async throws -> String {
-            try await harness.pool.query(query.prefixed(with: "EXPLAIN ")).column(String.self).joined(separator: "\n")
-        }
-        let byCallback = try await plan(DurableStore.cancelTimersQuery(callbackId: UUID(), at: Date()))
+        let byCallback = try await harness.plan(DurableStore.cancelTimersQuery(callbackId: UUID(), at: Date()))
         #expect(byCallback.contains("durable_timers_pending_callback"), "\(byCallback)")
-        let byExecution = try await plan(DurableStore.cancelTimersQuery(executionId: UUID(), at: Date()))
+        let byExecution = try await harness.plan(DurableStore.cancelTimersQuery(executionId: UUID(), at: Date()))
         #expect(byExecution.contains("durable_timers_pending_execution"), "\(byExecution)")
     }
 }
