@@ -28,7 +28,7 @@ extension DeliveryQueueTests {
 
     @Test func aWebhookIsSignedOnEveryAttemptRetriedAndDeliveredOnce() async throws {
         let receiver = try await WebhookReceiver.start(failFirst: 2, failStatus: .internalServerError)
-        let h = try await harness()
+        let h = try await harness(backoff: .seconds(120))
         let message = webhook(to: receiver.url)
         try await h.queue.insert([message])
         try await h.queue.insert([message])

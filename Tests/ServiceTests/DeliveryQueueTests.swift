@@ -63,7 +63,11 @@ struct DeliveryQueueTests {
         }
     }
 
-    func harness(callbacks: CallbackDelivery = CallbackDelivery(defaultSecret: nil, allowPrivate: true)) async throws -> Harness {
+    /// `backoff`: how long a retried message waits (1.5–3 s by default, with jitter); a test that brings attempts forward
+    /// itself (`makeDue`) takes a long one, so that a slow machine cannot make a message due early.
+    func harness(
+        callbacks: CallbackDelivery = CallbackDelivery(defaultSecret: nil, allowPrivate: true), backoff: Duration = .seconds(3)
+    ) async throws -> Harness {
         let pool = try await TestDatabase.create("notifier").pool()
         try await PostgresMigrator.migrate(pool, component: NotifierSchema.component, migrations: NotifierSchema.migrations, logger: logger)
         let server = try await TLSSMTPServer.start()
@@ -82,7 +86,7 @@ struct DeliveryQueueTests {
             queue: queue, smtp: SMTPClient(configuration: configuration.smtp), webhook: WebhookPoster(url: nil, logger: logger),
             callbacks: callbacks,
             reporter: reporter, producer: producer, configuration: configuration,
-            schedule: Backoff(initial: .seconds(3), maximum: .seconds(3)), wakeUp: WakeUpSignal(), logger: logger)
+            schedule: Backoff(initial: backoff, maximum: backoff), wakeUp: WakeUpSignal(), logger: logger)
         return Harness(pool: pool, queue: queue, worker: worker, server: server, cluster: cluster, producer: producer)
     }
 
