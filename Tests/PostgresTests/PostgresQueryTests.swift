@@ -176,6 +176,32 @@ struct PostgresQueryTests {
         #expect(try await pool.query("SELECT count(*) FROM t").column(Int.self) == [0])
     }
 
+    /// A connection lent by the pool runs its borrower on the connection's own queue, so every statement is sent from
+    /// where the borrower runs, with no hop to the queue and back; a caller that holds a connection itself hops once a
+    /// round trip.
+    @Test func aBorrowerRunsWhereItsStatementsAreSentWithoutAHopEach() async throws {
+        let pool = try await TestDatabase.create("executor").pool(maxConnections: 2)
+        defer { pool.close() }
+        try await pool.query("CREATE TABLE t (n int)")
+        let (hopsBefore, hopsAfter) = try await pool.transaction { connection in
+            let before = connection.hops
+            for n in 0..<5 {
+                try await connection.query("INSERT INTO t VALUES (\(n))")
+                connection.queue("INSERT INTO t VALUES (\(n + 100))")
+            }
+            _ = try await connection.query(["SELECT count(*) FROM t", "SELECT 1"])
+            try await connection.flush()
+            return (before, connection.hops)
+        }
+        #expect(hopsAfter == hopsBefore)
+        #expect(try await pool.query("SELECT count(*) FROM t").column(Int.self) == [10])
+
+        let own = try await PostgresConnection.connect(try PostgresConfiguration(url: try await TestDatabase.create("executor-own").url))
+        let ownBefore = own.hops
+        for _ in 0..<3 { try await own.query("SELECT 1") }
+        #expect(own.hops == ownBefore + 3)
+    }
+
     /// Cancelling the task that awaits a statement stops the statement on the server (it does not run on for its 30
     /// seconds), the caller sees `CancellationError`, and the connection serves the next caller.
     @Test func cancellingTheCallerCancelsItsStatementOnTheServer() async throws {
