@@ -59,6 +59,7 @@ struct DeliveryQueueTests {
                 try await worker.deliver(claim)
                 tried += 1
             }
+            try await worker.reporter.clearPublished()
             return tried
         }
     }
@@ -122,6 +123,33 @@ struct DeliveryQueueTests {
         let token = LinkToken.derive(secret: Self.secret, nonce: message.notification.tokenNonce)
         #expect(mail.links.contains { $0.hasSuffix(token) })
         #expect(try await h.pool.tablesContaining(token).isEmpty)
+        await h.stop()
+    }
+
+    /// Published reports are cleared from their rows later, together, in one statement: until then each row still
+    /// holds its report; a report that a newer one replaced meanwhile is not cleared (the newer one waits for its own
+    /// publishing).
+    @Test func publishedReportsAreClearedTogetherLater() async throws {
+        let h = try await harness()
+        let messages = (0..<3).map { notification(to: "together-\($0)@example.com") }
+        try await h.queue.insert(messages)
+        var sent = 0
+        while let claim = try await h.queue.claim() {
+            try await h.worker.deliver(claim)
+            sent += 1
+        }
+        #expect(sent == 3)
+        #expect(try await h.reports().map(\.result) == [.delivered, .delivered, .delivered])
+        #expect(h.worker.reporter.published.count == 3)
+        for message in messages { #expect(try await h.row(message.notification.eventId).report == "delivered") }
+        let replaced = messages[0].notification.eventId
+        try await h.pool.query(
+            "UPDATE notifier_messages SET report_at = report_at + interval '1 second' WHERE notification_id = \(replaced)")
+
+        try await h.worker.reporter.clearPublished()
+        #expect(h.worker.reporter.published.count == 0)
+        #expect(try await h.row(replaced).report == "delivered")
+        for message in messages.dropFirst() { #expect(try await h.row(message.notification.eventId).report == nil) }
         await h.stop()
     }
 

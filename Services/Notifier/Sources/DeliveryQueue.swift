@@ -201,12 +201,15 @@ struct DeliveryQueue: Sendable {
         ).map(Report.init)
     }
 
-    /// Clears a published report, unless a newer one replaced it meanwhile.
-    func clearReport(_ report: Report) async throws {
+    /// Clears published reports, in one statement however many, except those a newer report replaced meanwhile.
+    func clearReports(_ reports: [Report]) async throws {
+        guard !reports.isEmpty else { return }
         try await pool.query(
             """
-            UPDATE notifier_messages SET report_result = NULL
-            WHERE notification_id = \(report.notificationId) AND report_at = \(report.at)
+            UPDATE notifier_messages m SET report_result = NULL
+            FROM unnest(\(PostgresArray(reports.map(\.notificationId.postgresText)))::uuid[],
+                        \(PostgresArray(reports.map(\.at.postgresText)))::timestamptz[]) AS r (id, at)
+            WHERE m.notification_id = r.id AND m.report_at = r.at
             """)
     }
 

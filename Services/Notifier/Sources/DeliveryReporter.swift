@@ -4,11 +4,17 @@ import GreenlightModels
 import Kafka
 import Logging
 import ServiceSupport
+import Synchronization
 
 /// Publishes delivery reports (`NotificationDelivery` or `WebhookDelivery`, on `approvals.internal`) for the
 /// orchestrator: each right after its outcome is recorded, and, every few seconds, those that could not be published
 /// then (the broker was away, the sender stopped). A report's `eventId` is derived from the notification, the result and the attempt,
 /// so one published twice is applied once. Also prunes finished messages after `retention`.
+///
+/// A published report is cleared from its row a little later, together with the others published meanwhile, in one
+/// statement (`clearPublished`, every `clearInterval`): a statement per report was a quarter of the notifier's statements.
+/// One published and not cleared yet when the notifier stops, or while the database is away, is published again by
+/// the sweep, and applied once.
 struct DeliveryReporter: Sendable {
     let queue: DeliveryQueue
     let producer: KafkaProducer
@@ -17,6 +23,10 @@ struct DeliveryReporter: Sendable {
     /// one delivered again (offsets reset) is still recognised.
     var retention: Duration = .seconds(7 * 86_400)
     var sweepInterval: Duration = .seconds(5)
+    /// How often published reports are cleared from their rows, all those gathered in one statement.
+    var clearInterval: Duration = .milliseconds(200)
+    /// Reports published and not cleared yet.
+    let published = PublishedReports()
 
     /// Publishes the report `DeliveryQueue.record` just recorded and returned, if any; one that fails waits for the
     /// sweep.
@@ -32,6 +42,38 @@ struct DeliveryReporter: Sendable {
     }
 
     func run() async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await sweep() }
+            group.addTask { try await clearing() }
+            try await group.waitForAll()
+        }
+    }
+
+    /// Clears the reports published so far from their rows, in one statement; put back to be tried again if that fails.
+    func clearPublished() async throws {
+        let reports = published.take()
+        do {
+            try await queue.clearReports(reports)
+        } catch {
+            published.putBack(reports)
+            throw error
+        }
+    }
+
+    private func clearing() async throws {
+        while !Task.isCancelled {
+            do {
+                try await clearPublished()
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.warning("Clearing published delivery reports failed; retrying", metadata: ["error": "\(error)"])
+            }
+            try await Task.sleep(for: clearInterval)
+        }
+    }
+
+    private func sweep() async throws {
         var lastPrune = ContinuousClock.now - .seconds(3600)
         while !Task.isCancelled {
             do {
@@ -80,7 +122,7 @@ struct DeliveryReporter: Sendable {
             // metrics (a report for an id it never issued would be one it cannot place).
             break
         }
-        try await queue.clearReport(report)
+        published.add(report)
     }
 
     /// The trace the message was received in.
@@ -102,5 +144,27 @@ struct DeliveryReporter: Sendable {
         return UUID(uuid: (
             bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7], bytes[8], bytes[9], bytes[10],
             bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
+    }
+}
+
+/// The reports a `DeliveryReporter` published and has not cleared from their rows yet.
+final class PublishedReports: Sendable {
+    private let reports = Mutex<[DeliveryQueue.Report]>([])
+
+    var count: Int { reports.withLock { $0.count } }
+
+    func add(_ report: DeliveryQueue.Report) {
+        reports.withLock { $0.append(report) }
+    }
+
+    func take() -> [DeliveryQueue.Report] {
+        reports.withLock { reports in
+            defer { reports.removeAll() }
+            return reports
+        }
+    }
+
+    func putBack(_ taken: [DeliveryQueue.Report]) {
+        reports.withLock { $0.insert(contentsOf: taken, at: 0) }
     }
 }
