@@ -164,6 +164,6 @@ enum ApprovalVotes {
 enum StoredJSON {
     static func decode<Value: Decodable>(_ type: Value.Type, _ row: PostgresRow, column: String) throws -> Value? {
         guard let text = try row.decode(String?.self, column: column) else { return nil }
-        return try GreenlightJSON.decoder().decode(Value.self, from: Data(text.utf8))
+        return try GreenlightJSON.decode(Value.self, from: Data(text.utf8))
     }
 }

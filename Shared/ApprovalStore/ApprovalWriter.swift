@@ -17,7 +17,7 @@ public struct ApprovalWriter: Sendable {
         _ request: ApprovalRequested, executionId: UUID, callbackId: UUID, expiresAt: Date, trace: TraceContext? = nil
     ) async throws -> Bool {
         let content = request.content
-        let stored = content.isEmpty ? nil : String(decoding: try GreenlightJSON.encoder().encode(content), as: UTF8.self)
+        let stored = content.isEmpty ? nil : String(decoding: try GreenlightJSON.encode(content), as: UTF8.self)
         return try await connection.query(
             """
             INSERT INTO approval_requests

@@ -70,7 +70,7 @@ public final class DurableContext: @unchecked Sendable {
     }
 
     func decode<T: Decodable>(_ text: String?, as type: T.Type = T.self) throws -> T {
-        try GreenlightJSON.decoder().decode(T.self, from: Data((text ?? "null").utf8))
+        try GreenlightJSON.decode(T.self, from: Data((text ?? "null").utf8))
     }
 
     /// JSON text the engine encoded (an input, a result), for a history event's details.

@@ -468,18 +468,17 @@ struct WorkflowRunner: Sendable {
 
     init<W: Workflow>(_ workflow: W) {
         run = { context, inputText in
-            let input = try GreenlightJSON.decoder().decode(W.Input.self, from: Data(inputText.utf8))
+            let input = try GreenlightJSON.decode(W.Input.self, from: Data(inputText.utf8))
             let output = try await workflow.run(context: context, input: input)
             return String(decoding: try GreenlightJSON.encode(output), as: UTF8.self)
         }
         afterEnd = { step, inputText, signalText, status in
-            let decoder = GreenlightJSON.decoder()
-            let input = try decoder.decode(W.Input.self, from: Data(inputText.utf8))
-            let signal = try decoder.decode(W.Signal.self, from: Data(signalText.utf8))
+            let input = try GreenlightJSON.decode(W.Input.self, from: Data(inputText.utf8))
+            let signal = try GreenlightJSON.decode(W.Signal.self, from: Data(signalText.utf8))
             try await workflow.signalAfterEnd(signal, status: status, input: input, step: step)
         }
         failed = { step, inputText, error in
-            let input = try GreenlightJSON.decoder().decode(W.Input.self, from: Data(inputText.utf8))
+            let input = try GreenlightJSON.decode(W.Input.self, from: Data(inputText.utf8))
             try await workflow.executionFailed(error, input: input, step: step)
         }
     }

@@ -25,7 +25,7 @@ public struct DurableReader: Sendable {
         return try rows.decode((String, String, Date).self).enumerated().map { index, event in
             HistoryEvent(
                 id: Int64(index + 1), type: event.0, timestamp: event.2,
-                details: (try? GreenlightJSON.decoder().decode([String: JSONValue].self, from: Data(event.1.utf8))) ?? [:])
+                details: (try? GreenlightJSON.decode([String: JSONValue].self, from: Data(event.1.utf8))) ?? [:])
         }
     }
 

@@ -74,7 +74,7 @@ public enum Outbox {
 
     /// The Kafka headers of an outbox row: its `traceparent`, then its other headers by name.
     static func kafkaHeaders(traceparent: String?, headers json: String?) -> [KafkaHeader] {
-        let extra = json.flatMap { try? GreenlightJSON.decoder().decode([String: String].self, from: Data($0.utf8)) } ?? [:]
+        let extra = json.flatMap { try? GreenlightJSON.decode([String: String].self, from: Data($0.utf8)) } ?? [:]
         return (traceparent.map { [KafkaHeader(name: TraceContext.headerName, string: $0)] } ?? [])
             + extra.sorted { $0.key < $1.key }.map { KafkaHeader(name: $0.key, string: $0.value) }
     }

@@ -48,7 +48,7 @@ public struct DeadLetterArchive: Sendable {
                 message: "cannot read \(Topic.deadLetters.rawValue) from \(configuration.bootstrapServers) (\(error)); "
                     + "check GREENLIGHT_KAFKA_BROKERS")
         }
-        return messages.compactMap { try? GreenlightJSON.decoder().decode(DeadLetter.self, from: Data($0.value)) }
+        return messages.compactMap { try? GreenlightJSON.decode(DeadLetter.self, from: Data($0.value)) }
             .sorted { $0.deadLetteredAt < $1.deadLetteredAt }
     }
 

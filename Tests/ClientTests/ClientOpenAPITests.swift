@@ -28,8 +28,8 @@ struct ClientOpenAPITests {
         let document = try OpenAPIDocument.load(Self.root.appendingPathComponent("deploy/openapi.yaml"))
         let operations = GreenlightEndpoint.allCases.map { Operation(method: $0.method, path: $0.pathTemplate, query: $0.queryParameters) }
         // Every stored property, set or not: what the client can send or decode.
-        let sent = try Self.propertyNames(of: GreenlightJSON.decoder().decode(ApprovalRequestBody.self, from: Data("{}".utf8)))
-        let status = try Self.propertyNames(of: GreenlightJSON.decoder().decode(RequestStatusBody.self, from: Data(FakeIntake.status("r", "pending").utf8)))
+        let sent = try Self.propertyNames(of: GreenlightJSON.decode(ApprovalRequestBody.self, from: Data("{}".utf8)))
+        let status = try Self.propertyNames(of: GreenlightJSON.decode(RequestStatusBody.self, from: Data(FakeIntake.status("r", "pending").utf8)))
         let accepted = Self.propertyNames(of: RequestAccepted(message: "", requestId: "", statusUrl: ""))
         #expect(sent.isSuperset(of: ["requestId", "title", "description", "details", "action"]))
         #expect(status.isSuperset(of: ["requestId", "status", "actionDigest", "response"]))
@@ -51,7 +51,7 @@ struct ClientOpenAPITests {
         #expect(fields.sent.contains("action"))
         try Self.check(operations, fields, against: document, client: "Python")
         // The Python client sends exactly the fields the service takes: nothing it cannot, and nothing it lacks.
-        let swiftSent = try Self.propertyNames(of: GreenlightJSON.decoder().decode(ApprovalRequestBody.self, from: Data("{}".utf8)))
+        let swiftSent = try Self.propertyNames(of: GreenlightJSON.decode(ApprovalRequestBody.self, from: Data("{}".utf8)))
         #expect(fields.sent == swiftSent, "fields only one client can send: \(fields.sent.symmetricDifference(swiftSent).sorted())")
     }
 

@@ -128,7 +128,7 @@ struct EngineTests {
         ).decode((String, String, String?).self)
         #expect(messages.map(\.0) == Array(repeating: "many", count: steps))
         #expect(
-            messages.map { try! GreenlightJSON.decoder().decode([String: String].self, from: Data($0.1.utf8)) }
+            messages.map { try! GreenlightJSON.decode([String: String].self, from: Data($0.1.utf8)) }
                 == (0..<steps).map { ["index": "\($0)", "quoted": "a \"b\" {c}, NULL"] })
         #expect(messages.map(\.2) == (0..<steps).map { $0.isMultiple(of: 2) ? #"{"x-index": "\#($0)"}"# : nil })
         // A savepoint and its release per step, one more pair for the retry, and a dozen others (the lock, the
@@ -253,7 +253,7 @@ struct EngineTests {
         let id = try await harness.callbackId("rec")
         _ = try await harness.send(.success("\"yes\""), to: id, at: t0 + 5)
 
-        let output = try GreenlightJSON.decoder().decode(
+        let output = try GreenlightJSON.decode(
             RecordingWorkflow.Output.self, from: Data(try await harness.execution("rec").output!.utf8))
         #expect(output.attempts == 3)
         #expect(output.decided == "yes")
@@ -266,7 +266,7 @@ struct EngineTests {
         let recordedNow = try await harness.pool.query(
             "SELECT result FROM durable_operations WHERE kind = 'NOW'").column(String.self)
         #expect(recordedNow.count == 1)
-        #expect(try GreenlightJSON.decoder().decode(Date.self, from: Data(recordedNow[0].utf8)) == output.now)
+        #expect(try GreenlightJSON.decode(Date.self, from: Data(recordedNow[0].utf8)) == output.now)
     }
 
     @Test func changedWorkflowCodeIsCaughtAsNonDeterministic() async throws {

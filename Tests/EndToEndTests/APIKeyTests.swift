@@ -44,7 +44,7 @@ struct APIKeyTests {
             var status: RequestStatusBody?
             let recorded = try await eventually(timeout: .seconds(20), interval: .milliseconds(200)) {
                 let response = try await HTTP.send(url: path, headers: Self.bot)
-                status = try? GreenlightJSON.decoder().decode(RequestStatusBody.self, from: Data(response.body.utf8))
+                status = try? GreenlightJSON.decode(RequestStatusBody.self, from: Data(response.body.utf8))
                 return status?.votes?.count == 1
             }
             #expect(recorded, "\(String(describing: status))")

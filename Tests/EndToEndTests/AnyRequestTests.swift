@@ -71,7 +71,7 @@ struct AnyRequestTests {
             let lifecycle = try await stack.messages(on: .lifecycle, key: requestId)
             #expect(lifecycle.count >= 3)
             for message in lifecycle {
-                let event = try GreenlightJSON.decoder().decode(ApprovalLifecycle.self, from: Data(message.value))
+                let event = try GreenlightJSON.decode(ApprovalLifecycle.self, from: Data(message.value))
                 #expect(event.metadata == outcome.metadata)
             }
         }
@@ -97,14 +97,14 @@ struct AnyRequestTests {
                 url, body: #"{"decision": "reject", "decidedBy": "ops@example.com", "response": {"category": "fraud"}}"#,
                 contentType: "application/json", headers: stack.authorization)
             #expect(bare.status == 422)
-            let problem = try GreenlightJSON.decoder().decode(Problem.self, from: Data(bare.body.utf8))
+            let problem = try GreenlightJSON.decode(Problem.self, from: Data(bare.body.utf8))
             #expect(problem.errors?.map(\.field) == ["comment"], "\(bare.body)")
 
             let badAnswer = try await HTTP.post(
                 url, body: #"{"decision": "reject", "decidedBy": "ops@example.com", "comment": "stolen card", "response": {"category": "other", "extra": 1}}"#,
                 contentType: "application/json", headers: stack.authorization)
             #expect(badAnswer.status == 422)
-            #expect(try GreenlightJSON.decoder().decode(Problem.self, from: Data(badAnswer.body.utf8)).errors?.map(\.field) == ["response.extra"])
+            #expect(try GreenlightJSON.decode(Problem.self, from: Data(badAnswer.body.utf8)).errors?.map(\.field) == ["response.extra"])
 
             // On Kafka nobody answers a 400: the orchestrator refuses it and says why in the history.
             let producer = try KafkaProducer(

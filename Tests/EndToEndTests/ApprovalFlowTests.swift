@@ -16,7 +16,7 @@ struct ApprovalFlowTests {
             let accepted = try await stack.submit(
                 #"{"requestId": "\#(requestId)", "amount": 5000, "description": "New server purchase", "approvers": ["a@example.com"], "timeoutSeconds": 86400}"#)
             #expect(accepted.status == 202)
-            let body = try GreenlightJSON.decoder().decode(RequestAccepted.self, from: Data(accepted.body.utf8))
+            let body = try GreenlightJSON.decode(RequestAccepted.self, from: Data(accepted.body.utf8))
             #expect(body == RequestAccepted(message: "Request accepted", requestId: requestId, statusUrl: "/v1/requests/\(requestId)"))
 
             let mail = try await stack.waitForMail(forRequest: requestId)
@@ -292,7 +292,7 @@ struct ApprovalFlowTests {
                 #expect(response.status == status, "\(body.prefix(80))")
                 #expect(response.header("Content-Type") == "application/problem+json")
                 if let field {
-                    let problem = try GreenlightJSON.decoder().decode(Problem.self, from: Data(response.body.utf8))
+                    let problem = try GreenlightJSON.decode(Problem.self, from: Data(response.body.utf8))
                     #expect(problem.errors?.contains { $0.field == field } == true, "\(problem)")
                 }
             }
@@ -343,7 +343,7 @@ struct ApprovalFlowTests {
             // original message (topic, partition, offset).
             var letters: [String: DeadLetter] = [:]
             for try await message in dlq.messages {
-                let letter = try GreenlightJSON.decoder().decode(DeadLetter.self, from: Data(message.value))
+                let letter = try GreenlightJSON.decode(DeadLetter.self, from: Data(message.value))
                 if letter.topic != Topic.notifications.rawValue {
                     letters[letter.original] = letter
                 }

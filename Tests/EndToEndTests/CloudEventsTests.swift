@@ -27,7 +27,7 @@ struct CloudEventsTests {
             #expect(outcomes.count == 1)
             let message = try #require(outcomes.first)
             // The value is the event's JSON, as consumers that ignore the headers have always read it.
-            let outcome = try GreenlightJSON.decoder().decode(ApprovalCompleted.self, from: Data(message.value))
+            let outcome = try GreenlightJSON.decode(ApprovalCompleted.self, from: Data(message.value))
             #expect(outcome.status == .rejected)
             #expect(headers(message).filter { $0.key != "traceparent" } == [
                 "ce_specversion": "1.0",
@@ -42,7 +42,7 @@ struct CloudEventsTests {
 
             let lifecycle = try await stack.messages(on: .lifecycle, key: requestId)
             let stages = try lifecycle.map { message -> ApprovalLifecycle.Stage in
-                let event = try GreenlightJSON.decoder().decode(ApprovalLifecycle.self, from: Data(message.value))
+                let event = try GreenlightJSON.decode(ApprovalLifecycle.self, from: Data(message.value))
                 let found = headers(message)
                 #expect(found["ce_specversion"] == "1.0")
                 #expect(found["ce_id"] == event.eventId.uuidString)
@@ -93,7 +93,7 @@ struct CloudEventsTests {
             #expect(envelope["subject"] as? String == requestId)
             #expect(envelope["datacontenttype"] as? String == "application/json")
             let data = try JSONSerialization.data(withJSONObject: try #require(envelope["data"]))
-            #expect(try GreenlightJSON.decoder().decode(ApprovalCompleted.self, from: data) == outcome)
+            #expect(try GreenlightJSON.decode(ApprovalCompleted.self, from: data) == outcome)
         }
         await receiver.stop()
     }

@@ -246,7 +246,7 @@ struct ConsoleTests {
             func originals() async throws -> Set<String> {
                 Set(
                     try await stack.messages(on: .deadLetters, key: key).map { message in
-                        let letter = try GreenlightJSON.decoder().decode(DeadLetter.self, from: Data(message.value))
+                        let letter = try GreenlightJSON.decode(DeadLetter.self, from: Data(message.value))
                         return letter.original
                     })
             }

@@ -64,7 +64,7 @@ struct InboxBrowserTests {
             #expect(pages["outOfOffice"] == .string("Out of office"))
             #expect(pages["outOfOfficeText"]?.stringValue?.contains("Your delegate: cover-\(prefix.lowercased())@example.com") == true)
             #expect(try await eventually(timeout: .seconds(30)) { try await stack.get("/v1/delegations/\(me)").status == 200 })
-            let stored = try GreenlightJSON.decoder().decode(Delegation.self, from: Data(try await stack.get("/v1/delegations/\(me)").body.utf8))
+            let stored = try GreenlightJSON.decode(Delegation.self, from: Data(try await stack.get("/v1/delegations/\(me)").body.utf8))
             #expect(stored.delegate == "cover-\(prefix.lowercased())@example.com" && stored.mode == .instead && stored.setBy == me)
             for name in ["inbox-sign-in", "inbox-list", "inbox-after", "inbox-out-of-office", "inbox-out-of-office-saved"] {
                 #expect(FileManager.default.fileExists(atPath: "\(directory)/\(name).png"), "no \(name).png in \(directory)")

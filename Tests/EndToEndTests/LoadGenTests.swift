@@ -45,7 +45,7 @@ struct LoadGenTests {
             let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
             #expect(status == 0, "\(output)")
             let json = try #require(output.split(separator: "\n").last { $0.hasPrefix("{") })
-            let report = try GreenlightJSON.decoder().decode(Report.self, from: Data(json.utf8))
+            let report = try GreenlightJSON.decode(Report.self, from: Data(json.utf8))
             #expect(report.accepted == 30)
             #expect(report.completed == 30)
             #expect(report.verification.missing == 0 && report.verification.duplicates == 0 && report.verification.wrongKind == 0)

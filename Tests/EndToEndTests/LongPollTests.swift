@@ -129,7 +129,7 @@ struct LongPollTests {
         let recordedAfter = try await watch.value
         let (response, answeredAt) = try await poll.value
         #expect(response.status == 200, "\(response.body)")
-        let body = try GreenlightJSON.decoder().decode(RequestStatusBody.self, from: Data(response.body.utf8))
+        let body = try GreenlightJSON.decode(RequestStatusBody.self, from: Data(response.body.utf8))
         #expect(body.status == .approved)
         #expect(body.decidedBy == "a@example.com")
         return answeredAt - recordedAfter
@@ -150,7 +150,7 @@ struct LongPollTests {
     }
 
     private func decode(_ response: HTTP.Response) throws -> RequestStatusBody {
-        try GreenlightJSON.decoder().decode(RequestStatusBody.self, from: Data(response.body.utf8))
+        try GreenlightJSON.decode(RequestStatusBody.self, from: Data(response.body.utf8))
     }
 }
 

@@ -50,7 +50,7 @@ struct MCPServerTests {
                 #"{"arguments":{"amount":1250.5,"currency":"EUR","dryRun":false,"from":"ops","lines":[1,2.5,1e+21],"memo":"Invoice €42 \"final\"","to":"vendor-17"},"tool":"transfer_funds"}"#
             let action = AgentAction(
                 tool: "transfer_funds",
-                arguments: try GreenlightJSON.decoder().decode(JSONValue.self, from: JSONSerialization.data(withJSONObject: arguments)))
+                arguments: try GreenlightJSON.decode(JSONValue.self, from: JSONSerialization.data(withJSONObject: arguments)))
             #expect(JSONCanonical.text(action.json) == canonical)
             let digest = JSONCanonical.sha256(action.json)
             let requested = try await server.callTool(

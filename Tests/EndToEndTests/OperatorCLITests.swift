@@ -53,7 +53,7 @@ struct OperatorCLITests {
             #expect(status.output.contains("USD 5,000.00"))
             #expect(status.output.contains("a@example.com"))
             let json = try await cli("status", approveId, "--json")
-            let body = try GreenlightJSON.decoder().decode(RequestStatusBody.self, from: Data(json.output.utf8))
+            let body = try GreenlightJSON.decode(RequestStatusBody.self, from: Data(json.output.utf8))
             #expect(body.requestId == approveId)
             #expect(body.callbackIds?.count == 1)
             #expect(try await cli("status", "\(prefix)-missing").status == 2)
@@ -132,7 +132,7 @@ struct OperatorCLITests {
             var letters: [DeadLetter] = []
             try await waitUntil(timeout: .seconds(20), interval: .milliseconds(250)) {
                 let listed = try await cli("dlq", "list", "--json")
-                letters = (try? GreenlightJSON.decoder().decode([DeadLetter].self, from: Data(listed.output.utf8))) ?? []
+                letters = (try? GreenlightJSON.decode([DeadLetter].self, from: Data(listed.output.utf8))) ?? []
                 return letters.count == 1
             }
             let letter = try #require(letters.first)
@@ -147,7 +147,7 @@ struct OperatorCLITests {
             #expect(replayed.output.contains("Replayed dead letter \(letter.eventId) to approvals.requests"))
             let again = try await eventually(timeout: .seconds(20), interval: .milliseconds(250)) {
                 let listed = try await cli("dlq", "list", "--json")
-                letters = (try? GreenlightJSON.decoder().decode([DeadLetter].self, from: Data(listed.output.utf8))) ?? []
+                letters = (try? GreenlightJSON.decode([DeadLetter].self, from: Data(listed.output.utf8))) ?? []
                 return letters.count == 2
             }
             #expect(again, "the replayed event did not come back: \(letters)")

@@ -34,7 +34,7 @@ extension FaultInjection {
                 }
                 #expect(submitted.status == 202, "\(submitted.body)")
                 #expect(submitTime < .seconds(5), "intake took \(submitTime)")
-                let accepted = try GreenlightJSON.decoder().decode(RequestAccepted.self, from: Data(submitted.body.utf8))
+                let accepted = try GreenlightJSON.decode(RequestAccepted.self, from: Data(submitted.body.utf8))
                 #expect(accepted.queued == true)
 
                 // A click: received, and the page says it is not applied yet.

@@ -36,7 +36,7 @@ struct OutcomeWebhookTests {
             // Taken once: the outcome as published on Kafka, byte for byte the same event.
             #expect(receiver.bodies.count == 1)
             let body = try #require(receiver.bodies.first)
-            let posted = try GreenlightJSON.decoder().decode(ApprovalCompleted.self, from: body)
+            let posted = try GreenlightJSON.decode(ApprovalCompleted.self, from: body)
             #expect(posted == outcome)
             // Three attempts, one id, each signed over its own timestamp with the deployment's secret.
             #expect(receiver.attempts.count == 3)

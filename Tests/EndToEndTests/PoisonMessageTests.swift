@@ -49,7 +49,7 @@ extension FaultInjection {
                 try await waitUntil(timeout: .seconds(20), interval: .milliseconds(200)) {
                     letter = try await KafkaTopicReader.readAll(
                         topic: Topic.deadLetters.rawValue, configuration: kafka, logger: TestEnvironment.logger("dlq")
-                    ).compactMap { try? GreenlightJSON.decoder().decode(DeadLetter.self, from: Data($0.value)) }
+                    ).compactMap { try? GreenlightJSON.decode(DeadLetter.self, from: Data($0.value)) }
                         .first { $0.key == key }
                     return letter != nil
                 }

@@ -21,7 +21,7 @@ struct ProgramAccessTests {
             _ = try await stack.waitForMail(forRequest: requestId)
 
             let withKey = try await HTTP.send(url: "\(stack.intakeURL)/v1/requests/\(requestId)", headers: auth)
-            let status = try GreenlightJSON.decoder().decode(RequestStatusBody.self, from: Data(withKey.body.utf8))
+            let status = try GreenlightJSON.decode(RequestStatusBody.self, from: Data(withKey.body.utf8))
             let callbackId = try #require(status.callbackIds?.first)
             #expect(try await HTTP.get("\(stack.intakeURL)/v1/requests/\(requestId)").status == 401)
 
@@ -98,7 +98,7 @@ struct ProgramAccessTests {
             _ = try await stack.outcomes.waitFor(requestId)
 
             let status = try await HTTP.send(url: "\(stack.intakeURL)/v1/requests/\(requestId)", headers: auth)
-            let body = try GreenlightJSON.decoder().decode(RequestStatusBody.self, from: Data(status.body.utf8))
+            let body = try GreenlightJSON.decode(RequestStatusBody.self, from: Data(status.body.utf8))
             let vote = try #require(body.votes?.first)
             #expect(vote.approver == "Auditor@example.com" && vote.decision == .reject && vote.channel == .link)
             #expect(vote.comment == "Not this quarter")
@@ -126,7 +126,7 @@ struct ProgramAccessTests {
             var status: RequestStatusBody?
             let reported = try await eventually(timeout: .seconds(30), interval: .milliseconds(200)) {
                 let response = try await HTTP.send(url: "\(stack.intakeURL)/v1/requests/\(requestId)", headers: auth)
-                status = try? GreenlightJSON.decoder().decode(RequestStatusBody.self, from: Data(response.body.utf8))
+                status = try? GreenlightJSON.decode(RequestStatusBody.self, from: Data(response.body.utf8))
                 return status?.notifications?.count == 2
             }
             #expect(reported, "\(String(describing: status))")
@@ -140,7 +140,7 @@ struct ProgramAccessTests {
             let letters = try await KafkaTopicReader.readAll(
                 topic: Topic.deadLetters.rawValue, configuration: KafkaConfiguration(bootstrapServers: stack.cluster.bootstrapServers),
                 logger: TestEnvironment.logger("dlq"))
-            let reasons = letters.compactMap { try? GreenlightJSON.decoder().decode(DeadLetter.self, from: Data($0.value)) }
+            let reasons = letters.compactMap { try? GreenlightJSON.decode(DeadLetter.self, from: Data($0.value)) }
                 .filter { $0.key == requestId }.map(\.reason)
             #expect(reasons.count == 1)
             #expect(reasons.first?.contains("bounce@example.com") == true)

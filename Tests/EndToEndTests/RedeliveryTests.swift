@@ -26,7 +26,7 @@ struct RedeliveryTests {
             // new notification on the same partition, whose email shows that the one before it was handled.
             let producer = try KafkaProducer(configuration: kafka, logger: TestEnvironment.logger("redeliver"))
             try await producer.send(topic: Topic.notifications.rawValue, key: requestId, value: original.value)
-            var witness = try GreenlightJSON.decoder().decode(NotificationRequested.self, from: Data(original.value))
+            var witness = try GreenlightJSON.decode(NotificationRequested.self, from: Data(original.value))
             witness.eventId = UUID()
             witness.approver = "witness@example.com"
             try await producer.send(topic: Topic.notifications.rawValue, key: requestId, value: Array(try GreenlightJSON.encode(witness)))

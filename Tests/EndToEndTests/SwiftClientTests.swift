@@ -62,7 +62,7 @@ struct SwiftClientTests {
                 let headers = try #require(receiver.attempts.last)
                 let webhookId = try GreenlightClient.verifyWebhook(headers: headers, body: body, secret: secret)
                 #expect(webhookId == headers["webhook-id"])
-                let completed = try GreenlightJSON.decoder().decode(ApprovalCompleted.self, from: body)
+                let completed = try GreenlightJSON.decode(ApprovalCompleted.self, from: body)
                 #expect(completed.requestId == requestId)
                 #expect(completed.actionDigest == action.digest)
                 #expect(throws: GreenlightWebhookError.self) {

@@ -51,7 +51,7 @@ struct CloudEventTests {
         #expect(envelope["datacontenttype"] as? String == "application/json")
         // `data` is the event itself, as it travels everywhere else.
         let inner = try JSONSerialization.data(withJSONObject: try #require(envelope["data"]))
-        #expect(try GreenlightJSON.decoder().decode(ApprovalCompleted.self, from: inner) == completed)
+        #expect(try GreenlightJSON.decode(ApprovalCompleted.self, from: inner) == completed)
         #expect(CloudEvent.structuredContentType == "application/cloudevents+json")
     }
 }

@@ -6,7 +6,7 @@ import Testing
 /// a field wrong on its own a 400 (the schema states it); and no combination of values stops the validation.
 struct CrossFieldValidationTests {
     func problem(_ json: String) throws -> Problem? {
-        let body = try GreenlightJSON.decoder().decode(ApprovalRequestBody.self, from: Data(json.utf8))
+        let body = try GreenlightJSON.decode(ApprovalRequestBody.self, from: Data(json.utf8))
         guard case .failure(let problem) = body.validate(defaultApprover: "x@example.com") else { return nil }
         return problem
     }

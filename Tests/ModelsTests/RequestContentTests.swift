@@ -4,7 +4,7 @@ import Testing
 
 @Suite struct RequestContentTests {
     func json(_ text: String) throws -> JSONValue {
-        try GreenlightJSON.decoder().decode(JSONValue.self, from: Data(text.utf8))
+        try GreenlightJSON.decode(JSONValue.self, from: Data(text.utf8))
     }
 
     /// RFC 8785's own example (section 3.2.3): member order, number forms and string escapes.
@@ -51,7 +51,7 @@ import Testing
     }
 
     func schema(_ text: String) throws -> ResponseSchema {
-        try GreenlightJSON.decoder().decode(ResponseSchema.self, from: Data(text.utf8))
+        try GreenlightJSON.decode(ResponseSchema.self, from: Data(text.utf8))
     }
 
     @Test func answersAreCheckedAgainstTheSchema() throws {
@@ -98,10 +98,10 @@ import Testing
         // Nothing is nullable: a member not meant is left out.
         #expect(throws: DecodingError.self) { try self.schema(#"{"properties": {"n": {"type": "string", "title": null}}}"#) }
         #expect(throws: DecodingError.self) {
-            try GreenlightJSON.decoder().decode(RequestLink.self, from: Data(#"{"url": "https://x.example", "label": null}"#.utf8))
+            try GreenlightJSON.decode(RequestLink.self, from: Data(#"{"url": "https://x.example", "label": null}"#.utf8))
         }
         #expect(throws: DecodingError.self) {
-            try GreenlightJSON.decoder().decode(AgentAction.self, from: Data(#"{"tool": "t", "arguments": {}, "approved": true}"#.utf8))
+            try GreenlightJSON.decode(AgentAction.self, from: Data(#"{"tool": "t", "arguments": {}, "approved": true}"#.utf8))
         }
     }
 
@@ -127,11 +127,11 @@ import Testing
     /// Today's purchase request (the seed's example) is still a valid request, unchanged; a request without an
     /// amount has no currency unless it names one.
     @Test func amountIsOptional() throws {
-        let purchase = try GreenlightJSON.decoder().decode(
+        let purchase = try GreenlightJSON.decode(
             ApprovalRequestBody.self, from: Data(#"{"requestId": "REQ-001", "amount": 5000, "description": "New server purchase"}"#.utf8))
         let valid = try purchase.validate(defaultApprover: "a@example.com").get()
         #expect(valid.amount == 5000 && valid.currency == "USD")
-        let deploy = try GreenlightJSON.decoder().decode(
+        let deploy = try GreenlightJSON.decode(
             ApprovalRequestBody.self,
             from: Data(#"{"requestId": "DEP-1", "title": "Deploy api 2.3", "description": "to production", "details": {"service": "api"}}"#.utf8))
         let request = try deploy.validate(defaultApprover: "a@example.com").get()

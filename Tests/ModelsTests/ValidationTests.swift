@@ -4,7 +4,7 @@ import Testing
 
 struct ValidationTests {
     func validate(_ json: String) throws -> Result<ValidatedApprovalRequest, Problem> {
-        try GreenlightJSON.decoder().decode(ApprovalRequestBody.self, from: Data(json.utf8))
+        try GreenlightJSON.decode(ApprovalRequestBody.self, from: Data(json.utf8))
             .validate(defaultApprover: "boss@example.com")
     }
 
@@ -73,7 +73,7 @@ struct ValidationTests {
 
     @Test func wronglyTypedFieldIsNamedByTheDecoder() {
         do {
-            _ = try GreenlightJSON.decoder().decode(
+            _ = try GreenlightJSON.decode(
                 ApprovalRequestBody.self, from: Data(#"{"requestId": "R", "amount": "5000"}"#.utf8))
             Issue.record("a string amount decoded")
         } catch let error as DecodingError {
@@ -97,6 +97,32 @@ struct EventCodingTests {
         #expect(json["version"] as? Int == 1)
         #expect(json["submittedAt"] as? String == "2027-01-15T08:00:00.250Z")
         #expect(try InboundEvent.decode(Array(data), topic: "t") == .approvalRequested(event))
+    }
+
+    /// `GreenlightJSON.encode` and `decode` share one encoder and one decoder between every caller: used from many
+    /// tasks at once, they write and read what a coder of one's own does.
+    @Test func theSharedCodersAgreeWithOwnOnesUnderConcurrentUse() async throws {
+        let events = (0..<64).map { n in
+            ApprovalRequested(
+                requestId: "REQ-\(n)", amount: Double(n) + 0.25, currency: "EUR", description: "Item \(n) \u{e9}\u{1F600} \"q\" /",
+                requester: "r\(n)@example.com", approvers: ["a\(n)@example.com"], timeoutSeconds: 60 + n,
+                submittedAt: Date(timeIntervalSince1970: 1_800_000_000 + Double(n) * 0.001))
+        }
+        let expected = try events.map { try GreenlightJSON.encoder().encode($0) }
+        let agreed = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for round in 0..<8 {
+                for (index, event) in events.enumerated() {
+                    group.addTask {
+                        let data = try GreenlightJSON.encode(event)
+                        let decoded = try GreenlightJSON.decode(ApprovalRequested.self, from: expected[(index + round) % events.count])
+                        return data == expected[index] && decoded == events[(index + round) % events.count]
+                    }
+                }
+            }
+            return try await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+        #expect(agreed.count == 8 * events.count)
+        #expect(agreed.allSatisfy { $0 })
     }
 
     @Test func timestampsSurviveRepeatedRoundTrips() throws {
@@ -282,7 +308,7 @@ struct TraceContextTests {
 
 struct PolicyValidationTests {
     func validate(_ json: String) throws -> Result<ValidatedApprovalRequest, Problem> {
-        try GreenlightJSON.decoder().decode(ApprovalRequestBody.self, from: Data(json.utf8)).validate(defaultApprover: "x@example.com")
+        try GreenlightJSON.decode(ApprovalRequestBody.self, from: Data(json.utf8)).validate(defaultApprover: "x@example.com")
     }
 
     @Test func policiesParseAndTravelOnTheEvent() throws {
@@ -291,7 +317,7 @@ struct PolicyValidationTests {
             let validated = try validate("{\(base), \"policy\": \(text)}").get()
             #expect(validated.policy == policy)
             let event = validated.event(submittedAt: Date())
-            let decoded = try GreenlightJSON.decoder().decode(ApprovalRequested.self, from: GreenlightJSON.encode(event))
+            let decoded = try GreenlightJSON.decode(ApprovalRequested.self, from: GreenlightJSON.encode(event))
             #expect((decoded.policy ?? .any) == policy)
         }
         #expect(try validate("{\(base)}").get().policy == .any)
@@ -311,7 +337,7 @@ struct PolicyValidationTests {
 
 struct ReminderValidationTests {
     func validate(_ json: String) throws -> Result<ValidatedApprovalRequest, Problem> {
-        try GreenlightJSON.decoder().decode(ApprovalRequestBody.self, from: Data(json.utf8)).validate(defaultApprover: "x@example.com")
+        try GreenlightJSON.decode(ApprovalRequestBody.self, from: Data(json.utf8)).validate(defaultApprover: "x@example.com")
     }
 
     func fields(_ json: String) throws -> [String] {
@@ -338,7 +364,7 @@ struct ReminderValidationTests {
 struct ChannelValidationTests {
     @Test func theChannelIsChosenPerRequestOrByDefault() throws {
         func validated(_ json: String, default channel: NotificationChannel) throws -> ValidatedApprovalRequest {
-            try GreenlightJSON.decoder().decode(ApprovalRequestBody.self, from: Data(json.utf8))
+            try GreenlightJSON.decode(ApprovalRequestBody.self, from: Data(json.utf8))
                 .validate(defaultApprover: "x@example.com", defaultChannel: channel).get()
         }
         let base = #""requestId": "R", "amount": 1, "description": "d""#
@@ -350,7 +376,7 @@ struct ChannelValidationTests {
 
     @Test func aWebhookCarriesOneApproversLinkOnly() throws {
         func problem(_ json: String, default channel: NotificationChannel) throws -> [Problem.FieldError] {
-            let result = try GreenlightJSON.decoder().decode(ApprovalRequestBody.self, from: Data(json.utf8))
+            let result = try GreenlightJSON.decode(ApprovalRequestBody.self, from: Data(json.utf8))
                 .validate(defaultApprover: "x@example.com", defaultChannel: channel)
             guard case .failure(let problem) = result else { return [] }
             return problem.errors ?? []
@@ -384,7 +410,7 @@ struct JSONTextTests {
         for value in values {
             let expected = String(decoding: try GreenlightJSON.encode(value), as: UTF8.self)
             #expect(value.jsonText == expected)
-            #expect(try GreenlightJSON.decoder().decode(JSONValue.self, from: Data(value.jsonText.utf8)) == value)
+            #expect(try GreenlightJSON.decode(JSONValue.self, from: Data(value.jsonText.utf8)) == value)
         }
     }
 }

@@ -102,7 +102,7 @@ struct ApprovalReplayTests {
         }
         let messages = try await h.pool.query("SELECT topic, payload FROM durable_outbox ORDER BY id").decode((String, String).self)
             .map { topic, payload -> String in
-                let event = try GreenlightJSON.decoder().decode([String: JSONValue].self, from: Data(payload.utf8))
+                let event = try GreenlightJSON.decode([String: JSONValue].self, from: Data(payload.utf8))
                 let detail = [event["type"], event["stage"], event["kind"], event["approver"], event["status"]]
                     .compactMap { value -> String? in if case .string(let text)? = value { return text } else { return nil } }
                 return "\(topic) " + detail.joined(separator: "/")

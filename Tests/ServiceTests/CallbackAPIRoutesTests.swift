@@ -116,7 +116,7 @@ struct CallbackAPIRoutesTests {
 
             let conflict = try await post(client, "/v1/callbacks/\(ended)/success", #"{"decision": "rejected"}"#)
             #expect(conflict.status == .conflict)
-            let body = try GreenlightJSON.decoder().decode(CallbackAPIRoutes.EndedCallback.self, from: Data(buffer: conflict.body))
+            let body = try GreenlightJSON.decode(CallbackAPIRoutes.EndedCallback.self, from: Data(buffer: conflict.body))
             #expect(body.callbackStatus == "SUCCEEDED")
             #expect(body.result?["decision"] == .string("approved"))
         }

@@ -48,7 +48,7 @@ struct DeliveryQueueTests {
             try await KafkaTopicReader.readAll(
                 topic: Topic.internalCommands.rawValue, configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers),
                 logger: TestEnvironment.logger("reports")
-            ).compactMap { try? GreenlightJSON.decoder().decode(Report.self, from: Data($0.value)) }
+            ).compactMap { try? GreenlightJSON.decode(Report.self, from: Data($0.value)) }
         }
 
         /// Claims and delivers whatever is due now; how many were tried.
@@ -188,7 +188,7 @@ struct DeliveryQueueTests {
         let letters = try await KafkaTopicReader.readAll(
             topic: Topic.deadLetters.rawValue, configuration: KafkaConfiguration(bootstrapServers: h.cluster.bootstrapServers),
             logger: logger
-        ).compactMap { try? GreenlightJSON.decoder().decode(DeadLetter.self, from: Data($0.value)) }
+        ).compactMap { try? GreenlightJSON.decode(DeadLetter.self, from: Data($0.value)) }
         #expect(letters.map(\.topic) == [Topic.notifications.rawValue])
         #expect(letters.first?.offset == 7)
         var replayed = refused

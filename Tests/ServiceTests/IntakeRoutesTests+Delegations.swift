@@ -59,7 +59,7 @@ extension IntakeRoutesTests {
             #expect(try await call(.get, "/v1/delegations/z@example.com", admin) == .notFound)
             #expect(try await call(.get, "/v1/delegations", bot) == .forbidden)
             try await client.execute(uri: "/v1/delegations", method: .get, headers: admin) { response in
-                let list = try GreenlightJSON.decoder().decode(DelegationListBody.self, from: Data(buffer: response.body))
+                let list = try GreenlightJSON.decode(DelegationListBody.self, from: Data(buffer: response.body))
                 #expect(list.delegations == [kept])
             }
             #expect(try await call(.delete, "/v1/delegations/A@example.com", admin) == .accepted)

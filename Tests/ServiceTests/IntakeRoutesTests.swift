@@ -119,7 +119,7 @@ struct IntakeRoutesTests {
             ) { response in
                 #expect(response.status == .accepted)
                 #expect(response.headers[.location] == "/v1/requests/REQ-9")
-                let body = try GreenlightJSON.decoder().decode(RequestAccepted.self, from: Data(buffer: response.body))
+                let body = try GreenlightJSON.decode(RequestAccepted.self, from: Data(buffer: response.body))
                 #expect(body.message == "Request accepted")
             }
         }
@@ -163,7 +163,7 @@ struct IntakeRoutesTests {
                     body: ByteBuffer(string: #"{"requestId": "R", "amount": 1, "description": "d"}"#)
                 ) { response in
                     #expect(response.status == .serviceUnavailable)
-                    let problem = try GreenlightJSON.decoder().decode(Problem.self, from: Data(buffer: response.body))
+                    let problem = try GreenlightJSON.decode(Problem.self, from: Data(buffer: response.body))
                     #expect(problem.detail.contains("Retry"))
                 }
             }
@@ -178,7 +178,7 @@ struct IntakeRoutesTests {
         try await app(RecordingPublisher(), statuses: FixedStatuses(known: ["REQ-1": known])).test(.router) { client in
             try await client.execute(uri: "/v1/requests/REQ-1", method: .get) { response in
                 #expect(response.status == .ok)
-                let body = try GreenlightJSON.decoder().decode(RequestStatusBody.self, from: Data(buffer: response.body))
+                let body = try GreenlightJSON.decode(RequestStatusBody.self, from: Data(buffer: response.body))
                 #expect(body.status == .approved)
                 #expect(body.decidedBy == "a@example.com")
             }
@@ -210,7 +210,7 @@ struct IntakeRoutesTests {
         try await app(RecordingPublisher(), statuses: statuses).test(.router) { client in
             try await client.execute(uri: "/v1/requests/REQ-1/history", method: .get) { response in
                 #expect(response.status == .ok)
-                let body = try GreenlightJSON.decoder().decode(HistoryBody.self, from: Data(buffer: response.body))
+                let body = try GreenlightJSON.decode(HistoryBody.self, from: Data(buffer: response.body))
                 #expect(body.events.map(\.type) == ["ExecutionStarted", "CallbackStarted"])
                 #expect(body.events[1].details["Timeout"] == .number(60))
             }
@@ -231,7 +231,7 @@ struct IntakeRoutesTests {
             try await client.execute(
                 uri: "/v1/requests/REQ-1", method: .get, headers: [.authorization: "Bearer \(Self.key)"]
             ) { response in
-                let body = try GreenlightJSON.decoder().decode(RequestStatusBody.self, from: Data(buffer: response.body))
+                let body = try GreenlightJSON.decode(RequestStatusBody.self, from: Data(buffer: response.body))
                 #expect(body.callbackIds == [callbackId])
             }
             try await client.execute(uri: "/v1/requests/REQ-1/cancel", method: .post) { response in
@@ -271,13 +271,13 @@ struct IntakeRoutesTests {
                 #expect(response.status == .unauthorized)
             }
             try await client.execute(uri: "/v1/requests?status=pending", method: .get, headers: auth) { response in
-                let body = try GreenlightJSON.decoder().decode(RequestListBody.self, from: Data(buffer: response.body))
+                let body = try GreenlightJSON.decode(RequestListBody.self, from: Data(buffer: response.body))
                 #expect(body.requests.map(\.requestId) == ["REQ-OLD", "REQ-NEW"])
             }
             try await client.execute(
                 uri: "/v1/requests?status=pending&olderThanSeconds=3600", method: .get, headers: auth
             ) { response in
-                let body = try GreenlightJSON.decoder().decode(RequestListBody.self, from: Data(buffer: response.body))
+                let body = try GreenlightJSON.decode(RequestListBody.self, from: Data(buffer: response.body))
                 #expect(body.requests.map(\.requestId) == ["REQ-OLD"])
             }
             try await client.execute(
@@ -289,7 +289,7 @@ struct IntakeRoutesTests {
             try await client.execute(
                 uri: "/v1/requests?status=pending&limit=0&olderThanSeconds=soon", method: .get, headers: auth
             ) { response in
-                let problem = try GreenlightJSON.decoder().decode(Problem.self, from: Data(buffer: response.body))
+                let problem = try GreenlightJSON.decode(Problem.self, from: Data(buffer: response.body))
                 #expect(problem.errors?.map(\.field) == ["olderThanSeconds", "limit"])
             }
         }
@@ -401,11 +401,11 @@ struct IntakeRoutesTests {
                     got.append(Int(response.status.code))
                     if response.status == .unauthorized {
                         #expect(response.headers[.wwwAuthenticate]?.hasPrefix("Bearer") == true)
-                        let problem = try GreenlightJSON.decoder().decode(Problem.self, from: Data(buffer: response.body))
+                        let problem = try GreenlightJSON.decode(Problem.self, from: Data(buffer: response.body))
                         #expect(problem.detail.contains("Authorization: Bearer"))
                     }
                     if response.status == .forbidden {
-                        let problem = try GreenlightJSON.decoder().decode(Problem.self, from: Data(buffer: response.body))
+                        let problem = try GreenlightJSON.decode(Problem.self, from: Data(buffer: response.body))
                         #expect(problem.detail.contains("scope") && problem.detail.contains("\""), "\(problem.detail)")
                     }
                 }
@@ -413,7 +413,7 @@ struct IntakeRoutesTests {
             }
             let forbidden = try await client.execute(
                 uri: "/v1/requests/REQ-1/cancel", method: .post, headers: [.authorization: "Bearer bot-secret-0123456789"])
-            let problem = try GreenlightJSON.decoder().decode(Problem.self, from: Data(buffer: forbidden.body))
+            let problem = try GreenlightJSON.decode(Problem.self, from: Data(buffer: forbidden.body))
             #expect(problem.detail.contains("\"bot\"") && problem.detail.contains("admin scope"), "\(problem.detail)")
         }
         // Each action names the key it came through.
@@ -464,7 +464,7 @@ struct IntakeRoutesTests {
             let refused = try await submit("R-3", approvers: ["c@example.com", "a@example.com"])
             #expect(refused.status == .tooManyRequests)
             #expect(Int(refused.headers[.retryAfter] ?? "") ?? 0 >= 1)
-            let problem = try GreenlightJSON.decoder().decode(Problem.self, from: Data(buffer: refused.body))
+            let problem = try GreenlightJSON.decode(Problem.self, from: Data(buffer: refused.body))
             #expect(problem.detail.contains("GREENLIGHT_RECIPIENT_RATE_LIMIT"), "\(problem.detail)")
             // The key's third submission this minute was R-3; its fourth is refused whatever it names.
             let fourth = try await submit("R-4", approvers: ["c@example.com"])

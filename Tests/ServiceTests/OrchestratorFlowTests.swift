@@ -34,7 +34,7 @@ struct OrchestratorFlowTests {
         func outbox<E: Decodable>(_ type: String, as: E.Type) async throws -> [E] {
             try await pool.query(
                 "SELECT payload FROM durable_outbox WHERE payload LIKE \("%\"type\":\"\(type)\"%") ORDER BY id"
-            ).column(String.self).map { try GreenlightJSON.decoder().decode(E.self, from: Data($0.utf8)) }
+            ).column(String.self).map { try GreenlightJSON.decode(E.self, from: Data($0.utf8)) }
         }
 
         func attempts(_ requestId: String) async throws -> [(decidedBy: String, channel: String, accepted: Bool, reason: String?)] {
@@ -126,7 +126,7 @@ struct OrchestratorFlowTests {
             #expect(try await h.status("REQ-B3")?.status == .pending)
             #expect(try await h.status("REQ-B4")?.status == .pending)
             let dead = try await KafkaTopicReader.readAll(topic: Topic.deadLetters.rawValue, configuration: kafka, logger: logger)
-                .map { try GreenlightJSON.decoder().decode(DeadLetter.self, from: Data($0.value)) }
+                .map { try GreenlightJSON.decode(DeadLetter.self, from: Data($0.value)) }
             #expect(dead.count == 2)
             #expect(dead.contains { String(decoding: Data(base64Encoded: $0.payloadBase64) ?? Data(), as: UTF8.self) == "not json" })
             #expect(dead.contains { $0.reason.contains("handling failed repeatedly") })

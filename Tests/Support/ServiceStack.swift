@@ -314,7 +314,7 @@ public final class ServiceStack: Sendable {
     public func status(_ requestId: String) async throws -> RequestStatusBody? {
         let response = try await get("/v1/requests/\(requestId)")
         guard response.status == 200 else { return nil }
-        return try GreenlightJSON.decoder().decode(RequestStatusBody.self, from: Data(response.body.utf8))
+        return try GreenlightJSON.decode(RequestStatusBody.self, from: Data(response.body.utf8))
     }
 
     /// The emails received for one request, found by their `X-Greenlight-Request-Id` header: those that ask
@@ -364,7 +364,7 @@ public final class OutcomeCollector: Sendable {
         task = Task {
             do {
                 for try await message in consumer.messages {
-                    if let event = try? GreenlightJSON.decoder().decode(ApprovalCompleted.self, from: Data(message.value)) {
+                    if let event = try? GreenlightJSON.decode(ApprovalCompleted.self, from: Data(message.value)) {
                         received.events.withLock { $0.append(event) }
                         if let header = message.header("traceparent") {
                             received.traceparents.withLock { $0[event.requestId] = String(decoding: header, as: UTF8.self) }

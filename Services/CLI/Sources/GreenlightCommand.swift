@@ -287,7 +287,7 @@ func waitForOutcome(
 
 func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
     do {
-        return try GreenlightJSON.decoder().decode(type, from: data)
+        return try GreenlightJSON.decode(type, from: data)
     } catch {
         throw CLIError(.failed, "intake's answer is not what this version of greenlight expects: \(error)")
     }

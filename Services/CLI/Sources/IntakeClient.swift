@@ -45,7 +45,7 @@ struct IntakeClient: Sendable {
 
     /// A problem-details answer, as a `CLIError` whose message is the problem's own detail.
     static func error(for answer: Answer) -> CLIError {
-        let problem = try? GreenlightJSON.decoder().decode(Problem.self, from: answer.body)
+        let problem = try? GreenlightJSON.decode(Problem.self, from: answer.body)
         var detail = problem?.detail ?? "intake answered \(answer.status)"
         if let errors = problem?.errors, !errors.isEmpty {
             detail += " " + errors.map { "\($0.field): \($0.message)" }.joined(separator: "; ")

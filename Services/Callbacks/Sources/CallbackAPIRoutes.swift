@@ -90,7 +90,7 @@ public struct CallbackAPIRoutes: Sendable {
             let ended = EndedCallback(
                 detail: "Callback \(callbackId) has already ended (\(callback.status.rawValue)); nothing was changed.",
                 callbackId: callbackId, callbackStatus: callback.status.rawValue,
-                result: callback.result.flatMap { try? GreenlightJSON.decoder().decode(JSONValue.self, from: Data($0.utf8)) },
+                result: callback.result.flatMap { try? GreenlightJSON.decode(JSONValue.self, from: Data($0.utf8)) },
                 error: callback.error, endedAt: callback.endedAt)
             return Response(
                 status: .conflict, headers: [.contentType: Problem.mediaType],
@@ -106,7 +106,7 @@ public struct CallbackAPIRoutes: Sendable {
         if command == .success, callback.name == Self.approvalCallbackName, let rules, let payload = event.result {
             let decision: ApprovalDecisionPayload
             do {
-                decision = try GreenlightJSON.decoder().decode(ApprovalDecisionPayload.self, from: GreenlightJSON.encode(payload))
+                decision = try GreenlightJSON.decode(ApprovalDecisionPayload.self, from: GreenlightJSON.encode(payload))
             } catch {
                 let described = DecodingErrorDescription.describe(error)
                 throw Problem.validation([.init(field: "body", message: "is not an approval decision: \(described)")])
@@ -151,7 +151,7 @@ public struct CallbackAPIRoutes: Sendable {
         func parse() throws -> JSONValue {
             guard !body.isEmpty else { return .null }
             do {
-                return try GreenlightJSON.decoder().decode(JSONValue.self, from: body)
+                return try GreenlightJSON.decode(JSONValue.self, from: body)
             } catch {
                 throw Problem(
                     type: "https://greenlight.dev/problems/malformed-json", title: "Malformed JSON", status: 400,

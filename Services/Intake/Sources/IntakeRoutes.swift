@@ -320,7 +320,7 @@ public struct IntakeRoutes: Sendable {
         let buffer = try await request.collectBody(upTo: 16 * 1024)
         guard buffer.readableBytes > 0 else { return nil }
         do {
-            let body = try GreenlightJSON.decoder().decode(Body.self, from: Data(buffer: buffer))
+            let body = try GreenlightJSON.decode(Body.self, from: Data(buffer: buffer))
             try refuseNulls(in: Data(buffer: buffer), fieldsOf: body)
             return body
         } catch let error as DecodingError {
@@ -386,7 +386,7 @@ public struct IntakeRoutes: Sendable {
     /// its type's stored properties (synthesized `Codable`: the same names); members it does not know are ignored,
     /// whatever their value, as the schemas allow.
     static func refuseNulls(in data: Data, fieldsOf body: some Decodable) throws {
-        guard case .object(let members)? = try? GreenlightJSON.decoder().decode(JSONValue.self, from: data) else {
+        guard case .object(let members)? = try? GreenlightJSON.decode(JSONValue.self, from: data) else {
             return
         }
         let fields = Set(Mirror(reflecting: body).children.compactMap(\.label))
@@ -422,7 +422,7 @@ public struct IntakeRoutes: Sendable {
     {
         let body: ApprovalRequestBody
         do {
-            body = try GreenlightJSON.decoder().decode(ApprovalRequestBody.self, from: data)
+            body = try GreenlightJSON.decode(ApprovalRequestBody.self, from: data)
         } catch let error as DecodingError {
             let description = DecodingErrorDescription(error)
             if description.field.isEmpty {

@@ -346,7 +346,7 @@ public final class LoadGenerator: Sendable {
             do {
                 for try await message in consumer.messages {
                     let received = ContinuousClock.now
-                    guard let outcome = try? GreenlightJSON.decoder().decode(ApprovalCompleted.self, from: Data(message.value))
+                    guard let outcome = try? GreenlightJSON.decode(ApprovalCompleted.self, from: Data(message.value))
                     else { continue }
                     // nil: another run's request, or a duplicate (counted, not measured).
                     let first = state.entries.withLock { entries -> (clicked: ContinuousClock.Instant?, Void)? in
@@ -384,7 +384,7 @@ public final class LoadGenerator: Sendable {
                     if let key = self.options.apiKey { lookUp.headers.add(name: "Authorization", value: "Bearer \(key)") }
                     guard let response = try? await self.http.execute(lookUp, timeout: .seconds(30)),
                         let body = try? await response.body.collect(upTo: 1 << 20),
-                        let status = try? GreenlightJSON.decoder().decode(RequestStatusBody.self, from: Data(body.readableBytesView))
+                        let status = try? GreenlightJSON.decode(RequestStatusBody.self, from: Data(body.readableBytesView))
                     else {
                         self.state.error("status unreadable")
                         return

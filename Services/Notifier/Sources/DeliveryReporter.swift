@@ -99,7 +99,7 @@ struct DeliveryReporter: Sendable {
         let eventId = Self.eventId(notification: report.notificationId, result: report.result, attempt: report.attempt)
         switch report.kind {
         case .notification:
-            let notification = try GreenlightJSON.decoder().decode(NotificationRequested.self, from: Data(report.payload.utf8))
+            let notification = try GreenlightJSON.decode(NotificationRequested.self, from: Data(report.payload.utf8))
             try await publisher.publish(
                 NotificationDelivery(
                     eventId: eventId, requestId: notification.requestId, notificationId: report.notificationId,
@@ -107,7 +107,7 @@ struct DeliveryReporter: Sendable {
                     attempt: report.attempt, error: report.error, at: report.at),
                 trace: trace)
         case .webhook:
-            let webhook = try GreenlightJSON.decoder().decode(WebhookRequested.self, from: Data(report.payload.utf8))
+            let webhook = try GreenlightJSON.decode(WebhookRequested.self, from: Data(report.payload.utf8))
             try await publisher.publish(
                 WebhookDelivery(
                     eventId: eventId, requestId: webhook.requestId, webhookId: webhook.webhookId, eventType: webhook.eventType,

@@ -13,7 +13,7 @@ extension DeliveryWorker {
     func deliverWebhook(_ claim: DeliveryQueue.Claim) async throws {
         let webhook: WebhookRequested
         do {
-            webhook = try GreenlightJSON.decoder().decode(WebhookRequested.self, from: Data(claim.payload.utf8))
+            webhook = try GreenlightJSON.decode(WebhookRequested.self, from: Data(claim.payload.utf8))
         } catch {
             let report = try await record(
                 claim, .failed(error: "the stored webhook cannot be read: \(DecodingErrorDescription.describe(error))"))

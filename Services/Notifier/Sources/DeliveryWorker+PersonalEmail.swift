@@ -45,7 +45,7 @@ extension DeliveryWorker {
         }
         let mail: MailMessage
         do {
-            mail = try make(try GreenlightJSON.decoder().decode(Event.self, from: Data(claim.payload.utf8)))
+            mail = try make(try GreenlightJSON.decode(Event.self, from: Data(claim.payload.utf8)))
         } catch let error as Unsendable {
             logger.error("A \(what) cannot be sent: \(error)", metadata: metadata)
             return try await end(.failed(error: error.description), "failed")

@@ -34,7 +34,7 @@ struct NotificationReceiver: Sendable {
         /// The message as an `Event`, or nil once it went to the dead-letter topic (it is not one).
         func decoded<Event: Queueable>(_ type: Event.Type, _ message: KafkaMessage) async throws -> DeliveryQueue.Received<Event>? {
             do {
-                return await Self.received(try GreenlightJSON.decoder().decode(Event.self, from: Data(message.value)), message)
+                return await Self.received(try GreenlightJSON.decode(Event.self, from: Data(message.value)), message)
             } catch {
                 try await DeadLetterPublisher(producer: producer, service: "notifier", logger: logger).publish(
                     message, reason: "not a \(Event.eventType): \(DecodingErrorDescription.describe(error))")
@@ -124,16 +124,15 @@ enum NotificationDecoding {
     /// The notification and the secret its link is made with (this notifier has it); the token itself is derived only
     /// when the notification is sent (`decode`).
     static func read(_ bytes: [UInt8], keys: LinkKeyring) throws -> (NotificationRequested, secret: LinkSecret) {
-        let decoder = GreenlightJSON.decoder()
         let data = Data(bytes)
         let notification: NotificationRequested
         do {
-            notification = try decoder.decode(NotificationRequested.self, from: data)
+            notification = try GreenlightJSON.decode(NotificationRequested.self, from: data)
         } catch {
             // Another version says so, rather than what it lacks (read only then: once per message is enough on
             // the sending path).
             struct Version: Decodable { var version: Int? }
-            if let version = try? decoder.decode(Version.self, from: data).version, version != 2 {
+            if let version = try? GreenlightJSON.decode(Version.self, from: data).version, version != 2 {
                 throw UnsupportedVersion(version: version)
             }
             throw error

@@ -81,7 +81,7 @@ struct EventHandler: Sendable {
             // A decision through the approval's callback settles the request at once, so the request's rules are
             // checked before it does: the callback API checks them too, but anyone may publish on the decisions topic.
             if let result = command.result,
-                let decision = try? GreenlightJSON.decoder().decode(ApprovalDecisionPayload.self, from: GreenlightJSON.encode(result)),
+                let decision = try? GreenlightJSON.decode(ApprovalDecisionPayload.self, from: GreenlightJSON.encode(result)),
                 let rules = try await ApprovalWriter(connection).decisionRules(requestId: command.requestId)
             {
                 let broken = rules.check(decision.decision, comment: decision.comment, response: decision.response)

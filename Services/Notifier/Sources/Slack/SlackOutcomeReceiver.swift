@@ -24,9 +24,8 @@ struct SlackOutcomeReceiver: Sendable {
     }
 
     func receive(_ messages: [KafkaMessage]) async throws {
-        let decoder = GreenlightJSON.decoder()
         let outcomes = messages.compactMap { message -> (requestId: String, text: String)? in
-            guard let outcome = try? decoder.decode(ApprovalCompleted.self, from: Data(message.value)),
+            guard let outcome = try? GreenlightJSON.decode(ApprovalCompleted.self, from: Data(message.value)),
                 outcome.type == ApprovalCompleted.eventType
             else { return nil }
             return (outcome.requestId, SlackDirectMessage.outcomeText(outcome))
