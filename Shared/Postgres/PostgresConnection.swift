@@ -8,7 +8,7 @@ import Synchronization
 ///
 /// A task that prefers the connection's `executor` (`PostgresPool.withConnection` lends connections that way) runs on
 /// that queue itself, so its libpq calls are made right where it runs: a round trip costs no hop to the queue and back
-/// (two thread wake-ups each, a quarter of a busy orchestrator's CPU), only the statement's own time. Any other caller
+/// (two thread wake-ups each: about a tenth of a busy orchestrator's CPU), only the statement's own time. Any other caller
 /// hops there and back.
 /// `@unchecked Sendable`: `PGconn` is not thread-safe; it is only touched on `queue`.
 public final class PostgresConnection: @unchecked Sendable {
