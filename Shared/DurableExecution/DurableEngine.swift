@@ -62,7 +62,7 @@ public struct DurableEngine: Sendable {
                 executionId: executionId, type: "SignalReceived",
                 details: ["Signal": DurableContext.json(signal.payload), "KeptUntilStart": .bool(true)], at: now)
         }
-        try await invoke(execution, store: store, now: now, state: ExecutionState(signals: early), dated: true)
+        try await invoke(execution, store: store, now: now, state: ExecutionState(signals: early))
         return .started(executionId)
     }
 
@@ -87,13 +87,12 @@ public struct DurableEngine: Sendable {
 
     /// `state` is the execution's checkpoints, callbacks and kept signals when the caller knows them; they are read
     /// otherwise. `signal`, one that just arrived, is received after the kept ones; if the workflow does not take it,
-    /// it is kept for the next invocation (or, when the execution ended, goes to `signalAfterEnd`). `dated` says the
-    /// execution's `updated_at` is `now` already (it was inserted by this transaction), so an invocation that suspends
-    /// need not write it again.
+    /// it is kept for the next invocation (or, when the execution ended, goes to `signalAfterEnd`). An invocation that
+    /// suspends leaves the execution's row alone: its history page dates it.
     @discardableResult
     func invoke(
         _ execution: ExecutionRecord, store: DurableStore, now: Date, state: ExecutionState? = nil,
-        signal: PendingSignal? = nil, dated: Bool = false
+        signal: PendingSignal? = nil
     ) async throws -> Invocation {
         let runner = try runner(for: execution)
         var state = if let state { state } else { try await store.state(of: execution) }
@@ -148,8 +147,6 @@ public struct DurableEngine: Sendable {
         } else if let fresh = context.signals.first(where: { $0.id == nil }) {
             try await store.bufferSignal(executionName: execution.name, payload: fresh.payload, at: now)
         }
-        // An execution that ended was dated by `queueFinish`.
-        if status == nil, !dated { store.queueTouch(id: execution.executionId, at: now) }
         store.flushWrites()
         return Invocation(status: status, earliestNewTimer: context.earliestNewTimer)
     }

@@ -104,10 +104,6 @@ struct DurableStore: Sendable {
             """)
     }
 
-    func queueTouch(id: UUID, at: Date) {
-        connection.queue("UPDATE durable_executions SET updated_at = \(at) WHERE execution_id = \(id)")
-    }
-
     // MARK: - Operations
 
     func operationsQuery(_ id: UUID) -> PostgresQuery {
