@@ -7,7 +7,7 @@ public enum DurableSchema {
     /// one is only appended to on the way, the other only reached by its primary key, so no plan of theirs can go
     /// wrong, and analyzing the history's details is most of what an ANALYZE of them all costs.
     public static let growingTables = [
-        "durable_executions", "durable_operations", "durable_callbacks", "durable_timers", "durable_outbox",
+        "durable_executions", "durable_operation_pages", "durable_callbacks", "durable_timers", "durable_outbox",
     ]
 
     public static let migrations: [PostgresMigration] = [
@@ -243,6 +243,57 @@ public enum DurableSchema {
                 -- look-up can only go by key.
                 CREATE INDEX durable_outbox_relay ON durable_outbox (id) WHERE sent_at IS NULL AND id > 0;
                 DROP INDEX durable_outbox_unsent;
+                """),
+        PostgresMigration(
+            version: 12, name: "checkpoints written a page at a time",
+            sql: """
+                -- What one engine call checkpoints for one execution, as one row: each operation's position, kind,
+                -- name, status, result and error side by side, in the order written. An invocation checkpoints three
+                -- or four operations; one row for them costs one heap tuple, two index entries and one foreign-key
+                -- check instead of three or four upserts of each. A later page's entry for a position replaces an
+                -- earlier one's (a receive started in one invocation and succeeded in the next).
+                CREATE TABLE durable_operation_pages (
+                    id             bigserial PRIMARY KEY,
+                    execution_id   uuid NOT NULL REFERENCES durable_executions (execution_id),
+                    positions      integer[] NOT NULL,
+                    kinds          text[] NOT NULL,
+                    names          text[] NOT NULL,
+                    statuses       text[] NOT NULL,
+                    results        text[] NOT NULL,
+                    error_types    text[] NOT NULL,
+                    error_messages text[] NOT NULL,
+                    at             timestamptz NOT NULL,
+                    -- An operation's fields at the same place in each array; a position, kind, name and status always.
+                    CHECK (cardinality(positions) > 0 AND cardinality(kinds) = cardinality(positions)
+                           AND cardinality(names) = cardinality(positions) AND cardinality(statuses) = cardinality(positions)
+                           AND cardinality(results) = cardinality(positions)
+                           AND cardinality(error_types) = cardinality(positions)
+                           AND cardinality(error_messages) = cardinality(positions)
+                           AND array_position(positions, NULL) IS NULL AND array_position(kinds, NULL) IS NULL
+                           AND array_position(names, NULL) IS NULL
+                           AND statuses <@ ARRAY['STARTED', 'SUCCEEDED', 'FAILED'])
+                );
+                ALTER TABLE durable_operation_pages SET (toast_tuple_target = 8160);
+                CREATE INDEX durable_operation_pages_execution ON durable_operation_pages (execution_id, id);
+                -- The checkpoints written a row at a time before, one page per execution.
+                INSERT INTO durable_operation_pages
+                    (execution_id, positions, kinds, names, statuses, results, error_types, error_messages, at)
+                SELECT execution_id, array_agg(position ORDER BY position), array_agg(kind ORDER BY position),
+                       array_agg(name ORDER BY position), array_agg(status ORDER BY position),
+                       array_agg(result ORDER BY position), array_agg(error_type ORDER BY position),
+                       array_agg(error_message ORDER BY position), max(updated_at)
+                FROM durable_operations GROUP BY execution_id;
+                DROP TABLE durable_operations;
+                -- Every checkpoint as it stands now, one per row: what ad-hoc SQL queries.
+                CREATE VIEW durable_operations AS
+                    SELECT DISTINCT ON (p.execution_id, o.position)
+                        p.execution_id, o.position, o.kind, o.name, o.status, o.result, o.error_type, o.error_message,
+                        p.at AS updated_at
+                    FROM durable_operation_pages p
+                    CROSS JOIN LATERAL unnest(p.positions, p.kinds, p.names, p.statuses, p.results, p.error_types,
+                                              p.error_messages)
+                        AS o (position, kind, name, status, result, error_type, error_message)
+                    ORDER BY p.execution_id, o.position, p.id DESC;
                 """),
     ]
 }

@@ -106,13 +106,18 @@ struct DurableStore: Sendable {
 
     // MARK: - Operations
 
+    /// The execution's checkpoints, page after page, each page's in the order written.
     func operationsQuery(_ id: UUID) -> PostgresQuery {
         """
-        SELECT position, kind, name, status, result, error_type, error_message
-        FROM durable_operations WHERE execution_id = \(id)
+        SELECT o.position, o.kind, o.name, o.status, o.result, o.error_type, o.error_message
+        FROM durable_operation_pages p
+        CROSS JOIN LATERAL unnest(p.positions, p.kinds, p.names, p.statuses, p.results, p.error_types, p.error_messages)
+            WITH ORDINALITY AS o (position, kind, name, status, result, error_type, error_message, n)
+        WHERE p.execution_id = \(id) ORDER BY p.id, o.n
         """
     }
 
+    /// The checkpoints by position: where several pages hold a position, the last one's.
     static func operations(from rows: PostgresRows) throws -> [Int: OperationRecord] {
         var records: [Int: OperationRecord] = [:]
         for row in rows {
@@ -346,7 +351,7 @@ struct DurableStore: Sendable {
         if !outbox.isEmpty { connection.queue(Outbox.insert(outbox)) }
         // One page per execution (an engine call that fires several timers writes about several), in the order of
         // each one's first event.
-        for (executionId, events) in Self.pages(of: history) {
+        for (executionId, events) in Self.pages(of: history, by: \.executionId) {
             connection.queue(
                 """
                 INSERT INTO durable_history_pages (execution_id, event_types, details, dated)
@@ -354,35 +359,31 @@ struct DurableStore: Sendable {
                         \(PostgresArray(events.map { $0.at?.postgresText }))::timestamptz[])
                 """)
         }
-        if !operations.isEmpty {
+        // One page per execution, as for the history.
+        for (executionId, page) in Self.pages(of: operations, by: \.executionId) {
+            let records = page.map(\.record)
             connection.queue(
                 """
-                INSERT INTO durable_operations
-                    (execution_id, position, kind, name, status, result, error_type, error_message, updated_at)
-                SELECT * FROM unnest(
-                    \(PostgresArray(operations.map(\.executionId.postgresText)))::uuid[],
-                    \(PostgresArray(operations.map { String($0.record.position) }))::int[],
-                    \(PostgresArray(operations.map(\.record.kind)))::text[], \(PostgresArray(operations.map(\.record.name)))::text[],
-                    \(PostgresArray(operations.map(\.record.status.rawValue)))::text[],
-                    \(PostgresArray(operations.map(\.record.result)))::text[],
-                    \(PostgresArray(operations.map { $0.record.error?.errorType }))::text[],
-                    \(PostgresArray(operations.map { $0.record.error?.errorMessage }))::text[],
-                    \(PostgresArray(operations.map { $0.at.postgresText }))::timestamptz[])
-                ON CONFLICT (execution_id, position) DO UPDATE
-                SET status = EXCLUDED.status, result = EXCLUDED.result, error_type = EXCLUDED.error_type,
-                    error_message = EXCLUDED.error_message, updated_at = EXCLUDED.updated_at
+                INSERT INTO durable_operation_pages
+                    (execution_id, positions, kinds, names, statuses, results, error_types, error_messages, at)
+                VALUES (\(executionId), \(PostgresArray(records.map { String($0.position) }))::int[],
+                        \(PostgresArray(records.map(\.kind)))::text[], \(PostgresArray(records.map(\.name)))::text[],
+                        \(PostgresArray(records.map(\.status.rawValue)))::text[], \(PostgresArray(records.map(\.result)))::text[],
+                        \(PostgresArray(records.map { $0.error?.errorType }))::text[],
+                        \(PostgresArray(records.map { $0.error?.errorMessage }))::text[], \(page[page.count - 1].at))
                 """)
         }
     }
 
-    /// History events grouped by execution, each group in the order written, the groups in the order of their
-    /// first events.
-    static func pages(of history: [PendingWrites.History]) -> [(UUID, [PendingWrites.History])] {
+    /// History events or checkpoints grouped by execution, each group in the order written, the groups in the order
+    /// of their first items.
+    static func pages<Item>(of items: [Item], by execution: (Item) -> UUID) -> [(UUID, [Item])] {
         var order: [UUID] = []
-        var pages: [UUID: [PendingWrites.History]] = [:]
-        for event in history {
-            if pages[event.executionId] == nil { order.append(event.executionId) }
-            pages[event.executionId, default: []].append(event)
+        var pages: [UUID: [Item]] = [:]
+        for item in items {
+            let executionId = execution(item)
+            if pages[executionId] == nil { order.append(executionId) }
+            pages[executionId, default: []].append(item)
         }
         return order.map { ($0, pages[$0]!) }
     }
@@ -453,7 +454,7 @@ final class PendingWrites: Sendable {
     struct State {
         var history: [History] = []
         var operations: [Operation] = []
-        /// Where each (execution, position) is in `operations`: one statement may not upsert a row twice.
+        /// Where each (execution, position) is in `operations`: a page holds a position once, as it stands last.
         var operationIndex: [OperationKey: Int] = [:]
         var outbox: [Outbox.Row] = []
     }

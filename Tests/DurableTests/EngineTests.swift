@@ -123,6 +123,8 @@ struct EngineTests {
             "SELECT position, kind, status FROM durable_operations ORDER BY position").decode((Int, String, String).self)
         #expect(operations.map(\.0) == Array(1...(steps + 1)))
         #expect(operations.allSatisfy { $0.2 == "SUCCEEDED" })
+        // And so are its checkpoints.
+        #expect(try await harness.pool.query("SELECT count(*) FROM durable_operation_pages").column(Int.self) == [1])
         let messages = try await harness.pool.query(
             "SELECT message_key, payload, headers::text FROM durable_outbox WHERE topic = 'test.steps' ORDER BY id"
         ).decode((String, String, String?).self)
@@ -191,6 +193,49 @@ struct EngineTests {
         #expect(resumed == [0])
         #expect(try await harness.pool.query("SELECT updated_at FROM durable_executions WHERE name = 'dated'").column(Date.self) == [t0])
         #expect(try await harness.history("dated").last?.timestamp == t0 + 5)
+    }
+
+    /// Checkpoints written a row at a time (before pages) are moved into pages by the migration, and an execution that
+    /// suspended before it resumes from them: nothing it did runs again, and its callback is the one it created.
+    @Test func checkpointsWrittenBeforePagesAreReplayedAfterTheMigration() async throws {
+        let logger = TestEnvironment.logger("durable")
+        let pool = try await TestDatabase.create("durable").pool(maxConnections: 6)
+        let before = Array(DurableSchema.migrations.prefix { $0.version < 12 })
+        try await PostgresMigrator.migrate(pool, component: DurableSchema.component, migrations: before, logger: logger)
+        let (executionId, callbackId) = (UUID(), UUID())
+        try await pool.query(
+            """
+            INSERT INTO durable_executions (execution_id, workflow, name, status, input, created_at, updated_at)
+            VALUES (\(executionId), 'test.callback', 'old', 'RUNNING', '{"timeoutSeconds":60}', \(t0), \(t0))
+            """)
+        try await pool.query(
+            """
+            INSERT INTO durable_callbacks (callback_id, execution_id, name, status, timeout_at, started_at)
+            VALUES (\(callbackId), \(executionId), 'approval', 'STARTED', \(t0 + 60), \(t0))
+            """)
+        // The step written started first and succeeded later, as an upsert of its row did.
+        try await pool.query(
+            """
+            INSERT INTO durable_operations (execution_id, position, kind, name, status, result, updated_at)
+            VALUES (\(executionId), 2, 'STEP', 'after-create', 'SUCCEEDED', '1', \(t0)),
+                   (\(executionId), 1, 'CALLBACK', 'approval', 'SUCCEEDED', \("\"\(callbackId.uuidString)\""), \(t0))
+            """)
+        try await PostgresMigrator.migrate(pool, component: DurableSchema.component, migrations: DurableSchema.migrations, logger: logger)
+        #expect(try await pool.query("SELECT count(*) FROM durable_operation_pages").column(Int.self) == [1])
+        let moved = try await pool.query("SELECT position, kind, status FROM durable_operations ORDER BY position")
+            .decode((Int, String, String).self)
+        #expect(moved.map(\.0) == [1, 2])
+        #expect(moved.map(\.1) == ["CALLBACK", "STEP"])
+
+        let counter = RunCounter()
+        let harness = EngineHarness(
+            pool: pool, engine: DurableEngine(workflows: [CallbackWorkflow(counter: counter)], logger: logger), counter: counter)
+        #expect(try await harness.send(.success(#""done""#), to: callbackId, at: t0 + 1) == .accepted)
+        #expect(counter.count("old/after-create") == 0)
+        let execution = try await harness.execution("old")
+        #expect(execution.status == "SUCCEEDED")
+        #expect(execution.output == #""done""#)
+        #expect(try await pool.query("SELECT count(*) FROM durable_callbacks").column(Int.self) == [1])
     }
 
     /// History written a row per event (before pages) is read with the pages, in the order written, numbered from 1;

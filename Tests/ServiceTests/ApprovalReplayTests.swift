@@ -176,8 +176,9 @@ struct ApprovalReplayTests {
         try await h.handle(.approvalRequested(request("REQ-OLD", remindAfter: 60)))
         _ = try await h.pool.query(
             """
-            UPDATE durable_operations SET kind = 'WAIT', name = 'remind-after'
-            WHERE position = 5 AND execution_id = (SELECT execution_id FROM durable_executions WHERE name = 'REQ-OLD')
+            UPDATE durable_operation_pages
+            SET kinds[array_position(positions, 5)] = 'WAIT', names[array_position(positions, 5)] = 'remind-after'
+            WHERE 5 = ANY (positions) AND execution_id = (SELECT execution_id FROM durable_executions WHERE name = 'REQ-OLD')
             """)
         try await h.handle(.decisionSubmitted(decision("REQ-OLD", by: "ops@example.com", channel: .kafka)))
         let status = try #require(try await h.status("REQ-OLD"))
