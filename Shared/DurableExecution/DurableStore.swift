@@ -106,23 +106,27 @@ struct DurableStore: Sendable {
 
     // MARK: - Operations
 
-    /// The execution's checkpoints, page after page, each page's in the order written.
+    /// The execution's checkpoints, each with its page (a page holds a position once). Unordered: `operations(from:)`
+    /// keeps the latest page's.
     func operationsQuery(_ id: UUID) -> PostgresQuery {
         """
-        SELECT o.position, o.kind, o.name, o.status, o.result, o.error_type, o.error_message
+        SELECT p.id, o.position, o.kind, o.name, o.status, o.result, o.error_type, o.error_message
         FROM durable_operation_pages p
         CROSS JOIN LATERAL unnest(p.positions, p.kinds, p.names, p.statuses, p.results, p.error_types, p.error_messages)
-            WITH ORDINALITY AS o (position, kind, name, status, result, error_type, error_message, n)
-        WHERE p.execution_id = \(id) ORDER BY p.id, o.n
+            AS o (position, kind, name, status, result, error_type, error_message)
+        WHERE p.execution_id = \(id)
         """
     }
 
-    /// The checkpoints by position: where several pages hold a position, the last one's.
+    /// The checkpoints by position: where several pages hold a position, the latest one's.
     static func operations(from rows: PostgresRows) throws -> [Int: OperationRecord] {
         var records: [Int: OperationRecord] = [:]
+        var pages: [Int: Int64] = [:]
         for row in rows {
-            let (position, kind, name, status, result, errorType, errorMessage) = try row.decode(
-                (Int, String, String, String, String?, String?, String?).self)
+            let (page, position, kind, name, status, result, errorType, errorMessage) = try row.decode(
+                (Int64, Int, String, String, String, String?, String?, String?).self)
+            if let seen = pages[position], seen > page { continue }
+            pages[position] = page
             records[position] = OperationRecord(
                 position: position, kind: kind, name: name, status: OperationStatus(rawValue: status) ?? .started,
                 result: result,
