@@ -275,14 +275,20 @@ public enum DurableSchema {
                 );
                 ALTER TABLE durable_operation_pages SET (toast_tuple_target = 8160);
                 CREATE INDEX durable_operation_pages_execution ON durable_operation_pages (execution_id, id);
-                -- The checkpoints written a row at a time before, one page per execution.
+                -- The checkpoints written a row at a time before, a page per execution and date (so each keeps its
+                -- own), in date order.
                 INSERT INTO durable_operation_pages
                     (execution_id, positions, kinds, names, statuses, results, error_types, error_messages, at)
                 SELECT execution_id, array_agg(position ORDER BY position), array_agg(kind ORDER BY position),
                        array_agg(name ORDER BY position), array_agg(status ORDER BY position),
                        array_agg(result ORDER BY position), array_agg(error_type ORDER BY position),
-                       array_agg(error_message ORDER BY position), max(updated_at)
-                FROM durable_operations GROUP BY execution_id;
+                       array_agg(error_message ORDER BY position), updated_at
+                FROM durable_operations GROUP BY execution_id, updated_at ORDER BY updated_at, execution_id;
+                -- Roles that could read the checkpoints read the view in the table's place.
+                CREATE TEMPORARY TABLE durable_operations_readers ON COMMIT DROP AS
+                    SELECT DISTINCT grantee FROM information_schema.role_table_grants
+                    WHERE table_schema = current_schema() AND table_name = 'durable_operations' AND privilege_type = 'SELECT'
+                      AND grantee NOT IN ('PUBLIC', current_user);
                 DROP TABLE durable_operations;
                 -- Every checkpoint as it stands now, one per row: what ad-hoc SQL queries.
                 CREATE VIEW durable_operations AS
@@ -294,6 +300,14 @@ public enum DurableSchema {
                                               p.error_messages)
                         AS o (position, kind, name, status, result, error_type, error_message)
                     ORDER BY p.execution_id, o.position, p.id DESC;
+                DO $$
+                DECLARE reader record;
+                BEGIN
+                    FOR reader IN SELECT grantee FROM durable_operations_readers LOOP
+                        EXECUTE format('GRANT SELECT ON durable_operations, durable_operation_pages TO %I', reader.grantee);
+                    END LOOP;
+                END
+                $$;
                 """),
     ]
 }

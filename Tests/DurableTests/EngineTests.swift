@@ -213,19 +213,20 @@ struct EngineTests {
             INSERT INTO durable_callbacks (callback_id, execution_id, name, status, timeout_at, started_at)
             VALUES (\(callbackId), \(executionId), 'approval', 'STARTED', \(t0 + 60), \(t0))
             """)
-        // The step written started first and succeeded later, as an upsert of its row did.
+        // Written in two invocations (the step a second later), each row keeping its date.
         try await pool.query(
             """
             INSERT INTO durable_operations (execution_id, position, kind, name, status, result, updated_at)
-            VALUES (\(executionId), 2, 'STEP', 'after-create', 'SUCCEEDED', '1', \(t0)),
+            VALUES (\(executionId), 2, 'STEP', 'after-create', 'SUCCEEDED', '1', \(t0 + 1)),
                    (\(executionId), 1, 'CALLBACK', 'approval', 'SUCCEEDED', \("\"\(callbackId.uuidString)\""), \(t0))
             """)
         try await PostgresMigrator.migrate(pool, component: DurableSchema.component, migrations: DurableSchema.migrations, logger: logger)
-        #expect(try await pool.query("SELECT count(*) FROM durable_operation_pages").column(Int.self) == [1])
-        let moved = try await pool.query("SELECT position, kind, status FROM durable_operations ORDER BY position")
-            .decode((Int, String, String).self)
+        #expect(try await pool.query("SELECT count(*) FROM durable_operation_pages").column(Int.self) == [2])
+        let moved = try await pool.query("SELECT position, kind, updated_at FROM durable_operations ORDER BY position")
+            .decode((Int, String, Date).self)
         #expect(moved.map(\.0) == [1, 2])
         #expect(moved.map(\.1) == ["CALLBACK", "STEP"])
+        #expect(moved.map(\.2) == [t0, t0 + 1])
 
         let counter = RunCounter()
         let harness = EngineHarness(

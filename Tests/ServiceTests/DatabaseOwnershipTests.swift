@@ -45,6 +45,25 @@ struct DatabaseOwnershipTests {
         #expect(try await pool.query("SELECT count(*) FROM durable_history_events").column(Int.self) == [0])
     }
 
+    /// A role granted the checkpoints before checkpoint pages reads the view in the table's place after the upgrade.
+    @Test func aReaderOfTheCheckpointsReadsTheirViewAfterTheUpgrade() async throws {
+        let database = try await TestDatabase.create("ownership")
+        let owner = try database.pool()
+        defer { owner.close() }
+        try await PostgresMigrator.migrate(
+            owner, component: DurableSchema.component, migrations: DurableSchema.migrations.filter { $0.version < 12 },
+            logger: logger)
+        let reader = try await database.makeRole("reader")
+        try await owner.withConnection {
+            try await $0.execute(script: "GRANT SELECT ON durable_operations TO \"\(reader.role)\"")
+        }
+        try await GreenlightDatabase.migrate(owner, logger: logger)
+
+        let pool = PostgresPool(configuration: try PostgresConfiguration(url: reader.url), maxConnections: 1, logger: logger)
+        defer { pool.close() }
+        #expect(try await pool.query("SELECT count(*) FROM durable_operations").column(Int.self) == [0])
+    }
+
     @Test func theReadersRoleReadsAndQueuesEventsAndNothingElse() async throws {
         let database = try await TestDatabase.create("ownership")
         let owner = try database.pool()
