@@ -27,41 +27,32 @@ struct DatabaseOwnershipTests {
 
     /// A role granted the history before history pages reads the history's view after the upgrade, with no new grant.
     @Test func aReaderOfTheHistoryReadsItsPagesAfterTheUpgrade() async throws {
-        let database = try await TestDatabase.create("ownership")
-        let owner = try database.pool()
-        defer { owner.close() }
-        try await PostgresMigrator.migrate(
-            owner, component: DurableSchema.component, migrations: DurableSchema.migrations.filter { $0.version < 10 },
-            logger: logger)
-        let reader = try await database.makeRole("reader")
         // What an earlier `greenlight migrate --grant-readers` granted on the engine's tables.
-        try await owner.withConnection {
-            try await $0.execute(script: "GRANT SELECT ON durable_executions, durable_history TO \"\(reader.role)\"")
-        }
-        try await GreenlightDatabase.migrate(owner, logger: logger)
-
-        let pool = PostgresPool(configuration: try PostgresConfiguration(url: reader.url), maxConnections: 1, logger: logger)
-        defer { pool.close() }
-        #expect(try await pool.query("SELECT count(*) FROM durable_history_events").column(Int.self) == [0])
+        try await expectReadAfterUpgrade(
+            from: 10, granted: "durable_executions, durable_history", reading: "durable_history_events")
     }
 
     /// A role granted the checkpoints before checkpoint pages reads the view in the table's place after the upgrade.
     @Test func aReaderOfTheCheckpointsReadsTheirViewAfterTheUpgrade() async throws {
+        try await expectReadAfterUpgrade(from: 12, granted: "durable_operations", reading: "durable_operations")
+    }
+
+    /// Migrates the engine's tables to just before `version`, grants a new role SELECT on `granted`, migrates the rest,
+    /// and expects the role to read `reading` (empty) with no grant of its own.
+    private func expectReadAfterUpgrade(from version: Int, granted: String, reading: String) async throws {
         let database = try await TestDatabase.create("ownership")
         let owner = try database.pool()
         defer { owner.close() }
         try await PostgresMigrator.migrate(
-            owner, component: DurableSchema.component, migrations: DurableSchema.migrations.filter { $0.version < 12 },
+            owner, component: DurableSchema.component, migrations: DurableSchema.migrations.filter { $0.version < version },
             logger: logger)
         let reader = try await database.makeRole("reader")
-        try await owner.withConnection {
-            try await $0.execute(script: "GRANT SELECT ON durable_operations TO \"\(reader.role)\"")
-        }
+        try await owner.withConnection { try await $0.execute(script: "GRANT SELECT ON \(granted) TO \"\(reader.role)\"") }
         try await GreenlightDatabase.migrate(owner, logger: logger)
 
         let pool = PostgresPool(configuration: try PostgresConfiguration(url: reader.url), maxConnections: 1, logger: logger)
         defer { pool.close() }
-        #expect(try await pool.query("SELECT count(*) FROM durable_operations").column(Int.self) == [0])
+        #expect(try await pool.query(PostgresQuery(stringLiteral: "SELECT count(*) FROM \(reading)")).column(Int.self) == [0])
     }
 
     @Test func theReadersRoleReadsAndQueuesEventsAndNothingElse() async throws {
