@@ -29,6 +29,23 @@ public final class WakeUpSignal: Sendable {
         for waiter in waiters { waiter.resume() }
     }
 
+    /// Wakes `count` of the waiting loops, those that waited longest first: for work that comes in pieces each loop
+    /// takes one of (a sender claims one message), so that one new piece does not send every idle loop looking for
+    /// it. When fewer than `count` wait, all of them are woken and the signal is kept for the next loop to wait (one
+    /// still busy, or about to wait after finding nothing, then looks for the pieces left).
+    public func signal(waking count: Int) {
+        guard count > 0 else { return }
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            guard state.waiters.count > count else {
+                if state.waiters.count < count { state.pending = true }
+                defer { state.waiters = [:] }
+                return Array(state.waiters.values)
+            }
+            return state.waiters.keys.sorted().prefix(count).compactMap { state.waiters.removeValue(forKey: $0) }
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
     public func wait(timeout: Duration) async {
         let id = state.withLock { state -> UInt64 in
             state.nextId += 1

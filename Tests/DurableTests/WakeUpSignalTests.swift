@@ -1,4 +1,5 @@
 import DurableExecution
+import Synchronization
 import Testing
 
 struct WakeUpSignalTests {
@@ -18,6 +19,49 @@ struct WakeUpSignalTests {
         let later = ContinuousClock.now
         await signal.wait(timeout: .seconds(120))
         #expect(ContinuousClock.now - later < .seconds(60))
+    }
+
+    @Test func aCountedSignalWakesThatManyWaitersAndKeepsItOnlyWhenFewerWait() async throws {
+        let signal = WakeUpSignal()
+        let woken = Woken()
+        let waiters = (0..<4).map { _ in
+            Task {
+                await signal.wait(timeout: .seconds(120))
+                woken.count.add(1, ordering: .sequentiallyConsistent)
+            }
+        }
+        try await eventually { signal.waiting == 4 }
+        // One piece of work: one loop goes, three go on waiting.
+        signal.signal(waking: 1)
+        #expect(signal.waiting == 3)
+        try await eventually { woken.count.load(ordering: .sequentiallyConsistent) == 1 }
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(woken.count.load(ordering: .sequentiallyConsistent) == 1)
+        // As many pieces as loops waiting: all go, and nothing is kept (the next wait runs to its timeout).
+        signal.signal(waking: 3)
+        for waiter in waiters { await waiter.value }
+        #expect(woken.count.load(ordering: .sequentiallyConsistent) == 4)
+        let quiet = ContinuousClock.now
+        await signal.wait(timeout: .milliseconds(300))
+        #expect(ContinuousClock.now - quiet >= .milliseconds(300))
+        // More pieces than loops waiting (none here): kept for the next loop to wait.
+        signal.signal(waking: 2)
+        let kept = ContinuousClock.now
+        await signal.wait(timeout: .seconds(120))
+        #expect(ContinuousClock.now - kept < .seconds(60))
+    }
+
+    private final class Woken: Sendable {
+        let count = Atomic(0)
+    }
+
+    /// Waits until `condition` holds, for at most a minute (a loaded 2-core machine can starve this test for seconds).
+    private func eventually(_ condition: () -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while !condition() {
+            try #require(ContinuousClock.now < deadline, "the condition did not hold within a minute")
+            try await Task.sleep(for: .milliseconds(10))
+        }
     }
 
     @Test func aCancelledWaitReturns() async {

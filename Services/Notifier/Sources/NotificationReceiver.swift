@@ -77,7 +77,9 @@ struct NotificationReceiver: Sendable {
             try await queue.insert(digests)
             try await slack?.queueDirectMessages(incoming)
         }
-        wakeUp.signal()
+        // One sender for each message queued (a Slack direct message is one more), not every idle sender for each batch.
+        let queued = incoming.count * (slack == nil ? 1 : 2) + webhooks.count + signIns.count + digests.count
+        wakeUp.signal(waking: queued)
     }
 
     /// The event as the queue keeps it. The span that received it is the parent of the one that later delivers it.
