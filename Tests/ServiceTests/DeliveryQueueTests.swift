@@ -101,6 +101,41 @@ struct DeliveryQueueTests {
             trace: nil, partition: 0, offset: 7, replayed: false)
     }
 
+    @Test func aBatchOfNotificationsWakesOneSenderForEachMessageItQueued() async throws {
+        let h = try await harness()
+        try h.cluster.createTopic(Topic.notifications.rawValue, partitions: 1)
+        let consumer = try KafkaConsumer(
+            configuration: KafkaConfiguration(bootstrapServers: h.cluster.bootstrapServers),
+            groupId: TestEnvironment.uniqueName("receiver"), topics: [Topic.notifications.rawValue], logger: logger)
+        let wakeUp = WakeUpSignal()
+        let configuration = h.worker.configuration
+        let receiver = NotificationReceiver(
+            consumer: consumer, producer: h.producer, queue: h.queue, configuration: configuration, wakeUp: wakeUp, logger: logger)
+        // Four idle senders.
+        let senders = (0..<4).map { _ in Task { await wakeUp.wait(timeout: .seconds(120)) } }
+        defer { for sender in senders { sender.cancel() } }
+        let deadline = ContinuousClock.now + .seconds(60)
+        while wakeUp.waiting < 4 {
+            try #require(ContinuousClock.now < deadline, "the senders did not start waiting within a minute")
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        func message(_ incoming: DeliveryQueue.Incoming, offset: Int64) -> KafkaMessage {
+            KafkaMessage(
+                topic: Topic.notifications.rawValue, partition: 0, offset: offset, key: nil,
+                value: Array(incoming.payload.utf8), headers: [])
+        }
+        // One message: one sender goes to claim it, three wait on.
+        let first = notification(to: "a@example.com")
+        try await receiver.receive([message(first, offset: 0)])
+        #expect(try await h.row(first.notification.eventId).status == "pending")
+        #expect(wakeUp.waiting == 3)
+        // Two more: two more senders.
+        try await receiver.receive([message(notification(to: "b@example.com"), offset: 1), message(notification(to: "c@example.com"), offset: 2)])
+        #expect(wakeUp.waiting == 1)
+        await consumer.close()
+        await h.stop()
+    }
+
     @Test func aNotificationIsKeptOnceAndSentOnceWithAStableMessageId() async throws {
         let h = try await harness()
         let message = notification(to: "a@example.com")
