@@ -1,8 +1,9 @@
 import Synchronization
 
 /// Wakes polling loops early: `signal()` from any task wakes every loop waiting in `wait(timeout:)` (or, when none
-/// waits, the next one to call it); `wait` otherwise returns at the timeout. Signals do not accumulate beyond one.
-/// Any number of loops may wait at once (the timer scheduler runs several).
+/// waits, the next one to call it), and `signal(waking:)` wakes only as many as there are pieces of work; `wait`
+/// otherwise returns at the timeout. Signals do not accumulate beyond one: loops that take one piece at a time must
+/// look again for more before they wait (the notifier's senders do). Any number of loops may wait at once.
 public final class WakeUpSignal: Sendable {
     private struct State {
         var pending = false

@@ -38,15 +38,20 @@ struct WakeUpSignalTests {
         try await Task.sleep(for: .milliseconds(200))
         #expect(woken.count.load(ordering: .sequentiallyConsistent) == 1)
         // As many pieces as loops waiting: all go, and nothing is kept (the next wait runs to its timeout).
+        let all = ContinuousClock.now
         signal.signal(waking: 3)
         for waiter in waiters { await waiter.value }
+        #expect(ContinuousClock.now - all < .seconds(60))
         #expect(woken.count.load(ordering: .sequentiallyConsistent) == 4)
         let quiet = ContinuousClock.now
         await signal.wait(timeout: .milliseconds(300))
         #expect(ContinuousClock.now - quiet >= .milliseconds(300))
-        // More pieces than loops waiting (none here): kept for the next loop to wait.
-        signal.signal(waking: 2)
+        // More pieces than loops waiting: the one waiting goes, and the signal is kept for the next loop to wait.
+        let last = Task { await signal.wait(timeout: .seconds(120)) }
+        try await eventually { signal.waiting == 1 }
         let kept = ContinuousClock.now
+        signal.signal(waking: 2)
+        await last.value
         await signal.wait(timeout: .seconds(120))
         #expect(ContinuousClock.now - kept < .seconds(60))
     }

@@ -77,8 +77,10 @@ struct NotificationReceiver: Sendable {
             try await queue.insert(digests)
             try await slack?.queueDirectMessages(incoming)
         }
-        // One sender for each message queued (a Slack direct message is one more), not every idle sender for each batch.
-        let queued = incoming.count * (slack == nil ? 1 : 2) + webhooks.count + signIns.count + digests.count
+        // One sender for each message queued (with Slack, a request's direct message is one more), not every idle
+        // sender for each batch.
+        let directMessages = slack == nil ? 0 : incoming.count(where: SlackMessageStore.getsDirectMessage)
+        let queued = incoming.count + directMessages + webhooks.count + signIns.count + digests.count
         wakeUp.signal(waking: queued)
     }
 

@@ -17,8 +17,13 @@ struct SlackMessageStore: Sendable {
 
     /// Queues a direct message for each notification that asks an approver to decide (not receipts or notices), once per
     /// notification; a replayed dead letter that had failed is tried again.
+    /// Whether a notification gets a Slack direct message too: those that ask for a decision.
+    static func getsDirectMessage(_ message: DeliveryQueue.Incoming) -> Bool {
+        (message.event.kind ?? .request).asksForADecision
+    }
+
     func queueDirectMessages(_ messages: [DeliveryQueue.Incoming]) async throws {
-        let asking = messages.filter { ($0.event.kind ?? .request).asksForADecision }
+        let asking = messages.filter(Self.getsDirectMessage)
         guard !asking.isEmpty else { return }
         try await pool.withConnection { connection in
             for message in asking {
