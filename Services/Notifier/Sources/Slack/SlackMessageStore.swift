@@ -15,13 +15,13 @@ struct SlackMessageStore: Sendable {
         DeliveryReporter.nameBasedId("slack-dm/\(notification.uuidString)")
     }
 
-    /// Queues a direct message for each notification that asks an approver to decide (not receipts or notices), once per
-    /// notification; a replayed dead letter that had failed is tried again.
     /// Whether a notification gets a Slack direct message too: those that ask for a decision.
     static func getsDirectMessage(_ message: DeliveryQueue.Incoming) -> Bool {
         (message.event.kind ?? .request).asksForADecision
     }
 
+    /// Queues a direct message for each notification that asks an approver to decide (not receipts or notices), once per
+    /// notification; a replayed dead letter that had failed is tried again.
     func queueDirectMessages(_ messages: [DeliveryQueue.Incoming]) async throws {
         let asking = messages.filter(Self.getsDirectMessage)
         guard !asking.isEmpty else { return }
