@@ -151,9 +151,10 @@ public struct DurableEngine: Sendable {
         return Invocation(status: status, earliestNewTimer: context.earliestNewTimer)
     }
 
-    /// Runs after-the-end work (a signal's handler, a failure's account) in a savepoint of its own: one that fails for
-    /// a reason of its own (not the database's, not cancellation) is rolled back and written to the history as
-    /// `type`, and the transaction it is part of goes on — a request's start or a timer is never lost to it.
+    /// Runs work beside an invocation (a signal's handler after the end, an observation, a failure's account) in a
+    /// savepoint of its own: one that fails for a reason of its own (not the database's, not cancellation) is rolled
+    /// back and written to the history as `type`, and the transaction it is part of goes on — a request's start or a
+    /// timer is never lost to it.
     private func guarded(
         _ type: String, context: DurableContext, store: DurableStore, signal: String? = nil, _ body: () async throws -> Void
     ) async throws {
@@ -161,7 +162,7 @@ public struct DurableEngine: Sendable {
             try await store.withSavepoint("after_end") { try await body() }
         } catch let error where !(error is CancellationError) && !PostgresError.isTransient(error) {
             logger.error(
-                "After-the-end work of an execution failed; it is in the history",
+                "Work beside an execution's invocation failed (a signal's handler, a failure's account); it is in the history",
                 metadata: ["execution": "\(context.executionName)", "type": "\(type)", "error": "\(error)"])
             var details: [String: HistoryField] = ["Error": .string(DurableError.from(error).description)]
             if let signal { details["Signal"] = .string(signal) }
@@ -230,7 +231,8 @@ public struct DurableEngine: Sendable {
 
     /// Sends `signal` to the execution named `name`, under that execution's lock (and its name's, so that it is
     /// serialised with `start`): a running execution is invoked with it, and receives it when its workflow next
-    /// calls `receive`; before the execution exists, the signal is kept for it; after it ended, the workflow's
+    /// calls `receive`, unless the workflow takes it as an observation (`Workflow.isObservation`), handled at once
+    /// without an invocation; before the execution exists, the signal is kept for it; after it ended, the workflow's
     /// `signalAfterEnd` handles it. Each signal an execution gets is in its history (`SignalReceived`).
     @discardableResult
     public func signal<W: Workflow>(
@@ -248,15 +250,26 @@ public struct DurableEngine: Sendable {
         store.queueHistory(
             executionId: execution.executionId, type: "SignalReceived", details: ["Signal": DurableContext.json(payload)],
             at: now)
-        guard execution.status == .running else {
-            let context = DurableContext(
+        let runner = try runner(for: execution)
+        // Without an invocation (a signal after the end, an observation), the work runs on a context with nothing read.
+        let bare = {
+            DurableContext(
                 store: store, execution: execution, invocationTime: now, operations: [:], callbacks: [:], signals: [],
                 logger: logger, messageHeaders: messageHeaders)
-            let runner = try runner(for: execution)
+        }
+        guard execution.status == .running else {
+            let context = bare()
             try await guarded("SignalDiscarded", context: context, store: store, signal: payload) {
                 try await runner.afterEnd(StepContext(connection: connection, context: context), execution.input, payload, execution.status)
             }
             return .afterEnd(execution.status)
+        }
+        if let observe = runner.observation(payload) {
+            let context = bare()
+            try await guarded("SignalDiscarded", context: context, store: store, signal: payload) {
+                try await observe(StepContext(connection: connection, context: context))
+            }
+            return .observed
         }
         try await invoke(execution, store: store, now: now, signal: PendingSignal(id: nil, payload: payload))
         return .delivered
@@ -462,6 +475,9 @@ struct WorkflowRunner: Sendable {
     let afterEnd: @Sendable (StepContext, String, String, ExecutionStatus) async throws -> Void
     /// The workflow's account of its execution's failure.
     let failed: @Sendable (StepContext, String, DurableError) async throws -> Void
+    /// What a signal (JSON text) does to a running execution when the workflow takes it as an observation; nil when
+    /// the workflow receives it (or cannot read it: `receive` discards it into the history).
+    let observation: @Sendable (String) -> (@Sendable (StepContext) async throws -> Void)?
 
     init<W: Workflow>(_ workflow: W) {
         run = { context, inputText in
@@ -477,6 +493,12 @@ struct WorkflowRunner: Sendable {
         failed = { step, inputText, error in
             let input = try GreenlightJSON.decode(W.Input.self, from: Data(inputText.utf8))
             try await workflow.executionFailed(error, input: input, step: step)
+        }
+        observation = { signalText in
+            guard let signal = try? GreenlightJSON.decode(W.Signal.self, from: Data(signalText.utf8)),
+                workflow.isObservation(signal)
+            else { return nil }
+            return { step in try await workflow.signalObserved(signal, step: step) }
         }
     }
 }

@@ -120,6 +120,9 @@ public enum CallbackCommandResult: Sendable, Equatable {
 public enum SignalResult: Sendable, Equatable {
     /// To the running execution, which was invoked with it.
     case delivered
+    /// To the running execution's workflow, which took it as an observation (`Workflow.signalObserved`) without an
+    /// invocation.
+    case observed
     /// No execution has the name yet: the signal is kept, and the execution receives it when it starts.
     case buffered
     /// The execution had ended: the workflow's `signalAfterEnd` handled it.

@@ -7,6 +7,8 @@ import GreenlightModels
 /// Signals are typed messages to an execution by name (`DurableEngine.signal`), in the manner of Temporal's
 /// signals: the workflow takes them, in arrival order, with `DurableContext.receive`. One that arrives before its
 /// execution starts is kept and received once it does; one that arrives after it ended goes to `signalAfterEnd`.
+/// A signal that changes nothing the workflow decides (a report to record, say) can be an observation instead
+/// (`isObservation`): a running execution takes it as it arrives, with `signalObserved`, without being replayed.
 public protocol Workflow: Sendable {
     associatedtype Input: Codable & Sendable
     associatedtype Output: Codable & Sendable
@@ -17,6 +19,16 @@ public protocol Workflow: Sendable {
     /// What a signal does that reaches an execution no longer running (or left over when it ended): whatever
     /// `step` writes commits with the event that carried the signal. Does nothing unless the workflow says.
     func signalAfterEnd(_ signal: Signal, status: ExecutionStatus, input: Input, step: StepContext) async throws
+    /// Whether `signal` is an observation: something to record that no decision of the workflow depends on. A running
+    /// execution then takes it with `signalObserved` as it arrives, and `receive` never sees it: no invocation, no
+    /// replay, no checkpoint. (One kept until its execution starts is received as any other signal, so `run` still
+    /// handles it; so does a replay of an execution that received it before it was an observation.) False for every
+    /// signal unless the workflow says.
+    func isObservation(_ signal: Signal) -> Bool
+    /// What an observation (`isObservation`) does to a running execution: whatever `step` writes commits with the
+    /// event that carried it, under the execution's lock. One that fails for a reason of its own is rolled back and
+    /// in the history as `SignalDiscarded`; the event still commits.
+    func signalObserved(_ signal: Signal, step: StepContext) async throws
     /// What the workflow leaves behind when its execution fails (an error it did not handle, code that no longer
     /// replays): whatever `step` writes commits with the failure. Does nothing unless the workflow says.
     func executionFailed(_ error: DurableError, input: Input, step: StepContext) async throws
@@ -24,6 +36,8 @@ public protocol Workflow: Sendable {
 
 extension Workflow {
     public func signalAfterEnd(_ signal: Signal, status: ExecutionStatus, input: Input, step: StepContext) async throws {}
+    public func isObservation(_ signal: Signal) -> Bool { false }
+    public func signalObserved(_ signal: Signal, step: StepContext) async throws {}
     public func executionFailed(_ error: DurableError, input: Input, step: StepContext) async throws {}
 }
 

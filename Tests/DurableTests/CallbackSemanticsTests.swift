@@ -130,6 +130,42 @@ struct CallbackSemanticsTests {
         #expect(try await harness.pool.query("SELECT count(*) FROM durable_signals").column(Int.self) == [0])
     }
 
+    @Test func anObservationIsTakenAsItArrivesWithoutAnInvocationAndNeverReceived() async throws {
+        let harness = try await EngineHarness.make()
+        _ = try await harness.pool.transaction {
+            try await harness.engine.start(SignalWorkflow(counter: harness.runs), name: "watched", input: .init(count: 1), on: $0, now: t0)
+        }
+        let pages = { try await harness.pool.query("SELECT count(*) FROM durable_operation_pages").column(Int.self).first ?? -1 }
+        let before = try await pages()
+        let invocations = { try await harness.history("watched").filter { $0.type == "InvocationCompleted" }.count }
+        #expect(try await invocations() == 1)
+
+        #expect(try await harness.signal("note-1", to: "watched", at: t0 + 1) == .observed)
+        #expect(harness.runs.count("watched/noted/note-1") == 1)
+        // No replay and no checkpoint for it: the workflow did not run.
+        #expect(try await invocations() == 1)
+        #expect(try await pages() == before)
+        #expect(try await harness.pool.query("SELECT count(*) FROM durable_signals").column(Int.self) == [0])
+
+        // One that fails is rolled back and in the history; the execution goes on, and the event commits.
+        #expect(try await harness.signal("note-fail", to: "watched", at: t0 + 2) == .observed)
+        #expect(try await harness.execution("watched").status == "RUNNING")
+
+        #expect(try await harness.signal("a", to: "watched", at: t0 + 3) == .delivered)
+        let execution = try await harness.execution("watched")
+        #expect(execution.status == "SUCCEEDED")
+        #expect(execution.output == #"["a"]"#, "the observations were never received")
+        let history = try await harness.history("watched").map { event -> String in
+            if case .string(let note)? = event.details["Note"] { return "\(event.type):\(note)" }
+            return event.type
+        }
+        let afterStart = Array(history.drop { $0 != "InvocationCompleted" }.dropFirst().prefix(3))
+        #expect(afterStart == ["SignalReceived", "Noted:note-1", "SignalReceived"], "\(history)")
+        let discarded = try #require(try await harness.history("watched").first { $0.type == "SignalDiscarded" })
+        #expect(discarded.details["Signal"] != nil && discarded.details["Error"] != nil, "\(discarded.details)")
+        #expect(!history.contains("Noted:note-fail"), "the failed observation's own writes were rolled back")
+    }
+
     @Test func signalsLeftWhenTheWorkflowEndsGoToItsAfterEndHandler() async throws {
         let harness = try await EngineHarness.make()
         for name in ["x", "y", "z"] { #expect(try await harness.signal(name, to: "one", at: t0) == .buffered) }

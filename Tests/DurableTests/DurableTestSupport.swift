@@ -47,7 +47,8 @@ struct CallbackWorkflow: Workflow {
 }
 
 /// A workflow that takes `count` signals (strings) and returns them, each through a step; a receive whose deadline
-/// passes adds "time" instead.
+/// passes adds "time" instead. A signal that starts with "note" is an observation: counted and recorded (`Noted`) as
+/// it arrives, never taken; "note-fail" fails to be.
 struct SignalWorkflow: Workflow {
     static let name = "test.signals"
     typealias Signal = String
@@ -79,6 +80,16 @@ struct SignalWorkflow: Workflow {
 
     func signalAfterEnd(_ signal: String, status: ExecutionStatus, input: Input, step: StepContext) async throws {
         counter.hit("\(step.executionName)/late/\(signal)")
+    }
+
+    func isObservation(_ signal: String) -> Bool { signal.hasPrefix("note") }
+
+    struct RefusedNote: Error {}
+
+    func signalObserved(_ signal: String, step: StepContext) async throws {
+        step.record("Noted", ["Note": .string(signal)])
+        if signal == "note-fail" { throw RefusedNote() }
+        counter.hit("\(step.executionName)/noted/\(signal)")
     }
 }
 

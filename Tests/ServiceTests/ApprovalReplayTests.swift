@@ -6,7 +6,8 @@ import GreenlightModels
 import Postgres
 import Testing
 
-/// The approval workflow owns every effect of an approval: each is a checkpointed step in its history, and a crash at
+/// The approval workflow owns every effect of an approval: each is a checkpointed step in its history (or, for a
+/// notifier's report, an observation recorded with the event that carried it), and a crash at
 /// any point — before an event's transaction commits, or after it commits but before its offset does (a redelivery)
 /// — leaves the same result as a run without one. A suite of its own: a full approval twice over, crashes and all,
 /// takes longer than the flow tests' minute on a busy machine.
@@ -120,10 +121,15 @@ struct ApprovalReplayTests {
         // Every effect of the approval is a step of its workflow.
         let steps = clean.history.filter { $0.hasPrefix("StepSucceeded:") }.map { $0.dropFirst("StepSucceeded:".count) }
         #expect(steps == [
-            "record-request", "notify-approvers", "record-delivery", "resend", "decide", "remind-approvers", "escalate",
-            "decide", "decide", "finalize",
+            "record-request", "notify-approvers", "resend", "decide", "remind-approvers", "escalate", "decide", "decide",
+            "finalize",
         ])
         #expect(clean.history.filter { $0 == "SignalReceived" }.count == 6)
+        // The delivery report is an observation: recorded right after it arrived, once, with no invocation for it.
+        let report = try #require(clean.history.firstIndex(of: "NotificationDelivered"))
+        #expect(clean.history[report - 1] == "SignalReceived", "\(clean.history)")
+        #expect(clean.history[report + 1] == "SignalReceived", "the resend comes next: \(clean.history)")
+        #expect(clean.history.filter { $0 == "NotificationDelivered" }.count == 1)
         #expect(clean.history.last == "DecisionRefused", "the decision after the end is refused as late")
         #expect(clean.outcome == "approved by c@example.com, [3] links used")
         #expect(clean.attempts.last?.hasSuffix(DecisionVerdict.alreadyDecided + " (approved)") == true, "\(clean.attempts)")
@@ -152,8 +158,8 @@ struct ApprovalReplayTests {
         #expect(try await h.outbox("ApprovalCompleted", as: ApprovalCompleted.self).count == 1)
     }
 
-    /// A step beside the approval's course that fails for good (a delivery report whose error text the database
-    /// refuses) is in the history, and the approval goes on to its outcome.
+    /// A report that cannot be recorded (a delivery report whose error text the database refuses) is in the history
+    /// as discarded, and the approval goes on to its outcome.
     @Test func aFailingDeliveryReportDoesNotEndTheApproval() async throws {
         let h = try await harness()
         try await h.handle(.approvalRequested(request("REQ-NUL")))
@@ -164,9 +170,31 @@ struct ApprovalReplayTests {
                     requestId: "REQ-NUL", notificationId: sent.eventId, approver: sent.approver, kind: .request, result: .failed,
                     attempt: 1, error: "550 \u{0} refused", at: Date())))
         #expect(try await h.status("REQ-NUL")?.status == .pending)
-        #expect(try await h.engineHistory("REQ-NUL").contains { $0.type == "StepFailed" })
+        let discarded = try #require(try await h.engineHistory("REQ-NUL").first { $0.type == "SignalDiscarded" })
+        #expect(discarded.details["Error"] != nil)
         try await h.handle(.decisionSubmitted(decision("REQ-NUL", by: sent.approver, token: sent.linkToken)))
         #expect(try await h.status("REQ-NUL")?.status == .approved)
+    }
+
+    /// A report kept until its request's workflow starts is received as any signal is (a step), and the approval
+    /// replays that step on its next event as it does one received before reports were observations.
+    @Test func aReportKeptUntilTheStartIsTakenByTheWorkflowAndReplayed() async throws {
+        let h = try await harness()
+        try await h.handle(
+            .notificationDelivery(
+                NotificationDelivery(
+                    requestId: "REQ-EARLY", notificationId: UUID(), approver: "a@example.com", kind: .request, result: .delivered,
+                    attempt: 1, error: nil, at: Date())))
+        try await h.handle(.approvalRequested(request("REQ-EARLY")))
+        let sent = try #require(try await h.outbox("NotificationRequested", as: NotificationRequested.self).first)
+        try await h.handle(.decisionSubmitted(decision("REQ-EARLY", by: sent.approver, token: sent.linkToken)))
+        #expect(try await h.status("REQ-EARLY")?.status == .approved)
+        let history = try await h.engineHistory("REQ-EARLY")
+        let steps = history.filter { $0.type == "StepSucceeded" }.compactMap { event -> String? in
+            if case .string(let name)? = event.details["Name"] { return name } else { return nil }
+        }
+        #expect(steps == ["record-request", "notify-approvers", "record-delivery", "decide", "finalize"])
+        #expect(history.filter { $0.type == "NotificationDelivered" }.count == 1)
     }
 
     /// An approval whose workflow fails — here, as a request in flight from a release before signals does on its next

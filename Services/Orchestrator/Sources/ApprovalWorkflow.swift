@@ -191,6 +191,9 @@ public struct ApprovalWorkflow: Workflow {
                     return approvers
                 }
 
+            // Reports on notifications and webhooks are observations (`isObservation`), recorded as they arrive. A
+            // running approval takes one here only when it replays one it received before they were, or when one was
+            // kept until its start.
             case .signal(.delivery(let report)):
                 try await besideStep("record-delivery") { step in
                     try await record(report, step)
@@ -242,6 +245,23 @@ public struct ApprovalWorkflow: Workflow {
             }
             try await messages.lifecycle(.completed, step, at: completedAt, status: outcome.status)
             return try await messages.outcome(result, step)
+        }
+    }
+
+    /// A notifier's report, on a notification or an outcome webhook, decides nothing: it is recorded as it arrives,
+    /// without replaying the approval for it.
+    public func isObservation(_ signal: ApprovalSignal) -> Bool {
+        switch signal {
+        case .delivery, .webhook: true
+        case .decision, .cancel, .resend, .receipt, .reassign: false
+        }
+    }
+
+    public func signalObserved(_ signal: ApprovalSignal, step: StepContext) async throws {
+        switch signal {
+        case .delivery(let report): try await record(report, step)
+        case .webhook(let report): record(report, step)
+        case .decision, .cancel, .resend, .receipt, .reassign: break
         }
     }
 
