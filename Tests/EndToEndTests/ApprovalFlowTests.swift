@@ -91,11 +91,12 @@ struct ApprovalFlowTests {
             #expect(intake.value("hb_requests", ["http_route": "/v1/requests/{requestId}", "http_response_status_code": "200"]) ?? 0 >= 1, "\(intake)")
             let links = try await stack.metrics("callbacks")
             #expect(links.value("hb_requests", ["http_route": "/approve/{token}", "http_request_method": "GET"]) ?? 0 >= 1, "\(links)")
-            // The gauges read from Postgres (every 5 s): the request approved, nothing pending, nothing unsent.
+            // The request counted approved as its outcome was written; the gauges read from Postgres (every 5 s):
+            // nothing pending, nothing unsent.
             var gauges = try await stack.metrics("orchestrator")
             let settled = try await eventually(timeout: .seconds(20), interval: .milliseconds(500)) {
                 gauges = try await stack.metrics("orchestrator")
-                return gauges.value("greenlight_requests", ["status": "approved"]) == 1
+                return gauges.value("greenlight_requests_completed_total", ["status": "approved"]) == 1
                     && gauges.value("greenlight_requests", ["status": "pending"]) == 0
                     && gauges.value("greenlight_pending_executions") == 0 && gauges.value("greenlight_outbox_backlog") == 0
             }

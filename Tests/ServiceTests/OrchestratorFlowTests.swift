@@ -232,6 +232,30 @@ struct OrchestratorFlowTests {
         } }
     }
 
+    // MARK: - Gauges
+
+    /// The gauges are read every few seconds for as long as an orchestrator runs, and requests are kept as the audit
+    /// trail: none of the reads goes through every request ever made, and pending requests are still counted.
+    @Test func theGaugesReadOnlyWhatIsPending() async throws {
+        let h = try await harness()
+        try await h.handle(.approvalRequested(request("REQ-GAUGE")))
+        _ = try await h.pool.query(
+            """
+            INSERT INTO approval_requests (request_id, execution_id, callback_id, status, amount, currency, description,
+                approvers, on_timeout, submitted_at, expires_at, completed_at)
+            SELECT 'OLD-' || g, gen_random_uuid(), gen_random_uuid(), 'approved', 1, 'USD', 'd', ARRAY['a@example.com'],
+                'reject', now(), now(), now()
+            FROM generate_series(1, 20000) g
+            """)
+        _ = try await h.pool.query("ANALYZE approval_requests")
+        for (label, _, query) in StateGauges.readings {
+            let plan = try await h.pool.query(query.prefixed(with: "EXPLAIN ")).column(String.self).joined(separator: "\n")
+            #expect(!plan.contains("Seq Scan on approval_requests"), "\(label) reads every request: \(plan)")
+        }
+        let pending = try #require(StateGauges.readings.first { $0.label == "greenlight_requests" })
+        #expect(try await h.pool.query(pending.query).column(Int.self) == [1])
+    }
+
     // MARK: - Lifecycle events
 
     @Test func everyStageIsPublishedOnceInOrder() async throws {

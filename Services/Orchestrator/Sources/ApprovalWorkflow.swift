@@ -550,7 +550,8 @@ public struct ApprovalWorkflow: Workflow {
         }
 
         /// Publishes the outcome through the outbox, with what the request asked to have echoed (its title, metadata
-        /// and action digest).
+        /// and action digest), and counts it by status (`greenlight_requests_completed_total`: counted as the outcome
+        /// is written, so a transaction that then rolls back and is retried counts it again).
         func outcome(_ result: ApprovalCompleted, _ step: StepContext) async throws -> ApprovalCompleted {
             var result = result
             result.title = request.title
@@ -558,6 +559,7 @@ public struct ApprovalWorkflow: Workflow {
             result.actionDigest = request.action?.digest
             try await step.emit(topic: Topic.outcomes.rawValue, key: request.requestId, event: result)
             try await webhook(result, step)
+            Counter(label: "greenlight_requests_completed_total", dimensions: [("status", result.status.rawValue)]).increment()
             return result
         }
 

@@ -1,15 +1,28 @@
 import Foundation
-import GreenlightModels
 import Metrics
 import Postgres
 
-/// Gauges read from Postgres every few seconds: pending (suspended) executions, requests by status, the outbox
-/// backlog and the timers overdue by more than a minute (firing them keeps failing, or no scheduler runs).
+/// Gauges read from Postgres every few seconds: pending (suspended) executions, pending requests, the outbox
+/// backlog and the timers overdue by more than a minute (firing them keeps failing, or no scheduler runs). Each is
+/// read through a partial index over what is pending, so what a read costs follows the work in flight, not every
+/// request ever made (requests are kept as the audit trail). How requests ended is counted as each outcome is written
+/// (`greenlight_requests_completed_total`), not read back here.
 struct StateGauges: Sendable {
     let pool: PostgresPool
     /// The event lanes, whose oldest event in progress is a gauge too.
     var lanes: LaneWatch?
     var interval: Duration = .seconds(5)
+
+    /// Each gauge, by label and dimensions, and the statement that reads it.
+    static let readings: [(label: String, dimensions: [(String, String)], query: PostgresQuery)] = [
+        ("greenlight_pending_executions", [], "SELECT count(*) FROM durable_executions WHERE status = 'RUNNING'"),
+        ("greenlight_requests", [("status", "pending")], "SELECT count(*) FROM approval_requests WHERE status = 'pending'"),
+        ("greenlight_outbox_backlog", [], "SELECT count(*) FROM durable_outbox WHERE sent_at IS NULL"),
+        (
+            "greenlight_overdue_timers", [],
+            "SELECT count(*) FROM durable_timers WHERE fired_at IS NULL AND due_at < now() - interval '1 minute'"
+        ),
+    ]
 
     func run() async throws {
         while !Task.isCancelled {
@@ -20,20 +33,8 @@ struct StateGauges: Sendable {
     }
 
     func update() async throws {
-        let running = try await pool.query("SELECT count(*) FROM durable_executions WHERE status = 'RUNNING'").column(Int.self)
-        Gauge(label: "greenlight_pending_executions").record(running.first ?? 0)
-        let backlog = try await pool.query("SELECT count(*) FROM durable_outbox WHERE sent_at IS NULL").column(Int.self)
-        Gauge(label: "greenlight_outbox_backlog").record(backlog.first ?? 0)
-        let overdue = try await pool.query(
-            "SELECT count(*) FROM durable_timers WHERE fired_at IS NULL AND due_at < now() - interval '1 minute'"
-        ).column(Int.self)
-        Gauge(label: "greenlight_overdue_timers").record(overdue.first ?? 0)
-        let counts = Dictionary(
-            try await pool.query("SELECT status, count(*) FROM approval_requests GROUP BY status").decode((String, Int).self),
-            uniquingKeysWith: +)
-        // Every status, so that one with no requests left (no pending ones, say) reads 0 and not its last count.
-        for status in ApprovalStatus.allCases {
-            Gauge(label: "greenlight_requests", dimensions: [("status", status.rawValue)]).record(counts[status.rawValue] ?? 0)
+        for (label, dimensions, query) in Self.readings {
+            Gauge(label: label, dimensions: dimensions).record(try await pool.query(query).column(Int.self).first ?? 0)
         }
     }
 }
