@@ -43,6 +43,14 @@ struct ConfigurationTests {
         #expect(OrchestratorService.poolSize(partitions: kubernetes.common.topicPartitions) == 32)
     }
 
+    @Test func lifecycleEventsArePublishedUnlessTurnedOff() throws {
+        #expect(try OrchestratorConfiguration.load(Self.secret).lifecycleEvents)
+        let off = try OrchestratorConfiguration.load(Self.secret.merging(["GREENLIGHT_LIFECYCLE_EVENTS": "false"]) { a, _ in a })
+        #expect(!off.lifecycleEvents)
+        #expect { try OrchestratorConfiguration.load(Self.secret.merging(["GREENLIGHT_LIFECYCLE_EVENTS": "sometimes"]) { a, _ in a }) }
+            throws: { "\($0)".contains("GREENLIGHT_LIFECYCLE_EVENTS must be true or false") }
+    }
+
     @Test func theLinkSecretIsRequiredAndLongEnough() {
         for environment in [[:], ["GREENLIGHT_LINK_SECRET": "short"]] {
             #expect {

@@ -58,11 +58,11 @@ struct OrchestratorFlowTests {
         }
     }
 
-    func harness(fourEyes: Bool = true) async throws -> Harness {
+    func harness(fourEyes: Bool = true, lifecycleEvents: Bool = true) async throws -> Harness {
         let database = try await TestDatabase.create("orchestrator")
         let pool = try database.pool()
         try await GreenlightDatabase.migrate(pool, logger: logger)
-        let workflow = ApprovalWorkflow(linkSecret: Self.secret, fourEyes: fourEyes, logger: logger)
+        let workflow = ApprovalWorkflow(linkSecret: Self.secret, fourEyes: fourEyes, lifecycleEvents: lifecycleEvents, logger: logger)
         let engine = DurableEngine(workflows: [workflow], logger: logger)
         return Harness(url: database.url, pool: pool, engine: engine, handler: EventHandler(engine: engine, workflow: workflow, logger: logger))
     }
@@ -274,6 +274,26 @@ struct OrchestratorFlowTests {
         #expect(decided.decision == .reject && decided.decidedBy == "a@example.com" && decided.channel == .link)
         #expect(events.last { $0.requestId == "REQ-LC2" }?.status == .timedOut)
         #expect(events.first { $0.requestId == "REQ-LC1" && $0.stage == .notified }?.approvers == ["a@example.com"])
+    }
+
+    /// With lifecycle events off, no stage is published on `approvals.lifecycle`; the outcome still is, and a request
+    /// that asked for its stages by webhook still gets them.
+    @Test func withLifecycleEventsOffOnlyTheWebhooksAskedForCarryTheStages() async throws {
+        let h = try await harness(lifecycleEvents: false)
+        var hooked = request("REQ-HOOKED", approvers: ["a@example.com"])
+        hooked.callbackUrl = "https://hooks.example.com/greenlight"
+        hooked.callbackLifecycle = true
+        try await h.handle(.approvalRequested(hooked))
+        try await h.handle(.approvalRequested(request("REQ-PLAIN", approvers: ["a@example.com"])))
+        for id in ["REQ-HOOKED", "REQ-PLAIN"] {
+            let token = try await tokens(h, id)["a@example.com"]
+            try await h.handle(.decisionSubmitted(decision(id, by: "a@example.com", token: token)))
+        }
+        #expect(try await h.outbox("ApprovalLifecycle", as: ApprovalLifecycle.self).isEmpty)
+        #expect(try await h.outbox("ApprovalCompleted", as: ApprovalCompleted.self).map(\.requestId).sorted() == ["REQ-HOOKED", "REQ-PLAIN"])
+        let hooks = try await h.outbox("WebhookRequested", as: WebhookRequested.self)
+        #expect(hooks.allSatisfy { $0.requestId == "REQ-HOOKED" })
+        #expect(hooks.map(\.eventType) == Array(repeating: ApprovalLifecycle.eventType, count: 4) + [ApprovalCompleted.eventType], "\(hooks.map(\.eventType))")
     }
 
     // MARK: - Delivery reports and resending

@@ -24,15 +24,19 @@ public struct ApprovalWorkflow: Workflow {
     let fourEyes: Bool
     /// Where outcome webhooks go when a request names no `callbackUrl`, and for how long they are tried.
     let callbacks: CallbackSettings
+    /// Whether each stage is published on `approvals.lifecycle` (`GREENLIGHT_LIFECYCLE_EVENTS`). Lifecycle webhooks,
+    /// which a request asks for itself, are sent either way.
+    let lifecycleEvents: Bool
     let logger: Logger
 
     public init(
         linkSecret: LinkSecret, fourEyes: Bool = true, callbacks: CallbackSettings = CallbackSettings(),
-        logger: Logger = Logger(label: "greenlight.approval")
+        lifecycleEvents: Bool = true, logger: Logger = Logger(label: "greenlight.approval")
     ) {
         self.linkSecret = linkSecret
         self.fourEyes = fourEyes
         self.callbacks = callbacks
+        self.lifecycleEvents = lifecycleEvents
         self.logger = logger
     }
 
@@ -42,7 +46,9 @@ public struct ApprovalWorkflow: Workflow {
         let callback = try await context.createCallback(
             Self.callbackName, timeout: .seconds(request.timeoutSeconds),
             heartbeatTimeout: request.heartbeatTimeoutSeconds.map { .seconds($0) })
-        let messages = Messages(request: request, executionId: context.executionId, expiresAt: expiresAt, callbacks: callbacks)
+        let messages = Messages(
+            request: request, executionId: context.executionId, expiresAt: expiresAt, callbacks: callbacks,
+            lifecycleEvents: lifecycleEvents)
 
         _ = try await context.step("record-request") { step in
             let recorded = try await ApprovalWriter(step.connection).insertRequest(
@@ -304,7 +310,9 @@ public struct ApprovalWorkflow: Workflow {
                 errorType: error.errorType, errorMessage: error.errorMessage, completedAt: step.now)
             writer.queueLinkTokenExpiry(requestId: request.requestId, at: step.now)
         }
-        let messages = Messages(request: request, executionId: step.executionId, expiresAt: step.now, callbacks: callbacks)
+        let messages = Messages(
+            request: request, executionId: step.executionId, expiresAt: step.now, callbacks: callbacks,
+            lifecycleEvents: lifecycleEvents)
         try await messages.lifecycle(.completed, step, status: .failed)
         _ = try await messages.outcome(
             ApprovalCompleted(
@@ -521,6 +529,7 @@ public struct ApprovalWorkflow: Workflow {
         let executionId: UUID
         let expiresAt: Date
         let callbacks: CallbackSettings
+        let lifecycleEvents: Bool
 
         func notify(
             _ approver: String, nonce: UUID, linkKey: String?, kind: NotificationKind, onBehalfOf: String? = nil,
@@ -563,7 +572,8 @@ public struct ApprovalWorkflow: Workflow {
             return result
         }
 
-        /// Publishes a lifecycle stage through the outbox, with the step that reached it.
+        /// Publishes a lifecycle stage through the outbox (unless lifecycle events are off), with the step that reached
+        /// it, and sends it to the request's webhook when the request asked for its stages.
         func lifecycle(
             _ stage: ApprovalLifecycle.Stage, _ step: StepContext, at: Date? = nil, approvers: [String]? = nil,
             status: ApprovalStatus? = nil, decision: (Decision, by: String, channel: DecisionChannel?)? = nil
@@ -572,7 +582,7 @@ public struct ApprovalWorkflow: Workflow {
                 requestId: request.requestId, executionId: executionId, stage: stage, at: at ?? step.now, approvers: approvers,
                 decision: decision?.0, decidedBy: decision?.by, channel: decision?.channel, status: status,
                 metadata: request.metadata)
-            try await step.emit(topic: Topic.lifecycle.rawValue, key: request.requestId, event: event)
+            if lifecycleEvents { try await step.emit(topic: Topic.lifecycle.rawValue, key: request.requestId, event: event) }
             try await webhook(event, step)
         }
     }

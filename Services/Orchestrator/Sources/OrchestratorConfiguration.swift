@@ -19,6 +19,9 @@ public struct OrchestratorConfiguration: Sendable {
     public var callbacks: CallbackSettings
     /// How outcomes and lifecycle events are carried (`GREENLIGHT_EVENT_FORMAT`, `GREENLIGHT_EVENT_SOURCE`).
     public var events: EventFormatSettings
+    /// Whether each request's stages are published on `approvals.lifecycle` (`GREENLIGHT_LIFECYCLE_EVENTS`): four
+    /// messages an approval that nobody may read.
+    public var lifecycleEvents: Bool
     public var banner: String
 
     public static func load(_ environment: [String: String]) throws -> OrchestratorConfiguration {
@@ -36,6 +39,7 @@ public struct OrchestratorConfiguration: Sendable {
         }
         let callbackMaxAge = readCallbackMaxAge(&reader)
         let events = EventFormatSettings.read(&reader)
+        let lifecycleEvents = reader.bool("GREENLIGHT_LIFECYCLE_EVENTS", default: true)
         try reader.validate()
         return OrchestratorConfiguration(
             common: common, database: database!, pollInterval: .milliseconds(pollMilliseconds), linkSecret: linkSecret!,
@@ -43,7 +47,7 @@ public struct OrchestratorConfiguration: Sendable {
             callbacks: CallbackSettings(
                 defaultURL: callbackURL, maxAgeSeconds: callbackMaxAge,
                 cloudEventSource: events.format == .cloudevents ? events.source : nil),
-            events: events,
+            events: events, lifecycleEvents: lifecycleEvents,
             banner: reader.banner)
     }
 }

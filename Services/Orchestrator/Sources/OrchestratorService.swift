@@ -51,7 +51,7 @@ public enum OrchestratorService {
         let timerWakeUp = WakeUpSignal()
         let workflow = ApprovalWorkflow(
             linkSecret: configuration.linkSecret, fourEyes: configuration.fourEyes, callbacks: configuration.callbacks,
-            logger: logger)
+            lifecycleEvents: configuration.lifecycleEvents, logger: logger)
         // Links from before their secret's id was kept were made with this secret (there was no rotation then):
         // named now, so that their reminders and resends still carry them after a rotation.
         let named = try await pool.withConnection { try await ApprovalWriter($0).nameLinkKeyOfOlderLinks(configuration.linkSecret.id) }
