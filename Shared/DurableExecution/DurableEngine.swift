@@ -159,7 +159,7 @@ public struct DurableEngine: Sendable {
         _ type: String, context: DurableContext, store: DurableStore, signal: String? = nil, _ body: () async throws -> Void
     ) async throws {
         do {
-            try await store.withSavepoint("after_end") { try await body() }
+            try await store.withSavepoint("beside_invocation") { try await body() }
         } catch let error where !(error is CancellationError) && !PostgresError.isTransient(error) {
             logger.error(
                 "Work beside an execution's invocation failed (a signal's handler, a failure's account); it is in the history",

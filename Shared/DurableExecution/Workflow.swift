@@ -8,7 +8,8 @@ import GreenlightModels
 /// signals: the workflow takes them, in arrival order, with `DurableContext.receive`. One that arrives before its
 /// execution starts is kept and received once it does; one that arrives after it ended goes to `signalAfterEnd`.
 /// A signal that changes nothing the workflow decides (a report to record, say) can be an observation instead
-/// (`isObservation`): a running execution takes it as it arrives, with `signalObserved`, without being replayed.
+/// (`isObservation`): a running execution takes it as it arrives, with `signalObserved`, without being replayed —
+/// ahead of any older signal still kept for a later `receive`.
 public protocol Workflow: Sendable {
     associatedtype Input: Codable & Sendable
     associatedtype Output: Codable & Sendable

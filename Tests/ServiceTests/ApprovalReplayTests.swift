@@ -118,7 +118,7 @@ struct ApprovalReplayTests {
 
     @Test func everyEffectIsACheckpointedStepAndACrashAnywhereChangesNothing() async throws {
         let clean = try await fullApproval(crashes: false)
-        // Every effect of the approval is a step of its workflow.
+        // Every effect of the approval is a step of its workflow (the report is an observation, below).
         let steps = clean.history.filter { $0.hasPrefix("StepSucceeded:") }.map { $0.dropFirst("StepSucceeded:".count) }
         #expect(steps == [
             "record-request", "notify-approvers", "resend", "decide", "remind-approvers", "escalate", "decide", "decide",

@@ -1,5 +1,5 @@
 import ApprovalStore
-import Callbacks
+@testable import Callbacks
 import DurableExecution
 import Foundation
 import GreenlightModels
@@ -53,6 +53,16 @@ struct ConsoleRoutesTests {
     }
 
     static let session: HTTPFields = [.cookie: "session=admin", .contentType: "application/x-www-form-urlencoded"]
+
+    /// A report that could not be recorded (an observation rolled back into the history) shows on the timeline, with why.
+    @Test func anEventThatCouldNotBeAppliedShowsOnTheTimeline() {
+        let discarded = HistoryEvent(
+            id: 7, type: "SignalDiscarded", timestamp: Date(),
+            details: ["Signal": .string("{}"), "Error": .string("PostgresError: value refused")])
+        let entries = ConsoleTimeline.entries(history: [discarded], votes: [], attempts: [], engine: false)
+        #expect(entries.map(\.kind) == ["failed"])
+        #expect(entries.first?.detail == "PostgresError: value refused")
+    }
 
     @Test func everyFormCarriesTheOperatorsCSRFTokenAndAPostWithoutItIsRefused() async throws {
         let publisher = RecordingPublisher()

@@ -7,10 +7,12 @@ import Metrics
 
 /// The approval, from request to outcome, written against the durable engine. It records the request, gives each
 /// approver a link and notifies them, and then takes what happens to the request in the order it happens —
-/// decisions, a cancellation, requests to resend, delivery reports (the engine's signals), reminders and the
+/// decisions, a cancellation, requests to resend or reassign, receipts (the engine's signals), reminders and the
 /// escalation (its own times), the deadline or a command from the callback API (its callback) — until the request is
 /// settled; then it writes the one outcome. Every effect is a checkpointed step: a replay after a crash repeats none
-/// of them and reaches the same result. Event handlers only decode, authorise and signal.
+/// of them and reaches the same result. The notifiers' reports decide nothing: they are observations, recorded as they
+/// arrive in the transaction of the event that carried them (`signalObserved`). Event handlers only decode, authorise
+/// and signal.
 public struct ApprovalWorkflow: Workflow {
     public typealias Signal = ApprovalSignal
     public static let name = "approval"
@@ -107,8 +109,8 @@ public struct ApprovalWorkflow: Workflow {
         }
         marks.sort { $0.at < $1.at }
 
-        /// A step beside the approval's course (a reminder, a resend, a delivery report, a receipt): one that fails for
-        /// good (a report the database refuses, say) is in the history as `StepFailed` and the approval goes on.
+        /// A step beside the approval's course (a reminder, a resend, a receipt): one that fails for good (content the
+        /// database refuses, say) is in the history as `StepFailed` and the approval goes on.
         func besideStep<T: Codable & Sendable>(_ name: String, _ body: (StepContext) async throws -> T) async throws {
             do {
                 _ = try await context.step(name, body)
@@ -202,7 +204,7 @@ public struct ApprovalWorkflow: Workflow {
             // kept until its start.
             case .signal(.delivery(let report)):
                 try await besideStep("record-delivery") { step in
-                    try await record(report, step)
+                    try await signalObserved(.delivery(report), step: step)
                     return report.result
                 }
 
@@ -211,7 +213,7 @@ public struct ApprovalWorkflow: Workflow {
 
             case .signal(.webhook(let report)):
                 try await besideStep("record-webhook") { step in
-                    record(report, step)
+                    try await signalObserved(.webhook(report), step: step)
                     return report.result
                 }
 
@@ -289,12 +291,10 @@ public struct ApprovalWorkflow: Workflow {
             logger.notice("Nothing to resend: the request has ended", metadata: ["requestId": "\(resend.requestId)"])
         case .reassign(let move):
             logger.notice("Nothing to reassign: the request has ended", metadata: ["requestId": "\(move.requestId)"])
-        case .delivery(let report):
-            try await record(report, step)
+        case .delivery, .webhook:
+            try await signalObserved(signal, step: step)
         case .receipt(let ask):
             _ = try await sendReceipt(ask, request: request, step)
-        case .webhook(let report):
-            record(report, step)
         }
     }
 

@@ -19,8 +19,8 @@ public struct OrchestratorConfiguration: Sendable {
     public var callbacks: CallbackSettings
     /// How outcomes and lifecycle events are carried (`GREENLIGHT_EVENT_FORMAT`, `GREENLIGHT_EVENT_SOURCE`).
     public var events: EventFormatSettings
-    /// Whether each request's stages are published on `approvals.lifecycle` (`GREENLIGHT_LIFECYCLE_EVENTS`): four
-    /// messages an approval that nobody may read.
+    /// Whether each request's stages are published on `approvals.lifecycle` (`GREENLIGHT_LIFECYCLE_EVENTS`): four or
+    /// more messages an approval, which a deployment may have no reader for.
     public var lifecycleEvents: Bool
     public var banner: String
 

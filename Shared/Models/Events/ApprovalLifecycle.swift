@@ -1,6 +1,7 @@
 import Foundation
 
-/// A stage of a request's life. Topic `approvals.lifecycle`; each stage of each request is published once.
+/// A stage of a request's life. Topic `approvals.lifecycle`; each stage of each request is published once (none with
+/// `GREENLIGHT_LIFECYCLE_EVENTS=false`).
 public struct ApprovalLifecycle: GreenlightEvent {
     public static let eventType = "ApprovalLifecycle"
     public static let topic = Topic.lifecycle

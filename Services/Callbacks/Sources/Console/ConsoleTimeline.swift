@@ -76,6 +76,9 @@ enum ConsoleTimeline {
             }
         case "StepFailed":
             return ("failed", "Step \(text("Name") ?? "") failed", details["Error"]?["errorMessage"]?.stringValue)
+        case "SignalDiscarded":
+            // An event about the request that could not be applied: a report that could not be recorded, say.
+            return ("failed", "Event not applied", text("Error"))
         case "NotificationsResent":
             return ("notify", "Links resent", [list(details["Approvers"]).nonEmpty ?? "nobody undecided", text("APIKey").map { "by \($0)" }]
                 .compactMap { $0 }.joined(separator: " · "))
