@@ -264,7 +264,7 @@ public struct DurableEngine: Sendable {
             }
             return .afterEnd(execution.status)
         }
-        if let observe = runner.observation(payload) {
+        if let observe = runner.observation(signal) {
             let context = bare()
             try await guarded("SignalDiscarded", context: context, store: store, signal: payload) {
                 try await observe(StepContext(connection: connection, context: context))
@@ -475,9 +475,9 @@ struct WorkflowRunner: Sendable {
     let afterEnd: @Sendable (StepContext, String, String, ExecutionStatus) async throws -> Void
     /// The workflow's account of its execution's failure.
     let failed: @Sendable (StepContext, String, DurableError) async throws -> Void
-    /// What a signal (JSON text) does to a running execution when the workflow takes it as an observation; nil when
-    /// the workflow receives it (or cannot read it: `receive` discards it into the history).
-    let observation: @Sendable (String) -> (@Sendable (StepContext) async throws -> Void)?
+    /// What a signal does to a running execution when the workflow takes it as an observation; nil when the workflow
+    /// receives it (or it is not this workflow's kind of signal: `receive` discards it into the history).
+    let observation: @Sendable (any Sendable) -> (@Sendable (StepContext) async throws -> Void)?
 
     init<W: Workflow>(_ workflow: W) {
         run = { context, inputText in
@@ -494,10 +494,8 @@ struct WorkflowRunner: Sendable {
             let input = try GreenlightJSON.decode(W.Input.self, from: Data(inputText.utf8))
             try await workflow.executionFailed(error, input: input, step: step)
         }
-        observation = { signalText in
-            guard let signal = try? GreenlightJSON.decode(W.Signal.self, from: Data(signalText.utf8)),
-                workflow.isObservation(signal)
-            else { return nil }
+        observation = { value in
+            guard let signal = value as? W.Signal, workflow.isObservation(signal) else { return nil }
             return { step in try await workflow.signalObserved(signal, step: step) }
         }
     }

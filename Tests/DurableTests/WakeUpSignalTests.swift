@@ -1,8 +1,12 @@
 import DurableExecution
+import GreenlightTestSupport
 import Synchronization
 import Testing
 
 struct WakeUpSignalTests {
+    /// How long a wait for the waiters may take: a loaded 2-core machine can starve this test for seconds.
+    static let patience = Duration.seconds(60)
+
     @Test func oneSignalWakesEveryWaiterAndALateWaiterSeesIt() async throws {
         let signal = WakeUpSignal()
         let start = ContinuousClock.now
@@ -30,11 +34,11 @@ struct WakeUpSignalTests {
                 woken.count.add(1, ordering: .sequentiallyConsistent)
             }
         }
-        try await eventually { signal.waiting == 4 }
+        try await waitUntil(timeout: Self.patience, interval: .milliseconds(10)) { signal.waiting == 4 }
         // One piece of work: one loop goes, three go on waiting.
         signal.signal(waking: 1)
         #expect(signal.waiting == 3)
-        try await eventually { woken.count.load(ordering: .sequentiallyConsistent) == 1 }
+        try await waitUntil(timeout: Self.patience, interval: .milliseconds(10)) { woken.count.load(ordering: .sequentiallyConsistent) == 1 }
         try await Task.sleep(for: .milliseconds(200))
         #expect(woken.count.load(ordering: .sequentiallyConsistent) == 1)
         // As many pieces as loops waiting: all go, and nothing is kept (the next wait runs to its timeout).
@@ -48,7 +52,7 @@ struct WakeUpSignalTests {
         #expect(ContinuousClock.now - quiet >= .milliseconds(300))
         // More pieces than loops waiting: the one waiting goes, and the signal is kept for the next loop to wait.
         let last = Task { await signal.wait(timeout: .seconds(120)) }
-        try await eventually { signal.waiting == 1 }
+        try await waitUntil(timeout: Self.patience, interval: .milliseconds(10)) { signal.waiting == 1 }
         let kept = ContinuousClock.now
         signal.signal(waking: 2)
         await last.value
@@ -58,15 +62,6 @@ struct WakeUpSignalTests {
 
     private final class Woken: Sendable {
         let count = Atomic(0)
-    }
-
-    /// Waits until `condition` holds, for at most a minute (a loaded 2-core machine can starve this test for seconds).
-    private func eventually(_ condition: () -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(60)
-        while !condition() {
-            try #require(ContinuousClock.now < deadline, "the condition did not hold within a minute")
-            try await Task.sleep(for: .milliseconds(10))
-        }
     }
 
     @Test func aCancelledWaitReturns() async {

@@ -114,11 +114,7 @@ struct DeliveryQueueTests {
         // Four idle senders.
         let senders = (0..<4).map { _ in Task { await wakeUp.wait(timeout: .seconds(120)) } }
         defer { for sender in senders { sender.cancel() } }
-        let deadline = ContinuousClock.now + .seconds(60)
-        while wakeUp.waiting < 4 {
-            try #require(ContinuousClock.now < deadline, "the senders did not start waiting within a minute")
-            try await Task.sleep(for: .milliseconds(10))
-        }
+        try await waitUntil(timeout: .seconds(60), interval: .milliseconds(10)) { wakeUp.waiting == 4 }
         func message(_ incoming: DeliveryQueue.Incoming, offset: Int64) -> KafkaMessage {
             KafkaMessage(
                 topic: Topic.notifications.rawValue, partition: 0, offset: offset, key: nil,
