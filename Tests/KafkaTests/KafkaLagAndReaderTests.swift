@@ -54,6 +54,33 @@ struct KafkaLagAndReaderTests {
         await producer.shutdown()
     }
 
+    @Test func aGroupStartedAtTheEndReadsOnlyWhatIsWrittenAfterwards() async throws {
+        let cluster = try KafkaMockCluster()
+        let topic = TestEnvironment.uniqueName("start-at-end")
+        try cluster.createTopic(topic, partitions: 3)
+        let configuration = KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
+        let producer = try KafkaProducer(configuration: configuration, logger: logger)
+        // Two of the three partitions hold earlier messages; the third is empty.
+        for index in 0..<20 { try await producer.send(topic: topic, key: "old-\(index % 2)", value: Array("old-\(index)".utf8)) }
+
+        let group = TestEnvironment.uniqueName("group")
+        try await KafkaTopicReader.startGroupAtEnd(group, topics: [topic], configuration: configuration, logger: logger)
+        let committed = try await KafkaTopicReader.lag(ofGroup: group, topics: [topic], configuration: configuration, logger: logger)
+        #expect(committed.count == 3)
+        #expect(committed.allSatisfy { $0.lag == 0 && $0.committed == $0.highWatermark }, "\(committed)")
+        #expect(committed.map(\.highWatermark).reduce(0, +) == 20)
+
+        let consumer = try KafkaConsumer(configuration: configuration, groupId: group, topics: [topic], logger: logger)
+        try await waitUntil(timeout: .seconds(20)) { !(try await consumer.assignment().isEmpty) }
+        for index in 0..<6 { try await producer.send(topic: topic, key: "new-\(index)", value: Array("new-\(index)".utf8)) }
+        var iterator = consumer.messages.makeAsyncIterator()
+        var read: [String] = []
+        for _ in 0..<6 { read.append(String(decoding: try #require(try await iterator.next()).value, as: UTF8.self)) }
+        #expect(Set(read) == Set((0..<6).map { "new-\($0)" }), "read \(read)")
+        await consumer.close()
+        await producer.shutdown()
+    }
+
     @Test func partitionsAreHandledSideBySideEachInOrderAndCommitted() async throws {
         let cluster = try KafkaMockCluster()
         let topic = TestEnvironment.uniqueName("lanes")
