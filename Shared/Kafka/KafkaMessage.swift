@@ -23,6 +23,9 @@ public struct KafkaMessage: Sendable {
     public var key: [UInt8]?
     public var value: [UInt8]
     public var headers: [KafkaHeader]
+    /// When the producer created it (the message's CreateTime), in milliseconds since 1970; nil when the broker
+    /// kept none.
+    public var timestampMilliseconds: Int64?
 
     public var keyString: String? { key.map { String(decoding: $0, as: UTF8.self) } }
 
@@ -52,6 +55,9 @@ public struct KafkaMessage: Sendable {
             }
         }
         self.headers = headers
+        var type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
+        let timestamp = rd_kafka_message_timestamp(message, &type)
+        timestampMilliseconds = type == RD_KAFKA_TIMESTAMP_CREATE_TIME && timestamp >= 0 ? timestamp : nil
     }
 
     public init(topic: String, partition: Int32, offset: Int64, key: [UInt8]?, value: [UInt8], headers: [KafkaHeader]) {

@@ -51,6 +51,10 @@ struct LoadGenTests {
             #expect(report.verification.missing == 0 && report.verification.duplicates == 0 && report.verification.wrongKind == 0)
             #expect(report.latencyMs["click → outcome"]?.count == 30)
             #expect(report.latencyMs["request → email"]?.count == 30)
+            // Where each click's time went, by the services' timestamps: one sample per outcome in each part.
+            for part in ["click → decided", "decided → outcome written", "outcome written → read"] {
+                #expect(report.latencyMs[part]?.count == 30, "\(part): \(String(describing: report.latencyMs[part]))")
+            }
             #expect((report.residentKB["orchestrator"] ?? 0) > 0)
             #expect(output.contains("verification: passed"))
             // About 70% approved (20 of these 30 request indexes), the rest rejected: both kinds of click happened.

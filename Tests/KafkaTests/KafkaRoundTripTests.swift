@@ -1,3 +1,4 @@
+import Foundation
 import GreenlightTestSupport
 import Kafka
 import Testing
@@ -13,6 +14,7 @@ struct KafkaRoundTripTests {
         let configuration = KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
 
         let producer = try KafkaProducer(configuration: configuration, logger: logger)
+        let before = Int64(Date().timeIntervalSince1970 * 1000)
         let report = try await producer.send(
             topic: topic, key: "REQ-1", value: Array("hello".utf8),
             headers: [KafkaHeader(name: "traceparent", string: "00-abc-def-01")])
@@ -28,6 +30,9 @@ struct KafkaRoundTripTests {
         #expect(message.partition == report.partition)
         #expect(message.offset == report.offset)
         #expect(message.header("traceparent") == Array("00-abc-def-01".utf8))
+        // When the producer made it (CreateTime), by the wall clock.
+        let written = try #require(message.timestampMilliseconds)
+        #expect(written >= before && written <= Int64(Date().timeIntervalSince1970 * 1000), "\(written) from \(before)")
         try await consumer.commit(message)
         await consumer.close()
         await producer.shutdown()

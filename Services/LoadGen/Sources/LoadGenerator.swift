@@ -74,6 +74,8 @@ public final class LoadGenerator: Sendable {
         var accepted = false
         var emailed: ContinuousClock.Instant?
         var clicked: ContinuousClock.Instant?
+        /// The same moment on the wall clock, which the services' timestamps are compared with.
+        var clickedAt: Date?
         var expected: ApprovalStatus
         var outcomes = 0
         var wrongKind = false
@@ -292,7 +294,11 @@ public final class LoadGenerator: Sendable {
             post.headers.add(name: "User-Agent", value: "greenlight-loadgen")
             post.body = .bytes(ByteBuffer(string: "decision=\(approve ? "approve" : "reject")&confirm=\(confirm)"))
             let clicked = ContinuousClock.now
-            state.entries.withLock { $0[id]?.clicked = clicked }
+            let clickedAt = Date()
+            state.entries.withLock {
+                $0[id]?.clicked = clicked
+                $0[id]?.clickedAt = clickedAt
+            }
             let result = try await http.execute(post, timeout: .seconds(30))
             _ = try await result.body.collect(upTo: 1 << 20)
             if result.status.code == 503, !lastTry {
@@ -347,21 +353,32 @@ public final class LoadGenerator: Sendable {
             do {
                 for try await message in consumer.messages {
                     let received = ContinuousClock.now
+                    let receivedAt = Date()
                     guard let outcome = try? GreenlightJSON.decode(ApprovalCompleted.self, from: Data(message.value))
                     else { continue }
                     // nil: another run's request, or a duplicate (counted, not measured).
-                    let first = state.entries.withLock { entries -> (clicked: ContinuousClock.Instant?, Void)? in
+                    let first = state.entries.withLock { entries -> Entry? in
                         guard var entry = entries[outcome.requestId] else { return nil }
                         entry.outcomes += 1
                         defer { entries[outcome.requestId] = entry }
                         guard entry.outcomes == 1 else { return nil }
                         entry.completedAt = outcome.completedAt
                         if outcome.status != entry.expected { entry.wrongKind = true }
-                        return (entry.clicked, ())
+                        return entry
                     }
                     guard let first else { continue }
                     state.outcomesSeen.add(1, ordering: .relaxed)
-                    if let clicked = first.clicked { state.record("click → outcome", received - clicked) }
+                    guard let clicked = first.clicked, let clickedAt = first.clickedAt else { continue }
+                    state.record("click → outcome", received - clicked)
+                    // Where that time went, by the services' own timestamps on the same clock: until the orchestrator
+                    // decided (the outcome's completedAt), until the outbox relay handed the outcome to Kafka (the
+                    // message's CreateTime), and until this consumer had it.
+                    state.record("click → decided", .seconds(outcome.completedAt.timeIntervalSince(clickedAt)))
+                    if let written = message.timestampMilliseconds {
+                        let writtenAt = Date(timeIntervalSince1970: Double(written) / 1000)
+                        state.record("decided → outcome written", .seconds(writtenAt.timeIntervalSince(outcome.completedAt)))
+                        state.record("outcome written → read", .seconds(receivedAt.timeIntervalSince(writtenAt)))
+                    }
                 }
             } catch {}
         }
