@@ -359,17 +359,13 @@ public struct PartitionLag: Sendable, Equatable {
         var lags: [PartitionLag] = []
         for index in 0..<Int(list.pointee.cnt) {
             let element = list.pointee.elems[index]
-            var low: Int64 = 0
-            var high: Int64 = 0
-            let watermarkError = rd_kafka_query_watermark_offsets(
-                handle, element.topic, element.partition, &low, &high, timeoutMilliseconds)
-            guard watermarkError == RD_KAFKA_RESP_ERR_NO_ERROR else {
-                throw KafkaError(.consumerFailed, "cannot read the partition's watermarks", error: watermarkError)
-            }
+            let topic = String(cString: element.topic)
+            let (low, high) = try KafkaTopicReader.watermarks(
+                of: topic, partition: element.partition, handle: handle, timeout: timeoutMilliseconds)
             let committed = element.offset >= 0 ? element.offset : nil
             lags.append(
                 PartitionLag(
-                    topic: String(cString: element.topic), partition: element.partition, committed: committed,
+                    topic: topic, partition: element.partition, committed: committed,
                     highWatermark: high, lag: max(0, high - (committed ?? low))))
         }
         return lags

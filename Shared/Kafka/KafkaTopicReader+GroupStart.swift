@@ -20,14 +20,8 @@ extension KafkaTopicReader {
             defer { rd_kafka_topic_partition_list_destroy(list) }
             for topic in topics {
                 for partition in try partitionIds(of: topic, client: client, timeout: timeout) {
-                    var low: Int64 = 0
-                    var high: Int64 = 0
-                    let error = rd_kafka_query_watermark_offsets(
-                        client.handle, topic, partition, &low, &high, timeout.milliseconds)
-                    guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
-                        throw KafkaError(.consumerFailed, "cannot read the watermarks of \(topic)[\(partition)]", error: error)
-                    }
-                    rd_kafka_topic_partition_list_add(list, topic, partition).pointee.offset = high
+                    let end = try watermarks(of: topic, partition: partition, handle: client.handle, timeout: timeout.milliseconds).high
+                    rd_kafka_topic_partition_list_add(list, topic, partition).pointee.offset = end
                 }
             }
             guard list.pointee.cnt > 0 else { return }

@@ -34,12 +34,7 @@ public enum KafkaTopicReader {
         let deadline = ContinuousClock.now + timeout
         let client = try readerClient(configuration: configuration, logger: logger)
         defer { rd_kafka_consumer_close(client.handle) }
-        var low: Int64 = 0
-        var high: Int64 = 0
-        let error = rd_kafka_query_watermark_offsets(client.handle, topic, partition, &low, &high, timeout.milliseconds)
-        guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
-            throw KafkaError(.consumerFailed, "cannot read the watermarks of \(topic)[\(partition)]", error: error)
-        }
+        let (low, high) = try watermarks(of: topic, partition: partition, handle: client.handle, timeout: timeout.milliseconds)
         guard offset >= low, offset < high else { return nil }
         let list = rd_kafka_topic_partition_list_new(1)!
         defer { rd_kafka_topic_partition_list_destroy(list) }
@@ -95,13 +90,7 @@ public enum KafkaTopicReader {
         let list = rd_kafka_topic_partition_list_new(Int32(partitions.count))!
         defer { rd_kafka_topic_partition_list_destroy(list) }
         for partition in partitions {
-            var low: Int64 = 0
-            var high: Int64 = 0
-            let error = rd_kafka_query_watermark_offsets(
-                client.handle, topic, partition, &low, &high, timeout.milliseconds)
-            guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
-                throw KafkaError(.consumerFailed, "cannot read the watermarks of \(topic)[\(partition)]", error: error)
-            }
+            let (low, high) = try watermarks(of: topic, partition: partition, handle: client.handle, timeout: timeout.milliseconds)
             guard high > low else { continue }
             remaining[partition] = high
             rd_kafka_topic_partition_list_add(list, topic, partition).pointee.offset = low
@@ -134,6 +123,18 @@ public enum KafkaTopicReader {
             }
         }
         return messages
+    }
+
+    /// The first offset `topic`'s `partition` still holds and the offset its next message will get, asked of the
+    /// partition's leader. Blocks up to `timeout` milliseconds.
+    static func watermarks(of topic: String, partition: Int32, handle: OpaquePointer, timeout: Int32) throws -> (low: Int64, high: Int64) {
+        var low: Int64 = 0
+        var high: Int64 = 0
+        let error = rd_kafka_query_watermark_offsets(handle, topic, partition, &low, &high, timeout)
+        guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            throw KafkaError(.consumerFailed, "cannot read the watermarks of \(topic)[\(partition)]", error: error)
+        }
+        return (low, high)
     }
 
     static func partitionIds(of topic: String, client: RDKafkaClient, timeout: Duration) throws -> [Int32] {
