@@ -31,7 +31,8 @@ public struct KafkaConfiguration: Sendable {
             "socket.keepalive.enable": "true",
             // TCP_NODELAY, as Kafka's own clients and brokers set it (librdkafka's default leaves Nagle's algorithm
             // on). A producer sends one request per partition: with Nagle on, a request written while the one before
-            // it is unacknowledged waits for the broker's delayed acknowledgement, up to 40 ms.
+            // it is unacknowledged waits for that acknowledgement (3-4 ms more at the median of click -> outcome in
+            // the benchmark; see bench/README.md).
             "socket.nagle.disable": "true",
             // After an outage, reconnect within two seconds of the broker's return (librdkafka's default backs off
             // up to ten), and give up on a request a vanished broker never answers after ten (the default, sixty,

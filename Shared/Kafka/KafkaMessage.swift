@@ -24,7 +24,7 @@ public struct KafkaMessage: Sendable {
     public var value: [UInt8]
     public var headers: [KafkaHeader]
     /// When the producer created it (the message's CreateTime), in milliseconds since 1970; nil when the broker
-    /// kept none.
+    /// kept none, or when the topic stamps messages with the broker's time instead (LogAppendTime).
     public var timestampMilliseconds: Int64?
 
     public var keyString: String? { key.map { String(decoding: $0, as: UTF8.self) } }

@@ -84,6 +84,7 @@ public final class KafkaMockCluster: @unchecked Sendable {
     public enum API: Int16, Sendable {
         case produce = 0
         case fetch = 1
+        case offsetCommit = 8
         case initProducerId = 22
     }
 
@@ -93,6 +94,8 @@ public final class KafkaMockCluster: @unchecked Sendable {
         case outOfOrderSequenceNumber = 45
         case notLeaderForPartition = 6
         case requestTimedOut = 7
+        /// The client may not use the consumer group (not retried).
+        case groupAuthorizationFailed = 30
     }
 
     /// The next requests of `api`, from any client, are answered with `errors`, one each, in order.

@@ -4,8 +4,9 @@ import Foundation
 import Logging
 
 /// Reads a whole topic, from the start of each partition to the end it has when the read begins, outside any
-/// consumer group (it commits nothing, so no group's position moves). For operator tools such as listing the
-/// dead-letter topic; services consume through `KafkaConsumer`.
+/// consumer group (a read commits nothing, so no group's position moves). For operator tools such as listing the
+/// dead-letter topic; services consume through `KafkaConsumer`. Its extensions look at a group from outside: its
+/// lag, and `startGroupAtEnd`, the one that commits (for a group with no members yet).
 public enum KafkaTopicReader {
     public static func readAll(
         topic: String, configuration: KafkaConfiguration, logger: Logger, timeout: Duration = .seconds(30)

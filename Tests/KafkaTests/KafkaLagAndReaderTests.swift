@@ -81,6 +81,19 @@ struct KafkaLagAndReaderTests {
         await producer.shutdown()
     }
 
+    @Test func aGroupTheBrokerWillNotLetStartAtTheEndIsAnError() async throws {
+        let cluster = try KafkaMockCluster()
+        let topic = TestEnvironment.uniqueName("start-refused")
+        try cluster.createTopic(topic, partitions: 2)
+        let configuration = KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
+        cluster.failNextRequests(.offsetCommit, with: [.groupAuthorizationFailed])
+        let group = TestEnvironment.uniqueName("group")
+        await #expect(throws: KafkaError.self) {
+            try await KafkaTopicReader.startGroupAtEnd(
+                group, topics: [topic], configuration: configuration, logger: logger, timeout: .seconds(5))
+        }
+    }
+
     @Test func partitionsAreHandledSideBySideEachInOrderAndCommitted() async throws {
         let cluster = try KafkaMockCluster()
         let topic = TestEnvironment.uniqueName("lanes")

@@ -370,9 +370,11 @@ public final class LoadGenerator: Sendable {
                     state.outcomesSeen.add(1, ordering: .relaxed)
                     guard let clicked = first.clicked, let clickedAt = first.clickedAt else { continue }
                     state.record("click → outcome", received - clicked)
-                    // Where that time went, by the services' own timestamps on the same clock: until the orchestrator
-                    // decided (the outcome's completedAt), until the outbox relay handed the outcome to Kafka (the
-                    // message's CreateTime), and until this consumer had it.
+                    // Where that time went, by the services' own timestamps: until the orchestrator decided (the
+                    // outcome's completedAt), until the outbox relay handed the outcome to Kafka (the message's
+                    // CreateTime, whole milliseconds), and until this consumer had it. These compare wall clocks of
+                    // different processes, so they mean something only when all run on one host (as scripts/bench
+                    // does); a part that comes out negative is recorded as zero.
                     state.record("click → decided", .seconds(outcome.completedAt.timeIntervalSince(clickedAt)))
                     if let written = message.timestampMilliseconds {
                         let writtenAt = Date(timeIntervalSince1970: Double(written) / 1000)
