@@ -9,7 +9,8 @@ import Postgres
 ///
 /// One relay publishes at a time, across every orchestrator: the holder of a lease (a row of
 /// `durable_outbox_lease` with a holder, an epoch and an expiry judged by the database's clock), which it renews
-/// while it works, also while it waits for the broker. No database transaction stays open across that wait. When
+/// once a third of its length has passed since it last asked (not on every pass: a pass follows each commit), also
+/// while it waits for the broker. No database transaction stays open across that wait. When
 /// the holder stops — crashed, paused, cut off — its lease expires and another relay takes over within
 /// `lease` + `standbyInterval`; every row the holder marks is fenced on its epoch, so one that comes back late
 /// marks nothing and stands by. Per key, what consumers see first is in outbox order: the producer keeps order per
@@ -57,19 +58,34 @@ public struct OutboxRelay: Sendable {
 
     public func run() async throws {
         var lastPrune = ContinuousClock.now
-        var holding = false
+        // The lease this relay holds and when it last asked for it (before the request left, by this process's
+        // monotonic clock): the database's expiry is at least `lease` after that instant, so the relay may publish
+        // under it for a third of its length without asking again. Nil while another relay holds it.
+        var held: (epoch: Int64, askedAt: ContinuousClock.Instant)?
         while !Task.isCancelled {
             var published = 0
             do {
-                guard let epoch = try await acquire() else {
-                    if holding { logger.notice("Outbox lease lost; standing by", metadata: ["holder": "\(holder)"]) }
-                    holding = false
-                    try await Task.sleep(for: standbyInterval)
+                let epoch: Int64
+                if let held, ContinuousClock.now - held.askedAt < lease / 3 {
+                    epoch = held.epoch
+                } else {
+                    let askedAt = ContinuousClock.now
+                    guard let taken = try await acquire() else {
+                        if held != nil { logger.notice("Outbox lease lost; standing by", metadata: ["holder": "\(holder)"]) }
+                        held = nil
+                        try await Task.sleep(for: standbyInterval)
+                        continue
+                    }
+                    if held == nil { logger.info("Outbox lease taken; publishing", metadata: ["holder": "\(holder)", "epoch": "\(taken)"]) }
+                    held = (taken, askedAt)
+                    epoch = taken
+                }
+                guard let marked = try await publishBatch(epoch: epoch) else {
+                    // Fenced out (and logged): the next pass asks again, and stands by while the other relay holds it.
+                    held = nil
                     continue
                 }
-                if !holding { logger.info("Outbox lease taken; publishing", metadata: ["holder": "\(holder)", "epoch": "\(epoch)"]) }
-                holding = true
-                published = try await publishBatch(epoch: epoch)
+                published = marked
                 if ContinuousClock.now - lastPrune > .seconds(60) {
                     lastPrune = ContinuousClock.now
                     try await pool.query("DELETE FROM durable_outbox WHERE sent_at < now() - interval '1 hour'")
@@ -118,8 +134,9 @@ public struct OutboxRelay: Sendable {
         ).affectedRows == 1
     }
 
-    /// Publishes one batch under the lease of `epoch` and marks what the broker acknowledged; returns how many.
-    public func publishBatch(epoch: Int64) async throws -> Int {
+    /// Publishes one batch under the lease of `epoch` and marks what the broker acknowledged; returns how many, or
+    /// nil when the lease had passed to another relay, which publishes the same rows again (this one marks none).
+    public func publishBatch(epoch: Int64) async throws -> Int? {
         let rows = try await pool.query(Self.batchQuery(limit: batchSize))
             .decode((Int64, String, String, String, String?, String?).self)
         guard !rows.isEmpty else { return 0 }
@@ -152,6 +169,7 @@ public struct OutboxRelay: Sendable {
         ).affectedRows
         if marked == 0 {
             logger.notice("Outbox lease lost while publishing; another relay publishes these rows again", metadata: ["holder": "\(holder)"])
+            return nil
         }
         return marked
     }

@@ -57,7 +57,7 @@ struct OutboxRelayTests {
 
         // A comes back late with what it read before: it may publish, but it marks nothing.
         try await enqueue(3, topic: topic, on: harness.pool)
-        #expect(try await a.publishBatch(epoch: epochA) == 0)
+        #expect(try await a.publishBatch(epoch: epochA) == nil)
         #expect(try await unsent(harness.pool) == 3)
         #expect(try await b.publishBatch(epoch: epochB) == 3)
         #expect(try await unsent(harness.pool) == 0)
@@ -117,6 +117,83 @@ struct OutboxRelayTests {
         _ = try? await standby.value
         await producer.shutdown()
         withExtendedLifetime(cluster) {}
+    }
+
+    func leaseHolder(_ pool: PostgresPool) async throws -> String {
+        try await pool.query("SELECT coalesce(holder, '') FROM durable_outbox_lease WHERE id = 1").column(String.self).first ?? ""
+    }
+
+    func leaseExpiry(_ pool: PostgresPool) async throws -> String {
+        try await pool.query("SELECT coalesce(expires_at::text, '') FROM durable_outbox_lease WHERE id = 1").column(String.self).first ?? ""
+    }
+
+    /// A pass follows every commit, so the holder does not ask for its lease on each: only once a third of its length
+    /// has passed since it last asked. Passes in between publish under the epoch it holds.
+    @Test func aHolderAsksForItsLeaseAgainOnlyOnceAThirdOfItHasPassed() async throws {
+        let (harness, cluster, producer, topic) = try await setUp()
+        let a = relay(harness, producer, holder: "relay-a", lease: .seconds(30))
+        let running = Task { try await a.run() }
+        try await enqueue(1, topic: topic, on: harness.pool)
+        #expect(try await eventually(timeout: .seconds(10), interval: .milliseconds(20)) { try await unsent(harness.pool) == 0 })
+        let expiry = try await leaseExpiry(harness.pool)
+        for _ in 0..<4 {
+            try await enqueue(2, topic: topic, on: harness.pool)
+            #expect(try await eventually(timeout: .seconds(5), interval: .milliseconds(20)) { try await unsent(harness.pool) == 0 })
+        }
+        // Four more batches and many idle passes (one each 50 ms), well within ten seconds: the lease was not asked for.
+        #expect(try await leaseExpiry(harness.pool) == expiry)
+        running.cancel()
+        _ = try? await running.value
+        await producer.shutdown()
+        withExtendedLifetime(cluster) {}
+    }
+
+    /// An idle holder still asks in time: another relay standing by never finds its lease expired.
+    @Test func anIdleHolderKeepsItsLease() async throws {
+        let (harness, cluster, producer, _) = try await setUp()
+        let a = relay(harness, producer, holder: "relay-a", lease: .seconds(1))
+        let b = relay(harness, producer, holder: "relay-b", lease: .seconds(1))
+        let holding = Task { try await a.run() }
+        #expect(try await eventually(timeout: .seconds(10), interval: .milliseconds(20)) {
+            try await leaseHolder(harness.pool) == "relay-a"
+        })
+        let standby = Task { try await b.run() }
+        var expiries: Set<String> = []
+        for _ in 0..<30 {
+            try await Task.sleep(for: .milliseconds(100))
+            #expect(try await leaseHolder(harness.pool) == "relay-a")
+            expiries.insert(try await leaseExpiry(harness.pool))
+        }
+        // Three times the lease's length, renewed along the way.
+        #expect(expiries.count >= 3)
+        for task in [holding, standby] { task.cancel(); _ = try? await task.value }
+        await producer.shutdown()
+        withExtendedLifetime(cluster) {}
+    }
+
+    /// A holder whose lease passed to another relay while it thought it held it (it had not asked yet) publishes what
+    /// it read once, marks nothing, and then stands by: it does not publish the same rows again on every pass.
+    @Test func aHolderFencedOutStandsBy() async throws {
+        let (harness, cluster, producer, topic) = try await setUp()
+        let a = relay(harness, producer, holder: "relay-a", lease: .seconds(30))
+        let running = Task { try await a.run() }
+        #expect(try await eventually(timeout: .seconds(10), interval: .milliseconds(20)) {
+            try await leaseHolder(harness.pool) == "relay-a"
+        })
+        try await harness.pool.query(
+            "UPDATE durable_outbox_lease SET holder = 'relay-b', epoch = epoch + 1, expires_at = now() + interval '1 hour'")
+        try await enqueue(1, topic: topic, on: harness.pool)
+        let configuration = KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
+        #expect(try await eventually(timeout: .seconds(10), interval: .milliseconds(50)) {
+            try await !KafkaTopicReader.readAll(topic: topic, configuration: configuration, logger: logger).isEmpty
+        })
+        // Twenty passes' time: still the one copy, and the row is left for the holder.
+        try await Task.sleep(for: .seconds(1))
+        #expect(try await KafkaTopicReader.readAll(topic: topic, configuration: configuration, logger: logger).count == 1)
+        #expect(try await unsent(harness.pool) == 1)
+        running.cancel()
+        _ = try? await running.value
+        await producer.shutdown()
     }
 
     /// What a workflow emits carries the headers it gives and those of the engine's `MessageHeaders`, kept in the
