@@ -87,6 +87,8 @@ let package = Package(
             providers: [.apt(["libpq-dev"])]
         ),
         .target(name: "Postgres", dependencies: ["CLibPQ", logging], path: "Shared/Postgres", swiftSettings: swiftSettings),
+        // glibc's malloc.h (malloc_trim), for ServiceSupport's heap trimmer.
+        .systemLibrary(name: "CMalloc", path: "Shared/CMalloc"),
         .systemLibrary(
             name: "CCurl",
             path: "Shared/CCurl",
@@ -135,8 +137,8 @@ let package = Package(
         .target(
             name: "ServiceSupport",
             dependencies: [
-                "GreenlightModels", "Kafka", "Postgres", "DurableExecution", "Templates", hummingbird, logging, lifecycle,
-                metrics, tracing, otel,
+                "GreenlightModels", "Kafka", "Postgres", "DurableExecution", "Templates", "CMalloc", hummingbird, logging,
+                lifecycle, metrics, tracing, otel,
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

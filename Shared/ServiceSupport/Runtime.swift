@@ -45,9 +45,9 @@ public enum ServiceRunner {
     {
         // A part that fails (a fatal Kafka error, say) stops the rest gracefully, as SIGTERM would: requests in
         // hand are answered before the process exits with the error. The tracer's exporter is first, so that it stops
-        // last and sends the spans the others ended while stopping.
+        // last and sends the spans the others ended while stopping. The heap trimmer gives back what bursts freed.
         var configuration = ServiceGroupConfiguration(
-            services: ([GreenlightTracing.takeService()].compactMap { $0 } + services).map {
+            services: ([GreenlightTracing.takeService()].compactMap { $0 } + services + [HeapTrimmer(logger: logger)]).map {
                 ServiceGroupConfiguration.ServiceConfiguration(service: $0, failureTerminationBehavior: .gracefullyShutdownGroup)
             },
             gracefulShutdownSignals: [.sigterm, .sigint],

@@ -82,12 +82,3 @@ extension Double {
         return (self * factor).rounded() / factor
     }
 }
-
-/// VmRSS of a process, in kB, from /proc; nil when it cannot be read.
-public func residentKilobytes(pid: Int32) -> Int? {
-    guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
-    for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
-        return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
-    }
-    return nil
-}
