@@ -97,7 +97,9 @@ public struct OutboxRelay: Sendable {
                 try? await Task.sleep(for: pollInterval)
                 continue
             }
-            if published < batchSize { await wakeUp.wait(timeout: pollInterval) }
+            // A holder waits no longer than a third of the lease, so that it asks again in time however long the
+            // poll interval (GREENLIGHT_POLL_INTERVAL_MS goes up to a minute).
+            if published < batchSize { await wakeUp.wait(timeout: held == nil ? pollInterval : min(pollInterval, lease / 3)) }
         }
     }
 
