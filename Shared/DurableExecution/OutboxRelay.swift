@@ -15,7 +15,7 @@ import Postgres
 /// `lease` + `standbyInterval`; every row the holder marks is fenced on its epoch, so one that comes back late
 /// marks nothing and stands by. Per key, what consumers see first is in outbox order: the producer keeps order per
 /// partition and retries a message until the broker takes it (`message.timeout.ms` 0), and a late holder only
-/// repeats rows that the new holder publishes again after it.
+/// repeats rows that the new holder also publishes, each of them oldest first.
 public struct OutboxRelay: Sendable {
     let pool: PostgresPool
     let producer: KafkaProducer
@@ -58,16 +58,14 @@ public struct OutboxRelay: Sendable {
 
     public func run() async throws {
         var lastPrune = ContinuousClock.now
-        // The lease this relay holds and when it last asked for it (before the request left, by this process's
-        // monotonic clock): the database's expiry is at least `lease` after that instant, so the relay may publish
-        // under it for a third of its length without asking again. Nil while another relay holds it.
-        var held: (epoch: Int64, askedAt: ContinuousClock.Instant)?
+        // Nil while another relay holds the lease.
+        var held: HeldLease?
         while !Task.isCancelled {
             var published = 0
             do {
-                let epoch: Int64
-                if let held, ContinuousClock.now - held.askedAt < lease / 3 {
-                    epoch = held.epoch
+                var lease: HeldLease
+                if let held, held.isFresh(self.lease) {
+                    lease = held
                 } else {
                     let askedAt = ContinuousClock.now
                     guard let taken = try await acquire() else {
@@ -77,14 +75,15 @@ public struct OutboxRelay: Sendable {
                         continue
                     }
                     if held == nil { logger.info("Outbox lease taken; publishing", metadata: ["holder": "\(holder)", "epoch": "\(taken)"]) }
-                    held = (taken, askedAt)
-                    epoch = taken
+                    lease = HeldLease(epoch: taken, askedAt: askedAt)
                 }
-                guard let marked = try await publishBatch(epoch: epoch) else {
+                held = lease
+                guard let marked = try await publishBatch(under: &lease) else {
                     // Fenced out (and logged): the next pass asks again, and stands by while the other relay holds it.
                     held = nil
                     continue
                 }
+                held = lease
                 published = marked
                 if ContinuousClock.now - lastPrune > .seconds(60) {
                     lastPrune = ContinuousClock.now
@@ -94,13 +93,29 @@ public struct OutboxRelay: Sendable {
                 return
             } catch {
                 logger.warning("Publishing the outbox failed; retrying", metadata: ["error": "\(error)"])
-                try? await Task.sleep(for: pollInterval)
+                try? await Task.sleep(for: pause(holding: held))
                 continue
             }
-            // A holder waits no longer than a third of the lease, so that it asks again in time however long the
-            // poll interval (GREENLIGHT_POLL_INTERVAL_MS goes up to a minute).
-            if published < batchSize { await wakeUp.wait(timeout: held == nil ? pollInterval : min(pollInterval, lease / 3)) }
+            if published < batchSize { await wakeUp.wait(timeout: pause(holding: held)) }
         }
+    }
+
+    /// The lease a relay holds, and when it last asked for it (before the request left, by this process's monotonic
+    /// clock): the database's expiry is at least a lease's length after that instant, whatever either clock says.
+    struct HeldLease: Sendable {
+        var epoch: Int64
+        var askedAt: ContinuousClock.Instant
+
+        /// Whether the relay may still publish under it without asking: for the first third of its length, which
+        /// leaves two thirds in hand for a pass that runs long.
+        func isFresh(_ lease: Duration) -> Bool { ContinuousClock.now < askedAt + lease / 3 }
+    }
+
+    /// How long to wait before the next pass: the poll interval, but a holder no longer than until it must ask
+    /// again, so that it keeps the lease however long the interval (GREENLIGHT_POLL_INTERVAL_MS goes up to a minute).
+    func pause(holding held: HeldLease?) -> Duration {
+        guard let held else { return pollInterval }
+        return max(.zero, min(pollInterval, held.askedAt + lease / 3 - ContinuousClock.now))
     }
 
     /// Takes the lease if it is free or expired, or renews it if this relay holds it; returns its epoch, or nil
@@ -136,13 +151,30 @@ public struct OutboxRelay: Sendable {
         ).affectedRows == 1
     }
 
-    /// Publishes one batch under the lease of `epoch` and marks what the broker acknowledged; returns how many, or
-    /// nil when the lease had passed to another relay, which publishes the same rows again (this one marks none).
+    /// Publishes one batch under the lease of `epoch`, just asked for, and marks what the broker acknowledged;
+    /// returns how many, or nil when the lease had passed to another relay, which publishes the same rows again (this
+    /// one marks none).
     public func publishBatch(epoch: Int64) async throws -> Int? {
+        var lease = HeldLease(epoch: epoch, askedAt: .now)
+        return try await publishBatch(under: &lease)
+    }
+
+    /// `publishBatch(epoch:)` under a lease asked for at `lease.askedAt`, which it moves on when it asks again.
+    func publishBatch(under lease: inout HeldLease) async throws -> Int? {
+        let epoch = lease.epoch
         let rows = try await pool.query(Self.batchQuery(limit: batchSize))
             .decode((Int64, String, String, String, String?, String?).self)
         guard !rows.isEmpty else { return 0 }
-        let results = try await renewingWhile(epoch: epoch) {
+        // The read may have taken the lease past its first third: ask before sending, not after.
+        if !lease.isFresh(self.lease) {
+            let askedAt = ContinuousClock.now
+            guard try await renew(epoch: epoch) else {
+                logger.notice("Outbox lease lost before publishing; standing by", metadata: ["holder": "\(holder)"])
+                return nil
+            }
+            lease.askedAt = askedAt
+        }
+        let results = try await renewingWhile(&lease) {
             await producer.send(
                 batch: rows.map { row in
                     KafkaOutgoingMessage(
@@ -176,25 +208,44 @@ public struct OutboxRelay: Sendable {
         return marked
     }
 
-    /// Runs `body` while renewing the lease every third of its length, so that a slow broker does not cost it.
-    private func renewingWhile<T: Sendable>(epoch: Int64, _ body: @escaping @Sendable () async -> T) async throws -> T {
-        try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask { await body() }
-            group.addTask {
-                while !Task.isCancelled {
-                    try await Task.sleep(for: lease / 3)
-                    guard try await renew(epoch: epoch) else { return nil }
-                }
-                return nil
+    /// Runs `body` while asking for the lease again each time a third of it has passed since it was last asked
+    /// for, so that a slow broker does not cost it.
+    private func renewingWhile<T: Sendable>(_ lease: inout HeldLease, _ body: @escaping @Sendable () async -> T) async throws -> T {
+        let epoch = lease.epoch
+        let third = self.lease / 3
+        // Each renewal is a child task of its own that says when it asked (nil: the lease was lost, so stop asking).
+        let renewal: @Sendable (ContinuousClock.Instant) -> @Sendable () async throws -> Step<T> = { askedAt in
+            {
+                try await Task.sleep(until: askedAt + third, clock: .continuous)
+                let asking = ContinuousClock.now
+                return .renewed(try await renew(epoch: epoch) ? asking : nil)
             }
+        }
+        var askedAt = lease.askedAt
+        let value = try await withThrowingTaskGroup(of: Step<T>.self) { group in
+            group.addTask { .done(await body()) }
+            group.addTask(operation: renewal(askedAt))
             while let next = try await group.next() {
-                if let value = next {
+                switch next {
+                case .done(let value):
                     group.cancelAll()
                     return value
+                case .renewed(let at?):
+                    askedAt = at
+                    group.addTask(operation: renewal(at))
+                case .renewed(nil):
+                    continue
                 }
             }
             throw CancellationError()
         }
+        lease.askedAt = askedAt
+        return value
+    }
+
+    private enum Step<T: Sendable>: Sendable {
+        case done(T)
+        case renewed(ContinuousClock.Instant?)
     }
 
     /// How long the oldest row waiting to be published has waited (by the database's clock); zero when none is.
