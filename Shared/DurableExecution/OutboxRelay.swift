@@ -93,7 +93,8 @@ public struct OutboxRelay: Sendable {
                 return
             } catch {
                 logger.warning("Publishing the outbox failed; retrying", metadata: ["error": "\(error)"])
-                try? await Task.sleep(for: pause(holding: held))
+                // Not sooner than a third of the lease: a database that is down fails every attempt at once.
+                try? await Task.sleep(for: held == nil ? pollInterval : min(pollInterval, lease / 3))
                 continue
             }
             if published < batchSize { await wakeUp.wait(timeout: pause(holding: held)) }

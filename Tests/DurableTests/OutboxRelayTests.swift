@@ -3,6 +3,7 @@ import Foundation
 import GreenlightModels
 import GreenlightTestSupport
 import Kafka
+import Logging
 import Postgres
 import Testing
 
@@ -25,10 +26,10 @@ struct OutboxRelayTests {
 
     func relay(
         _ harness: EngineHarness, _ producer: KafkaProducer, holder: String, lease: Duration = .seconds(2),
-        pollInterval: Duration = .milliseconds(50)
+        pollInterval: Duration = .milliseconds(50), logger: Logger? = nil
     ) -> OutboxRelay {
         OutboxRelay(
-            pool: harness.pool, producer: producer, wakeUp: WakeUpSignal(), pollInterval: pollInterval, logger: logger,
+            pool: harness.pool, producer: producer, wakeUp: WakeUpSignal(), pollInterval: pollInterval, logger: logger ?? self.logger,
             lease: lease, standbyInterval: .milliseconds(100), holder: holder)
     }
 
@@ -171,6 +172,31 @@ struct OutboxRelayTests {
         // Three times the lease's length, renewed along the way.
         #expect(expiries.count >= 3)
         for task in [holding, standby] { task.cancel(); _ = try? await task.value }
+        await producer.shutdown()
+        withExtendedLifetime(cluster) {}
+    }
+
+    /// A holder that cannot reach its tables retries at the poll interval, not at once, also once the time to ask for
+    /// its lease again has come (a third of the lease, here 0.5 s): a database that is down fails each attempt at once.
+    @Test func aHolderWhoseDatabaseFailsRetriesAtThePollInterval() async throws {
+        let (harness, cluster, producer, _) = try await setUp()
+        let logs = CapturingLogHandler.Store()
+        let a = relay(harness, producer, holder: "relay-a", lease: .milliseconds(1500), logger: logs.logger("relay"))
+        let running = Task { try await a.run() }
+        #expect(try await eventually(timeout: .seconds(10), interval: .milliseconds(20)) {
+            try await leaseHolder(harness.pool) == "relay-a"
+        })
+        // Every statement of the relay now fails: the lease's table and the outbox are gone.
+        try await harness.pool.query("ALTER TABLE durable_outbox_lease RENAME TO durable_outbox_lease_away")
+        try await harness.pool.query("ALTER TABLE durable_outbox RENAME TO durable_outbox_away")
+        func failures() -> Int { logs.all.filter { $0.message == "Publishing the outbox failed; retrying" }.count }
+        try await waitUntil(timeout: .seconds(10), interval: .milliseconds(5)) { failures() >= 1 }
+        let first = ContinuousClock.now
+        try await waitUntil(timeout: .seconds(10), interval: .milliseconds(5)) { failures() >= 31 }
+        // Thirty more attempts, each after a sleep of at least the poll interval (50 ms), well past the 0.5 s.
+        #expect(ContinuousClock.now - first >= .milliseconds(1450))
+        running.cancel()
+        _ = try? await running.value
         await producer.shutdown()
         withExtendedLifetime(cluster) {}
     }
