@@ -20,6 +20,19 @@ public final class KafkaMockCluster: @unchecked Sendable {
     /// server that also asks for `SO_REUSEADDR` can be given and listen on; the mock cluster then aborts the process
     /// when it cannot listen again.
     private let heldPorts = Mutex<[Int32: PortHolder]>([:])
+    /// Taken while a broker's port passes from one socket of this process to another (taking it down, bringing it
+    /// up) and while a child process starts; see `startingChildProcess`.
+    private static let portHandOver = NSLock()
+
+    /// Runs `start`, which starts a child process (posix_spawn), while no broker of a mock cluster in this process
+    /// is handing its port from one socket to another. A child holds a copy of every descriptor of this process from
+    /// the moment it is created until it closes them or execs. A broker that closes its listening socket meanwhile,
+    /// to bind the port again, finds the port still taken by the copy ("Failed to bind mock broker socket ...
+    /// Address already in use"), and the mock cluster aborts this process. Every program a test starts must start
+    /// through this.
+    public static func startingChildProcess<T>(_ start: () throws -> T) rethrows -> T {
+        try portHandOver.withLock(start)
+    }
 
     public init(brokers: Int = 1, logger: Logger = Logger(label: "greenlight.kafka.mock")) throws {
         // The brokers' accepted connections take their socket options from this handle: TCP_NODELAY, as a real
@@ -73,7 +86,8 @@ public final class KafkaMockCluster: @unchecked Sendable {
 
     /// Takes a broker down (its connections are closed and it refuses new ones) to simulate an outage.
     public func setBrokerDown(_ brokerId: Int32) throws {
-        let error = rd_kafka_mock_broker_set_down(cluster, brokerId)
+        // The broker closes its listening socket and binds the port again at once, keeping it for when it is up.
+        let error = Self.portHandOver.withLock { rd_kafka_mock_broker_set_down(cluster, brokerId) }
         guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
             throw KafkaError(.mockCluster, "cannot take broker \(brokerId) down", error: error)
         }
@@ -107,8 +121,11 @@ public final class KafkaMockCluster: @unchecked Sendable {
     }
 
     public func setBrokerUp(_ brokerId: Int32) throws {
-        releasePort(ofBroker: brokerId)
-        let error = rd_kafka_mock_broker_set_up(cluster, brokerId)
+        // Our holding socket closes, and the broker listens on the port in its place.
+        let error = Self.portHandOver.withLock {
+            releasePort(ofBroker: brokerId)
+            return rd_kafka_mock_broker_set_up(cluster, brokerId)
+        }
         guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
             throw KafkaError(.mockCluster, "cannot bring broker \(brokerId) up", error: error)
         }

@@ -1,6 +1,7 @@
 import Foundation
 import GreenlightTestSupport
 import Kafka
+import Synchronization
 import Testing
 
 @Suite(.timeLimit(.minutes(2)))
@@ -56,6 +57,36 @@ struct KafkaOutageTests {
         let producer = try KafkaProducer(configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers), logger: logger)
         try await producer.send(topic: topic, key: "k", value: Array("after".utf8), deadline: .seconds(20))
         #expect(kill(child.pid, 0) == 0, "the child still runs")
+        await producer.shutdown(timeout: .seconds(2))
+    }
+
+    /// Tests start programs while other tests take brokers down and up. A broker going down closes its listening
+    /// socket and binds its port again; a program starting in between holds a copy of that socket, the bind fails,
+    /// and the mock cluster aborts this whole test process (the same happens to our own socket holding the port when
+    /// it is brought up). Here programs start in a loop on two threads while a broker goes down and up again and
+    /// again; without the two excluding each other, the process was aborted in the first or second round trip.
+    @Test func aBrokerGoesDownAndUpWhileProgramsStart() async throws {
+        let cluster = try KafkaMockCluster()
+        let starters = ProgramStarters(count: 2)
+        let deadline = ContinuousClock.now + .seconds(10)
+        var roundTrips = 0
+        let toggled = Result {
+            while roundTrips < 100, ContinuousClock.now < deadline {
+                try cluster.setBrokerDown(1)
+                try cluster.setBrokerUp(1)
+                roundTrips += 1
+            }
+        }
+        let (started, failures) = starters.stop()
+        try toggled.get()
+        #expect(failures.isEmpty, "\(failures)")
+        #expect(roundTrips >= 5, "only \(roundTrips) round trips in 10 s")
+        #expect(started >= 10, "only \(started) programs started alongside")
+        // And the broker serves after all that.
+        let topic = TestEnvironment.uniqueName("spawn")
+        try cluster.createTopic(topic, partitions: 1)
+        let producer = try KafkaProducer(configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers), logger: logger)
+        try await producer.send(topic: topic, key: "k", value: Array("after".utf8), deadline: .seconds(20))
         await producer.shutdown(timeout: .seconds(2))
     }
 
@@ -132,5 +163,43 @@ struct KafkaOutageTests {
         }
         #expect(recovered)
         await producer.shutdown()
+    }
+}
+
+/// Threads that each start `/bin/true` and wait for it, over and over, until stopped.
+private final class ProgramStarters: Sendable {
+    private let stopping = Atomic<Bool>(false)
+    private let started = Atomic<Int>(0)
+    private let failures = Mutex<[String]>([])
+    private let finished = DispatchGroup()
+
+    init(count: Int) {
+        for index in 0..<count {
+            finished.enter()
+            let thread = Thread { [self] in
+                defer { finished.leave() }
+                while !stopping.load(ordering: .relaxed) {
+                    do {
+                        let child = try ChildProcess(name: "true", executable: "/bin/true", logPath: "/dev/null")
+                        var status: Int32 = 0
+                        while waitpid(child.pid, &status, 0) == -1 && errno == EINTR {}
+                        if status != 0 { failures.withLock { $0.append("/bin/true ended with status \(status)") } }
+                        started.add(1, ordering: .relaxed)
+                    } catch {
+                        failures.withLock { $0.append("\(error)") }
+                        return
+                    }
+                }
+            }
+            thread.name = "program-starter-\(index)"
+            thread.start()
+        }
+    }
+
+    /// Stops the threads; returns how many programs they started and what went wrong.
+    func stop() -> (started: Int, failures: [String]) {
+        stopping.store(true, ordering: .relaxed)
+        finished.wait()
+        return (started.load(ordering: .relaxed), failures.withLock { $0 })
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Kafka
 import Synchronization
 
 #if canImport(Glibc)
@@ -51,7 +52,10 @@ public final class ChildProcess: Sendable {
             envp.forEach { free($0) }
         }
         var pid: pid_t = 0
-        let result = posix_spawn(&pid, executable, &fileActions, nil, argv, envp)
+        // Until those closes run, the child holds a copy of each descriptor: not while a mock broker rebinds its port.
+        let result = KafkaMockCluster.startingChildProcess {
+            posix_spawn(&pid, executable, &fileActions, nil, argv, envp)
+        }
         guard result == 0 else {
             throw ChildProcessError(description: "cannot start \(executable): \(String(cString: strerror(result)))")
         }
