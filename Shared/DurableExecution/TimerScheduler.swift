@@ -2,8 +2,10 @@ import Foundation
 import Logging
 import Postgres
 
-/// Fires due timers in batches, then waits `pollInterval` unless woken earlier (an invocation that creates a
-/// timer due sooner wakes it). Any number of schedulers may share a database.
+/// Fires due timers in batches; when a batch comes back short, waits `pollInterval` (or until `wakeUp` is signalled)
+/// before looking again, so a timer fires within about `pollInterval` of falling due. (Nothing in the orchestrator
+/// signals `wakeUp` today: creating a timer does not wake the scheduler, as it would find nothing due yet.) Any
+/// number of schedulers may share a database.
 public struct TimerScheduler: Sendable {
     let pool: PostgresPool
     let engine: DurableEngine
