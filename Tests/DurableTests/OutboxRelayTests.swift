@@ -131,23 +131,39 @@ struct OutboxRelayTests {
         try await pool.query("SELECT coalesce(expires_at::text, '') FROM durable_outbox_lease WHERE id = 1").column(String.self).first ?? ""
     }
 
+    /// Runs `relay` from when it holds the lease (as `holder`) until `body` is done, then stops it.
+    func whileHolding(
+        _ relay: OutboxRelay, as holder: String, on pool: PostgresPool, _ body: () async throws -> Void
+    ) async throws {
+        let running = Task { try await relay.run() }
+        var failure: (any Error)?
+        do {
+            try await waitUntil(timeout: .seconds(10), interval: .milliseconds(20)) { try await leaseHolder(pool) == holder }
+            try await body()
+        } catch {
+            failure = error
+        }
+        running.cancel()
+        _ = try? await running.value
+        if let failure { throw failure }
+    }
+
     /// A pass follows every commit, so the holder does not ask for its lease on each: only once a third of its length
     /// has passed since it last asked. Passes in between publish under the epoch it holds.
     @Test func aHolderAsksForItsLeaseAgainOnlyOnceAThirdOfItHasPassed() async throws {
         let (harness, cluster, producer, topic) = try await setUp()
         let a = relay(harness, producer, holder: "relay-a", lease: .seconds(300))
-        let running = Task { try await a.run() }
-        try await enqueue(1, topic: topic, on: harness.pool)
-        #expect(try await eventually(timeout: .seconds(10), interval: .milliseconds(20)) { try await unsent(harness.pool) == 0 })
-        let expiry = try await leaseExpiry(harness.pool)
-        for _ in 0..<4 {
-            try await enqueue(2, topic: topic, on: harness.pool)
-            #expect(try await eventually(timeout: .seconds(5), interval: .milliseconds(20)) { try await unsent(harness.pool) == 0 })
+        try await whileHolding(a, as: "relay-a", on: harness.pool) {
+            try await enqueue(1, topic: topic, on: harness.pool)
+            #expect(try await eventually(timeout: .seconds(10), interval: .milliseconds(20)) { try await unsent(harness.pool) == 0 })
+            let expiry = try await leaseExpiry(harness.pool)
+            for _ in 0..<4 {
+                try await enqueue(2, topic: topic, on: harness.pool)
+                #expect(try await eventually(timeout: .seconds(5), interval: .milliseconds(20)) { try await unsent(harness.pool) == 0 })
+            }
+            // Four more batches and many idle passes (one each 50 ms), well within 100 s: the lease was not asked for.
+            #expect(try await leaseExpiry(harness.pool) == expiry)
         }
-        // Four more batches and many idle passes (one each 50 ms), well within 100 s: the lease was not asked for.
-        #expect(try await leaseExpiry(harness.pool) == expiry)
-        running.cancel()
-        _ = try? await running.value
         await producer.shutdown()
         withExtendedLifetime(cluster) {}
     }
@@ -157,19 +173,15 @@ struct OutboxRelayTests {
     @Test func anIdleHolderKeepsItsLease() async throws {
         let (harness, cluster, producer, _) = try await setUp()
         let a = relay(harness, producer, holder: "relay-a", lease: .seconds(3), pollInterval: .seconds(30))
-        let holding = Task { try await a.run() }
-        #expect(try await eventually(timeout: .seconds(10), interval: .milliseconds(20)) {
-            try await leaseHolder(harness.pool) == "relay-a"
-        })
-        var expiries: Set<String> = [try await leaseExpiry(harness.pool)]
-        // Asked for about every second: three renewals within the poll interval, however slow the machine.
-        try await waitUntil(timeout: .seconds(25), interval: .milliseconds(100)) {
-            expiries.insert(try await leaseExpiry(harness.pool))
-            return expiries.count >= 4
+        try await whileHolding(a, as: "relay-a", on: harness.pool) {
+            var expiries: Set<String> = [try await leaseExpiry(harness.pool)]
+            // Asked for about every second: three renewals within the poll interval, however slow the machine.
+            try await waitUntil(timeout: .seconds(25), interval: .milliseconds(100)) {
+                expiries.insert(try await leaseExpiry(harness.pool))
+                return expiries.count >= 4
+            }
+            #expect(try await leaseHolder(harness.pool) == "relay-a")
         }
-        #expect(try await leaseHolder(harness.pool) == "relay-a")
-        holding.cancel()
-        _ = try? await holding.value
         await producer.shutdown()
         withExtendedLifetime(cluster) {}
     }
@@ -180,21 +192,17 @@ struct OutboxRelayTests {
         let (harness, cluster, producer, _) = try await setUp()
         let logs = CapturingLogHandler.Store()
         let a = relay(harness, producer, holder: "relay-a", lease: .milliseconds(1500), logger: logs.logger("relay"))
-        let running = Task { try await a.run() }
-        #expect(try await eventually(timeout: .seconds(10), interval: .milliseconds(20)) {
-            try await leaseHolder(harness.pool) == "relay-a"
-        })
-        // Every statement of the relay now fails: the lease's table and the outbox are gone.
-        try await harness.pool.query("ALTER TABLE durable_outbox_lease RENAME TO durable_outbox_lease_away")
-        try await harness.pool.query("ALTER TABLE durable_outbox RENAME TO durable_outbox_away")
-        func failures() -> Int { logs.all.filter { $0.message == "Publishing the outbox failed; retrying" }.count }
-        try await waitUntil(timeout: .seconds(10), interval: .milliseconds(5)) { failures() >= 1 }
-        let first = ContinuousClock.now
-        try await waitUntil(timeout: .seconds(10), interval: .milliseconds(5)) { failures() >= 31 }
-        // Thirty more attempts, each after a sleep of at least the poll interval (50 ms), well past the 0.5 s.
-        #expect(ContinuousClock.now - first >= .milliseconds(1450))
-        running.cancel()
-        _ = try? await running.value
+        try await whileHolding(a, as: "relay-a", on: harness.pool) {
+            // Every statement of the relay now fails: the lease's table and the outbox are gone.
+            try await harness.pool.query("ALTER TABLE durable_outbox_lease RENAME TO durable_outbox_lease_away")
+            try await harness.pool.query("ALTER TABLE durable_outbox RENAME TO durable_outbox_away")
+            func failures() -> Int { logs.all.filter { $0.message == "Publishing the outbox failed; retrying" }.count }
+            try await waitUntil(timeout: .seconds(10), interval: .milliseconds(5)) { failures() >= 1 }
+            let first = ContinuousClock.now
+            try await waitUntil(timeout: .seconds(10), interval: .milliseconds(5)) { failures() >= 31 }
+            // Thirty more attempts, each after a sleep of at least the poll interval (50 ms), well past the 0.5 s.
+            #expect(ContinuousClock.now - first >= .milliseconds(1450))
+        }
         await producer.shutdown()
         withExtendedLifetime(cluster) {}
     }
@@ -205,26 +213,22 @@ struct OutboxRelayTests {
     @Test func aHolderFencedOutStandsBy() async throws {
         let (harness, cluster, producer, topic) = try await setUp()
         let a = relay(harness, producer, holder: "relay-a", lease: .seconds(300))
-        let running = Task { try await a.run() }
-        #expect(try await eventually(timeout: .seconds(10), interval: .milliseconds(20)) {
-            try await leaseHolder(harness.pool) == "relay-a"
-        })
-        try await harness.pool.query(
-            "UPDATE durable_outbox_lease SET holder = 'relay-b', epoch = epoch + 1, expires_at = now() + interval '1 hour'")
-        try await enqueue(1, topic: topic, on: harness.pool)
-        let configuration = KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
-        #expect(try await eventually(timeout: .seconds(10), interval: .milliseconds(50)) {
-            try await !KafkaTopicReader.readAll(topic: topic, configuration: configuration, logger: logger).isEmpty
-        })
-        #expect(try await unsent(harness.pool) == 1)
-        // B's lease ends: A takes it, publishes the row again and marks it. Had A gone on publishing under the epoch
-        // it remembered, the row would never be marked and would go out on every pass.
-        try await harness.pool.query("UPDATE durable_outbox_lease SET expires_at = now() - interval '1 second'")
-        #expect(try await eventually(timeout: .seconds(10), interval: .milliseconds(50)) { try await unsent(harness.pool) == 0 })
-        #expect(try await KafkaTopicReader.readAll(topic: topic, configuration: configuration, logger: logger).count == 2)
-        #expect(try await leaseHolder(harness.pool) == "relay-a")
-        running.cancel()
-        _ = try? await running.value
+        try await whileHolding(a, as: "relay-a", on: harness.pool) {
+            try await harness.pool.query(
+                "UPDATE durable_outbox_lease SET holder = 'relay-b', epoch = epoch + 1, expires_at = now() + interval '1 hour'")
+            try await enqueue(1, topic: topic, on: harness.pool)
+            let configuration = KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
+            #expect(try await eventually(timeout: .seconds(10), interval: .milliseconds(50)) {
+                try await !KafkaTopicReader.readAll(topic: topic, configuration: configuration, logger: logger).isEmpty
+            })
+            #expect(try await unsent(harness.pool) == 1)
+            // B's lease ends: A takes it, publishes the row again and marks it. Had A gone on publishing under the
+            // epoch it remembered, the row would never be marked and would go out on every pass.
+            try await harness.pool.query("UPDATE durable_outbox_lease SET expires_at = now() - interval '1 second'")
+            #expect(try await eventually(timeout: .seconds(10), interval: .milliseconds(50)) { try await unsent(harness.pool) == 0 })
+            #expect(try await KafkaTopicReader.readAll(topic: topic, configuration: configuration, logger: logger).count == 2)
+            #expect(try await leaseHolder(harness.pool) == "relay-a")
+        }
         await producer.shutdown()
         withExtendedLifetime(cluster) {}
     }
