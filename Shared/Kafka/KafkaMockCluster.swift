@@ -26,10 +26,11 @@ public final class KafkaMockCluster: @unchecked Sendable {
 
     /// Runs `start`, which starts a child process (posix_spawn), while no broker of a mock cluster in this process
     /// is handing its port from one socket to another. A child holds a copy of every descriptor of this process from
-    /// the moment it is created until it closes them or execs. A broker that closes its listening socket meanwhile,
-    /// to bind the port again, finds the port still taken by the copy ("Failed to bind mock broker socket ...
-    /// Address already in use"), and the mock cluster aborts this process. Every program a test starts must start
-    /// through this.
+    /// the moment it is created until it closes them or execs, and a socket closed meanwhile stays open in it. A
+    /// broker going down closes its listening socket and binds the port again: the copy still listens there ("Failed
+    /// to bind mock broker socket ... Address already in use"). A broker coming up listens where our holding socket
+    /// just closed: the same ("Failed to listen on mock broker socket"). Either way the mock cluster aborts this
+    /// process.
     public static func startingChildProcess<T>(_ start: () throws -> T) rethrows -> T {
         try portHandOver.withLock(start)
     }
@@ -68,10 +69,6 @@ public final class KafkaMockCluster: @unchecked Sendable {
             return
         }
         heldPorts.withLock { $0[brokerId] = holder }
-    }
-
-    private func releasePort(ofBroker brokerId: Int32) {
-        heldPorts.withLock { $0.removeValue(forKey: brokerId) }?.release()
     }
 
     /// The `bootstrap.servers` value that reaches this cluster, e.g. `127.0.0.1:39217`.
@@ -121,9 +118,12 @@ public final class KafkaMockCluster: @unchecked Sendable {
     }
 
     public func setBrokerUp(_ brokerId: Int32) throws {
-        // Our holding socket closes, and the broker listens on the port in its place.
+        let holder = heldPorts.withLock { $0.removeValue(forKey: brokerId) }
+        // Its thread stops first, outside the lock (that takes up to its 50 ms poll); then our holding socket closes
+        // and the broker listens on the port in its place.
+        holder?.stopAnswering()
         let error = Self.portHandOver.withLock {
-            releasePort(ofBroker: brokerId)
+            holder?.closeSocket()
             return rd_kafka_mock_broker_set_up(cluster, brokerId)
         }
         guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
@@ -178,10 +178,19 @@ private final class PortHolder: @unchecked Sendable {
         }
     }
 
-    /// Stops answering and frees the port (the broker binds it right after).
-    func release() {
-        stopping.store(true, ordering: .releasing)
+    /// Stops answering connections (they wait in the backlog until `close`); returns once the thread has stopped.
+    func stopAnswering() {
+        guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
         stopped.wait()
+    }
+
+    /// Frees the port, after `stopAnswering`.
+    func closeSocket() {
         close(fd)
+    }
+
+    func release() {
+        stopAnswering()
+        closeSocket()
     }
 }

@@ -131,20 +131,24 @@ struct OutboxRelayTests {
         try await pool.query("SELECT coalesce(expires_at::text, '') FROM durable_outbox_lease WHERE id = 1").column(String.self).first ?? ""
     }
 
-    /// Runs `relay` from when it holds the lease (as `holder`) until `body` is done, then stops it.
+    /// Starts `relay`, runs `body` once it holds the lease (as `holder`), then stops it. When the relay itself failed,
+    /// that is the error thrown.
     func whileHolding(
-        _ relay: OutboxRelay, as holder: String, on pool: PostgresPool, _ body: () async throws -> Void
+        _ relay: OutboxRelay, as holder: String, on pool: PostgresPool, fileID: String = #fileID, line: Int = #line,
+        _ body: () async throws -> Void
     ) async throws {
         let running = Task { try await relay.run() }
         var failure: (any Error)?
         do {
-            try await waitUntil(timeout: .seconds(10), interval: .milliseconds(20)) { try await leaseHolder(pool) == holder }
+            try await waitUntil(timeout: .seconds(10), interval: .milliseconds(20), fileID: fileID, line: line) {
+                try await leaseHolder(pool) == holder
+            }
             try await body()
         } catch {
             failure = error
         }
         running.cancel()
-        _ = try? await running.value
+        if case .failure(let error) = await running.result, !(error is CancellationError) { throw error }
         if let failure { throw failure }
     }
 

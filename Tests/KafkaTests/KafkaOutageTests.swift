@@ -63,25 +63,26 @@ struct KafkaOutageTests {
     /// Tests start programs while other tests take brokers down and up. A broker going down closes its listening
     /// socket and binds its port again; a program starting in between holds a copy of that socket, the bind fails,
     /// and the mock cluster aborts this whole test process (the same happens to our own socket holding the port when
-    /// it is brought up). Here programs start in a loop on two threads while a broker goes down and up again and
-    /// again; without the two excluding each other, the process was aborted in the first or second round trip.
+    /// the broker comes up). Here programs start in a loop on two threads while a broker goes down and up twenty
+    /// times; without the two excluding each other, the process was aborted in the first or second round trip.
     @Test func aBrokerGoesDownAndUpWhileProgramsStart() async throws {
         let cluster = try KafkaMockCluster()
         let starters = ProgramStarters(count: 2)
-        let deadline = ContinuousClock.now + .seconds(10)
-        var roundTrips = 0
-        let toggled = Result {
-            while roundTrips < 100, ContinuousClock.now < deadline {
-                try cluster.setBrokerDown(1)
-                try cluster.setBrokerUp(1)
-                roundTrips += 1
+        // On threads of their own: these calls block, and other tests share the cooperative pool.
+        let toggled = await onThread {
+            Result {
+                for _ in 0..<20 {
+                    try cluster.setBrokerDown(1)
+                    try cluster.setBrokerUp(1)
+                    // The starters get the lock in between: at least one more program before the next round trip.
+                    try starters.waitForOneMore(timeout: .seconds(30))
+                }
             }
         }
-        let (started, failures) = starters.stop()
+        let (started, failures) = await onThread { starters.stop() }
         try toggled.get()
         #expect(failures.isEmpty, "\(failures)")
-        #expect(roundTrips >= 5, "only \(roundTrips) round trips in 10 s")
-        #expect(started >= 10, "only \(started) programs started alongside")
+        #expect(started >= 20)
         // And the broker serves after all that.
         let topic = TestEnvironment.uniqueName("spawn")
         try cluster.createTopic(topic, partitions: 1)
@@ -166,6 +167,13 @@ struct KafkaOutageTests {
     }
 }
 
+/// Runs `body` on a thread of its own and returns what it returned.
+private func onThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+        Thread { continuation.resume(returning: body()) }.start()
+    }
+}
+
 /// Threads that each start `/bin/true` and wait for it, over and over, until stopped.
 private final class ProgramStarters: Sendable {
     private let stopping = Atomic<Bool>(false)
@@ -193,6 +201,18 @@ private final class ProgramStarters: Sendable {
             }
             thread.name = "program-starter-\(index)"
             thread.start()
+        }
+    }
+
+    /// Blocks until one more program than now has started.
+    func waitForOneMore(timeout: Duration) throws {
+        let target = started.load(ordering: .relaxed) + 1
+        let deadline = ContinuousClock.now + timeout
+        while started.load(ordering: .relaxed) < target {
+            if ContinuousClock.now > deadline || !failures.withLock({ $0.isEmpty }) {
+                throw ChildProcessError(description: "no program started within \(timeout): \(failures.withLock { $0 })")
+            }
+            usleep(1_000)
         }
     }
 

@@ -7,7 +7,8 @@ import Glibc
 #endif
 
 /// A child process started with posix_spawn, its output going to a log file. (Foundation's `Process` can miss
-/// a child's exit when waited on from a concurrency thread, so tests use this instead.)
+/// a child's exit when waited on from a concurrency thread, so tests use this instead.) Every program the tests start
+/// goes through this: it starts them inside `KafkaMockCluster.startingChildProcess`.
 public final class ChildProcess: Sendable {
     public let pid: pid_t
     public let name: String
@@ -52,7 +53,8 @@ public final class ChildProcess: Sendable {
             envp.forEach { free($0) }
         }
         var pid: pid_t = 0
-        // Until those closes run, the child holds a copy of each descriptor: not while a mock broker rebinds its port.
+        // Until the closefrom above runs, the child holds a copy of every descriptor of ours: it is started only while
+        // no mock broker is moving its port from one socket to another.
         let result = KafkaMockCluster.startingChildProcess {
             posix_spawn(&pid, executable, &fileActions, nil, argv, envp)
         }
