@@ -24,8 +24,6 @@ public final class DurableContext: @unchecked Sendable {
     private var position = 0
     /// Set when the workflow reached something it must wait for, even if the workflow swallowed the error.
     var suspended = false
-    /// The earliest timer this invocation created, to wake the scheduler.
-    var earliestNewTimer: Date?
 
     init(
         store: DurableStore, execution: ExecutionRecord, invocationTime: Date, operations: [Int: OperationRecord],
@@ -197,7 +195,6 @@ public final class DurableContext: @unchecked Sendable {
     func queueNewTimer(_ kind: TimerKind, dueAt: Date, callbackId: UUID? = nil, position: Int? = nil) {
         store.queueTimer(
             TimerRecord(timerId: UUID(), executionId: executionId, kind: kind, callbackId: callbackId, position: position, dueAt: dueAt))
-        earliestNewTimer = min(earliestNewTimer ?? dueAt, dueAt)
     }
 
     /// Ends the workflow's own callback with a success (`result`) or a failure, as a command from outside would;

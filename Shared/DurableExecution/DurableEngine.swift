@@ -72,7 +72,7 @@ public struct DurableEngine: Sendable {
     public func invoke(executionId: UUID, on connection: PostgresConnection, now: Date? = nil) async throws -> Invocation {
         let store = DurableStore(connection: connection)
         guard let execution = try await store.lockExecution(id: executionId), execution.status == .running else {
-            return Invocation(status: nil, earliestNewTimer: nil)
+            return Invocation(status: nil)
         }
         return try await invoke(execution, store: store, now: now ?? execution.clock)
     }
@@ -81,8 +81,6 @@ public struct DurableEngine: Sendable {
     public struct Invocation: Sendable {
         /// nil while the execution is still running (suspended).
         public var status: ExecutionStatus?
-        /// The earliest timer the invocation created (the scheduler may want to wake for it).
-        public var earliestNewTimer: Date?
     }
 
     /// `state` is the execution's checkpoints, callbacks and kept signals when the caller knows them; they are read
@@ -148,7 +146,7 @@ public struct DurableEngine: Sendable {
             try await store.bufferSignal(executionName: execution.name, payload: fresh.payload, at: now)
         }
         store.flushWrites()
-        return Invocation(status: status, earliestNewTimer: context.earliestNewTimer)
+        return Invocation(status: status)
     }
 
     /// Runs work beside an invocation (a signal's handler after the end, an observation, a failure's account) in a

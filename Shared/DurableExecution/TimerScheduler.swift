@@ -3,9 +3,8 @@ import Logging
 import Postgres
 
 /// Fires due timers in batches; when a batch comes back short, waits `pollInterval` (or until `wakeUp` is signalled)
-/// before looking again, so a timer fires within about `pollInterval` of falling due. (Nothing in the orchestrator
-/// signals `wakeUp` today: creating a timer does not wake the scheduler, as it would find nothing due yet.) Any
-/// number of schedulers may share a database.
+/// before looking again, so a timer fires within about `pollInterval` of falling due, plus the time to fire it.
+/// (Nothing in the orchestrator signals `wakeUp` today.) Any number of schedulers may share a database.
 public struct TimerScheduler: Sendable {
     let pool: PostgresPool
     let engine: DurableEngine
