@@ -178,7 +178,7 @@ private final class PortHolder: @unchecked Sendable {
         }
     }
 
-    /// Stops answering connections (they wait in the backlog until `close`); returns once the thread has stopped.
+    /// Stops answering connections (they wait in the backlog until `closeSocket`); returns once the thread has stopped.
     func stopAnswering() {
         guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
         stopped.wait()
