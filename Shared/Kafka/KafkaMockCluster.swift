@@ -31,9 +31,15 @@ public final class KafkaMockCluster: @unchecked Sendable {
     /// to bind mock broker socket ... Address already in use"). A broker coming up listens where our holding socket
     /// just closed: the same ("Failed to listen on mock broker socket"). Either way the mock cluster aborts this
     /// process.
-    public static func startingChildProcess<T>(_ start: () throws -> T) rethrows -> T {
-        try portHandOver.withLock(start)
+    /// `start` runs on a queue of its own (posix_spawn blocks until the child has exec'd, and the lock may be held
+    /// by a broker going down, which waits for the mock cluster's thread), never on Swift's cooperative pool.
+    public static func startingChildProcess<T: Sendable>(_ start: @escaping @Sendable () throws -> T) async throws -> T {
+        try await childStartQueue.run { try portHandOver.withLock(start) }
     }
+    private static let childStartQueue = DispatchQueue(label: "greenlight.kafka.mock.child-start")
+    /// Where the commands that wait for the mock cluster's thread run: taking a broker down or up (which also waits
+    /// for `portHandOver`, and once in a while for a second), never on Swift's cooperative pool.
+    private let commandQueue = DispatchQueue(label: "greenlight.kafka.mock.commands")
 
     public init(brokers: Int = 1, logger: Logger = Logger(label: "greenlight.kafka.mock")) throws {
         // The brokers' accepted connections take their socket options from this handle: TCP_NODELAY, as a real
@@ -82,7 +88,11 @@ public final class KafkaMockCluster: @unchecked Sendable {
     }
 
     /// Takes a broker down (its connections are closed and it refuses new ones) to simulate an outage.
-    public func setBrokerDown(_ brokerId: Int32) throws {
+    public func setBrokerDown(_ brokerId: Int32) async throws {
+        try await commandQueue.run { [self] in try takeDown(brokerId) }
+    }
+
+    private func takeDown(_ brokerId: Int32) throws {
         // The broker closes its listening socket and binds the port again at once, keeping it for when it is up.
         let error = Self.portHandOver.withLock { rd_kafka_mock_broker_set_down(cluster, brokerId) }
         guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
@@ -117,7 +127,11 @@ public final class KafkaMockCluster: @unchecked Sendable {
         }
     }
 
-    public func setBrokerUp(_ brokerId: Int32) throws {
+    public func setBrokerUp(_ brokerId: Int32) async throws {
+        try await commandQueue.run { [self] in try bringUp(brokerId) }
+    }
+
+    private func bringUp(_ brokerId: Int32) throws {
         let holder = heldPorts.withLock { $0.removeValue(forKey: brokerId) }
         // Its thread stops first, outside the lock (that takes up to its 50 ms poll); then our holding socket closes
         // and the broker listens on the port in its place.

@@ -101,7 +101,7 @@ struct ClientOpenAPITests {
         let log = NSTemporaryDirectory() + TestEnvironment.uniqueName("python-manifest") + ".json"
         defer { try? FileManager.default.removeItem(atPath: log) }
         let source = root.appendingPathComponent("clients/python/src").path
-        let process = try ChildProcess(
+        let process = try await ChildProcess(
             name: "python", executable: "/usr/bin/python3",
             arguments: ["-B", "-c", "import json, greenlight_client; print(json.dumps(greenlight_client.manifest()))"],
             environment: ["PYTHONPATH": source], logPath: log)

@@ -76,7 +76,7 @@ struct OutboxRelayTests {
         let a = relay(harness, producer, holder: "relay-a", lease: .seconds(1))
         let b = relay(harness, producer, holder: "relay-b", lease: .seconds(1))
         try await enqueue(5, topic: topic, on: harness.pool)
-        try cluster.setBrokerDown(1)
+        try await cluster.setBrokerDown(1)
         let epoch = try #require(try await a.acquire())
         let publishing = Task { try await a.publishBatch(epoch: epoch) }
         // Well past the lease's length: a's renewals keep b out.
@@ -94,7 +94,7 @@ struct OutboxRelayTests {
         }
         #expect(locked == 5)
 
-        try cluster.setBrokerUp(1)
+        try await cluster.setBrokerUp(1)
         #expect(try await publishing.value == 5)
         #expect(try await unsent(harness.pool) == 0)
         let published = try await KafkaTopicReader.readAll(

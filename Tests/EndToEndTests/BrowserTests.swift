@@ -63,7 +63,7 @@ struct BrowserTests {
             try (mail.html ?? "").write(toFile: emailFile, atomically: true, encoding: .utf8)
 
             let log = "\(stack.logDirectory)/browser.log"
-            let browser = try ChildProcess(
+            let browser = try await ChildProcess(
                 name: "browser", executable: "/usr/bin/python3",
                 arguments: [
                     Self.root.appendingPathComponent("Tests/Support/browser_click.py").path, approve, directory,

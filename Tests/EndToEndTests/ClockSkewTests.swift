@@ -26,7 +26,7 @@ extension FaultInjection {
                 let correct = try #require(stack.processes["orchestrator"])
                 correct.signal(SIGKILL)
                 _ = await correct.waitForExit()
-                let skewed = try stack.startAnother("orchestrator", as: "orchestrator-fast", environment: fast)
+                let skewed = try await stack.startAnother("orchestrator", as: "orchestrator-fast", environment: fast)
                 _ = try await ServiceStack.listeningPort(of: skewed)
                 // It works (it starts a new request), and still leaves the others to their real deadline.
                 let probe = "\(prefix)-probe"
@@ -52,7 +52,7 @@ extension FaultInjection {
                     #"{"requestId": "\#(id)", "amount": 1, "description": "Link valid for 2 minutes", "approvers": ["a@example.com"], "timeoutSeconds": 120}"#
                 ).status == 202)
                 let link = try #require(try await stack.waitForMail(forRequest: id).links.first { $0.contains("/approve/") })
-                let skewed = try stack.startAnother("callbacks", as: "callbacks-fast", environment: fast)
+                let skewed = try await stack.startAnother("callbacks", as: "callbacks-fast", environment: fast)
                 let port = try await ServiceStack.listeningPort(of: skewed)
                 let path = String(link[link.range(of: "/approve/")!.lowerBound...])
                 let page = try await HTTP.get("http://127.0.0.1:\(port)\(path)")

@@ -44,7 +44,7 @@ struct ConsoleBrowserTests {
             let directory = ProcessInfo.processInfo.environment["GREENLIGHT_SCREENSHOT_DIR"]
                 ?? BrowserTests.root.appendingPathComponent(".build/test-artifacts/screenshots").path
             let log = "\(stack.logDirectory)/console-browser.log"
-            let browser = try ChildProcess(
+            let browser = try await ChildProcess(
                 name: "browser", executable: "/usr/bin/python3",
                 arguments: [
                     BrowserTests.root.appendingPathComponent("Tests/Support/console_browser.py").path,

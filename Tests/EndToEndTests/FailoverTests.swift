@@ -53,7 +53,7 @@ extension FaultInjection {
 
         @Test func notificationsFlowAgainWithinTenSecondsOfANotifierKill() async throws {
             try await ServiceStack.with(environment: Self.sessionTimeout) { stack in
-                let second = try stack.startAnother("notifier", as: "notifier-2")
+                let second = try await stack.startAnother("notifier", as: "notifier-2")
                 _ = try await ServiceStack.listeningPort(of: second)
                 let prefix = TestEnvironment.uniqueName("NFAIL")
                 // Both notifiers share the partitions before one of them dies.

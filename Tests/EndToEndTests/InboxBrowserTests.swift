@@ -28,7 +28,7 @@ struct InboxBrowserTests {
                 ?? BrowserTests.root.appendingPathComponent(".build/test-artifacts/screenshots").path
             let linkFile = "\(stack.logDirectory)/sign-in-link.txt"
             let log = "\(stack.logDirectory)/inbox-browser.log"
-            let browser = try ChildProcess(
+            let browser = try await ChildProcess(
                 name: "browser", executable: "/usr/bin/python3",
                 arguments: [
                     BrowserTests.root.appendingPathComponent("Tests/Support/browser_inbox.py").path, stack.callbacksURL, me,

@@ -136,7 +136,7 @@ struct InboxTests {
             }
             #expect(digests().isEmpty, "no digest without GREENLIGHT_DIGEST_HOUR")
 
-            try stack.startAnother("callbacks", as: "callbacks-digest", environment: ["GREENLIGHT_DIGEST_HOUR": "0"])
+            try await stack.startAnother("callbacks", as: "callbacks-digest", environment: ["GREENLIGHT_DIGEST_HOUR": "0"])
             #expect(try await eventually(timeout: .seconds(60)) { !digests().isEmpty })
             let digest = try #require(digests().first)
             #expect(digest.subject == "2 requests wait for your decision")

@@ -18,7 +18,7 @@ struct InternalPortTests {
         let cluster = try KafkaMockCluster()
         for topic in Topic.allCases { try cluster.createTopic(topic.rawValue, partitions: 1) }
         let log = NSTemporaryDirectory() + "internal-port-\(UUID().uuidString.prefix(8)).log"
-        let callbacks = try ChildProcess(
+        let callbacks = try await ChildProcess(
             name: "callbacks", executable: "\(try ServiceStack.executableDirectory())/greenlight-callbacks",
             environment: [
                 "GREENLIGHT_KAFKA_BROKERS": cluster.bootstrapServers, "GREENLIGHT_DATABASE_URL": database.url,

@@ -33,11 +33,11 @@ struct LinkRotationTests {
             // The rotation: notifiers learn the new secret (the old one kept as previous), then the orchestrator
             // makes links with it.
             await stack.kill("notifier")
-            try stack.startAnother(
+            try await stack.startAnother(
                 "notifier", as: "notifier-rotated",
                 environment: ["GREENLIGHT_LINK_SECRET": Self.newSecret, "GREENLIGHT_LINK_SECRETS_PREVIOUS": ServiceStack.linkSecret])
             await stack.kill("orchestrator")
-            try stack.startAnother("orchestrator", as: "orchestrator-rotated", environment: ["GREENLIGHT_LINK_SECRET": Self.newSecret])
+            try await stack.startAnother("orchestrator", as: "orchestrator-rotated", environment: ["GREENLIGHT_LINK_SECRET": Self.newSecret])
 
             // A resend of the request made before: the same link, derived with the previous secret.
             let resent = try await HTTP.post(

@@ -32,7 +32,7 @@ struct LoadGenTests {
             environment: ["GREENLIGHT_SMTP_URL": "smtp://127.0.0.1:\(smtpPort)", "GREENLIGHT_LINK_RATE_LIMIT": "0"]
         ) { stack in
             let log = "\(stack.logDirectory)/loadgen.json"
-            let loadgen = try ChildProcess(
+            let loadgen = try await ChildProcess(
                 name: "loadgen", executable: "\(try ServiceStack.executableDirectory())/greenlight-loadgen",
                 arguments: [
                     "--intake-url", stack.intakeURL, "--kafka-brokers", stack.cluster.bootstrapServers,

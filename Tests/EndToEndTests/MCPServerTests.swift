@@ -11,7 +11,7 @@ import Testing
 struct MCPServerTests {
     @Test func anAgentRequestsApprovalOfAToolCallAndWaitsForTheHumansDecision() async throws {
         try await ServiceStack.with { stack in
-            let server = try JSONRPCPeer(
+            let server = try await JSONRPCPeer(
                 executable: "\(try ServiceStack.executableDirectory())/greenlight", arguments: ["mcp"],
                 environment: ["GREENLIGHT_INTAKE_URL": stack.intakeURL, "GREENLIGHT_API_KEY": try #require(stack.apiSecret)],
                 logPath: "\(stack.logDirectory)/mcp.log")
@@ -142,10 +142,10 @@ final class JSONRPCPeer: Sendable {
     private let inbox = Inbox()
     private let nextId = Mutex(1)
 
-    init(executable: String, arguments: [String], environment: [String: String], logPath: String) throws {
+    init(executable: String, arguments: [String], environment: [String: String], logPath: String) async throws {
         let toChild = Pipe()
         let fromChild = Pipe()
-        process = try ChildProcess(
+        process = try await ChildProcess(
             name: "mcp", executable: executable, arguments: arguments, environment: environment, logPath: logPath,
             standardInput: toChild.fileHandleForReading.fileDescriptor,
             standardOutput: fromChild.fileHandleForWriting.fileDescriptor)

@@ -24,7 +24,7 @@ struct OperatorCLITests {
             "GREENLIGHT_INTAKE_URL": stack.intakeURL, "GREENLIGHT_API_KEY": key,
             "GREENLIGHT_KAFKA_BROKERS": stack.cluster.bootstrapServers,
         ].merging(extra) { _, new in new }
-        let process = try ChildProcess(
+        let process = try await ChildProcess(
             name: "greenlight", executable: "\(try ServiceStack.executableDirectory())/greenlight", arguments: arguments,
             environment: environment, logPath: log)
         let status = await process.waitForExit()

@@ -19,7 +19,7 @@ extension FaultInjection {
                 ).status == 202)
                 let link = try #require(try await stack.waitForMail(forRequest: before).links.first { $0.contains("/approve/") })
 
-                try stack.cluster.setBrokerDown(1)
+                try await stack.cluster.setBrokerDown(1)
                 func timed<T>(_ body: () async throws -> T) async throws -> (T, Duration) {
                     let started = ContinuousClock.now
                     let value = try await body()
@@ -56,7 +56,7 @@ extension FaultInjection {
                 try await stack.database.setAcceptingConnections(true)
 
                 // Back: what was accepted takes effect.
-                try stack.cluster.setBrokerUp(1)
+                try await stack.cluster.setBrokerUp(1)
                 let outcome = try await stack.outcomes.waitFor(before, timeout: .seconds(60))
                 #expect(outcome.status == .approved)
                 #expect(outcome.decidedBy == "a@example.com")

@@ -24,7 +24,7 @@ struct PythonClientTests {
         ) { stack in
             // From the copy's folder, where `greenlight_client` is not a source folder: the tests import the installed package.
             let log = "\(stack.logDirectory)/python-tests.log"
-            let run = try ChildProcess(
+            let run = try await ChildProcess(
                 name: "python-tests", executable: "/bin/sh",
                 arguments: ["-c", "cd \"$1\" && exec \"$2\" -m unittest discover -v -s tests -t .", "sh", python.source, python.interpreter],
                 environment: [

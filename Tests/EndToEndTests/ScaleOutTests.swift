@@ -8,7 +8,7 @@ import Testing
 struct ScaleOutTests {
     @Test func twoNotifiersDeliverEveryMessageOnce() async throws {
         try await ServiceStack.with { stack in
-            let second = try stack.startAnother("notifier", as: "notifier-2")
+            let second = try await stack.startAnother("notifier", as: "notifier-2")
             let joined = try await eventually(timeout: .seconds(30), interval: .milliseconds(100)) {
                 second.logTail(200).contains("Kafka partitions assigned")
             }

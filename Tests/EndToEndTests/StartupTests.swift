@@ -7,7 +7,7 @@ struct StartupTests {
     @Test(arguments: ["greenlight-intake", "greenlight-orchestrator", "greenlight-notifier", "greenlight-callbacks"])
     func badSettingsStopTheServiceWithAMessageNamingTheVariable(executable: String) async throws {
         let log = NSTemporaryDirectory() + "startup-\(UUID().uuidString.prefix(8)).log"
-        let process = try ChildProcess(
+        let process = try await ChildProcess(
             name: executable, executable: "\(try ServiceStack.executableDirectory())/\(executable)",
             environment: [
                 "GREENLIGHT_HTTP_PORT": "eighty", "GREENLIGHT_KAFKA_BROKERS": "no-port-here",
@@ -35,7 +35,7 @@ struct StartupTests {
             ),
         ]
         for (environment, message) in cases {
-            let process = try ChildProcess(
+            let process = try await ChildProcess(
                 name: "intake", executable: "\(try ServiceStack.executableDirectory())/greenlight-intake",
                 environment: environment.merging(["GREENLIGHT_API_KEYS": ServiceStack.apiKeys]) { a, _ in a },
                 logPath: NSTemporaryDirectory() + "otel-startup-\(UUID().uuidString.prefix(8)).log")
@@ -67,7 +67,7 @@ struct StartupTests {
         let port = Int(UInt16(bigEndian: address.sin_port))
         let log = NSTemporaryDirectory() + "taken-port-\(UUID().uuidString.prefix(8)).log"
         let database = try await TestDatabase.create("taken_port")
-        let process = try ChildProcess(
+        let process = try await ChildProcess(
             name: "notifier", executable: "\(try ServiceStack.executableDirectory())/greenlight-notifier",
             environment: [
                 "GREENLIGHT_HTTP_PORT": "\(port)", "GREENLIGHT_KAFKA_BROKERS": "127.0.0.1:1",
@@ -120,12 +120,12 @@ struct StartupTests {
             try await stack.database.setAcceptingConnections(true)
             try await waitUntil(services, "ready again after Postgres") { $0.status == 200 }
 
-            try stack.cluster.setBrokerDown(1)
+            try await stack.cluster.setBrokerDown(1)
             try await waitUntil(services, "unready for Kafka") {
                 $0.status == 503 && $0.body.contains(#""kafka":"unavailable""#) && $0.body.contains(#""status":"not ready""#)
             }
             for service in services { #expect(try await probe(service, "/healthz").status == 200) }
-            try stack.cluster.setBrokerUp(1)
+            try await stack.cluster.setBrokerUp(1)
             // The embedded broker leaves a request that reached it while down unanswered, so a client may wait out
             // socket.timeout.ms (10 s) before it reconnects.
             try await waitUntil(services, "ready again after Kafka", timeout: .seconds(40)) { $0.status == 200 }

@@ -90,7 +90,7 @@ extension Fault {
             var running = ["notifier"]
             for index in 2...3 {
                 let name = "notifier-\(index)"
-                _ = try stack.startAnother("notifier", as: name)
+                _ = try await stack.startAnother("notifier", as: name)
                 running.append(name)
             }
             for round in 0..<scale.churnRounds {
@@ -99,15 +99,15 @@ extension Fault {
                 await stack.kill(victim)
                 timeline.notifierKills += 1
                 let name = "notifier-churn-\(round)"
-                _ = try stack.startAnother("notifier", as: name)
+                _ = try await stack.startAnother("notifier", as: name)
                 running.append(name)
                 if let latency = await driver.emailProbe("churn-\(round)") { timeline.recoveries.append(latency) }
             }
         case .brokerDown:
             try await Task.sleep(for: quarter)
-            try stack.cluster.setBrokerDown(1)
+            try await stack.cluster.setBrokerDown(1)
             try await Task.sleep(for: scale.outage)
-            try stack.cluster.setBrokerUp(1)
+            try await stack.cluster.setBrokerUp(1)
             await probe("broker-up")
         case .smtpDown:
             try await Task.sleep(for: quarter)
@@ -126,7 +126,7 @@ extension Fault {
             }
             await probe("postgres-up")
         case .fastClock:
-            let fast = try stack.startAnother("orchestrator", as: "orchestrator-fast", environment: environment.fastClock)
+            let fast = try await stack.startAnother("orchestrator", as: "orchestrator-fast", environment: environment.fastClock)
             _ = try await ServiceStack.listeningPort(of: fast)
             try await Task.sleep(for: scale.window)
             await probe("with-fast-clock")
@@ -152,7 +152,7 @@ extension Fault {
             timeline.notes.append("\(letters.count) dead letters \(ContinuousClock.now - started) after the poison")
             if letters.count < poison.count * 2 { timeline.notes.append("expected \(poison.count * 2) dead letters") }
         case .relayPause:
-            let second = try stack.startAnother("orchestrator", as: "orchestrator-2")
+            let second = try await stack.startAnother("orchestrator", as: "orchestrator-2")
             _ = try await ServiceStack.listeningPort(of: second)
             try await Task.sleep(for: quarter)
             let pool = try stack.database.pool()

@@ -29,7 +29,7 @@ struct KafkaOutageTests {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
             } == 0
         }
-        try cluster.setBrokerDown(1)
+        try await cluster.setBrokerDown(1)
         #expect(!canBind())
         let meanwhile = try KafkaProducer(
             configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers, properties: ["message.timeout.ms": "2000"]),
@@ -38,7 +38,7 @@ struct KafkaOutageTests {
             try await meanwhile.send(topic: topic, key: "k", value: Array("during".utf8), deadline: .seconds(20))
         }
         await meanwhile.shutdown(timeout: .seconds(2))
-        try cluster.setBrokerUp(1)
+        try await cluster.setBrokerUp(1)
         let producer = try KafkaProducer(configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers), logger: logger)
         try await producer.send(topic: topic, key: "k", value: Array("after".utf8), deadline: .seconds(20))
         await producer.shutdown(timeout: .seconds(2))
@@ -50,10 +50,10 @@ struct KafkaOutageTests {
         let cluster = try KafkaMockCluster()
         let topic = TestEnvironment.uniqueName("inherit")
         try cluster.createTopic(topic, partitions: 1)
-        try cluster.setBrokerDown(1)
-        let child = try ChildProcess(name: "sleep", executable: "/bin/sleep", arguments: ["60"], logPath: "/dev/null")
+        try await cluster.setBrokerDown(1)
+        let child = try await ChildProcess(name: "sleep", executable: "/bin/sleep", arguments: ["60"], logPath: "/dev/null")
         defer { child.signal(SIGKILL) }
-        try cluster.setBrokerUp(1)
+        try await cluster.setBrokerUp(1)
         let producer = try KafkaProducer(configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers), logger: logger)
         try await producer.send(topic: topic, key: "k", value: Array("after".utf8), deadline: .seconds(20))
         #expect(kill(child.pid, 0) == 0, "the child still runs")
@@ -63,24 +63,23 @@ struct KafkaOutageTests {
     /// Tests start programs while other tests take brokers down and up. A broker going down closes its listening
     /// socket and binds its port again; a program starting in between holds a copy of that socket, the bind fails,
     /// and the mock cluster aborts this whole test process (the same happens to our own socket holding the port when
-    /// the broker comes up). Here programs start in a loop on two threads while a broker goes down and up twenty
+    /// the broker comes up). Here two tasks start programs in a loop while a broker goes down and up twenty
     /// times; without the two excluding each other, the process was aborted in the first or second round trip.
     @Test func aBrokerGoesDownAndUpWhileProgramsStart() async throws {
         let cluster = try KafkaMockCluster()
         let starters = ProgramStarters(count: 2)
-        // On threads of their own: these calls block, and other tests share the cooperative pool.
-        let toggled = await onThread {
-            Result {
-                for _ in 0..<20 {
-                    try cluster.setBrokerDown(1)
-                    try cluster.setBrokerUp(1)
-                    // The starters get the lock in between: at least one more program before the next round trip.
-                    try starters.waitForOneMore(timeout: .seconds(30))
-                }
+        do {
+            for _ in 0..<20 {
+                try await cluster.setBrokerDown(1)
+                try await cluster.setBrokerUp(1)
+                // The starters get the lock in between: at least one more program before the next round trip.
+                try await starters.waitForOneMore(timeout: .seconds(30))
             }
+        } catch {
+            _ = await starters.stop()
+            throw error
         }
-        let (started, failures) = await onThread { starters.stop() }
-        try toggled.get()
+        let (started, failures) = await starters.stop()
         #expect(failures.isEmpty, "\(failures)")
         #expect(started >= 20)
         // And the broker serves after all that.
@@ -101,7 +100,7 @@ struct KafkaOutageTests {
             logger: logger)
         try await producer.send(topic: topic, key: "k", value: Array("before".utf8))
 
-        try cluster.setBrokerDown(1)
+        try await cluster.setBrokerDown(1)
         let started = ContinuousClock.now
         await #expect {
             try await producer.send(topic: topic, key: "k", value: Array("during".utf8))
@@ -111,7 +110,7 @@ struct KafkaOutageTests {
         // librdkafka notices the timeout on its broker thread's next scan, which may wait out a reconnect
         // back-off: bounded, but a few seconds past message.timeout.ms.
         #expect(ContinuousClock.now - started < .seconds(30))
-        try cluster.setBrokerUp(1)
+        try await cluster.setBrokerUp(1)
         await producer.shutdown(timeout: .seconds(2))
     }
 
@@ -123,11 +122,11 @@ struct KafkaOutageTests {
         let producer = try KafkaProducer(
             configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers), logger: logger)
         #expect(await producer.isConnected())
-        try cluster.setBrokerDown(1)
+        try await cluster.setBrokerDown(1)
         #expect(try await eventually(timeout: .seconds(20), interval: .milliseconds(200)) { await !producer.isConnected() })
         // Long enough for the reconnect back-off to reach its maximum.
         try await Task.sleep(for: .seconds(12))
-        try cluster.setBrokerUp(1)
+        try await cluster.setBrokerUp(1)
         #expect(try await eventually(timeout: .seconds(30), interval: .milliseconds(200)) { await producer.isConnected() })
         await producer.shutdown()
     }
@@ -145,11 +144,11 @@ struct KafkaOutageTests {
             logger: logger)
         try await producer.send(topic: topic, key: "k", value: Array("before".utf8))
 
-        try cluster.setBrokerDown(1)
+        try await cluster.setBrokerDown(1)
         let started = ContinuousClock.now
         let during = Task { try await producer.send(topic: topic, key: "k", value: Array("during".utf8)) }
         try await Task.sleep(for: .seconds(1))
-        try cluster.setBrokerUp(1)
+        try await cluster.setBrokerUp(1)
         switch await during.result {
         case .success(let report):
             #expect(report.offset >= 1)
@@ -167,30 +166,19 @@ struct KafkaOutageTests {
     }
 }
 
-/// Runs `body` on a thread of its own and returns what it returned.
-private func onThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
-    await withCheckedContinuation { continuation in
-        Thread { continuation.resume(returning: body()) }.start()
-    }
-}
-
-/// Threads that each start `/bin/true` and wait for it, over and over, until stopped.
+/// Tasks that each start `/bin/true` and wait for it, over and over, until stopped.
 private final class ProgramStarters: Sendable {
-    private let stopping = Atomic<Bool>(false)
     private let started = Atomic<Int>(0)
     private let failures = Mutex<[String]>([])
-    private let finished = DispatchGroup()
+    private let tasks = Mutex<[Task<Void, Never>]>([])
 
     init(count: Int) {
-        for index in 0..<count {
-            finished.enter()
-            let thread = Thread { [self] in
-                defer { finished.leave() }
-                while !stopping.load(ordering: .relaxed) {
+        let tasks = (0..<count).map { _ in
+            Task { [self] in
+                while !Task.isCancelled {
                     do {
-                        let child = try ChildProcess(name: "true", executable: "/bin/true", logPath: "/dev/null")
-                        var status: Int32 = 0
-                        while waitpid(child.pid, &status, 0) == -1 && errno == EINTR {}
+                        let child = try await ChildProcess(name: "true", executable: "/bin/true", logPath: "/dev/null")
+                        let status = await child.waitForExit()
                         if status != 0 { failures.withLock { $0.append("/bin/true ended with status \(status)") } }
                         started.add(1, ordering: .relaxed)
                     } catch {
@@ -199,27 +187,27 @@ private final class ProgramStarters: Sendable {
                     }
                 }
             }
-            thread.name = "program-starter-\(index)"
-            thread.start()
         }
+        self.tasks.withLock { $0 = tasks }
     }
 
-    /// Blocks until one more program than now has started.
-    func waitForOneMore(timeout: Duration) throws {
+    /// Returns once one more program than now has started.
+    func waitForOneMore(timeout: Duration) async throws {
         let target = started.load(ordering: .relaxed) + 1
         let deadline = ContinuousClock.now + timeout
         while started.load(ordering: .relaxed) < target {
             if ContinuousClock.now > deadline || !failures.withLock({ $0.isEmpty }) {
                 throw ChildProcessError(description: "no program started within \(timeout): \(failures.withLock { $0 })")
             }
-            usleep(1_000)
+            try await Task.sleep(for: .milliseconds(1))
         }
     }
 
-    /// Stops the threads; returns how many programs they started and what went wrong.
-    func stop() -> (started: Int, failures: [String]) {
-        stopping.store(true, ordering: .relaxed)
-        finished.wait()
+    /// Stops the tasks; returns how many programs they started and what went wrong.
+    func stop() async -> (started: Int, failures: [String]) {
+        let tasks = self.tasks.withLock { $0 }
+        for task in tasks { task.cancel() }
+        for task in tasks { await task.value }
         return (started.load(ordering: .relaxed), failures.withLock { $0 })
     }
 }

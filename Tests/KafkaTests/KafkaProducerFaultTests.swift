@@ -18,7 +18,7 @@ struct KafkaProducerFaultTests {
         try cluster.createTopic(topic, partitions: 1)
         let producer = try producer(cluster)
         try await producer.send(topic: topic, key: "k", value: Array("before".utf8), deadline: .seconds(5))
-        try cluster.setBrokerDown(1)
+        try await cluster.setBrokerDown(1)
         let started = ContinuousClock.now
         let error = await #expect(throws: KafkaError.self) {
             try await producer.send(topic: topic, key: "k", value: Array("during".utf8), deadline: .milliseconds(800))
@@ -27,7 +27,7 @@ struct KafkaProducerFaultTests {
         // Well under the 30 s the send would otherwise wait (message.timeout.ms); the margin is for a 2-core machine
         // that is starting dozens of test processes at the same time.
         #expect(ContinuousClock.now - started < .seconds(15))
-        try cluster.setBrokerUp(1)
+        try await cluster.setBrokerUp(1)
         await producer.shutdown(timeout: .seconds(5))
     }
 
@@ -36,7 +36,7 @@ struct KafkaProducerFaultTests {
         let topic = TestEnvironment.uniqueName("cancel")
         try cluster.createTopic(topic, partitions: 1)
         let producer = try producer(cluster)
-        try cluster.setBrokerDown(1)
+        try await cluster.setBrokerDown(1)
         let sending = Task { try await producer.send(topic: topic, key: "k", value: Array("x".utf8)) }
         try await Task.sleep(for: .milliseconds(200))
         let started = ContinuousClock.now
@@ -44,7 +44,7 @@ struct KafkaProducerFaultTests {
         await #expect(throws: CancellationError.self) { try await sending.value }
         // At once rather than after the 30 s the send would wait; the margin is for a busy machine.
         #expect(ContinuousClock.now - started < .seconds(15))
-        try cluster.setBrokerUp(1)
+        try await cluster.setBrokerUp(1)
         await producer.shutdown(timeout: .seconds(5))
     }
 

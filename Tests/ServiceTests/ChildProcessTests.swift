@@ -12,7 +12,7 @@ struct ChildProcessTests {
         defer { close(fd) }
         let log = NSTemporaryDirectory() + "child-fds-\(UUID().uuidString.prefix(8)).log"
         defer { try? FileManager.default.removeItem(atPath: log) }
-        let child = try ChildProcess(name: "ls", executable: "/bin/ls", arguments: ["/proc/self/fd"], logPath: log)
+        let child = try await ChildProcess(name: "ls", executable: "/bin/ls", arguments: ["/proc/self/fd"], logPath: log)
         #expect(await child.waitForExit() == 0)
         let open = Set(((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { Int($0) })
         // Past 0, 1 and 2, only ls's own handle on the directory it lists: not the socket, nor anything else of

@@ -44,9 +44,9 @@ struct OutboxFallbackPublisherTests {
         #expect(try await pool.query("SELECT count(*) FROM durable_outbox WHERE message_key = 'REQ-2'").column(Int.self) == [2])
 
         // With the broker away, the event is stored and said to be.
-        try cluster.setBrokerDown(1)
+        try await cluster.setBrokerDown(1)
         #expect(try await publisher.publish(cancel("REQ-4"), trace: .newTrace()) == .queued)
-        try cluster.setBrokerUp(1)
+        try await cluster.setBrokerUp(1)
         await producer.shutdown(timeout: .seconds(5))
     }
 }

@@ -18,13 +18,27 @@ public final class ChildProcess: Sendable {
 
     /// Starts `executable` with `arguments` and `environment` (added to this process's own). Its standard input is
     /// `standardInput` (a descriptor of this process, such as a pipe's read end) or /dev/null; its standard output
-    /// `standardOutput` or the log, which always gets its standard error.
+    /// `standardOutput` or the log, which always gets its standard error. posix_spawn blocks until the child has
+    /// exec'd, so it runs on a queue of its own, not on Swift's cooperative pool.
     public init(
         name: String, executable: String, arguments: [String] = [], environment: [String: String] = [:],
         logPath: String, standardInput: Int32? = nil, standardOutput: Int32? = nil
-    ) throws {
+    ) async throws {
         self.name = name
         self.logPath = logPath
+        // Until the closefrom in `spawn` runs, the child holds a copy of every descriptor of ours: it is started only
+        // while no mock broker is moving its port from one socket to another.
+        pid = try await KafkaMockCluster.startingChildProcess {
+            try Self.spawn(
+                executable: executable, arguments: arguments, environment: environment, logPath: logPath,
+                standardInput: standardInput, standardOutput: standardOutput)
+        }
+    }
+
+    private static func spawn(
+        executable: String, arguments: [String], environment: [String: String], logPath: String,
+        standardInput: Int32?, standardOutput: Int32?
+    ) throws -> pid_t {
         var fileActions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&fileActions)
         defer { posix_spawn_file_actions_destroy(&fileActions) }
@@ -53,20 +67,16 @@ public final class ChildProcess: Sendable {
             envp.forEach { free($0) }
         }
         var pid: pid_t = 0
-        // Until the closefrom above runs, the child holds a copy of every descriptor of ours: it is started only while
-        // no mock broker is moving its port from one socket to another.
-        let result = KafkaMockCluster.startingChildProcess {
-            posix_spawn(&pid, executable, &fileActions, nil, argv, envp)
-        }
+        let result = posix_spawn(&pid, executable, &fileActions, nil, argv, envp)
         guard result == 0 else {
             throw ChildProcessError(description: "cannot start \(executable): \(String(cString: strerror(result)))")
         }
-        self.pid = pid
+        return pid
     }
 
     /// Runs a shell command to completion and returns its exit status.
     public static func shell(_ command: String, logPath: String = "/dev/null") async throws -> Int32 {
-        let child = try ChildProcess(
+        let child = try await ChildProcess(
             name: "sh", executable: "/bin/sh", arguments: ["-c", command], logPath: logPath)
         return await child.waitForExit()
     }

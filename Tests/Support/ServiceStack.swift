@@ -108,7 +108,7 @@ public final class ServiceStack: Sendable {
         // The schema's owner migrates it first, as compose's and Kubernetes' one-off job does, and grants intake and
         // the callback receiver a role of their own with only the rights they need: every end-to-end test runs them so.
         let reader = try await database.makeRole("reader")
-        let migrate = try ChildProcess(
+        let migrate = try await ChildProcess(
             name: "migrate", executable: "\(binDirectory)/greenlight", arguments: ["migrate", "--grant-readers", reader.role],
             environment: ["GREENLIGHT_DATABASE_URL": database.url], logPath: "\(logDirectory)/migrate.log")
         let migrated = await migrate.waitForExit()
@@ -127,7 +127,7 @@ public final class ServiceStack: Sendable {
             // The callback receiver first: its address is the public URL the notifier puts in links.
             for name in ["callbacks", "intake", "orchestrator", "notifier"] {
                 let own = environment.merging(perService[name] ?? [:]) { _, new in new }
-                let process = try ChildProcess(
+                let process = try await ChildProcess(
                     name: name, executable: "\(binDirectory)/\(services[name]!)", environment: own,
                     logPath: "\(logDirectory)/\(name).log")
                 processes[name] = process
@@ -247,7 +247,7 @@ public final class ServiceStack: Sendable {
         let old = processes[name]!
         old.signal(SIGKILL)
         _ = await old.waitForExit()
-        let process = try ChildProcess(
+        let process = try await ChildProcess(
             name: name, executable: "\(binDirectory)/\(Self.services[name]!)", environment: environments[name]!,
             logPath: "\(logDirectory)/\(name).log")
         live.withLock { $0[name] = process }
@@ -262,10 +262,10 @@ public final class ServiceStack: Sendable {
 
     /// Starts one more instance of a service (for example a second notifier in the same consumer group).
     @discardableResult
-    public func startAnother(_ name: String, as instance: String, environment extra: [String: String] = [:]) throws -> ChildProcess {
+    public func startAnother(_ name: String, as instance: String, environment extra: [String: String] = [:]) async throws -> ChildProcess {
         var environment = environments[name]!.merging(extra) { _, new in new }
         environment["GREENLIGHT_HTTP_PORT"] = "0"
-        let process = try ChildProcess(
+        let process = try await ChildProcess(
             name: instance, executable: "\(binDirectory)/\(Self.services[name]!)", environment: environment,
             logPath: "\(logDirectory)/\(instance).log")
         live.withLock { $0[instance] = process }

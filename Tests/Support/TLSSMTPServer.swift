@@ -24,7 +24,7 @@ public final class TLSSMTPServer: Sendable {
         guard status == 0 else { throw ChildProcessError(description: "openssl could not make a certificate (install openssl)") }
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("smtp_server.py").path
         let port = try freePort()
-        let server = try TLSSMTPServer(
+        let server = try await TLSSMTPServer(
             port: port, certificate: certificate, output: output,
             process: ChildProcess(
                 name: "smtp", executable: "/usr/bin/python3",
