@@ -164,6 +164,17 @@ final class RDKafkaClient: @unchecked Sendable {
         self.context = context
     }
 
+    /// The value this client uses for a configuration property (ours, an override, or librdkafka's default), or nil
+    /// for a property librdkafka does not know.
+    func property(_ name: String) -> String? {
+        let conf = rd_kafka_conf(handle)
+        var size = 0
+        guard rd_kafka_conf_get(conf, name, nil, &size) == RD_KAFKA_CONF_OK else { return nil }
+        var value = [CChar](repeating: 0, count: size + 1)
+        guard rd_kafka_conf_get(conf, name, &value, &size) == RD_KAFKA_CONF_OK else { return nil }
+        return String(decoding: value.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     /// rd_kafka_destroy blocks until librdkafka's threads have stopped, so it runs on a queue of its own rather
     /// than on whatever (possibly cooperative) thread drops the last reference.
     private static let destroyQueue = DispatchQueue(label: "greenlight.kafka.destroy")

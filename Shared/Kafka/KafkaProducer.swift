@@ -16,10 +16,17 @@ public final class KafkaProducer: Sendable {
     public static let defaultProperties: [String: String] = [
         "enable.idempotence": "true",
         "acks": "all",
-        "linger.ms": "2",
+        // Every send waits for its acknowledgement (an HTTP answer, a relay pass): a message goes out at once, and
+        // the messages that queue while earlier requests are in flight still go out together.
+        "linger.ms": "0",
         "message.timeout.ms": "30000",
         "compression.type": "lz4",
     ]
+
+    /// The value the producer uses for a librdkafka configuration property, or nil for one librdkafka does not know.
+    public func property(_ name: String) -> String? {
+        client.property(name)
+    }
 
     public init(configuration: KafkaConfiguration, logger: Logger) throws {
         let conf = try RDKafkaConf.make(configuration.merged(with: Self.defaultProperties))

@@ -91,4 +91,21 @@ struct KafkaRoundTripTests {
             try await producer.send(topic: "t", key: nil, value: [1])
         } throws: { ($0 as? KafkaError)?.code == .closed }
     }
+
+    /// A send waits for its acknowledgement, so a message is not held back for a batch to fill (bench/README.md,
+    /// "No linger"); an operator's setting still wins.
+    @Test func aMessageIsSentAtOnceUnlessTheOperatorSetsALinger() async throws {
+        let cluster = try KafkaMockCluster()
+        let byDefault = try KafkaProducer(
+            configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers), logger: logger)
+        #expect(byDefault.property("linger.ms") == "0")
+        #expect(byDefault.property("enable.idempotence") == "true")
+        #expect(byDefault.property("no.such.property") == nil)
+        await byDefault.shutdown()
+        let lingering = try KafkaProducer(
+            configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers, properties: ["linger.ms": "7"]),
+            logger: logger)
+        #expect(lingering.property("linger.ms") == "7")
+        await lingering.shutdown()
+    }
 }
