@@ -23,6 +23,40 @@ public enum Publication: Sendable, Equatable {
 public protocol EventPublishing: Sendable {
     @discardableResult
     func publish<Event: GreenlightEvent>(_ event: Event, trace: TraceContext) async throws -> Publication
+
+    /// Reads what publishing an `Event` with this key depends on, so that a caller can do it alongside its own
+    /// reads (one round trip to the database instead of two) and then `publish(_:trace:plan:)`.
+    func plan<Event: GreenlightEvent>(_ type: Event.Type, key: String) async -> PublishingPlan
+
+    /// Publishes `event` as `plan`, read moments ago for its type and key, says.
+    @discardableResult
+    func publish<Event: GreenlightEvent>(_ event: Event, trace: TraceContext, plan: PublishingPlan) async throws
+        -> Publication
+}
+
+/// What a publisher reads before it sends an event (`EventPublishing.plan`).
+public struct PublishingPlan: Sendable, Equatable {
+    /// An earlier event with the same topic and key waits in the outbox, so this one must queue behind it.
+    public var behindQueued: Bool
+
+    public init(behindQueued: Bool) {
+        self.behindQueued = behindQueued
+    }
+
+    /// Nothing to wait behind: send it.
+    public static let direct = PublishingPlan(behindQueued: false)
+}
+
+extension EventPublishing {
+    /// A publisher that reads nothing first has nothing to plan.
+    public func plan<Event: GreenlightEvent>(_ type: Event.Type, key: String) async -> PublishingPlan { .direct }
+
+    @discardableResult
+    public func publish<Event: GreenlightEvent>(_ event: Event, trace: TraceContext, plan: PublishingPlan) async throws
+        -> Publication
+    {
+        try await publish(event, trace: trace)
+    }
 }
 
 public struct KafkaEventPublisher: EventPublishing {
@@ -80,14 +114,26 @@ public struct OutboxFallbackPublisher: EventPublishing {
 
     @discardableResult
     public func publish<Event: GreenlightEvent>(_ event: Event, trace: TraceContext) async throws -> Publication {
+        try await publish(event, trace: trace, plan: await plan(Event.self, key: event.requestId))
+    }
+
+    /// Whether an earlier event with this key waits in the outbox. When the database does not answer in time the
+    /// broker is tried: an earlier event waits there only if the broker was away moments ago too, and only then
+    /// could this one overtake it.
+    public func plan<Event: GreenlightEvent>(_ type: Event.Type, key: String) async -> PublishingPlan {
         let pool = self.pool
-        let key = event.requestId
-        // When the database does not answer in time the broker is tried: an earlier event waits in the outbox only if
-        // the broker was away moments ago too, and only then could this one overtake it.
         let behind = (try? await withDeadline(AnswerBudget.outboxCheck, "Looking for events waiting in the outbox") {
             try await pool.withConnection { try await Outbox.hasUnpublished(topic: Event.topic.rawValue, key: key, on: $0) }
         }) ?? false
-        if !behind {
+        return PublishingPlan(behindQueued: behind)
+    }
+
+    @discardableResult
+    public func publish<Event: GreenlightEvent>(_ event: Event, trace: TraceContext, plan: PublishingPlan) async throws
+        -> Publication
+    {
+        let pool = self.pool
+        if !plan.behindQueued {
             do {
                 return try await kafka.publish(event, trace: trace)
             } catch is CancellationError {

@@ -8,14 +8,18 @@ import ServiceSupport
 import Synchronization
 import Testing
 
-/// Records what would have been published.
+/// Records what would have been published, and the plans it was published by.
 final class RecordingPublisher: EventPublishing {
     let events = Mutex<[any GreenlightEvent]>([])
     let traces = Mutex<[TraceContext]>([])
+    let plans = Mutex<[PublishingPlan]>([])
     let failure: (any Error)?
+    /// What `plan` reads (nothing, by default).
+    let planning: @Sendable () async -> PublishingPlan
 
-    init(failure: (any Error)? = nil) {
+    init(failure: (any Error)? = nil, planning: @escaping @Sendable () async -> PublishingPlan = { .direct }) {
         self.failure = failure
+        self.planning = planning
     }
 
     func publish<Event: GreenlightEvent>(_ event: Event, trace: TraceContext) async throws -> Publication {
@@ -23,6 +27,17 @@ final class RecordingPublisher: EventPublishing {
         events.withLock { $0.append(event) }
         traces.withLock { $0.append(trace) }
         return .published
+    }
+
+    func plan<Event: GreenlightEvent>(_ type: Event.Type, key: String) async -> PublishingPlan {
+        await planning()
+    }
+
+    func publish<Event: GreenlightEvent>(_ event: Event, trace: TraceContext, plan: PublishingPlan) async throws
+        -> Publication
+    {
+        plans.withLock { $0.append(plan) }
+        return try await publish(event, trace: trace)
     }
 
     func published<Event: GreenlightEvent>(_ type: Event.Type) -> [Event] {
@@ -35,8 +50,11 @@ struct FixedStatuses: ApprovalStatusReading {
     var histories: [String: [HistoryEvent]] = [:]
     var callbacks: [String: [UUID]] = [:]
     var failing = false
+    /// Runs before each status look-up answers.
+    var reading: @Sendable () async -> Void = {}
 
     func status(requestId: String) async throws -> RequestStatusBody? {
+        await reading()
         if failing { throw CancellationError() }
         return known[requestId]
     }
@@ -339,6 +357,32 @@ struct IntakeRoutesTests {
         #expect(publisher.published(CancelRequested.self).first?.reason == "duplicate of REQ-0")
     }
 
+    /// The request's look-up and what the publisher reads before it sends (the outbox) run together: each waits
+    /// here until the other has begun, so read one after the other, neither would see the other begin.
+    @Test func theLookUpAndThePublishersPlanAreReadTogether() async throws {
+        // Less than the look-up's own second (`AnswerBudget.optionalRead`).
+        let both = Rendezvous(within: .milliseconds(800))
+        let publisher = RecordingPublisher(planning: { PublishingPlan(behindQueued: await both.arrive("plan")) })
+        var statuses = FixedStatuses(known: ["REQ-1": status(.pending)])
+        statuses.reading = { _ = await both.arrive("look-up") }
+        let auth: HTTPFields = [.contentType: "application/json"]
+        try await app(publisher, statuses: statuses).test(.router) { client in
+            try await client.execute(
+                uri: "/v1/requests", method: .post, headers: auth,
+                body: ByteBuffer(string: #"{"requestId": "REQ-2", "amount": 1, "description": "d"}"#)
+            ) { #expect($0.status == .accepted) }
+            both.reset()
+            try await client.execute(
+                uri: "/v1/requests/REQ-1/decision", method: .post, headers: auth,
+                body: ByteBuffer(string: #"{"decision": "approve", "decidedBy": "ops@example.com"}"#)
+            ) { #expect($0.status == .accepted) }
+        }
+        // Each plan saw the look-up begin, and each publication went as that plan said.
+        #expect(publisher.plans.withLock { $0 } == [PublishingPlan(behindQueued: true), PublishingPlan(behindQueued: true)])
+        #expect(publisher.published(ApprovalRequested.self).map(\.requestId) == ["REQ-2"])
+        #expect(publisher.published(DecisionSubmitted.self).map(\.requestId) == ["REQ-1"])
+    }
+
     @Test func resendNeedsAKeyAPendingRequestAndOneOfItsApprovers() async throws {
         let publisher = RecordingPublisher()
         let statuses = FixedStatuses(known: ["REQ-1": status(.pending), "REQ-D": status(.approved)])
@@ -476,5 +520,35 @@ struct IntakeRoutesTests {
             #expect(try await submit("R-6", approvers: ["c@example.com"], key: "other-secret-0123456789").status == .accepted)
         }
         #expect(publisher.published(ApprovalRequested.self).map(\.requestId) == ["R-1", "R-2", "R-5", "R-6"])
+    }
+}
+
+/// Two parties that each wait, up to `within`, for the other to be waiting too: `arrive` answers whether it was.
+/// A party that gives up leaves, so one that comes after it finds no one.
+final class Rendezvous: Sendable {
+    let within: Duration
+    let waiting = Mutex<Set<String>>([])
+    let met = Mutex<Bool>(false)
+
+    init(within: Duration) {
+        self.within = within
+    }
+
+    func arrive(_ party: String) async -> Bool {
+        waiting.withLock { _ = $0.insert(party) }
+        defer { waiting.withLock { _ = $0.remove(party) } }
+        let clock = ContinuousClock()
+        let end = clock.now + within
+        while clock.now < end, !Task.isCancelled {
+            if waiting.withLock({ $0.contains { $0 != party } }) { met.withLock { $0 = true } }
+            if met.withLock({ $0 }) { return true }
+            try? await Task.sleep(for: .milliseconds(2))
+        }
+        return false
+    }
+
+    /// For the next pair.
+    func reset() {
+        met.withLock { $0 = false }
     }
 }
