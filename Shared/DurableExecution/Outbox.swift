@@ -25,15 +25,17 @@ public enum Outbox {
         try await connection.query(insert(topic: topic, key: key, payload: payload, trace: trace, headers: headers))
     }
 
-    /// Whether a message with this key waits to be published to `topic`: one sent there directly now would overtake
-    /// it. (Order is per topic and key; rows for other topics, such as the orchestrator's, do not hold it back.)
-    public static func hasUnpublished(topic: String, key: String, on connection: PostgresConnection) async throws -> Bool {
+    /// Whether a message with this key (nil: any message) waits to be published to `topic`: one sent there directly
+    /// now would overtake it. (Order is per topic and key; rows for other topics, such as the orchestrator's, do not
+    /// hold it back.)
+    public static func hasUnpublished(topic: String, key: String?, on connection: PostgresConnection) async throws -> Bool {
         try await connection.query(unpublishedQuery(topic: topic, key: key)).count > 0
     }
 
     /// `hasUnpublished`'s statement.
-    static func unpublishedQuery(topic: String, key: String) -> PostgresQuery {
-        "SELECT 1 FROM durable_outbox WHERE sent_at IS NULL AND topic = \(topic) AND message_key = \(key) LIMIT 1"
+    static func unpublishedQuery(topic: String, key: String?) -> PostgresQuery {
+        guard let key else { return "SELECT 1 FROM durable_outbox WHERE sent_at IS NULL AND topic = \(topic) LIMIT 1" }
+        return "SELECT 1 FROM durable_outbox WHERE sent_at IS NULL AND topic = \(topic) AND message_key = \(key) LIMIT 1"
     }
 
     /// One message as a row of `durable_outbox`, before it is inserted.

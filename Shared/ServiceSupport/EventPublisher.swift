@@ -25,31 +25,30 @@ public protocol EventPublishing: Sendable {
     func publish<Event: GreenlightEvent>(_ event: Event, trace: TraceContext) async throws -> Publication
 
     /// Reads what publishing an `Event` with this key depends on, so that a caller can do it alongside its own
-    /// reads (one round trip to the database instead of two) and then `publish(_:trace:plan:)`.
-    func plan<Event: GreenlightEvent>(_ type: Event.Type, key: String) async -> PublishingPlan
+    /// reads (one round trip to the database instead of two) and then `publish(_:trace:plan:)`. A caller that does
+    /// not know the key yet passes nil: the plan is then read for the event's topic.
+    func plan<Event: GreenlightEvent>(_ type: Event.Type, key: String?) async -> PublishingPlan
 
-    /// Publishes `event` as `plan`, read moments ago for its type and key, says.
+    /// Publishes `event` as `plan`, read moments ago for its type and key (or its type alone), says.
     @discardableResult
     func publish<Event: GreenlightEvent>(_ event: Event, trace: TraceContext, plan: PublishingPlan) async throws
         -> Publication
 }
 
 /// What a publisher reads before it sends an event (`EventPublishing.plan`).
-public struct PublishingPlan: Sendable, Equatable {
-    /// An earlier event with the same topic and key waits in the outbox, so this one must queue behind it.
-    public var behindQueued: Bool
-
-    public init(behindQueued: Bool) {
-        self.behindQueued = behindQueued
-    }
-
-    /// Nothing to wait behind: send it.
-    public static let direct = PublishingPlan(behindQueued: false)
+public enum PublishingPlan: Sendable, Equatable {
+    /// Nothing waits in the outbox ahead of it: send it.
+    case direct
+    /// An earlier event with the same topic and key waits in the outbox: queue it behind that one.
+    case behindQueued
+    /// Read for the topic alone, where events wait in the outbox: whether one has this event's key is read when it
+    /// is published.
+    case checkKey
 }
 
 extension EventPublishing {
     /// A publisher that reads nothing first has nothing to plan.
-    public func plan<Event: GreenlightEvent>(_ type: Event.Type, key: String) async -> PublishingPlan { .direct }
+    public func plan<Event: GreenlightEvent>(_ type: Event.Type, key: String?) async -> PublishingPlan { .direct }
 
     @discardableResult
     public func publish<Event: GreenlightEvent>(_ event: Event, trace: TraceContext, plan: PublishingPlan) async throws
@@ -117,23 +116,25 @@ public struct OutboxFallbackPublisher: EventPublishing {
         try await publish(event, trace: trace, plan: await plan(Event.self, key: event.requestId))
     }
 
-    /// Whether an earlier event with this key waits in the outbox. When the database does not answer in time the
-    /// broker is tried: an earlier event waits there only if the broker was away moments ago too, and only then
-    /// could this one overtake it.
-    public func plan<Event: GreenlightEvent>(_ type: Event.Type, key: String) async -> PublishingPlan {
+    /// Whether an earlier event with this key (or, for no key, any event on the topic) waits in the outbox. When
+    /// the database does not answer in time the broker is tried: an earlier event waits there only if the broker was
+    /// away moments ago too, and only then could this one overtake it.
+    public func plan<Event: GreenlightEvent>(_ type: Event.Type, key: String?) async -> PublishingPlan {
         let pool = self.pool
-        let behind = (try? await withDeadline(AnswerBudget.outboxCheck, "Looking for events waiting in the outbox") {
+        let waiting = (try? await withDeadline(AnswerBudget.outboxCheck, "Looking for events waiting in the outbox") {
             try await pool.withConnection { try await Outbox.hasUnpublished(topic: Event.topic.rawValue, key: key, on: $0) }
         }) ?? false
-        return PublishingPlan(behindQueued: behind)
+        guard waiting else { return .direct }
+        return key == nil ? .checkKey : .behindQueued
     }
 
     @discardableResult
     public func publish<Event: GreenlightEvent>(_ event: Event, trace: TraceContext, plan: PublishingPlan) async throws
         -> Publication
     {
+        let plan = plan == .checkKey ? await self.plan(Event.self, key: event.requestId) : plan
         let pool = self.pool
-        if !plan.behindQueued {
+        if plan != .behindQueued {
             do {
                 return try await kafka.publish(event, trace: trace)
             } catch is CancellationError {

@@ -13,6 +13,8 @@ final class RecordingPublisher: EventPublishing {
     let events = Mutex<[any GreenlightEvent]>([])
     let traces = Mutex<[TraceContext]>([])
     let plans = Mutex<[PublishingPlan]>([])
+    /// The keys plans were read for (nil: for the topic).
+    let plannedKeys = Mutex<[String?]>([])
     let failure: (any Error)?
     /// What `plan` reads (nothing, by default).
     let planning: @Sendable () async -> PublishingPlan
@@ -29,8 +31,9 @@ final class RecordingPublisher: EventPublishing {
         return .published
     }
 
-    func plan<Event: GreenlightEvent>(_ type: Event.Type, key: String) async -> PublishingPlan {
-        await planning()
+    func plan<Event: GreenlightEvent>(_ type: Event.Type, key: String?) async -> PublishingPlan {
+        plannedKeys.withLock { $0.append(key) }
+        return await planning()
     }
 
     func publish<Event: GreenlightEvent>(_ event: Event, trace: TraceContext, plan: PublishingPlan) async throws
@@ -362,7 +365,7 @@ struct IntakeRoutesTests {
     @Test func theLookUpAndThePublishersPlanAreReadTogether() async throws {
         // Less than the look-up's own second (`AnswerBudget.optionalRead`).
         let both = Rendezvous(within: .milliseconds(800))
-        let publisher = RecordingPublisher(planning: { PublishingPlan(behindQueued: await both.arrive("plan")) })
+        let publisher = RecordingPublisher(planning: { await both.arrive("plan") ? .behindQueued : .direct })
         var statuses = FixedStatuses(known: ["REQ-1": status(.pending)])
         statuses.reading = { _ = await both.arrive("look-up") }
         let auth: HTTPFields = [.contentType: "application/json"]
@@ -378,7 +381,8 @@ struct IntakeRoutesTests {
             ) { #expect($0.status == .accepted) }
         }
         // Each plan saw the look-up begin, and each publication went as that plan said.
-        #expect(publisher.plans.withLock { $0 } == [PublishingPlan(behindQueued: true), PublishingPlan(behindQueued: true)])
+        #expect(publisher.plans.withLock { $0 } == [.behindQueued, .behindQueued])
+        #expect(publisher.plannedKeys.withLock { $0 } == ["REQ-2", "REQ-1"])
         #expect(publisher.published(ApprovalRequested.self).map(\.requestId) == ["REQ-2"])
         #expect(publisher.published(DecisionSubmitted.self).map(\.requestId) == ["REQ-1"])
     }

@@ -19,8 +19,11 @@ struct FixedTokens: LinkTokenReading {
     /// taken it yet.
     var verdict: DecisionVerdict? = DecisionVerdict(
         accepted: true, reason: nil, status: .approved, decidedBy: "a@example.com", decidedAt: nil)
+    /// Runs before each link look-up answers.
+    var reading: @Sendable () async -> Void = {}
 
     func linkToken(hash: String) async throws -> LinkTokenRecord? {
+        await reading()
         if failing { throw CancellationError() }
         return records[hash]
     }
@@ -114,6 +117,25 @@ struct LinkRoutesTests {
             }
         }
         #expect(publisher.events.withLock { $0.isEmpty })
+    }
+
+    /// The link's look-up and what the publisher reads before it sends (the outbox, for the decisions topic: the
+    /// request is not known before the link is) run together: each waits here until the other has begun.
+    @Test func theLinkAndThePublishersPlanAreReadTogether() async throws {
+        // Less than the link look-up's own second (`AnswerBudget.read`).
+        let both = Rendezvous(within: .milliseconds(800))
+        let publisher = RecordingPublisher(planning: { await both.arrive("plan") ? .checkKey : .direct })
+        var tokens = FixedTokens(records: [LinkToken.hash(token): record()])
+        tokens.reading = { _ = await both.arrive("link") }
+        try await app(tokens, publisher).test(.router) { client in
+            try await client.execute(
+                uri: "/approve/\(token)", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
+                body: form(.approve)
+            ) { #expect($0.status == .ok) }
+        }
+        #expect(publisher.plannedKeys.withLock { $0 } == [nil])
+        #expect(publisher.plans.withLock { $0 } == [.checkKey])
+        #expect(publisher.published(DecisionSubmitted.self).map(\.requestId) == ["REQ-7"])
     }
 
     @Test func postPublishesTheDecisionForTheTokensApprover() async throws {

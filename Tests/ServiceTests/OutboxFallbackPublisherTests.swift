@@ -33,6 +33,14 @@ struct OutboxFallbackPublisherTests {
         }
         #expect(try await publisher.publish(cancel("REQ-2"), trace: .newTrace()) == .queued)
         #expect(try await publisher.publish(cancel("REQ-3"), trace: .newTrace()) == .published)
+        // Read for the topic (the key not known yet): an event waits there, so the key is looked at when publishing.
+        let topicPlan = await publisher.plan(CancelRequested.self, key: nil)
+        #expect(topicPlan == .checkKey)
+        #expect(try await publisher.publish(cancel("REQ-2"), trace: .newTrace(), plan: topicPlan) == .queued)
+        #expect(try await publisher.publish(cancel("REQ-6"), trace: .newTrace(), plan: topicPlan) == .published)
+        // A topic where nothing waits: send.
+        #expect(await publisher.plan(DecisionSubmitted.self, key: nil) == .direct)
+        #expect(await publisher.plan(CancelRequested.self, key: "REQ-6") == .direct)
         // Order is per topic: the orchestrator's rows for another topic (its notifications) hold nothing back.
         try await pool.withConnection { connection in
             try await Outbox.write(topic: Topic.notifications.rawValue, key: "REQ-5", payload: "{}", trace: nil, on: connection)
@@ -40,8 +48,8 @@ struct OutboxFallbackPublisherTests {
         #expect(try await publisher.publish(cancel("REQ-5"), trace: .newTrace()) == .published)
         let keys = try await KafkaTopicReader.readAll(topic: Topic.internalCommands.rawValue, configuration: kafka, logger: logger)
             .compactMap(\.keyString)
-        #expect(keys == ["REQ-1", "REQ-3", "REQ-5"])
-        #expect(try await pool.query("SELECT count(*) FROM durable_outbox WHERE message_key = 'REQ-2'").column(Int.self) == [2])
+        #expect(keys == ["REQ-1", "REQ-3", "REQ-6", "REQ-5"])
+        #expect(try await pool.query("SELECT count(*) FROM durable_outbox WHERE message_key = 'REQ-2'").column(Int.self) == [3])
 
         // With the broker away, the event is stored and said to be.
         try await cluster.setBrokerDown(1)
