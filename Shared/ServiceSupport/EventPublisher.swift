@@ -24,12 +24,13 @@ public protocol EventPublishing: Sendable {
     @discardableResult
     func publish<Event: GreenlightEvent>(_ event: Event, trace: TraceContext) async throws -> Publication
 
-    /// Reads what publishing an `Event` with this key depends on, so that a caller can do it alongside its own
-    /// reads (one round trip to the database instead of two) and then `publish(_:trace:plan:)`. A caller that does
-    /// not know the key yet passes nil: the plan is then read for the event's topic.
+    /// Reads what publishing an `Event` with this key depends on, so that a caller can read it beside its own
+    /// look-ups (`planAhead`: the two waits overlap) and then `publish(_:trace:plan:)`. A caller that does not know
+    /// the key yet passes nil: the plan is then read for the event's topic.
     func plan<Event: GreenlightEvent>(_ type: Event.Type, key: String?) async -> PublishingPlan
 
-    /// Publishes `event` as `plan`, read moments ago for its type and key (or its type alone), says.
+    /// Publishes `event` as `plan`, read for its type and key (or its type alone) while the request was handled,
+    /// says.
     @discardableResult
     func publish<Event: GreenlightEvent>(_ event: Event, trace: TraceContext, plan: PublishingPlan) async throws
         -> Publication
@@ -37,7 +38,7 @@ public protocol EventPublishing: Sendable {
 
 /// What a publisher reads before it sends an event (`EventPublishing.plan`).
 public enum PublishingPlan: Sendable, Equatable {
-    /// Nothing waits in the outbox ahead of it: send it.
+    /// Nothing waits in the outbox ahead of it (or the database did not say in time): send it.
     case direct
     /// An earlier event with the same topic and key waits in the outbox: queue it behind that one.
     case behindQueued
@@ -47,6 +48,13 @@ public enum PublishingPlan: Sendable, Equatable {
 }
 
 extension EventPublishing {
+    /// Starts reading the plan beside the caller's own look-ups. The task is not cancelled when the caller returns
+    /// early (a link that is spent, a request already accepted): a statement already sent is left to finish, in
+    /// at most the plan's own deadline, rather than cancelled at the cost of a cancel request to the database.
+    public func planAhead<Event: GreenlightEvent>(_ type: Event.Type, key: String?) -> Task<PublishingPlan, Never> {
+        Task { await plan(type, key: key) }
+    }
+
     /// A publisher that reads nothing first has nothing to plan.
     public func plan<Event: GreenlightEvent>(_ type: Event.Type, key: String?) async -> PublishingPlan { .direct }
 

@@ -387,6 +387,30 @@ struct IntakeRoutesTests {
         #expect(publisher.published(DecisionSubmitted.self).map(\.requestId) == ["REQ-1"])
     }
 
+    /// A request already accepted is answered at once, and the plan read beside its look-up is left to finish, not
+    /// cancelled (cancelling a statement in flight costs the database a cancel request on a connection of its own).
+    @Test func aPlanIsLeftToFinishWhenTheAnswerNeedsNoPublishing() async throws {
+        let finished = AsyncStream.makeStream(of: Bool.self)
+        let publisher = RecordingPublisher(planning: {
+            try? await Task.sleep(for: .milliseconds(100))
+            finished.continuation.yield(Task.isCancelled)
+            return .direct
+        })
+        let statuses = FixedStatuses(known: ["REQ-1": status(.pending)])
+        try await app(publisher, statuses: statuses).test(.router) { client in
+            try await client.execute(
+                uri: "/v1/requests", method: .post, headers: [.contentType: "application/json"],
+                body: ByteBuffer(string: #"{"requestId": "REQ-1", "amount": 1, "description": "d"}"#)
+            ) { #expect($0.status == .ok) }
+        }
+        let cancelled = try await withDeadline(.seconds(5), "Waiting for the plan to finish") {
+            var results = finished.stream.makeAsyncIterator()
+            return await results.next()
+        }
+        #expect(cancelled == false)
+        #expect(publisher.events.withLock { $0.isEmpty })
+    }
+
     @Test func resendNeedsAKeyAPendingRequestAndOneOfItsApprovers() async throws {
         let publisher = RecordingPublisher()
         let statuses = FixedStatuses(known: ["REQ-1": status(.pending), "REQ-D": status(.approved)])

@@ -157,8 +157,9 @@ public struct LinkRoutes: Sendable {
         var request = request
         let body = try await request.collectBody(upTo: 16 * 1024)
         // What publishing reads first (the outbox) is read beside the link, for the decisions topic (the request is
-        // not known before the link is): one round trip's wait, not two.
-        async let plan = publisher.plan(DecisionSubmitted.self, key: nil)
+        // not known before the link is): one round trip's wait, not two, unless decisions wait in the outbox (a
+        // broker outage), when the key is looked up as the decision is published.
+        let plan = publisher.planAhead(DecisionSubmitted.self, key: nil)
         // The link first: an unknown, spent or expired one gets its own page whatever the form says.
         let record: LinkTokenRecord
         switch await lookUp(token, context: context) {
@@ -188,7 +189,7 @@ public struct LinkRoutes: Sendable {
             comment: comment, decidedAt: record.readAt, tokenHash: record.tokenHash,
             clientAddress: context.clientAddress(of: request, trustForwardedFor: trustForwardedFor),
             userAgent: request.headers[.userAgent].map { String($0.prefix(300)) }, response: response)
-        let publishing = await plan
+        let publishing = await plan.value
         // The click joins the trace of the request it decides, so the request's whole path is one trace: the
         // decision is published in a span whose parent is the one that started the request's workflow (the
         // click's own HTTP span, with no trace from the browser, starts a trace of its own).

@@ -149,7 +149,7 @@ public struct IntakeRoutes: Sendable {
         let statusPath = "/v1/requests/\(validated.requestId)"
         let statuses = self.statuses
         // What publishing reads first (the outbox) is read alongside the status: one round trip's wait, not two.
-        async let plan = publisher.plan(ApprovalRequested.self, key: validated.requestId)
+        let plan = publisher.planAhead(ApprovalRequested.self, key: validated.requestId)
         do {
             let known = try await withDeadline(AnswerBudget.optionalRead, "Looking up the request") {
                 try await statuses.status(requestId: validated.requestId)
@@ -182,7 +182,7 @@ public struct IntakeRoutes: Sendable {
         let trace = request.trace
         let publication: Publication
         do {
-            publication = try await publisher.publish(event, trace: trace, plan: await plan)
+            publication = try await publisher.publish(event, trace: trace, plan: await plan.value)
         } catch {
             // Nothing will be sent: the recipients keep their allowance for the retry.
             recipientLimiter?.giveBack(all: recipients)
@@ -226,15 +226,16 @@ public struct IntakeRoutes: Sendable {
     /// cancelled.
     func cancel(_ requestId: String, request: Request, context: GreenlightRequestContext) async throws -> Response {
         let key = try apiKeys.require(.admin, request)
-        async let plan = publisher.plan(CancelRequested.self, key: requestId)
-        _ = try await lookUpPending(requestId, context: context)
         let body = try await Self.optionalBody(CancelRequestBody.self, of: request)
         if let reason = body?.reason, reason.unicodeScalars.count > 500 {
             throw Problem.validation([.init(field: "reason", message: "must be at most 500 characters")])
         }
+        // After the body, which comes at the client's pace: the plan is read as near the send as the look-up is.
+        let plan = publisher.planAhead(CancelRequested.self, key: requestId)
+        _ = try await lookUpPending(requestId, context: context)
         let reason = body?.reason.flatMap { $0.isEmpty ? nil : $0 } ?? "cancelled through the API"
         let event = CancelRequested(requestId: requestId, reason: reason, requestedAt: now(), apiKey: key?.name)
-        let publication = try await queue(event, trace: request.trace, plan: await plan, what: "cancellation")
+        let publication = try await queue(event, trace: request.trace, plan: await plan.value, what: "cancellation")
         return try .json(Self.accepted("Cancellation accepted", requestId: requestId, publication), status: .accepted)
     }
 
@@ -280,7 +281,7 @@ public struct IntakeRoutes: Sendable {
         if let comment = body.comment, comment.unicodeScalars.count > 1000 {
             throw Problem.validation([.init(field: "comment", message: "must be at most 1000 characters")])
         }
-        async let plan = publisher.plan(DecisionSubmitted.self, key: requestId)
+        let plan = publisher.planAhead(DecisionSubmitted.self, key: requestId)
         let found = try await lookUpPending(requestId, context: context)
         let comment = body.comment.flatMap { $0.isEmpty ? nil : $0 }
         // The request's rules, checked here so the caller learns what to fix; the orchestrator checks them again.
@@ -290,7 +291,7 @@ public struct IntakeRoutes: Sendable {
             requestId: requestId, decision: body.decision, decidedBy: decidedBy, channel: .api, comment: comment,
             decidedAt: now(), tokenHash: nil, apiKey: key?.name, response: body.response)
         let trace = request.trace
-        let publication = try await queue(event, trace: trace, plan: await plan, what: "decision")
+        let publication = try await queue(event, trace: trace, plan: await plan.value, what: "decision")
         context.logger.info(
             "Decision submitted through the API",
             metadata: [
@@ -305,7 +306,7 @@ public struct IntakeRoutes: Sendable {
     func resend(_ requestId: String, request: Request, context: GreenlightRequestContext) async throws -> Response {
         let key = try apiKeys.require(.admin, request)
         let body = try await Self.optionalBody(ResendRequestBody.self, of: request)
-        async let plan = publisher.plan(ResendRequested.self, key: requestId)
+        let plan = publisher.planAhead(ResendRequested.self, key: requestId)
         let found = try await lookUpPending(requestId, context: context)
         // A well-formed address the request does not have: a 422 (the schema cannot know the request's approvers).
         if let approver = body?.approver, !found.approvers.contains(where: { $0.lowercased() == approver.lowercased() }) {
@@ -315,7 +316,7 @@ public struct IntakeRoutes: Sendable {
                 detail: "approver: \(message)", errors: [.init(field: "approver", message: message)])
         }
         let event = ResendRequested(requestId: requestId, approver: body?.approver, requestedAt: now(), apiKey: key?.name)
-        let publication = try await queue(event, trace: request.trace, plan: await plan, what: "resend")
+        let publication = try await queue(event, trace: request.trace, plan: await plan.value, what: "resend")
         return try .json(Self.accepted("Resend accepted", requestId: requestId, publication), status: .accepted)
     }
 
