@@ -8,9 +8,15 @@ let swiftSettings: [SwiftSetting] = [
 /// How every executable is linked in a release build on Linux: with the toolchain's lld, and with the relative
 /// relocations of a position-independent executable packed (DT_RELR, glibc 2.36 and later, as in Debian 12). Unpacked,
 /// they are some 3 MB of each executable that the loader reads at every start and that stays resident.
+///
+/// And exporting none of its own symbols: `--static-swift-stdlib` links with `-export-dynamic`, which puts every
+/// global symbol of our code and our dependencies' (some 49,000 in the orchestrator) in the dynamic symbol table, about
+/// 3 MB that every symbol look-up of the C libraries at start touches. Nothing loads against an executable of ours, and
+/// a crash's backtrace names functions from `.symtab`, not from that table.
 let linkerSettings: [LinkerSetting] = [
     .unsafeFlags(
-        ["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"], .when(platforms: [.linux], configuration: .release)),
+        ["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs", "-Xlinker", "--no-export-dynamic"],
+        .when(platforms: [.linux], configuration: .release)),
 ]
 
 let hummingbird = Target.Dependency.product(name: "Hummingbird", package: "hummingbird")
