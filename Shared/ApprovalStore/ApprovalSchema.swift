@@ -236,5 +236,19 @@ public enum ApprovalSchema {
                 CREATE UNIQUE INDEX approval_votes_one_per_place
                     ON approval_votes (request_id, lower(coalesce(on_behalf_of, approver)));
                 """),
+        PostgresMigration(
+            version: 14, name: "no planner statistics on what is only read back",
+            sql: """
+                -- As for the engine's tables (its migration 13): a request's text and JSON, and a vote's, are shown,
+                -- never compared, so ANALYZE does not sample them. What the console and the inbox search by (status,
+                -- requester, approvers, dates) keeps its statistics.
+                ALTER TABLE approval_requests
+                    ALTER COLUMN description SET STATISTICS 0, ALTER COLUMN content SET STATISTICS 0,
+                    ALTER COLUMN response SET STATISTICS 0, ALTER COLUMN decision_comment SET STATISTICS 0,
+                    ALTER COLUMN error_message SET STATISTICS 0;
+                ALTER TABLE approval_votes
+                    ALTER COLUMN comment SET STATISTICS 0, ALTER COLUMN user_agent SET STATISTICS 0,
+                    ALTER COLUMN response SET STATISTICS 0;
+                """),
     ]
 }

@@ -309,5 +309,31 @@ public enum DurableSchema {
                 END
                 $$;
                 """),
+        PostgresMigration(
+            version: 13, name: "no planner statistics on what is only read back",
+            sql: """
+                -- Every ANALYZE (autovacuum's, and TableGrowth's while the tables are young) samples each column of
+                -- the rows it reads. On the pages' arrays it counts the most common elements and their histogram, and
+                -- on JSON text the most common values, detoasting each value sampled. No statement compares these
+                -- columns: they are written and read back by key, so the planner never uses what that costs. After
+                -- 20,000 approvals, a full ANALYZE of the 41,200 operation pages took 631 ms with their statistics and
+                -- 104 ms without; of the history pages, 434 and 161 ms. The keys, statuses and dates keep theirs.
+                ALTER TABLE durable_operation_pages
+                    ALTER COLUMN positions SET STATISTICS 0, ALTER COLUMN kinds SET STATISTICS 0,
+                    ALTER COLUMN names SET STATISTICS 0, ALTER COLUMN statuses SET STATISTICS 0,
+                    ALTER COLUMN results SET STATISTICS 0, ALTER COLUMN error_types SET STATISTICS 0,
+                    ALTER COLUMN error_messages SET STATISTICS 0;
+                ALTER TABLE durable_history_pages
+                    ALTER COLUMN event_types SET STATISTICS 0, ALTER COLUMN details SET STATISTICS 0,
+                    ALTER COLUMN dated SET STATISTICS 0;
+                ALTER TABLE durable_history ALTER COLUMN details SET STATISTICS 0;
+                ALTER TABLE durable_executions
+                    ALTER COLUMN input SET STATISTICS 0, ALTER COLUMN output SET STATISTICS 0,
+                    ALTER COLUMN error_message SET STATISTICS 0;
+                ALTER TABLE durable_callbacks
+                    ALTER COLUMN result SET STATISTICS 0, ALTER COLUMN error_message SET STATISTICS 0;
+                ALTER TABLE durable_outbox ALTER COLUMN payload SET STATISTICS 0, ALTER COLUMN headers SET STATISTICS 0;
+                ALTER TABLE durable_signals ALTER COLUMN payload SET STATISTICS 0;
+                """),
     ]
 }
