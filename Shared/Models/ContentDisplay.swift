@@ -2,21 +2,22 @@ import Foundation
 
 /// What people are shown of a request's content (the review page, the email): the title, the details as rows of a
 /// table, the links and an agent's action; the title and action nil and the lists empty when the request has none
-/// (a template tests a list with `{{^empty(request.details)}}`).
+/// (a template tests a list with `{{^empty(request.details)}}`). Its parts are `Encodable` as the compiler writes it,
+/// so that page and email values holding them can be read without reflection (`TemplateFields`).
 public struct ContentDisplay: Sendable, Equatable {
     /// One row of the details table: `deploy.region` → `eu-west-1`.
-    public struct Row: Sendable, Equatable {
+    public struct Row: Sendable, Equatable, Encodable {
         public var label: String
         public var value: String
     }
 
-    public struct Link: Sendable, Equatable {
+    public struct Link: Sendable, Equatable, Encodable {
         public var url: String
         /// The link's label, or its URL.
         public var label: String
     }
 
-    public struct Action: Sendable, Equatable {
+    public struct Action: Sendable, Equatable, Encodable {
         public var tool: String
         /// The arguments as indented JSON, exactly as they will be run.
         public var arguments: String

@@ -134,7 +134,8 @@ public struct TemplateValues {
 /// Template values reflected once per render. Left to itself the renderer makes a `Mirror` of a value for every name a
 /// template looks up in it, and of every enclosing value the lookup climbs through, which under load was most of the
 /// notifier's CPU (emails) and much of the callback receiver's (pages). Here every plain struct or class becomes a
-/// table of its stored properties, read once; a lookup is then a dictionary read, with the same answers: a property
+/// table of its stored properties, read once (through its `Encodable` conformance when it is `TemplateFields`, with a
+/// `Mirror` otherwise); a lookup is then a dictionary read, with the same answers: a property
 /// that is nil is not there (the lookup climbs on, as it did), arrays keep their elements' order and transforms
 /// (`empty(…)`), and anything the renderer treats specially (strings, numbers, dictionaries, lambdas, custom
 /// renderings, anything with a `description`) is passed as it is.
@@ -164,16 +165,26 @@ struct ReflectedValues: MustacheParent, CustomStringConvertible {
             return array.map(reflect)
         case .optional:
             return unwrapped(value).map(reflect) ?? value
-        case .fields:
-            let mirror = Mirror(reflecting: value)
-            var fields: [String: Any] = [:]
-            fields.reserveCapacity(Int(mirror.children.count))
-            for child in mirror.children {
-                guard let label = child.label, let present = unwrapped(child.value) else { continue }
-                fields[label] = reflect(present)
+        case .encodedFields:
+            if let encodable = value as? any TemplateFields, let fields = FieldsEncoder.fields(of: encodable) {
+                return ReflectedValues(fields: fields, original: value)
             }
-            return ReflectedValues(fields: fields, original: value)
+            return mirrored(value)
+        case .fields:
+            return mirrored(value)
         }
+    }
+
+    /// A struct's or class's stored properties, read with a `Mirror`.
+    static func mirrored(_ value: Any) -> ReflectedValues {
+        let mirror = Mirror(reflecting: value)
+        var fields: [String: Any] = [:]
+        fields.reserveCapacity(Int(mirror.children.count))
+        for child in mirror.children {
+            guard let label = child.label, let present = unwrapped(child.value) else { continue }
+            fields[label] = reflect(present)
+        }
+        return ReflectedValues(fields: fields, original: value)
     }
 
     /// What the renderer is given for a value of one type.
@@ -185,6 +196,8 @@ struct ReflectedValues: MustacheParent, CustomStringConvertible {
         case optional
         /// A struct or class: a table of its stored properties.
         case fields
+        /// The same, read through its `Encodable` conformance (`TemplateFields`).
+        case encodedFields
         /// Anything else (an enum without a `description`, a tuple), passed as it is.
         case other
     }
@@ -208,7 +221,7 @@ struct ReflectedValues: MustacheParent, CustomStringConvertible {
             shape = .asItIs
         } else {
             switch Mirror(reflecting: value).displayStyle {
-            case .struct, .class: shape = .fields
+            case .struct, .class: shape = value is any TemplateFields ? .encodedFields : .fields
             default: shape = .other
             }
         }

@@ -1,12 +1,14 @@
 import Foundation
 import GreenlightModels
+import Templates
 
 /// What a page template is given (`{{request.id}}`, `{{#decision.approve}}`…). Pages about a link's request get the
 /// request, its approver, policy and status; the rest is set by the pages that use it. Facts only: the words are the
-/// templates', so that an operator's templates can say everything their own way.
-struct PageValues {
+/// templates', so that an operator's templates can say everything their own way. Read through the `Encodable`
+/// conformance the compiler writes (`TemplateFields`): a property's name is its name in the templates.
+struct PageValues: TemplateFields {
     /// `{{request.id}}`, `{{request.amount}}`…: the request as people read it.
-    struct Request {
+    struct Request: TemplateFields {
         var id: String
         var description: String
         /// Nil for a request without an amount.
@@ -24,7 +26,7 @@ struct PageValues {
     }
 
     /// One typed answer's input on a decision form (`response.<name>`).
-    struct Field {
+    struct Field: TemplateFields {
         /// Unique on the page.
         var id: String
         var name: String
@@ -47,7 +49,7 @@ struct PageValues {
         var value: String?
         var checked: Bool
 
-        struct Option {
+        struct Option: TemplateFields {
             var value: String
             var selected: Bool
         }
@@ -78,14 +80,14 @@ struct PageValues {
     }
 
     /// `{{#policy.all}}`: every approver must approve; `{{policy.quorum}}` approvals of `{{policy.approvers}}`.
-    struct Policy {
+    struct Policy: TemplateFields {
         var all: Bool
         var quorum: Int?
         var approvers: Int
     }
 
     /// `{{#decision.approve}}` or `{{#decision.reject}}`.
-    struct Choice {
+    struct Choice: TemplateFields {
         var approve: Bool
         var reject: Bool
 
@@ -96,7 +98,7 @@ struct PageValues {
     }
 
     /// Exactly one is true.
-    struct Status {
+    struct Status: TemplateFields {
         var pending, approved, rejected, timedOut, failed, cancelled: Bool
 
         init(_ status: ApprovalStatus) {
@@ -110,7 +112,7 @@ struct PageValues {
     }
 
     /// One decision's form on the review page.
-    struct Form {
+    struct Form: TemplateFields {
         /// `approve` or `reject`: the path it posts to and its `decision` field.
         var decision: String
         var approve: Bool

@@ -3,10 +3,11 @@ import GreenlightModels
 import Templates
 
 /// What an email template is given (`{{request.id}}`, `{{#kind.reminder}}`…): facts only, the words are the
-/// templates'.
-struct EmailValues {
+/// templates'. Read through the `Encodable` conformance the compiler writes (`TemplateFields`): a property's name is
+/// its name in the templates.
+struct EmailValues: TemplateFields {
     /// `{{request.id}}`, `{{request.amount}}`…: the request as people read it.
-    struct Request {
+    struct Request: TemplateFields {
         var id: String
         var description: String
         /// Nil for a request without an amount.
@@ -30,7 +31,7 @@ struct EmailValues {
 
     /// Which email of the request this is: `{{#kind.request}}` (the first), `{{#kind.reminder}}`,
     /// `{{#kind.escalation}}`.
-    struct Kind {
+    struct Kind: TemplateFields {
         var request: Bool
         var reminder: Bool
         var escalation: Bool
@@ -44,7 +45,7 @@ struct EmailValues {
     }
 
     /// `{{#onTimeout.approve}}`: the deadline approves the request; otherwise it rejects it.
-    struct OnTimeout {
+    struct OnTimeout: TemplateFields {
         var approve: Bool
     }
 
