@@ -5,7 +5,7 @@ public enum DurableSchema {
     public static let component = "durable"
     /// The tables that grow with every execution and are searched (see `TableGrowth`). Not the history nor the inbox:
     /// one is only appended to on the way, the other only reached by its primary key, so no plan of theirs can go
-    /// wrong, and analyzing the history's details is most of what an ANALYZE of them all costs.
+    /// wrong.
     public static let growingTables = [
         "durable_executions", "durable_operation_pages", "durable_callbacks", "durable_timers", "durable_outbox",
     ]
