@@ -4,16 +4,18 @@ import Kafka
 import Logging
 import Postgres
 
-/// Publishes outbox rows, oldest first, with the idempotent producer, and marks them sent once the broker has
-/// acknowledged them. A crash in between publishes them again (consumers dedupe on `eventId`).
+/// Publishes outbox rows, oldest first, with the idempotent producer, and deletes them once the broker has
+/// acknowledged them (the broker holds them from then on; a row marked sent and kept would cost a second version of
+/// it, its index entries and its WAL, then a deletion later). A crash in between publishes them again (consumers
+/// dedupe on `eventId`).
 ///
 /// One relay publishes at a time, across every orchestrator: the holder of a lease (a row of
 /// `durable_outbox_lease` with a holder, an epoch and an expiry judged by the database's clock), which it renews
 /// once a third of its length has passed since it last asked (not on every pass: a pass follows each commit), also
 /// while it waits for the broker. No database transaction stays open across that wait. When
 /// the holder stops — crashed, paused, cut off — its lease expires and another relay takes over within
-/// `lease` + `standbyInterval`; every row the holder marks is fenced on its epoch, so one that comes back late
-/// marks nothing and stands by. Per key, what consumers see first is in outbox order: the producer keeps order per
+/// `lease` + `standbyInterval`; every row the holder deletes is fenced on its epoch, so one that comes back late
+/// deletes nothing and stands by. Per key, what consumers see first is in outbox order: the producer keeps order per
 /// partition and retries a message until the broker takes it (`message.timeout.ms` 0), and a late holder only
 /// repeats rows that the new holder also publishes, each of them oldest first.
 public struct OutboxRelay: Sendable {
@@ -87,6 +89,7 @@ public struct OutboxRelay: Sendable {
                 published = marked
                 if ContinuousClock.now - lastPrune > .seconds(60) {
                     lastPrune = ContinuousClock.now
+                    // Rows marked sent rather than deleted: by a relay of an earlier version, during a rolling upgrade.
                     try await pool.query("DELETE FROM durable_outbox WHERE sent_at < now() - interval '1 hour'")
                 }
             } catch is CancellationError {
@@ -152,9 +155,9 @@ public struct OutboxRelay: Sendable {
         ).affectedRows == 1
     }
 
-    /// Publishes one batch under the lease of `epoch`, just asked for, and marks what the broker acknowledged;
+    /// Publishes one batch under the lease of `epoch`, just asked for, and deletes what the broker acknowledged;
     /// returns how many, or nil when the lease had passed to another relay, which publishes the same rows again (this
-    /// one marks none).
+    /// one deletes none).
     public func publishBatch(epoch: Int64) async throws -> Int? {
         var lease = HeldLease(epoch: epoch, askedAt: .now)
         return try await publishBatch(under: &lease)
@@ -194,10 +197,10 @@ public struct OutboxRelay: Sendable {
             }
         }
         guard !sent.isEmpty else { return 0 }
-        // Fenced: a relay whose lease has passed to another marks nothing (the other publishes these rows again).
+        // Fenced: a relay whose lease has passed to another deletes nothing (the other publishes these rows again).
         let marked = try await pool.query(
             """
-            UPDATE durable_outbox SET sent_at = now()
+            DELETE FROM durable_outbox
             WHERE id = ANY(\(sent)::bigint[])
               AND EXISTS (SELECT 1 FROM durable_outbox_lease WHERE id = 1 AND holder = \(holder) AND epoch = \(epoch))
             """

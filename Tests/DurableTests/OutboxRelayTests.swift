@@ -8,7 +8,7 @@ import Postgres
 import Testing
 
 /// The relay publishes under a lease: one holder at a time, no transaction open while it waits for the broker,
-/// and another relay takes over when the holder stops, while the old holder, fenced by its epoch, marks nothing.
+/// and another relay takes over when the holder stops, while the old holder, fenced by its epoch, deletes nothing.
 @Suite(.timeLimit(.minutes(2)))
 struct OutboxRelayTests {
     let logger = TestEnvironment.logger("relay")
@@ -45,6 +45,11 @@ struct OutboxRelayTests {
         try await pool.query("SELECT count(*) FROM durable_outbox WHERE sent_at IS NULL").column(Int.self).first ?? -1
     }
 
+    /// Every row, published or not: a published one is deleted, not kept marked sent.
+    func rows(_ pool: PostgresPool) async throws -> Int {
+        try await pool.query("SELECT count(*) FROM durable_outbox").column(Int.self).first ?? -1
+    }
+
     @Test func oneHolderAtATimeAndAnExpiredLeasePassesOnFenced() async throws {
         let (harness, cluster, producer, topic) = try await setUp()
         let a = relay(harness, producer, holder: "relay-a")
@@ -59,12 +64,13 @@ struct OutboxRelayTests {
         #expect(epochB == epochA + 1)
         #expect(try await a.acquire() == nil)
 
-        // A comes back late with what it read before: it may publish, but it marks nothing.
+        // A comes back late with what it read before: it may publish, but it deletes nothing.
         try await enqueue(3, topic: topic, on: harness.pool)
         #expect(try await a.publishBatch(epoch: epochA) == nil)
         #expect(try await unsent(harness.pool) == 3)
         #expect(try await b.publishBatch(epoch: epochB) == 3)
-        #expect(try await unsent(harness.pool) == 0)
+        // What the holder published is gone from the table.
+        #expect(try await rows(harness.pool) == 0)
         await producer.shutdown()
         withExtendedLifetime(cluster) {}
     }
@@ -212,8 +218,8 @@ struct OutboxRelayTests {
     }
 
     /// A holder whose lease passed to another relay while it thought it held it (it had not asked yet) publishes what
-    /// it read once, marks nothing, and stands by: it does not publish the same rows again on every pass. When the
-    /// lease is free again it takes it and publishes them once more, and marks them.
+    /// it read once, deletes nothing, and stands by: it does not publish the same rows again on every pass. When the
+    /// lease is free again it takes it and publishes them once more, and deletes them.
     @Test func aHolderFencedOutStandsBy() async throws {
         let (harness, cluster, producer, topic) = try await setUp()
         let a = relay(harness, producer, holder: "relay-a", lease: .seconds(300))
@@ -226,8 +232,8 @@ struct OutboxRelayTests {
                 try await !KafkaTopicReader.readAll(topic: topic, configuration: configuration, logger: logger).isEmpty
             })
             #expect(try await unsent(harness.pool) == 1)
-            // B's lease ends: A takes it, publishes the row again and marks it. Had A gone on publishing under the
-            // epoch it remembered, the row would never be marked and would go out on every pass.
+            // B's lease ends: A takes it, publishes the row again and deletes it. Had A gone on publishing under the
+            // epoch it remembered, the row would never be deleted and would go out on every pass.
             try await harness.pool.query("UPDATE durable_outbox_lease SET expires_at = now() - interval '1 second'")
             #expect(try await eventually(timeout: .seconds(10), interval: .milliseconds(50)) { try await unsent(harness.pool) == 0 })
             #expect(try await KafkaTopicReader.readAll(topic: topic, configuration: configuration, logger: logger).count == 2)

@@ -70,10 +70,11 @@ struct FaultRun {
                 notes.append("\(first): decision attempts \(attempts), emails \(stack.mails(forRequest: first).count)")
             }
             if let missing = result.missingEmails.first {
-                // Where the email stopped: queued by the workflow (outbox), received by a notifier, or neither.
+                // Where the email stopped: still in the outbox (the relay deletes a row once the broker has it),
+                // received by a notifier, or neither.
                 let outbox = try await pool.query(
                     """
-                    SELECT topic || ' sent ' || coalesce(sent_at::text, 'no') FROM durable_outbox
+                    SELECT topic || ' unpublished since ' || created_at::text FROM durable_outbox
                     WHERE message_key = \(missing) ORDER BY id
                     """
                 ).column(String.self)
