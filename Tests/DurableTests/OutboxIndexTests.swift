@@ -31,9 +31,13 @@ struct OutboxIndexTests {
         // goes by topic the same way, not through the orchestrator's waiting rows of another topic.
         let topicLookUp = try await harness.plan(Outbox.unpublishedQuery(topic: "approvals.decisions", key: nil))
         #expect(topicLookUp.contains("durable_outbox_unsent_key"), "\(topicLookUp)")
-        // The relay still reads the oldest unpublished rows from its own index, not by scanning those already sent.
+        // The relay still reads the oldest unpublished rows from its own index, not by scanning those already sent,
+        // and starts in it above its floor.
         let batch = try await harness.plan(OutboxRelay.batchQuery(limit: 500))
         #expect(batch.contains("durable_outbox_relay"), "\(batch)")
         #expect(!batch.contains("Seq Scan"), "\(batch)")
+        let above = try await harness.plan(OutboxRelay.batchQuery(limit: 500, after: 5_000))
+        #expect(above.contains("Index Scan using durable_outbox_relay"), "\(above)")
+        #expect(above.contains("Index Cond: (id > "), "\(above)")
     }
 }

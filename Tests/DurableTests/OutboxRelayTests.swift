@@ -273,6 +273,81 @@ struct OutboxRelayTests {
         #expect(published.first?.headers.map(\.name) == ["traceparent", "x-from-engine", "x-given"])
         await producer.shutdown()
     }
+
+    /// The relay reads on from above what it published (the index entries of published rows stay until vacuum), but
+    /// never past a row still being written: one whose transaction is open while later rows are published is read
+    /// once it commits, with no read from the beginning to find it.
+    @Test func readsStartAboveWhatWasPublishedButNotPastARowStillBeingWritten() async throws {
+        let (harness, cluster, producer, topic) = try await setUp()
+        let a = relay(harness, producer, holder: "relay-a")
+        var lease = OutboxRelay.HeldLease(epoch: try #require(try await a.acquire()), askedAt: .now)
+        // Reads from the beginning only the first time (not again within the test).
+        var floor = OutboxRelay.ReadFloor(settleTime: .milliseconds(100), fullReadInterval: .seconds(3600))
+        let settle = Duration.milliseconds(250)
+
+        try await enqueue(3, topic: topic, on: harness.pool)
+        #expect(try await a.publishBatch(under: &lease, floor: &floor) == 3)
+        try await Task.sleep(for: settle)
+        #expect(try await a.publishBatch(under: &lease, floor: &floor) == 0)
+        #expect(floor.floor == 3)
+
+        // A fourth row is written in a transaction that stays open while three more are written and published.
+        let writer = try await PostgresConnection.connect(harness.pool.configuration)
+        try await writer.execute(script: "BEGIN")
+        try await Outbox.write(topic: topic, key: "k", payload: #"{"n":"late"}"#, trace: nil, on: writer)
+        try await enqueue(3, topic: topic, on: harness.pool)
+        #expect(try await a.publishBatch(under: &lease, floor: &floor) == 3)
+        try await Task.sleep(for: settle)
+        #expect(try await a.publishBatch(under: &lease, floor: &floor) == 0)
+        #expect(floor.floor == 3)
+
+        // Committed, it is read from the floor, and the floor then rises past everything published.
+        try await writer.execute(script: "COMMIT")
+        #expect(try await a.publishBatch(under: &lease, floor: &floor) == 1)
+        try await Task.sleep(for: settle)
+        #expect(try await a.publishBatch(under: &lease, floor: &floor) == 0)
+        #expect(floor.floor == 7)
+        #expect(try await rows(harness.pool) == 0)
+        let published = try await KafkaTopicReader.readAll(
+            topic: topic, configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers), logger: logger)
+        #expect(published.count == 7)
+        #expect(published.contains { String(decoding: $0.value, as: UTF8.self) == #"{"n":"late"}"# })
+        await producer.shutdown()
+    }
+
+    /// How the floor moves: only to numbers whose transactions have ended, never past a row that failed to publish,
+    /// and a read from the beginning once every interval.
+    @Test func theReadFloorRisesOnlyToSettledNumbers() {
+        let t0 = ContinuousClock.now
+        var floor = OutboxRelay.ReadFloor(settleTime: .seconds(1), fullReadInterval: .seconds(10))
+        #expect(floor.start(at: t0) == 0)
+        // Numbers up to 10 handed out; a second later transaction 500 is the first not started, and 480 still runs.
+        floor.observe(lastNumber: 10, oldestRunning: 400, nextTransaction: 450, at: t0)
+        floor.observe(lastNumber: 12, oldestRunning: 480, nextTransaction: 500, at: t0 + .seconds(1))
+        floor.published(ids: [11, 12], limit: 100, firstFailed: nil)
+        #expect(floor.floor == 0)
+        // Once every transaction before 500 has ended, 10 is settled (12 is not yet: noted only just now).
+        floor.observe(lastNumber: 12, oldestRunning: 500, nextTransaction: 510, at: t0 + .seconds(1.5))
+        floor.published(ids: [], limit: 100, firstFailed: nil)
+        #expect(floor.floor == 10)
+        #expect(floor.start(at: t0 + .seconds(2)) == 10)
+        // A full batch moves the floor no further than its last row; a failed row keeps it below that row.
+        floor.observe(lastNumber: 40, oldestRunning: 510, nextTransaction: 520, at: t0 + .seconds(2.5))
+        floor.observe(lastNumber: 40, oldestRunning: 520, nextTransaction: 530, at: t0 + .seconds(3.5))
+        #expect(floor.settled == 12)
+        floor.observe(lastNumber: 40, oldestRunning: 530, nextTransaction: 530, at: t0 + .seconds(4.6))
+        #expect(floor.settled == 40)
+        floor.published(ids: [13, 14, 15], limit: 3, firstFailed: nil)
+        #expect(floor.floor == 15)
+        floor.published(ids: [16, 17, 18], limit: 100, firstFailed: 17)
+        #expect(floor.floor == 16)
+        // The beginning again after the interval, and after another relay held the lease.
+        #expect(floor.start(at: t0 + .seconds(10)) == 0)
+        #expect(floor.start(at: t0 + .seconds(11)) == 16)
+        floor.restart()
+        #expect(floor.floor == 0)
+        #expect(floor.start(at: t0 + .seconds(12)) == 0)
+    }
 }
 
 /// Emits three events on the topic it is given: one with a header of its own, two from a step.
