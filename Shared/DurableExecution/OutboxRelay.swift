@@ -205,7 +205,13 @@ public struct OutboxRelay: Sendable {
             if notes.last.map({ now - $0.takenAt >= settleTime / 4 }) ?? true {
                 notes.append(Note(lastNumber: lastNumber, takenAt: now))
             }
+            // A transaction left open for hours holds every note back; any one note, once its transactions have
+            // ended, settles everything below it, so the oldest can go.
+            if notes.count > Self.maxNotes { notes.removeFirst(notes.count - Self.maxNotes) }
         }
+
+        static let maxNotes = 64
+        var noteCount: Int { notes.count }
 
         /// After a read of at most `limit` rows that returned `ids` (in order), each published except from
         /// `firstFailed` on: every row it did not return below its last was published before or is still being

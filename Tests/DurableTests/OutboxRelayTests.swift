@@ -347,6 +347,16 @@ struct OutboxRelayTests {
         floor.restart()
         #expect(floor.floor == 0)
         #expect(floor.start(at: t0 + .seconds(12)) == 0)
+
+        // A transaction open for a long time holds everything back, with a bounded number of notes kept meanwhile;
+        // once it ends, the newest note that has waited its second settles.
+        for second in 0..<1000 {
+            floor.observe(lastNumber: 100 + Int64(second), oldestRunning: 600, nextTransaction: 700 + Int64(second), at: t0 + .seconds(20 + second))
+        }
+        #expect(floor.noteCount <= OutboxRelay.ReadFloor.maxNotes)
+        #expect(floor.settled == 40)
+        floor.observe(lastNumber: 1100, oldestRunning: 1700, nextTransaction: 1700, at: t0 + .seconds(1020))
+        #expect(floor.settled == 1099)
     }
 }
 
