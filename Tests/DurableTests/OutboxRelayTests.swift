@@ -276,36 +276,43 @@ struct OutboxRelayTests {
 
     /// The relay reads on from above what it published (the index entries of published rows stay until vacuum), but
     /// never past a row still being written: one whose transaction is open while later rows are published is read
-    /// once it commits, with no read from the beginning to find it.
+    /// once it commits, with no read from the beginning to find it. (The floor waits for every transaction of the
+    /// database server that was running when it took its note, other tests' too: hence the waits, not a fixed number
+    /// of passes.)
     @Test func readsStartAboveWhatWasPublishedButNotPastARowStillBeingWritten() async throws {
         let (harness, cluster, producer, topic) = try await setUp()
         let a = relay(harness, producer, holder: "relay-a")
         var lease = OutboxRelay.HeldLease(epoch: try #require(try await a.acquire()), askedAt: .now)
         // Reads from the beginning only the first time (not again within the test).
         var floor = OutboxRelay.ReadFloor(settleTime: .milliseconds(100), fullReadInterval: .seconds(3600))
-        let settle = Duration.milliseconds(250)
+        /// Passes until the floor reaches `target` (or the time is up); how many rows they published.
+        func passes(until target: Int64, for limit: Duration = .seconds(45)) async throws -> Int {
+            let end = ContinuousClock.now + limit
+            var published = 0
+            repeat {
+                published += try #require(try await a.publishBatch(under: &lease, floor: &floor))
+                if floor.floor >= target { break }
+                try await Task.sleep(for: .milliseconds(100))
+            } while ContinuousClock.now < end
+            return published
+        }
 
         try await enqueue(3, topic: topic, on: harness.pool)
-        #expect(try await a.publishBatch(under: &lease, floor: &floor) == 3)
-        try await Task.sleep(for: settle)
-        #expect(try await a.publishBatch(under: &lease, floor: &floor) == 0)
+        #expect(try await passes(until: 3) == 3)
         #expect(floor.floor == 3)
 
-        // A fourth row is written in a transaction that stays open while three more are written and published.
+        // A fourth row is written in a transaction that stays open while three more are written and published; for
+        // the next two seconds (twenty times what a note waits) the floor stays below it.
         let writer = try await PostgresConnection.connect(harness.pool.configuration)
         try await writer.execute(script: "BEGIN")
         try await Outbox.write(topic: topic, key: "k", payload: #"{"n":"late"}"#, trace: nil, on: writer)
         try await enqueue(3, topic: topic, on: harness.pool)
-        #expect(try await a.publishBatch(under: &lease, floor: &floor) == 3)
-        try await Task.sleep(for: settle)
-        #expect(try await a.publishBatch(under: &lease, floor: &floor) == 0)
+        #expect(try await passes(until: 7, for: .seconds(2)) == 3)
         #expect(floor.floor == 3)
 
         // Committed, it is read from the floor, and the floor then rises past everything published.
         try await writer.execute(script: "COMMIT")
-        #expect(try await a.publishBatch(under: &lease, floor: &floor) == 1)
-        try await Task.sleep(for: settle)
-        #expect(try await a.publishBatch(under: &lease, floor: &floor) == 0)
+        #expect(try await passes(until: 7) == 1)
         #expect(floor.floor == 7)
         #expect(try await rows(harness.pool) == 0)
         let published = try await KafkaTopicReader.readAll(
