@@ -79,14 +79,15 @@ struct OutboxRelayTests {
     /// its lease; the rows go out, once each and in order, when the broker is back.
     @Test func waitingForTheBrokerHoldsNoTransactionAndKeepsTheLease() async throws {
         let (harness, cluster, producer, topic) = try await setUp()
-        let a = relay(harness, producer, holder: "relay-a", lease: .seconds(1))
-        let b = relay(harness, producer, holder: "relay-b", lease: .seconds(1))
+        // Two seconds: on a machine busy with every other suite, a renewal can wait more than two thirds of one.
+        let a = relay(harness, producer, holder: "relay-a", lease: .seconds(2))
+        let b = relay(harness, producer, holder: "relay-b", lease: .seconds(2))
         try await enqueue(5, topic: topic, on: harness.pool)
         try await cluster.setBrokerDown(1)
         let epoch = try #require(try await a.acquire())
         let publishing = Task { try await a.publishBatch(epoch: epoch) }
         // Well past the lease's length: a's renewals keep b out.
-        try await Task.sleep(for: .seconds(3))
+        try await Task.sleep(for: .seconds(5))
         #expect(try await b.acquire() == nil)
         let open = try await harness.pool.query(
             """
