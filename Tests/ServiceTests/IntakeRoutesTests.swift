@@ -87,15 +87,20 @@ struct IntakeRoutesTests {
     /// Tests about something other than keys run with the API open (`GREENLIGHT_INTAKE_AUTH=none`).
     func app(
         _ publisher: RecordingPublisher, statuses: FixedStatuses = FixedStatuses(), fourEyes: Bool = true,
-        keys: APIKeys = APIKeys([], open: true), submitLimiter: RateLimiter? = nil, recipientLimiter: RateLimiter? = nil
+        keys: APIKeys = APIKeys([], open: true), submitLimiter: RateLimiter? = nil, recipientLimiter: RateLimiter? = nil,
+        readBudget: Duration? = nil
     ) -> some ApplicationProtocol {
         let router = Router(context: GreenlightRequestContext.self)
         router.add(middleware: ProblemMiddleware())
-        IntakeRoutes(
+        var routes = IntakeRoutes(
             publisher: publisher, statuses: statuses, defaultApprover: "boss@example.com", apiKeys: keys,
             fourEyes: fourEyes, submitLimiter: submitLimiter, recipientLimiter: recipientLimiter,
-            now: { Date(timeIntervalSince1970: 1_800_000_000) }
-        ).register(on: router)
+            now: { Date(timeIntervalSince1970: 1_800_000_000) })
+        if let readBudget {
+            routes.optionalReadBudget = readBudget
+            routes.readBudget = readBudget
+        }
+        routes.register(on: router)
         return Application(router: router)
     }
 
@@ -363,13 +368,15 @@ struct IntakeRoutesTests {
     /// The request's look-up and what the publisher reads before it sends (the outbox) run together: each waits
     /// here until the other has begun, so read one after the other, neither would see the other begin.
     @Test func theLookUpAndThePublishersPlanAreReadTogether() async throws {
-        // Less than the look-up's own second (`AnswerBudget.optionalRead`).
-        let both = Rendezvous(within: .milliseconds(800))
+        // Long enough for a loaded machine to start both (800 ms was not, under the whole suite on two cores), and
+        // less than the look-up's budget, raised here from its second: run one after the other, the first party
+        // gives up, and the test fails, only later.
+        let both = Rendezvous(within: .seconds(20))
         let publisher = RecordingPublisher(planning: { await both.arrive("plan") ? .behindQueued : .direct })
         var statuses = FixedStatuses(known: ["REQ-1": status(.pending)])
         statuses.reading = { _ = await both.arrive("look-up") }
         let auth: HTTPFields = [.contentType: "application/json"]
-        try await app(publisher, statuses: statuses).test(.router) { client in
+        try await app(publisher, statuses: statuses, readBudget: .seconds(30)).test(.router) { client in
             try await client.execute(
                 uri: "/v1/requests", method: .post, headers: auth,
                 body: ByteBuffer(string: #"{"requestId": "REQ-2", "amount": 1, "description": "d"}"#)

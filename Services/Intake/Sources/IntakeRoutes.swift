@@ -72,6 +72,10 @@ public struct IntakeRoutes: Sendable {
     /// Whether a `callbackUrl` may name a private, loopback or link-local address (`GREENLIGHT_CALLBACK_ALLOW_PRIVATE`).
     let callbackAllowPrivate: Bool
     let now: @Sendable () -> Date
+    /// How long a read the answer can do without may take (`AnswerBudget.optionalRead`), and one it needs
+    /// (`AnswerBudget.read`); a test that holds a read on purpose sets them longer.
+    public var optionalReadBudget = AnswerBudget.optionalRead
+    public var readBudget = AnswerBudget.read
 
     public init(
         publisher: any EventPublishing, statuses: any ApprovalStatusReading, defaultApprover: String,
@@ -151,7 +155,7 @@ public struct IntakeRoutes: Sendable {
         // What publishing reads first (the outbox) is read alongside the status: one round trip's wait, not two.
         let plan = publisher.planAhead(ApprovalRequested.self, key: validated.requestId)
         do {
-            let known = try await withDeadline(AnswerBudget.optionalRead, "Looking up the request") {
+            let known = try await withDeadline(optionalReadBudget, "Looking up the request") {
                 try await statuses.status(requestId: validated.requestId)
             }
             if known != nil {
@@ -383,7 +387,7 @@ public struct IntakeRoutes: Sendable {
         async throws -> T
     {
         do {
-            return try await withDeadline(AnswerBudget.read, "Reading the status store", body)
+            return try await withDeadline(readBudget, "Reading the status store", body)
         } catch {
             context.logger.error("Status look-up failed", metadata: ["error": "\(error)"])
             throw Problem(
