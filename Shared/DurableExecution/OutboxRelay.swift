@@ -81,14 +81,14 @@ public struct OutboxRelay: Sendable {
                     lease = HeldLease(epoch: taken, askedAt: askedAt)
                 }
                 held = lease
-                guard let marked = try await publishBatch(under: &lease, floor: &floor) else {
+                guard let deleted = try await publishBatch(under: &lease, floor: &floor) else {
                     // Fenced out (and logged): the next pass asks again, and stands by while the other relay holds it.
                     held = nil
                     floor.restart()
                     continue
                 }
                 held = lease
-                published = marked
+                published = deleted
                 if ContinuousClock.now - lastPrune > .seconds(60) {
                     lastPrune = ContinuousClock.now
                     // Rows marked sent rather than deleted: by a relay of an earlier version, during a rolling upgrade.
@@ -294,24 +294,23 @@ public struct OutboxRelay: Sendable {
                     metadata: ["outboxId": "\(row.0)", "topic": "\(row.1)", "error": "\(error)"])
             }
         }
-        guard !sent.isEmpty else {
-            floor.published(ids: rows.map(\.0), limit: batchSize, firstFailed: firstFailed)
-            return 0
-        }
-        // Fenced: a relay whose lease has passed to another deletes nothing (the other publishes these rows again).
-        let marked = try await pool.query(
-            """
-            DELETE FROM durable_outbox
-            WHERE id = ANY(\(sent)::bigint[])
-              AND EXISTS (SELECT 1 FROM durable_outbox_lease WHERE id = 1 AND holder = \(holder) AND epoch = \(epoch))
-            """
-        ).affectedRows
-        if marked == 0 {
-            logger.notice("Outbox lease lost while publishing; another relay publishes these rows again", metadata: ["holder": "\(holder)"])
-            return nil
+        var deleted = 0
+        if !sent.isEmpty {
+            // Fenced: a relay whose lease has passed to another deletes nothing (the other publishes these rows again).
+            deleted = try await pool.query(
+                """
+                DELETE FROM durable_outbox
+                WHERE id = ANY(\(sent)::bigint[])
+                  AND EXISTS (SELECT 1 FROM durable_outbox_lease WHERE id = 1 AND holder = \(holder) AND epoch = \(epoch))
+                """
+            ).affectedRows
+            if deleted == 0 {
+                logger.notice("Outbox lease lost while publishing; another relay publishes these rows again", metadata: ["holder": "\(holder)"])
+                return nil
+            }
         }
         floor.published(ids: rows.map(\.0), limit: batchSize, firstFailed: firstFailed)
-        return marked
+        return deleted
     }
 
     /// Runs `body` while asking for the lease again each time a third of it has passed since it was last asked
