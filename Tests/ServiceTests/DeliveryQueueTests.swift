@@ -290,26 +290,98 @@ struct DeliveryQueueTests {
     /// analyzes the table as it fills, so the kept plan is replaced by one that reads a row at a time.
     @Test func theClaimIsReplannedAsTheQueueFills() async throws {
         let h = try await harness()
-        let statement = h.queue.claimStatement
-        let arguments = statement.bindings.map { $0.map { "'\($0)'" } ?? "NULL" }.joined(separator: ", ")
         let plan = try await h.pool.withConnection { connection in
             // The plan is made now, on the empty table, and kept for every later execution.
             _ = try await connection.query("SET plan_cache_mode = force_generic_plan")
-            _ = try await connection.query(PostgresQuery(stringLiteral: "PREPARE claim_on_empty AS " + statement.sql))
-            _ = try await connection.query(PostgresQuery(stringLiteral: "EXPLAIN EXECUTE claim_on_empty(\(arguments))"))
+            let claim = try await PreparedClaim.prepare(h.queue.claimStatement, as: "claim_on_empty", on: connection)
+            _ = try await connection.query(PostgresQuery(stringLiteral: "EXPLAIN \(claim.execute)"))
             for index in 0..<300 {
                 try await h.queue.insert([notification(to: "backlog-\(index)@example.com")])
             }
-            return try await connection.query(
-                PostgresQuery(stringLiteral: "EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE claim_on_empty(\(arguments))")
-            ).column(String.self).joined()
+            return try await claim.explain(on: connection)
         }
         // Each lookup is by its index, a row at a time, not all 300 waiting.
-        #expect(plan.contains("notifier_messages_unfinished_per_approver"))
+        #expect(plan.contains("notifier_messages_in_order"))
         #expect(!plan.contains("Bitmap Heap Scan"))
-        #expect(!plan.contains("Rows Removed by Join Filter"))
-        let rowsRead = plan.matches(of: /"Actual Rows": (\d+)/).compactMap { Int($0.1) }
-        #expect(rowsRead.max() ?? 0 <= 1, "the plan read \(rowsRead.max() ?? 0) rows in one step: \(plan)")
+        PreparedClaim.expectOneRowAtATime(plan)
         await h.stop()
+    }
+
+    /// Every message sent, the table analyzed, then a burst: the statistics say that nothing waits, and the partial
+    /// indexes of what waits are planned as empty. On such statistics the order check scanned the whole due index for
+    /// every candidate (after 20,000 approvals, a burst of 10,000 made claims of a minute); it looks each
+    /// candidate's recipient up by the index of every row.
+    @Test func aClaimPlannedBeforeABurstLooksUpEachCandidatesRecipient() async throws {
+        let h = try await harness()
+        try await fill(h.pool, count: 3000, status: "sent", prefix: "before")
+        _ = try await h.pool.query("ANALYZE notifier_messages")
+        try await fill(h.pool, count: 300, status: "pending", prefix: "burst")
+        let plan = try await h.pool.withConnection { connection in
+            try await PreparedClaim.prepare(h.queue.claimStatement, as: "claim_after_burst", on: connection).explain(on: connection)
+        }
+        #expect(plan.contains("notifier_messages_in_order"))
+        PreparedClaim.expectOneRowAtATime(plan)
+        await h.stop()
+    }
+
+    /// A claim planned on a table analyzed empty, kept (a prepared statement's generic plan) and then run on a full one
+    /// takes one message. As an UPDATE … FROM its subquery, that plan scanned the table for rows to update and ran
+    /// the subquery again for each one, claiming every message due in one statement.
+    @Test func oneClaimTakesOneMessageHoweverItIsPlanned() async throws {
+        let h = try await harness()
+        _ = try await h.pool.query("ANALYZE notifier_messages")
+        let returned = try await h.pool.withConnection { connection in
+            _ = try await connection.query("SET plan_cache_mode = force_generic_plan")
+            let claim = try await PreparedClaim.prepare(h.queue.claimStatement, as: "claim_planned_empty", on: connection)
+            #expect(try await connection.query(PostgresQuery(stringLiteral: claim.execute)).count == 0)
+            try await fill(h.pool, count: 50, status: "pending", prefix: "waiting")
+            return try await connection.query(PostgresQuery(stringLiteral: claim.execute)).count
+        }
+        #expect(returned == 1)
+        let sending = try await h.pool.query("SELECT count(*) FROM notifier_messages WHERE status = 'sending'").column(Int.self)
+        #expect(sending == [1])
+        await h.stop()
+    }
+
+    /// Writes `count` messages, each to its own recipient, straight into the table (not through `insert`, which analyzes
+    /// it as it grows): `sent` ones finished, `pending` ones due, oldest first.
+    func fill(_ pool: PostgresPool, count: Int, status: String, prefix: String) async throws {
+        _ = try await pool.query(
+            """
+            INSERT INTO notifier_messages
+                (notification_id, request_id, approver, channel, payload, source_partition, source_offset, deadline, status,
+                 due_at, finished_at)
+            SELECT gen_random_uuid(), \(prefix) || '-' || g, \(prefix) || '-' || g || '@example.com', 'email', '{}', 0, g,
+                   now() + interval '1 hour', \(status), now() - interval '1 minute' + g * interval '1 millisecond',
+                   CASE WHEN \(status) = 'sent' THEN now() END
+            FROM generate_series(1, \(count)::integer) g
+            """)
+    }
+}
+
+/// The claim statement prepared by name on one connection, to keep or to look at its plan.
+struct PreparedClaim {
+    let name: String
+    let arguments: String
+
+    static func prepare(_ statement: PostgresQuery, as name: String, on connection: PostgresConnection) async throws -> PreparedClaim {
+        _ = try await connection.query(PostgresQuery(stringLiteral: "PREPARE \(name) AS " + statement.sql))
+        let arguments = statement.bindings.map { $0.map { "'\($0)'" } ?? "NULL" }.joined(separator: ", ")
+        return PreparedClaim(name: name, arguments: arguments)
+    }
+
+    var execute: String { "EXECUTE \(name)(\(arguments))" }
+
+    /// Runs it once under EXPLAIN ANALYZE: the plan with what each step read, as JSON.
+    func explain(on connection: PostgresConnection) async throws -> String {
+        try await connection.query(PostgresQuery(stringLiteral: "EXPLAIN (ANALYZE, FORMAT JSON) \(execute)"))
+            .column(String.self).joined()
+    }
+
+    /// No step of `plan` read more than one row, and none read rows to throw them away by a join's condition.
+    static func expectOneRowAtATime(_ plan: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(!plan.contains("Rows Removed by Join Filter"), "\(plan)", sourceLocation: sourceLocation)
+        let rowsRead = plan.matches(of: /"Actual Rows": (\d+)/).compactMap { Int($0.1) }
+        #expect(rowsRead.max() ?? 0 <= 1, "the plan read \(rowsRead.max() ?? 0) rows in one step: \(plan)", sourceLocation: sourceLocation)
     }
 }

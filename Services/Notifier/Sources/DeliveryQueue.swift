@@ -99,22 +99,25 @@ struct DeliveryQueue: Sendable {
         }
     }
 
-    /// The statement `claim()` runs (a test reads its plan).
+    /// The statement `claim()` runs (tests read its plan). The message is chosen once, in an InitPlan, and updated by
+    /// its key: however the planner joins, one claim takes one message (an UPDATE … FROM the same subquery, planned
+    /// on a table analyzed empty, ran it again for every row it scanned and claimed them all). The order check asks
+    /// for `finished_at IS NULL` (which the table's constraint ties to a pending or sending status) so that no partial
+    /// index qualifies for it: one whose statistics say it is empty would be scanned whole for every candidate.
     var claimStatement: PostgresQuery {
         """
-            UPDATE notifier_messages m
-            SET status = 'sending', attempts = m.attempts + 1, due_at = now() + \(leaseMilliseconds) * interval '1 millisecond'
-            FROM (SELECT c.notification_id FROM notifier_messages c
-                  WHERE c.status IN ('pending', 'sending') AND c.due_at <= now()
-                    AND NOT EXISTS (
-                        SELECT 1 FROM notifier_messages e
-                        WHERE e.request_id = c.request_id AND e.approver = c.approver AND e.channel = c.channel
-                          AND e.status IN ('pending', 'sending') AND e.source_partition = c.source_partition
-                          AND e.source_offset < c.source_offset)
-                  ORDER BY c.due_at LIMIT 1 FOR UPDATE OF c SKIP LOCKED) next
-            WHERE m.notification_id = next.notification_id
-            RETURNING m.notification_id, m.payload, m.trace_parent, m.source_partition, m.source_offset, m.attempts,
-                      m.deadline, now(), m.kind
+            UPDATE notifier_messages
+            SET status = 'sending', attempts = attempts + 1, due_at = now() + \(leaseMilliseconds) * interval '1 millisecond'
+            WHERE notification_id = (
+                SELECT c.notification_id FROM notifier_messages c
+                WHERE c.status IN ('pending', 'sending') AND c.due_at <= now()
+                  AND NOT EXISTS (
+                      SELECT 1 FROM notifier_messages e
+                      WHERE e.request_id = c.request_id AND e.approver = c.approver AND e.channel = c.channel
+                        AND e.source_partition = c.source_partition AND e.source_offset < c.source_offset
+                        AND e.finished_at IS NULL)
+                ORDER BY c.due_at LIMIT 1 FOR UPDATE OF c SKIP LOCKED)
+            RETURNING notification_id, payload, trace_parent, source_partition, source_offset, attempts, deadline, now(), kind
             """
     }
 
