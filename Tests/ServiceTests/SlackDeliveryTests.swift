@@ -136,6 +136,31 @@ struct SlackDeliveryTests {
         await h.stop()
     }
 
+    /// An update claim planned on a table analyzed empty and kept (a prepared statement's generic plan), then run
+    /// when many messages are due, takes one of them.
+    @Test func oneUpdateClaimTakesOneMessageHoweverItIsPlanned() async throws {
+        let h = try await harness()
+        _ = try await h.pool.query("ANALYZE slack_messages")
+        let returned = try await h.pool.withConnection { connection in
+            _ = try await connection.query("SET plan_cache_mode = force_generic_plan")
+            let claim = try await PreparedClaim.prepare(h.store.claimUpdateStatement, as: "update_claim_planned_empty", on: connection)
+            #expect(try await connection.query(PostgresQuery(stringLiteral: claim.execute)).count == 0)
+            _ = try await h.pool.query(
+                """
+                INSERT INTO slack_messages (notification_id, request_id, approver, slack_user, channel, ts, summary, final_text,
+                                            update_due_at)
+                SELECT gen_random_uuid(), 'REQ-' || g, 'a@example.com', 'U1', 'D1', g || '.000100', 'Summary', 'Approved',
+                       now() - interval '1 second'
+                FROM generate_series(1, 20) g
+                """)
+            return try await connection.query(PostgresQuery(stringLiteral: claim.execute)).count
+        }
+        #expect(returned == 1)
+        let claimed = try await h.pool.query("SELECT count(*) FROM slack_messages WHERE update_attempts > 0").column(Int.self)
+        #expect(claimed == [1])
+        await h.stop()
+    }
+
     @Test func anEndedRequestsMessagesSayHowItEnded() {
         let at = Date(timeIntervalSince1970: 1_796_040_000)  // 2026-11-30 12:00 UTC
         func outcome(_ status: ApprovalStatus, by: String?) -> String {

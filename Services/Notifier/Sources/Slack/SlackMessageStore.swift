@@ -95,20 +95,24 @@ struct SlackMessageStore: Sendable {
     }
 
     func claimUpdate() async throws -> Update? {
-        let lease = Int(updateLease.components.seconds)
-        return try await pool.query(
-            """
-            UPDATE slack_messages m
-            SET update_due_at = now() + \(lease) * interval '1 second', update_attempts = m.update_attempts + 1
-            FROM (SELECT notification_id FROM slack_messages
-                  WHERE final_text IS NOT NULL AND updated_at IS NULL AND update_due_at <= now()
-                  ORDER BY update_due_at LIMIT 1 FOR UPDATE SKIP LOCKED) next
-            WHERE m.notification_id = next.notification_id
-            RETURNING m.notification_id, m.channel, m.ts, m.summary, m.final_text, m.update_attempts
-            """
-        ).decode((UUID, String, String, String, String, Int).self).first.map {
+        try await pool.query(claimUpdateStatement).decode((UUID, String, String, String, String, Int).self).first.map {
             Update(id: $0.0, channel: $0.1, ts: $0.2, summary: $0.3, finalText: $0.4, attempt: $0.5)
         }
+    }
+
+    /// The statement `claimUpdate()` runs (a test keeps its plan): the message is chosen once, in an InitPlan, so
+    /// that one claim takes one message however it is planned (see `DeliveryQueue.claimStatement`).
+    var claimUpdateStatement: PostgresQuery {
+        let lease = Int(updateLease.components.seconds)
+        return """
+            UPDATE slack_messages
+            SET update_due_at = now() + \(lease) * interval '1 second', update_attempts = update_attempts + 1
+            WHERE notification_id = (
+                SELECT notification_id FROM slack_messages
+                WHERE final_text IS NOT NULL AND updated_at IS NULL AND update_due_at <= now()
+                ORDER BY update_due_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+            RETURNING notification_id, channel, ts, summary, final_text, update_attempts
+            """
     }
 
     /// The update is done (or failed for good, with why).
