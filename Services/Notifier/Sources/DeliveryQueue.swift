@@ -89,8 +89,8 @@ struct DeliveryQueue: Sendable {
     /// Claims the message that has waited longest among those due (a pending one whose time has come, or one whose
     /// sender's claim ran out); nil when none is. One approver's messages about one request go in the order they were
     /// published: a reminder waits while the first request for that approver is still being sent or retried, so it
-    /// never arrives before it. Both lookups go through their indexes once the table's statistics describe what it
-    /// holds (see `statistics`).
+    /// never arrives before it. The order check goes through its index whatever the statistics say; the scan of due
+    /// messages, once they describe what the table holds (see `statistics` and `claimStatement`).
     func claim() async throws -> Claim? {
         try await pool.query(claimStatement).decode((UUID, String, String?, Int32, Int64, Int, Date, Date, String).self).first.map {
             Claim(
