@@ -36,11 +36,25 @@ struct ConfigurationTests {
     /// consumers at once, besides its timer workers, relay, janitor, gauges and readiness check: its pool follows the
     /// partition count (the Kubernetes base's 12 need 32 connections, not the 20 of the default 6).
     @Test func theOrchestratorsPoolFollowsThePartitionCount() throws {
-        #expect(OrchestratorService.poolSize(partitions: 6) == 2 * 6 + 8)
-        #expect(OrchestratorService.poolSize(partitions: 12) == 2 * 12 + 8)
-        #expect(OrchestratorService.poolSize(partitions: 1) == 2 + 8)
+        #expect(OrchestratorService.poolSize(partitions: 6, timerWorkers: 4) == 2 * 6 + 8)
+        #expect(OrchestratorService.poolSize(partitions: 12, timerWorkers: 4) == 2 * 12 + 8)
+        #expect(OrchestratorService.poolSize(partitions: 1, timerWorkers: 4) == 2 + 8)
         let kubernetes = try OrchestratorConfiguration.load(Self.secret.merging(["GREENLIGHT_KAFKA_PARTITIONS": "12"]) { a, _ in a })
-        #expect(OrchestratorService.poolSize(partitions: kubernetes.common.topicPartitions) == 32)
+        #expect(
+            OrchestratorService.poolSize(partitions: kubernetes.common.topicPartitions, timerWorkers: kubernetes.timerWorkers) == 32)
+    }
+
+    /// How many timer workers fire deadlines side by side is a setting (4 by default), and each has a connection of
+    /// its own in the pool: against a distant database, where each statement waits a network round trip, more
+    /// workers fire more timers a second.
+    @Test func theTimerWorkersAreASettingAndTheirConnectionsAreInThePool() throws {
+        #expect(try OrchestratorConfiguration.load(Self.secret).timerWorkers == 4)
+        let more = try OrchestratorConfiguration.load(Self.secret.merging(["GREENLIGHT_TIMER_WORKERS": "12"]) { a, _ in a })
+        #expect(more.timerWorkers == 12)
+        #expect(OrchestratorService.poolSize(partitions: 6, timerWorkers: more.timerWorkers) == 2 * 6 + 12 + 4)
+        #expect { try OrchestratorConfiguration.load(Self.secret.merging(["GREENLIGHT_TIMER_WORKERS": "0"]) { a, _ in a }) } throws: {
+            "\($0)".contains("GREENLIGHT_TIMER_WORKERS")
+        }
     }
 
     @Test func lifecycleEventsArePublishedUnlessTurnedOff() throws {

@@ -8,6 +8,9 @@ public struct OrchestratorConfiguration: Sendable {
     public var database: PostgresConfiguration
     /// How often the timer scheduler and outbox relay look for work when nothing wakes them.
     public var pollInterval: Duration
+    /// How many timer workers fire due timers side by side (`GREENLIGHT_TIMER_WORKERS`), each claiming its own batch
+    /// on its own connection: deadlines falling together are fired that many at a time.
+    public var timerWorkers: Int
     /// What link tokens are derived with; the notifiers must have the same.
     public var linkSecret: LinkSecret
     /// How long consumed events' ids are kept (`GREENLIGHT_INBOX_RETENTION_HOURS`).
@@ -29,6 +32,7 @@ public struct OrchestratorConfiguration: Sendable {
         let common = CommonConfiguration.read(&reader, service: "greenlight-orchestrator", defaultPort: 8082)
         let database = readDatabaseConfiguration(&reader)
         let pollMilliseconds = reader.int("GREENLIGHT_POLL_INTERVAL_MS", default: 200, range: 10...60_000)
+        let timerWorkers = reader.int("GREENLIGHT_TIMER_WORKERS", default: 4, range: 1...64)
         let linkSecret = readLinkSecret(&reader)
         let inboxRetention = readInboxRetention(&reader)
         let fourEyes = readFourEyes(&reader)
@@ -42,7 +46,8 @@ public struct OrchestratorConfiguration: Sendable {
         let lifecycleEvents = reader.bool("GREENLIGHT_LIFECYCLE_EVENTS", default: true)
         try reader.validate()
         return OrchestratorConfiguration(
-            common: common, database: database!, pollInterval: .milliseconds(pollMilliseconds), linkSecret: linkSecret!,
+            common: common, database: database!, pollInterval: .milliseconds(pollMilliseconds), timerWorkers: timerWorkers,
+            linkSecret: linkSecret!,
             inboxRetention: inboxRetention, fourEyes: fourEyes,
             callbacks: CallbackSettings(
                 defaultURL: callbackURL, maxAgeSeconds: callbackMaxAge,

@@ -15,16 +15,14 @@ import ServiceSupport
 public enum OrchestratorService {
     public static let consumerGroup = "greenlight-orchestrator"
 
-    /// How many timer workers fire due timers side by side, each batch in a transaction of its own.
-    static let timerWorkers = 4
-
     /// The most database connections an orchestrator uses at once when the topics have `partitions` partitions
-    /// (`GREENLIGHT_KAFKA_PARTITIONS`): a transaction per lane of each consumer (one lane per partition number it
-    /// holds), one per timer worker, and one each for the outbox relay, the janitor, the gauges and a readiness check.
+    /// (`GREENLIGHT_KAFKA_PARTITIONS`) and `timerWorkers` fire timers (`GREENLIGHT_TIMER_WORKERS`): a transaction per
+    /// lane of each consumer (one lane per partition number it holds), one per timer worker, and one each for the
+    /// outbox relay, the janitor, the gauges and a readiness check.
     /// With fewer connections than that, the lanes of an orchestrator that holds every partition (the only one, or
     /// the one left after a failover) would queue for connections behind each other and behind its readiness check.
     /// Connections are opened as they are needed, so one that holds a share of the partitions opens about its share.
-    public static func poolSize(partitions: Int) -> Int {
+    public static func poolSize(partitions: Int, timerWorkers: Int) -> Int {
         ConsumedTopics.allCases.count * partitions + timerWorkers + 4
     }
 
@@ -33,7 +31,8 @@ public enum OrchestratorService {
         let kafka = configuration.common.kafka
         try await createTopics(configuration.common, logger: logger)
         let pool = try await openMigratedPool(
-            configuration.database, maxConnections: poolSize(partitions: configuration.common.topicPartitions),
+            configuration.database,
+            maxConnections: poolSize(partitions: configuration.common.topicPartitions, timerWorkers: configuration.timerWorkers),
             logger: logger, migrate: GreenlightDatabase.migrate)
         // The relay's producer retries each message until the broker takes it (see OutboxRelay).
         var producerConfiguration = kafka
@@ -107,7 +106,7 @@ public enum OrchestratorService {
                 PostgresPoolService(pool),
                 KafkaProducerService(producer),
                 ClosureService("outbox-relay") { try await cancelWhenShuttingDown { try await relay.run() } },
-                ClosureService("timer-scheduler") { try await cancelWhenShuttingDown { try await timers.run(workers: timerWorkers) } },
+                ClosureService("timer-scheduler") { try await cancelWhenShuttingDown { try await timers.run(workers: configuration.timerWorkers) } },
                 ClosureService("janitor") { try await cancelWhenShuttingDown { try await janitor.run() } },
                 ClosureService("gauges") { try await cancelWhenShuttingDown { try await StateGauges(pool: pool, lanes: lanes).run() } },
             ]
