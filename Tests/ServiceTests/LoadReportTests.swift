@@ -6,11 +6,11 @@ import Testing
 
 /// The load generator's own verification: a run with a missing, duplicated or wrong outcome fails.
 struct LoadReportTests {
-    func generator(_ count: Int) -> LoadGenerator {
+    func generator(_ count: Int, mode: LoadOptions.Mode = .approvals) -> LoadGenerator {
         LoadGenerator(
             options: LoadOptions(
                 intakeURL: "http://127.0.0.1:1", brokers: "127.0.0.1:1", smtpPort: 0, requests: count, rate: nil,
-                concurrency: 1, approveShare: 0.5, mode: .approvals, deadlineSeconds: 1, waitSeconds: 1, services: [:],
+                concurrency: 1, approveShare: 0.5, mode: mode, deadlineSeconds: 1, waitSeconds: 1, services: [:],
                 prefix: "T"),
             logger: Logger(label: "test"))
     }
@@ -41,5 +41,29 @@ struct LoadReportTests {
         #expect((0..<100).filter { generator.expected($0) == .approved }.count == 50)
         #expect(LoadGenerator.confirmField(in: #"<input type="hidden" name="confirm" value="abc123">"#) == "abc123")
         try await generator.http.shutdown()
+    }
+
+    /// A timeouts run says when its deadlines fell due: from the first to the last, and the most within one second
+    /// (they are asked for in one second, but count from each workflow's start).
+    @Test func aTimeoutsRunReportsHowItsDeadlinesSpread() async throws {
+        let offsets = [0, 0.2, 0.5, 0.99, 1.0, 3.0]
+        let generator = generator(offsets.count, mode: .timeouts)
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        generator.state.entries.withLock { entries in
+            for (index, offset) in offsets.enumerated() {
+                var entry = LoadGenerator.Entry(index: index, expected: .timedOut)
+                entry.accepted = true
+                entry.outcomes = 1
+                entry.expiresAt = start.addingTimeInterval(offset)
+                entries[generator.requestId(index)] = entry
+            }
+        }
+        let report = generator.report(submitSeconds: 1, totalSeconds: 2)
+        #expect(report.deadlines == DeadlineSpread(count: 6, seconds: 3, mostInOneSecond: 4))
+        #expect(report.table.contains("deadlines: 6 fell due over 3.00 s, at most 4 in one second"))
+        try await generator.http.shutdown()
+        let approvals = self.generator(1)
+        #expect(approvals.report(submitSeconds: 1, totalSeconds: 1).deadlines == nil)
+        try await approvals.http.shutdown()
     }
 }

@@ -80,6 +80,8 @@ public final class LoadGenerator: Sendable {
         var outcomes = 0
         var wrongKind = false
         var completedAt: Date?
+        /// Timeouts mode: the deadline the request was given (its `expiresAt`), as its status reports it.
+        var expiresAt: Date?
     }
 
     final class State: Sendable {
@@ -202,7 +204,8 @@ public final class LoadGenerator: Sendable {
         let id = requestId(index)
         var timeout = 3600
         if options.mode == .timeouts {
-            // Every deadline falls in the same second: wallStart + deadlineSeconds.
+            // Every deadline asked for in the same second, wallStart + deadlineSeconds; the workflow counts it from its
+            // start, so it falls due that much later than asked as the request is started late (`DeadlineSpread`).
             timeout = max(1, Int((wallStart.addingTimeInterval(TimeInterval(options.deadlineSeconds)).timeIntervalSinceNow).rounded()))
         }
         let body = #"{"requestId":"\#(id)","amount":\#(100 + index),"description":"Load test request \#(index)","approvers":["load-\#(index % 50)@example.com"],"timeoutSeconds":\#(timeout)}"#
@@ -409,6 +412,7 @@ public final class LoadGenerator: Sendable {
                         self.state.error("status unreadable")
                         return
                     }
+                    self.state.entries.withLock { $0[id]?.expiresAt = status.expiresAt }
                     let late = max(0, completedAt.timeIntervalSince(status.expiresAt))
                     self.state.record("timer lateness", .milliseconds(Int(late * 1000)))
                 }
@@ -433,6 +437,7 @@ public final class LoadGenerator: Sendable {
             acceptedPerSecond: (Double(accepted.count) / max(submitSeconds, 0.001)).rounded(toPlaces: 1),
             completedPerSecond: (Double(completed) / max(totalSeconds, 0.001)).rounded(toPlaces: 1),
             latencyMs: state.histograms.withLock { $0.mapValues(LatencySummary.init) }, errors: state.errors.withLock { $0 },
-            verification: verification, residentKB: resident)
+            verification: verification, residentKB: resident,
+            deadlines: options.mode == .timeouts ? DeadlineSpread(entries.compactMap(\.expiresAt)) : nil)
     }
 }

@@ -33,6 +33,36 @@ public struct Verification: Codable, Sendable, Equatable {
     public var passed: Bool { missing == 0 && duplicates == 0 && wrongKind == 0 }
 }
 
+/// When a timeouts run's deadlines fell due. The load generator asks for them all in the same second, but each
+/// request's deadline counts from the moment the orchestrator started its workflow (`expiresAt`), so requests started
+/// late, behind a backlog, fall due as late: this says how far they spread and how many came due together.
+public struct DeadlineSpread: Codable, Sendable, Equatable {
+    public var count: Int
+    /// From the first deadline to the last.
+    public var seconds: Double
+    /// The most deadlines within any one second.
+    public var mostInOneSecond: Int
+
+    init(count: Int, seconds: Double, mostInOneSecond: Int) {
+        self.count = count
+        self.seconds = seconds
+        self.mostInOneSecond = mostInOneSecond
+    }
+
+    init(_ deadlines: [Date]) {
+        let times = deadlines.map(\.timeIntervalSince1970).sorted()
+        count = times.count
+        seconds = ((times.last ?? 0) - (times.first ?? 0)).rounded(toPlaces: 3)
+        var most = 0
+        var start = 0
+        for end in times.indices {
+            while times[end] - times[start] >= 1 { start += 1 }
+            most = max(most, end - start + 1)
+        }
+        mostInOneSecond = most
+    }
+}
+
 /// What a run measured, as printed in JSON.
 public struct LoadReport: Codable, Sendable {
     public var mode: String
@@ -50,6 +80,8 @@ public struct LoadReport: Codable, Sendable {
     public var verification: Verification
     /// Resident memory (VmRSS, kB) of each named service process at the end.
     public var residentKB: [String: Int]
+    /// Timeouts mode: when the deadlines fell due.
+    public var deadlines: DeadlineSpread?
 
     /// A table for people.
     public var table: String {
@@ -64,6 +96,12 @@ public struct LoadReport: Codable, Sendable {
             lines.append(
                 name.padding(toLength: 24, withPad: " ", startingAt: 0)
                     + String(format: " %9llu %9.2f %9.2f %9.2f %9.2f", summary.count, summary.p50, summary.p90, summary.p99, summary.max))
+        }
+        if let deadlines {
+            lines.append(
+                String(
+                    format: "deadlines: %d fell due over %.2f s, at most %d in one second", deadlines.count, deadlines.seconds,
+                    deadlines.mostInOneSecond))
         }
         lines.append("")
         lines.append("errors: " + (errors.isEmpty ? "none" : errors.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")))
