@@ -314,8 +314,9 @@ public struct DurableEngine: Sendable {
 
     // MARK: - Timers
 
-    /// Claims and fires up to `limit` due timers: callback timeouts, heartbeat timeouts and waits. Timers of an
-    /// execution another transaction holds are left for the next round (no lock-order deadlock).
+    /// Claims and fires up to `limit` due timers: callback timeouts, heartbeat timeouts and waits. The claim locks each
+    /// timer's execution with it; a timer whose execution another transaction holds is not claimed (no wait, no
+    /// lock-order deadlock) and takes no place in the batch: a later one fires it.
     ///
     /// Each timer fires in a savepoint of its own, and is marked fired inside it: a timer that cannot be fired (its
     /// workflow is not registered in this build, say) is not consumed but set aside — due again after a back-off
@@ -326,8 +327,12 @@ public struct DurableEngine: Sendable {
         var fired = FiredTimers()
         let (timers, clock) = try await store.claimDueTimers(now: now, limit: limit)
         let now = now ?? clock
-        for timer in timers {
-            guard let execution = try await store.lockExecution(id: timer.executionId, skipLocked: true) else { continue }
+        fired.claimed = timers.count
+        // Each timer fires on its execution as its claim read it. An execution's second timer in the batch is left for
+        // the next one, which reads the execution again: the first may have ended it.
+        var executions: Set<UUID> = []
+        for (timer, execution) in timers {
+            guard executions.insert(execution.executionId).inserted else { continue }
             do {
                 let finished = try await store.withSavepoint("fire_timer") { () -> ExecutionStatus? in
                     store.queueTimerFired(timer.timerId, at: now)
@@ -394,6 +399,9 @@ public struct DurableEngine: Sendable {
     }
 
     public struct FiredTimers: Sendable {
+        /// Timers the batch claimed: a full batch means more may be due at once. (An execution's second timer in the
+        /// batch is claimed but left to the next one.)
+        public var claimed = 0
         public var count = 0
         /// Seconds between each timer's due time and its firing.
         public var lateness: [Double] = []

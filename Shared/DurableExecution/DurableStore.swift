@@ -42,22 +42,14 @@ struct DurableStore: Sendable {
         ).column(Date.self).first?.wholeMilliseconds
     }
 
-    /// Locks the execution until the transaction ends; with `skipLocked`, returns nil instead of waiting. The
-    /// record carries the transaction's `now()`.
-    func lockExecution(id: UUID, skipLocked: Bool = false) async throws -> ExecutionRecord? {
-        let rows =
-            skipLocked
-            ? try await connection.query(
-                """
-                SELECT execution_id, workflow, name, status, input, trace_parent, now() FROM durable_executions
-                WHERE execution_id = \(id) FOR UPDATE SKIP LOCKED
-                """)
-            : try await connection.query(
-                """
-                SELECT execution_id, workflow, name, status, input, trace_parent, now() FROM durable_executions
-                WHERE execution_id = \(id) FOR UPDATE
-                """)
-        return try rows.first.map(Self.execution(from:))
+    /// Locks the execution until the transaction ends. The record carries the transaction's `now()`.
+    func lockExecution(id: UUID) async throws -> ExecutionRecord? {
+        try await connection.query(
+            """
+            SELECT execution_id, workflow, name, status, input, trace_parent, now() FROM durable_executions
+            WHERE execution_id = \(id) FOR UPDATE
+            """
+        ).first.map(Self.execution(from:))
     }
 
     /// Locks the execution named `name` until the transaction ends and returns it, with the transaction's
@@ -286,25 +278,34 @@ struct DurableStore: Sendable {
         """
     }
 
-    /// Claims timers due by `now` (the database's `now()` when nil); `SKIP LOCKED` keeps two schedulers from
-    /// claiming the same one. Returns them with the time they were judged by.
-    func claimDueTimers(now: Date?, limit: Int) async throws -> ([TimerRecord], Date) {
+    /// Claims timers due by `now` (the database's `now()` when nil) and locks their executions, in one statement:
+    /// `SKIP LOCKED` keeps two schedulers from claiming the same timer, and passes over a timer whose execution another
+    /// transaction holds (a decision being applied, say), which is claimed by a later batch instead of taking a place in
+    /// this one. Returns each timer with its execution as it stood when locked, and the time they were judged by.
+    func claimDueTimers(now: Date?, limit: Int) async throws -> ([(TimerRecord, ExecutionRecord)], Date) {
         let rows = try await connection.query(
             """
-            SELECT timer_id, execution_id, kind, callback_id, position, due_at, attempts,
+            SELECT t.timer_id, t.kind, t.callback_id, t.position, t.due_at, t.attempts,
+                   e.execution_id, e.workflow, e.name, e.status, e.input, e.trace_parent,
                    coalesce(\(now)::timestamptz, now()) AS clock
-            FROM durable_timers
-            WHERE fired_at IS NULL AND due_at <= coalesce(\(now)::timestamptz, now())
-            ORDER BY due_at LIMIT \(limit)
-            FOR UPDATE SKIP LOCKED
+            FROM durable_timers t JOIN durable_executions e ON e.execution_id = t.execution_id
+            WHERE t.fired_at IS NULL AND t.due_at <= coalesce(\(now)::timestamptz, now())
+            ORDER BY t.due_at LIMIT \(limit)
+            FOR UPDATE OF t, e SKIP LOCKED
             """
-        ).decode((UUID, UUID, String, UUID?, Int?, Date, Int, Date).self)
-        let timers = rows.map {
-            TimerRecord(
-                timerId: $0.0, executionId: $0.1, kind: TimerKind(rawValue: $0.2) ?? .wait, callbackId: $0.3,
-                position: $0.4, dueAt: $0.5, attempts: $0.6)
+        ).decode((UUID, String, UUID?, Int?, Date, Int, UUID, String, String, String, String, String?, Date).self)
+        let clock = rows.first.map { now ?? $0.12.wholeMilliseconds } ?? now ?? Date()
+        let claimed = rows.map { row in
+            (
+                TimerRecord(
+                    timerId: row.0, executionId: row.6, kind: TimerKind(rawValue: row.1) ?? .wait, callbackId: row.2,
+                    position: row.3, dueAt: row.4, attempts: row.5),
+                ExecutionRecord(
+                    executionId: row.6, workflow: row.7, name: row.8, status: ExecutionStatus(rawValue: row.9) ?? .running,
+                    input: row.10, trace: row.11.flatMap(TraceContext.init(traceparent:)), clock: clock)
+            )
         }
-        return (timers, rows.first.map { now ?? $0.7.wholeMilliseconds } ?? now ?? Date())
+        return (claimed, clock)
     }
 
     func queueTimerFired(_ id: UUID, at: Date) {

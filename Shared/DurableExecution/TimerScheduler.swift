@@ -2,8 +2,9 @@ import Foundation
 import Logging
 import Postgres
 
-/// Fires due timers in batches; when a batch comes back short, waits `pollInterval` (or until `wakeUp` is signalled)
-/// before looking again, so a timer fires within about `pollInterval` of falling due, plus the time to fire it.
+/// Fires due timers in batches; when a batch claims fewer than it could, waits `pollInterval` (or until `wakeUp` is
+/// signalled) before looking again, so a timer fires within about `pollInterval` of falling due, plus the time to
+/// fire it.
 /// (Nothing in the orchestrator signals `wakeUp` today.) Any number of schedulers may share a database.
 public struct TimerScheduler: Sendable {
     let pool: PostgresPool
@@ -38,19 +39,19 @@ public struct TimerScheduler: Sendable {
 
     private func loop() async throws {
         while !Task.isCancelled {
-            var fired = 0
+            var claimed = 0
             do {
                 let result = try await pool.transaction { connection in
                     try await engine.fireDueTimers(limit: batchSize, on: connection)
                 }
-                fired = result.count
-                if fired > 0 || !result.failed.isEmpty { onFired(result) }
+                claimed = result.claimed
+                if result.count > 0 || !result.failed.isEmpty { onFired(result) }
             } catch is CancellationError {
                 return
             } catch {
                 logger.warning("Firing timers failed; retrying", metadata: ["error": "\(error)"])
             }
-            if fired < batchSize { await wakeUp.wait(timeout: pollInterval) }
+            if claimed < batchSize { await wakeUp.wait(timeout: pollInterval) }
         }
     }
 }

@@ -370,6 +370,52 @@ struct EngineTests {
         pools.forEach { $0.close() }
     }
 
+    /// A timer whose execution another transaction holds (a decision being applied, say) is passed over by the claim
+    /// rather than claimed and dropped: it takes no place in the batch, so a batch of two fires the two others due, and
+    /// the passed-over one fires in a later batch once its execution is free.
+    @Test func aTimerWhoseExecutionIsBusyTakesNoPlaceInTheBatch() async throws {
+        let harness = try await EngineHarness.make()
+        for index in 0..<3 { try await harness.start("busy-\(index)", .init(timeoutSeconds: 30), at: t0 + Double(index)) }
+        let holding = AsyncStream<Void>.makeStream()
+        let release = AsyncStream<Void>.makeStream()
+        let holder = Task {
+            try await harness.pool.transaction { connection in
+                // The earliest timer's execution, held as a transaction applying a decision to it would.
+                _ = try await connection.query("SELECT 1 FROM durable_executions WHERE name = 'busy-0' FOR UPDATE")
+                holding.continuation.yield()
+                for await _ in release.stream { break }
+            }
+        }
+        for await _ in holding.stream { break }
+        let batch = try await harness.pool.transaction { try await harness.engine.fireDueTimers(limit: 2, on: $0, now: t0 + 40) }
+        release.continuation.finish()
+        try await holder.value
+        #expect(batch.count == 2)
+        #expect(batch.finished.map(\.name).sorted() == ["busy-1", "busy-2"])
+        let later = try await harness.pool.transaction { try await harness.engine.fireDueTimers(limit: 2, on: $0, now: t0 + 41) }
+        #expect(later.finished.map(\.name) == ["busy-0"])
+    }
+
+    /// Two timers of one execution due together: a batch fires the first on the execution as its claim read it, and
+    /// leaves the second to the next batch, which reads the execution again. Here the first (the callback's timeout)
+    /// ended the execution and retired the second (its heartbeat timer), so the next batch finds nothing to fire.
+    @Test func anExecutionsSecondTimerInABatchIsLeftToTheNextOne() async throws {
+        let harness = try await EngineHarness.make()
+        try await harness.start("twice", .init(timeoutSeconds: 30, heartbeatSeconds: 31), at: t0)
+        let first = try await harness.pool.transaction { try await harness.engine.fireDueTimers(limit: 10, on: $0, now: t0 + 40) }
+        #expect(first.claimed == 2)
+        #expect(first.count == 1)
+        #expect(first.finished.map(\.name) == ["twice"])
+        let second = try await harness.pool.transaction { try await harness.engine.fireDueTimers(limit: 10, on: $0, now: t0 + 41) }
+        #expect(second.count == 0)
+        let ended = try await harness.pool.query(
+            "SELECT count(*) FROM durable_history_events WHERE event_type IN ('ExecutionFailed', 'ExecutionSucceeded')"
+        ).column(Int.self)
+        #expect(ended == [1])
+        let pending = try await harness.pool.query("SELECT count(*) FROM durable_timers WHERE fired_at IS NULL").column(Int.self)
+        #expect(pending == [0])
+    }
+
     @Test func aTimerWhoseWorkflowCannotRunIsSetAsideAndTriedAgainWhileTheOthersStillFire() async throws {
         let counter = RunCounter()
         let harness = try await EngineHarness.make([RecordingWorkflow(counter: counter)])
