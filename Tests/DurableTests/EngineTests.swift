@@ -379,6 +379,7 @@ struct EngineTests {
         let holding = AsyncStream<Void>.makeStream()
         let release = AsyncStream<Void>.makeStream()
         let holder = Task {
+            defer { holding.continuation.finish() }
             try await harness.pool.transaction { connection in
                 // The earliest timer's execution, held as a transaction applying a decision to it would.
                 _ = try await connection.query("SELECT 1 FROM durable_executions WHERE name = 'busy-0' FOR UPDATE")
@@ -387,9 +388,17 @@ struct EngineTests {
             }
         }
         for await _ in holding.stream { break }
-        let batch = try await harness.pool.transaction { try await harness.engine.fireDueTimers(limit: 2, on: $0, now: t0 + 40) }
+        let fired: Result<DurableEngine.FiredTimers, any Error>
+        do {
+            fired = .success(
+                try await harness.pool.transaction { try await harness.engine.fireDueTimers(limit: 2, on: $0, now: t0 + 40) })
+        } catch {
+            fired = .failure(error)
+        }
+        // The holder lets go whatever the batch did, so that a failure is reported rather than waited on.
         release.continuation.finish()
         try await holder.value
+        let batch = try fired.get()
         #expect(batch.count == 2)
         #expect(batch.finished.map(\.name).sorted() == ["busy-1", "busy-2"])
         let later = try await harness.pool.transaction { try await harness.engine.fireDueTimers(limit: 2, on: $0, now: t0 + 41) }
