@@ -283,29 +283,29 @@ struct DurableStore: Sendable {
     /// transaction holds (a decision being applied, say), which is claimed by a later batch instead of taking a place in
     /// this one. Returns each timer with its execution as it stood when locked, and the time they were judged by.
     func claimDueTimers(now: Date?, limit: Int) async throws -> ([(TimerRecord, ExecutionRecord)], Date) {
+        // The execution's columns first, as `lockExecution` reads them (the claim's clock in place of `now()`), so
+        // that `execution(from:)` decodes them.
         let rows = try await connection.query(
             """
-            SELECT t.timer_id, t.kind, t.callback_id, t.position, t.due_at, t.attempts,
-                   e.execution_id, e.workflow, e.name, e.status, e.input, e.trace_parent,
-                   coalesce(\(now)::timestamptz, now()) AS clock
+            SELECT e.execution_id, e.workflow, e.name, e.status, e.input, e.trace_parent,
+                   coalesce(\(now)::timestamptz, now()) AS clock,
+                   t.timer_id, t.kind, t.callback_id, t.position, t.due_at, t.attempts
             FROM durable_timers t JOIN durable_executions e ON e.execution_id = t.execution_id
             WHERE t.fired_at IS NULL AND t.due_at <= coalesce(\(now)::timestamptz, now())
             ORDER BY t.due_at LIMIT \(limit)
             FOR UPDATE OF t, e SKIP LOCKED
             """
-        ).decode((UUID, String, UUID?, Int?, Date, Int, UUID, String, String, String, String, String?, Date).self)
-        let clock = rows.first.map { now ?? $0.12.wholeMilliseconds } ?? now ?? Date()
-        let claimed = rows.map { row in
-            (
-                TimerRecord(
-                    timerId: row.0, executionId: row.6, kind: TimerKind(rawValue: row.1) ?? .wait, callbackId: row.2,
-                    position: row.3, dueAt: row.4, attempts: row.5),
-                ExecutionRecord(
-                    executionId: row.6, workflow: row.7, name: row.8, status: ExecutionStatus(rawValue: row.9) ?? .running,
-                    input: row.10, trace: row.11.flatMap(TraceContext.init(traceparent:)), clock: clock)
-            )
+        )
+        let claimed = try rows.map { row in
+            let execution = try Self.execution(from: row)
+            let (_, _, _, _, _, _, _, timerId, kind, callbackId, position, dueAt, attempts) = try row.decode(
+                (UUID, String, String, String, String, String?, Date, UUID, String, UUID?, Int?, Date, Int).self)
+            let timer = TimerRecord(
+                timerId: timerId, executionId: execution.executionId, kind: TimerKind(rawValue: kind) ?? .wait,
+                callbackId: callbackId, position: position, dueAt: dueAt, attempts: attempts)
+            return (timer, execution)
         }
-        return (claimed, clock)
+        return (claimed, now ?? claimed.first?.1.clock ?? Date())
     }
 
     func queueTimerFired(_ id: UUID, at: Date) {
