@@ -30,22 +30,23 @@ struct FaultRun {
             let accepted = driver.accepted
 
             // Everything accepted ends (the timeouts at their deadline), then nothing is left in flight: no outbox
-            // row unpublished, none published that the notifier has not received yet (a request decided at once,
-            // as a probe is, has its notification and its outcome published together, so its outcome says nothing
-            // about its email), no email unsent. Only then can nothing more arrive twice, or late.
+            // row unpublished, no request that is to be emailed whose notification the notifier has not received
+            // yet (a request decided at once, as a probe is, has its notification and its outcome published
+            // together, so its outcome says nothing about its email; and the relay deletes a row once the broker has
+            // it, so the outbox cannot tell a notification still on its way), no email unsent. Only then can nothing
+            // more arrive twice, or late.
             let ended = try await eventually(timeout: .seconds(timeoutSeconds + 120), interval: .milliseconds(500)) {
                 Set(stack.outcomes.all.map(\.requestId)).isSuperset(of: accepted.keys)
             }
             let pool = try stack.database.pool()
             defer { pool.close() }
+            let emailed = accepted.filter { $0.value != .timeout }.map(\.key)
             let drained = try await eventually(timeout: .seconds(60), interval: .milliseconds(500)) {
                 let left = try await pool.query(
                     """
                     SELECT (SELECT count(*) FROM durable_outbox WHERE sent_at IS NULL)
-                         + (SELECT count(*) FROM durable_outbox o
-                            WHERE o.topic = \(Topic.notifications.rawValue) AND NOT EXISTS (
-                                SELECT 1 FROM notifier_messages m
-                                WHERE m.notification_id = (o.payload::jsonb ->> 'eventId')::uuid))
+                         + (SELECT count(*) FROM unnest(\(emailed)::text[]) AS r(id)
+                            WHERE NOT EXISTS (SELECT 1 FROM notifier_messages m WHERE m.request_id = r.id))
                          + (SELECT count(*) FROM notifier_messages WHERE status IN ('pending', 'sending'))
                     """
                 ).column(Int.self).first ?? 1
