@@ -182,8 +182,10 @@ public final class ServiceStack: Sendable {
     }
 
     /// Waits until the stack has nothing left to do: every event on the orchestrator's topics handled (it has an
-    /// inbox row), nothing waiting in the outbox, and no notification waiting to be sent. What a test checks after
-    /// this (an email count, say) can no longer change because of work still in flight.
+    /// inbox row), nothing waiting in the outbox, every message on `approvals.notifications` received by the notifier
+    /// (the relay deletes an outbox row once the broker has it, so the outbox cannot tell one still on its way), and
+    /// no notification waiting to be sent. What a test checks after this (an email count, say) can no longer change
+    /// because of work still in flight.
     public func waitUntilSettled(timeout: Duration = .seconds(30)) async throws {
         let pool = try database.pool(maxConnections: 1)
         defer { pool.close() }
@@ -195,16 +197,27 @@ public final class ServiceStack: Sendable {
                     topic: topic.rawValue, configuration: kafka, logger: TestEnvironment.logger("topic-reader"), timeout: .seconds(10)
                 ).count
             }
+            let notifications = try await KafkaTopicReader.readAll(
+                topic: Topic.notifications.rawValue, configuration: kafka, logger: TestEnvironment.logger("topic-reader"),
+                timeout: .seconds(10)
+            ).compactMap { try? GreenlightJSON.decode(Identified.self, from: Data($0.value)).eventId.uuidString }
             let row = try await pool.query(
                 """
                 SELECT (SELECT count(*) FROM durable_inbox),
                        (SELECT count(*) FROM durable_outbox WHERE sent_at IS NULL),
+                       (SELECT count(*) FROM unnest(\(notifications)::uuid[]) AS n(id)
+                        WHERE NOT EXISTS (SELECT 1 FROM notifier_messages m WHERE m.notification_id = n.id)),
                        (SELECT count(*) FROM notifier_messages WHERE status IN ('pending', 'sending'))
                 """
-            ).decode((Int, Int, Int).self)
-            guard let (handled, unsent, unsentMail) = row.first else { return false }
-            return handled >= published && unsent == 0 && unsentMail == 0
+            ).decode((Int, Int, Int, Int).self)
+            guard let (handled, unsent, unreceived, unsentMail) = row.first else { return false }
+            return handled >= published && unsent == 0 && unreceived == 0 && unsentMail == 0
         }
+    }
+
+    /// Any event's id, whatever else it carries.
+    private struct Identified: Decodable {
+        var eventId: UUID
     }
 
     /// Reads the port a service logged ("HTTP server listening … port=N").
