@@ -26,11 +26,11 @@ struct OutboxRelayTests {
 
     func relay(
         _ harness: EngineHarness, _ producer: KafkaProducer, holder: String, lease: Duration = .seconds(2),
-        pollInterval: Duration = .milliseconds(50), logger: Logger? = nil
+        pollInterval: Duration = .milliseconds(50), logger: Logger? = nil, vacuumAfter: Int? = nil
     ) -> OutboxRelay {
         OutboxRelay(
             pool: harness.pool, producer: producer, wakeUp: WakeUpSignal(), pollInterval: pollInterval, logger: logger ?? self.logger,
-            lease: lease, standbyInterval: .milliseconds(100), holder: holder)
+            lease: lease, standbyInterval: .milliseconds(100), holder: holder, vacuumAfter: vacuumAfter)
     }
 
     func enqueue(_ count: Int, topic: String, on pool: PostgresPool) async throws {
@@ -48,6 +48,37 @@ struct OutboxRelayTests {
     /// Every row, published or not: a published one is deleted, not kept marked sent.
     func rows(_ pool: PostgresPool) async throws -> Int {
         try await pool.query("SELECT count(*) FROM durable_outbox").column(Int.self).first ?? -1
+    }
+
+    /// How many times the outbox was vacuumed other than by autovacuum.
+    func vacuums(_ pool: PostgresPool) async throws -> Int {
+        try await pool.query("SELECT vacuum_count FROM pg_stat_user_tables WHERE relname = 'durable_outbox'")
+            .column(Int.self).first ?? -1
+    }
+
+    /// What the relay deletes stays in the table and its indexes until a vacuum, and its reads grow slow over it: the
+    /// relay vacuums the outbox itself each time it has deleted `vacuumAfter` rows, rather than wait for autovacuum's
+    /// next look (at most once a minute).
+    @Test func theRelayVacuumsTheOutboxOnceItHasDeletedEnoughRows() async throws {
+        let (harness, cluster, producer, topic) = try await setUp()
+        let relay = relay(harness, producer, holder: "relay-vacuum", vacuumAfter: 5)
+        #expect(try await vacuums(harness.pool) == 0)
+        try await whileHolding(relay, as: "relay-vacuum", on: harness.pool) {
+            try await enqueue(3, topic: topic, on: harness.pool)
+            try await waitUntil(timeout: .seconds(20), interval: .milliseconds(50)) { try await rows(harness.pool) == 0 }
+            // Three deleted: not yet.
+            #expect(try await vacuums(harness.pool) == 0)
+            try await enqueue(3, topic: topic, on: harness.pool)
+            try await waitUntil(timeout: .seconds(20), interval: .milliseconds(50)) {
+                let left = try await rows(harness.pool)
+                let vacuumed = try await vacuums(harness.pool)
+                return left == 0 && vacuumed == 1
+            }
+        }
+        let published = try await KafkaTopicReader.readAll(
+            topic: topic, configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers), logger: logger)
+        #expect(published.count == 6)
+        await producer.shutdown()
     }
 
     @Test func oneHolderAtATimeAndAnExpiredLeasePassesOnFenced() async throws {
