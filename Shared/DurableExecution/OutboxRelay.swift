@@ -121,7 +121,8 @@ public struct OutboxRelay: Sendable {
     /// (`autovacuum_naptime`), in which a busy relay deletes that many, so the relay vacuums after every `vacuumAfter`
     /// rows it deleted: skipped when another vacuum holds the table (`SKIP_LOCKED`), and without giving back the empty
     /// pages at the table's end (`TRUNCATE false`, which would lock writers out for a moment). A role that does not own
-    /// the table gets a warning from the server and nothing happens; a failure is logged, and publishing goes on.
+    /// the table is refused with a warning (libpq prints it on standard error) and nothing happens; a failure is
+    /// logged, and publishing goes on.
     func vacuum() async {
         do {
             try await pool.withConnection { connection in try await connection.execute(script: Self.vacuumStatement) }
