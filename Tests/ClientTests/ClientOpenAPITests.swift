@@ -98,7 +98,7 @@ struct ClientOpenAPITests {
 
     /// The Python package's manifest, from its own source (clients/python/src).
     static func pythonManifest() async throws -> [String: Any] {
-        let log = NSTemporaryDirectory() + TestEnvironment.uniqueName("python-manifest") + ".json"
+        let log = TestEnvironment.scratchPath(TestEnvironment.uniqueName("python-manifest") + ".json")
         defer { try? FileManager.default.removeItem(atPath: log) }
         let source = root.appendingPathComponent("clients/python/src").path
         let process = try await ChildProcess(

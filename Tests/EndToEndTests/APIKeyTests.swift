@@ -115,7 +115,7 @@ struct APIKeyTests {
 
     /// Intake will not start with no key unless opened deliberately, and says which settings to fix.
     @Test func intakeRefusesToStartWithoutAKey() async throws {
-        let log = NSTemporaryDirectory() + "intake-no-key-\(UUID().uuidString.prefix(8)).log"
+        let log = TestEnvironment.scratchPath("intake-no-key-\(UUID().uuidString.prefix(8)).log")
         let intake = try await ChildProcess(
             name: "intake", executable: "\(try ServiceStack.executableDirectory())/greenlight-intake",
             environment: ["GREENLIGHT_API_KEYS": "", "GREENLIGHT_HTTP_PORT": "0"], logPath: log)

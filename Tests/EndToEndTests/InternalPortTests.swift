@@ -17,7 +17,7 @@ struct InternalPortTests {
         pool.close()
         let cluster = try KafkaMockCluster()
         for topic in Topic.allCases { try cluster.createTopic(topic.rawValue, partitions: 1) }
-        let log = NSTemporaryDirectory() + "internal-port-\(UUID().uuidString.prefix(8)).log"
+        let log = TestEnvironment.scratchPath("internal-port-\(UUID().uuidString.prefix(8)).log")
         let callbacks = try await ChildProcess(
             name: "callbacks", executable: "\(try ServiceStack.executableDirectory())/greenlight-callbacks",
             environment: [

@@ -13,7 +13,7 @@ struct PythonClientTests {
     static let expectedTests = 23
 
     @Test func thePackageInstallsWithPipAndItsTestsPassAgainstTheRunningServices() async throws {
-        let work = NSTemporaryDirectory() + TestEnvironment.uniqueName("greenlight-python")
+        let work = TestEnvironment.scratchPath(TestEnvironment.uniqueName("greenlight-python"))
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: work) }
         let python = try await PythonEnvironment.install(package: Self.package, into: work)

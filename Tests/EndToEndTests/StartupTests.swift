@@ -6,7 +6,7 @@ import Testing
 struct StartupTests {
     @Test(arguments: ["greenlight-intake", "greenlight-orchestrator", "greenlight-notifier", "greenlight-callbacks"])
     func badSettingsStopTheServiceWithAMessageNamingTheVariable(executable: String) async throws {
-        let log = NSTemporaryDirectory() + "startup-\(UUID().uuidString.prefix(8)).log"
+        let log = TestEnvironment.scratchPath("startup-\(UUID().uuidString.prefix(8)).log")
         let process = try await ChildProcess(
             name: executable, executable: "\(try ServiceStack.executableDirectory())/\(executable)",
             environment: [
@@ -23,7 +23,7 @@ struct StartupTests {
     /// The tracing settings too: gRPC (which swift-otel would stop the process on with a crash, since this build has
     /// no gRPC exporter), and a client certificate that is not one (which only swift-otel finds).
     @Test func anUnusableTraceExporterStopsTheServiceWithAMessage() async throws {
-        let notPEM = NSTemporaryDirectory() + "not-a-certificate-\(UUID().uuidString.prefix(8)).pem"
+        let notPEM = TestEnvironment.scratchPath("not-a-certificate-\(UUID().uuidString.prefix(8)).pem")
         try Data("not a certificate\n".utf8).write(to: URL(fileURLWithPath: notPEM))
         let cases: [([String: String], String)] = [
             (["OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"], "OTEL_EXPORTER_OTLP_PROTOCOL must be http/protobuf or http/json"),
@@ -38,7 +38,7 @@ struct StartupTests {
             let process = try await ChildProcess(
                 name: "intake", executable: "\(try ServiceStack.executableDirectory())/greenlight-intake",
                 environment: environment.merging(["GREENLIGHT_API_KEYS": ServiceStack.apiKeys]) { a, _ in a },
-                logPath: NSTemporaryDirectory() + "otel-startup-\(UUID().uuidString.prefix(8)).log")
+                logPath: TestEnvironment.scratchPath("otel-startup-\(UUID().uuidString.prefix(8)).log"))
             let exited = try await eventually(timeout: .seconds(30), interval: .milliseconds(100)) { process.hasExited }
             if !exited { process.signal(SIGKILL) }
             #expect(exited, "intake kept running with \(environment)")
@@ -65,7 +65,7 @@ struct StartupTests {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(taken, $0, &length) }
         }
         let port = Int(UInt16(bigEndian: address.sin_port))
-        let log = NSTemporaryDirectory() + "taken-port-\(UUID().uuidString.prefix(8)).log"
+        let log = TestEnvironment.scratchPath("taken-port-\(UUID().uuidString.prefix(8)).log")
         let database = try await TestDatabase.create("taken_port")
         let process = try await ChildProcess(
             name: "notifier", executable: "\(try ServiceStack.executableDirectory())/greenlight-notifier",

@@ -10,7 +10,7 @@ struct ChildProcessTests {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         #expect(fd > 2)
         defer { close(fd) }
-        let log = NSTemporaryDirectory() + "child-fds-\(UUID().uuidString.prefix(8)).log"
+        let log = TestEnvironment.scratchPath("child-fds-\(UUID().uuidString.prefix(8)).log")
         defer { try? FileManager.default.removeItem(atPath: log) }
         let child = try await ChildProcess(name: "ls", executable: "/bin/ls", arguments: ["/proc/self/fd"], logPath: log)
         #expect(await child.waitForExit() == 0)

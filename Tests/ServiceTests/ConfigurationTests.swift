@@ -5,6 +5,7 @@ import Orchestrator
 import ServiceSupport
 import Foundation
 import GreenlightModels
+import GreenlightTestSupport
 import Logging
 import Testing
 
@@ -98,7 +99,7 @@ struct ConfigurationTests {
 
     /// Docker and Kubernetes secrets arrive as files: every setting, secrets first, can be `NAME_FILE` instead.
     @Test func secretsCanBeReadFromFiles() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("greenlight-secrets-\(UUID())")
+        let directory = TestEnvironment.scratchURL("greenlight-secrets-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         func file(_ name: String, _ content: String) throws -> String {
@@ -132,7 +133,7 @@ struct ConfigurationTests {
     /// TLS and SASL for every Kafka client, and any librdkafka property passed through; each checked with librdkafka
     /// at start, a bad one named by its setting.
     @Test func kafkaSecurityAndPassedThroughProperties() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("greenlight-kafka-\(UUID())")
+        let directory = TestEnvironment.scratchURL("greenlight-kafka-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let ca = directory.appendingPathComponent("ca.pem")

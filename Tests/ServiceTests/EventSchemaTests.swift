@@ -238,7 +238,7 @@ struct EventSchemaTests {
     ]
 
     static func validate(_ topic: Topic, _ events: [any Encodable & Sendable]) async throws -> (status: Int32, output: String) {
-        let directory = NSTemporaryDirectory() + "event-schema-\(UUID().uuidString.prefix(8))"
+        let directory = TestEnvironment.scratchPath("event-schema-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         var paths: [String] = []

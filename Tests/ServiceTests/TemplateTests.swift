@@ -1,6 +1,7 @@
 import Callbacks
 import Foundation
 import GreenlightModels
+import GreenlightTestSupport
 import HummingbirdTesting
 import Mail
 import Notifier
@@ -14,7 +15,7 @@ struct TemplateTests {
     /// A fresh directory holding `files` (name → content), removed by `body`'s end.
     @discardableResult
     func withDirectory<T>(_ files: [String: String], _ body: (String) async throws -> T) async throws -> T {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("greenlight-templates-\(UUID())")
+        let directory = TestEnvironment.scratchURL("greenlight-templates-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         for (name, content) in files {

@@ -59,6 +59,7 @@ public final class ChildProcess: Sendable {
         _ = unsafeBitCast(symbol, to: CloseFrom.self)(&fileActions, 3)
 
         var merged = ProcessInfo.processInfo.environment
+        merged["TMPDIR"] = TestEnvironment.scratchDirectory
         merged.merge(environment) { _, new in new }
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         let envp = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]

@@ -75,7 +75,7 @@ public final class ServiceStack: Sendable {
         // Mail to bounce@… is refused with a 550, for delivery-failure tests.
         let sink = try await SMTPSink.start(refuse: { $0.lowercased().hasPrefix("bounce@") })
         let database = try await TestDatabase.create("e2e")
-        let logDirectory = NSTemporaryDirectory() + "greenlight-e2e-\(UUID().uuidString.prefix(8))"
+        let logDirectory = TestEnvironment.scratchPath("greenlight-e2e-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(atPath: logDirectory, withIntermediateDirectories: true)
 
         // Every service binds port 0 and logs the port it got: ports picked here and bound later could be taken

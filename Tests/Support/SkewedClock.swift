@@ -6,7 +6,7 @@ public enum SkewedClock {
     public static func environment(seconds: Int) async throws -> [String: String] {
         let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("clock/skewed_clock.c").path
-        let library = NSTemporaryDirectory() + "skewed-clock-\(UUID().uuidString.prefix(8)).so"
+        let library = TestEnvironment.scratchPath("skewed-clock-\(UUID().uuidString.prefix(8)).so")
         let log = library + ".log"
         guard try await ChildProcess.shell("cc -shared -fPIC -O2 -o \(library) \(source) -ldl", logPath: log) == 0 else {
             throw ChildProcessError(

@@ -13,7 +13,7 @@ public final class TLSSMTPServer: Sendable {
     /// `implicitTLS`: TLS from the first byte (smtps) instead of STARTTLS. `onlyAuth`: offer just this AUTH
     /// mechanism (`"LOGIN"`, `"PLAIN"`) instead of both.
     public static func start(implicitTLS: Bool = false, onlyAuth: String? = nil) async throws -> TLSSMTPServer {
-        let directory = NSTemporaryDirectory() + "tls-smtp-\(UUID().uuidString.prefix(8))"
+        let directory = TestEnvironment.scratchPath("tls-smtp-\(UUID().uuidString.prefix(8))")
         let output = directory + "/mail"
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         let certificate = directory + "/cert.pem"

@@ -16,6 +16,21 @@ public enum TestEnvironment {
         "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())"
     }
 
+    /// Where tests write their scratch files (each stack's service logs, certificates, a browser's profile):
+    /// `GREENLIGHT_TEST_SCRATCH`, a directory of its own that scripts/test and scripts/faults remove when the run
+    /// passes and keep when it fails; else the system's temporary directory. Processes a test starts get it as
+    /// their TMPDIR.
+    public static let scratchDirectory: String = {
+        if let scratch = ProcessInfo.processInfo.environment["GREENLIGHT_TEST_SCRATCH"], !scratch.isEmpty {
+            return scratch.hasSuffix("/") ? scratch : scratch + "/"
+        }
+        return NSTemporaryDirectory()
+    }()
+
+    /// `name` in `scratchDirectory`.
+    public static func scratchPath(_ name: String) -> String { scratchDirectory + name }
+    public static func scratchURL(_ name: String) -> URL { URL(fileURLWithPath: scratchPath(name)) }
+
     /// An environment variable the test script sets; a missing one fails the test with a message saying how to
     /// run it, instead of skipping.
     public static func required(_ name: String) throws -> String {
