@@ -313,6 +313,9 @@ public struct OutboxRelay: Sendable {
                         headers: Outbox.kafkaHeaders(traceparent: row.4, headers: row.5))
                 })
         }
+        // Stopped while waiting (the service is shutting down): what the broker took stays in the outbox, and the next
+        // holder publishes it again; consumers drop the copies by event id.
+        try Task.checkCancellation()
         var sent: [String] = []
         var firstFailed: Int64?
         for (row, result) in zip(rows, results) {

@@ -106,23 +106,40 @@ public final class KafkaProducer: Sendable {
     }
 
     /// Enqueues every message in order (so messages with the same key keep their order) and waits for all of
-    /// their delivery reports. Each result says whether that message reached the broker.
+    /// their delivery reports. Each result says whether that message reached the broker. Cancelling the calling task
+    /// stops the wait: each message not acknowledged by then fails with `KafkaError.unacknowledged` (it may still
+    /// reach the broker, which a producer whose `message.timeout.ms` is 0 keeps trying for ever).
     public func send(batch messages: [KafkaOutgoingMessage]) async -> [Result<KafkaDeliveryReport, KafkaError>] {
         guard !messages.isEmpty else { return [] }
-        return await withCheckedContinuation { continuation in
-            let collector = BatchCollector(count: messages.count, continuation: continuation)
-            for (index, message) in messages.enumerated() {
-                guard let id = client.context.deliveries.register(.batch(collector, index: index)) else {
-                    collector.complete(index, with: .failure(KafkaError(.closed, "the producer is shut down")))
-                    continue
+        let deliveries = client.context.deliveries
+        let registered = Mutex<[UInt]>([])
+        let stopWaiting: @Sendable () -> Void = {
+            let stopped = KafkaError(
+                .unacknowledged, "the sender stopped waiting (its task was cancelled) before the broker acknowledged")
+            for id in registered.withLock({ $0 }) { deliveries.take(id)?.fail(stopped) }
+        }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let collector = BatchCollector(count: messages.count, continuation: continuation)
+                for (index, message) in messages.enumerated() {
+                    guard let id = deliveries.register(.batch(collector, index: index)) else {
+                        collector.complete(index, with: .failure(KafkaError(.closed, "the producer is shut down")))
+                        continue
+                    }
+                    registered.withLock { $0.append(id) }
+                    let error = produce(
+                        topic: message.topic, key: message.key.map { Array($0.utf8) }, value: message.value,
+                        headers: message.headers, id: id)
+                    if error != RD_KAFKA_RESP_ERR_NO_ERROR, let entry = deliveries.take(id) {
+                        entry.resume(with: .failure(KafkaError(.deliveryFailed, "cannot enqueue to \(message.topic)", error: error)))
+                    }
                 }
-                let error = produce(
-                    topic: message.topic, key: message.key.map { Array($0.utf8) }, value: message.value,
-                    headers: message.headers, id: id)
-                if error != RD_KAFKA_RESP_ERR_NO_ERROR, let entry = client.context.deliveries.take(id) {
-                    entry.resume(with: .failure(KafkaError(.deliveryFailed, "cannot enqueue to \(message.topic)", error: error)))
-                }
+                // Cancelled while enqueueing: the handler below saw only the messages registered before it ran.
+                if Task.isCancelled { stopWaiting() }
             }
+        } onCancel: {
+            // A report that comes later finds no one waiting and is dropped.
+            stopWaiting()
         }
     }
 

@@ -5,6 +5,7 @@ import GreenlightTestSupport
 import Kafka
 import Logging
 import Postgres
+import Synchronization
 import Testing
 
 /// The relay publishes under a lease: one holder at a time, no transaction open while it waits for the broker,
@@ -139,6 +140,32 @@ struct OutboxRelayTests {
             topic: topic, configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers), logger: logger)
         #expect(published.map { String(decoding: $0.value, as: UTF8.self) } == (0..<5).map { #"{"n":\#($0)}"# })
         await producer.shutdown()
+    }
+
+    /// A relay told to stop (its service shutting down) while the broker does not answer stops at once: its producer
+    /// retries for ever, and a wait that ignored cancellation would hold the service up until it is killed. The rows
+    /// stay for the next holder.
+    @Test func aRelayStopsWhenCancelledWhileTheBrokerIsDown() async throws {
+        let (harness, cluster, producer, topic) = try await setUp()
+        let a = relay(harness, producer, holder: "relay-a")
+        try await enqueue(3, topic: topic, on: harness.pool)
+        try await cluster.setBrokerDown(1)
+        let running = Task { try await a.run() }
+        try await waitUntil(timeout: .seconds(10), interval: .milliseconds(20)) { try await leaseHolder(harness.pool) == "relay-a" }
+        // Long enough to have read the rows and handed them to the producer, which waits for the broker.
+        try await Task.sleep(for: .seconds(1))
+        running.cancel()
+        let stopped = Mutex(false)
+        let watcher = Task {
+            _ = await running.result
+            stopped.withLock { $0 = true }
+        }
+        // At once, not never; the margin is for a busy machine.
+        try await waitUntil(timeout: .seconds(15), interval: .milliseconds(20)) { stopped.withLock { $0 } }
+        await watcher.value
+        #expect(try await unsent(harness.pool) == 3)
+        try await cluster.setBrokerUp(1)
+        await producer.shutdown(timeout: .seconds(5))
     }
 
     @Test func aRunningRelayTakesOverWhenTheHolderStops() async throws {

@@ -31,12 +31,18 @@ struct KafkaProducerFaultTests {
         await producer.shutdown(timeout: .seconds(5))
     }
 
-    @Test func cancellingTheCallerStopsItsWait() async throws {
+    /// A producer of a one-partition topic whose only broker is down.
+    func producerWithTheBrokerDown(_ name: String) async throws -> (KafkaMockCluster, KafkaProducer, String) {
         let cluster = try KafkaMockCluster()
-        let topic = TestEnvironment.uniqueName("cancel")
+        let topic = TestEnvironment.uniqueName(name)
         try cluster.createTopic(topic, partitions: 1)
         let producer = try producer(cluster)
         try await cluster.setBrokerDown(1)
+        return (cluster, producer, topic)
+    }
+
+    @Test func cancellingTheCallerStopsItsWait() async throws {
+        let (cluster, producer, topic) = try await producerWithTheBrokerDown("cancel")
         let sending = Task { try await producer.send(topic: topic, key: "k", value: Array("x".utf8)) }
         try await Task.sleep(for: .milliseconds(200))
         let started = ContinuousClock.now
@@ -44,6 +50,30 @@ struct KafkaProducerFaultTests {
         await #expect(throws: CancellationError.self) { try await sending.value }
         // At once rather than after the 30 s the send would wait; the margin is for a busy machine.
         #expect(ContinuousClock.now - started < .seconds(15))
+        try await cluster.setBrokerUp(1)
+        await producer.shutdown(timeout: .seconds(5))
+    }
+
+    /// A batch's wait too (the outbox relay's, whose producer retries for ever: without this it could not stop
+    /// while the broker is away): each message not acknowledged fails as unacknowledged.
+    @Test func cancellingABatchStopsItsWait() async throws {
+        let (cluster, producer, topic) = try await producerWithTheBrokerDown("cancel-batch")
+        let batch = (0..<3).map { KafkaOutgoingMessage(topic: topic, key: "k", value: Array("m\($0)".utf8)) }
+        let sending = Task { await producer.send(batch: batch) }
+        try await Task.sleep(for: .milliseconds(200))
+        let started = ContinuousClock.now
+        sending.cancel()
+        let results = await sending.value
+        // At once rather than after the 30 s each message would wait; the margin is for a busy machine.
+        #expect(ContinuousClock.now - started < .seconds(15))
+        #expect(results.count == 3)
+        for result in results {
+            guard case .failure(let error) = result else {
+                Issue.record("a message was acknowledged by a broker that is down")
+                continue
+            }
+            #expect(error.code == .unacknowledged)
+        }
         try await cluster.setBrokerUp(1)
         await producer.shutdown(timeout: .seconds(5))
     }
