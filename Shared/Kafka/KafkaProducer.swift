@@ -113,15 +113,21 @@ public final class KafkaProducer: Sendable {
         guard !messages.isEmpty else { return [] }
         let deliveries = client.context.deliveries
         let registered = Mutex<[UInt]>([])
+        let stopped = KafkaError(
+            .unacknowledged, "the sender stopped waiting (its task was cancelled) before the broker acknowledged")
         let stopWaiting: @Sendable () -> Void = {
-            let stopped = KafkaError(
-                .unacknowledged, "the sender stopped waiting (its task was cancelled) before the broker acknowledged")
             for id in registered.withLock({ $0 }) { deliveries.take(id)?.fail(stopped) }
         }
         return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 let collector = BatchCollector(count: messages.count, continuation: continuation)
                 for (index, message) in messages.enumerated() {
+                    // A caller already cancelled sends nothing more (a task stays cancelled, so only a tail of the
+                    // batch is left out and a key's messages keep their order).
+                    if Task.isCancelled {
+                        collector.complete(index, with: .failure(stopped))
+                        continue
+                    }
                     guard let id = deliveries.register(.batch(collector, index: index)) else {
                         collector.complete(index, with: .failure(KafkaError(.closed, "the producer is shut down")))
                         continue
@@ -142,6 +148,9 @@ public final class KafkaProducer: Sendable {
             stopWaiting()
         }
     }
+
+    /// How many sent messages wait for their delivery report.
+    public var unacknowledgedCount: Int { client.context.deliveries.count }
 
     /// Waits up to `timeout` for outstanding messages, then stops; later sends fail with `.closed`.
     public func shutdown(timeout: Duration = .seconds(10)) async {

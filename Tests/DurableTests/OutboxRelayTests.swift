@@ -151,10 +151,10 @@ struct OutboxRelayTests {
         try await enqueue(3, topic: topic, on: harness.pool)
         try await cluster.setBrokerDown(1)
         let running = Task { try await a.run() }
-        try await waitUntil(timeout: .seconds(10), interval: .milliseconds(20)) { try await leaseHolder(harness.pool) == "relay-a" }
-        // Long enough to have read the rows and handed them to the producer, which waits for the broker.
-        try await Task.sleep(for: .seconds(1))
+        // The relay has read the rows and handed them to the producer, which waits for the broker.
+        let waiting = try await eventually(timeout: .seconds(10), interval: .milliseconds(20)) { producer.unacknowledgedCount == 3 }
         running.cancel()
+        try #require(waiting, "the relay never handed the rows to the producer")
         let stopped = Mutex(false)
         let watcher = Task {
             _ = await running.result

@@ -78,6 +78,36 @@ struct KafkaProducerFaultTests {
         await producer.shutdown(timeout: .seconds(5))
     }
 
+    /// A caller cancelled before it sends hands the broker nothing: a relay stopped before its batch went out
+    /// leaves it all to the next holder, not to a producer that would keep trying during its shutdown.
+    @Test func aBatchFromACancelledCallerIsNotSent() async throws {
+        let cluster = try KafkaMockCluster()
+        let topic = TestEnvironment.uniqueName("cancelled-before")
+        try cluster.createTopic(topic, partitions: 1)
+        let producer = try producer(cluster)
+        let batch = (0..<3).map { KafkaOutgoingMessage(topic: topic, key: "k", value: Array("m\($0)".utf8)) }
+        let sending = Task {
+            // Wakes up cancelled (the sleep's error is the cancellation), then sends.
+            try? await Task.sleep(for: .seconds(30))
+            return await producer.send(batch: batch)
+        }
+        sending.cancel()
+        let results = await sending.value
+        #expect(results.count == 3)
+        for result in results {
+            guard case .failure(let error) = result else {
+                Issue.record("a message from a cancelled caller was sent")
+                continue
+            }
+            #expect(error.code == .unacknowledged)
+        }
+        try await producer.send(topic: topic, key: "k", value: Array("after".utf8), deadline: .seconds(10))
+        let published = try await KafkaTopicReader.readAll(
+            topic: topic, configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers), logger: logger)
+        #expect(published.map { String(decoding: $0.value, as: UTF8.self) } == ["after"])
+        await producer.shutdown(timeout: .seconds(5))
+    }
+
     /// An idempotent producer whose sequence the broker refuses cannot go on: it says so, fails every send with
     /// the fatal error, reports itself not connected, and wakes whoever waits for it (the service, which exits).
     @Test func aFatalErrorIsLatchedAndReported() async throws {
