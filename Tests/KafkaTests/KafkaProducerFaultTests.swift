@@ -13,10 +13,7 @@ struct KafkaProducerFaultTests {
     }
 
     @Test func aDeadlineBoundsTheWaitForAnAcknowledgement() async throws {
-        let cluster = try KafkaMockCluster()
-        let topic = TestEnvironment.uniqueName("deadline")
-        try cluster.createTopic(topic, partitions: 1)
-        let producer = try producer(cluster)
+        let (cluster, producer, topic) = try producerOfANewTopic("deadline")
         try await producer.send(topic: topic, key: "k", value: Array("before".utf8), deadline: .seconds(5))
         try await cluster.setBrokerDown(1)
         let started = ContinuousClock.now
@@ -31,14 +28,37 @@ struct KafkaProducerFaultTests {
         await producer.shutdown(timeout: .seconds(5))
     }
 
-    /// A producer of a one-partition topic whose only broker is down.
-    func producerWithTheBrokerDown(_ name: String) async throws -> (KafkaMockCluster, KafkaProducer, String) {
+    /// A new mock cluster with a one-partition topic named after `name`, and a producer of it.
+    func producerOfANewTopic(_ name: String) throws -> (KafkaMockCluster, KafkaProducer, String) {
         let cluster = try KafkaMockCluster()
         let topic = TestEnvironment.uniqueName(name)
         try cluster.createTopic(topic, partitions: 1)
-        let producer = try producer(cluster)
+        return (cluster, try producer(cluster), topic)
+    }
+
+    /// The same, its only broker down.
+    func producerWithTheBrokerDown(_ name: String) async throws -> (KafkaMockCluster, KafkaProducer, String) {
+        let (cluster, producer, topic) = try producerOfANewTopic(name)
         try await cluster.setBrokerDown(1)
         return (cluster, producer, topic)
+    }
+
+    func threeMessages(to topic: String) -> [KafkaOutgoingMessage] {
+        (0..<3).map { KafkaOutgoingMessage(topic: topic, key: "k", value: Array("m\($0)".utf8)) }
+    }
+
+    /// A cancelled batch's three results: each message failed as unacknowledged, none delivered.
+    func expectEveryMessageUnacknowledged(
+        _ results: [Result<KafkaDeliveryReport, KafkaError>], sourceLocation: SourceLocation = #_sourceLocation
+    ) {
+        #expect(results.count == 3, sourceLocation: sourceLocation)
+        for result in results {
+            guard case .failure(let error) = result else {
+                Issue.record("a message of a cancelled batch was delivered", sourceLocation: sourceLocation)
+                continue
+            }
+            #expect(error.code == .unacknowledged, sourceLocation: sourceLocation)
+        }
     }
 
     @Test func cancellingTheCallerStopsItsWait() async throws {
@@ -58,22 +78,14 @@ struct KafkaProducerFaultTests {
     /// while the broker is away): each message not acknowledged fails as unacknowledged.
     @Test func cancellingABatchStopsItsWait() async throws {
         let (cluster, producer, topic) = try await producerWithTheBrokerDown("cancel-batch")
-        let batch = (0..<3).map { KafkaOutgoingMessage(topic: topic, key: "k", value: Array("m\($0)".utf8)) }
-        let sending = Task { await producer.send(batch: batch) }
+        let sending = Task { await producer.send(batch: threeMessages(to: topic)) }
         try await Task.sleep(for: .milliseconds(200))
         let started = ContinuousClock.now
         sending.cancel()
         let results = await sending.value
         // At once rather than after the 30 s each message would wait; the margin is for a busy machine.
         #expect(ContinuousClock.now - started < .seconds(15))
-        #expect(results.count == 3)
-        for result in results {
-            guard case .failure(let error) = result else {
-                Issue.record("a message was acknowledged by a broker that is down")
-                continue
-            }
-            #expect(error.code == .unacknowledged)
-        }
+        expectEveryMessageUnacknowledged(results)
         try await cluster.setBrokerUp(1)
         await producer.shutdown(timeout: .seconds(5))
     }
@@ -81,26 +93,14 @@ struct KafkaProducerFaultTests {
     /// A caller cancelled before it sends hands the broker nothing: a relay stopped before its batch went out
     /// leaves it all to the next holder, not to a producer that would keep trying during its shutdown.
     @Test func aBatchFromACancelledCallerIsNotSent() async throws {
-        let cluster = try KafkaMockCluster()
-        let topic = TestEnvironment.uniqueName("cancelled-before")
-        try cluster.createTopic(topic, partitions: 1)
-        let producer = try producer(cluster)
-        let batch = (0..<3).map { KafkaOutgoingMessage(topic: topic, key: "k", value: Array("m\($0)".utf8)) }
+        let (cluster, producer, topic) = try producerOfANewTopic("cancelled-before")
         let sending = Task {
             // Wakes up cancelled (the sleep's error is the cancellation), then sends.
             try? await Task.sleep(for: .seconds(30))
-            return await producer.send(batch: batch)
+            return await producer.send(batch: threeMessages(to: topic))
         }
         sending.cancel()
-        let results = await sending.value
-        #expect(results.count == 3)
-        for result in results {
-            guard case .failure(let error) = result else {
-                Issue.record("a message from a cancelled caller was sent")
-                continue
-            }
-            #expect(error.code == .unacknowledged)
-        }
+        expectEveryMessageUnacknowledged(await sending.value)
         try await producer.send(topic: topic, key: "k", value: Array("after".utf8), deadline: .seconds(10))
         let published = try await KafkaTopicReader.readAll(
             topic: topic, configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers), logger: logger)
@@ -111,10 +111,7 @@ struct KafkaProducerFaultTests {
     /// An idempotent producer whose sequence the broker refuses cannot go on: it says so, fails every send with
     /// the fatal error, reports itself not connected, and wakes whoever waits for it (the service, which exits).
     @Test func aFatalErrorIsLatchedAndReported() async throws {
-        let cluster = try KafkaMockCluster()
-        let topic = TestEnvironment.uniqueName("fatal")
-        try cluster.createTopic(topic, partitions: 1)
-        let producer = try producer(cluster)
+        let (cluster, producer, topic) = try producerOfANewTopic("fatal")
         try await producer.send(topic: topic, key: "k", value: Array("before".utf8))
         #expect(producer.fatalError == nil)
         let waiting = Task { await producer.waitForFatalError() }
