@@ -313,9 +313,6 @@ public struct OutboxRelay: Sendable {
                         headers: Outbox.kafkaHeaders(traceparent: row.4, headers: row.5))
                 })
         }
-        // Stopped while waiting (the service is shutting down): what the broker took stays in the outbox, and the next
-        // holder publishes it again; consumers drop the copies by event id.
-        try Task.checkCancellation()
         var sent: [String] = []
         var firstFailed: Int64?
         for (row, result) in zip(rows, results) {
@@ -323,28 +320,66 @@ public struct OutboxRelay: Sendable {
             case .success: sent.append(String(row.0))
             case .failure(let error):
                 firstFailed = firstFailed ?? row.0
+                // Stopping: the broker did not take it yet, and the next holder publishes it.
+                if Task.isCancelled { continue }
                 logger.warning(
                     "Outbox row not published; it will be retried",
                     metadata: ["outboxId": "\(row.0)", "topic": "\(row.1)", "error": "\(error)"])
             }
         }
         var deleted = 0
-        if !sent.isEmpty {
-            // Fenced: a relay whose lease has passed to another deletes nothing (the other publishes these rows again).
-            deleted = try await pool.query(
-                """
-                DELETE FROM durable_outbox
-                WHERE id = ANY(\(sent)::bigint[])
-                  AND EXISTS (SELECT 1 FROM durable_outbox_lease WHERE id = 1 AND holder = \(holder) AND epoch = \(epoch))
-                """
-            ).affectedRows
-            if deleted == 0 {
-                logger.notice("Outbox lease lost while publishing; another relay publishes these rows again", metadata: ["holder": "\(holder)"])
-                return nil
-            }
+        do {
+            try Task.checkCancellation()
+            if !sent.isEmpty { deleted = try await deletePublished(sent, epoch: epoch) }
+        } catch is CancellationError {
+            // Stopped (the service is shutting down), while waiting for the broker or deleting: what the broker took is
+            // deleted all the same, else the next holder would publish it again; what it did not take stays in the
+            // outbox for the next holder.
+            await deleteWhileStopping(sent, epoch: epoch)
+            throw CancellationError()
+        }
+        if !sent.isEmpty, deleted == 0 {
+            logger.notice("Outbox lease lost while publishing; another relay publishes these rows again", metadata: ["holder": "\(holder)"])
+            return nil
         }
         floor.published(ids: rows.map(\.0), limit: batchSize, firstFailed: firstFailed)
         return deleted
+    }
+
+    /// Deletes the rows `ids`, which the broker acknowledged; fenced: a relay whose lease has passed to another
+    /// deletes nothing (the other publishes these rows again). Returns how many it deleted.
+    func deletePublished(_ ids: [String], epoch: Int64) async throws -> Int {
+        try await pool.query(
+            """
+            DELETE FROM durable_outbox
+            WHERE id = ANY(\(ids)::bigint[])
+              AND EXISTS (SELECT 1 FROM durable_outbox_lease WHERE id = 1 AND holder = \(holder) AND epoch = \(epoch))
+            """
+        ).affectedRows
+    }
+
+    /// `deletePublished` for a relay that is stopping: the pool refuses a statement from a cancelled task, so it runs
+    /// in a task of its own, which the stop does not cancel, for at most a lease's length (a database that does not
+    /// answer cannot hold the shutdown longer). Rows it cannot delete are published again by the next holder, and
+    /// consumers drop the copies by event id.
+    func deleteWhileStopping(_ ids: [String], epoch: Int64) async {
+        guard !ids.isEmpty else { return }
+        let deleting = Task { try await deletePublished(ids, epoch: epoch) }
+        let limit = Task {
+            try await Task.sleep(for: lease)
+            deleting.cancel()
+        }
+        defer { limit.cancel() }
+        do {
+            let deleted = try await deleting.value
+            logger.info(
+                "Outbox relay stopping: deleted the rows the broker took; the rest wait for the next holder",
+                metadata: ["holder": "\(holder)", "deleted": "\(deleted)", "acknowledged": "\(ids.count)"])
+        } catch {
+            logger.notice(
+                "Outbox relay stopping: could not delete the rows the broker took; the next holder publishes them again",
+                metadata: ["holder": "\(holder)", "rows": "\(ids.count)", "error": "\(error)"])
+        }
     }
 
     /// Runs `body` while asking for the lease again each time a third of it has passed since it was last asked
@@ -352,10 +387,11 @@ public struct OutboxRelay: Sendable {
     private func renewingWhile<T: Sendable>(_ lease: inout HeldLease, _ body: @escaping @Sendable () async -> T) async throws -> T {
         let epoch = lease.epoch
         let third = self.lease / 3
-        // Each renewal is a child task of its own that says when it asked (nil: the lease was lost, so stop asking).
+        // Each renewal is a child task of its own that says when it asked (nil: stop asking, because the lease was
+        // lost or the caller stopped; then `body`'s result, which says what the broker took, is still waited for).
         let renewal: @Sendable (ContinuousClock.Instant) -> @Sendable () async throws -> Step<T> = { askedAt in
             {
-                try await Task.sleep(until: askedAt + third, clock: .continuous)
+                guard (try? await Task.sleep(until: askedAt + third, clock: .continuous)) != nil else { return .renewed(nil) }
                 let asking = ContinuousClock.now
                 return .renewed(try await renew(epoch: epoch) ? asking : nil)
             }

@@ -87,6 +87,15 @@ public final class KafkaMockCluster: @unchecked Sendable {
         }
     }
 
+    /// Makes broker `brokerId` the leader of `partition` of `topic` (created first): with several brokers, one topic's
+    /// partitions can then be unreachable while another's are not.
+    public func setLeader(of topic: String, partition: Int, to brokerId: Int32) throws {
+        let error = rd_kafka_mock_partition_set_leader(cluster, topic, Int32(partition), brokerId)
+        guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            throw KafkaError(.mockCluster, "cannot make broker \(brokerId) the leader of \(topic) [\(partition)]", error: error)
+        }
+    }
+
     /// Takes a broker down (its connections are closed and it refuses new ones) to simulate an outage.
     public func setBrokerDown(_ brokerId: Int32) async throws {
         try await commandQueue.run { [self] in try takeDown(brokerId) }

@@ -155,16 +155,43 @@ struct OutboxRelayTests {
         let waiting = try await eventually(timeout: .seconds(10), interval: .milliseconds(20)) { producer.unacknowledgedCount == 3 }
         running.cancel()
         try #require(waiting, "the relay never handed the rows to the producer")
-        let stopped = Mutex(false)
-        let watcher = Task {
-            _ = await running.result
-            stopped.withLock { $0 = true }
-        }
         // At once, not never; the margin is for a busy machine.
-        try await waitUntil(timeout: .seconds(15), interval: .milliseconds(20)) { stopped.withLock { $0 } }
-        await watcher.value
+        try await waitForEnd(of: running, within: .seconds(15))
         #expect(try await unsent(harness.pool) == 3)
         try await cluster.setBrokerUp(1)
+        await producer.shutdown(timeout: .seconds(5))
+    }
+
+    /// A relay stopped while the broker has taken part of its batch deletes that part before it stops: the next
+    /// holder publishes only what the broker did not take, not the whole batch again.
+    @Test func aStoppingRelayDeletesWhatTheBrokerTook() async throws {
+        let harness = try await EngineHarness.make()
+        let cluster = try KafkaMockCluster(brokers: 2)
+        let taken = TestEnvironment.uniqueName("outbox-taken")
+        let waiting = TestEnvironment.uniqueName("outbox-waiting")
+        for (topic, leader) in [(taken, Int32(1)), (waiting, Int32(2))] {
+            try cluster.createTopic(topic, partitions: 1)
+            try cluster.setLeader(of: topic, partition: 0, to: leader)
+        }
+        var configuration = KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
+        configuration.properties = OutboxRelay.producerProperties
+        let producer = try KafkaProducer(configuration: configuration, logger: logger)
+        try await cluster.setBrokerDown(2)
+        try await enqueue(3, topic: taken, on: harness.pool)
+        try await enqueue(3, topic: waiting, on: harness.pool)
+        let running = Task { try await relay(harness, producer, holder: "relay-a").run() }
+        // One batch of six: broker 1 took its three, and the three for broker 2 wait.
+        let reader = KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
+        let split = try await eventually(timeout: .seconds(15), interval: .milliseconds(50)) {
+            let published = try await KafkaTopicReader.readAll(topic: taken, configuration: reader, logger: logger)
+            return published.count == 3 && producer.unacknowledgedCount == 3
+        }
+        running.cancel()
+        try #require(split, "the broker never took the first topic's rows while holding the second's")
+        try await waitForEnd(of: running, within: .seconds(15))
+        let left = try await harness.pool.query("SELECT topic FROM durable_outbox ORDER BY id").column(String.self)
+        #expect(left == [waiting, waiting, waiting])
+        try await cluster.setBrokerUp(2)
         await producer.shutdown(timeout: .seconds(5))
     }
 
@@ -186,6 +213,17 @@ struct OutboxRelayTests {
         _ = try? await standby.value
         await producer.shutdown()
         withExtendedLifetime(cluster) {}
+    }
+
+    /// Waits at most `timeout` for `task` (a relay told to stop) to end.
+    func waitForEnd(of task: Task<Void, any Error>, within timeout: Duration) async throws {
+        let ended = Mutex(false)
+        let watcher = Task {
+            _ = await task.result
+            ended.withLock { $0 = true }
+        }
+        try await waitUntil(timeout: timeout, interval: .milliseconds(20)) { ended.withLock { $0 } }
+        await watcher.value
     }
 
     func leaseHolder(_ pool: PostgresPool) async throws -> String {
