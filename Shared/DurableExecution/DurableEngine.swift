@@ -318,12 +318,19 @@ public struct DurableEngine: Sendable {
     /// timer's execution with it; a timer whose execution another transaction holds is not claimed (no wait, no
     /// lock-order deadlock) and takes no place in the batch: a later one fires it.
     ///
-    /// Each timer fires in a savepoint of its own, and is marked fired inside it: a timer that cannot be fired (its
+    /// Each timer fires in a savepoint of its own, and is marked fired once that is released: a timer that cannot be fired (its
     /// workflow is not registered in this build, say) is not consumed but set aside — due again after a back-off
     /// (`retryDelay`), its attempts and last error kept on the row and reported in `failed` — while the others in
     /// the batch still fire. Trouble with the database itself rolls the whole batch back, to be claimed again.
-    public func fireDueTimers(limit: Int, on connection: PostgresConnection, now: Date? = nil) async throws -> FiredTimers {
-        let store = DurableStore(connection: connection)
+    ///
+    /// With `writesTogether` the batch's history, checkpoints and messages are written at its end, one statement of
+    /// each kind for all of its timers (a timer's invocation would otherwise send three of its own), and the timers are
+    /// marked fired in one statement. Those writes are then outside each timer's savepoint, and one that fails
+    /// (a checkpoint Postgres cannot hold) fails the batch: `fireDueTimers(limit:in:now:)` then fires it again without.
+    public func fireDueTimers(
+        limit: Int, on connection: PostgresConnection, now: Date? = nil, writesTogether: Bool = true
+    ) async throws -> FiredTimers {
+        let store = DurableStore(connection: connection, defersWrites: writesTogether)
         var fired = FiredTimers()
         let (timers, clock) = try await store.claimDueTimers(now: now, limit: limit)
         let now = now ?? clock
@@ -331,14 +338,17 @@ public struct DurableEngine: Sendable {
         // Each timer fires on its execution as its claim read it. An execution's second timer in the batch is left for
         // the next one, which reads the execution again: the first may have ended it.
         var executions: Set<UUID> = []
+        // Marked fired together at the end, each once its invocation's savepoint is released (one that rolled back is
+        // postponed instead).
+        var firedIds: [UUID] = []
         for (timer, execution) in timers {
             guard executions.insert(execution.executionId).inserted else { continue }
             do {
                 let finished = try await store.withSavepoint("fire_timer") { () -> ExecutionStatus? in
-                    store.queueTimerFired(timer.timerId, at: now)
                     guard execution.status == .running else { return nil }
                     return try await fire(timer, execution: execution, store: store, now: now)
                 }
+                firedIds.append(timer.timerId)
                 fired.count += 1
                 fired.lateness.append(now.timeIntervalSince(timer.dueAt))
                 if let finished { fired.finished.append((execution.name, finished)) }
@@ -355,8 +365,24 @@ public struct DurableEngine: Sendable {
                     ])
             }
         }
-        store.flushWrites()
+        store.queueTimersFired(firedIds, at: now)
+        store.flushDeferredWrites()
         return fired
+    }
+
+    /// Fires a batch of due timers in a transaction of its own on `pool` (see `fireDueTimers(limit:on:now:)`). When the
+    /// batch fails for a reason other than the database's trouble or cancellation — its invocations' writes, sent
+    /// together, could not all be made — it is fired again in a new transaction with each timer's writes inside its
+    /// own savepoint, so that only the timer at fault is set aside and the others fire.
+    public func fireDueTimers(limit: Int, in pool: PostgresPool, now: Date? = nil) async throws -> FiredTimers {
+        do {
+            return try await pool.transaction { try await fireDueTimers(limit: limit, on: $0, now: now) }
+        } catch let error where !(error is CancellationError) && !PostgresError.isTransient(error) {
+            logger.warning(
+                "A batch of timers could not write its invocations together; firing it again with each timer's writes on their own",
+                metadata: ["error": "\(error)"])
+            return try await pool.transaction { try await fireDueTimers(limit: limit, on: $0, now: now, writesTogether: false) }
+        }
     }
 
     /// How long a timer that failed to fire waits before it is tried again: 1 s, doubling, at most 5 minutes, with

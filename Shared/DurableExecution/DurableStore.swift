@@ -6,6 +6,10 @@ import Synchronization
 /// The engine's SQL, on the connection of the transaction that handles one event, command or timer.
 struct DurableStore: Sendable {
     let connection: PostgresConnection
+    /// Whether `flushWrites()` leaves what is buffered for `flushDeferredWrites()`: an engine call that runs many
+    /// invocations (a batch of timers) then writes all of their history, checkpoints and messages together, one
+    /// statement of each kind, instead of one of each per invocation.
+    var defersWrites = false
     /// History events, checkpoints and outbox messages written since the last `flushWrites()`.
     let pending = PendingWrites()
 
@@ -75,7 +79,7 @@ struct DurableStore: Sendable {
     /// are written first; history and messages, which it does not read, stay buffered, so that a signal's
     /// `SignalReceived` (or a callback's end) and the invocation it starts are one history page.
     func state(of execution: ExecutionRecord) async throws -> ExecutionState {
-        flushOperations()
+        flushOperations(of: execution.executionId)
         let id = execution.executionId
         let results = try await connection.query([operationsQuery(id), callbacksQuery(id), signalsQuery(execution.name)])
         return ExecutionState(
@@ -308,8 +312,11 @@ struct DurableStore: Sendable {
         return (claimed, now ?? claimed.first?.1.clock ?? Date())
     }
 
-    func queueTimerFired(_ id: UUID, at: Date) {
-        connection.queue("UPDATE durable_timers SET fired_at = \(at) WHERE timer_id = \(id)")
+    /// Marks timers fired, in one statement however many.
+    func queueTimersFired(_ ids: [UUID], at: Date) {
+        guard !ids.isEmpty else { return }
+        connection.queue(
+            "UPDATE durable_timers SET fired_at = \(at) WHERE timer_id = ANY(\(PostgresArray(ids.map(\.uuidString)))::uuid[])")
     }
 
     /// A timer that could not be fired stays pending, due again at `until`, with its attempts and why.
@@ -343,29 +350,52 @@ struct DurableStore: Sendable {
     /// before the execution's state is read back; a savepoint that rolls back puts the buffer back as it was when the
     /// savepoint was opened (`withSavepoint`).
     func flushWrites() {
+        guard !defersWrites else { return }
+        flushDeferredWrites()
+    }
+
+    /// `flushWrites()` whether or not the store defers them: what an engine call that defers them ends with.
+    func flushDeferredWrites() {
         let (history, operations, outbox) = pending.take()
         flush(history: history, operations: operations, outbox: outbox)
     }
 
-    /// Queues only the checkpoints buffered so far (before they are read back); history and messages stay buffered.
-    func flushOperations() {
-        flush(history: [], operations: pending.takeOperations(), outbox: [])
+    /// Queues only the checkpoints of `executionId` buffered so far (before they are read back); history, messages
+    /// and other executions' checkpoints stay buffered.
+    func flushOperations(of executionId: UUID) {
+        flush(history: [], operations: pending.takeOperations(of: executionId), outbox: [])
     }
 
     private func flush(history: [PendingWrites.History], operations: [PendingWrites.Operation], outbox: [Outbox.Row]) {
         if !outbox.isEmpty { connection.queue(Outbox.insert(outbox)) }
         // One page per execution (an engine call that fires several timers writes about several), in the order of
-        // each one's first event.
-        for (executionId, events) in Self.pages(of: history, by: \.executionId) {
+        // each one's first event; several pages in one statement.
+        let historyPages = Self.pages(of: history, by: \.executionId)
+        if historyPages.count == 1, let (executionId, events) = historyPages.first {
             connection.queue(
                 """
                 INSERT INTO durable_history_pages (execution_id, event_types, details, dated)
                 VALUES (\(executionId), \(PostgresArray(events.map(\.type)))::text[], \(PostgresArray(events.map(\.details)))::text[],
                         \(PostgresArray(events.map { $0.at?.postgresText }))::timestamptz[])
                 """)
+        } else if historyPages.count > 1 {
+            // Each page's arrays go as one element of an array of their text, read back as arrays by the cast.
+            func column(_ values: (PendingWrites.History) -> String?) -> PostgresArray {
+                PostgresArray(historyPages.map { PostgresArray($0.1.map(values)).postgresText })
+            }
+            connection.queue(
+                """
+                INSERT INTO durable_history_pages (execution_id, event_types, details, dated)
+                SELECT e, t::text[], d::text[], w::timestamptz[]
+                FROM unnest(\(PostgresArray(historyPages.map(\.0.uuidString)))::uuid[], \(column(\.type))::text[],
+                            \(column(\.details))::text[], \(column { $0.at?.postgresText })::text[])
+                     WITH ORDINALITY AS pages (e, t, d, w, n)
+                ORDER BY n
+                """)
         }
         // One page per execution, as for the history.
-        for (executionId, page) in Self.pages(of: operations, by: \.executionId) {
+        let operationPages = Self.pages(of: operations, by: \.executionId)
+        if operationPages.count == 1, let (executionId, page) = operationPages.first {
             let records = page.map(\.record)
             connection.queue(
                 """
@@ -376,6 +406,23 @@ struct DurableStore: Sendable {
                         \(PostgresArray(records.map(\.status.rawValue)))::text[], \(PostgresArray(records.map(\.result)))::text[],
                         \(PostgresArray(records.map { $0.error?.errorType }))::text[],
                         \(PostgresArray(records.map { $0.error?.errorMessage }))::text[], \(page[page.count - 1].at))
+                """)
+        } else if operationPages.count > 1 {
+            func column(_ values: (OperationRecord) -> String?) -> PostgresArray {
+                PostgresArray(operationPages.map { PostgresArray($0.1.map { values($0.record) }).postgresText })
+            }
+            connection.queue(
+                """
+                INSERT INTO durable_operation_pages
+                    (execution_id, positions, kinds, names, statuses, results, error_types, error_messages, at)
+                SELECT e, p::int[], k::text[], n::text[], s::text[], r::text[], et::text[], em::text[], a::timestamptz
+                FROM unnest(\(PostgresArray(operationPages.map(\.0.uuidString)))::uuid[], \(column { String($0.position) })::text[],
+                            \(column(\.kind))::text[], \(column(\.name))::text[], \(column(\.status.rawValue))::text[],
+                            \(column(\.result))::text[], \(column { $0.error?.errorType })::text[],
+                            \(column { $0.error?.errorMessage })::text[],
+                            \(PostgresArray(operationPages.map { $0.1[$0.1.count - 1].at.postgresText }))::text[])
+                     WITH ORDINALITY AS pages (e, p, k, n, s, r, et, em, a, i)
+                ORDER BY i
                 """)
         }
     }
@@ -502,14 +549,18 @@ final class PendingWrites: Sendable {
         state.withLock { $0 = snapshot }
     }
 
-    /// The checkpoints held, in the order written; the history and messages stay.
-    func takeOperations() -> [Operation] {
+    /// The checkpoints of `executionId` held, in the order written; the history, the messages and other executions'
+    /// checkpoints stay.
+    func takeOperations(of executionId: UUID) -> [Operation] {
         state.withLock { state in
-            defer {
-                state.operations = []
-                state.operationIndex = [:]
+            guard state.operations.contains(where: { $0.executionId == executionId }) else { return [] }
+            let taken = state.operations.filter { $0.executionId == executionId }
+            state.operations.removeAll { $0.executionId == executionId }
+            state.operationIndex = [:]
+            for (index, operation) in state.operations.enumerated() {
+                state.operationIndex[OperationKey(executionId: operation.executionId, position: operation.record.position)] = index
             }
-            return state.operations
+            return taken
         }
     }
 

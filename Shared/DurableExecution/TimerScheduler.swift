@@ -41,9 +41,7 @@ public struct TimerScheduler: Sendable {
         while !Task.isCancelled {
             var claimed = 0
             do {
-                let result = try await pool.transaction { connection in
-                    try await engine.fireDueTimers(limit: batchSize, on: connection)
-                }
+                let result = try await engine.fireDueTimers(limit: batchSize, in: pool)
                 claimed = result.claimed
                 if result.count > 0 || !result.failed.isEmpty { onFired(result) }
             } catch is CancellationError {

@@ -89,6 +89,26 @@ struct ManyStepsWorkflow: Workflow {
     struct Flaky: Error {}
 }
 
+/// Waits, then runs a step that fails with an error whose text holds a NUL, which no Postgres text can: its
+/// checkpoint cannot be written. The workflow carries on past the failure.
+struct UnwritableErrorWorkflow: Workflow {
+    static let name = "test.unwritable-error"
+
+    struct Unwritable: NonRetryableError, CustomStringConvertible {
+        var description: String { "an error with a \u{0} in its text" }
+    }
+
+    func run(context: DurableContext, input: String) async throws -> String {
+        try await context.wait("pause", for: .seconds(10))
+        do {
+            _ = try await context.step("fails") { _ -> Int in throw Unwritable() }
+        } catch {
+            return "went on"
+        }
+        return "unreachable"
+    }
+}
+
 @Suite(.timeLimit(.minutes(2)))
 struct EngineTests {
     let t0 = Date(timeIntervalSince1970: 1_800_000_000)
@@ -373,6 +393,58 @@ struct EngineTests {
     /// A timer whose execution another transaction holds (a decision being applied, say) is passed over by the claim
     /// rather than claimed and dropped: it takes no place in the batch, so a batch of two fires the two others due, and
     /// the passed-over one fires in a later batch once its execution is free.
+    /// A batch of timers writes the history and checkpoints of all of its invocations in one statement of each kind,
+    /// not one of each per timer; each execution's page still holds its own events, in order.
+    @Test func aBatchOfTimersWritesItsHistoryAndCheckpointsInOneStatementEach() async throws {
+        let harness = try await EngineHarness.make()
+        let executions = 10
+        for index in 0..<executions { try await harness.start("batch-\(index)", .init(timeoutSeconds: 30), at: t0 + Double(index)) }
+        func fire(limit: Int, at now: Date) async throws -> (fired: Int, statements: Int) {
+            try await harness.pool.withConnection { connection in
+                try await connection.execute(script: "BEGIN")
+                let before = connection.statementsSent
+                let fired = try await harness.engine.fireDueTimers(limit: limit, on: connection, now: now)
+                try await connection.execute(script: "COMMIT")
+                return (fired.count, connection.statementsSent - before)
+            }
+        }
+        // The earliest alone, then the nine others in one batch.
+        let one = try await fire(limit: 1, at: t0 + 30.5)
+        let nine = try await fire(limit: 20, at: t0 + 60)
+        #expect(one.fired == 1 && nine.fired == 9)
+        // A timer alone: its claim, savepoint, reads, writes and commit. Each of the nine others adds its savepoint,
+        // reads and updates, but not a history page's statement of its own (the batch's are one), nor a mark.
+        #expect(nine.statements - one.statements <= 8 * (one.statements - 3), "one timer: \(one.statements); nine: \(nine.statements)")
+        for index in 0..<executions {
+            let history = try await harness.history("batch-\(index)")
+            #expect(history.suffix(3).map(\.type) == ["CallbackTimedOut", "InvocationCompleted", "ExecutionFailed"], "batch-\(index): \(history.map(\.type))")
+            #expect(try await harness.execution("batch-\(index)").errorType == "Callback.Timeout")
+        }
+    }
+
+    /// A batch whose invocations' writes, sent together, fail — one timer's invocation checkpointed an error Postgres
+    /// cannot hold — is fired again with each timer's writes in its own savepoint: the others fire, and only that
+    /// timer is set aside.
+    @Test func aTimerWhoseWritesFailIsSetAsideWhileTheOthersInItsBatchFire() async throws {
+        let harness = try await EngineHarness.make([UnwritableErrorWorkflow()])
+        try await harness.pool.transaction {
+            try await harness.engine.start(UnwritableErrorWorkflow(), name: "unwritable", input: "x", on: $0, now: t0)
+        }
+        for index in 0..<2 { try await harness.start("fine-\(index)", .init(timeoutSeconds: 30), at: t0) }
+        let fired = try await harness.engine.fireDueTimers(limit: 10, in: harness.pool, now: t0 + 31)
+        #expect(fired.count == 2)
+        #expect(fired.failed.map(\.name) == ["unwritable"])
+        for index in 0..<2 { #expect(try await harness.execution("fine-\(index)").errorType == "Callback.Timeout") }
+        #expect(try await harness.execution("unwritable").status == "RUNNING")
+        let pending = try await harness.pool.query(
+            """
+            SELECT t.attempts FROM durable_timers t JOIN durable_executions e ON e.execution_id = t.execution_id
+            WHERE e.name = 'unwritable' AND t.fired_at IS NULL
+            """
+        ).column(Int.self)
+        #expect(pending == [1])
+    }
+
     @Test func aTimerWhoseExecutionIsBusyTakesNoPlaceInTheBatch() async throws {
         let harness = try await EngineHarness.make()
         for index in 0..<3 { try await harness.start("busy-\(index)", .init(timeoutSeconds: 30), at: t0 + Double(index)) }
