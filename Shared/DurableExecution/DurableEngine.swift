@@ -477,6 +477,21 @@ public struct DurableEngine: Sendable {
         try await DurableStore(connection: connection).nextDueTime()
     }
 
+    /// Runs `body`, whose engine calls on `connection` (a batch of events in one transaction) buffer what their
+    /// invocations write — history pages, checkpoint pages, outbox messages — and queues it all at the end, one
+    /// statement of each kind for the batch, instead of one of each per call. Each execution still gets a page of its
+    /// own, its events in order; messages keep the order they were written in. Those writes then fail, if they do,
+    /// with the batch's commit rather than inside any one call's savepoint: a caller that must isolate a failing
+    /// event handles the events again one by one without it (`EventProcessor` does).
+    public func writingTogether<T: Sendable>(
+        on connection: PostgresConnection, _ body: () async throws -> T
+    ) async throws -> T {
+        let shared = SharedWrites(connection: connection)
+        let result = try await SharedWrites.$current.withValue(shared) { try await body() }
+        DurableStore(connection: connection).flush(shared.pending)
+        return result
+    }
+
     // MARK: - Inbox and outbox
 
     /// Records a consumed event by id; false when it was handled before (a redelivery).

@@ -7,11 +7,24 @@ import Synchronization
 struct DurableStore: Sendable {
     let connection: PostgresConnection
     /// Whether `flushWrites()` leaves what is buffered for `flushDeferredWrites()`: an engine call that runs many
-    /// invocations (a batch of timers) then writes all of their history, checkpoints and messages together, one
-    /// statement of each kind, instead of one of each per invocation.
-    var defersWrites = false
-    /// History events, checkpoints and outbox messages written since the last `flushWrites()`.
-    let pending = PendingWrites()
+    /// invocations (a batch of timers), or several engine calls in `DurableEngine.writingTogether` (a batch of
+    /// events), then write all of their history, checkpoints and messages together, one statement of each kind,
+    /// instead of one of each per invocation.
+    let defersWrites: Bool
+    /// History events, checkpoints and outbox messages written since the last `flushWrites()`: the buffer of the
+    /// `writingTogether` this store is made in, on the same connection, or one of its own.
+    let pending: PendingWrites
+
+    init(connection: PostgresConnection, defersWrites: Bool = false) {
+        self.connection = connection
+        if let shared = SharedWrites.current, shared.connection === connection {
+            pending = shared.pending
+            self.defersWrites = true
+        } else {
+            pending = PendingWrites()
+            self.defersWrites = defersWrites
+        }
+    }
 
     // MARK: - Executions
 
@@ -356,7 +369,12 @@ struct DurableStore: Sendable {
 
     /// `flushWrites()` whether or not the store defers them: what an engine call that defers them ends with.
     func flushDeferredWrites() {
-        let (history, operations, outbox) = pending.take()
+        flush(pending)
+    }
+
+    /// Queues everything `writes` holds on this store's connection, and empties it.
+    func flush(_ writes: PendingWrites) {
+        let (history, operations, outbox) = writes.take()
         flush(history: history, operations: operations, outbox: outbox)
     }
 
@@ -486,8 +504,18 @@ struct DurableStore: Sendable {
     }
 }
 
-/// What a `DurableStore` has written and not yet queued on its connection. One engine call uses it, from one task;
-/// the lock only makes that checkable.
+/// The buffer that the engine calls inside one `DurableEngine.writingTogether` share, on its connection.
+final class SharedWrites: Sendable {
+    @TaskLocal static var current: SharedWrites?
+
+    let connection: PostgresConnection
+    let pending = PendingWrites()
+
+    init(connection: PostgresConnection) { self.connection = connection }
+}
+
+/// What a `DurableStore` has written and not yet queued on its connection. One engine call uses it, or the calls of
+/// one `writingTogether` one after another, from one task; the lock only makes that checkable.
 final class PendingWrites: Sendable {
     struct History {
         var executionId: UUID

@@ -422,6 +422,63 @@ struct EngineTests {
         }
     }
 
+    /// Engine calls inside `writingTogether` (a batch of events) write their history, checkpoints and messages once
+    /// for all of them: the same rows as when each call writes its own, with fewer statements. Here four executions
+    /// start, and one of them is resumed and ends in the same batch.
+    @Test func callsWritingTogetherWriteWhatEachWouldWithFewerStatements() async throws {
+        let counter = RunCounter()
+        let workflow = ManyStepsWorkflow(counter: counter)
+        let harness = try await EngineHarness.make([workflow])
+        func batch(_ prefix: String, together: Bool) async throws -> Int {
+            try await harness.pool.withConnection { connection in
+                try await connection.execute(script: "BEGIN")
+                let before = connection.statementsSent
+                let calls = {
+                    for index in 0..<4 {
+                        try await harness.engine.start(workflow, name: "\(prefix)-\(index)", input: 3, on: connection, now: self.t0)
+                    }
+                    let callback = try #require(try await harness.engine.callbacks(ofExecution: "\(prefix)-0", on: connection).first)
+                    _ = try await harness.engine.send(.success("\"go\""), toCallback: callback.callbackId, on: connection, now: self.t0)
+                }
+                if together { try await harness.engine.writingTogether(on: connection, calls) } else { try await calls() }
+                try await connection.execute(script: "COMMIT")
+                return connection.statementsSent - before
+            }
+        }
+        let apart = try await batch("apart", together: false)
+        let together = try await batch("together", together: true)
+        // Each event's details, with the execution's name and the callback's id (which differ) left out.
+        struct Event: Equatable {
+            var type: String
+            var details: [String: JSONValue]
+        }
+        func events(_ name: String) async throws -> [Event] {
+            try await harness.history(name).map { event in
+                Event(type: event.type, details: event.details.filter { $0.key != "CallbackId" && $0.value != .string(name) })
+            }
+        }
+        for index in 0..<4 {
+            let expected = try await events("apart-\(index)")
+            #expect(expected.count >= 13)
+            let written = try await events("together-\(index)")
+            #expect(written == expected, "together-\(index)")
+        }
+        #expect(try await harness.execution("together-0").status == "SUCCEEDED")
+        let messages = try await harness.pool.query(
+            "SELECT message_key, payload FROM durable_outbox WHERE topic = 'test.steps' ORDER BY id").decode((String, String).self)
+        #expect(messages.filter { $0.0.hasPrefix("together") }.map { $0.0.dropFirst(8) + $0.1 } == messages.filter { $0.0.hasPrefix("apart") }.map { $0.0.dropFirst(5) + $0.1 })
+        let checkpoints = try await harness.pool.query(
+            """
+            SELECT e.name, o.position, o.status FROM durable_operations o JOIN durable_executions e USING (execution_id)
+            ORDER BY e.name, o.position
+            """
+        ).decode((String, Int, String).self)
+        #expect(checkpoints.filter { $0.0.hasPrefix("together") }.map { "\($0.0.dropFirst(8))/\($0.1)/\($0.2)" }
+            == checkpoints.filter { $0.0.hasPrefix("apart") }.map { "\($0.0.dropFirst(5))/\($0.1)/\($0.2)" })
+        // Five invocations: a history page, a checkpoint page and a message statement each, apart; one each, together.
+        #expect(together <= apart - 8, "apart: \(apart) statements; together: \(together)")
+    }
+
     /// A batch whose invocations' writes, sent together, fail — one timer's invocation checkpointed an error Postgres
     /// cannot hold — is fired again with each timer's writes in its own savepoint: the others fire, and only that
     /// timer is set aside.

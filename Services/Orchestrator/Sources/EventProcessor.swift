@@ -78,9 +78,13 @@ struct EventProcessor: Sendable {
                 // a second copy of one in the batch, are skipped.
                 var fresh = try await handler.engine.recordInbox(
                     readable.map { ($0.event.identity.eventId, $0.message.topic) }, on: connection)
-                for (message, event) in readable where fresh.remove(event.identity.eventId) != nil {
-                    _ = try await message.withConsumerSpan("process \(message.topic)") { trace in
-                        try await handler.handle(event, topic: message.topic, trace: trace, recorded: true, on: connection)
+                // The invocations' history, checkpoints and messages, written once for the batch (a write that fails
+                // fails the batch, and the events are handled again one by one below).
+                try await handler.engine.writingTogether(on: connection) {
+                    for (message, event) in readable where fresh.remove(event.identity.eventId) != nil {
+                        _ = try await message.withConsumerSpan("process \(message.topic)") { trace in
+                            try await handler.handle(event, topic: message.topic, trace: trace, recorded: true, on: connection)
+                        }
                     }
                 }
             }
