@@ -3,6 +3,7 @@ import GreenlightModels
 import Kafka
 import Logging
 import Postgres
+import Synchronization
 
 /// Publishes outbox rows, oldest first, with the idempotent producer, and deletes them once the broker has
 /// acknowledged them (the broker holds them from then on; a row marked sent and kept would cost a second version of
@@ -359,26 +360,45 @@ public struct OutboxRelay: Sendable {
     }
 
     /// `deletePublished` for a relay that is stopping: the pool refuses a statement from a cancelled task, so it runs
-    /// in a task of its own, which the stop does not cancel, for at most a lease's length (a database that does not
-    /// answer cannot hold the shutdown longer). Rows it cannot delete are published again by the next holder, and
-    /// consumers drop the copies by event id.
+    /// in a task of its own, which the stop does not cancel. The relay waits for it a lease's length at most, then
+    /// goes on stopping and leaves it behind (cancelled): a database that does not answer cannot hold the shutdown
+    /// longer. Rows it does not delete are published again by the next holder, and consumers drop the copies by event
+    /// id.
     func deleteWhileStopping(_ ids: [String], epoch: Int64) async {
         guard !ids.isEmpty else { return }
-        let deleting = Task { try await deletePublished(ids, epoch: epoch) }
-        let limit = Task {
-            try await Task.sleep(for: lease)
-            deleting.cancel()
+        // Resumed once: by the deletion's end or by the time limit, whichever comes first (a continuation, unlike an
+        // async sequence, does not end early because the waiting task is cancelled).
+        let outcome = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Int, any Error>?, Never>) in
+            let waiting = Mutex<CheckedContinuation<Result<Int, any Error>?, Never>?>(continuation)
+            let resume: @Sendable (Result<Int, any Error>?) -> Void = { outcome in
+                let continuation = waiting.withLock { waiting in
+                    defer { waiting = nil }
+                    return waiting
+                }
+                continuation?.resume(returning: outcome)
+            }
+            let deleting = Task {
+                do { resume(.success(try await deletePublished(ids, epoch: epoch))) } catch { resume(.failure(error)) }
+            }
+            Task {
+                try? await Task.sleep(for: lease)
+                resume(nil)
+                deleting.cancel()
+            }
         }
-        defer { limit.cancel() }
-        do {
-            let deleted = try await deleting.value
+        switch outcome {
+        case .success(let deleted):
             logger.info(
                 "Outbox relay stopping: deleted the rows the broker took; the rest wait for the next holder",
                 metadata: ["holder": "\(holder)", "deleted": "\(deleted)", "acknowledged": "\(ids.count)"])
-        } catch {
+        case .failure(let error):
             logger.notice(
                 "Outbox relay stopping: could not delete the rows the broker took; the next holder publishes them again",
                 metadata: ["holder": "\(holder)", "rows": "\(ids.count)", "error": "\(error)"])
+        case nil:
+            logger.notice(
+                "Outbox relay stopping: the database did not delete the rows the broker took within the lease; the next holder publishes them again",
+                metadata: ["holder": "\(holder)", "rows": "\(ids.count)", "lease": "\(lease)"])
         }
     }
 
@@ -388,12 +408,23 @@ public struct OutboxRelay: Sendable {
         let epoch = lease.epoch
         let third = self.lease / 3
         // Each renewal is a child task of its own that says when it asked (nil: stop asking, because the lease was
-        // lost or the caller stopped; then `body`'s result, which says what the broker took, is still waited for).
+        // lost, the database failed or the caller stopped). `body`'s result, which says what the broker took, is
+        // waited for all the same: the deletion that follows is fenced on the epoch, so a lease that lapsed meanwhile
+        // and passed to another relay deletes nothing.
         let renewal: @Sendable (ContinuousClock.Instant) -> @Sendable () async throws -> Step<T> = { askedAt in
             {
                 guard (try? await Task.sleep(until: askedAt + third, clock: .continuous)) != nil else { return .renewed(nil) }
                 let asking = ContinuousClock.now
-                return .renewed(try await renew(epoch: epoch) ? asking : nil)
+                do {
+                    return .renewed(try await renew(epoch: epoch) ? asking : nil)
+                } catch is CancellationError {
+                    return .renewed(nil)
+                } catch {
+                    logger.warning(
+                        "Renewing the outbox lease failed while waiting for the broker; no longer renewing it for this batch",
+                        metadata: ["holder": "\(holder)", "error": "\(error)"])
+                    return .renewed(nil)
+                }
             }
         }
         var askedAt = lease.askedAt
