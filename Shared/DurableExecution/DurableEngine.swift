@@ -328,7 +328,7 @@ public struct DurableEngine: Sendable {
     /// marked fired in one statement. Those writes are then outside each timer's savepoint, and one that fails
     /// (a checkpoint Postgres cannot hold) fails the batch: `fireDueTimers(limit:in:now:)` then fires it again without.
     public func fireDueTimers(
-        limit: Int, on connection: PostgresConnection, now: Date? = nil, writesTogether: Bool = true
+        limit: Int, on connection: PostgresConnection, now: Date? = nil, writesTogether: Bool = false
     ) async throws -> FiredTimers {
         let store = DurableStore(connection: connection, defersWrites: writesTogether)
         var fired = FiredTimers()
@@ -376,7 +376,7 @@ public struct DurableEngine: Sendable {
     /// own savepoint, so that only the timer at fault is set aside and the others fire.
     public func fireDueTimers(limit: Int, in pool: PostgresPool, now: Date? = nil) async throws -> FiredTimers {
         do {
-            return try await pool.transaction { try await fireDueTimers(limit: limit, on: $0, now: now) }
+            return try await pool.transaction { try await fireDueTimers(limit: limit, on: $0, now: now, writesTogether: true) }
         } catch let error where !(error is CancellationError) && !PostgresError.isTransient(error) {
             logger.warning(
                 "A batch of timers could not write its invocations together; firing it again with each timer's writes on their own",
@@ -482,7 +482,9 @@ public struct DurableEngine: Sendable {
     /// statement of each kind for the batch, instead of one of each per call. Each execution still gets a page of its
     /// own, its events in order; messages keep the order they were written in. Those writes then fail, if they do,
     /// with the batch's commit rather than inside any one call's savepoint: a caller that must isolate a failing
-    /// event handles the events again one by one without it (`EventProcessor` does).
+    /// event handles the events again one by one without it (`EventProcessor` does). An engine call that throws leaves
+    /// what it buffered in the batch's buffer, so `body` must not catch an engine call's error and go on: the error
+    /// must end the batch (its transaction rolls back).
     public func writingTogether<T: Sendable>(
         on connection: PostgresConnection, _ body: () async throws -> T
     ) async throws -> T {

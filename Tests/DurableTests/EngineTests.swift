@@ -390,9 +390,6 @@ struct EngineTests {
         pools.forEach { $0.close() }
     }
 
-    /// A timer whose execution another transaction holds (a decision being applied, say) is passed over by the claim
-    /// rather than claimed and dropped: it takes no place in the batch, so a batch of two fires the two others due, and
-    /// the passed-over one fires in a later batch once its execution is free.
     /// A batch of timers writes the history and checkpoints of all of its invocations in one statement of each kind,
     /// not one of each per timer; each execution's page still holds its own events, in order.
     @Test func aBatchOfTimersWritesItsHistoryAndCheckpointsInOneStatementEach() async throws {
@@ -403,7 +400,7 @@ struct EngineTests {
             try await harness.pool.withConnection { connection in
                 try await connection.execute(script: "BEGIN")
                 let before = connection.statementsSent
-                let fired = try await harness.engine.fireDueTimers(limit: limit, on: connection, now: now)
+                let fired = try await harness.engine.fireDueTimers(limit: limit, on: connection, now: now, writesTogether: true)
                 try await connection.execute(script: "COMMIT")
                 return (fired.count, connection.statementsSent - before)
             }
@@ -502,6 +499,9 @@ struct EngineTests {
         #expect(pending == [1])
     }
 
+    /// A timer whose execution another transaction holds (a decision being applied, say) is passed over by the claim
+    /// rather than claimed and dropped: it takes no place in the batch, so a batch of two fires the two others due, and
+    /// the passed-over one fires in a later batch once its execution is free.
     @Test func aTimerWhoseExecutionIsBusyTakesNoPlaceInTheBatch() async throws {
         let harness = try await EngineHarness.make()
         for index in 0..<3 { try await harness.start("busy-\(index)", .init(timeoutSeconds: 30), at: t0 + Double(index)) }
