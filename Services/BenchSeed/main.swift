@@ -64,7 +64,7 @@ func fireAll() async throws {
     try await Task.sleep(for: .seconds(2))
     try await pool.query("VACUUM ANALYZE")
     let cpuBefore = (own: ownCPUSeconds(), postgres: postgresCPUSeconds())
-    let firingStarted = ContinuousClock.now
+    let firingStarted = Date()
     let fired = try await withThrowingTaskGroup(of: Int.self) { group in
         for _ in 0..<4 {
             group.addTask {
@@ -81,7 +81,7 @@ func fireAll() async throws {
         }
         return try await group.reduce(0, +)
     }
-    let seconds = (ContinuousClock.now - firingStarted).seconds
+    let seconds = Date().timeIntervalSince(firingStarted)
     let own = ownCPUSeconds() - cpuBefore.own
     let postgres = postgresCPUSeconds() - cpuBefore.postgres
     print(
@@ -115,8 +115,4 @@ func postgresCPUSeconds() -> Double {
         total += (user + system) / ticks
     }
     return total
-}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

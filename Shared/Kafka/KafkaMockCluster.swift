@@ -89,7 +89,12 @@ public final class KafkaMockCluster: @unchecked Sendable {
 
     /// Makes broker `brokerId` the leader of `partition` of `topic` (created first): with several brokers, one topic's
     /// partitions can then be unreachable while another's are not.
-    public func setLeader(of topic: String, partition: Int, to brokerId: Int32) throws {
+    /// It waits for the mock cluster's thread, so it runs on `commandQueue`, never on Swift's cooperative pool.
+    public func setLeader(of topic: String, partition: Int, to brokerId: Int32) async throws {
+        try await commandQueue.run { [self] in try assignLeader(of: topic, partition: partition, to: brokerId) }
+    }
+
+    private func assignLeader(of topic: String, partition: Int, to brokerId: Int32) throws {
         let error = rd_kafka_mock_partition_set_leader(cluster, topic, Int32(partition), brokerId)
         guard error == RD_KAFKA_RESP_ERR_NO_ERROR else {
             throw KafkaError(.mockCluster, "cannot make broker \(brokerId) the leader of \(topic) [\(partition)]", error: error)

@@ -171,7 +171,7 @@ struct OutboxRelayTests {
         let waiting = TestEnvironment.uniqueName("outbox-waiting")
         for (topic, leader) in [(taken, Int32(1)), (waiting, Int32(2))] {
             try cluster.createTopic(topic, partitions: 1)
-            try cluster.setLeader(of: topic, partition: 0, to: leader)
+            try await cluster.setLeader(of: topic, partition: 0, to: leader)
         }
         var configuration = KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
         configuration.properties = OutboxRelay.producerProperties
