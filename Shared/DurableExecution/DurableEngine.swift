@@ -456,22 +456,6 @@ public struct DurableEngine: Sendable {
         return try await store.lockExecution(named: name) != nil
     }
 
-    /// Adds an event to the history of the execution named `name`, from outside the workflow (a delivery report,
-    /// say); false when there is no such execution. The name and the execution are locked until the transaction ends,
-    /// as every writer of its history locks them, so that its events' places never change once read.
-    @discardableResult
-    public func recordHistory(
-        executionNamed name: String, type: String, details: [String: JSONValue], on connection: PostgresConnection,
-        now: Date? = nil
-    ) async throws -> Bool {
-        let store = DurableStore(connection: connection)
-        store.queueNameLock(name)
-        guard let executionId = try await store.lockExecution(named: name)?.executionId else { return false }
-        store.queueHistory(executionId: executionId, type: type, details: details.mapValues(HistoryField.value), at: now)
-        store.flushWrites()
-        return true
-    }
-
     /// When the earliest pending timer is due.
     public func nextDueTime(on connection: PostgresConnection) async throws -> Date? {
         try await DurableStore(connection: connection).nextDueTime()

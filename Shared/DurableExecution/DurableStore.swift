@@ -348,8 +348,8 @@ struct DurableStore: Sendable {
 
     // MARK: - History
 
-    /// Adds a history event dated `at`, or the database's `now()` when nil, with the next `flushWrites()`.
-    func queueHistory(executionId: UUID, type: String, details: [String: HistoryField], at: Date?) {
+    /// Adds a history event dated `at` with the next `flushWrites()`.
+    func queueHistory(executionId: UUID, type: String, details: [String: HistoryField], at: Date) {
         pending.add(history: PendingWrites.History(executionId: executionId, type: type, details: HistoryField.object(details), at: at))
     }
 
@@ -394,7 +394,7 @@ struct DurableStore: Sendable {
                 """
                 INSERT INTO durable_history_pages (execution_id, event_types, details, dated)
                 VALUES (\(executionId), \(PostgresArray(events.map(\.type)))::text[], \(PostgresArray(events.map(\.details)))::text[],
-                        \(PostgresArray(events.map { $0.at?.postgresText }))::timestamptz[])
+                        \(PostgresArray(events.map(\.at.postgresText)))::timestamptz[])
                 """)
         } else if historyPages.count > 1 {
             // Each page's arrays go as one element of an array of their text, read back as arrays by the cast.
@@ -406,7 +406,7 @@ struct DurableStore: Sendable {
                 INSERT INTO durable_history_pages (execution_id, event_types, details, dated)
                 SELECT e, t::text[], d::text[], w::timestamptz[]
                 FROM unnest(\(PostgresArray(historyPages.map(\.0.uuidString)))::uuid[], \(column(\.type))::text[],
-                            \(column(\.details))::text[], \(column { $0.at?.postgresText })::text[])
+                            \(column(\.details))::text[], \(column(\.at.postgresText))::text[])
                      WITH ORDINALITY AS pages (e, t, d, w, n)
                 ORDER BY n
                 """)
@@ -521,7 +521,7 @@ final class PendingWrites: Sendable {
         var executionId: UUID
         var type: String
         var details: String
-        var at: Date?
+        var at: Date
     }
 
     struct Operation {
