@@ -195,6 +195,38 @@ struct OutboxRelayTests {
         await producer.shutdown(timeout: .seconds(5))
     }
 
+    /// A stopping relay whose deletion the database does not answer (here another transaction holds the rows) waits
+    /// for it a lease's length, not until the database answers: it stops, the deletion is cancelled, and the rows
+    /// stay for the next holder.
+    @Test func aStoppingRelayWaitsForItsDeletionALeaseAtMost() async throws {
+        let (harness, cluster, producer, topic) = try await setUp()
+        let stopping = relay(harness, producer, holder: "relay-a", lease: .seconds(1))
+        let epoch = try #require(try await stopping.acquire())
+        try await enqueue(2, topic: topic, on: harness.pool)
+        let ids = try await harness.pool.query("SELECT id::text FROM durable_outbox ORDER BY id").column(String.self)
+        try await harness.pool.withConnection { holding in
+            try await holding.execute(script: "BEGIN")
+            _ = try await holding.query("SELECT id FROM durable_outbox FOR UPDATE")
+            let deleting = Task { await stopping.deleteWhileStopping(ids, epoch: epoch) }
+            // Ends while the rows are still held: without its limit it would wait for this transaction.
+            try await waitForEnd(of: deleting, within: .seconds(20))
+            // The cancelled deletion has left the server before the rows are let go.
+            let cancelled = try await eventually(timeout: .seconds(10), interval: .milliseconds(50)) {
+                try await harness.pool.query(
+                    """
+                    SELECT count(*) FROM pg_stat_activity
+                    WHERE datname = current_database() AND state = 'active' AND query LIKE 'DELETE FROM durable_outbox%'
+                    """
+                ).column(Int.self) == [0]
+            }
+            try await holding.execute(script: "ROLLBACK")
+            try #require(cancelled, "the deletion was still running on the server after the relay stopped waiting for it")
+        }
+        #expect(try await rows(harness.pool) == 2)
+        await producer.shutdown()
+        withExtendedLifetime(cluster) {}
+    }
+
     @Test func aRunningRelayTakesOverWhenTheHolderStops() async throws {
         let (harness, cluster, producer, topic) = try await setUp()
         let a = relay(harness, producer, holder: "relay-a", lease: .seconds(1))
@@ -216,7 +248,7 @@ struct OutboxRelayTests {
     }
 
     /// Waits at most `timeout` for `task` (a relay told to stop) to end.
-    func waitForEnd(of task: Task<Void, any Error>, within timeout: Duration) async throws {
+    func waitForEnd<Failure: Error>(of task: Task<Void, Failure>, within timeout: Duration) async throws {
         let ended = Mutex(false)
         let watcher = Task {
             _ = await task.result
