@@ -19,6 +19,33 @@ struct TableGrowthTests {
         #expect(growth.inserted(1))  // 2,598
     }
 
+    /// Counting never analyzes (the caller, a consumer's lane, goes on at once); the renewal task does, once for all
+    /// that fell due before it got to them, and ends when cancelled.
+    @Test func countingLeavesTheAnalyzeToTheRenewal() async throws {
+        let pool = try await TestDatabase.create("growth-renewal").pool(maxConnections: 2)
+        try await pool.query("CREATE TABLE counted (id int PRIMARY KEY) WITH (autovacuum_enabled = false)")
+        try await pool.query("INSERT INTO counted SELECT generate_series(1, 500)")
+        func analyzed() async throws -> Int {
+            try await pool.query("SELECT coalesce(analyze_count, 0)::int FROM pg_stat_user_tables WHERE relname = 'counted'")
+                .column(Int.self).first ?? -1
+        }
+        func tuples() async throws -> Int {
+            try await pool.query("SELECT reltuples::int FROM pg_class WHERE relname = 'counted'").column(Int.self).first ?? 0
+        }
+        let growth = TableGrowth(tables: ["counted"], first: 10)
+        growth.count(10)
+        growth.count(10)
+        #expect(try await tuples() == -1, "counting analyzed the table")
+        let renewal = Task { await growth.renewWhenDue(on: pool, logger: TestEnvironment.logger("growth")) }
+        let renewed = try await eventually(timeout: .seconds(10), interval: .milliseconds(50)) { try await tuples() == 500 }
+        #expect(renewed)
+        // The two found due before the renewal ran are one ANALYZE.
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try await analyzed() == 1)
+        renewal.cancel()
+        await renewal.value
+    }
+
     /// A table whose lock the ANALYZE cannot have at once (an anti-wraparound autovacuum holds it, say) is skipped,
     /// not waited for; the others are analyzed.
     @Test func aTableThatIsLockedIsSkippedNotWaitedFor() async throws {

@@ -203,8 +203,8 @@ struct OrchestratorFlowTests {
     }
 
     /// A lookup by request id planned while `approval_requests` held a handful of rows (a generic plan, kept) reads
-    /// every row; once the processor has applied enough events it renews the statistics, and the lookup is planned
-    /// again, by key.
+    /// every row; once the processor has applied enough events the statistics are renewed, and the lookup is planned
+    /// again, by key. The renewal runs apart from the processor's lane: the lane's `handle` returns without it.
     @Test func theRequestLookupIsReplannedByKeyAsRequestsArrive() async throws {
         let h = try await harness()
         // Only the processor analyzes the table in this test.
@@ -212,10 +212,16 @@ struct OrchestratorFlowTests {
         for index in 0..<5 { try await h.handle(.approvalRequested(request("REQ-EARLY-\(index)"))) }
         _ = try await h.pool.query("ANALYZE approval_requests")
         let lookup = ApprovalWriter.pendingRequestQuery("REQ-0")
+        let growth = TableGrowth(tables: ApprovalSchema.growingTables + DurableSchema.growingTables)
         try await withProcessor(h) { processor, _ in try await h.pool.withConnection { connection in
+            var processor = processor
+            processor.statistics = growth
             _ = try await connection.query("SET plan_cache_mode = force_generic_plan")
             _ = try await connection.query(PostgresQuery(stringLiteral: "PREPARE lookup(text) AS " + lookup.sql))
-            let early = try await connection.query("EXPLAIN EXECUTE lookup('REQ-0')").column(String.self).joined()
+            func plan() async throws -> String {
+                try await connection.query("EXPLAIN EXECUTE lookup('REQ-0')").column(String.self).joined()
+            }
+            let early = try await plan()
             #expect(!early.contains("approval_requests_pkey"), "planned for a handful of rows: \(early)")
 
             var offset: Int64 = 0
@@ -227,8 +233,16 @@ struct OrchestratorFlowTests {
                 }
                 try await processor.handle(messages)
             }
-            let later = try await connection.query("EXPLAIN EXECUTE lookup('REQ-0')").column(String.self).joined()
-            #expect(later.contains("approval_requests_pkey"), "planned again once requests arrived: \(later)")
+            let handled = try await plan()
+            #expect(!handled.contains("approval_requests_pkey"), "the lane analyzed the tables itself: \(handled)")
+            let renewal = Task { await growth.renewWhenDue(on: h.pool, logger: logger) }
+            let replanned = try await eventually(timeout: .seconds(20), interval: .milliseconds(100)) {
+                try await plan().contains("approval_requests_pkey")
+            }
+            renewal.cancel()
+            await renewal.value
+            let later = try await plan()
+            #expect(replanned, "never planned again once requests arrived: \(later)")
         } }
     }
 

@@ -69,6 +69,9 @@ public enum NotifierService {
                     }
                 },
                 ClosureService("delivery-reports") { try await cancelWhenShuttingDown { try await reporter.run() } },
+                ClosureService("statistics") {
+                    try await cancelWhenShuttingDown { await queue.statistics.renewWhenDue(on: pool, logger: logger) }
+                },
                 ClosureService("gauges") {
                     try await cancelWhenShuttingDown {
                         while !Task.isCancelled {

@@ -25,9 +25,10 @@ struct EventProcessor: Sendable {
     var lanes = LaneWatch()
     /// The most events of one lane applied in one transaction.
     var maxBatch = 32
-    /// When the statistics of the tables events fill are renewed (counted in events): a lookup by request id planned
-    /// while `approval_requests` was nearly empty scans every pending request. Nil: this processor leaves that to another.
-    var statistics: TableGrowth? = TableGrowth(tables: ApprovalSchema.growingTables + DurableSchema.growingTables)
+    /// Counts the events toward renewing the statistics of the tables they fill (its `renewWhenDue` runs as a service
+    /// of its own): a lookup by request id planned while `approval_requests` was nearly empty scans every pending
+    /// request. Nil: this processor leaves that to another.
+    var statistics: TableGrowth?
 
     func run() async throws {
         // Partitions side by side. One lane per partition *number*, across this consumer's topics: a decision and
@@ -49,14 +50,14 @@ struct EventProcessor: Sendable {
     /// Applies `messages` (one lane's, in order) in one transaction. If that fails for any reason but
     /// cancellation, nothing of it stays and each message is handled again on its own, with the usual retries and
     /// dead-lettering: a batch never changes what happens to one event, only how many commits it takes. The events
-    /// count toward `statistics`, which renews the planner's statistics of the tables they fill when that is due.
+    /// count toward `statistics`, whose renewal of the planner's statistics runs apart: the lane never waits for it.
     func handle(_ messages: [KafkaMessage]) async throws {
         if messages.count > 1 {
             try await handleBatch(messages)
         } else if let message = messages.first {
             try await handle(message)
         }
-        try await statistics?.inserted(messages.count, analyzingOn: pool, logger: logger)
+        statistics?.count(messages.count)
     }
 
     private func handleBatch(_ messages: [KafkaMessage]) async throws {

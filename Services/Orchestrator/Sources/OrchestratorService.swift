@@ -108,6 +108,9 @@ public enum OrchestratorService {
                 ClosureService("outbox-relay") { try await cancelWhenShuttingDown { try await relay.run() } },
                 ClosureService("timer-scheduler") { try await cancelWhenShuttingDown { try await timers.run(workers: configuration.timerWorkers) } },
                 ClosureService("janitor") { try await cancelWhenShuttingDown { try await janitor.run() } },
+                ClosureService("statistics") {
+                    try await cancelWhenShuttingDown { await statistics.renewWhenDue(on: pool, logger: logger) }
+                },
                 ClosureService("gauges") { try await cancelWhenShuttingDown { try await StateGauges(pool: pool, lanes: lanes).run() } },
             ]
                 + processors.map { processor in
