@@ -516,6 +516,10 @@ final class SharedWrites: Sendable {
 
 /// What a `DurableStore` has written and not yet queued on its connection. One engine call uses it, or the calls of
 /// one `writingTogether` one after another, from one task; the lock only makes that checkable.
+///
+/// Held by execution: what one execution's state read takes (its checkpoints, `takeOperations`) is found without going
+/// through the others', and a savepoint's `snapshot`, which the next write copies, copies each execution's list as a
+/// reference, not every item held, so a batch of a hundred invocations costs in proportion to what it writes.
 final class PendingWrites: Sendable {
     struct History {
         var executionId: UUID
@@ -532,22 +536,48 @@ final class PendingWrites: Sendable {
 
     /// What the buffer holds, as `snapshot()` returns it.
     struct State {
-        var history: [History] = []
-        var operations: [Operation] = []
-        /// Where each (execution, position) is in `operations`: a page holds a position once, as it stands last.
-        var operationIndex: [OperationKey: Int] = [:]
+        /// Each execution's history events, in the order written; the executions in the order of their first event.
+        var history = ByExecution<History>()
+        /// Each execution's checkpoints, a position once (as it stands last), in the order first written.
+        var operations = ByExecution<Operation>()
+        /// Where each of an execution's positions is in its list of `operations`.
+        var positions: [UUID: [Int: Int]] = [:]
         var outbox: [Outbox.Row] = []
     }
 
-    struct OperationKey: Hashable {
-        var executionId: UUID
-        var position: Int
+    /// Items grouped by execution, the groups in the order of their first items.
+    struct ByExecution<Item: Sendable>: Sendable {
+        private(set) var order: [UUID] = []
+        private(set) var items: [UUID: [Item]] = [:]
+
+        var isEmpty: Bool { order.isEmpty }
+
+        /// Appends `item` to `executionId`'s items; returns its place among them.
+        @discardableResult
+        mutating func append(_ item: Item, to executionId: UUID) -> Int {
+            if items[executionId] == nil { order.append(executionId) }
+            items[executionId, default: []].append(item)
+            return items[executionId]!.count - 1
+        }
+
+        mutating func replace(at place: Int, of executionId: UUID, with item: Item) {
+            items[executionId]![place] = item
+        }
+
+        mutating func remove(_ executionId: UUID) -> [Item] {
+            guard let removed = items.removeValue(forKey: executionId) else { return [] }
+            order.removeAll { $0 == executionId }
+            return removed
+        }
+
+        /// Every item, an execution's together, the executions in the order of their first items.
+        var all: [Item] { order.flatMap { items[$0]! } }
     }
 
     private let state = Mutex(State())
 
     func add(history: History) {
-        state.withLock { $0.history.append(history) }
+        state.withLock { $0.history.append(history, to: history.executionId) }
     }
 
     func add(outbox row: Outbox.Row) {
@@ -556,13 +586,11 @@ final class PendingWrites: Sendable {
 
     func add(operation record: OperationRecord, executionId: UUID, at: Date) {
         state.withLock { state in
-            let key = OperationKey(executionId: executionId, position: record.position)
             let operation = Operation(executionId: executionId, record: record, at: at)
-            if let index = state.operationIndex[key] {
-                state.operations[index] = operation
+            if let place = state.positions[executionId]?[record.position] {
+                state.operations.replace(at: place, of: executionId, with: operation)
             } else {
-                state.operationIndex[key] = state.operations.count
-                state.operations.append(operation)
+                state.positions[executionId, default: [:]][record.position] = state.operations.append(operation, to: executionId)
             }
         }
     }
@@ -581,22 +609,16 @@ final class PendingWrites: Sendable {
     /// checkpoints stay.
     func takeOperations(of executionId: UUID) -> [Operation] {
         state.withLock { state in
-            guard state.operations.contains(where: { $0.executionId == executionId }) else { return [] }
-            let taken = state.operations.filter { $0.executionId == executionId }
-            state.operations.removeAll { $0.executionId == executionId }
-            state.operationIndex = [:]
-            for (index, operation) in state.operations.enumerated() {
-                state.operationIndex[OperationKey(executionId: operation.executionId, position: operation.record.position)] = index
-            }
-            return taken
+            state.positions[executionId] = nil
+            return state.operations.remove(executionId)
         }
     }
 
-    /// Everything held, in the order written; empties the buffer.
+    /// Everything held, each execution's history and checkpoints together, in the order written; empties the buffer.
     func take() -> ([History], [Operation], [Outbox.Row]) {
         state.withLock { state in
             defer { state = State() }
-            return (state.history, state.operations, state.outbox)
+            return (state.history.all, state.operations.all, state.outbox)
         }
     }
 }
