@@ -32,6 +32,8 @@ struct LoadGenCommand: AsyncParsableCommand {
     @Option(help: "Request id prefix (default: a new one per run).") var prefix: String?
     @Option(help: "The secret of an intake API key with the submit and read scopes (default: $GREENLIGHT_API_KEY).")
     var apiKey: String?
+    @Option(help: "Write each request's timeline here: CSV, when each stage happened, in ms from the start.")
+    var timeline: String?
 
     func run() async throws {
         guard let mode = LoadOptions.Mode(rawValue: mode) else {
@@ -49,7 +51,8 @@ struct LoadGenCommand: AsyncParsableCommand {
             intakeURL: intakeURL, brokers: kafkaBrokers, fetchWaitMs: kafkaFetchWaitMs, smtpPort: smtpPort, requests: requests, rate: rate,
             concurrency: concurrency, approveShare: approveShare, mode: mode, deadlineSeconds: deadlineSeconds,
             waitSeconds: waitSeconds, services: services, prefix: prefix ?? "LOAD-\(UUID().uuidString.prefix(8))",
-            apiKey: apiKey ?? ProcessInfo.processInfo.environment["GREENLIGHT_API_KEY"].flatMap { $0.isEmpty ? nil : $0 })
+            apiKey: apiKey ?? ProcessInfo.processInfo.environment["GREENLIGHT_API_KEY"].flatMap { $0.isEmpty ? nil : $0 },
+            timelinePath: timeline)
         let report = try await LoadGenerator(options: options, logger: logger).run()
         FileHandle.standardError.write(Data((report.table + "\n").utf8))
         print(String(decoding: try GreenlightJSON.encode(report), as: UTF8.self))

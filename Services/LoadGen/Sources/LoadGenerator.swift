@@ -41,13 +41,16 @@ public struct LoadOptions: Sendable {
     public var fetchWaitMs: Int
     /// The secret of an intake API key with the `submit` and `read` scopes; nil when intake is open.
     public var apiKey: String?
+    /// Where to write each request's timeline (CSV, one row per request), to see when the slow ones happened.
+    public var timelinePath: String?
 
     public init(
         intakeURL: String, brokers: String, fetchWaitMs: Int = 50, smtpPort: Int, requests: Int, rate: Double?, concurrency: Int,
         approveShare: Double, mode: Mode, deadlineSeconds: Int, waitSeconds: Int, services: [String: Int32], prefix: String,
-        apiKey: String? = nil
+        apiKey: String? = nil, timelinePath: String? = nil
     ) {
         self.apiKey = apiKey
+        self.timelinePath = timelinePath
         self.intakeURL = intakeURL
         self.brokers = brokers
         self.fetchWaitMs = fetchWaitMs
@@ -80,6 +83,11 @@ public final class LoadGenerator: Sendable {
         var outcomes = 0
         var wrongKind = false
         var completedAt: Date?
+        /// When intake answered, the click's page answered, the outcome was written to Kafka and read here.
+        var answered: ContinuousClock.Instant?
+        var clickAnswered: ContinuousClock.Instant?
+        var writtenAt: Date?
+        var received: ContinuousClock.Instant?
         /// Timeouts mode: the deadline the request was given (its `expiresAt`), as its status reports it.
         var expiresAt: Date?
     }
@@ -156,6 +164,7 @@ public final class LoadGenerator: Sendable {
         await sink.shutdown()
         if options.mode == .timeouts { await measureTimerLateness() }
         try await http.shutdown()
+        if let path = options.timelinePath { try writeTimeline(to: path, start: start, wallStart: wallStart) }
         return report(submitSeconds: seconds(submitted - start), totalSeconds: seconds(finished - start))
     }
 
@@ -219,7 +228,9 @@ public final class LoadGenerator: Sendable {
         do {
             let response = try await http.execute(request, timeout: .seconds(30))
             _ = try await response.body.collect(upTo: 64 * 1024)
-            state.record("intake POST", ContinuousClock.now - started)
+            let answered = ContinuousClock.now
+            state.record("intake POST", answered - started)
+            state.entries.withLock { $0[id]?.answered = answered }
             if response.status.code == 202 {
                 state.entries.withLock { $0[id]?.accepted = true }
             } else {
@@ -308,7 +319,9 @@ public final class LoadGenerator: Sendable {
                 state.error("click 503, tried again")
                 return true
             }
-            state.record("click POST", ContinuousClock.now - clicked)
+            let clickAnswered = ContinuousClock.now
+            state.record("click POST", clickAnswered - clicked)
+            state.entries.withLock { $0[id]?.clickAnswered = clickAnswered }
             switch result.status.code {
             case 200: break
             case 202: state.error("click 202 (received; the verdict came after the page's wait)")
@@ -366,6 +379,8 @@ public final class LoadGenerator: Sendable {
                         defer { entries[outcome.requestId] = entry }
                         guard entry.outcomes == 1 else { return nil }
                         entry.completedAt = outcome.completedAt
+                        entry.received = received
+                        entry.writtenAt = message.timestampMilliseconds.map { Date(timeIntervalSince1970: Double($0) / 1000) }
                         if outcome.status != entry.expected { entry.wrongKind = true }
                         return entry
                     }
@@ -421,6 +436,26 @@ public final class LoadGenerator: Sendable {
     }
 
     // MARK: - Report
+
+    /// One row per request, in the order submitted: when each stage happened, in Unix-epoch milliseconds (empty where
+    /// it did not), so that it can be set beside the services' and PostgreSQL's logs. This process's stages are
+    /// timed by its monotonic clock from the run's wall-clock start; `decided` and `written` are the orchestrator's
+    /// and the broker's wall-clock times.
+    func writeTimeline(to path: String, start: ContinuousClock.Instant, wallStart: Date) throws {
+        func ms(_ instant: ContinuousClock.Instant?) -> String {
+            instant.map { String(format: "%.1f", (wallStart.timeIntervalSince1970 + seconds($0 - start)) * 1000) } ?? ""
+        }
+        func ms(_ date: Date?) -> String { date.map { String(format: "%.1f", $0.timeIntervalSince1970 * 1000) } ?? "" }
+        var lines = ["request,submitted,accepted,emailed,clicked,clickAnswered,decided,written,received,outcomes"]
+        let entries = state.entries.withLock { $0.values.sorted { $0.index < $1.index } }
+        for entry in entries {
+            lines.append(
+                [requestId(entry.index), ms(entry.submitted), ms(entry.answered), ms(entry.emailed), ms(entry.clicked),
+                 ms(entry.clickAnswered), ms(entry.completedAt), ms(entry.writtenAt), ms(entry.received), String(entry.outcomes)]
+                    .joined(separator: ","))
+        }
+        try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+    }
 
     func report(submitSeconds: Double, totalSeconds: Double) -> LoadReport {
         let entries = state.entries.withLock { Array($0.values) }
