@@ -43,6 +43,41 @@ struct LoadReportTests {
         try await generator.http.shutdown()
     }
 
+    /// The timeline has a row per request in the order submitted, each stage in Unix-epoch milliseconds: this
+    /// process's instants set against the run's wall-clock start, the services' times as they are; a stage that did not
+    /// happen is empty.
+    @Test func theTimelineHasEachRequestsStagesInEpochMilliseconds() async throws {
+        let generator = generator(2)
+        let start = ContinuousClock.now
+        let wallStart = Date(timeIntervalSince1970: 1_800_000_000)
+        generator.state.entries.withLock { entries in
+            var first = LoadGenerator.Entry(index: 0, expected: .approved)
+            first.submitted = start + .milliseconds(10)
+            first.answered = start + .milliseconds(15)
+            first.emailed = start + .milliseconds(40)
+            first.clicked = start + .milliseconds(50)
+            first.clickAnswered = start + .milliseconds(70)
+            first.completedAt = wallStart.addingTimeInterval(0.065)
+            first.writtenAt = wallStart.addingTimeInterval(0.072)
+            first.received = start + .milliseconds(80)
+            first.outcomes = 1
+            entries[generator.requestId(0)] = first
+            var second = LoadGenerator.Entry(index: 1, expected: .rejected)
+            second.submitted = start + .seconds(1)
+            entries[generator.requestId(1)] = second
+        }
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("timeline-\(UUID().uuidString).csv").path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        try generator.writeTimeline(to: file, start: start, wallStart: wallStart)
+        let lines = try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n").map(String.init)
+        #expect(lines == [
+            "request,submitted,accepted,emailed,clicked,clickAnswered,decided,written,received,outcomes",
+            "T-0,1800000000010.0,1800000000015.0,1800000000040.0,1800000000050.0,1800000000070.0,1800000000065.0,1800000000072.0,1800000000080.0,1",
+            "T-1,1800000001000.0,,,,,,,,0",
+        ])
+        try await generator.http.shutdown()
+    }
+
     /// A timeouts run says when its deadlines fell due: from the first to the last, and the most within one second
     /// (they are asked for in one second, but count from each workflow's start).
     @Test func aTimeoutsRunReportsHowItsDeadlinesSpread() async throws {
