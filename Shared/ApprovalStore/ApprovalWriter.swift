@@ -40,14 +40,10 @@ public struct ApprovalWriter: Sendable {
         completedAt: Date, onBehalfOf: String? = nil
     ) async throws -> Bool {
         let completed = try await connection.query(
-            """
-            UPDATE approval_requests
-            SET status = \(status.rawValue), decided_by = \(decidedBy), decided_at = \(decidedAt),
-                decision_channel = \(channel?.rawValue), decision_comment = \(comment), error_type = \(errorType),
-                error_message = \(errorMessage), completed_at = \(completedAt), response = \(response?.jsonText)::jsonb,
-                decided_on_behalf_of = \(onBehalfOf)
-            WHERE request_id = \(requestId) AND status = 'pending'
-            """
+            Self.completeQuery(
+                requestId: requestId, status: status, decidedBy: decidedBy, decidedAt: decidedAt, channel: channel,
+                comment: comment, response: response, errorType: errorType, errorMessage: errorMessage,
+                completedAt: completedAt, onBehalfOf: onBehalfOf)
         ).affectedRows == 1
         // Wakes intake's long-polls for this request when the transaction commits (see `OutcomeChannel`).
         if completed { connection.queue("SELECT pg_notify(\(OutcomeChannel.name), \(requestId))") }
@@ -213,12 +209,33 @@ public struct ApprovalWriter: Sendable {
         }
     }
 
+    /// The update that sets a pending request's final state. Its test of the status is written `(…) IS TRUE` (the same,
+    /// as the column is never null) so that it is applied to the row the primary key finds: written plainly, it matches
+    /// the predicate of the partial indexes of pending requests, and statistics taken while none was pending (an
+    /// ANALYZE between two bursts) made the planner scan such an index for the key instead, reading every pending
+    /// request for each one (7 ms a decision with a few thousand pending in a benchmark, where it should take 0.1).
+    static func completeQuery(
+        requestId: String, status: ApprovalStatus, decidedBy: String?, decidedAt: Date?, channel: DecisionChannel?,
+        comment: String?, response: JSONValue?, errorType: String?, errorMessage: String?, completedAt: Date,
+        onBehalfOf: String?
+    ) -> PostgresQuery {
+        """
+        UPDATE approval_requests
+        SET status = \(status.rawValue), decided_by = \(decidedBy), decided_at = \(decidedAt),
+            decision_channel = \(channel?.rawValue), decision_comment = \(comment), error_type = \(errorType),
+            error_message = \(errorMessage), completed_at = \(completedAt), response = \(response?.jsonText)::jsonb,
+            decided_on_behalf_of = \(onBehalfOf)
+        WHERE request_id = \(requestId) AND (status = 'pending') IS TRUE
+        """
+    }
+
     /// A pending request's policy and approvers; nil when the request is unknown or no longer pending. Read, not
-    /// locked: the workflow reads it holding its execution's lock, which every change to the request holds too.
+    /// locked: the workflow reads it holding its execution's lock, which every change to the request holds too. By
+    /// the primary key whatever the statistics say, as `completeQuery` explains.
     static func pendingRequestQuery(_ requestId: String) -> PostgresQuery {
         """
         SELECT policy, approvers::text, requester FROM approval_requests
-        WHERE request_id = \(requestId) AND status = 'pending'
+        WHERE request_id = \(requestId) AND (status = 'pending') IS TRUE
         """
     }
 

@@ -1,6 +1,7 @@
-import ApprovalStore
+@testable import ApprovalStore
 import DurableExecution
 import Foundation
+import GreenlightModels
 import GreenlightTestSupport
 @testable import Notifier
 import Postgres
@@ -85,6 +86,48 @@ struct PlannerStatisticsTests {
                 "durable_history_pages": ["at", "execution_id", "id"],
                 "durable_operation_pages": ["at", "execution_id", "id"],
             ])
+    }
+
+    /// Statistics taken while no request was pending (everything decided, between two bursts), then a burst of pending
+    /// requests: a decision's look-up of its request and the update that completes it still go by the primary key, in
+    /// a plan made for the values (custom) and in one kept for any (generic), rather than scanning an index of every
+    /// pending request for the key.
+    @Test func aRequestIsLookedUpByItsKeyWhateverTheStatisticsSayIsPending() async throws {
+        let pool = try await migratedDatabase("statistics-pending")
+        _ = try await pool.query("ALTER TABLE approval_requests SET (autovacuum_enabled = false)")
+        func fill(_ prefix: String, _ status: String, _ count: Int) async throws {
+            _ = try await pool.query(
+                """
+                INSERT INTO approval_requests (request_id, execution_id, callback_id, status, amount, currency, description,
+                    approvers, on_timeout, submitted_at, expires_at)
+                SELECT \(prefix) || g, gen_random_uuid(), gen_random_uuid(), \(status), 1, 'USD', 'd', ARRAY['a@example.com'],
+                    'reject', now(), now() + interval '1 hour'
+                FROM generate_series(1, \(count)::integer) g
+                """)
+        }
+        try await fill("DONE-", "approved", 8000)
+        _ = try await pool.query("ANALYZE approval_requests")
+        try await fill("P-", "pending", 3000)
+        let lookup = ApprovalWriter.pendingRequestQuery("P-5")
+        let complete = ApprovalWriter.completeQuery(
+            requestId: "P-5", status: .approved, decidedBy: "a@example.com", decidedAt: Date(), channel: .link, comment: nil,
+            response: nil, errorType: nil, errorMessage: nil, completedAt: Date(), onBehalfOf: nil)
+        try await pool.withConnection { connection in
+            for (name, query) in [("lookup", lookup), ("complete", complete)] {
+                let custom = try await connection.query(query.prefixed(with: "EXPLAIN ")).column(String.self).joined()
+                #expect(custom.contains("approval_requests_pkey"), "\(name), custom plan: \(custom)")
+            }
+            try await connection.execute(script: "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan")
+            _ = try await connection.query(PostgresQuery(stringLiteral: "PREPARE lookup AS " + lookup.sql))
+            _ = try await connection.query(PostgresQuery(stringLiteral: "PREPARE complete AS " + complete.sql))
+            let lookupPlan = try await connection.query("EXPLAIN EXECUTE lookup('P-5')").column(String.self).joined()
+            let completePlan = try await connection.query(
+                "EXPLAIN EXECUTE complete('approved', NULL, NULL, NULL, NULL, NULL, NULL, now(), NULL, NULL, 'P-5')"
+            ).column(String.self).joined()
+            try await connection.execute(script: "ROLLBACK; DEALLOCATE ALL")
+            #expect(lookupPlan.contains("approval_requests_pkey"), "lookup, generic plan: \(lookupPlan)")
+            #expect(completePlan.contains("approval_requests_pkey"), "complete, generic plan: \(completePlan)")
+        }
     }
 
     private func migratedDatabase(_ name: String) async throws -> PostgresPool {
