@@ -550,8 +550,6 @@ final class PendingWrites: Sendable {
         private(set) var order: [UUID] = []
         private(set) var items: [UUID: [Item]] = [:]
 
-        var isEmpty: Bool { order.isEmpty }
-
         /// Appends `item` to `executionId`'s items; returns its place among them.
         @discardableResult
         mutating func append(_ item: Item, to executionId: UUID) -> Int {

@@ -32,7 +32,7 @@ struct LoadGenCommand: AsyncParsableCommand {
     @Option(help: "Request id prefix (default: a new one per run).") var prefix: String?
     @Option(help: "The secret of an intake API key with the submit and read scopes (default: $GREENLIGHT_API_KEY).")
     var apiKey: String?
-    @Option(help: "Write each request's timeline here: CSV, when each stage happened, in ms from the start.")
+    @Option(help: "Write each request's timeline here: CSV, when each of its stages happened, in Unix-epoch ms.")
     var timeline: String?
 
     func run() async throws {
