@@ -350,7 +350,7 @@ struct DurableStore: Sendable {
 
     /// Adds a history event dated `at` with the next `flushWrites()`.
     func queueHistory(executionId: UUID, type: String, details: [String: HistoryField], at: Date) {
-        pending.add(history: PendingWrites.History(executionId: executionId, type: type, details: HistoryField.object(details), at: at))
+        pending.add(history: PendingWrites.History(type: type, details: HistoryField.object(details), at: at), executionId: executionId)
     }
 
     // MARK: - Writes sent together
@@ -381,14 +381,17 @@ struct DurableStore: Sendable {
     /// Queues only the checkpoints of `executionId` buffered so far (before they are read back); history, messages
     /// and other executions' checkpoints stay buffered.
     func flushOperations(of executionId: UUID) {
-        flush(history: [], operations: pending.takeOperations(of: executionId), outbox: [])
+        let operations = pending.takeOperations(of: executionId)
+        flush(history: [], operations: operations.isEmpty ? [] : [(executionId, operations)], outbox: [])
     }
 
-    private func flush(history: [PendingWrites.History], operations: [PendingWrites.Operation], outbox: [Outbox.Row]) {
+    /// `history` and `operations` come a page per execution (an engine call that fires several timers writes about
+    /// several), in the order of each one's first item: several pages go in one statement.
+    private func flush(
+        history historyPages: [PendingWrites.Page<PendingWrites.History>],
+        operations operationPages: [PendingWrites.Page<PendingWrites.Operation>], outbox: [Outbox.Row]
+    ) {
         if !outbox.isEmpty { connection.queue(Outbox.insert(outbox)) }
-        // One page per execution (an engine call that fires several timers writes about several), in the order of
-        // each one's first event; several pages in one statement.
-        let historyPages = Self.pages(of: history, by: \.executionId)
         if historyPages.count == 1, let (executionId, events) = historyPages.first {
             connection.queue(
                 """
@@ -399,20 +402,18 @@ struct DurableStore: Sendable {
         } else if historyPages.count > 1 {
             // Each page's arrays go as one element of an array of their text, read back as arrays by the cast.
             func column(_ values: (PendingWrites.History) -> String?) -> PostgresArray {
-                PostgresArray(historyPages.map { PostgresArray($0.1.map(values)).postgresText })
+                PostgresArray(historyPages.map { PostgresArray($0.items.map(values)).postgresText })
             }
             connection.queue(
                 """
                 INSERT INTO durable_history_pages (execution_id, event_types, details, dated)
                 SELECT e, t::text[], d::text[], w::timestamptz[]
-                FROM unnest(\(PostgresArray(historyPages.map(\.0.uuidString)))::uuid[], \(column(\.type))::text[],
+                FROM unnest(\(PostgresArray(historyPages.map(\.executionId.uuidString)))::uuid[], \(column(\.type))::text[],
                             \(column(\.details))::text[], \(column(\.at.postgresText))::text[])
                      WITH ORDINALITY AS pages (e, t, d, w, n)
                 ORDER BY n
                 """)
         }
-        // One page per execution, as for the history.
-        let operationPages = Self.pages(of: operations, by: \.executionId)
         if operationPages.count == 1, let (executionId, page) = operationPages.first {
             let records = page.map(\.record)
             connection.queue(
@@ -427,35 +428,22 @@ struct DurableStore: Sendable {
                 """)
         } else if operationPages.count > 1 {
             func column(_ values: (OperationRecord) -> String?) -> PostgresArray {
-                PostgresArray(operationPages.map { PostgresArray($0.1.map { values($0.record) }).postgresText })
+                PostgresArray(operationPages.map { PostgresArray($0.items.map { values($0.record) }).postgresText })
             }
             connection.queue(
                 """
                 INSERT INTO durable_operation_pages
                     (execution_id, positions, kinds, names, statuses, results, error_types, error_messages, at)
                 SELECT e, p::int[], k::text[], n::text[], s::text[], r::text[], et::text[], em::text[], a::timestamptz
-                FROM unnest(\(PostgresArray(operationPages.map(\.0.uuidString)))::uuid[], \(column { String($0.position) })::text[],
+                FROM unnest(\(PostgresArray(operationPages.map(\.executionId.uuidString)))::uuid[], \(column { String($0.position) })::text[],
                             \(column(\.kind))::text[], \(column(\.name))::text[], \(column(\.status.rawValue))::text[],
                             \(column(\.result))::text[], \(column { $0.error?.errorType })::text[],
                             \(column { $0.error?.errorMessage })::text[],
-                            \(PostgresArray(operationPages.map { $0.1[$0.1.count - 1].at.postgresText }))::text[])
+                            \(PostgresArray(operationPages.map { $0.items[$0.items.count - 1].at.postgresText }))::text[])
                      WITH ORDINALITY AS pages (e, p, k, n, s, r, et, em, a, i)
                 ORDER BY i
                 """)
         }
-    }
-
-    /// History events or checkpoints grouped by execution, each group in the order written, the groups in the order
-    /// of their first items.
-    static func pages<Item>(of items: [Item], by execution: (Item) -> UUID) -> [(UUID, [Item])] {
-        var order: [UUID] = []
-        var pages: [UUID: [Item]] = [:]
-        for item in items {
-            let executionId = execution(item)
-            if pages[executionId] == nil { order.append(executionId) }
-            pages[executionId, default: []].append(item)
-        }
-        return order.map { ($0, pages[$0]!) }
     }
 
     /// Runs `body` in a savepoint (see `PostgresConnection.withSavepoint`). When it rolls back, the buffer is put back
@@ -521,15 +509,15 @@ final class SharedWrites: Sendable {
 /// through the others', and a savepoint's `snapshot`, which the next write copies, copies each execution's list as a
 /// reference, not every item held, so a batch of a hundred invocations costs in proportion to what it writes.
 final class PendingWrites: Sendable {
+    /// A history event; its execution is its page's.
     struct History {
-        var executionId: UUID
         var type: String
         var details: String
         var at: Date
     }
 
+    /// A checkpoint as it stands, and when; its execution is its page's.
     struct Operation {
-        var executionId: UUID
         var record: OperationRecord
         var at: Date
     }
@@ -544,6 +532,9 @@ final class PendingWrites: Sendable {
         var positions: [UUID: [Int: Int]] = [:]
         var outbox: [Outbox.Row] = []
     }
+
+    /// One execution's items, in the order written.
+    typealias Page<Item> = (executionId: UUID, items: [Item])
 
     /// Items grouped by execution, the groups in the order of their first items.
     struct ByExecution<Item: Sendable>: Sendable {
@@ -568,14 +559,14 @@ final class PendingWrites: Sendable {
             return removed
         }
 
-        /// Every item, an execution's together, the executions in the order of their first items.
-        var all: [Item] { order.flatMap { items[$0]! } }
+        /// Each execution's items, the executions in the order of their first items.
+        var pages: [Page<Item>] { order.map { ($0, items[$0]!) } }
     }
 
     private let state = Mutex(State())
 
-    func add(history: History) {
-        state.withLock { $0.history.append(history, to: history.executionId) }
+    func add(history: History, executionId: UUID) {
+        state.withLock { $0.history.append(history, to: executionId) }
     }
 
     func add(outbox row: Outbox.Row) {
@@ -584,7 +575,7 @@ final class PendingWrites: Sendable {
 
     func add(operation record: OperationRecord, executionId: UUID, at: Date) {
         state.withLock { state in
-            let operation = Operation(executionId: executionId, record: record, at: at)
+            let operation = Operation(record: record, at: at)
             if let place = state.positions[executionId]?[record.position] {
                 state.operations.replace(at: place, of: executionId, with: operation)
             } else {
@@ -612,11 +603,11 @@ final class PendingWrites: Sendable {
         }
     }
 
-    /// Everything held, each execution's history and checkpoints together, in the order written; empties the buffer.
-    func take() -> ([History], [Operation], [Outbox.Row]) {
+    /// Everything held, the history and checkpoints a page per execution, in the order written; empties the buffer.
+    func take() -> ([Page<History>], [Page<Operation>], [Outbox.Row]) {
         state.withLock { state in
             defer { state = State() }
-            return (state.history.all, state.operations.all, state.outbox)
+            return (state.history.pages, state.operations.pages, state.outbox)
         }
     }
 }
