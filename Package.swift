@@ -313,6 +313,7 @@ let package = Package(
                     .product(name: "HummingbirdTesting", package: "hummingbird"),
                     .product(name: "Yams", package: "Yams"),
                     .product(name: "Crypto", package: "swift-crypto"),
+                    .product(name: "MetricsTestKit", package: "swift-metrics"),
                 ],
                 path: "Tests/ServiceTests",
                 swiftSettings: swiftSettings

@@ -97,9 +97,10 @@ public final class DurableContext: @unchecked Sendable {
         var attempt = 1
         while true {
             let savepoint = "step_\(position)"
-            // What the body buffers (the events it records) goes as its other writes do: kept with the savepoint, or
-            // dropped when it rolls back.
+            // What the body buffers (the events it records) and what it asks to happen after the commit (a metric
+            // counted) go as its other writes do: kept with the savepoint, or dropped when it rolls back.
             let buffered = store.pending.snapshot()
+            let actions = store.connection.afterCommitMark
             store.connection.queue(script: "SAVEPOINT \(savepoint)")
             do {
                 let value = try await body(StepContext(connection: store.connection, context: self))
@@ -114,6 +115,7 @@ public final class DurableContext: @unchecked Sendable {
                 // rolls back and is retried, so nothing is checkpointed for them.
                 if error is CancellationError || PostgresError.isTransient(error) { throw error }
                 store.pending.restore(buffered)
+                store.connection.dropAfterCommit(since: actions)
                 try await store.connection.execute(script: "ROLLBACK TO SAVEPOINT \(savepoint)")
                 let durable = DurableError.from(error)
                 queueHistory(

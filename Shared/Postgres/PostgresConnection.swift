@@ -30,6 +30,8 @@ public final class PostgresConnection: @unchecked Sendable {
     private let queued = Mutex<[PostgresQuery]>([])
     /// How many queued statements are sent at most in one go (so one pipeline stays small).
     static let maxQueued = 64
+    /// What is to happen once the transaction in progress commits (`afterCommit`), in the order it was asked for.
+    private let commitActions = Mutex<[@Sendable () -> Void]>([])
 
     /// What `PQcancel` needs to ask the server to stop this connection's statement; usable from any thread.
     private let cancelHandle: OpaquePointer?
@@ -189,17 +191,49 @@ public final class PostgresConnection: @unchecked Sendable {
     }
 
     /// Runs `body` inside `SAVEPOINT name`, within the caller's transaction: released when `body` returns, rolled
-    /// back to when it throws (the error is rethrown), so the transaction can go on without what `body` wrote.
+    /// back to when it throws (the error is rethrown), so the transaction can go on without what `body` wrote — or
+    /// what it asked to happen after the commit (`afterCommit`).
     public func withSavepoint<T>(_ name: StaticString, _ body: () async throws -> T) async throws -> T {
+        let actions = afterCommitMark
         queue(script: "SAVEPOINT \(name)")
         do {
             let result = try await body()
             try await execute(script: "RELEASE SAVEPOINT \(name)")
             return result
         } catch {
+            dropAfterCommit(since: actions)
             // On a lost connection the rollback fails too; the caller gets the error that started it.
             try? await execute(script: "ROLLBACK TO SAVEPOINT \(name)")
             throw error
+        }
+    }
+
+    /// Has `action` run once the transaction in progress commits: for what must count a transaction's work once, such
+    /// as a metric. A transaction that rolls back (and is tried again, or a batch of work done again one item at a
+    /// time) drops it, and so does a rollback to a savepoint taken before it was asked for (`withSavepoint`; code that
+    /// writes its own `SAVEPOINT` uses `afterCommitMark` and `dropAfterCommit(since:)`). `PostgresPool.transaction`
+    /// runs the actions after its `COMMIT`; on a connection lent without a transaction they are dropped when it goes
+    /// back to the pool.
+    public func afterCommit(_ action: @escaping @Sendable () -> Void) {
+        commitActions.withLock { $0.append(action) }
+    }
+
+    /// Where the actions waiting for the commit stand: taken with a savepoint, and given to `dropAfterCommit(since:)`
+    /// when the transaction rolls back to it.
+    public var afterCommitMark: Int { commitActions.withLock { $0.count } }
+
+    /// Drops the actions asked for after `mark` (`afterCommitMark`): what a rollback to a savepoint undid.
+    public func dropAfterCommit(since mark: Int) {
+        commitActions.withLock { actions in
+            if actions.count > mark { actions.removeSubrange(mark...) }
+        }
+    }
+
+    /// Takes the actions waiting for the commit (the pool runs them once it has committed, or drops them).
+    func takeAfterCommit() -> [@Sendable () -> Void] {
+        commitActions.withLock { actions in
+            defer { actions.removeAll() }
+            return actions
         }
     }
 

@@ -45,23 +45,28 @@ public final class PostgresPool: Sendable {
                 try await connection.flush()
                 return result
             }
+            // Actions no transaction of `transaction` ran: nothing committed them, and the next borrower must not.
+            _ = connection.takeAfterCommit()
             release(connection)
             return result
         } catch {
             connection.discardQueued()
+            _ = connection.takeAfterCommit()
             release(connection)
             throw error
         }
     }
 
     /// Runs `body` in a transaction: committed when it returns, rolled back when it throws. `BEGIN` is queued,
-    /// so it travels with the transaction's first statement rather than on its own.
+    /// so it travels with the transaction's first statement rather than on its own. What `body` asked to happen
+    /// after the commit (`PostgresConnection.afterCommit`) runs once the `COMMIT` has succeeded, and never otherwise.
     public func transaction<T>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
         try await withConnection { connection in
             connection.queue(script: "BEGIN")
             do {
                 let result = try await body(connection)
                 try await connection.execute(script: "COMMIT")
+                for action in connection.takeAfterCommit() { action() }
                 return result
             } catch {
                 // Nothing reached the server when BEGIN itself is still queued: nothing to roll back.

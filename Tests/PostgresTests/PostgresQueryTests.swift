@@ -1,6 +1,7 @@
 import Foundation
 import GreenlightTestSupport
 import Postgres
+import Synchronization
 import Testing
 
 @Suite(.timeLimit(.minutes(1)))
@@ -80,6 +81,60 @@ struct PostgresQueryTests {
             try await connection.query("INSERT INTO t VALUES (\(2))")
         }
         #expect(try await pool.query("SELECT id FROM t").column(Int.self) == [2])
+    }
+
+    /// What a transaction asks to happen after its commit (a metric counted) happens once it has committed, in order,
+    /// and never for a transaction that rolls back, a savepoint rolled back to, a commit that fails, or a connection lent
+    /// without a transaction — not even for the next borrower of the same connection.
+    @Test func workAskedForAfterTheCommitHappensOnlyOnceItCommits() async throws {
+        let pool = try await TestDatabase.create("aftercommit").pool(maxConnections: 1)
+        defer { pool.close() }
+        try await pool.query("CREATE TABLE t (id int PRIMARY KEY)")
+        let done = Mutex<[String]>([])
+        func note(_ what: String) -> @Sendable () -> Void { { done.withLock { $0.append(what) } } }
+        struct Boom: Error {}
+
+        try await pool.transaction { connection in
+            connection.afterCommit(note("first"))
+            try await connection.query("INSERT INTO t VALUES (\(1))")
+            connection.afterCommit(note("second"))
+            // Nothing before the commit.
+            #expect(done.withLock { $0 }.isEmpty)
+        }
+        #expect(done.withLock { $0 } == ["first", "second"])
+
+        await #expect(throws: Boom.self) {
+            try await pool.transaction { connection in
+                connection.afterCommit(note("rolled back"))
+                throw Boom()
+            }
+        }
+        // A savepoint that rolls back drops what was asked for inside it, and only that.
+        try await pool.transaction { connection in
+            connection.afterCommit(note("before the savepoint"))
+            await #expect(throws: Boom.self) {
+                try await connection.withSavepoint("dropped") {
+                    connection.afterCommit(note("inside the savepoint"))
+                    throw Boom()
+                }
+            }
+            try await connection.withSavepoint("kept") { connection.afterCommit(note("inside a released savepoint")) }
+        }
+        #expect(done.withLock { $0 } == ["first", "second", "before the savepoint", "inside a released savepoint"])
+
+        // A COMMIT the server refuses (a deferred constraint checked there) runs nothing.
+        try await pool.query("CREATE TABLE d (id int PRIMARY KEY DEFERRABLE INITIALLY DEFERRED)")
+        await #expect(throws: PostgresError.self) {
+            try await pool.transaction { connection in
+                try await connection.query("INSERT INTO d VALUES (\(1)), (\(1))")
+                connection.afterCommit(note("refused commit"))
+            }
+        }
+        // Lent without a transaction: dropped when the connection goes back, so the next transaction on it (the pool
+        // has one) runs only its own.
+        try await pool.withConnection { connection in connection.afterCommit(note("no transaction")) }
+        try await pool.transaction { connection in connection.afterCommit(note("next borrower")) }
+        #expect(done.withLock { $0 } == ["first", "second", "before the savepoint", "inside a released savepoint", "next borrower"])
     }
 
     @Test func eachStatementIsPreparedOncePerConnectionAndSurvivesRollbacks() async throws {

@@ -4,6 +4,8 @@ import Foundation
 import GreenlightModels
 import GreenlightTestSupport
 import Kafka
+import Metrics
+import MetricsTestKit
 @testable import Orchestrator
 import Postgres
 import Testing
@@ -58,11 +60,14 @@ struct OrchestratorFlowTests {
         }
     }
 
-    func harness(fourEyes: Bool = true, lifecycleEvents: Bool = true) async throws -> Harness {
+    func harness(fourEyes: Bool = true, lifecycleEvents: Bool = true, metrics: (any MetricsFactory)? = nil)
+        async throws -> Harness
+    {
         let database = try await TestDatabase.create("orchestrator")
         let pool = try database.pool()
         try await GreenlightDatabase.migrate(pool, logger: logger)
-        let workflow = ApprovalWorkflow(linkSecret: Self.secret, fourEyes: fourEyes, lifecycleEvents: lifecycleEvents, logger: logger)
+        let workflow = ApprovalWorkflow(
+            linkSecret: Self.secret, fourEyes: fourEyes, lifecycleEvents: lifecycleEvents, logger: logger, metrics: metrics)
         let engine = DurableEngine(workflows: [workflow], logger: logger)
         return Harness(url: database.url, pool: pool, engine: engine, handler: EventHandler(engine: engine, workflow: workflow, logger: logger))
     }
@@ -100,6 +105,18 @@ struct OrchestratorFlowTests {
         await producer.shutdown()
     }
 
+    /// Events as a lane hands them over: one partition's, at consecutive offsets.
+    final class PartitionMessages {
+        private var offset: Int64 = 0
+
+        func callAsFunction(_ topic: Topic, _ event: some Encodable) throws -> KafkaMessage {
+            offset += 1
+            return KafkaMessage(
+                topic: topic.rawValue, partition: 0, offset: offset, key: nil, value: Array(try GreenlightJSON.encode(event)),
+                headers: [])
+        }
+    }
+
     @Test func aBatchIsOneTransactionAndAFailingEventFallsBackToOneByOne() async throws {
         let h = try await harness()
         try await withProcessor(h) { processor, kafka in
@@ -133,18 +150,52 @@ struct OrchestratorFlowTests {
         }
     }
 
+    /// The approval's counters count what committed, once: a batch that fails and is applied again one event at a
+    /// time counts its decisions and outcomes once, not for the batch's attempt and again for each event's, and a
+    /// callback decision refused by its request's rules is counted once, as it is dead-lettered.
+    @Test func aBatchThatFallsBackCountsEachDecisionAndOutcomeOnce() async throws {
+        let metrics = TestMetrics()
+        let h = try await harness(metrics: metrics)
+        try await withProcessor(h) { processor, kafka in
+            let message = PartitionMessages()
+            try await processor.handle([
+                try message(.requests, request("REQ-CT1")), try message(.requests, request("REQ-CT2")),
+                try message(.requests, request("REQ-CT3")),
+            ])
+            // An answer the request did not ask for: refused by its rules when the command is handled.
+            let refused = CallbackCommand(
+                requestId: "REQ-CT3",
+                callbackId: try await DurableReader(pool: h.pool).callbacks(ofExecution: "REQ-CT3")[0].callbackId, command: .success,
+                result: .object([
+                    "decision": .string("approved"), "approver": .string("bot@example.com"), "channel": .string("api"),
+                    "response": .object(["extra": .number(1)]),
+                ]),
+                submittedAt: Date())
+            // Both decisions are applied in the batch's transaction before the refused command fails it; the batch rolls
+            // back, and its events are applied again one by one.
+            try await processor.handle([
+                try message(.decisions, decision("REQ-CT1", by: "ops@example.com", channel: .kafka)),
+                try message(.decisions, decision("REQ-CT2", by: "ops@example.com", .reject, channel: .kafka)),
+                try message(.decisions, refused),
+            ])
+            #expect(try await h.status("REQ-CT1")?.status == .approved)
+            #expect(try await h.status("REQ-CT2")?.status == .rejected)
+            #expect(try await h.status("REQ-CT3")?.status == .pending)
+            let dead = try await KafkaTopicReader.readAll(topic: Topic.deadLetters.rawValue, configuration: kafka, logger: logger)
+            #expect(dead.count == 1)
+            #expect(try metrics.expectCounter("greenlight_decisions_total", [("channel", "kafka"), ("result", "accepted")]).totalValue == 2)
+            #expect(try metrics.expectCounter("greenlight_decisions_total", [("channel", "api"), ("result", "refused")]).totalValue == 1)
+            #expect(try metrics.expectCounter("greenlight_requests_completed_total", [("status", "approved")]).totalValue == 1)
+            #expect(try metrics.expectCounter("greenlight_requests_completed_total", [("status", "rejected")]).totalValue == 1)
+        }
+    }
+
     /// A batch records its events in the inbox together: an event handled before (a redelivery) and a second copy in
     /// the same batch are skipped, the others applied once each.
     @Test func aBatchAppliesEachEventOnceAndSkipsWhatWasHandledBefore() async throws {
         let h = try await harness()
         try await withProcessor(h) { processor, _ in
-            var offset: Int64 = 0
-            func message(_ topic: Topic, _ event: some Encodable) throws -> KafkaMessage {
-                offset += 1
-                return KafkaMessage(
-                    topic: topic.rawValue, partition: 0, offset: offset, key: nil, value: Array(try GreenlightJSON.encode(event)),
-                    headers: [])
-            }
+            let message = PartitionMessages()
             let first = decision("REQ-IN1", by: "ops@example.com", .reject, channel: .kafka)
             try await processor.handle([try message(.requests, request("REQ-IN1")), try message(.requests, request("REQ-IN2"))])
             try await processor.handle([try message(.decisions, first), try message(.decisions, first)])

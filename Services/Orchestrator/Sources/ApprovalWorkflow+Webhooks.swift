@@ -77,6 +77,6 @@ extension ApprovalWorkflow {
         case .failed: outcome = "Failed"
         }
         step.record(subject + outcome, details)
-        Counter(label: "greenlight_\(subject.lowercased())_reports_total", dimensions: [("result", result.rawValue)]).increment()
+        counters.count("greenlight_\(subject.lowercased())_reports_total", [("result", result.rawValue)], on: step.connection)
     }
 }

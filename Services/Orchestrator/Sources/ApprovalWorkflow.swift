@@ -4,6 +4,7 @@ import Foundation
 import GreenlightModels
 import Logging
 import Metrics
+import Postgres
 
 /// The approval, from request to outcome, written against the durable engine. It records the request, gives each
 /// approver a link and notifies them, and then takes what happens to the request in the order it happens —
@@ -30,16 +31,42 @@ public struct ApprovalWorkflow: Workflow {
     /// which a request asks for itself, are sent either way.
     let lifecycleEvents: Bool
     let logger: Logger
+    /// The approval's counters (`greenlight_decisions_total`, `greenlight_requests_completed_total`, the reports').
+    let counters: Counters
 
     public init(
         linkSecret: LinkSecret, fourEyes: Bool = true, callbacks: CallbackSettings = CallbackSettings(),
-        lifecycleEvents: Bool = true, logger: Logger = Logger(label: "greenlight.approval")
+        lifecycleEvents: Bool = true, logger: Logger = Logger(label: "greenlight.approval"),
+        metrics: (any MetricsFactory)? = nil
     ) {
         self.linkSecret = linkSecret
         self.fourEyes = fourEyes
         self.callbacks = callbacks
         self.lifecycleEvents = lifecycleEvents
         self.logger = logger
+        counters = Counters(factory: metrics)
+    }
+
+    /// Counts what an approval's transaction did once it commits (`PostgresConnection.afterCommit`), so each thing is
+    /// counted once however many times it was attempted: a batch of events that fails and is applied again one event
+    /// at a time, a step tried again, an event or a batch of timers retried after a deadlock.
+    /// `factory` nil: the one `MetricsSystem` has when a count is made (the services bootstrap it at start).
+    struct Counters: Sendable {
+        let factory: (any MetricsFactory)?
+
+        func count(_ label: String, _ dimensions: [(String, String)], on connection: PostgresConnection) {
+            let counters = self
+            connection.afterCommit { counters.counter(label, dimensions).increment() }
+        }
+
+        func counter(_ label: String, _ dimensions: [(String, String)]) -> Counter {
+            factory.map { Counter(label: label, dimensions: dimensions, factory: $0) } ?? Counter(label: label, dimensions: dimensions)
+        }
+
+        /// `greenlight_decisions_total`, by the channel a decision came through and what became of it.
+        func decision(channel: String, _ result: String, on connection: PostgresConnection) {
+            count("greenlight_decisions_total", [("channel", channel), ("result", result)], on: connection)
+        }
     }
 
     public func run(context: DurableContext, input request: ApprovalRequested) async throws -> ApprovalCompleted {
@@ -50,7 +77,7 @@ public struct ApprovalWorkflow: Workflow {
             heartbeatTimeout: request.heartbeatTimeoutSeconds.map { .seconds($0) })
         let messages = Messages(
             request: request, executionId: context.executionId, expiresAt: expiresAt, callbacks: callbacks,
-            lifecycleEvents: lifecycleEvents)
+            lifecycleEvents: lifecycleEvents, counters: counters)
 
         _ = try await context.step("record-request") { step in
             let recorded = try await ApprovalWriter(step.connection).insertRequest(
@@ -312,7 +339,7 @@ public struct ApprovalWorkflow: Workflow {
         }
         let messages = Messages(
             request: request, executionId: step.executionId, expiresAt: step.now, callbacks: callbacks,
-            lifecycleEvents: lifecycleEvents)
+            lifecycleEvents: lifecycleEvents, counters: counters)
         try await messages.lifecycle(.completed, step, status: .failed)
         _ = try await messages.outcome(
             ApprovalCompleted(
@@ -436,7 +463,7 @@ public struct ApprovalWorkflow: Workflow {
         writer.queueVote(requestId: decision.requestId, vote)
         if let hash = decision.tokenHash { writer.queueLinkTokenUse(hash: hash) }
         writer.queueDecisionAttempt(decision, accepted: true, reason: reason)
-        Self.count(decision, result)
+        counters.decision(channel: decision.channel.rawValue, result, on: step.connection)
         logger.info(
             result == "vote" ? "Vote recorded" : "Decision applied",
             metadata: ["requestId": "\(decision.requestId)", "eventId": "\(decision.eventId)", "reason": "\(reason ?? "")"])
@@ -451,7 +478,7 @@ public struct ApprovalWorkflow: Workflow {
             "Decision not applied: \(reason)", metadata: ["requestId": "\(decision.requestId)", "eventId": "\(decision.eventId)"])
         ApprovalWriter(step.connection).queueDecisionAttempt(decision, accepted: false, reason: reason)
         step.record("DecisionRefused", audit(decision, approver: approver, reason: reason, onBehalfOf: onBehalfOf))
-        Self.count(decision, result)
+        counters.decision(channel: decision.channel.rawValue, result, on: step.connection)
         return nil
     }
 
@@ -466,10 +493,6 @@ public struct ApprovalWorkflow: Workflow {
         if let key = decision.apiKey { details["APIKey"] = .string(key) }
         if let onBehalfOf { details["OnBehalfOf"] = .string(onBehalfOf) }
         return details
-    }
-
-    static func count(_ decision: DecisionSubmitted, _ result: String) {
-        Counter(label: "greenlight_decisions_total", dimensions: [("channel", decision.channel.rawValue), ("result", result)]).increment()
     }
 
     // MARK: - Deliveries and receipts
@@ -530,6 +553,7 @@ public struct ApprovalWorkflow: Workflow {
         let expiresAt: Date
         let callbacks: CallbackSettings
         let lifecycleEvents: Bool
+        let counters: Counters
 
         func notify(
             _ approver: String, nonce: UUID, linkKey: String?, kind: NotificationKind, onBehalfOf: String? = nil,
@@ -559,8 +583,8 @@ public struct ApprovalWorkflow: Workflow {
         }
 
         /// Publishes the outcome through the outbox, with what the request asked to have echoed (its title, metadata
-        /// and action digest), and counts it by status (`greenlight_requests_completed_total`: counted as the outcome
-        /// is written, so a transaction that then rolls back and is retried counts it again).
+        /// and action digest), and counts it by status (`greenlight_requests_completed_total`, once the transaction
+        /// that writes it commits).
         func outcome(_ result: ApprovalCompleted, _ step: StepContext) async throws -> ApprovalCompleted {
             var result = result
             result.title = request.title
@@ -568,7 +592,7 @@ public struct ApprovalWorkflow: Workflow {
             result.actionDigest = request.action?.digest
             try await step.emit(topic: Topic.outcomes.rawValue, key: request.requestId, event: result)
             try await webhook(result, step)
-            Counter(label: "greenlight_requests_completed_total", dimensions: [("status", result.status.rawValue)]).increment()
+            counters.count("greenlight_requests_completed_total", [("status", result.status.rawValue)], on: step.connection)
             return result
         }
 

@@ -63,7 +63,7 @@ struct EventHandler: Sendable {
                 // attempt recorded when the workflow takes it says what it came to.
                 ApprovalWriter(connection).queueDecisionAttempt(
                     decision, accepted: false, reason: "kept until the request's workflow starts")
-                ApprovalWorkflow.count(decision, "deferred")
+                workflow.counters.decision(channel: decision.channel.rawValue, "deferred", on: connection)
                 logger.info("Decision kept until its request arrives", metadata: ["requestId": "\(requestId)"])
             }
         }
@@ -86,7 +86,7 @@ struct EventHandler: Sendable {
             {
                 let broken = rules.check(decision.decision, comment: decision.comment, response: decision.response)
                 if !broken.isEmpty {
-                    Counter(label: "greenlight_decisions_total", dimensions: [("channel", "api"), ("result", "refused")]).increment()
+                    // Counted where the refusal is final (`count(_:)`): this transaction rolls back.
                     throw EventRefused(
                         reason: "\(DecisionVerdict.rulesBroken): " + broken.map { "\($0.field) \($0.message)" }.joined(separator: "; "))
                 }
@@ -106,11 +106,19 @@ struct EventHandler: Sendable {
             case .alreadyEnded: name = "late"
             case .notFound: name = "unknown"
             }
-            Counter(label: "greenlight_decisions_total", dimensions: [("channel", "api"), ("result", name)]).increment()
+            workflow.counters.decision(channel: "api", name, on: connection)
         }
         logger.info(
             "Callback command \(command.command.rawValue): \(result)",
             metadata: ["requestId": "\(command.requestId)", "callbackId": "\(command.callbackId)"])
+    }
+}
+
+extension EventHandler {
+    /// Counts a refused callback decision (`greenlight_decisions_total`) once, when it is dead-lettered: the
+    /// transactions that refused it rolled back, one per attempt.
+    func count(_: EventRefused) {
+        workflow.counters.counter("greenlight_decisions_total", [("channel", "api"), ("result", "refused")]).increment()
     }
 }
 

@@ -121,6 +121,7 @@ struct EventProcessor: Sendable {
             } catch is CancellationError {
                 throw CancellationError()
             } catch {
+                if let refused = error as? EventRefused { handler.count(refused) }
                 try await deadLetter(message, reason: "handling failed repeatedly: \(error)")
             }
         }
