@@ -169,6 +169,31 @@ public final class PostgresConnection: @unchecked Sendable {
         }
     }
 
+    /// Ends the transaction with `COMMIT`, sent with any queued statements, and throws when the server rolled it back
+    /// instead. A transaction in which a statement failed answers `COMMIT` with `ROLLBACK` and no error: a caller that
+    /// went on after such a failure (one it caught, or a savepoint it could not roll back to) must not be told that
+    /// its work was kept.
+    public func commit() async throws {
+        let pending = takeQueued() ?? []
+        let answer = try await onQueue { [self] () throws -> PostgresRows in
+            if pending.isEmpty {
+                exchanges.add(1, ordering: .relaxed)
+                statements.add(1, ordering: .relaxed)
+                return try rows(from: PQexec(connection, "COMMIT"), sql: "COMMIT")
+            }
+            return try pipeline(pending, then: PostgresQuery(stringLiteral: "COMMIT"))
+        }
+        // No SQLSTATE: the failure that aborted the transaction was swallowed before this, and it is the work's, not
+        // the server's (a transient error would have it retried for ever).
+        guard answer.command == "COMMIT" else {
+            throw PostgresError(
+                .queryFailed,
+                "the transaction had failed (a statement in it was refused and the caller went on), so the server "
+                    + "rolled it back at COMMIT: nothing it wrote was kept",
+                query: "COMMIT")
+        }
+    }
+
     // MARK: - Queued statements
 
     /// Queues a statement whose result nobody reads (an insert into a history, say). It is sent together with
@@ -484,7 +509,9 @@ public final class PostgresConnection: @unchecked Sendable {
                 })
         }
         let affected = Int(String(cString: PQcmdTuples(result))) ?? 0
-        return PostgresRows(columns: columns, values: values, affectedRows: affected)
+        var rows = PostgresRows(columns: columns, values: values, affectedRows: affected)
+        rows.command = String(cString: PQcmdStatus(result))
+        return rows
     }
 
     @discardableResult

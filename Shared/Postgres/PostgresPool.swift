@@ -58,14 +58,16 @@ public final class PostgresPool: Sendable {
     }
 
     /// Runs `body` in a transaction: committed when it returns, rolled back when it throws. `BEGIN` is queued,
-    /// so it travels with the transaction's first statement rather than on its own. What `body` asked to happen
-    /// after the commit (`PostgresConnection.afterCommit`) runs once the `COMMIT` has succeeded, and never otherwise.
+    /// so it travels with the transaction's first statement rather than on its own. A transaction the server rolled
+    /// back at `COMMIT` (a statement in it had failed, and `body` went on) throws (`PostgresConnection.commit`). What
+    /// `body` asked to happen after the commit (`PostgresConnection.afterCommit`) runs once the `COMMIT` has succeeded,
+    /// and not otherwise — not even when the server committed but its answer was lost with the connection.
     public func transaction<T>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
         try await withConnection { connection in
             connection.queue(script: "BEGIN")
             do {
                 let result = try await body(connection)
-                try await connection.execute(script: "COMMIT")
+                try await connection.commit()
                 for action in connection.takeAfterCommit() { action() }
                 return result
             } catch {

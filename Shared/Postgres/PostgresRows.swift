@@ -4,6 +4,8 @@ public struct PostgresRows: Sendable, Sequence {
     let values: [[String?]]
     /// The number of rows an INSERT, UPDATE or DELETE touched.
     public let affectedRows: Int
+    /// The server's command tag (`INSERT 0 1`, `COMMIT`, and `ROLLBACK` for a `COMMIT` of a failed transaction).
+    public var command = ""
 
     public var count: Int { values.count }
     public var isEmpty: Bool { values.isEmpty }

@@ -23,8 +23,11 @@ struct RecordingWorkflow: Workflow {
         let id = try await context.randomUUID()
         let attempts = try await context.step("flaky", retry: RetryPolicy(maxAttempts: 3, initialDelay: .milliseconds(1))) { step in
             counter.hit("\(context.executionName)/flaky")
-            // Written, then thrown away when the attempt fails: only the successful attempt's row stays.
+            // Written, then thrown away when the attempt fails: only the successful attempt's row stays, and only its
+            // work asked for after the commit is done.
             try await step.connection.query("INSERT INTO flaky_writes VALUES (\(context.executionName))")
+            let committed = "\(context.executionName)/flaky committed"
+            step.connection.afterCommit { [counter] in counter.hit(committed) }
             if counter.count("\(context.executionName)/flaky") < 3 { throw FlakyError() }
             return counter.count("\(context.executionName)/flaky")
         }
@@ -325,6 +328,7 @@ struct EngineTests {
         #expect(output.attempts == 3)
         #expect(output.decided == "yes")
         #expect(counter.count("rec/flaky") == 3)
+        #expect(counter.count("rec/flaky committed") == 1)
         #expect(try await harness.pool.query("SELECT count(*) FROM flaky_writes").column(Int.self) == [1])
         #expect(try await harness.pool.query("SELECT count(*) FROM durable_outbox WHERE topic = 'test.events'").column(Int.self) == [1])
         let types = try await harness.history("rec").map(\.type)

@@ -83,6 +83,35 @@ struct PostgresQueryTests {
         #expect(try await pool.query("SELECT id FROM t").column(Int.self) == [2])
     }
 
+    /// A transaction whose body caught a failed statement and went on is rolled back by the server at `COMMIT`
+    /// (which answers `ROLLBACK`, with no error): the caller is told, nothing it wrote is kept, and nothing it asked to
+    /// happen after the commit happens.
+    @Test func aTransactionTheServerRolledBackAtCommitThrows() async throws {
+        let pool = try await TestDatabase.create("failedcommit").pool(maxConnections: 1)
+        defer { pool.close() }
+        try await pool.query("CREATE TABLE t (id int PRIMARY KEY)")
+        let counted = Mutex(0)
+        await #expect(throws: PostgresError.self) {
+            try await pool.transaction { connection in
+                try await connection.query("INSERT INTO t VALUES (\(1))")
+                connection.afterCommit { counted.withLock { $0 += 1 } }
+                _ = try? await connection.query("INSERT INTO t VALUES (\(1))")
+            }
+        }
+        #expect(try await pool.query("SELECT count(*) FROM t").column(Int.self) == [0])
+        #expect(counted.withLock { $0 } == 0)
+        // The same with the failure and the COMMIT in one round trip (queued), and a transaction that did not fail
+        // still commits.
+        await #expect(throws: PostgresError.self) {
+            try await pool.transaction { connection in
+                _ = try? await connection.query("SELECT 1 / \(0)")
+                connection.queue("INSERT INTO t VALUES (\(2))")
+            }
+        }
+        try await pool.transaction { connection in connection.queue("INSERT INTO t VALUES (\(3))") }
+        #expect(try await pool.query("SELECT id FROM t").column(Int.self) == [3])
+    }
+
     /// What a transaction asks to happen after its commit (a metric counted) happens once it has committed, in order,
     /// and never for a transaction that rolls back, a savepoint rolled back to, a commit that fails, or a connection lent
     /// without a transaction — not even for the next borrower of the same connection.

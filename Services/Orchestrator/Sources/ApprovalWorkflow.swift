@@ -48,8 +48,9 @@ public struct ApprovalWorkflow: Workflow {
     }
 
     /// Counts what an approval's transaction did once it commits (`PostgresConnection.afterCommit`), so each thing is
-    /// counted once however many times it was attempted: a batch of events that fails and is applied again one event
-    /// at a time, a step tried again, an event or a batch of timers retried after a deadlock.
+    /// counted once however many times it was attempted: a batch of events or timers that fails and is applied again
+    /// one at a time, a step tried again, an event retried after a deadlock. (A transaction whose COMMIT's answer is
+    /// lost with the connection is not counted, though the server may have committed it.)
     /// `factory` nil: the one `MetricsSystem` has when a count is made (the services bootstrap it at start).
     struct Counters: Sendable {
         let factory: (any MetricsFactory)?

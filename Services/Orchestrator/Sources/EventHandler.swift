@@ -115,8 +115,8 @@ struct EventHandler: Sendable {
 }
 
 extension EventHandler {
-    /// Counts a refused callback decision (`greenlight_decisions_total`) once, when it is dead-lettered: the
-    /// transactions that refused it rolled back, one per attempt.
+    /// Counts a refused callback decision (`greenlight_decisions_total`) once, after it is dead-lettered: the
+    /// transactions that refused it rolled back, and a dead letter that could not be published is tried again.
     func count(_: EventRefused) {
         workflow.counters.counter("greenlight_decisions_total", [("channel", "api"), ("result", "refused")]).increment()
     }

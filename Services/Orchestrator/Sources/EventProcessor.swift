@@ -121,8 +121,8 @@ struct EventProcessor: Sendable {
             } catch is CancellationError {
                 throw CancellationError()
             } catch {
-                if let refused = error as? EventRefused { handler.count(refused) }
                 try await deadLetter(message, reason: "handling failed repeatedly: \(error)")
+                if let refused = error as? EventRefused { handler.count(refused) }
             }
         }
         outboxWakeUp.signal()
