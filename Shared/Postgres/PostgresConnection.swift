@@ -153,19 +153,23 @@ public final class PostgresConnection: @unchecked Sendable {
     /// Runs one or more statements without parameters (migrations, session settings, BEGIN/COMMIT), after any
     /// queued ones (a caller rolling back drops them first with `discardQueued`).
     public func execute(script: String) async throws {
+        _ = try await run(script: script)
+    }
+
+    /// `execute(script:)`, returning what the script's last statement answered.
+    private func run(script: String) async throws -> PostgresRows {
         if let pending = takeQueued() {
             // One statement rides in the same round trip as the queued ones; a script of several cannot (a
             // pipeline takes single statements), so the queue goes first.
             if !script.contains(";") {
-                try await onQueue { [self] in _ = try pipeline(pending, then: PostgresQuery(stringLiteral: script)) }
-                return
+                return try await onQueue { [self] in try pipeline(pending, then: PostgresQuery(stringLiteral: script)) }
             }
             try await onQueue { [self] in _ = try pipeline(pending, then: nil) }
         }
-        try await onQueue { [self] in
+        return try await onQueue { [self] in
             exchanges.add(1, ordering: .relaxed)
             statements.add(1, ordering: .relaxed)
-            _ = try rows(from: PQexec(connection, script), sql: script)
+            return try rows(from: PQexec(connection, script), sql: script)
         }
     }
 
@@ -174,15 +178,7 @@ public final class PostgresConnection: @unchecked Sendable {
     /// went on after such a failure (one it caught, or a savepoint it could not roll back to) must not be told that
     /// its work was kept.
     public func commit() async throws {
-        let pending = takeQueued() ?? []
-        let answer = try await onQueue { [self] () throws -> PostgresRows in
-            if pending.isEmpty {
-                exchanges.add(1, ordering: .relaxed)
-                statements.add(1, ordering: .relaxed)
-                return try rows(from: PQexec(connection, "COMMIT"), sql: "COMMIT")
-            }
-            return try pipeline(pending, then: PostgresQuery(stringLiteral: "COMMIT"))
-        }
+        let answer = try await run(script: "COMMIT")
         // No SQLSTATE: the failure that aborted the transaction was swallowed before this, and it is the work's, not
         // the server's (a transient error would have it retried for ever).
         guard answer.command == "COMMIT" else {
