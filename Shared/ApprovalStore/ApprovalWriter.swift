@@ -33,21 +33,18 @@ public struct ApprovalWriter: Sendable {
         ).affectedRows == 1
     }
 
-    /// Sets the request's final state; false when it was not pending.
-    public func completeRequest(
+    /// Sets the request's final state if it is pending, and then wakes intake's long-polls for it when the transaction
+    /// commits (see `OutcomeChannel`). Queued: one statement, sent with the next, and no round trip of its own.
+    public func queueCompletion(
         requestId: String, status: ApprovalStatus, decidedBy: String?, decidedAt: Date?, channel: DecisionChannel?,
         comment: String?, response: JSONValue? = nil, errorType: String? = nil, errorMessage: String? = nil,
         completedAt: Date, onBehalfOf: String? = nil
-    ) async throws -> Bool {
-        let completed = try await connection.query(
+    ) {
+        connection.queue(
             Self.completeQuery(
                 requestId: requestId, status: status, decidedBy: decidedBy, decidedAt: decidedAt, channel: channel,
                 comment: comment, response: response, errorType: errorType, errorMessage: errorMessage,
-                completedAt: completedAt, onBehalfOf: onBehalfOf)
-        ).affectedRows == 1
-        // Wakes intake's long-polls for this request when the transaction commits (see `OutcomeChannel`).
-        if completed { connection.queue("SELECT pg_notify(\(OutcomeChannel.name), \(requestId))") }
-        return completed
+                completedAt: completedAt, onBehalfOf: onBehalfOf))
     }
 
     /// What a decision on the request must give (its reason rule and response schema); nil when the request is unknown.
@@ -172,10 +169,10 @@ public struct ApprovalWriter: Sendable {
         connection.queue("UPDATE link_tokens SET used_at = now() WHERE token_hash = \(hash) AND used_at IS NULL")
     }
 
-    /// Ends every link of a request: they can no longer decide anything.
+    /// Ends every link of a request: they can no longer decide anything. A link that has expired by then is left as it
+    /// is, not written again (at a deadline, every link of the request).
     public func queueLinkTokenExpiry(requestId: String, at: Date) {
-        connection.queue(
-            "UPDATE link_tokens SET expires_at = least(expires_at, \(at)) WHERE request_id = \(requestId)")
+        connection.queue("UPDATE link_tokens SET expires_at = \(at) WHERE request_id = \(requestId) AND expires_at > \(at)")
     }
 
     /// Whether `eventId` is a link decision on the request made in the name of `approver`, someone the request
@@ -214,18 +211,22 @@ public struct ApprovalWriter: Sendable {
     /// the predicate of the partial indexes of pending requests, and statistics taken while none was pending (an
     /// ANALYZE between two bursts) made the planner scan such an index for the key instead, reading every pending
     /// request for each one (7 ms a decision with a few thousand pending in a benchmark, where it should take 0.1).
+    /// The notification is sent only for a row the update changed.
     static func completeQuery(
         requestId: String, status: ApprovalStatus, decidedBy: String?, decidedAt: Date?, channel: DecisionChannel?,
         comment: String?, response: JSONValue?, errorType: String?, errorMessage: String?, completedAt: Date,
         onBehalfOf: String?
     ) -> PostgresQuery {
         """
-        UPDATE approval_requests
-        SET status = \(status.rawValue), decided_by = \(decidedBy), decided_at = \(decidedAt),
-            decision_channel = \(channel?.rawValue), decision_comment = \(comment), error_type = \(errorType),
-            error_message = \(errorMessage), completed_at = \(completedAt), response = \(response?.jsonText)::jsonb,
-            decided_on_behalf_of = \(onBehalfOf)
-        WHERE request_id = \(requestId) AND (status = 'pending') IS TRUE
+        WITH completed AS (
+            UPDATE approval_requests
+            SET status = \(status.rawValue), decided_by = \(decidedBy), decided_at = \(decidedAt),
+                decision_channel = \(channel?.rawValue), decision_comment = \(comment), error_type = \(errorType),
+                error_message = \(errorMessage), completed_at = \(completedAt), response = \(response?.jsonText)::jsonb,
+                decided_on_behalf_of = \(onBehalfOf)
+            WHERE request_id = \(requestId) AND (status = 'pending') IS TRUE
+            RETURNING request_id)
+        SELECT pg_notify(\(OutcomeChannel.name), request_id) FROM completed
         """
     }
 

@@ -406,10 +406,12 @@ public struct DurableEngine: Sendable {
                 timer.kind == .callbackTimeout
                 ? DurableError(errorType: DurableError.callbackTimeout, errorMessage: "no result within the callback's timeout")
                 : DurableError(errorType: DurableError.callbackHeartbeat, errorMessage: "no heartbeat within the heartbeat timeout")
-            guard try await store.endCallback(id: callbackId, status: .timedOut, result: nil, error: error, at: now)
+            // Ended and read in one round trip: the invocation below starts from the state after the callback's end.
+            guard let state = try await store.endCallback(id: callbackId, status: .timedOut, error: error, at: now, thenStateOf: execution)
             else { return nil }
             store.queueTimerCancellation(callbackId: callbackId, at: now)
             context.queueHistory("CallbackTimedOut", ["CallbackId": .string(callbackId.uuidString), "Error": DurableContext.json(error)])
+            return try await invoke(execution, store: store, now: now, state: state).status
         case .wait:
             guard let position = timer.position else { return nil }
             // Read once: the invocation below starts from this state, the wait now succeeded.
@@ -421,7 +423,6 @@ public struct DurableEngine: Sendable {
             state.operations[position] = operation
             return try await invoke(execution, store: store, now: now, state: state).status
         }
-        return try await invoke(execution, store: store, now: now).status
     }
 
     public struct FiredTimers: Sendable {

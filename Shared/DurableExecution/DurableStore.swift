@@ -92,12 +92,21 @@ struct DurableStore: Sendable {
     /// are written first; history and messages, which it does not read, stay buffered, so that a signal's
     /// `SignalReceived` (or a callback's end) and the invocation it starts are one history page.
     func state(of execution: ExecutionRecord) async throws -> ExecutionState {
+        try await state(of: execution, after: []).state
+    }
+
+    /// Sends `first`, then reads the execution's state, in one round trip; returns `first`'s answers and the state.
+    private func state(of execution: ExecutionRecord, after first: [PostgresQuery]) async throws
+        -> (answers: ArraySlice<PostgresRows>, state: ExecutionState)
+    {
         flushOperations(of: execution.executionId)
         let id = execution.executionId
-        let results = try await connection.query([operationsQuery(id), callbacksQuery(id), signalsQuery(execution.name)])
-        return ExecutionState(
-            operations: try Self.operations(from: results[0]), callbacks: try Self.callbacks(from: results[1]),
-            signals: try Self.signals(from: results[2]))
+        let results = try await connection.query(first + [operationsQuery(id), callbacksQuery(id), signalsQuery(execution.name)])
+        let read = results.suffix(3)
+        let state = ExecutionState(
+            operations: try Self.operations(from: read[read.startIndex]), callbacks: try Self.callbacks(from: read[read.startIndex + 1]),
+            signals: try Self.signals(from: read[read.startIndex + 2]))
+        return (results.prefix(first.count), state)
     }
 
     func executionId(named name: String) async throws -> UUID? {
@@ -197,13 +206,28 @@ struct DurableStore: Sendable {
 
     /// Ends a started callback; false when it had already ended.
     func endCallback(id: UUID, status: CallbackStatus, result: String?, error: DurableError?, at: Date) async throws -> Bool {
-        try await connection.query(
-            """
-            UPDATE durable_callbacks SET status = \(status.rawValue), result = \(result), error_type = \(error?.errorType),
-                error_message = \(error?.errorMessage), ended_at = \(at)
-            WHERE callback_id = \(id) AND status = 'STARTED'
-            """
-        ).affectedRows == 1
+        try await connection.query(Self.endCallbackQuery(id: id, status: status, result: result, error: error, at: at))
+            .affectedRows == 1
+    }
+
+    /// Ends a callback as `endCallback` does and reads its execution's state after that, in one round trip; nil when the
+    /// callback had ended already.
+    func endCallback(
+        id: UUID, status: CallbackStatus, error: DurableError, at: Date, thenStateOf execution: ExecutionRecord
+    ) async throws -> ExecutionState? {
+        let (answers, state) = try await state(
+            of: execution, after: [Self.endCallbackQuery(id: id, status: status, result: nil, error: error, at: at)])
+        return answers.first?.affectedRows == 1 ? state : nil
+    }
+
+    private static func endCallbackQuery(id: UUID, status: CallbackStatus, result: String?, error: DurableError?, at: Date)
+        -> PostgresQuery
+    {
+        """
+        UPDATE durable_callbacks SET status = \(status.rawValue), result = \(result), error_type = \(error?.errorType),
+            error_message = \(error?.errorMessage), ended_at = \(at)
+        WHERE callback_id = \(id) AND status = 'STARTED'
+        """
     }
 
     func queueHeartbeatExtension(callbackId: UUID, dueAt: Date) {
@@ -328,8 +352,12 @@ struct DurableStore: Sendable {
     /// Marks timers fired, in one statement however many.
     func queueTimersFired(_ ids: [UUID], at: Date) {
         guard !ids.isEmpty else { return }
+        // One retired as it fired (a deadline's, with its callback's timers) is not written again.
         connection.queue(
-            "UPDATE durable_timers SET fired_at = \(at) WHERE timer_id = ANY(\(PostgresArray(ids.map(\.uuidString)))::uuid[])")
+            """
+            UPDATE durable_timers SET fired_at = \(at)
+            WHERE timer_id = ANY(\(PostgresArray(ids.map(\.uuidString)))::uuid[]) AND fired_at IS NULL
+            """)
     }
 
     /// A timer that could not be fired stays pending, due again at `until`, with its attempts and why.

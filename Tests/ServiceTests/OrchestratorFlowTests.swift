@@ -822,6 +822,81 @@ struct OrchestratorFlowTests {
         #expect(history.last?.type == "ExecutionSucceeded")
     }
 
+    /// A deadline writes each row it ends once, in few round trips: its timer is marked fired with its callback's timers
+    /// and not again by its batch, its links (which expired with it) are left as they are, and the request is completed
+    /// in the same statement that wakes intake's long-polls for it, on commit.
+    @Test func aDeadlineWritesEachRowItEndsOnce() async throws {
+        let h = try await harness()
+        try await h.handle(.approvalRequested(request("REQ-W", timeout: 30)))
+        try await h.handle(.approvalRequested(request("REQ-D", timeout: 60)))
+        let links = "SELECT token_hash, expires_at FROM link_tokens WHERE request_id = 'REQ-D' ORDER BY token_hash"
+        let linksBefore = try await h.pool.query(PostgresQuery(stringLiteral: links)).decode((String, Date).self)
+        #expect(linksBefore.count == 2)
+        let listener = PostgresListener(
+            configuration: try PostgresConfiguration(url: h.url), channel: OutcomeChannel.name, logger: logger)
+        let listening = Task { await listener.run() }
+        defer { listening.cancel() }
+        try await waitUntil(timeout: .seconds(10)) { listener.isListening }
+        try await listener.withSubscription(to: "REQ-D") { outcome in
+            let (writes, fired, trips) = try await h.pool.withConnection { connection in
+                // A first deadline on this connection prepares its statements (a round trip each, once).
+                func fire(at now: Date) async throws -> (fired: Int, trips: Int) {
+                    try await connection.execute(script: "BEGIN")
+                    let before = connection.roundTrips
+                    let fired = try await h.engine.fireDueTimers(limit: 10, on: connection, now: now, writesTogether: true)
+                    let trips = connection.roundTrips - before
+                    try await connection.commit()
+                    return (fired.count, trips)
+                }
+                #expect(try await fire(at: Date() + 31).fired == 1)
+                let writes = try await RowWrites(counting: ["durable_timers", "link_tokens", "approval_requests"], in: h.pool)
+                let (fired, trips) = try await fire(at: Date() + 61)
+                return (writes, fired, trips)
+            }
+            #expect(fired == 1)
+            // Four round trips fire it: the claim; the callback's end with the execution's state read after it; the
+            // closing step's savepoint released (its writes, the request's completion among them, ride with it); the
+            // timer's own savepoint released. Its history, checkpoints, messages and mark go with the commit.
+            #expect(trips == 4)
+            let written = try await writes.byTable()
+            #expect(written == ["durable_timers": 1, "approval_requests": 1])
+            #expect(await outcome.next(timeout: .seconds(10)) == .notified)
+        }
+        #expect(try await h.status("REQ-D")?.status == .timedOut)
+        let linksAfter = try await h.pool.query(PostgresQuery(stringLiteral: links)).decode((String, Date).self)
+        #expect(linksAfter.map(\.0) == linksBefore.map(\.0))
+        #expect(linksAfter.map(\.1) == linksBefore.map(\.1))
+        #expect(try await h.pool.query("SELECT count(*) FROM durable_timers WHERE fired_at IS NULL").column(Int.self) == [0])
+    }
+
+    /// A request that ends before its deadline ends its links then; a request no longer pending is not completed
+    /// again, nor does it wake a long-poll.
+    @Test func anEarlyEndEndsTheLinksAndACompletionComesOnce() async throws {
+        let h = try await harness()
+        try await h.handle(.approvalRequested(request("REQ-F", timeout: 3600)))
+        try await h.handle(.cancelRequested(CancelRequested(requestId: "REQ-F", reason: "stop", requestedAt: Date())))
+        let expiries = try await h.pool.query("SELECT expires_at FROM link_tokens WHERE request_id = 'REQ-F'").column(Date.self)
+        #expect(expiries.count == 2)
+        #expect(expiries.allSatisfy { $0 <= Date() })
+        let listener = PostgresListener(
+            configuration: try PostgresConfiguration(url: h.url), channel: OutcomeChannel.name, logger: logger)
+        let listening = Task { await listener.run() }
+        defer { listening.cancel() }
+        try await waitUntil(timeout: .seconds(10)) { listener.isListening }
+        let writes = try await RowWrites(counting: ["approval_requests"], in: h.pool)
+        try await listener.withSubscription(to: "REQ-F") { outcome in
+            try await h.pool.transaction { connection in
+                ApprovalWriter(connection).queueCompletion(
+                    requestId: "REQ-F", status: .approved, decidedBy: "a@example.com", decidedAt: Date(), channel: .link,
+                    comment: nil, completedAt: Date())
+            }
+            let written = try await writes.byTable()
+            #expect(written == [:])
+            #expect(await outcome.next(timeout: .milliseconds(500)) == .timedOut)
+        }
+        #expect(try await h.status("REQ-F")?.status == .cancelled)
+    }
+
     @Test func janitorRemovesExpiredLinksAndOldTimersInBoundedBatches() async throws {
         let h = try await harness()
         for index in 0..<5 { try await h.handle(.approvalRequested(request("REQ-J\(index)", approvers: ["a@example.com"], timeout: 1))) }
@@ -860,5 +935,33 @@ struct OrchestratorFlowTests {
         #expect(status.status == .failed)
         #expect(status.errorType == "Callback.InvalidResult")
         #expect(try await h.outbox("ApprovalCompleted", as: ApprovalCompleted.self).map(\.status) == [.failed])
+    }
+}
+
+/// Counts the rows updated in some tables from now on, by table: a trigger on each records every row an `UPDATE`
+/// writes (a row written twice counts twice).
+struct RowWrites {
+    let pool: PostgresPool
+
+    init(counting tables: [String], in pool: PostgresPool) async throws {
+        self.pool = pool
+        try await pool.withConnection { connection in
+            try await connection.execute(
+                script: """
+                    CREATE TABLE test_row_writes (relname text NOT NULL);
+                    CREATE FUNCTION test_count_row_write() RETURNS trigger LANGUAGE plpgsql AS $$
+                    BEGIN INSERT INTO test_row_writes VALUES (TG_TABLE_NAME); RETURN NULL; END $$;
+                    """)
+            for table in tables {
+                try await connection.execute(
+                    script: "CREATE TRIGGER test_count_row_write AFTER UPDATE ON \(table) FOR EACH ROW EXECUTE FUNCTION test_count_row_write()")
+            }
+        }
+    }
+
+    func byTable() async throws -> [String: Int] {
+        Dictionary(
+            uniqueKeysWithValues: try await pool.query("SELECT relname, count(*)::int FROM test_row_writes GROUP BY relname")
+                .decode((String, Int).self))
     }
 }

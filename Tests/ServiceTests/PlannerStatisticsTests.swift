@@ -122,7 +122,7 @@ struct PlannerStatisticsTests {
             _ = try await connection.query(PostgresQuery(stringLiteral: "PREPARE complete AS " + complete.sql))
             let lookupPlan = try await connection.query("EXPLAIN EXECUTE lookup('P-5')").column(String.self).joined()
             let completePlan = try await connection.query(
-                "EXPLAIN EXECUTE complete('approved', NULL, NULL, NULL, NULL, NULL, NULL, now(), NULL, NULL, 'P-5')"
+                "EXPLAIN EXECUTE complete('approved', NULL, NULL, NULL, NULL, NULL, NULL, now(), NULL, NULL, 'P-5', 'outcomes')"
             ).column(String.self).joined()
             try await connection.execute(script: "ROLLBACK; DEALLOCATE ALL")
             #expect(lookupPlan.contains("approval_requests_pkey"), "lookup, generic plan: \(lookupPlan)")

@@ -266,7 +266,7 @@ public struct ApprovalWorkflow: Workflow {
             result.response = outcome.response
             result.onBehalfOf = outcome.onBehalfOf
             let writer = ApprovalWriter(step.connection)
-            _ = try await writer.completeRequest(
+            writer.queueCompletion(
                 requestId: request.requestId, status: outcome.status, decidedBy: outcome.decidedBy,
                 decidedAt: outcome.decidedAt, channel: outcome.channel, comment: outcome.comment, response: outcome.response,
                 errorType: outcome.error?.errorType, errorMessage: outcome.error?.errorMessage, completedAt: completedAt,
@@ -333,7 +333,7 @@ public struct ApprovalWorkflow: Workflow {
         let known = try await writer.status(requestId: request.requestId)
         guard known == nil || known == .pending else { return }
         if known == .pending {
-            _ = try await writer.completeRequest(
+            writer.queueCompletion(
                 requestId: request.requestId, status: .failed, decidedBy: nil, decidedAt: nil, channel: nil, comment: nil,
                 errorType: error.errorType, errorMessage: error.errorMessage, completedAt: step.now)
             writer.queueLinkTokenExpiry(requestId: request.requestId, at: step.now)
