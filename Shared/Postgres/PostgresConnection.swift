@@ -372,15 +372,7 @@ public final class PostgresConnection: @unchecked Sendable {
                 }
             } onCancel: { [self] in
                 // PQcancel connects to the server and waits: off Swift's cooperative pool.
-                Self.cancelQueue.async {
-                    call.state.withLock { state in
-                        switch state {
-                        case .waiting: state = .cancelled
-                        case .running: self.requestServerCancel()
-                        case .done, .cancelled: break
-                        }
-                    }
-                }
+                Self.cancelQueue.async { self.cancel(call, againAfterMilliseconds: 50) }
             }
         } catch let error as PostgresError where error.sqlState == "57014" && Task.isCancelled {
             throw CancellationError()
@@ -389,6 +381,29 @@ public final class PostgresConnection: @unchecked Sendable {
 
     /// Where cancel requests are sent from (each is a short blocking exchange with the server).
     private static let cancelQueue = DispatchQueue(label: "greenlight.postgres.cancel")
+
+    /// Stops `call`: before it starts, by marking it cancelled; while it runs, by asking the server to cancel what the
+    /// backend runs, and asking again, less and less often (up to once a second), until the call ends. One request is
+    /// not enough: a call can be several exchanges (a statement's first use prepares it, then executes it), and a
+    /// cancel that reaches the backend between two of them finds it idle, and the server drops it.
+    private func cancel(_ call: CancellableCall, againAfterMilliseconds delay: Int) {
+        let running = call.state.withLock { state -> Bool in
+            switch state {
+            case .waiting:
+                state = .cancelled
+                return false
+            case .running:
+                requestServerCancel()
+                return true
+            case .done, .cancelled:
+                return false
+            }
+        }
+        guard running else { return }
+        Self.cancelQueue.asyncAfter(deadline: .now() + .milliseconds(delay)) {
+            self.cancel(call, againAfterMilliseconds: min(delay * 2, 1_000))
+        }
+    }
 
     /// Asks the server to cancel whatever this connection's backend is running (thread-safe, any thread).
     private func requestServerCancel() {

@@ -303,6 +303,32 @@ struct PostgresQueryTests {
         #expect(try await TestDatabase.activeStatements(like: "SELECT pg_sleep(30)") == 0)
     }
 
+    /// A statement's first use on a connection is two exchanges, preparing and then executing it. A cancel that
+    /// reaches the server between them finds the backend idle, and the server drops it; the caller's cancel must still
+    /// stop the statement once it runs. The relay holds the execution on its way until the first cancel is answered.
+    @Test func aCancelThatFindsTheServerBetweenTwoExchangesIsSentAgain() async throws {
+        let database = try await TestDatabase.create("cancel_gap")
+        let relay = try HoldingRelay(to: database.url)
+        defer { relay.stop() }
+        let pool = PostgresPool(
+            configuration: try PostgresConfiguration(url: relay.url(for: database.url)), maxConnections: 1,
+            logger: TestEnvironment.logger("cancel-gap"))
+        defer { pool.close() }
+        #expect(try await pool.query("SELECT 1").column(Int.self) == [1])
+        relay.holdNextBind()
+        let started = ContinuousClock.now
+        let sleeper = Task { try await pool.query("SELECT pg_sleep(30)") }
+        try await waitUntil(timeout: .seconds(10)) { relay.isHolding }
+        sleeper.cancel()
+        try await waitUntil(timeout: .seconds(10)) { relay.cancelsAnswered >= 1 }
+        relay.release()
+        await #expect(throws: CancellationError.self) { try await sleeper.value }
+        #expect(ContinuousClock.now - started < .seconds(15))
+        #expect(relay.cancelsAnswered >= 2)
+        #expect(try await pool.query("SELECT 1").column(Int.self) == [1])
+        #expect(try await TestDatabase.activeStatements(like: "SELECT pg_sleep(30)") == 0)
+    }
+
     @Test func aNulInATextParameterIsRefusedNotTruncated() async throws {
         let pool = try await TestDatabase.create("nul").pool(maxConnections: 1)
         defer { pool.close() }
