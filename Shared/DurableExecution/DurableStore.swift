@@ -102,10 +102,10 @@ struct DurableStore: Sendable {
         flushOperations(of: execution.executionId)
         let id = execution.executionId
         let results = try await connection.query(first + [operationsQuery(id), callbacksQuery(id), signalsQuery(execution.name)])
-        let read = results.suffix(3)
+        let read = Array(results.suffix(3))
         let state = ExecutionState(
-            operations: try Self.operations(from: read[read.startIndex]), callbacks: try Self.callbacks(from: read[read.startIndex + 1]),
-            signals: try Self.signals(from: read[read.startIndex + 2]))
+            operations: try Self.operations(from: read[0]), callbacks: try Self.callbacks(from: read[1]),
+            signals: try Self.signals(from: read[2]))
         return (results.prefix(first.count), state)
     }
 
