@@ -51,20 +51,8 @@ struct StartupTests {
 
     /// A port already taken is a setting to change, said once with the variable's name: not a crash.
     @Test func aTakenPortStopsTheServiceWithAMessageNamingTheSetting() async throws {
-        let taken = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let (taken, port) = try listeningOnLoopback(backlog: 1)
         defer { close(taken) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(taken, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        try #require(bound == 0 && listen(taken, 1) == 0)
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(taken, $0, &length) }
-        }
-        let port = Int(UInt16(bigEndian: address.sin_port))
         let log = TestEnvironment.scratchPath("taken-port-\(UUID().uuidString.prefix(8)).log")
         let database = try await TestDatabase.create("taken_port")
         let process = try await ChildProcess(

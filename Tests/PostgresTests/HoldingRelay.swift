@@ -1,4 +1,5 @@
 import Foundation
+import GreenlightTestSupport
 import Synchronization
 
 #if canImport(Glibc)
@@ -12,7 +13,7 @@ import Glibc
 final class HoldingRelay: Sendable {
     /// The relay's port on 127.0.0.1.
     let port: Int
-    private let serverPort: UInt16
+    private let serverPort: Int
     private let listener: Int32
     private let state = Mutex(State())
 
@@ -26,25 +27,11 @@ final class HoldingRelay: Sendable {
 
     /// Starts relaying to the server that `url` (a `postgresql://` URL on 127.0.0.1) names.
     init(to url: String) throws {
-        guard let components = URLComponents(string: url), let port = components.port else {
-            throw RelayError(description: "no port in \(url)")
+        guard let serverPort = URLComponents(string: url)?.port else {
+            throw ChildProcessError(description: "no port in \(url)")
         }
-        serverPort = UInt16(port)
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { throw RelayError(description: "socket() failed") }
-        var address = Self.loopback(port: 0)
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let listening = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0
-            }
-        }
-        guard listening, listen(descriptor, 16) == 0 else {
-            close(descriptor)
-            throw RelayError(description: "the relay could not listen on 127.0.0.1")
-        }
-        listener = descriptor
-        self.port = Int(UInt16(bigEndian: address.sin_port))
+        self.serverPort = serverPort
+        (listener, port) = try listeningOnLoopback()
         Thread.detachNewThread { [self] in acceptLoop() }
     }
 
@@ -92,18 +79,12 @@ final class HoldingRelay: Sendable {
         while true {
             let client = accept(listener, nil, nil)
             guard client >= 0 else { return }
-            let server = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var address = Self.loopback(port: serverPort)
-            let connected = server >= 0 && withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    connect(server, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
-                }
-            }
+            let server = connectToLoopback(port: serverPort)
             let open = state.withLock { state -> Bool in
-                state.sockets += [client, server]
+                state.sockets += [client] + (server.map { [$0] } ?? [])
                 return !state.stopped
             }
-            guard connected, open else {
+            guard let server, open else {
                 shutdown(client, Int32(SHUT_RDWR))
                 if !open { return }
                 continue
@@ -173,21 +154,9 @@ final class HoldingRelay: Sendable {
         }
         return true
     }
-
-    private static func loopback(port: UInt16) -> sockaddr_in {
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = port.bigEndian
-        return address
-    }
 }
 
 /// Whether a relayed connection carried a cancel request (set by its client's side, read by its server's).
 private final class CancelFlag: Sendable {
     let value = Atomic(false)
-}
-
-struct RelayError: Error, CustomStringConvertible {
-    let description: String
 }

@@ -437,21 +437,52 @@ extension ServiceStack {
 
 /// A free TCP port on 127.0.0.1 (the kernel picks it; there is a small window before the service binds it).
 public func freePort() throws -> Int {
+    let (descriptor, port) = try listeningOnLoopback()
+    close(descriptor)
+    return port
+}
+
+/// A TCP socket listening on a port of 127.0.0.1 the kernel picks, and that port. The caller closes it.
+public func listeningOnLoopback(backlog: Int32 = 16) throws -> (descriptor: Int32, port: Int) {
     let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard descriptor >= 0 else { throw ChildProcessError(description: "socket() failed") }
-    defer { close(descriptor) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
+    var address = loopbackAddress(port: 0)
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
     let bound = withUnsafeMutablePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Bool in
             bind(descriptor, pointer, length) == 0 && getsockname(descriptor, pointer, &length) == 0
         }
     }
-    guard bound else { throw ChildProcessError(description: "bind() failed") }
-    return Int(UInt16(bigEndian: address.sin_port))
+    guard bound, listen(descriptor, backlog) == 0 else {
+        close(descriptor)
+        throw ChildProcessError(description: "could not listen on 127.0.0.1: \(String(cString: strerror(errno)))")
+    }
+    return (descriptor, Int(UInt16(bigEndian: address.sin_port)))
+}
+
+/// A TCP socket connected to `port` on 127.0.0.1, or nil when nothing accepts there. The caller closes it.
+public func connectToLoopback(port: Int) -> Int32? {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard descriptor >= 0 else { return nil }
+    var address = loopbackAddress(port: UInt16(port))
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+        }
+    }
+    guard connected else {
+        close(descriptor)
+        return nil
+    }
+    return descriptor
+}
+
+private func loopbackAddress(port: UInt16) -> sockaddr_in {
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = port.bigEndian
+    return address
 }
 
 /// A small HTTP client for tests.
