@@ -454,8 +454,9 @@ public func listeningOnLoopback(backlog: Int32 = 16) throws -> (descriptor: Int3
         }
     }
     guard bound, listen(descriptor, backlog) == 0 else {
+        let reason = String(cString: strerror(errno))  // before close() can change errno
         close(descriptor)
-        throw ChildProcessError(description: "could not listen on 127.0.0.1: \(String(cString: strerror(errno)))")
+        throw ChildProcessError(description: "could not listen on 127.0.0.1: \(reason)")
     }
     return (descriptor, Int(UInt16(bigEndian: address.sin_port)))
 }
